@@ -1,0 +1,72 @@
+"""Toolkit exceptions.
+
+Every *expected* failure (bad file, wrong encoding, unknown code, mismatched instrument,
+unknown parameter) raises a subclass of :class:`CmlkitError`. The command line catches
+these and prints one line naming the file, row and column, then exits non-zero; anything
+else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class CmlkitError(Exception):
+    """Base class for expected, user-facing failures.
+
+    Parameters
+    ----------
+    message : str
+        What is wrong and, where possible, what to do about it.
+    file : str or path-like, optional
+        The file the problem is in.
+    row : int, optional
+        1-based line or data row in ``file``.
+    column : str, optional
+        The column (or question id) the problem is in.
+    """
+
+    def __init__(self, message, *, file=None, row=None, column=None):
+        self.message = str(message)
+        self.file = None if file is None else str(file)
+        self.row = row
+        self.column = column
+        super().__init__(self.one_line())
+
+    def one_line(self) -> str:
+        """Return the error as a single line: ``file, row R, column C: message``."""
+        where = []
+        if self.file:
+            where.append(self.file)
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        text = " ".join(self.message.split())
+        return (", ".join(where) + ": " + text) if where else text
+
+
+class InstrumentError(CmlkitError):
+    """An instrument definition (YAML or XLSForm) is invalid."""
+
+
+class IngestError(CmlkitError):
+    """A raw export cannot be read or does not match the instrument."""
+
+
+class CleaningLogError(CmlkitError):
+    """A cleaning log cannot be applied."""
+
+
+class PipelineError(CmlkitError):
+    """A pipeline definition or run request is invalid."""
+
+
+class UnknownParameterError(PipelineError):
+    """A parameter is not declared by the notebook it is passed to."""
+
+
+class StepFailedError(PipelineError):
+    """A pipeline step (notebook) failed while executing."""
+
+
+class FrameError(CmlkitError):
+    """The population frame is invalid (unknown code, missing column)."""

@@ -1,0 +1,397 @@
+"""Assemble a synthetic survey wave: raw exports with injected, recorded errors, and ground truth.
+
+:func:`make_wave` writes, under ``out_dir``::
+
+    frame.csv                                   the (synthetic or given) library frame
+    exports/<instrument>_<platform>.{csv,xlsx}  raw exports, one per platform
+    truth/<instrument>_clean.csv                true clean values of each genuine response
+    truth/<instrument>_responses.csv            every submitted row: respondent id, library, role
+    truth/<instrument>_errors.csv               every injected error: kind, row, question, values
+    truth/library_population.csv                latent state and true answers of every in-scope library
+    manifest.json                               seed, sizes and file list
+
+Error kinds and what a cleaner is expected to do with them (column ``expected``):
+``exact_duplicate``, ``near_duplicate``, ``test_row`` -> remove the row; ``number_as_text``,
+``na_text``, ``sentinel``, ``label_variant``, ``other_matches_choice``, ``skip_contradiction``,
+``pii_in_text``, ``mojibake`` -> correct to the true value; ``range_text``, ``out_of_range``,
+``speeder``, ``straight_lining`` -> flag for review.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cmlkit import synthetic as syn
+from cmlkit.exports import EXTENSIONS, write_export
+from cmlkit.instrument import load_instrument
+from cmlkit.platforms import OTHER_LABEL, PLATFORMS
+
+EXPECTED = {
+    "exact_duplicate": "remove", "near_duplicate": "remove", "test_row": "remove",
+    "number_as_text": "correct", "na_text": "correct", "sentinel": "correct", "label_variant": "correct",
+    "other_matches_choice": "correct", "skip_contradiction": "correct", "pii_in_text": "correct",
+    "mojibake": "correct", "range_text": "flag", "out_of_range": "flag", "speeder": "flag",
+    "straight_lining": "flag",
+}
+# Expected number of errors of each kind per 100 genuine responses.
+LIBRARY_RATES = {"exact_duplicate": 1.2, "near_duplicate": 1.2, "test_row": 0.8, "number_as_text": 5,
+                 "na_text": 1.6, "sentinel": 1.6, "label_variant": 4, "other_matches_choice": 1.6,
+                 "skip_contradiction": 1.6, "pii_in_text": 2, "mojibake": 2, "range_text": 1.2,
+                 "out_of_range": 1.6, "speeder": 1.2, "straight_lining": 1.2}
+VOLUNTEER_RATES = {"exact_duplicate": 0.3, "test_row": 0.1, "number_as_text": 1.0, "na_text": 0.3,
+                   "label_variant": 1.5, "out_of_range": 0.3, "pii_in_text": 0.5, "mojibake": 0.3,
+                   "speeder": 0.3, "straight_lining": 0.3}
+MONEY = set(syn.INCOME_ITEMS + syn.EXPENDITURE_ITEMS + ["income_total", "expenditure_total", "reserves", "council_grant_amount"])
+OTHER_VARIANTS = {"room_hire": "room hire for local groups", "cafe": "Cafe", "wifi": "free wi-fi",
+                  "home_delivery": "Home deliveries", "reading_groups": "reading group", "events_culture": "Events",
+                  "digital_skills": "digital skills help sessions", "learning_classes": "Classes"}
+
+
+def _fmt_number(v) -> str | None:
+    if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
+        return None
+    v = float(v)
+    return str(int(v)) if v.is_integer() else f"{v:g}"
+
+
+def render_raw(truth: pd.DataFrame, inst, *, start: pd.Series, duration_s: np.ndarray, respondent_id: np.ndarray) -> pd.DataFrame:
+    """Render true clean values as respondents would have typed them (labels, numbers as text)."""
+    raw = {"_respondent_id": respondent_id, "_start": start.to_numpy(),
+           "_end": (start + pd.to_timedelta(duration_s, unit="s")).to_numpy(),
+           "_status": np.full(len(truth), "normal", dtype=object), "_progress": np.full(len(truth), 100),
+           "_finished": np.full(len(truth), True)}
+    for q in inst.questions:
+        qid = q["id"]
+        if q["type"] == "select_one":
+            labels = {c["name"]: c["label"] for c in inst.choices(qid)}
+            raw[qid] = truth[qid].map(labels).astype(object).where(truth[qid].notna(), None).to_numpy()
+        elif q["type"] == "select_multiple":
+            names = inst.choice_names(qid)
+            dummies = truth[[f"{qid}__{c}" for c in names]].to_numpy()
+            raw[qid] = np.array([tuple(c for c, d in zip(names, row) if d == 1) or None for row in dummies], dtype=object)
+        elif q["type"] in ("integer", "decimal"):
+            raw[qid] = np.array([_fmt_number(v) for v in truth[qid].to_numpy(dtype=object)], dtype=object)
+        else:
+            raw[qid] = truth[qid].astype(object).where(truth[qid].notna(), None).to_numpy()
+    out = pd.DataFrame(raw)
+    out["_start"] = pd.to_datetime(out["_start"])
+    out["_end"] = pd.to_datetime(out["_end"])
+    return out
+
+
+def _mojibake(text: str) -> str:
+    return text.encode("utf-8").decode("cp1252", errors="replace")
+
+
+class _Injector:
+    """Inject errors of known kinds into a raw table and record each one."""
+
+    def __init__(self, raw, truth_clean, inst, rng, contacts):
+        self.raw, self.truth, self.inst, self.rng = raw, truth_clean, inst, rng
+        self.contacts = contacts  # respondent_id -> (email, phone) for PII in free text
+        self.records, self.used, self.extra = [], set(), []
+
+    def _free(self, candidates):
+        rows = [r for r in candidates if r not in self.used]
+        return rows
+
+    def _pick(self, qids, k, pred=None):
+        """Pick up to k (row, qid) cells not used yet where pred(value) holds."""
+        cells = []
+        for qid in qids:
+            vals = self.raw[qid]
+            ok = vals.notna() if pred is None else vals.map(lambda v: v is not None and pred(v))
+            cells += [(i, qid) for i in np.flatnonzero(ok.to_numpy())]
+        cells = [c for c in cells if c not in self.used and c[0] not in self.used]
+        if not cells:
+            return []
+        idx = self.rng.choice(len(cells), size=min(k, len(cells)), replace=False)
+        picked = [cells[i] for i in sorted(idx)]
+        self.used.update(picked)
+        return picked
+
+    def record(self, kind, row, qid, true_value, injected, choice=None):
+        self.records.append({"kind": kind, "_row": row, "question": qid, "choice": choice,
+                             "true_value": true_value, "injected_value": injected, "expected": EXPECTED[kind]})
+
+    def set(self, kind, row, qid, injected, true_value=None):
+        true_value = self.raw.at[row, qid] if true_value is None else true_value
+        self.raw.at[row, qid] = injected
+        self.record(kind, row, qid, true_value, injected)
+
+    def numeric_ids(self):
+        return self.inst.questions_of_type("integer", "decimal")
+
+
+def _inject(raw, truth_clean, inst, rates, rng, contacts):
+    """Inject errors into ``raw`` (in place); return (raw with extra rows, error records)."""
+    inj = _Injector(raw, truth_clean, inst, rng, contacts)
+    n = len(raw)
+    k = {kind: int(rng.poisson(rate * n / 100)) if rate else 0 for kind, rate in rates.items()}
+    for kind in k:  # at least one of each kind the instrument supports
+        k[kind] = max(k[kind], 1)
+    num_ids = inj.numeric_ids()
+    sel1 = inst.questions_of_type("select_one")
+    text_ids = [q["id"] for q in inst.questions if q["type"] == "text" and not q["personal"]
+                and q["section"] in ("free_text",)]
+
+    def as_num(v):
+        try:
+            return float(v)
+        except (TypeError, ValueError):
+            return None
+
+    # numbers written as text
+    for row, qid in inj._pick(num_ids, k.get("number_as_text", 0), lambda v: (as_num(v) or 0) >= 1):
+        v = as_num(raw.at[row, qid])
+        if qid in MONEY and v >= 1000 and v % 100 == 0 and rng.random() < 0.4:
+            txt = f"{v / 1000:g}k"
+        elif qid in MONEY:
+            txt = f"£{v:,.0f}" if v.is_integer() else f"£{v:,.2f}"
+        elif "hours" in qid:
+            txt = rng.choice(["approx {}", "{} hours", "about {}", "{} hrs"]).format(_fmt_number(v))
+        else:
+            txt = rng.choice(["approx {}", "about {}", "c. {}", "{} or so"]).format(_fmt_number(v))
+        inj.set("number_as_text", row, qid, txt)
+    for row, qid in inj._pick(num_ids, k.get("na_text", 0)):
+        inj.set("na_text", row, qid, rng.choice(["n/a", "N/A", "not known", "-", "don't know"]), true_value=None)
+    money_ids = [q for q in num_ids if q in MONEY]
+    for row, qid in inj._pick(money_ids, k.get("range_text", 0), lambda v: (as_num(v) or 0) >= 200):
+        v = as_num(raw.at[row, qid])
+        lo, hi = np.floor(v / 500) * 500, np.floor(v / 500) * 500 + 500
+        inj.set("range_text", row, qid, f"£{lo:,.0f}-£{hi:,.0f}")
+    bounded = [q["id"] for q in inst.questions if q["constraint"] and "max" in q["constraint"] and q["id"] not in MONEY]
+    for row, qid in inj._pick(bounded, k.get("out_of_range", 0), lambda v: (as_num(v) or 0) >= 1):
+        v = as_num(raw.at[row, qid])
+        mx = inst.question(qid)["constraint"]["max"]
+        bad = v * 10 if v * 10 > mx else mx + v
+        inj.set("out_of_range", row, qid, _fmt_number(bad))
+    sentinel_ids = [q for q in bounded if inst.question(q)["constraint"].get("max", 0) < 999]
+    for row, qid in inj._pick(sentinel_ids, k.get("sentinel", 0)):
+        mn = inst.question(qid)["constraint"].get("min", 0)
+        code = rng.choice(["999", "9999"]) if mn >= 1000 else rng.choice(["999", "-1"])
+        inj.set("sentinel", row, qid, code, true_value=None)
+    # choice labels with case / spacing / punctuation variants
+    for row, qid in inj._pick(sel1, k.get("label_variant", 0)):
+        lab = raw.at[row, qid]
+        variant = rng.choice(["upper", "lower", "pad", "double", "dot"])
+        txt = {"upper": lab.upper(), "lower": lab.lower(), "pad": f"  {lab} ", "double": lab.replace(" ", "  ", 1) if " " in lab else lab + "  ",
+               "dot": lab + "."}[variant]
+        inj.set("label_variant", row, qid, txt)
+    # 'other' text that matches an existing choice
+    if "services" in raw and k.get("other_matches_choice"):
+        cand = [i for i, v in enumerate(raw["services"]) if isinstance(v, tuple) and "other" not in v
+                and any(c in OTHER_VARIANTS for c in v) and (i, "services") not in inj.used and i not in inj.used]
+        for row in sorted(rng.choice(cand, size=min(k["other_matches_choice"], len(cand)), replace=False)):
+            v = raw.at[row, "services"]
+            choice = [c for c in v if c in OTHER_VARIANTS][int(rng.integers(0, len([c for c in v if c in OTHER_VARIANTS])))]
+            new = tuple(c for c in v if c != choice) + ("other",)
+            raw.at[row, "services"] = new
+            raw.at[row, "services_other"] = OTHER_VARIANTS[choice]
+            inj.used.update({(row, "services"), (row, "services_other")})
+            inj.record("other_matches_choice", row, "services", " ".join(v), " ".join(new), choice=choice)
+    # answers given where skip logic says the question was not asked
+    if "council_grant_amount" in raw and k.get("skip_contradiction"):
+        pairs = [("council_grant_amount", "council_grant", "No", lambda: _fmt_number(float(rng.integers(5, 80) * 100))),
+                 ("paid_staff_hours", "paid_staff", "No paid staff", lambda: _fmt_number(float(rng.integers(2, 20))))]
+        for j in range(k["skip_contradiction"]):
+            qid, gate, gate_label, make = pairs[j % 2]
+            rows = [i for i in np.flatnonzero((raw[gate] == gate_label).to_numpy()) if (i, qid) not in inj.used and i not in inj.used]
+            if rows:
+                row = int(rng.choice(rows))
+                inj.used.add((row, qid))
+                inj.set("skip_contradiction", row, qid, make(), true_value=None)
+    # straight-lining on a Likert grid
+    likert_grid = [g for g, ids in inst.grids.items() if inst.question(ids[0])["type"] == "select_one"]
+    if likert_grid and k.get("straight_lining"):
+        ids = inst.grids[likert_grid[0]]
+        labels = [c["label"] for c in inst.choices(ids[0]) if "score" in c]
+        varied = [i for i in range(n) if raw.loc[i, ids].nunique() > 1 and all((i, q) not in inj.used for q in ids) and i not in inj.used]
+        for row in sorted(rng.choice(varied, size=min(k["straight_lining"], len(varied)), replace=False)):
+            lab = labels[int(rng.integers(len(labels) - 2, len(labels)))]
+            for qid in ids:
+                inj.used.add((row, qid))
+            inj.record("straight_lining", row, likert_grid[0], " | ".join(map(str, raw.loc[row, ids])), lab)
+            raw.loc[row, ids] = lab
+    # personal data in free text
+    pii_rows = inj._pick(text_ids, k.get("pii_in_text", 0), lambda v: isinstance(v, str) and v.isascii())
+    for row, qid in pii_rows:
+        email, phone = contacts[raw.at[row, "_respondent_id"]]
+        extra = rng.choice([f" Please call me on {phone}.", f" Email me at {email} if you want to know more.",
+                            f" Contact {email} or {phone}."])
+        inj.set("pii_in_text", row, qid, raw.at[row, qid] + extra)
+    # mojibake: UTF-8 text decoded as cp1252
+    for row, qid in inj._pick(text_ids, k.get("mojibake", 0), lambda v: isinstance(v, str) and not v.isascii()):
+        inj.set("mojibake", row, qid, _mojibake(raw.at[row, qid]))
+    # speeders
+    for row in sorted(rng.choice([i for i in range(n) if i not in {c[0] for c in inj.used}],
+                                 size=k.get("speeder", 0), replace=False)):
+        true_dur = int((raw.at[row, "_end"] - raw.at[row, "_start"]).total_seconds())
+        fast = int(rng.integers(40, 120))
+        raw.at[row, "_end"] = raw.at[row, "_start"] + pd.Timedelta(seconds=fast)
+        inj.record("speeder", row, "_duration", str(true_dur), str(fast))
+    return inj
+
+
+def _extra_rows(raw, inst, inj, rates, rng, next_id, id_col_true):
+    """Append exact duplicates, earlier partial near-duplicates and test rows; return new raw."""
+    n = len(raw)
+    k = {kind: max(1, int(rng.poisson(rates.get(kind, 0) * n / 100))) for kind in ("exact_duplicate", "near_duplicate", "test_row") if rates.get(kind)}
+    extra, records = [], []
+    genuine = np.arange(n)
+    for kind in ("exact_duplicate", "near_duplicate"):
+        for row in rng.choice(genuine, size=k.get(kind, 0), replace=False):
+            dup = raw.iloc[row].copy()
+            dup["_respondent_id"] = next_id()
+            if kind == "exact_duplicate":
+                shift = pd.Timedelta(minutes=int(rng.integers(2, 90)))
+                dup["_start"] += shift
+                dup["_end"] += shift
+            else:  # an earlier, unfinished attempt by the same library
+                shift = pd.Timedelta(days=int(rng.integers(1, 10)))
+                dup["_start"] -= shift
+                dup["_end"] = dup["_start"] + pd.Timedelta(seconds=int(rng.integers(200, 500)))
+                later = [q["id"] for q in inst.questions if q["section"] in ("volunteers", "finances", "free_text", "satisfaction")]
+                for qid in later:
+                    dup[qid] = None
+                dup["_finished"], dup["_progress"] = False, int(rng.integers(35, 70))
+            extra.append(dup)
+            records.append({"kind": kind, "_respondent_id": dup["_respondent_id"], "question": None, "choice": None,
+                            "true_value": str(raw.at[row, "_respondent_id"]), "injected_value": None, "expected": "remove"})
+    for _ in range(k.get("test_row", 0)):
+        t = raw.iloc[int(rng.integers(0, n))].copy()
+        t["_respondent_id"] = next_id()
+        first_text = inst.question_ids[0]
+        t[first_text] = str(rng.choice(["TEST - please ignore", "test", "Test response (preview)"]))
+        t["_status"] = "preview"
+        for qid in inst.personal_ids:
+            t[qid] = None
+        extra.append(t)
+        records.append({"kind": "test_row", "_respondent_id": t["_respondent_id"], "question": None, "choice": None,
+                        "true_value": None, "injected_value": t[first_text], "expected": "remove"})
+    if extra:
+        raw = pd.concat([raw, pd.DataFrame(extra)], ignore_index=True)
+    return raw, records
+
+
+def _finalise(raw, inj, extra_records, truth_clean, inst, instrument, out):
+    """Sort by submission time, number rows, write truth tables; return raw in export order."""
+    recs = []
+    for r in inj.records:
+        r = dict(r)
+        r["_respondent_id"] = raw.at[r.pop("_row"), "_respondent_id"]
+        recs.append(r)
+    recs += extra_records
+    raw = raw.sort_values(["_start", "_respondent_id"], kind="stable").reset_index(drop=True)
+    row_of = pd.Series(np.arange(1, len(raw) + 1), index=raw["_respondent_id"].to_numpy())
+    errors = pd.DataFrame(recs, columns=["kind", "_respondent_id", "question", "choice", "true_value", "injected_value", "expected"])
+    errors.insert(0, "instrument", instrument)
+    errors["row"] = errors["_respondent_id"].map(row_of).astype(int)
+    errors = errors.rename(columns={"_respondent_id": "respondent_id"})
+    errors = errors.sort_values(["row", "kind", "question"], kind="stable", na_position="first").reset_index(drop=True)
+    errors.insert(0, "error_id", [f"{instrument}-E{i:04d}" for i in range(1, len(errors) + 1)])
+    errors = errors[["error_id", "instrument", "kind", "row", "respondent_id", "question", "choice", "true_value", "injected_value", "expected"]]
+    errors.to_csv(out / f"{instrument}_errors.csv", index=False)
+    return raw, errors
+
+
+def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=None, response_rate: float = 0.5,
+              governance_signal: float = 1.0, volunteers_per_library=(3, 10), platforms=PLATFORMS,
+              wave: str = "2025w1", inject: bool = True) -> dict:
+    """Generate a whole synthetic wave with ground truth and write it under ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Destination folder (created).
+    seed : int
+        Master seed; the same seed writes byte-identical files.
+    n_community : int, default 480
+        CR + ICL libraries in a synthetic frame (ignored when ``frame`` is given).
+    frame : pandas.DataFrame, optional
+        A frame to draw in-scope libraries from instead (needs the synthetic columns).
+    response_rate : float, default 0.5
+        Mean response propensity.
+    governance_signal : float, default 1.0
+        Strength of the governance-model signal in the latent model (0 = none).
+    volunteers_per_library : tuple of int
+        Range of volunteer responses per responding library.
+    platforms : sequence of str
+        Export formats to write.
+    wave : str
+        Wave id whose instruments are used.
+    inject : bool, default True
+        Inject errors (False writes clean exports; handy for tests).
+
+    Returns
+    -------
+    dict
+        The manifest (also written as ``manifest.json``).
+    """
+    out = Path(out_dir)
+    (out / "exports").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    ss = np.random.SeedSequence(seed)
+    r_frame, r_lib, r_resp, r_vol, r_raw_l, r_raw_v, r_inj_l, r_inj_v = (np.random.default_rng(s) for s in ss.spawn(8))
+    if frame is None:
+        frame = syn.make_frame(n_community, random_state=r_frame)
+    frame.to_csv(out / "frame.csv", index=False)
+    scope = syn.in_scope(frame)
+    pop = syn.simulate_libraries(scope, governance_signal=governance_signal, random_state=r_lib)
+    p = syn.response_propensity(scope, random_state=r_resp, target=response_rate)
+    pop["response_propensity"] = p
+    pop["responded"] = r_resp.random(len(pop)) < p
+    pop.to_csv(out / "truth" / "library_population.csv", index=False)
+    resp = pop.loc[pop["responded"]].reset_index(drop=True)
+    vol = syn.simulate_volunteers(resp, per_library=volunteers_per_library, random_state=r_vol)
+
+    manifest = {"seed": seed, "wave": wave, "n_frame": len(frame), "n_in_scope": len(pop), "files": {}}
+    counter = {"next": 0}
+
+    def next_id():
+        counter["next"] += 1
+        return 11_400_000_000 + counter["next"] * 7919
+
+    fieldwork_start = pd.Timestamp(f"{wave[:4]}-03-03 08:00:00")
+    for instrument, truth, rng_raw, rng_inj, rates, median_s in [
+        ("cml_library", resp, r_raw_l, r_inj_l, LIBRARY_RATES, 1500),
+        ("cml_volunteer", vol, r_raw_v, r_inj_v, VOLUNTEER_RATES, 420),
+    ]:
+        inst = load_instrument(instrument, wave)
+        ids = np.array([next_id() for _ in range(len(truth))])
+        start = fieldwork_start + pd.to_timedelta(rng_raw.uniform(0, 56 * 86400, len(truth)).astype(int), unit="s")
+        dur = np.maximum(rng_raw.lognormal(np.log(median_s), 0.35, len(truth)), median_s / 4).astype(int)
+        raw = render_raw(truth, inst, start=pd.Series(start), duration_s=dur, respondent_id=ids)
+        clean_truth = truth.copy()
+        clean_truth.insert(0, "respondent_id", ids)
+        contacts = dict(zip(ids, zip(truth.get("contact_email", pd.Series([f"volunteer{i}@library.example" for i in range(len(truth))])),
+                                     truth.get("contact_phone", pd.Series(["07700 900000"] * len(truth))))))
+        if inject:
+            inj = _inject(raw, clean_truth, inst, rates, rng_inj, contacts)
+            raw, extra = _extra_rows(raw, inst, inj, rates, rng_inj, next_id, "respondent_id")
+        else:
+            inj, extra = _Injector(raw, clean_truth, inst, rng_inj, contacts), []
+        raw, errors = _finalise(raw, inj, extra, clean_truth, inst, instrument, out / "truth")
+        keep = ["respondent_id", "library_id"] + [c for c in clean_truth.columns if c not in ("respondent_id", "library_id")]
+        clean_truth[keep].to_csv(out / "truth" / f"{instrument}_clean.csv", index=False)
+        err_by_id = errors.drop_duplicates("respondent_id").set_index("respondent_id")["kind"]
+        role = raw["_respondent_id"].map(err_by_id).where(
+            raw["_respondent_id"].map(err_by_id).isin(["exact_duplicate", "near_duplicate", "test_row"]), "genuine")
+        lib_of = dict(zip(ids, truth["library_id"]))
+        dup_of = errors.loc[errors["kind"].isin(["exact_duplicate", "near_duplicate"])].set_index("respondent_id")["true_value"].astype("int64")
+        lib_ids = raw["_respondent_id"].map(lambda r: lib_of.get(r, lib_of.get(dup_of.get(r))))
+        pd.DataFrame({"row": np.arange(1, len(raw) + 1), "respondent_id": raw["_respondent_id"], "library_id": lib_ids,
+                      "role": role}).to_csv(out / "truth" / f"{instrument}_responses.csv", index=False)
+        for platform in platforms:
+            path = out / "exports" / f"{instrument}_{platform}{EXTENSIONS[platform]}"
+            write_export(raw, inst, platform, path)
+            manifest["files"][f"{instrument}_{platform}"] = str(path.relative_to(out))
+        manifest[f"n_{instrument}_genuine"] = int(len(truth))
+        manifest[f"n_{instrument}_rows"] = int(len(raw))
+        manifest[f"n_{instrument}_errors"] = int(len(errors))
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return manifest
