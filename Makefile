@@ -1,0 +1,32 @@
+# A fresh clone needs only python3 and make: every target creates and uses .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DEMO_SEED ?= 20250301
+DEMO_DIR := data/demo/2025w1
+
+.PHONY: demo test bench venv clean-demo
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/cmlkit synth --seed $(DEMO_SEED) --out $(DEMO_DIR)
+	$(BIN)/cmlkit run pipelines/wave.yml --instrument cml_library --wave 2025w1 \
+	    --input library_export=$(DEMO_DIR)/exports/cml_library_surveymonkey.csv \
+	    --input volunteer_export=$(DEMO_DIR)/exports/cml_volunteer_qualtrics.csv
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_synth.py --out benchmarks/results/bench_synth.json
+
+clean-demo:
+	rm -rf $(DEMO_DIR)

@@ -1,0 +1,358 @@
+"""Read a survey platform's raw export into one row per response, columns = instrument question ids.
+
+The reader detects the file's encoding (UTF-8 with or without BOM, else cp1252), its delimiter
+(``,``, ``;`` or tab) and its platform (from the header: SurveyMonkey's two rows, Qualtrics' three
+rows with the ``ImportId`` row, a single header row, or a Microsoft Forms workbook), then maps every
+column to a question through the platform layout of the instrument (:mod:`cmlkit.platforms`).
+
+Values are kept as the respondent's text (strings; blank -> missing) except that
+select_multiple answers are stored XLSForm-style as space-joined choice *names* (the export's
+column or label tells which choice was ticked). Text that a joined multi-select cell holds beyond
+its known labels goes to the question's 'other (please specify)' text. Cleaning, not ingest,
+changes values, and logs each change.
+
+Output columns: ``response_id, _source_row`` (1-based data row in the file), ``_start, _end``
+(parsed timestamps), ``_duration_s``, ``_status``, ``_finished``, ``_progress`` (None where the
+platform has no such field), then the question ids in instrument order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cmlkit.errors import IngestError
+from cmlkit.platforms import JOIN, PLATFORMS, layout
+
+META_COLUMNS = ["response_id", "_source_row", "_start", "_end", "_duration_s", "_status", "_finished", "_progress"]
+
+
+def _norm(text) -> str:
+    return " ".join(str(text).replace("\ufeff", "").split()).casefold() if text is not None else ""
+
+
+def sniff_encoding(data: bytes, *, path="<bytes>") -> str:
+    """Return ``utf-8-sig`` or ``cp1252`` for the bytes of a text export (raises on binary)."""
+    if not data.strip():
+        raise IngestError("file is empty", file=path)
+    if b"\x00" in data[:8192]:
+        raise IngestError("file is binary, not a text export (found NUL bytes)", file=path)
+    try:
+        data.decode("utf-8")
+        return "utf-8-sig"
+    except UnicodeDecodeError as exc:
+        try:
+            data.decode("cp1252")
+        except UnicodeDecodeError:
+            line = data[: exc.start].count(b"\n") + 1
+            raise IngestError("text is neither UTF-8 nor cp1252", file=path, row=line) from None
+        return "cp1252"
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """Return the delimiter (``,``, ``;`` or tab) used most outside quotes in the header line."""
+    unquoted = re.sub(r'"[^"]*"', "", first_line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: (counts[d], d == ","))
+
+
+def read_table_cells(path) -> tuple[list, str]:
+    """Read an export into a list of rows of strings; return (rows, container description)."""
+    path = Path(path)
+    if not path.exists():
+        raise IngestError("input file not found", file=path)
+    if path.is_dir():
+        raise IngestError("input is a folder, not a file", file=path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        try:
+            frame = pd.read_excel(path, header=None, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
+        except Exception as exc:  # openpyxl raises many unrelated types for a broken workbook
+            raise IngestError(f"not a readable Excel workbook ({type(exc).__name__})", file=path) from None
+        if frame.empty:
+            raise IngestError("workbook's first sheet is empty", file=path)
+        rows = [[None if (v is None or v == "" or (isinstance(v, float) and np.isnan(v))) else
+                 (v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v)) for v in r] for r in frame.itertuples(index=False)]
+        return rows, "xlsx"
+    data = path.read_bytes()
+    if data[:4] == b"PK\x03\x04":
+        raise IngestError("file is a zip/Excel workbook with a .csv name; save it as .xlsx", file=path)
+    enc = sniff_encoding(data, path=path)
+    text = data.decode(enc)
+    first = text.split("\n", 1)[0]
+    delim = sniff_delimiter(first)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    try:
+        rows = [r for r in reader]
+    except csv.Error as exc:
+        raise IngestError(f"malformed CSV: {exc}", file=path, row=reader.line_num) from None
+    rows = [r for r in rows if any(cell.strip() for cell in r)]
+    return rows, f"csv ({enc}, delimiter {delim!r})"
+
+
+def detect_platform(rows: list, *, path="<rows>", container: str = "csv") -> str:
+    """Return the platform whose header layout the first rows show."""
+    if not rows:
+        raise IngestError("file has no header", file=path)
+    first = [_norm(c) for c in rows[0]]
+    if container == "xlsx" and first[:3] == ["id", "start time", "completion time"]:
+        return "msforms"
+    if "respondent id" in first and len(rows) > 1 and any(_norm(c) in ("response", "open-ended response") for c in rows[1]):
+        return "surveymonkey"
+    if len(rows) > 2 and any(str(c).lstrip().startswith('{"ImportId"') for c in rows[2]):
+        return "qualtrics"
+    if first[:3] == ["id", "start time", "completion time"]:
+        return "singleheader"
+    raise IngestError("unknown export layout: header matches none of SurveyMonkey, Qualtrics, single-header CSV "
+                      "or Microsoft Forms", file=path, row=1)
+
+
+def _header_keys(rows, platform, n_cols):
+    if platform == "surveymonkey":
+        top, sub = list(rows[0]) + [""] * n_cols, list(rows[1]) + [""] * n_cols
+        keys, last = [], ""
+        for i in range(n_cols):
+            t = top[i] if top[i] not in (None, "") else last
+            last = t
+            keys.append((_norm(t), _norm(sub[i])))
+        return keys, 2
+    if platform == "qualtrics":
+        tags, labels = rows[0], rows[1]
+        return [(_norm(tags[i]), _norm(labels[i])) for i in range(n_cols)], 3
+    return [(_norm(c),) for c in rows[0][:n_cols]], 1
+
+
+def _expected_keys(cols, platform):
+    keys = []
+    last = ""
+    for c in cols:
+        if platform == "surveymonkey":
+            t = c.headers[0] if c.headers[0] else last
+            last = t
+            keys.append((_norm(t), _norm(c.headers[1])))
+        elif platform == "qualtrics":
+            keys.append((_norm(c.headers[0]), _norm(c.headers[1])))
+        else:
+            keys.append((_norm(c.headers[0]),))
+    return keys
+
+
+def _match(keys, expected, platform):
+    """Map each file column to a layout column index (Qualtrics: tag for metadata, label for questions)."""
+    if platform != "qualtrics":
+        lookup = {k: i for i, k in enumerate(expected)}
+        return [lookup.get(k) for k in keys]
+    by_label = {k[1]: i for i, k in enumerate(expected)}
+    by_tag = {k[0]: i for i, k in enumerate(expected)}
+    return [by_tag.get(k[0]) if k[0] in by_tag and expected[by_tag[k[0]]][1] == k[1] else by_label.get(k[1]) for k in keys]
+
+
+def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>") -> pd.Series:
+    """Parse a column of date-times using the whole column to settle its format.
+
+    Tries ISO, ``DD/MM/YYYY``, ``MM/DD/YYYY`` (with or without AM/PM) and Excel serial numbers.
+    Day-first versus month-first is decided by the column: a first field above 12 means day-first,
+    a second field above 12 means month-first; a column that never decides is read day-first (the
+    UK convention) only if every value parses, and the choice is reported in ``attrs``.
+    """
+    s = values.astype("string").str.strip()
+    present = s.notna() & (s != "")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if not present.any():
+        return out
+    v = s[present]
+    numeric = pd.to_numeric(v, errors="coerce")
+    if numeric.notna().all():
+        out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
+        out.attrs["format"] = "excel-serial"
+        return out.dt.round("s")
+    iso = pd.to_datetime(v, format="ISO8601", errors="coerce")
+    if iso.notna().all():
+        out[present] = iso
+        out.attrs["format"] = "iso"
+        return out
+    parts = v.str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})")
+    a, b = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
+    day_first = bool((a > 12).any())
+    month_first = bool((b > 12).any())
+    if day_first and month_first:
+        raise IngestError("dates mix day-first and month-first forms", file=path, column=name)
+    ampm = v.str.contains(r"[AaPp][Mm]\s*$", regex=True).any()
+    time_part = " %I:%M:%S %p" if ampm else " %H:%M:%S"
+    date_part = "%m/%d/%Y" if month_first else "%d/%m/%Y"
+    parsed = pd.to_datetime(v, format=date_part + time_part, errors="coerce")
+    if parsed.isna().any():
+        parsed = pd.to_datetime(v, format=date_part, errors="coerce").where(parsed.isna(), parsed)
+    bad = parsed.isna()
+    if bad.any():
+        first_bad = v[bad].index[0]
+        raise IngestError(f"unreadable date {v[first_bad]!r}", file=path, column=name, row=int(first_bad) + 1)
+    out[present] = parsed
+    out.attrs["format"] = date_part + time_part
+    return out
+
+
+def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
+    """Read a raw export and map it to ``inst``'s question ids.
+
+    Parameters
+    ----------
+    path : path-like
+        CSV or XLSX as the platform exported it (never modified).
+    inst : Instrument
+        The instrument version the export answers.
+    platform : str, optional
+        One of :data:`cmlkit.platforms.PLATFORMS`; detected from the header when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per response (see module docstring); ``attrs`` holds ``platform``, ``container``,
+        ``source`` and ``n_rows``.
+
+    Raises
+    ------
+    IngestError
+        On an unreadable, empty or binary file, an unknown layout, a column the instrument does not
+        have, a duplicated or missing column, or a row longer than the header.
+    """
+    path = Path(path)
+    rows, container = read_table_cells(path)
+    platform = platform or detect_platform(rows, path=path, container=container)
+    if platform not in PLATFORMS:
+        raise IngestError(f"unknown platform {platform!r}; expected one of {PLATFORMS}", file=path)
+    cols = layout(inst, platform)
+    n_cols = len(rows[0])
+    while n_cols and (rows[0][n_cols - 1] in (None, "")) and platform != "surveymonkey":
+        n_cols -= 1
+    keys, n_header = _header_keys(rows, platform, n_cols)
+    if len(rows) <= n_header - 1:
+        raise IngestError("file ends inside its header rows", file=path)
+    expected = _expected_keys(cols, platform)
+    idx = _match(keys, expected, platform)
+    header_row = 1 if platform != "surveymonkey" else 2
+    seen = {}
+    for j, (k, i) in enumerate(zip(keys, idx)):
+        label = rows[0][j] if platform != "surveymonkey" or rows[0][j] else f"{keys[j][0]} / {rows[1][j]}"
+        if i is None:
+            raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
+                              file=path, row=header_row, column=str(label)[:80])
+        if i in seen:
+            raise IngestError(f"duplicated column (also column {seen[i] + 1})", file=path, row=header_row, column=str(label)[:80])
+        seen[i] = j
+    missing = [c for i, c in enumerate(cols) if i not in seen and c.role != "meta"]
+    if missing:
+        raise IngestError(f"export has no column for question {missing[0].qid!r} of {inst.instrument} {inst.version}"
+                          + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""), file=path, column=missing[0].qid)
+    body = rows[n_header:]
+    for r, cells in enumerate(body, start=n_header + 1):
+        if len(cells) > n_cols and any(c not in ("", None) for c in cells[n_cols:]):
+            raise IngestError(f"row has {len(cells)} fields but the header has {n_cols}", file=path, row=r)
+    data = pd.DataFrame([list(c[:n_cols]) + [None] * (n_cols - len(c)) for c in body], columns=range(n_cols), dtype=object)
+    data = data.replace({"": None})
+    data = data.where(data.isna(), data.astype(str).apply(lambda s: s.str.strip("\r\n")))
+    n = len(data)
+    out = {"response_id": pd.Series([None] * n, dtype=object), "_source_row": np.arange(1, n + 1)}
+    meta = {c.meta: data[seen[i]] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
+    out["response_id"] = meta.get("respondent_id", pd.Series(np.arange(1, n + 1))).astype(str)
+    start = parse_datetimes(meta["start"], name="start", path=path) if "start" in meta else pd.Series(pd.NaT, index=data.index)
+    end = parse_datetimes(meta["end"], name="end", path=path) if "end" in meta else pd.Series(pd.NaT, index=data.index)
+    out["_start"], out["_end"] = start, end
+    out["_duration_s"] = (pd.to_numeric(meta["duration"], errors="coerce") if "duration" in meta
+                          else (end - start).dt.total_seconds())
+    out["_status"] = meta["status"].map(lambda v: "preview" if isinstance(v, str) and ("preview" in v.lower() or "test" in v.lower()) else "normal") \
+        if "status" in meta else pd.Series(["normal"] * n)
+    out["_finished"] = meta["finished"].map({"True": True, "False": False, "1": True, "0": False}) if "finished" in meta else None
+    out["_progress"] = pd.to_numeric(meta["progress"], errors="coerce") if "progress" in meta else None
+    frame = pd.DataFrame(out, index=data.index)
+
+    by_q: dict = {}
+    for i, c in enumerate(cols):
+        if c.role != "meta":
+            by_q.setdefault(c.qid, []).append((c, data[seen[i]]))
+    values = {}
+    for q in inst.questions:
+        qid = q["id"]
+        if qid not in by_q:
+            continue
+        parts = by_q[qid]
+        other_q = inst.other_text_for(qid) if q["type"].startswith("select") else None
+        other_text = next((s for c, s in parts if c.role == "other_text"), None)
+        if q["type"] == "select_multiple":
+            choice_cols = [(c, s) for c, s in parts if c.role == "choice"]
+            if choice_cols:
+                joined = pd.Series([""] * n, index=data.index, dtype=object)
+                for c, s in choice_cols:
+                    joined = joined + np.where(s.notna(), c.choice + " ", "")
+                if other_q and other_text is not None:
+                    joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
+            else:
+                joined, leftover = _split_joined(next(s for c, s in parts if c.role == "joined"), inst.choices(qid), JOIN[platform])
+                if other_q:
+                    other_text = leftover
+                    joined = joined + np.where(leftover.notna(), " other", "")
+            joined = joined.str.strip()
+            values[qid] = joined.where(joined != "", None)
+        else:
+            values[qid] = next(s for c, s in parts if c.role == "value")
+            if q["type"] == "select_one" and other_q:
+                values[qid], other_text = _route_other(values[qid], other_text, inst.choices(qid))
+        if other_q:
+            values[other_q] = other_text if other_text is not None else pd.Series([None] * n, index=data.index, dtype=object)
+    for q in inst.questions:
+        frame[q["id"]] = values.get(q["id"], pd.Series([None] * n, index=data.index, dtype=object))
+    frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n})
+    return frame
+
+
+def _split_joined(cells: pd.Series, choices: list, sep: str):
+    """Split joined multi-select cells using the choice labels (labels may contain the separator).
+
+    Returns (space-joined names, leftover text or None) as two Series.
+    """
+    s = cells.astype("string").str.strip().str.rstrip(sep.strip() or sep)
+    rest = sep + s + sep
+    names = pd.Series([""] * len(cells), index=cells.index, dtype=object)
+    stripped_sep = sep.strip()
+    for c in sorted(choices, key=lambda c: -len(c["label"])):
+        if c["name"] == "other":
+            continue
+        pat = re.escape(sep) + re.escape(c["label"]) + re.escape(sep)
+        hit = rest.str.contains(pat, regex=True).fillna(False).to_numpy(bool)
+        names = names + np.where(hit, c["name"] + " ", "")
+        rest = rest.str.replace(pat, sep, regex=True)
+    order = {c["name"]: k for k, c in enumerate(choices)}
+    names = names.map(lambda v: " ".join(sorted(v.split(), key=order.get)) if v else "")
+    left = rest.str.strip().str.strip(stripped_sep or sep).str.strip()
+    other_label = next((c["label"] for c in choices if c["name"] == "other"), None)
+    if other_label:
+        left = left.str.replace(re.escape(other_label), "", regex=True).str.strip().str.strip(stripped_sep).str.strip()
+    left = left.astype(object).where(left.notna() & (left != ""), None)
+    return names, left
+
+
+def _route_other(value: pd.Series, other_text, choices: list):
+    """Put a single-choice 'other' answer in the platform-neutral form: the 'Other' label + its text.
+
+    SurveyMonkey leaves the choice blank and fills the 'Other (please specify)' column; single-header
+    exports put the typed text in the choice cell itself.
+    """
+    other_label = next((c["label"] for c in choices if c["name"] == "other"), None)
+    if other_label is None:
+        return value, other_text
+    if other_text is not None:  # SurveyMonkey / Qualtrics: separate text column
+        fill = value.isna() & other_text.notna()
+        return value.where(~fill, other_label), other_text
+    known = {_loose(c["label"]) for c in choices}
+    unknown = value.notna() & ~value.map(lambda v: _loose(v) in known if isinstance(v, str) else True)
+    text = value.where(unknown, None)
+    return value.where(~unknown, other_label), text
+
+
+def _loose(text: str) -> str:
+    """Case-, space- and end-punctuation-insensitive form of a label."""
+    return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
