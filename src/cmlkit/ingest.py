@@ -356,3 +356,40 @@ def _route_other(value: pd.Series, other_text, choices: list):
 def _loose(text: str) -> str:
     """Case-, space- and end-punctuation-insensitive form of a label."""
     return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
+
+
+def check_header(path, inst, *, platform: str | None = None) -> str:
+    """Check that an export's header matches ``inst`` without reading its body; return the platform.
+
+    Raises the same one-line :class:`~cmlkit.errors.IngestError` as :func:`read_export`.
+    """
+    path = Path(path)
+    if path.suffix.lower() in (".xlsx", ".xlsm"):
+        read_export(path, inst, platform=platform)
+        return "msforms"
+    if not path.is_file():
+        raise IngestError("input file not found", file=path)
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    if not head.strip():
+        raise IngestError("file is empty", file=path)
+    enc = sniff_encoding(head if len(head) < (1 << 20) else head[: head.rfind(b"\n") + 1], path=path)
+    text = head.decode(enc, errors="replace")
+    lines = text.splitlines(keepends=True)
+    sample = "".join(lines[:-1] if len(lines) > 4 else lines)
+    delim = sniff_delimiter(lines[0])
+    try:
+        rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim)][:4]
+    except csv.Error as exc:
+        raise IngestError(f"malformed CSV header: {exc}", file=path) from None
+    platform = platform or detect_platform(rows, path=path)
+    tmp_rows = rows[: {"surveymonkey": 2, "qualtrics": 3}.get(platform, 1)]
+    cols = layout(inst, platform)
+    n_cols = len(tmp_rows[0])
+    keys, _ = _header_keys(tmp_rows + [[]], platform, n_cols)
+    idx = _match(keys, _expected_keys(cols, platform), platform)
+    for j, i in enumerate(idx):
+        if i is None and (tmp_rows[0][j] or platform == "surveymonkey"):
+            raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
+                              file=path, row=1, column=str(tmp_rows[0][j] or keys[j][0])[:80])
+    return platform

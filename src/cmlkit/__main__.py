@@ -1,0 +1,5 @@
+import sys
+
+from cmlkit.cli import main
+
+sys.exit(main())

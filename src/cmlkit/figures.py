@@ -1,0 +1,74 @@
+"""Report figures: one accessible style, colour-blind-safe palette, ``ax=None`` in, Axes out.
+
+Plot functions draw on ``ax`` (or a new figure) and return the Axes; :func:`save_figure` writes
+PNG (150 dpi) and SVG with fixed metadata (byte-stable) and the alt text beside them as ``.txt``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+# Okabe-Ito palette (colour-blind safe)
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+STYLE = {
+    "font.size": 10, "axes.titlesize": 11, "axes.titleweight": "bold", "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "svg.hashsalt": "cmlkit",
+    "figure.dpi": 100, "axes.prop_cycle": matplotlib.cycler(color=PALETTE),
+}
+plt.rcParams.update(STYLE)
+
+
+def plot_share_bars(table: pd.DataFrame, *, label_col: str = "label", share_col: str = "share", n_col: str = "n_answered",
+                    title: str = "", xlabel: str = "Share of responding libraries", ax=None):
+    """Horizontal bars of shares (0-1), largest first, each labelled with its percentage.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per bar with ``label_col`` and ``share_col``; ``n_col`` (the base) goes in the
+        subtitle.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.32 * len(table) + 1.2))
+    t = table.sort_values(share_col)
+    bars = ax.barh(t[label_col], t[share_col], color=PALETTE[0])
+    for bar, v in zip(bars, t[share_col]):
+        ax.text(bar.get_width() + 0.01, bar.get_y() + bar.get_height() / 2, f"{v:.0%}", va="center", fontsize=8)
+    ax.set_xlim(0, 1.1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    base = int(t[n_col].max()) if n_col in t and len(t) else 0
+    ax.set_title(f"{title}\n(unweighted, n = {base})" if title else f"n = {base}", loc="left")
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def save_figure(ax, path_stem, *, alt_text: str, dpi: int = 150) -> dict:
+    """Save the figure of ``ax`` as PNG and SVG with alt text beside it; close it.
+
+    Returns
+    -------
+    dict
+        ``{"png": path, "svg": path, "alt": path}``.
+    """
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    fig = ax.figure
+    fig.tight_layout()
+    paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt")}
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None})
+    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
+    paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
+    plt.close(fig)
+    return paths
