@@ -336,3 +336,29 @@ def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> 
     if len(raw) != len(clean) + int(by.sum()):
         raise CleaningLogError(f"row accounting does not add up: {len(raw)} in, {len(clean)} kept, {int(by.sum())} removed")
     return table
+
+
+def read_log(path) -> "pd.DataFrame":
+    """Read a (reviewed) cleaning log from CSV or the XLSX review workbook (sheet ``cleaning_log``).
+
+    Raises
+    ------
+    CleaningLogError
+        If the file is missing or lacks a column of :data:`LOG_COLUMNS`.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    if not path.is_file():
+        raise CleaningLogError("cleaning log not found", file=path)
+    if path.suffix.lower() == ".xlsx":
+        log = pd.read_excel(path, sheet_name="cleaning_log", dtype=str, keep_default_na=False)
+    else:
+        log = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    if missing:
+        raise CleaningLogError(f"cleaning log lacks column {missing[0]!r}", file=path, row=1)
+    log = log[LOG_COLUMNS].copy()
+    for col in ("old_value", "new_value"):  # undo the spreadsheet formula guard
+        log[col] = log[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
+    return log

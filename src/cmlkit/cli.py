@@ -45,6 +45,7 @@ def _cmd_run(args):
     run_dir = run_pipeline(args.pipeline, instrument=args.instrument, wave=args.wave, inputs=inputs, overrides=overrides,
                            outputs_root=args.outputs, echo=main_echo)
     print(run_dir)
+    main_echo(f"done: executed notebooks, data, tables and figures are in {run_dir}")
 
 
 def _cmd_xlsform(args):
