@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
+from cmlkit.tables import freeze_xlsx
 from cmlkit.platforms import DATE_FORMATS, JOIN, OTHER_LABEL, layout
 
 EXTENSIONS = {"surveymonkey": ".csv", "qualtrics": ".csv", "singleheader": ".csv", "msforms": ".xlsx"}
@@ -118,10 +119,8 @@ def write_export(raw: pd.DataFrame, inst, platform: str, path) -> Path:
         ws.title = "Sheet1"
         for row in headers + rows:
             ws.append([None if (isinstance(v, float) and np.isnan(v)) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
-        # a fixed creation time keeps the workbook byte-identical for the same seed
-        wb.properties.created = wb.properties.modified = pd.Timestamp("2025-01-01").to_pydatetime()
         wb.save(path)
-        return path
+        return freeze_xlsx(path)  # fixed times: the same seed gives the same bytes
     with open(path, "w", encoding=ENCODINGS[platform], newline="") as fh:
         writer = csv.writer(fh, lineterminator="\r\n")
         writer.writerows(headers)

@@ -8,6 +8,8 @@ are prefixed with ``'`` in CSV and XLSX (OWASP CSV-injection guidance); numbers 
 
 from __future__ import annotations
 
+import re
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -69,6 +71,20 @@ def write_xlsx(sheets: dict, path) -> Path:
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
             neutralise_formulas(df).to_excel(xw, sheet_name=name[:31], index=False)
-        fixed = pd.Timestamp("2000-01-01").to_pydatetime()
-        xw.book.properties.created = xw.book.properties.modified = fixed
+    return freeze_xlsx(path)
+
+
+def freeze_xlsx(path) -> Path:
+    """Rewrite a workbook with fixed document and zip-entry times, so the same content gives the same bytes."""
+    path = Path(path)
+    with zipfile.ZipFile(path) as zin:
+        entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
+    fixed = "2000-01-01T00:00:00Z"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zout:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + fixed.encode() + rb"\g<3>", data)
+            info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zout.writestr(info, data)
     return path

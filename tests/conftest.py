@@ -1,0 +1,37 @@
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from cmlkit.synthetic_wave import make_wave
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+DEMO_SEED = 20250301
+
+
+@pytest.fixture(scope="session")
+def root():
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_wave(tmp_path_factory):
+    """The default demo wave (480 community libraries), written once per session."""
+    out = tmp_path_factory.mktemp("demo_wave")
+    manifest = make_wave(out, seed=DEMO_SEED)
+    return out, manifest
+
+
+@pytest.fixture(scope="session")
+def shared_data():
+    if not SHARED_DATA.is_dir():
+        pytest.skip("../shared/data is not beside this checkout (real frame files absent)")
+    return SHARED_DATA
+
+
+def tree_digest(folder, *, exclude=()):
+    """sha256 of every file under folder, keyed by relative path."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not any(part in exclude for part in p.relative_to(folder).parts)}

@@ -1,0 +1,98 @@
+import pandas as pd
+import pytest
+
+from cmlkit.errors import IngestError
+from cmlkit.ingest import check_header, parse_datetimes, read_export
+from cmlkit.instrument import load_instrument
+
+PLATFORMS = [("surveymonkey", "csv"), ("qualtrics", "csv"), ("singleheader", "csv"), ("msforms", "xlsx")]
+
+
+@pytest.fixture(scope="module")
+def lib(root):
+    return load_instrument("cml_library", "2025w1", root=root)
+
+
+@pytest.mark.parametrize("instrument", ["cml_library", "cml_volunteer"])
+def test_every_platform_reads_to_the_same_answers(instrument, demo_wave, root):
+    out, _ = demo_wave
+    inst = load_instrument(instrument, "2025w1", root=root)
+    frames = {}
+    for platform, ext in PLATFORMS:
+        f = read_export(out / "exports" / f"{instrument}_{platform}.{ext}", inst)
+        assert f.attrs["platform"] == platform
+        frames[platform] = f[inst.question_ids + ["_start", "_end"]].astype(str)
+    base = frames.pop("surveymonkey")
+    for platform, f in frames.items():
+        pd.testing.assert_frame_equal(base, f, obj=platform)
+
+
+def test_multiselect_split_uses_choice_labels(demo_wave, lib):
+    out, _ = demo_wave
+    f = read_export(out / "exports" / "cml_library_singleheader.csv", lib)
+    tokens = set(" ".join(f["services"].dropna()).split())
+    assert tokens <= set(lib.choice_names("services"))
+
+
+def test_cp1252_and_semicolon_exports_are_read(demo_wave, lib, tmp_path):
+    out, _ = demo_wave
+    src = out / "exports" / "cml_library_singleheader.csv"
+    text = src.read_text(encoding="utf-8")
+    df = pd.read_csv(src, dtype=str, keep_default_na=False)
+    path = tmp_path / "excel_resaved.csv"
+    df.to_csv(path, sep=";", index=False, encoding="cp1252", errors="replace")
+    a, b = read_export(src, lib), read_export(path, lib)
+    assert a["library_name"].tolist() == b["library_name"].tolist()
+    assert "£" in text or "’" in text
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "empty"),
+    (b"\x00\x01\x02binary\x00", "binary"),
+    (b"foo,bar\n1,2\n", "unknown export layout"),
+])
+def test_malformed_files_raise_one_line(content, message, tmp_path, lib):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    with pytest.raises(IngestError, match=message) as exc:
+        read_export(path, lib)
+    assert "\n" not in exc.value.one_line() and "bad.csv" in exc.value.one_line()
+
+
+def test_column_from_another_instrument_is_named(demo_wave, lib):
+    out, _ = demo_wave
+    with pytest.raises(IngestError, match="not a question of cml_library") as exc:
+        check_header(out / "exports" / "cml_volunteer_surveymonkey.csv", lib)
+    assert "column" in exc.value.one_line()
+
+
+def test_duplicated_and_missing_columns(demo_wave, lib, tmp_path):
+    out, _ = demo_wave
+    df = pd.read_csv(out / "exports" / "cml_library_singleheader.csv", dtype=str, keep_default_na=False)
+    dup = df.iloc[:, [*range(df.shape[1]), 5]]
+    dup.to_csv(tmp_path / "dup.csv", index=False)
+    with pytest.raises(IngestError, match="duplicated column"):
+        read_export(tmp_path / "dup.csv", lib)
+    df.drop(columns=[df.columns[6]]).to_csv(tmp_path / "missing.csv", index=False)
+    with pytest.raises(IngestError, match="no column for question"):
+        read_export(tmp_path / "missing.csv", lib)
+
+
+def test_row_longer_than_header_names_row(demo_wave, lib, tmp_path):
+    out, _ = demo_wave
+    lines = (out / "exports" / "cml_library_singleheader.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3] + ",surplus"
+    (tmp_path / "long.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="row 4"):
+        read_export(tmp_path / "long.csv", lib)
+
+
+def test_dates_are_settled_by_the_whole_column():
+    dm = parse_datetimes(pd.Series(["03/04/2025 10:00:00", "25/04/2025 09:00:00"]))
+    assert dm[0] == pd.Timestamp("2025-04-03 10:00:00")
+    md = parse_datetimes(pd.Series(["03/04/2025 10:00:00 AM", "04/25/2025 09:00:00 PM"]))
+    assert md[0] == pd.Timestamp("2025-03-04 10:00:00") and md[1].hour == 21
+    serial = parse_datetimes(pd.Series(["45658.5", "45659"]))
+    assert serial[0] == pd.Timestamp("2025-01-01 12:00:00")
+    with pytest.raises(IngestError, match="mix day-first and month-first"):
+        parse_datetimes(pd.Series(["25/04/2025", "04/25/2025"]))
