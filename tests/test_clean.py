@@ -1,0 +1,80 @@
+import pandas as pd
+import pytest
+
+from cmlkit import clean
+from cmlkit.errors import CleaningLogError
+from cmlkit.ingest import read_export
+from cmlkit.instrument import load_instrument
+
+
+@pytest.fixture(scope="module")
+def lib(root):
+    return load_instrument("cml_library", "2025w1", root=root)
+
+
+@pytest.fixture(scope="module")
+def raw(demo_wave, lib):
+    out, _ = demo_wave
+    return read_export(out / "exports" / "cml_library_surveymonkey.csv", lib)
+
+
+def test_parse_number_text_hand_checked():
+    s = pd.Series(["£1,200", "approx 20", "1.5k", "n/a", "£500-£1,000", "12", "c. 14", "17.5 hours", "lots", None])
+    p = clean.parse_number_text(s)
+    assert p["kind"].tolist() == ["text_number", "text_number", "text_number", "na", "range", "number", "text_number",
+                                  "text_number", "bad", "blank"]
+    assert p["value"].tolist()[:3] == [1200, 20, 1500]
+    assert p.loc[4, ["lower", "upper"]].tolist() == [500, 1000]
+    assert p.loc[6, "value"] == 14 and p.loc[7, "value"] == 17.5
+
+
+def test_proposals_apply_and_rows_add_up(raw, lib, demo_wave):
+    out, m = demo_wave
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    assert list(log.columns) == clean.LOG_COLUMNS
+    assert set(log["change_type"]) <= set(clean.CHANGE_TYPES)
+    applied, report = clean.apply_log(raw, log, lib)
+    assert set(report["status"]) == {"applied"}
+    data, private = clean.finalise(applied, lib)
+    acc = clean.accounting(raw, report, data).set_index("stage")["n"]
+    assert acc["responses_in"] == len(raw) == acc["responses_kept"] + acc.drop(["responses_in", "responses_kept"]).sum()
+    # every duplicate and test row is resolved: one response per genuine library
+    assert len(data) == m["n_cml_library_genuine"]
+    assert "contact_email" not in data and "contact_email" in private
+
+
+def test_reapplying_the_log_reproduces_clean_data(raw, lib):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    a, _ = clean.apply_log(raw, log, lib)
+    b, _ = clean.apply_log(raw, log.copy(), lib)
+    pd.testing.assert_frame_equal(clean.finalise(a, lib)[0], clean.finalise(b, lib)[0])
+
+
+def test_stale_old_value_is_refused_for_that_entry(raw, lib):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    i = log.index[log["check_id"] == "number_text"][0]
+    log.loc[i, "old_value"] = "£999,999"
+    _, report = clean.apply_log(raw, log, lib)
+    assert report.loc[i, "status"] == "stale" and "does not match" in report.loc[i, "message"]
+    assert (report.drop(index=i)["status"] == "applied").all()
+
+
+def test_bad_edits_are_refused(raw, lib):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    i = log.index[(log["check_id"] == "choice_label") & (log["change_type"] == "change_response")][0]
+    log.loc[i, "new_value"] = "not_a_choice"
+    _, report = clean.apply_log(raw, log, lib)
+    assert report.loc[i, "status"] == "refused"
+    log.loc[i, "change_type"] = "delete_everything"
+    with pytest.raises(CleaningLogError, match="unknown change_type"):
+        clean.apply_log(raw, log, lib)
+
+
+def test_personal_data_never_reaches_the_log(raw, lib, demo_wave):
+    out, _ = demo_wave
+    truth = pd.read_csv(out / "truth" / "cml_library_clean.csv")
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    text = log.to_csv()
+    leaked = [v for v in pd.concat([truth["contact_email"], truth["contact_phone"]]) if v in text]
+    assert leaked == []
+    assert (log["check_id"] == "pii_text").any()

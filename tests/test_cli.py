@@ -1,0 +1,64 @@
+"""Expected failures of the command line: non-zero exit, one line, no traceback."""
+import subprocess
+import sys
+
+import pytest
+
+
+def cmlkit(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "cmlkit", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def exports(demo_wave):
+    out, _ = demo_wave
+    return out / "exports"
+
+
+def _assert_one_line_error(res, *needles):
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    errors = [line for line in res.stderr.splitlines() if line.startswith("cmlkit: error:")]
+    assert len(errors) == 1, res.stderr
+    for n in needles:
+        assert n in errors[0], errors[0]
+
+
+def test_unknown_parameter(root, exports, tmp_path):
+    res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
+                 "--input", f"library_export={exports / 'cml_library_surveymonkey.csv'}",
+                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}",
+                 "--set", "confidence_levle=0.9", "--outputs", str(tmp_path), cwd=root)
+    _assert_one_line_error(res, "confidence_levle")
+    assert not any(tmp_path.iterdir())  # nothing half-written
+
+
+def test_missing_input_file(root, exports, tmp_path):
+    res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
+                 "--input", "library_export=does/not/exist.csv",
+                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--outputs", str(tmp_path), cwd=root)
+    _assert_one_line_error(res, "does/not/exist.csv", "not found")
+
+
+def test_header_not_matching_instrument(root, exports, tmp_path):
+    res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
+                 "--input", f"library_export={exports / 'cml_volunteer_surveymonkey.csv'}",
+                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--outputs", str(tmp_path), cwd=root)
+    _assert_one_line_error(res, "cml_volunteer_surveymonkey.csv", "column", "not a question of cml_library")
+
+
+def test_unknown_input_name_and_bad_wave(root, exports, tmp_path):
+    res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
+                 "--input", f"library_exprot={exports / 'cml_library_surveymonkey.csv'}", "--outputs", str(tmp_path), cwd=root)
+    _assert_one_line_error(res, "library_exprot")
+    res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "1999w1", "--outputs", str(tmp_path), cwd=root)
+    _assert_one_line_error(res, "1999w1")
+
+
+def test_xlsform_export_import_via_cli(root, tmp_path):
+    res = cmlkit("xlsform", "export", "--instrument", "cml_volunteer", "--wave", "2025w1", "--out", str(tmp_path / "v.xlsx"), cwd=root)
+    assert res.returncode == 0, res.stderr
+    res = cmlkit("xlsform", "import", str(tmp_path / "v.xlsx"), "--out", str(tmp_path / "v.yaml"), cwd=root)
+    assert res.returncode == 0, res.stderr
+    res = cmlkit("xlsform", "import", str(tmp_path / "nothing.xlsx"), cwd=root)
+    _assert_one_line_error(res, "nothing.xlsx")

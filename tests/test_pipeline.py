@@ -1,0 +1,69 @@
+"""End-to-end runs of pipelines/wave.yml on the synthetic demo wave (slow: executes notebooks)."""
+import json
+
+import pandas as pd
+import pytest
+
+from cmlkit.errors import StepFailedError
+from cmlkit.run import run_pipeline
+from conftest import tree_digest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def two_runs(demo_wave, root, tmp_path_factory):
+    out, _ = demo_wave
+    outputs = tmp_path_factory.mktemp("outputs")
+    inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv",
+              "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv"}
+    runs = [run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
+                         outputs_root=outputs, root=root, echo=lambda *_: None) for _ in range(2)]
+    return runs
+
+
+def test_run_folder_holds_what_was_promised(two_runs):
+    run = two_runs[0]
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "ok" and all(s["status"] == "ok" for s in record["steps"])
+    assert set(record["inputs"]) == {"library_export", "volunteer_export"}
+    assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
+    assert record["packages"]["pandas"] and "dirty" in record["git"]
+    assert len(list((run / "notebooks").glob("*.ipynb"))) == 3
+    assert (run / "data" / "cml_library" / "clean.parquet").exists()
+    png = run / "figures" / "services_offered.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (run / "figures" / "services_offered.txt").read_text().strip()
+    assert two_runs[0] != two_runs[1]  # never overwritten
+
+
+def test_two_runs_give_byte_identical_data_and_tables(two_runs):
+    a, b = (tree_digest(r, exclude=("notebooks",)) for r in two_runs)
+    keep = [k for k in a if k.startswith(("data/", "tables/", "private/"))]
+    assert keep and {k: a[k] for k in keep} == {k: b[k] for k in keep}
+
+
+def test_no_contact_details_outside_private(two_runs, demo_wave):
+    out, _ = demo_wave
+    truth = pd.read_csv(out / "truth" / "cml_library_clean.csv")
+    needles = set(truth["contact_email"]) | set(truth["contact_phone"]) | set(truth["contact_name"])
+    for run in two_runs:
+        for path in run.rglob("*"):
+            if path.is_file() and "private" not in path.relative_to(run).parts and path.suffix in (".csv", ".json", ".ipynb", ".txt", ".svg"):
+                text = path.read_text(encoding="utf-8", errors="replace")
+                found = [n for n in needles if n in text]
+                assert not found, (path, found[:3])
+
+
+def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):
+    out, _ = demo_wave
+    bad = tmp_path / "bad.csv"
+    bad.write_text("ID,Start time,Completion time\n", encoding="utf-8")  # passes nothing: header lacks questions
+    inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv", "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv"}
+    with pytest.raises(StepFailedError, match="clean_library"):
+        run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
+                     overrides={"clean_library.cleaning_log": str(bad)}, outputs_root=tmp_path / "o", root=root, echo=lambda *_: None)
+    run = next((tmp_path / "o").rglob("run.json")).parent
+    record = json.loads((run / "run.json").read_text())
+    assert record["status"] == "failed" and record["steps"][0]["status"] == "failed"
+    assert (run / "notebooks" / "01_clean_library.ipynb").exists()
