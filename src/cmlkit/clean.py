@@ -89,7 +89,8 @@ def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
     out = raw.copy()
     for qid in inst.questions_of_type("select_one"):
         labels = {c["label"]: c["name"] for c in inst.choices(qid)}
-        out[qid] = out[qid].map(lambda v: labels.get(v, v) if isinstance(v, str) else v)
+        mapped = out[qid].map(labels)
+        out[qid] = out[qid].where(mapped.isna(), mapped)
     return out
 
 
@@ -309,10 +310,11 @@ def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
         if q["type"] == "select_one":
             cols[name] = v.where(v.isin(inst.choice_names(q["id"]))).astype("string")
         elif q["type"] == "select_multiple":
-            answered = v.notna()
-            parts = v.fillna("").str.split()
+            answered = v.notna().to_numpy()
+            padded = " " + v.fillna("").astype(str) + " "
             for c in inst.choice_names(q["id"]):
-                cols[f"{name}__{c}"] = pd.array(np.where(answered, parts.map(lambda p, c=c: int(c in p)), pd.NA), dtype="Int8")
+                ticked = padded.str.contains(f" {c} ", regex=False).to_numpy().astype("int8")
+                cols[f"{name}__{c}"] = pd.array(np.where(answered, ticked, pd.NA), dtype="Int8")
         elif q["type"] == "integer":
             cols[name] = pd.to_numeric(v, errors="coerce").round().astype("Int64")
         elif q["type"] == "decimal":

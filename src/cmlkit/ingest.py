@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmlkit.clean import loose
 from cmlkit.errors import IngestError
 from cmlkit.platforms import JOIN, PLATFORMS, layout
 
@@ -347,15 +348,11 @@ def _route_other(value: pd.Series, other_text, choices: list):
     if other_text is not None:  # SurveyMonkey / Qualtrics: separate text column
         fill = value.isna() & other_text.notna()
         return value.where(~fill, other_label), other_text
-    known = {_loose(c["label"]) for c in choices}
-    unknown = value.notna() & ~value.map(lambda v: _loose(v) in known if isinstance(v, str) else True)
+    known = {loose(c["label"]) for c in choices}
+    unknown = value.notna() & ~value.map(lambda v: loose(v) in known if isinstance(v, str) else True)
     text = value.where(unknown, None)
     return value.where(~unknown, other_label), text
 
-
-def _loose(text: str) -> str:
-    """Case-, space- and end-punctuation-insensitive form of a label."""
-    return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
 
 
 def check_header(path, inst, *, platform: str | None = None) -> str:

@@ -95,10 +95,6 @@ class _Injector:
         self.contacts = contacts  # respondent_id -> (email, phone) for PII in free text
         self.records, self.used, self.extra = [], set(), []
 
-    def _free(self, candidates):
-        rows = [r for r in candidates if r not in self.used]
-        return rows
-
     def _pick(self, qids, k, pred=None):
         """Pick up to k (row, qid) cells not used yet where pred(value) holds."""
         cells = []
@@ -237,7 +233,7 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
     return inj
 
 
-def _extra_rows(raw, inst, inj, rates, rng, next_id, id_col_true):
+def _extra_rows(raw, inst, rates, rng, next_id):
     """Append exact duplicates, earlier partial near-duplicates and test rows; return new raw."""
     n = len(raw)
     k = {kind: max(1, int(rng.poisson(rates.get(kind, 0) * n / 100))) for kind in ("exact_duplicate", "near_duplicate", "test_row") if rates.get(kind)}
@@ -278,7 +274,7 @@ def _extra_rows(raw, inst, inj, rates, rng, next_id, id_col_true):
     return raw, records
 
 
-def _finalise(raw, inj, extra_records, truth_clean, inst, instrument, out):
+def _finalise(raw, inj, extra_records, instrument, out):
     """Sort by submission time, number rows, write truth tables; return raw in export order."""
     recs = []
     for r in inj.records:
@@ -372,10 +368,10 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
                                      truth.get("contact_phone", pd.Series(["07700 900000"] * len(truth))))))
         if inject:
             inj = _inject(raw, clean_truth, inst, rates, rng_inj, contacts)
-            raw, extra = _extra_rows(raw, inst, inj, rates, rng_inj, next_id, "respondent_id")
+            raw, extra = _extra_rows(raw, inst, rates, rng_inj, next_id)
         else:
             inj, extra = _Injector(raw, clean_truth, inst, rng_inj, contacts), []
-        raw, errors = _finalise(raw, inj, extra, clean_truth, inst, instrument, out / "truth")
+        raw, errors = _finalise(raw, inj, extra, instrument, out / "truth")
         keep = ["respondent_id", "library_id"] + [c for c in clean_truth.columns if c not in ("respondent_id", "library_id")]
         clean_truth[keep].to_csv(out / "truth" / f"{instrument}_clean.csv", index=False)
         err_by_id = errors.drop_duplicates("respondent_id").set_index("respondent_id")["kind"]
