@@ -30,7 +30,11 @@ def _cmd_synth(args):
     if args.frame:
         import pandas as pd
 
-        frame = pd.read_csv(args.frame)
+        from cmlkit.frame import load_ace
+        from cmlkit.synthetic import prepare_frame
+
+        head = pd.read_csv(args.frame, nrows=0, encoding="utf-8-sig").columns
+        frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
     print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, "
@@ -72,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=20250301)
     s.add_argument("--out", required=True)
     s.add_argument("--n-community", type=int, default=480)
-    s.add_argument("--frame", help="frame CSV to draw libraries from (synthetic frame columns)")
+    s.add_argument("--frame", help="real Arts Council basic dataset (or a synthetic frame CSV) to draw libraries from")
     s.add_argument("--response-rate", type=float, default=0.5)
     s.add_argument("--governance-signal", type=float, default=1.0)
     s.add_argument("--wave", default="2025w1")

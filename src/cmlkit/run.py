@@ -285,13 +285,34 @@ def _preflight_inputs(spec, inputs, wave, root):
             check_header(inputs[name], load_instrument(meta["instrument"], wave, root=root))
 
 
+def _ipc_kernel_manager():
+    """A kernel manager that talks to the kernel over local IPC sockets, not plain TCP."""
+    from jupyter_client.manager import KernelManager
+
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kwargs):
+            import atexit
+            import shutil
+            import tempfile
+
+            kwargs.setdefault("transport", "ipc")
+            # sockets in a private folder: parallel runs never share a path, nothing lands in the repo
+            folder = tempfile.mkdtemp(prefix="cmlkit-kernel-")
+            atexit.register(shutil.rmtree, folder, True)
+            kwargs.setdefault("ip", str(Path(folder) / "kernel"))
+            super().__init__(**kwargs)
+
+    return IPCKernelManager
+
+
 def _execute(notebook, out_nb, params, root, kernel_name):
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
     try:
         pm.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name, cwd=str(root),
-                            progress_bar=False, log_output=False, report_mode=False)
+                            progress_bar=False, log_output=False, report_mode=False,
+                            kernel_manager_class=_ipc_kernel_manager())
     except PapermillExecutionError as exc:
         evalue = " ".join(str(exc.evalue).split())
         raise StepFailedError(f"{exc.ename}: {evalue}") from None

@@ -187,6 +187,34 @@ def make_frame(n_community: int = 480, *, random_state=0) -> pd.DataFrame:
     return frame
 
 
+def prepare_frame(frame: pd.DataFrame, *, random_state=0) -> pd.DataFrame:
+    """Add what the latent model needs to a real (normalised) frame, e.g. from :func:`cmlkit.frame.load_ace`.
+
+    ``year_community_run`` is drawn within the window in which the library first appears as CR or
+    ICL in the frame history (before 2016: 2008-2016); ``imd_decile`` is drawn uniformly when absent;
+    missing weekly hours are filled with the median of community libraries. Real columns are kept.
+    """
+    rng = np.random.default_rng(random_state)
+    f = frame.copy()
+    n = len(f)
+    if "year_community_run" not in f:
+        years = np.array([2016, 2019, 2021, 2022, 2023])
+        ops = np.column_stack([f[f"operation_{y % 100}"].isin(["CR", "ICL"]).to_numpy() for y in years])
+        first = np.where(ops.any(axis=1), ops.argmax(axis=1), -1)
+        lo = np.where(first <= 0, 2008, years[np.maximum(first - 1, 0)] + 1)
+        hi = np.where(first < 0, 2016, years[np.maximum(first, 0)])
+        drawn = rng.integers(lo, hi + 1)
+        f["year_community_run"] = pd.array(np.where(first >= 0, drawn, -1)).astype("Int64")
+        f.loc[first < 0, "year_community_run"] = pd.NA
+    if "imd_decile" not in f:
+        f["imd_decile"] = rng.integers(1, 11, n)
+    community = f["operation_23"].isin(["CR", "ICL"])
+    fill = float(np.nanmedian(f.loc[community, "hours"])) if community.any() else 15.0
+    f["hours"] = f["hours"].fillna(fill).where(~community | (f["hours"] > 0), fill)
+    f["statutory_23"] = np.where(f["statutory_23"].astype("boolean").fillna(False), "Yes", "No")
+    return f
+
+
 def in_scope(frame: pd.DataFrame, *, codes=("CR", "ICL"), year: int = 2023) -> pd.DataFrame:
     """Return the frame rows whose operation code in ``year`` is one of ``codes`` (synthetic frames)."""
     col = f"operation_{year % 100:02d}"
