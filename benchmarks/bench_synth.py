@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from cmlkit import clean
+from cmlkit import clean, cleaning_log
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
 from cmlkit.synthetic_wave import make_wave
@@ -45,7 +45,7 @@ def main(argv=None):
             path = Path(tmp) / "exports" / "cml_library_singleheader.csv"
             _, t_read, _ = measure(lambda: pd.read_csv(path, dtype=str))
             raw, t_ingest, mem_ingest = measure(lambda: read_export(path, inst))
-            _, t_clean, mem_clean = measure(lambda: clean.finalise(clean.apply_log(raw, clean.propose_changes(raw, inst, wave="2025w1"), inst)[0], inst))
+            _, t_clean, mem_clean = measure(lambda: clean.finalise(cleaning_log.apply_log(raw, clean.propose_changes(raw, inst, wave="2025w1"), inst)[0], inst))
             results.append({"n_community": n, "n_responses": m["n_cml_library_rows"], "synth_s": round(t_synth, 3),
                             "synth_peak_mb": round(mem_synth, 1), "bare_read_csv_s": round(t_read, 4), "ingest_s": round(t_ingest, 3),
                             "ingest_peak_mb": round(mem_ingest, 1), "clean_s": round(t_clean, 3), "clean_peak_mb": round(mem_clean, 1)})

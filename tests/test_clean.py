@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from cmlkit import clean
+from cmlkit import clean, cleaning_log
 from cmlkit.errors import CleaningLogError
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
@@ -31,12 +31,12 @@ def test_parse_number_text_hand_checked():
 def test_proposals_apply_and_rows_add_up(raw, lib, demo_wave):
     out, m = demo_wave
     log = clean.propose_changes(raw, lib, wave="2025w1")
-    assert list(log.columns) == clean.LOG_COLUMNS
-    assert set(log["change_type"]) <= set(clean.CHANGE_TYPES)
-    applied, report = clean.apply_log(raw, log, lib)
+    assert list(log.columns) == cleaning_log.LOG_COLUMNS
+    assert set(log["change_type"]) <= set(cleaning_log.CHANGE_TYPES)
+    applied, report = cleaning_log.apply_log(raw, log, lib)
     assert set(report["status"]) == {"applied"}
     data, private = clean.finalise(applied, lib)
-    acc = clean.accounting(raw, report, data).set_index("stage")["n"]
+    acc = cleaning_log.accounting(raw, report, data).set_index("stage")["n"]
     assert acc["responses_in"] == len(raw) == acc["responses_kept"] + acc.drop(["responses_in", "responses_kept"]).sum()
     # every duplicate and test row is resolved: one response per genuine library
     assert len(data) == m["n_cml_library_genuine"]
@@ -45,8 +45,8 @@ def test_proposals_apply_and_rows_add_up(raw, lib, demo_wave):
 
 def test_reapplying_the_log_reproduces_clean_data(raw, lib):
     log = clean.propose_changes(raw, lib, wave="2025w1")
-    a, _ = clean.apply_log(raw, log, lib)
-    b, _ = clean.apply_log(raw, log.copy(), lib)
+    a, _ = cleaning_log.apply_log(raw, log, lib)
+    b, _ = cleaning_log.apply_log(raw, log.copy(), lib)
     pd.testing.assert_frame_equal(clean.finalise(a, lib)[0], clean.finalise(b, lib)[0])
 
 
@@ -54,7 +54,7 @@ def test_stale_old_value_is_refused_for_that_entry(raw, lib):
     log = clean.propose_changes(raw, lib, wave="2025w1")
     i = log.index[log["check_id"] == "number_text"][0]
     log.loc[i, "old_value"] = "£999,999"
-    _, report = clean.apply_log(raw, log, lib)
+    _, report = cleaning_log.apply_log(raw, log, lib)
     assert report.loc[i, "status"] == "stale" and "does not match" in report.loc[i, "message"]
     assert (report.drop(index=i)["status"] == "applied").all()
 
@@ -63,11 +63,11 @@ def test_bad_edits_are_refused(raw, lib):
     log = clean.propose_changes(raw, lib, wave="2025w1")
     i = log.index[(log["check_id"] == "choice_label") & (log["change_type"] == "change_response")][0]
     log.loc[i, "new_value"] = "not_a_choice"
-    _, report = clean.apply_log(raw, log, lib)
+    _, report = cleaning_log.apply_log(raw, log, lib)
     assert report.loc[i, "status"] == "refused"
     log.loc[i, "change_type"] = "delete_everything"
     with pytest.raises(CleaningLogError, match="unknown change_type"):
-        clean.apply_log(raw, log, lib)
+        cleaning_log.apply_log(raw, log, lib)
 
 
 def test_personal_data_never_reaches_the_log(raw, lib, demo_wave):
