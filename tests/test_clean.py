@@ -34,7 +34,8 @@ def test_proposals_apply_and_rows_add_up(raw, lib, demo_wave):
     assert list(log.columns) == cleaning_log.LOG_COLUMNS
     assert set(log["change_type"]) <= set(cleaning_log.CHANGE_TYPES)
     applied, report = cleaning_log.apply_log(raw, log, lib)
-    assert set(report["status"]) == {"applied"}
+    acting = report["change_type"] != "no_action"
+    assert (report.loc[acting, "status"] == "applied").all() and (report.loc[~acting, "status"] == "no_change").all()
     data, private = clean.finalise(applied, lib)
     acc = cleaning_log.accounting(raw, report, data).set_index("stage")["n"]
     assert acc["responses_in"] == len(raw) == acc["responses_kept"] + acc.drop(["responses_in", "responses_kept"]).sum()
@@ -56,7 +57,8 @@ def test_stale_old_value_is_refused_for_that_entry(raw, lib):
     log.loc[i, "old_value"] = "£999,999"
     _, report = cleaning_log.apply_log(raw, log, lib)
     assert report.loc[i, "status"] == "stale" and "does not match" in report.loc[i, "message"]
-    assert (report.drop(index=i)["status"] == "applied").all()
+    rest = report.drop(index=i)
+    assert (rest.loc[rest["change_type"] != "no_action", "status"] == "applied").all()
 
 
 def test_bad_edits_are_refused(raw, lib):
@@ -78,3 +80,22 @@ def test_personal_data_never_reaches_the_log(raw, lib, demo_wave):
     leaked = [v for v in pd.concat([truth["contact_email"], truth["contact_phone"]]) if v in text]
     assert leaked == []
     assert (log["check_id"] == "pii_text").any()
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("room hire for local groups", "room_hire"), ("Cafe", "cafe"), ("Home deliveries", "home_delivery"),
+    ("reading group", "reading_groups"), ("Repair café", None), ("Seed library", None), ("Lego club", None),
+    ("Knit and natter", None), ("Jigsaw swap", None),
+])
+def test_other_text_matching(text, expected, lib):
+    got = clean.match_other_text(pd.Series([text]), lib.choices("services")).iloc[0]
+    assert got == expected
+
+
+def test_mojibake_repair_and_pii_redaction_units():
+    assert clean.fix_mojibake("The cafÃ© is open") == "The café is open"
+    assert clean.fix_mojibake("Finding Â£3,000 for the councilâ€™s rent") == "Finding £3,000 for the council’s rent"
+    assert clean.fix_mojibake("plain text") is None
+    text = pd.Series(["Call 07700 900123 or email jo.bloggs@x.example, we are at AB1 2CD"])
+    red = text.str.replace(clean.EMAIL, "E", regex=True).str.replace(clean.PHONE, "P", regex=True).str.replace(clean.POSTCODE, "C", regex=True)
+    assert red.iloc[0] == "Call P or email E, we are at C"

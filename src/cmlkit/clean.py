@@ -8,13 +8,13 @@ The log schema (one row per proposed or decided change)::
 ``no_action``. Personal data never enters the log: where the old value holds personal data, the
 log keeps ``sha256:<digest>`` of it, which is enough for :func:`apply_log` to check it is unchanged.
 
-Checks in this module (``check_id``): ``test_row``, ``exact_duplicate``, ``duplicate_library``,
-``choice_label``, ``number_text``, ``out_of_range``, ``skip_logic``, ``pii_text``.
+The checks are listed in :func:`propose_changes`.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,7 @@ _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-PHONE = re.compile(r"(?<![\d])(?:\+44\s?\(?0?\)?\s?|0)(?:\d[\s-]?){9,10}(?![\d])")
+PHONE = re.compile(r"(?<![\d+])(?:\+44\s?(?:\(0\)\s?)?|0)\d(?:[\s-]?\d){8,9}(?![\d])")
 POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I)
 TEST_NAME = re.compile(r"(?i)^\s*(?:test\b|testing\b|preview\b|dummy\b|ignore\b)|\btest response\b|please ignore")
 
@@ -85,16 +85,151 @@ def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
     return out
 
 
-def _entries(wave, ids, qid, old, new, change, check, reason):
-    n = len(ids)
-    return pd.DataFrame({"wave": wave, "response_id": list(ids), "question": qid, "old_value": list(old),
-                         "new_value": list(new) if not isinstance(new, str) else [new] * n,
-                         "change_type": change, "check_id": check, "reason": list(reason) if not isinstance(reason, str) else [reason] * n,
-                         "reviewer": "", "decided_at": ""})
+OTHER_STOPWORDS = {"for", "the", "and", "of", "a", "an", "to", "in", "local", "free", "sessions", "session", "help",
+                   "service", "services", "our", "with", "people", "community", "we", "run", "offer", "some"}
+SENTINELS = {-1.0, -9.0, -99.0, -999.0, 99.0, 999.0, 9999.0}
+GENERIC_EMAIL_DOMAINS = {"gmail.com", "googlemail.com", "hotmail.com", "hotmail.co.uk", "outlook.com", "live.com", "live.co.uk",
+                         "yahoo.com", "yahoo.co.uk", "btinternet.com", "aol.com", "icloud.com", "sky.com", "talktalk.net",
+                         "virginmedia.com", "ntlworld.com", "me.com", "msn.com"}
+MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
+NAME_CUE = re.compile(r"\b(?:[Mm]y name is|[Cc]ontact|[Aa]sk for|[Ss]peak to|[Ww]rite to)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)?)")
 
 
-def propose_changes(raw: pd.DataFrame, inst, *, wave: str) -> pd.DataFrame:
+def _strip_accents(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def _stem(word: str) -> str:
+    """A light English plural stemmer (deliveries -> delivery, groups -> group)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _tokens(text: str) -> list:
+    return [_stem(t) for t in re.split(r"[^a-z0-9]+", _strip_accents(str(text)).casefold()) if t]
+
+
+def fix_mojibake(text):
+    """Undo UTF-8 text that was decoded as cp1252 (``cafÃ©`` -> ``café``); return None when not mojibake."""
+    if not isinstance(text, str) or not MOJIBAKE.search(text):
+        return None
+    try:
+        fixed = text.encode("cp1252").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    return fixed if fixed != text else None
+
+
+def load_other_recodes(inst, *, root=None) -> pd.DataFrame:
+    """The reusable other->choice dictionary ``survey_instruments/<instrument>/other_recodes.csv``.
+
+    Columns ``question, other_text, choice``; matched on the loose form of ``other_text``. A missing
+    file is an empty dictionary.
+    """
+    from cmlkit.instrument import find_root
+
+    path = find_root(root) / "survey_instruments" / inst.instrument / "other_recodes.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=["question", "other_text", "choice"])
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return table
+
+
+def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = None, min_coverage: float = 0.6,
+                     token_score: int = 85) -> pd.Series:
+    """Match 'other (please specify)' texts to an existing choice, or None.
+
+    A text matches a choice when it is in the ``recodes`` dictionary (loose text -> choice), or when at
+    least ``min_coverage`` of its content words (stop words dropped) are found among the choice label's
+    words (word similarity >= ``token_score`` with rapidfuzz, so 'deliveries' ~ 'delivery') and exactly
+    one choice reaches the best coverage. 'Repair café' does not become 'Café' (coverage 1/2).
+    """
+    from rapidfuzz import fuzz
+
+    recodes = recodes or {}
+    label_tokens = {c["name"]: set(_tokens(c["label"])) - OTHER_STOPWORDS for c in choices if c["name"] not in ("other", "none")}
+
+    def one(text):
+        if not isinstance(text, str) or not text.strip():
+            return None
+        hit = recodes.get(loose(_strip_accents(text)))
+        if hit:
+            return hit
+        words = [w for w in _tokens(text) if w not in OTHER_STOPWORDS]
+        if not words:
+            return None
+        scores = {}
+        for name, toks in label_tokens.items():
+            found = sum(any(fuzz.ratio(w, t) >= token_score for t in toks) for w in words)
+            scores[name] = found / len(words)
+        best = max(scores.values())
+        winners = [k for k, v in scores.items() if v == best]
+        return winners[0] if best >= min_coverage and len(winners) == 1 else None
+
+    return texts.map(one)
+
+
+class _Proposals:
+    """Working state of :func:`propose_changes`: the rows still in play and the log so far."""
+
+    def __init__(self, raw, inst, wave):
+        self.inst, self.wave = inst, wave
+        self.live = raw
+        self.coded = code_choices(raw, inst)
+        self.logs = []
+
+    def add(self, mask, qid, new, change, check, reason, *, old=None, private=False):
+        mask = mask.reindex(self.coded.index, fill_value=False).astype(bool)
+        if not mask.any():
+            return
+        idx = mask[mask].index
+        if old is None:
+            old = self.coded.loc[idx, qid] if qid in self.coded else pd.Series("", index=idx)
+        old = old.reindex(idx) if isinstance(old, pd.Series) else pd.Series(old, index=idx)
+        if private:
+            old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
+        new = new.reindex(idx) if isinstance(new, pd.Series) else pd.Series(new, index=idx)
+        reason = reason.reindex(idx) if isinstance(reason, pd.Series) else pd.Series(reason, index=idx)
+        self.logs.append(pd.DataFrame({
+            "wave": self.wave, "response_id": self.live.loc[idx, "response_id"].to_numpy(), "question": qid,
+            "old_value": old.to_numpy(), "new_value": new.to_numpy(), "change_type": change, "check_id": check,
+            "reason": reason.to_numpy(), "reviewer": "", "decided_at": ""}))
+        if change == "change_response":
+            self.coded.loc[idx, qid] = new.to_numpy()
+        elif change == "blank_response":
+            self.coded.loc[idx, qid] = None
+
+    def remove(self, mask, check, reason):
+        mask = mask.reindex(self.coded.index, fill_value=False).astype(bool)
+        self.add(mask, "", "", "remove_response", check, reason, old="")
+        self.live = self.live.loc[~mask]
+        self.coded = self.coded.loc[~mask]
+
+
+def _is_private_text(q) -> bool:
+    return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
+
+
+def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float = 50, speeder_seconds: float | None = None,
+                    speeder_fraction: float = 0.3, outlier_z: float = 3.5, other_recodes: pd.DataFrame | None = None,
+                    root=None) -> pd.DataFrame:
     """Run every check on an ingested export and return the proposed cleaning log.
+
+    Checks (``check_id``), in order: ``test_row`` (platform preview/test status, test names),
+    ``incomplete`` (unfinished with progress below ``min_progress``: removed; above: flagged),
+    ``exact_duplicate``, ``duplicate_library`` (same library by name + postcode, postcode + email
+    domain, or name + email domain: keep the most complete, then latest), ``mojibake``,
+    ``choice_label`` (case/spacing variants; wording variants by rapidfuzz, flagged), ``other_recode``
+    ('other' text matching a choice, by the dictionary or word coverage), ``number_text``
+    (``£1,200``, ``approx 20``, ``1.5k``, ``n/a``; ranges get their midpoint, flagged), ``sentinel``
+    (99, 999, -1 … where out of range or outlying), ``out_of_range``, ``outlier`` (robust z from
+    median/MAD, on log scale for money; flagged only), ``skip_logic``, ``pii_text`` (emails, UK phone
+    numbers, postcodes, the respondent's own name and cued names in free text: redacted),
+    ``speeder`` (duration below ``speeder_seconds``, default ``speeder_fraction`` x the median;
+    flagged), ``straight_lining`` (one answer across a Likert grid of 4+ items; flagged).
 
     Parameters
     ----------
@@ -102,117 +237,238 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str) -> pd.DataFrame:
         Output of :func:`cmlkit.ingest.read_export` (never modified).
     inst : Instrument
     wave : str
+    other_recodes : pandas.DataFrame, optional
+        The other->choice dictionary; read from ``survey_instruments/<instrument>/other_recodes.csv``
+        when omitted.
 
     Returns
     -------
     pandas.DataFrame
-        Proposed log with :data:`LOG_COLUMNS`, in file order.
+        Proposed log with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, in file order. Reasons ending in
+        ``(review)`` mark proposals a person should check.
     """
-    logs = []
+    P = _Proposals(raw, inst, wave)
     qids = inst.question_ids
-    first_text = next(q["id"] for q in inst.questions if q["type"] == "text")
-    # row-level: test / preview rows
-    test = (raw["_status"] == "preview") | raw[first_text].fillna("").str.contains(TEST_NAME)
-    logs.append(_entries(wave, raw.loc[test, "response_id"], "", [""] * int(test.sum()), "", "remove_response", "test_row",
-                         np.where(raw.loc[test, "_status"] == "preview", "platform marks it a preview/test response",
-                                  "name marks it a test response")))
-    live = raw.loc[~test]
-    # exact duplicates on every answer
-    answers = live[qids].fillna("\x00").astype(str)
-    dup = answers.duplicated(keep="first")
-    first_of = answers.reset_index().merge(answers.loc[~dup].reset_index(), on=qids, suffixes=("", "_first"))
-    first_id = live["response_id"].reindex(first_of.set_index("index")["index_first"].reindex(live.index)).to_numpy()
-    logs.append(_entries(wave, live.loc[dup, "response_id"], "", [""] * int(dup.sum()), "", "remove_response", "exact_duplicate",
-                         ["exact duplicate of response " + str(f) for f in first_id[dup.to_numpy()]]))
-    live = live.loc[~dup]
-    # the same library answering twice: keep the most complete, then the latest
-    if "postcode" in live and "library_name" in live:
-        key = live["library_name"].fillna("").map(loose) + "|" + live["postcode"].fillna("").str.replace(r"\s", "", regex=True).str.upper()
-        completeness = live[qids].notna().sum(axis=1)
-        order = pd.DataFrame({"key": key, "complete": completeness, "end": live["_end"], "rid": live["response_id"]})
-        order = order.sort_values(["key", "complete", "end"], ascending=[True, False, False], kind="stable")
-        superseded = order.duplicated("key", keep="first") & (order["key"] != "|")
-        keeper = order.loc[~order.duplicated("key", keep="first")].set_index("key")["rid"]
-        sup = order.loc[superseded]
-        logs.append(_entries(wave, sup["rid"], "", [""] * len(sup), "", "remove_response", "duplicate_library",
-                             ["same library (name and postcode) answered again; kept the more complete, later response " + str(k)
-                              for k in sup["key"].map(keeper)]))
-        live = live.drop(index=sup.index)
-    coded = code_choices(live, inst)
-    # select_one answers that are not exact labels
+    text_ids = inst.questions_of_type("text")
+    first_text = text_ids[0]
+
+    # -- whole responses --------------------------------------------------------------------
+    status_test = P.coded["_status"] == "preview"
+    name_test = P.coded[first_text].fillna("").str.contains(TEST_NAME)
+    P.remove(status_test | name_test, "test_row",
+             pd.Series(np.where(status_test, "platform marks it a preview/test response", "name marks it a test response"), index=P.coded.index))
+    if P.coded["_finished"].notna().any():
+        progress = pd.to_numeric(P.coded["_progress"], errors="coerce").fillna(0)
+        unfinished = P.coded["_finished"].eq(False)
+        P.remove(unfinished & (progress < min_progress), "incomplete",
+                 "unfinished response, progress " + progress.astype(int).astype(str) + f"% (below {min_progress:g}%)")
+        keep_flag = unfinished & (progress >= min_progress)
+        P.add(keep_flag, "", "", "no_action", "incomplete",
+              "unfinished response kept, progress " + progress.astype(int).astype(str) + "% (review)", old="")
+    answers = P.coded[qids].fillna("\x00").astype(str)
+    hashes = pd.util.hash_pandas_object(answers, index=False)
+    dup = hashes.duplicated(keep="first")
+    first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
+    P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
+    _duplicate_libraries(P, inst)
+
+    # -- values -----------------------------------------------------------------------------
+    for q in inst.questions:
+        if q["type"] in ("text", "select_one"):
+            fixed = P.coded[q["id"]].map(fix_mojibake)
+            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
+                  "UTF-8 text read as cp1252 (mojibake) repaired", private=_is_private_text(q))
+    _choice_labels(P, inst)
+    _other_recodes(P, inst, other_recodes if other_recodes is not None else load_other_recodes(inst, root=root))
+    _numbers(P, inst, outlier_z)
+    for q in inst.questions:
+        if q["relevant"]:
+            asked = evaluate(q["relevant"], P.coded)
+            extra = ~asked & P.coded[q["id"]].notna()
+            P.add(extra, q["id"], "", "blank_response", "skip_logic",
+                  f"answered although skip logic ({q['relevant']}) says it was not asked", private=_is_private_text(q))
+    _personal_text(P, inst)
+
+    # -- response quality flags (no change proposed) -----------------------------------------
+    dur = pd.to_numeric(P.coded["_duration_s"], errors="coerce")
+    if dur.notna().any():
+        limit = speeder_seconds if speeder_seconds is not None else speeder_fraction * float(dur.median())
+        P.add(dur < limit, "", "", "no_action", "speeder",
+              "completed in " + dur.round().astype("Int64").astype(str) + f"s, under the {limit:.0f}s speeder threshold (review)", old="")
+    for grid, ids in inst.grids.items():
+        q0 = inst.question(ids[0])
+        if q0["type"] != "select_one" or len(ids) < 4:
+            continue
+        block = P.coded[ids]
+        same = block.notna().all(axis=1) & block.nunique(axis=1).eq(1)
+        P.add(same, ids[0], "", "no_action", "straight_lining",
+              f"the same answer to all {len(ids)} items of the {grid} grid (review)", old="")
+
+    log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
+    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy())
+    qpos = {q: i for i, q in enumerate(qids)}
+    log["_r"] = log["response_id"].map(pos)
+    log["_q"] = log["question"].map(qpos).fillna(-1)
+    log = log.sort_values(["_r", "_q"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
+    for col in LOG_COLUMNS:
+        log[col] = log[col].astype(object).where(log[col].notna(), "").astype(str)
+    return log[LOG_COLUMNS]
+
+
+def _duplicate_libraries(P, inst):
+    """Same library answering more than once: keep the most complete, then the latest response."""
+    if "library_name" not in P.coded:
+        return
+    c = P.coded
+    name = c["library_name"].fillna("").map(lambda v: loose(_strip_accents(v)))
+    pc_col = "postcode" if "postcode" in c else ("library_postcode" if "library_postcode" in c else None)
+    if inst.unit != "library" or pc_col is None:
+        return
+    pc = c[pc_col].fillna("").str.replace(r"\s", "", regex=True).str.upper()
+    email = c["contact_email"].fillna("").str.lower().str.extract(r"@(.+)$")[0].fillna("") if "contact_email" in c else pd.Series("", index=c.index)
+    domain = email.where(~email.isin(GENERIC_EMAIL_DOMAINS) & (email != ""), "")
+    group = pd.Series(np.arange(len(c)), index=c.index)
+    keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
+            (name + "|" + domain).where((name != "") & (domain != ""))]
+    for _ in range(3):  # connected components over the three keys
+        for k in keys:
+            g = group.groupby(k.fillna("\x00" + group.astype(str))).transform("min")
+            group = np.minimum(group, g)
+    complete = c[inst.question_ids].notna().sum(axis=1)
+    order = pd.DataFrame({"g": group, "complete": complete, "end": c["_end"]}).sort_values(
+        ["g", "complete", "end"], ascending=[True, False, False], kind="stable")
+    superseded = order.duplicated("g", keep="first")
+    keeper = order.loc[~superseded].reset_index().set_index("g")["index"]
+    kept_id = order["g"].map(keeper).map(P.live["response_id"])
+    P.remove(superseded.reindex(c.index), "duplicate_library",
+             ("same library answered again (name, postcode or email domain); kept the more complete, later response "
+              + kept_id.astype(str)).reindex(c.index))
+
+
+def _choice_labels(P, inst):
+    from rapidfuzz import fuzz, process
+
     for qid in inst.questions_of_type("select_one"):
-        names = {c["name"] for c in inst.choices(qid)}
-        loose_map = {loose(c["label"]): c["name"] for c in inst.choices(qid)}
-        vals = coded[qid]
+        choices = inst.choices(qid)
+        names = {c["name"] for c in choices}
+        vals = P.coded[qid]
         bad = vals.notna() & ~vals.isin(names)
-        if bad.any():
-            fixed = vals[bad].map(lambda v: loose_map.get(loose(v)))
-            hit = fixed.notna()
-            logs.append(_entries(wave, live.loc[bad[bad].index[hit], "response_id"], qid, vals[bad][hit], fixed[hit],
-                                 "change_response", "choice_label", "label differs from the choice only in case, spacing or punctuation"))
-            logs.append(_entries(wave, live.loc[bad[bad].index[~hit], "response_id"], qid, vals[bad][~hit], "",
-                                 "blank_response", "choice_label", "answer is not one of the choices (review)"))
-            coded.loc[fixed[hit].index, qid] = fixed[hit]
-            coded.loc[fixed[~hit].index, qid] = None
-    # numbers written as text, and ranges
+        if not bad.any():
+            continue
+        loose_map = {loose(_strip_accents(c["label"])): c["name"] for c in choices}
+        key = vals[bad].map(lambda v: loose(_strip_accents(v)))
+        exact = key.map(loose_map)
+        P.add(exact.notna(), qid, exact, "change_response", "choice_label",
+              "label differs from the choice only in case, spacing, accents or punctuation")
+        rest = key[exact.isna()]
+        labels = list(loose_map)
+        fuzzy = rest.map(lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
+        fuzzy = fuzzy.map(loose_map)
+        P.add(fuzzy.notna(), qid, fuzzy, "change_response", "choice_label",
+              "wording close to one choice (review)")
+        other_q = inst.other_text_for(qid)
+        left = fuzzy.isna()
+        left = left[left].index
+        if other_q is not None and len(left):
+            text = P.coded.loc[left, qid]
+            free = P.coded.loc[left, other_q].isna()
+            P.add(pd.Series(free.to_numpy(), index=left), other_q, text, "change_response", "choice_label",
+                  "answer is not a choice: moved to the 'other' text (review)", old="")
+            P.add(pd.Series(free.to_numpy(), index=left), qid, "other", "change_response", "choice_label",
+                  "answer is not a choice: recorded as 'other' (review)")
+            left = left[~free.to_numpy()]
+        P.add(pd.Series(True, index=left), qid, "", "blank_response", "choice_label", "answer is not one of the choices (review)")
+
+
+def _other_recodes(P, inst, recodes: pd.DataFrame):
+    for q in inst.questions:
+        if not q["type"].startswith("select"):
+            continue
+        other_q = inst.other_text_for(q["id"])
+        if other_q is None:
+            continue
+        rec = recodes.loc[recodes["question"] == q["id"]] if len(recodes) else recodes
+        rec_map = {loose(_strip_accents(t)): ch for t, ch in zip(rec.get("other_text", []), rec.get("choice", []))}
+        texts = P.coded[other_q]
+        has = texts.notna()
+        if not has.any():
+            continue
+        match = match_other_text(texts[has], inst.choices(q["id"]), recodes=rec_map).reindex(texts.index)
+        hit = match.notna()
+        if not hit.any():
+            continue
+        via = np.where(texts[hit].map(lambda t: loose(_strip_accents(t)) in rec_map), "the other->choice dictionary", "word match")
+        if q["type"] == "select_multiple":
+            cur = P.coded.loc[hit, q["id"]].fillna("")
+            order = {n: i for i, n in enumerate(inst.choice_names(q["id"]))}
+            new = [" ".join(sorted((set(c.split()) - {"other"}) | {m}, key=order.get)) for c, m in zip(cur, match[hit])]
+            new = pd.Series(new, index=cur.index)
+        else:
+            new = match[hit]
+        reason = pd.Series("'other' text matches the choice '" + match[hit] + "' (" + via + ")", index=match[hit].index)
+        P.add(hit, other_q, "", "blank_response", "other_recode", reason, private=True)
+        P.add(hit, q["id"], new, "change_response", "other_recode", reason)
+
+
+def _numbers(P, inst, outlier_z):
+    money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
-        parsed = parse_number_text(coded[qid])
+        parsed = parse_number_text(P.coded[qid])
         kind = parsed["kind"]
-        m = kind == "text_number"
-        logs.append(_entries(wave, live.loc[m, "response_id"], qid, coded.loc[m, qid], parsed.loc[m, "value"].map(_fmt),
-                             "change_response", "number_text", "number written as text"))
-        coded.loc[m, qid] = parsed.loc[m, "value"].map(_fmt)
-        m = kind == "na"
-        logs.append(_entries(wave, live.loc[m, "response_id"], qid, coded.loc[m, qid], "", "blank_response", "number_text",
-                             "'not applicable / not known' written in a number field"))
-        m = kind.isin(["range", "bad"])
-        reason = np.where(kind[m] == "range", "a range, not a number: lower " + parsed.loc[m, "lower"].astype(str) + ", upper "
-                          + parsed.loc[m, "upper"].astype(str) + " (review)", "not a number (review)")
-        logs.append(_entries(wave, live.loc[m, "response_id"], qid, coded.loc[m, qid], "", "blank_response", "number_text", reason))
-        coded.loc[kind.isin(["na", "range", "bad"]), qid] = None
-        # range constraints
+        P.add(kind == "text_number", qid, parsed["value"].map(_fmt), "change_response", "number_text", "number written as text")
+        P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
+        mid = ((parsed["lower"] + parsed["upper"]) / 2).map(lambda v: _fmt(v) if pd.notna(v) else "")
+        P.add(kind == "range", qid, mid, "change_response", "number_text",
+              "a range, not a number: midpoint proposed, lower " + parsed["lower"].astype(str) + ", upper " + parsed["upper"].astype(str) + " (review)")
+        P.add(kind == "bad", qid, "", "blank_response", "number_text", "not a number (review)")
+        num = pd.to_numeric(P.coded[qid], errors="coerce")
         c = inst.question(qid)["constraint"] or {}
-        num = pd.to_numeric(coded[qid], errors="coerce")
         out = pd.Series(False, index=num.index)
         if "min" in c:
             out |= num < c["min"]
         if "max" in c:
             out |= num > c["max"]
-        if out.any():
-            logs.append(_entries(wave, live.loc[out, "response_id"], qid, coded.loc[out, qid], "", "blank_response", "out_of_range",
-                                 f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)"))
-            coded.loc[out, qid] = None
-    # skip logic: answered although not asked
+        x = np.log1p(num.clip(lower=0)) if money.search(qid) else num
+        med = x.median()
+        mad = (x - med).abs().median() * 1.4826
+        z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
+        outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
+        sentinel = num.isin(SENTINELS) & (out | outlying)
+        P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num.astype(str) + "), not a value")
+        out &= ~sentinel
+        P.add(out, qid, "", "blank_response", "out_of_range",
+              f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
+        flag = outlying & ~sentinel & ~out
+        P.add(flag, qid, "", "no_action", "outlier",
+              "robust outlier: " + z.round(1).astype(str) + " MADs from the median" + (" on a log scale" if money.search(qid) else "") + " (review)")
+
+
+def _personal_text(P, inst):
+    own = P.coded["contact_name"] if "contact_name" in P.coded else pd.Series(None, index=P.coded.index, dtype=object)
     for q in inst.questions:
-        if q["relevant"]:
-            asked = evaluate(q["relevant"], coded)
-            extra = ~asked & coded[q["id"]].notna()
-            if extra.any():
-                old = coded.loc[extra, q["id"]]
-                if q["personal"] or q["type"] == "text":
-                    old = old.map(digest)
-                logs.append(_entries(wave, live.loc[extra, "response_id"], q["id"], old, "", "blank_response", "skip_logic",
-                                     f"answered although skip logic ({q['relevant']}) says it was not asked"))
-                coded.loc[extra, q["id"]] = None
-    # personal data inside free text
-    for q in inst.questions:
-        if q["type"] == "text" and not q["personal"] and q["section"] not in ("identity", "library"):
-            vals = coded[q["id"]]
-            red = vals.str.replace(EMAIL, "[email removed]", regex=True).str.replace(PHONE, "[phone removed]", regex=True) \
-                .str.replace(POSTCODE, "[postcode removed]", regex=True)
-            changed = vals.notna() & (red != vals)
-            if changed.any():
-                logs.append(_entries(wave, live.loc[changed, "response_id"], q["id"], vals[changed].map(digest), red[changed],
-                                     "change_response", "pii_text", "personal data (email, phone or postcode) in free text redacted"))
-    log = pd.concat([lg for lg in logs if len(lg)], ignore_index=True) if any(len(lg) for lg in logs) else pd.DataFrame(columns=LOG_COLUMNS)
-    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy())
-    qpos = {q: i for i, q in enumerate(qids)}
-    log["_r"] = log["response_id"].map(pos)
-    log["_q"] = log["question"].map(qpos).fillna(-1)
-    log = log.sort_values(["_r", "_q", "check_id"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
-    for col in LOG_COLUMNS:
-        log[col] = log[col].astype(object).where(log[col].notna(), "").astype(str)
-    return log[LOG_COLUMNS]
+        if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
+            continue
+        vals = P.coded[q["id"]]
+        has = vals.notna()
+        if not has.any():
+            continue
+        red = vals[has].str.replace(EMAIL, "[email removed]", regex=True).str.replace(PHONE, "[phone removed]", regex=True) \
+            .str.replace(POSTCODE, "[postcode removed]", regex=True).str.replace(NAME_CUE, lambda m: m.group(0).replace(m.group(1), "[name removed]"), regex=True)
+        names = own[has]
+        if names.notna().any():
+            red = pd.Series([_redact_name(t, n) for t, n in zip(red, names)], index=red.index)
+        changed = red != vals[has]
+        P.add(changed.reindex(vals.index, fill_value=False), q["id"], red, "change_response", "pii_text",
+              "personal data (email, phone, postcode or name) in free text redacted", private=True)
+
+
+def _redact_name(text, name):
+    if not isinstance(name, str) or not name.strip():
+        return text
+    parts = [re.escape(p) for p in name.split() if len(p) > 1]
+    if not parts:
+        return text
+    return re.sub(r"\b(?:" + r"\s+".join(parts) + r"|" + parts[-1] + r")\b", "[name removed]", text)
 
 
 def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -87,6 +87,9 @@ def _mojibake(text: str) -> str:
     return text.encode("utf-8").decode("cp1252", errors="replace")
 
 
+_KEEP = object()  # 'the true value is what the cell holds now'
+
+
 class _Injector:
     """Inject errors of known kinds into a raw table and record each one."""
 
@@ -114,8 +117,8 @@ class _Injector:
         self.records.append({"kind": kind, "_row": row, "question": qid, "choice": choice,
                              "true_value": true_value, "injected_value": injected, "expected": EXPECTED[kind]})
 
-    def set(self, kind, row, qid, injected, true_value=None):
-        true_value = self.raw.at[row, qid] if true_value is None else true_value
+    def set(self, kind, row, qid, injected, true_value=_KEEP):
+        true_value = self.raw.at[row, qid] if true_value is _KEEP else true_value
         self.raw.at[row, qid] = injected
         self.record(kind, row, qid, true_value, injected)
 
@@ -364,10 +367,23 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
         raw = render_raw(truth, inst, start=pd.Series(start), duration_s=dur, respondent_id=ids)
         clean_truth = truth.copy()
         clean_truth.insert(0, "respondent_id", ids)
-        contacts = dict(zip(ids, zip(truth.get("contact_email", pd.Series([f"volunteer{i}@library.example" for i in range(len(truth))])),
-                                     truth.get("contact_phone", pd.Series(["07700 900000"] * len(truth))))))
+        for qid in inst.questions_of_type("select_multiple"):
+            # nothing ticked looks the same as not answered in every export: the truth says missing
+            cols = [f"{qid}__{c}" for c in inst.choice_names(qid)]
+            none = clean_truth[cols].sum(axis=1) == 0
+            clean_truth[cols] = clean_truth[cols].astype("Int8").mask(none.to_numpy()[:, None].repeat(len(cols), 1))
+        if "contact_email" in truth:
+            emails, phones = truth["contact_email"], truth["contact_phone"]
+        else:  # volunteers give contact details only inside free text
+            first = pd.Series(rng_inj.choice(syn._FIRST, len(truth))).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
+            emails = first + "." + pd.Series(rng_inj.choice(syn._LAST, len(truth))).str.lower().str.replace("'", "") + "@volunteer.example"
+            phones = "07700 900" + pd.Series(rng_inj.integers(0, 1000, len(truth))).astype(str).str.zfill(3)
+        contacts = dict(zip(ids, zip(emails, phones)))
         if inject:
             inj = _inject(raw, clean_truth, inst, rates, rng_inj, contacts)
+            for r in inj.records:  # 'n/a' and sentinel codes: the respondent gave no value
+                if r["true_value"] is None and r["question"] in inst.question_ids:
+                    clean_truth.loc[r["_row"], inst.question(r["question"])["canonical"]] = np.nan
             raw, extra = _extra_rows(raw, inst, rates, rng_inj, next_id)
         else:
             inj, extra = _Injector(raw, clean_truth, inst, rng_inj, contacts), []
