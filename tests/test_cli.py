@@ -62,3 +62,44 @@ def test_xlsform_export_import_via_cli(root, tmp_path):
     assert res.returncode == 0, res.stderr
     res = cmlkit("xlsform", "import", str(tmp_path / "nothing.xlsx"), cwd=root)
     _assert_one_line_error(res, "nothing.xlsx")
+
+
+def _malformed(kind, src, tmp_path):
+    """Write one malformed variant of a good export; return its path."""
+    text = src.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    path = tmp_path / f"{kind}.csv"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "header_only":
+        path.write_text(lines[0] + "\n", encoding="utf-8")
+    elif kind == "truncated_last_row":
+        path.write_text("\n".join(lines[:-1] + [lines[-1][: len(lines[-1]) // 3]]) + "\n", encoding="utf-8")
+    elif kind == "unknown_layout":
+        path.write_text("a,b,c\n1,2,3\n", encoding="utf-8")
+    elif kind == "column_not_in_instrument":
+        path.write_text("\n".join([lines[0] + ",Favourite colour"] + [ln + ",blue" for ln in lines[1:]]) + "\n", encoding="utf-8")
+    elif kind == "duplicated_column":
+        head = lines[0].split(",")
+        path.write_text("\n".join([lines[0] + "," + head[3]] + [ln + ",x" for ln in lines[1:]]) + "\n", encoding="utf-8")
+    elif kind == "wrong_encoding":
+        path.write_bytes(text.encode("utf-16"))
+    elif kind == "binary":
+        path.write_bytes(bytes(range(256)) * 8)
+    return path
+
+
+@pytest.mark.parametrize("kind, needle", [
+    ("empty", "empty"), ("header_only", "no responses"), ("truncated_last_row", "truncated"),
+    ("unknown_layout", "unknown export layout"), ("column_not_in_instrument", "Favourite colour"),
+    ("duplicated_column", "duplicated column"), ("wrong_encoding", "UTF-16"), ("binary", "binary"),
+])
+def test_malformed_inputs_exit_with_one_line(kind, needle, exports, root, tmp_path):
+    path = _malformed(kind, exports / "cml_library_singleheader.csv", tmp_path)
+    res = cmlkit("ingest", str(path), "--instrument", "cml_library", "--wave", "2025w1", cwd=root)
+    _assert_one_line_error(res, path.name, needle)
+
+
+def test_good_export_ingests(exports, root):
+    res = cmlkit("ingest", str(exports / "cml_library_qualtrics.csv"), "--instrument", "cml_library", "--wave", "2025w1", cwd=root)
+    assert res.returncode == 0 and "qualtrics layout" in res.stdout

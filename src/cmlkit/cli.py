@@ -52,6 +52,19 @@ def _cmd_run(args):
     main_echo(f"done: executed notebooks, data, tables and figures are in {run_dir}")
 
 
+def _cmd_ingest(args):
+    from cmlkit.ingest import read_export
+    from cmlkit.instrument import load_instrument
+    from cmlkit.tables import write_csv
+
+    inst = load_instrument(args.instrument, args.wave)
+    frame = read_export(args.export, inst, platform=args.platform)
+    print(f"{args.export}: {len(frame)} responses, {frame.attrs['platform']} layout, {frame.attrs['container']}, "
+          f"matches {inst.instrument} {inst.version}")
+    if args.out:
+        print(write_csv(frame.drop(columns=inst.personal_ids), args.out))
+
+
 def _cmd_xlsform(args):
     from cmlkit.instrument import instrument_path, load_instrument
     from cmlkit.xlsform import read_xlsform, write_xlsform
@@ -90,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", metavar="[STEP.]PARAM=VALUE")
     r.add_argument("--outputs", help="outputs root (default: ./outputs)")
     r.set_defaults(func=_cmd_run)
+    g = sub.add_parser("ingest", help="read an export, check it against its instrument, optionally write it as CSV")
+    g.add_argument("export")
+    g.add_argument("--instrument", required=True)
+    g.add_argument("--wave", required=True)
+    g.add_argument("--platform", help="skip detection: surveymonkey, qualtrics, singleheader, msforms, kobo, spss")
+    g.add_argument("--out", help="write the mapped responses (personal-data questions dropped) to this CSV")
+    g.set_defaults(func=_cmd_ingest)
     x = sub.add_parser("xlsform", help="export an instrument to XLSForm or import one")
     xs = x.add_subparsers(dest="action", required=True)
     xe = xs.add_parser("export")

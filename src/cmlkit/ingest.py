@@ -41,6 +41,8 @@ def sniff_encoding(data: bytes, *, path="<bytes>") -> str:
     """Return ``utf-8-sig`` or ``cp1252`` for the bytes of a text export (raises on binary)."""
     if not data.strip():
         raise IngestError("file is empty", file=path)
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise IngestError("file is UTF-16 text; export or save it as UTF-8 CSV", file=path)
     if b"\x00" in data[:8192]:
         raise IngestError("file is binary, not a text export (found NUL bytes)", file=path)
     try:
@@ -250,9 +252,14 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         raise IngestError(f"export has no column for question {missing[0].qid!r} of {inst.instrument} {inst.version}"
                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""), file=path, column=missing[0].qid)
     body = rows[n_header:]
+    if not body:
+        raise IngestError("export has a header but no responses", file=path, row=n_header + 1)
+    width = len(rows[0])
     for r, cells in enumerate(body, start=n_header + 1):
-        if len(cells) > n_cols and any(c not in ("", None) for c in cells[n_cols:]):
-            raise IngestError(f"row has {len(cells)} fields but the header has {n_cols}", file=path, row=r)
+        if len(cells) > width and any(c not in ("", None) for c in cells[width:]):
+            raise IngestError(f"row has {len(cells)} fields but the header has {width}", file=path, row=r)
+        if len(cells) < width and container.startswith("csv"):
+            raise IngestError(f"row has {len(cells)} fields but the header has {width} (truncated?)", file=path, row=r)
     data = pd.DataFrame([list(c[:n_cols]) + [None] * (n_cols - len(c)) for c in body], columns=range(n_cols), dtype=object)
     data = data.replace({"": None})
     data = data.where(data.isna(), data.astype(str).apply(lambda s: s.str.strip("\r\n")))
