@@ -130,3 +130,131 @@ def read_log(path) -> "pd.DataFrame":
     for col in ("old_value", "new_value"):  # undo the spreadsheet formula guard
         log[col] = log[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
     return log
+
+
+README_ROWS = [
+    ("change_response", "replace the old value by new_value"),
+    ("blank_response", "set the value to missing"),
+    ("remove_response", "drop the whole response (give the reason)"),
+    ("no_action", "keep the value as it is (a flag you have looked at)"),
+    ("", ""),
+    ("how to review", "edit change_type and new_value, put your initials in reviewer and the date in decided_at, save, "
+                      "then rerun with --set clean_library.cleaning_log=<this file>"),
+    ("guard", "an entry is applied only if old_value still equals the raw value; 'sha256:' old values stand for "
+              "personal data that is never written here"),
+]
+
+
+def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
+    """Write the cleaning log as an XLSX review workbook.
+
+    Sheet ``cleaning_log`` holds the log with a drop-down on ``change_type`` and, for questions with
+    choices, a drop-down of the allowed choice names on ``new_value``; ``readme`` explains the change
+    types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered.
+    """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    from cmlkit.tables import freeze_xlsx, neutralise_formulas
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "cleaning_log"
+    table = neutralise_formulas(log.astype(object).where(log.notna(), ""))
+    ws.append(list(table.columns))
+    for row in table.itertuples(index=False):
+        ws.append([str(v) for v in row])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = ws.dimensions
+    widths = {"wave": 9, "response_id": 14, "question": 22, "old_value": 24, "new_value": 24, "change_type": 17,
+              "check_id": 16, "reason": 60, "reviewer": 10, "decided_at": 12}
+    for i, col in enumerate(table.columns, start=1):
+        ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(col, 14)
+    n = len(table) + 1
+    cols = {c: i + 1 for i, c in enumerate(table.columns)}
+    letter = {c: ws.cell(1, i).column_letter for c, i in cols.items()}
+    dv = DataValidation(type="list", formula1='"' + ",".join(CHANGE_TYPES) + '"', allow_blank=False)
+    dv.add(f"{letter['change_type']}2:{letter['change_type']}{max(n, 2)}")
+    ws.add_data_validation(dv)
+    lists = wb.create_sheet("choices")
+    select_qs = [q["id"] for q in inst.questions if q["type"] == "select_one"]
+    for j, qid in enumerate(select_qs, start=1):
+        lists.cell(1, j, qid)
+        for k, name in enumerate(inst.choice_names(qid), start=2):
+            lists.cell(k, j, name)
+    lists.sheet_state = "hidden"
+    ranges = {qid: (lists.cell(1, j).column_letter, len(inst.choice_names(qid)) + 1) for j, qid in enumerate(select_qs, start=1)}
+    by_question: dict = {}
+    for r, qid in enumerate(table["question"], start=2):
+        if qid in ranges:
+            by_question.setdefault(qid, []).append(r)
+    for qid, rows in by_question.items():
+        col, last = ranges[qid]
+        v = DataValidation(type="list", formula1=f"=choices!${col}$2:${col}${last}", allow_blank=True)
+        for r in rows:
+            v.add(f"{letter['new_value']}{r}")
+        ws.add_data_validation(v)
+    readme = wb.create_sheet("readme")
+    readme.append(["change_type / topic", "meaning"])
+    for row in README_ROWS:
+        readme.append(list(row))
+    readme.column_dimensions["A"].width = 18
+    readme.column_dimensions["B"].width = 110
+    wb.save(path)
+    return freeze_xlsx(path)
+
+
+def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str) -> pd.DataFrame:
+    """Rebuild the log actually applied by diffing raw (choice labels coded) against the applied data.
+
+    Returns log-shaped rows (``check_id`` = ``audit``): ``remove_response`` for every response missing
+    from ``applied``, and ``change_response``/``blank_response`` for every cell that differs.
+    Personal and free-text old values appear as ``sha256:`` digests.
+    """
+    from cmlkit.clean import code_choices
+
+    before = code_choices(raw, inst).set_index("response_id")
+    after = applied.set_index("response_id")
+    rows = []
+    gone = before.index.difference(after.index, sort=False)
+    if len(gone):
+        rows.append(pd.DataFrame({"response_id": gone, "question": "", "old_value": "", "new_value": "", "change_type": "remove_response"}))
+    common = after.index
+    for q in inst.questions:
+        qid = q["id"]
+        b = before.loc[common, qid].astype(object)
+        a = after[qid].astype(object)
+        bn, an = b.isna(), a.isna()
+        diff = (bn != an) | (~bn & ~an & (b.astype(str) != a.astype(str)))
+        if not diff.any():
+            continue
+        old = b[diff]
+        if q["personal"] or q["type"] == "text":
+            old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
+        rows.append(pd.DataFrame({"response_id": common[diff.to_numpy()], "question": qid, "old_value": old.to_numpy(),
+                                  "new_value": a[diff].to_numpy(), "change_type": np.where(an[diff], "blank_response", "change_response")}))
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["response_id", "question", "old_value", "new_value", "change_type"])
+    out.insert(0, "wave", wave)
+    out["check_id"], out["reason"], out["reviewer"], out["decided_at"] = "audit", "found by diffing raw and clean data", "", ""
+    for col in LOG_COLUMNS:
+        out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
+    return out[LOG_COLUMNS]
+
+
+def compare_audit(report: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
+    """Cells where the applied log and the audit diff disagree (empty when every change is explained).
+
+    Returns ``response_id, question, in_log, in_audit``.
+    """
+    acted = report.loc[(report["status"] == "applied")]
+    log_cells = set(zip(acted["response_id"].astype(str), acted["question"].where(acted["change_type"] != "remove_response", "")))
+    # a cell changed and changed back nets out in the audit: keep only cells whose final value differs
+    audit_cells = set(zip(audit["response_id"].astype(str), audit["question"]))
+    rows = [(r, q, (r, q) in log_cells, (r, q) in audit_cells) for r, q in sorted(log_cells ^ audit_cells)]
+    return pd.DataFrame(rows, columns=["response_id", "question", "in_log", "in_audit"])

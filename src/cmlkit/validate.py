@@ -1,0 +1,142 @@
+"""Validation compiled from the instrument, plus cross-question rules kept as data.
+
+:func:`validate` reports, one row per finding (``wave, response_id, question, value, check,
+severity, message``): ``type`` (a number field that is not a number), ``range`` (outside min/max),
+``choice`` (not one of the choices), ``required`` (missing although asked and required),
+``relevant`` (answered although skip logic says not asked) and each rule of
+``survey_instruments/<instrument>/rules.yaml``. Rules are typed records, not expressions, so nothing
+is evaluated as code. Values of personal or free-text questions are reported as a ``sha256:`` digest.
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from cmlkit.clean import code_choices
+from cmlkit.cleaning_log import digest
+from cmlkit.errors import InstrumentError
+from cmlkit.instrument import find_root
+from cmlkit.relevance import evaluate
+
+REPORT_COLUMNS = ["wave", "response_id", "question", "value", "check", "severity", "message"]
+RULE_TYPES = {"sum_equals": {"total", "parts"}, "ratio_between": {"numerator", "denominator"}, "compare": {"left", "op", "right"}}
+OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
+
+
+def load_rules(inst, *, root=None) -> list:
+    """Read and check ``survey_instruments/<instrument>/rules.yaml`` (no file: no rules)."""
+    path = find_root(root) / "survey_instruments" / inst.instrument / "rules.yaml"
+    if not path.is_file():
+        return []
+    rules = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules", [])
+    for i, rule in enumerate(rules, start=1):
+        kind = rule.get("type")
+        if kind not in RULE_TYPES:
+            raise InstrumentError(f"rule {i} ({rule.get('id')}): unknown type {kind!r}; expected one of {sorted(RULE_TYPES)}", file=path)
+        missing = RULE_TYPES[kind] - set(rule)
+        if missing:
+            raise InstrumentError(f"rule {rule.get('id')!r} lacks {sorted(missing)}", file=path)
+        refs = {"sum_equals": [rule.get("total"), *rule.get("parts", [])], "ratio_between": [rule.get("numerator"), rule.get("denominator")],
+                "compare": [rule.get("left")] + ([rule["right"]] if isinstance(rule.get("right"), str) else [])}[kind]
+        unknown = [r for r in refs if r not in inst.question_ids]
+        if unknown:
+            raise InstrumentError(f"rule {rule.get('id')!r} refers to unknown question {unknown[0]!r}", file=path)
+        if kind == "compare" and rule["op"] not in OPS:
+            raise InstrumentError(f"rule {rule.get('id')!r}: unknown operator {rule['op']!r}", file=path)
+    return rules
+
+
+def _findings(frame, mask, qid, values, check, severity, message, wave):
+    mask = mask.fillna(False).astype(bool)
+    if not mask.any():
+        return None
+    vals = values[mask]
+    msg = message[mask] if isinstance(message, pd.Series) else message
+    return pd.DataFrame({"wave": wave, "response_id": frame.loc[mask, "response_id"].to_numpy(), "question": qid,
+                         "value": vals.astype(object).where(vals.notna(), "").astype(str).to_numpy(), "check": check,
+                         "severity": severity, "message": msg if isinstance(msg, str) else msg.to_numpy()})
+
+
+def validate(frame: pd.DataFrame, inst, *, wave: str, rules: list | None = None, root=None) -> pd.DataFrame:
+    """Validate responses (ingested or cleaned, before typing) against the instrument and its rules.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per response with ``response_id`` and the question ids (strings).
+    inst : Instrument
+    wave : str
+    rules : list, optional
+        Cross-question rules; read from the instrument folder when omitted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per finding with :data:`REPORT_COLUMNS`, in file and question order.
+    """
+    rules = load_rules(inst, root=root) if rules is None else rules
+    coded = code_choices(frame, inst)
+    out = []
+    nums = {}
+    for q in inst.questions:
+        qid = q["id"]
+        v = coded[qid]
+        shown = v.map(lambda x: digest(x) if isinstance(x, str) and x else x) if (q["personal"] or q["type"] == "text") else v
+        present = v.notna() & (v.astype(str).str.strip() != "")
+        if q["type"] in ("integer", "decimal"):
+            num = pd.to_numeric(v, errors="coerce")
+            nums[qid] = num
+            out.append(_findings(coded, present & num.isna(), qid, shown, "type", "error", "not a number", wave))
+            if q["type"] == "integer":
+                out.append(_findings(coded, num.notna() & (num % 1 != 0), qid, shown, "type", "warning", "not a whole number", wave))
+            c = q["constraint"] or {}
+            if c:
+                bad = pd.Series(False, index=v.index)
+                if "min" in c:
+                    bad |= num < c["min"]
+                if "max" in c:
+                    bad |= num > c["max"]
+                out.append(_findings(coded, bad, qid, shown, "range", "error", f"outside {c.get('min', '-inf')} to {c.get('max', 'inf')}", wave))
+        elif q["type"] == "select_one":
+            out.append(_findings(coded, present & ~v.isin(inst.choice_names(qid)), qid, shown, "choice", "error", "not one of the choices", wave))
+        elif q["type"] == "select_multiple":
+            allowed = set(inst.choice_names(qid))
+            bad = present & v.fillna("").str.split().map(lambda names: bool(set(names) - allowed))
+            out.append(_findings(coded, bad, qid, shown, "choice", "error", "holds a value that is not a choice", wave))
+        asked = evaluate(q["relevant"], coded) if q["relevant"] else pd.Series(True, index=v.index)
+        if q["required"]:
+            out.append(_findings(coded, asked & ~present, qid, shown, "required", "warning", "required but not answered", wave))
+        if q["relevant"]:
+            out.append(_findings(coded, ~asked & present, qid, shown, "relevant", "error", f"answered although not asked ({q['relevant']})", wave))
+    for rule in rules:
+        sev, msg = rule.get("severity", "warning"), rule.get("message", rule["id"])
+        check = f"rule:{rule['id']}"
+        if rule["type"] == "sum_equals":
+            parts = pd.concat([nums[p] for p in rule["parts"]], axis=1)
+            total = nums[rule["total"]]
+            have = total.notna() & parts.notna().any(axis=1)
+            s = parts.sum(axis=1, min_count=1)
+            tol = np.maximum(rule.get("tolerance_abs", 0), rule.get("tolerance_rel", 0) * total.abs())
+            bad = have & ((total - s).abs() > tol)
+            out.append(_findings(coded, bad, rule["total"], total, check, sev, msg + " (sum " + s.map("{:g}".format) + ")", wave))
+        elif rule["type"] == "ratio_between":
+            n, d = nums[rule["numerator"]], nums[rule["denominator"]]
+            r = n / d.where(d > 0)
+            bad = r.notna() & ((r < rule.get("min", -np.inf)) | (r > rule.get("max", np.inf)))
+            out.append(_findings(coded, bad, rule["numerator"], n, check, sev, msg + " (ratio " + r.round(2).astype(str) + ")", wave))
+        else:
+            left = nums.get(rule["left"], pd.to_numeric(coded[rule["left"]], errors="coerce"))
+            right = nums.get(rule["right"]) if isinstance(rule["right"], str) else pd.Series(float(rule["right"]), index=left.index)
+            ok = OPS[rule["op"]](left, right)
+            bad = left.notna() & right.notna() & ~ok
+            out.append(_findings(coded, bad, rule["left"], left, check, sev, msg, wave))
+    out = [o for o in out if o is not None]
+    report = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=REPORT_COLUMNS)
+    pos = pd.Series(np.arange(len(frame)), index=frame["response_id"].to_numpy())
+    qpos = {q: i for i, q in enumerate(inst.question_ids)}
+    report = report.assign(_r=report["response_id"].map(pos), _q=report["question"].map(qpos)).sort_values(["_r", "_q"], kind="stable")
+    return report.drop(columns=["_r", "_q"]).reset_index(drop=True)[REPORT_COLUMNS]

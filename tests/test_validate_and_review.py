@@ -1,0 +1,104 @@
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from cmlkit import clean, tables, validate
+from cmlkit import cleaning_log as logs
+from cmlkit.errors import InstrumentError
+from cmlkit.ingest import read_export
+from cmlkit.instrument import load_instrument
+
+
+@pytest.fixture(scope="module")
+def lib(root):
+    return load_instrument("cml_library", "2025w1", root=root)
+
+
+@pytest.fixture(scope="module")
+def raw(demo_wave, lib):
+    out, _ = demo_wave
+    return read_export(out / "exports" / "cml_library_surveymonkey.csv", lib)
+
+
+def _one(lib, **answers):
+    row = {q: None for q in lib.question_ids}
+    row.update(answers)
+    row["response_id"] = "r1"
+    return pd.DataFrame([row])
+
+
+def test_validation_checks_compiled_from_the_instrument(lib):
+    df = _one(lib, opening_hours="200", volunteers_active="lots", legal_form="Spaceship", council_grant="No",
+              council_grant_amount="500", library_name="X")
+    rep = validate.validate(df, lib, wave="2025w1", rules=[])
+    found = set(zip(rep["question"], rep["check"]))
+    assert {("opening_hours", "range"), ("volunteers_active", "type"), ("legal_form", "choice"),
+            ("council_grant_amount", "relevant"), ("postcode", "required")} <= found
+    assert list(rep.columns) == validate.REPORT_COLUMNS
+
+
+def test_cross_question_rules_hand_checked(lib, root):
+    rules = validate.load_rules(lib, root=root)
+    parts = dict(inc_council="100", inc_parish="0", inc_fundraising="50", inc_room_hire="0", inc_cafe_sales="0", inc_grants="0", inc_other="0")
+    ok = _one(lib, income_total="150", **parts)
+    bad = _one(lib, income_total="400", volunteers_active="10", volunteer_hours_week="900", vol_age_under25="1",
+               vol_age_25_44="1", vol_age_45_59="1", vol_age_60_74="1", vol_age_75plus="1", **parts)
+    assert validate.validate(ok, lib, wave="w", rules=rules)["check"].str.startswith("rule:").sum() == 0
+    checks = set(validate.validate(bad, lib, wave="w", rules=rules)["check"])
+    assert {"rule:income_total_vs_sources", "rule:age_bands_vs_volunteers", "rule:hours_per_volunteer"} <= checks
+
+
+def test_rules_are_data_not_code(lib, tmp_path):
+    (tmp_path / "survey_instruments" / "cml_library").mkdir(parents=True)
+    (tmp_path / "survey_instruments" / "cml_library" / "rules.yaml").write_text(
+        "rules:\n  - {id: x, type: python, code: \"__import__('os')\"}\n")
+    with pytest.raises(InstrumentError, match="unknown type 'python'"):
+        validate.load_rules(lib, root=tmp_path)
+
+
+def test_validation_report_never_shows_personal_values(raw, lib, demo_wave):
+    out, _ = demo_wave
+    truth = pd.read_csv(out / "truth" / "cml_library_clean.csv")
+    text = validate.validate(raw, lib, wave="w").to_csv()
+    assert not [e for e in truth["contact_email"] if e in text]
+
+
+def test_review_workbook_has_dropdowns_and_round_trips(raw, lib, tmp_path):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    path = logs.write_review_workbook(log, lib, tmp_path / "review.xlsx")
+    wb = load_workbook(path)
+    ws = wb["cleaning_log"]
+    formulas = [dv.formula1 for dv in ws.data_validations.dataValidation]
+    assert any("change_response" in f for f in formulas)
+    assert any(f.startswith("=choices!") for f in formulas)
+    assert wb["choices"].sheet_state == "hidden" and "readme" in wb.sheetnames
+    # a reviewer rejects one proposal and edits another; the workbook is read back and applied
+    i = log.index[log["check_id"] == "number_text"][0]
+    j = log.index[(log["check_id"] == "choice_label") & (log["change_type"] == "change_response")][0]
+    col = {c.value: c.column for c in ws[1]}
+    ws.cell(i + 2, col["change_type"], "no_action")
+    ws.cell(j + 2, col["reviewer"], "AB")
+    wb.save(path)
+    reviewed = logs.read_log(path)
+    assert reviewed.loc[i, "change_type"] == "no_action" and reviewed.loc[j, "reviewer"] == "AB"
+    applied, report = logs.apply_log(raw, reviewed, lib)
+    assert report.loc[i, "status"] == "no_change"
+    rid, q = log.loc[i, ["response_id", "question"]]
+    assert applied.set_index("response_id").at[rid, q] == log.loc[i, "old_value"]
+
+
+def test_audit_diff_explains_every_change(raw, lib):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    applied, report = logs.apply_log(raw, log, lib)
+    audit = logs.audit_diff(raw, applied, lib, wave="2025w1")
+    assert logs.compare_audit(report, audit).empty
+    assert (audit["change_type"] == "remove_response").sum() == (report["change_type"] == "remove_response").sum()
+
+
+def test_reapplying_the_log_is_byte_identical(raw, lib, tmp_path):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    tables.write_csv(log, tmp_path / "log.csv")
+    for name in ("a", "b"):
+        applied, _ = logs.apply_log(raw, logs.read_log(tmp_path / "log.csv"), lib)
+        tables.write_parquet(clean.finalise(applied, lib)[0], tmp_path / f"{name}.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
