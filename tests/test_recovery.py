@@ -13,7 +13,7 @@ from cmlkit import cleaning_log as logs
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
 
-PLATFORMS = [("surveymonkey", "csv"), ("qualtrics", "csv"), ("singleheader", "csv"), ("msforms", "xlsx")]
+PLATFORMS = [("surveymonkey", "csv"), ("qualtrics", "csv"), ("singleheader", "csv"), ("msforms", "xlsx"), ("kobo", "csv"), ("spss", "sav")]
 ROW_CHECKS = {"speeder", "straight_lining", "incomplete"}
 
 

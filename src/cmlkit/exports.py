@@ -18,8 +18,9 @@ from openpyxl import Workbook
 from cmlkit.tables import freeze_xlsx
 from cmlkit.platforms import DATE_FORMATS, JOIN, OTHER_LABEL, layout
 
-EXTENSIONS = {"surveymonkey": ".csv", "qualtrics": ".csv", "singleheader": ".csv", "msforms": ".xlsx"}
-ENCODINGS = {"surveymonkey": "utf-8", "qualtrics": "utf-8-sig", "singleheader": "utf-8"}
+EXTENSIONS = {"surveymonkey": ".csv", "qualtrics": ".csv", "singleheader": ".csv", "msforms": ".xlsx", "kobo": ".csv", "spss": ".sav"}
+ENCODINGS = {"surveymonkey": "utf-8", "qualtrics": "utf-8-sig", "singleheader": "utf-8", "kobo": "utf-8"}
+DELIMITERS = {"kobo": ";"}
 
 
 def _labels(inst, qid):
@@ -43,6 +44,22 @@ def _cells(raw: pd.DataFrame, inst, platform: str) -> list:
             elif col.meta in ("start", "end"):
                 ts = raw["_" + col.meta]
                 out.append(list(ts) if fmt is None else list(ts.dt.strftime(fmt)))
+            elif col.meta in ("_uuid", "ignored:_uuid"):
+                out.append(list(raw["_respondent_id"].map(lambda v: f"{int(v):032x}"[-32:])))
+            elif col.meta in ("ignored:_submission_time",):
+                out.append(list(raw["_end"].dt.strftime("%Y-%m-%dT%H:%M:%S")))
+            elif col.meta == "ignored:_index":
+                out.append([str(i) for i in range(1, n + 1)])
+            elif col.meta == "ignored:_status":
+                out.append(list(raw["_status"].map({"normal": "submitted_via_web", "preview": "submitted_via_web"})))
+            elif col.meta == "status" and platform == "spss":
+                out.append(list(raw["_status"].map({"normal": 0, "preview": 1})))
+            elif col.meta == "finished" and platform == "spss":
+                out.append(list(raw["_finished"].astype(int)))
+            elif col.meta == "progress" and platform == "spss":
+                out.append(list(raw["_progress"].astype(int)))
+            elif col.meta == "duration" and platform == "spss":
+                out.append(list(((raw["_end"] - raw["_start"]).dt.total_seconds()).astype(int)))
             elif col.meta == "status":
                 out.append(list(raw["_status"].map({"normal": "IP Address", "preview": "Survey Preview"})))
             elif col.meta == "progress":
@@ -66,6 +83,9 @@ def _cells(raw: pd.DataFrame, inst, platform: str) -> list:
         values = raw[col.qid]
         other_q = inst.other_text_for(col.qid) if q["type"].startswith("select") else None
         if col.role == "value":
+            if q["type"] == "select_one" and platform in ("kobo", "spss"):
+                names = {c["label"]: c["name"] for c in inst.choices(col.qid)}
+                values = values.map(lambda v: names.get(v, v) if isinstance(v, str) else v)  # XML values; typed variants stay text
             if q["type"] == "select_one" and platform == "surveymonkey" and other_q:
                 values = values.where(values != OTHER_LABEL, None)
             elif q["type"] == "select_one" and platform in ("singleheader", "msforms") and other_q:
@@ -73,6 +93,9 @@ def _cells(raw: pd.DataFrame, inst, platform: str) -> list:
             out.append(list(values))
         elif col.role == "other_text":
             out.append(list(raw[other_q]))
+        elif col.role in ("names", "ignored", "dummy"):
+            cells = [(" ".join(v) if col.role == "names" else int(col.choice in v)) if isinstance(v, tuple) and v else None for v in values]
+            out.append(cells)
         elif col.role == "choice":
             label = _labels(inst, col.qid)[col.choice]
             out.append([label if isinstance(v, tuple) and col.choice in v else None for v in values])
@@ -113,6 +136,8 @@ def write_export(raw: pd.DataFrame, inst, platform: str, path) -> Path:
     n_header = len(cols[0].headers)
     headers = [[c.headers[i] for c in cols] for i in range(n_header)]
     rows = [list(r) for r in zip(*body)] if body else []
+    if platform == "spss":
+        return _write_sav(cols, body, inst, path)
     if platform == "msforms":
         wb = Workbook()
         ws = wb.active
@@ -122,7 +147,52 @@ def write_export(raw: pd.DataFrame, inst, platform: str, path) -> Path:
         wb.save(path)
         return freeze_xlsx(path)  # fixed times: the same seed gives the same bytes
     with open(path, "w", encoding=ENCODINGS[platform], newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n")
+        writer = csv.writer(fh, lineterminator="\r\n", delimiter=DELIMITERS.get(platform, ","))
         writer.writerows(headers)
         writer.writerows([["" if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in r] for r in rows])
+    return path
+
+
+def _write_sav(cols, body, inst, path) -> Path:
+    """SPSS .sav: select_one as codes with value labels (text where a value is not a choice), dummies 0/1."""
+    import pyreadstat
+
+    data, labels, value_labels = {}, {}, {}
+    for col, cells in zip(cols, body):
+        name = col.headers[0]
+        series = pd.Series(cells, dtype=object)
+        if col.role == "meta" and col.meta in ("start", "end"):
+            data[name] = pd.to_datetime(series)
+            continue
+        if col.qid is not None:
+            q = inst.question(col.qid)
+            labels[name] = q["text"] if col.role == "value" else f"{q['text']} - {dict((c['name'], c['label']) for c in inst.choices(col.qid))[col.choice]}"
+            if col.role == "value" and q["type"] == "select_one":
+                codes = {c["name"]: k for k, c in enumerate(inst.choices(col.qid), start=1)}
+                if series.dropna().isin(list(codes)).all():
+                    data[name] = series.map(codes).astype(float)
+                    value_labels[name] = {float(k): c["label"] for k, c in enumerate(inst.choices(col.qid), start=1)}
+                    continue
+            if col.role == "value" and q["type"] in ("integer", "decimal"):
+                num = pd.to_numeric(series, errors="coerce")
+                if num.notna().sum() == series.notna().sum():
+                    data[name] = num.astype(float)
+                    continue
+            if col.role == "dummy":
+                data[name] = pd.to_numeric(series, errors="coerce").astype(float)
+                continue
+        if col.meta == "status":
+            value_labels[name] = {0.0: "IP Address", 1.0: "Survey Preview"}
+        if col.meta in ("status", "progress", "duration", "finished"):
+            data[name] = pd.to_numeric(series, errors="coerce").astype(float)
+            continue
+        data[name] = series.map(lambda v: "" if v is None else str(v))
+    frame = pd.DataFrame(data)
+    pyreadstat.write_sav(frame, str(path), column_labels=[labels.get(c, c) for c in frame.columns],
+                         variable_value_labels=value_labels)
+    # the SAV header holds the creation date (offset 92, 9 bytes) and time (offset 101, 8 bytes): pin them
+    data = bytearray(path.read_bytes())
+    if data[:4] in (b"$FL2", b"$FL3"):
+        data[92:109] = b"01 Jan 2500:00:00"
+        path.write_bytes(bytes(data))
     return path

@@ -71,6 +71,8 @@ def read_table_cells(path) -> tuple[list, str]:
         raise IngestError("input file not found", file=path)
     if path.is_dir():
         raise IngestError("input is a folder, not a file", file=path)
+    if path.suffix.lower() == ".sav":
+        return _read_sav_cells(path), "sav"
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             frame = pd.read_excel(path, header=None, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
@@ -102,8 +104,12 @@ def detect_platform(rows: list, *, path="<rows>", container: str = "csv") -> str
     if not rows:
         raise IngestError("file has no header", file=path)
     first = [_norm(c) for c in rows[0]]
+    if container == "sav":
+        return "spss"
     if container == "xlsx" and first[:3] == ["id", "start time", "completion time"]:
         return "msforms"
+    if "_uuid" in first or "_submission_time" in first or (first[:2] == ["start", "end"] and any("/" in c for c in first)):
+        return "kobo"
     if "respondent id" in first and len(rows) > 1 and any(_norm(c) in ("response", "open-ended response") for c in rows[1]):
         return "surveymonkey"
     if len(rows) > 2 and any(str(c).lstrip().startswith('{"ImportId"') for c in rows[2]):
@@ -173,7 +179,9 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>") -> 
         out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         out.attrs["format"] = "excel-serial"
         return out.dt.round("s")
-    iso = pd.to_datetime(v, format="ISO8601", errors="coerce")
+    iso = pd.to_datetime(v, format="ISO8601", errors="coerce", utc=v.str.contains(r"[+-]\d\d:\d\d$|Z$", regex=True).any())
+    if getattr(iso.dt, "tz", None) is not None:
+        iso = iso.dt.tz_convert("UTC").dt.tz_localize(None)
     if iso.notna().all():
         out[present] = iso
         out.attrs["format"] = "iso"
@@ -272,7 +280,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     out["_start"], out["_end"] = start, end
     out["_duration_s"] = (pd.to_numeric(meta["duration"], errors="coerce") if "duration" in meta
                           else (end - start).dt.total_seconds())
-    out["_status"] = meta["status"].map(lambda v: "preview" if isinstance(v, str) and ("preview" in v.lower() or "test" in v.lower()) else "normal") \
+    out["_status"] = meta["status"].map(lambda v: "preview" if isinstance(v, str) and ("preview" in v.lower() or "test" in v.lower() or v == "1") else "normal") \
         if "status" in meta else pd.Series(["normal"] * n)
     out["_finished"] = meta["finished"].map({"True": True, "False": False, "1": True, "0": False}) if "finished" in meta else None
     out["_progress"] = pd.to_numeric(meta["progress"], errors="coerce") if "progress" in meta else None
@@ -292,7 +300,15 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         other_text = next((s for c, s in parts if c.role == "other_text"), None)
         if q["type"] == "select_multiple":
             choice_cols = [(c, s) for c, s in parts if c.role == "choice"]
-            if choice_cols:
+            dummy_cols = [(c, s) for c, s in parts if c.role == "dummy"]
+            names_col = next((s for c, s in parts if c.role == "names"), None)
+            if names_col is not None:
+                joined = names_col.fillna("").astype(str)
+            elif dummy_cols:
+                joined = pd.Series([""] * n, index=data.index, dtype=object)
+                for c, s in dummy_cols:
+                    joined = joined + np.where(pd.to_numeric(s, errors="coerce") == 1, c.choice + " ", "")
+            elif choice_cols:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
                 for c, s in choice_cols:
                     joined = joined + np.where(s.notna(), c.choice + " ", "")
@@ -307,9 +323,9 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             values[qid] = joined.where(joined != "", None)
         else:
             values[qid] = next(s for c, s in parts if c.role == "value")
-            if q["type"] == "select_one" and other_q:
+            if q["type"] == "select_one" and other_q and other_q not in by_q:
                 values[qid], other_text = _route_other(values[qid], other_text, inst.choices(qid))
-        if other_q:
+        if other_q and other_q not in by_q:
             values[other_q] = other_text if other_text is not None else pd.Series([None] * n, index=data.index, dtype=object)
     for q in inst.questions:
         frame[q["id"]] = values.get(q["id"], pd.Series([None] * n, index=data.index, dtype=object))
@@ -355,7 +371,7 @@ def _route_other(value: pd.Series, other_text, choices: list):
     if other_text is not None:  # SurveyMonkey / Qualtrics: separate text column
         fill = value.isna() & other_text.notna()
         return value.where(~fill, other_label), other_text
-    known = {loose(c["label"]) for c in choices}
+    known = {loose(c["label"]) for c in choices} | {loose(c["name"]) for c in choices}
     unknown = value.notna() & ~value.map(lambda v: loose(v) in known if isinstance(v, str) else True)
     text = value.where(unknown, None)
     return value.where(~unknown, other_label), text
@@ -397,3 +413,26 @@ def check_header(path, inst, *, platform: str | None = None) -> str:
             raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
                               file=path, row=1, column=str(tmp_rows[0][j] or keys[j][0])[:80])
     return platform
+
+
+def _read_sav_cells(path: Path) -> list:
+    """Read an SPSS .sav (value labels applied) into rows of strings, header first."""
+    import pyreadstat
+
+    try:
+        frame, _ = pyreadstat.read_sav(str(path), apply_value_formats=True)
+    except Exception as exc:  # pyreadstat raises its own error types for unreadable files
+        raise IngestError(f"not a readable SPSS file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})", file=path) from None
+    if frame.empty:
+        raise IngestError("export has a header but no responses", file=path, row=2)
+    cols = {}
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            cols[name] = col.map(lambda v: None if pd.isna(v) else v.isoformat(sep=" "))
+        elif pd.api.types.is_numeric_dtype(col):
+            cols[name] = col.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
+        else:
+            cols[name] = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v))
+    body = pd.DataFrame(cols)
+    return [list(frame.columns)] + body.to_numpy(dtype=object).tolist()

@@ -23,13 +23,23 @@ Platforms
 ``msforms``
     Microsoft Forms workbook (XLSX): ``ID, Start time, Completion time, Email, Name``, then
     question text; multi-select joined with ``;`` and a trailing ``;``; Excel datetimes.
+``kobo``
+    KoboToolbox/ODK CSV ("XML values and headers", ``;``-separated, UTF-8 without BOM): ``start,
+    end``, then ``group/question`` columns holding choice *names*, select_multiple both as the
+    space-joined parent and as ``group/question/choice`` 0/1 columns, then ``_id, _uuid,
+    _submission_time, _validation_status, _status, _index``. ISO 8601 times.
+``spss``
+    SPSS ``.sav`` (as SurveyMonkey/Qualtrics write it): one variable per question id, select_one as
+    numeric codes with value labels, select_multiple as ``question__choice`` 0/1 variables,
+    metadata ``ResponseId, StartDate, EndDate, Status, Progress, Duration__in_seconds_, Finished``.
+    A variable holding text that is not a code (typed data) is a string variable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-PLATFORMS = ("surveymonkey", "qualtrics", "singleheader", "msforms")
+PLATFORMS = ("surveymonkey", "qualtrics", "singleheader", "msforms", "kobo", "spss")
 
 SM_META = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
            "First Name", "Last Name", "Custom Data 1"]
@@ -60,7 +70,12 @@ DATE_FORMATS = {
     "qualtrics": "%Y-%m-%d %H:%M:%S",
     "singleheader": "%d/%m/%Y %H:%M:%S",
     "msforms": None,  # real datetimes in the workbook
+    "kobo": "%Y-%m-%dT%H:%M:%S.000+00:00",
+    "spss": None,  # SPSS datetime variables
 }
+KOBO_HEAD = ["start", "end"]
+KOBO_TAIL = ["_id", "_uuid", "_submission_time", "_validation_status", "_status", "_index"]
+SPSS_META = ["ResponseId", "StartDate", "EndDate", "Status", "Progress", "Duration__in_seconds_", "Finished"]
 JOIN = {"singleheader": ", ", "msforms": ";"}
 
 
@@ -132,9 +147,30 @@ def layout(inst, platform: str) -> list:
     elif platform == "singleheader":
         keys = {"ID": "respondent_id", "Start time": "start", "Completion time": "end"}
         cols += [Column((h,), None, "meta", meta=keys[h]) for h in SINGLE_META]
-    else:
+    elif platform == "msforms":
         keys = {"ID": "respondent_id", "Start time": "start", "Completion time": "end", "Email": "ignored:Email", "Name": "ignored:Name"}
         cols += [Column((h,), None, "meta", meta=keys[h]) for h in MSFORMS_META]
+    elif platform == "kobo":
+        cols += [Column((h,), None, "meta", meta=h) for h in KOBO_HEAD]
+    else:
+        keys = {"ResponseId": "respondent_id", "StartDate": "start", "EndDate": "end", "Status": "status", "Progress": "progress",
+                "Duration__in_seconds_": "duration", "Finished": "finished"}
+        cols += [Column((h,), None, "meta", meta=keys[h]) for h in SPSS_META]
+    if platform in ("kobo", "spss"):
+        for q in inst.questions:
+            name = f"{q['section']}/{q['id']}" if platform == "kobo" else q["id"]
+            if q["type"] == "select_multiple":
+                if platform == "kobo":
+                    cols.append(Column((name,), q["id"], "names"))
+                sep = "/" if platform == "kobo" else "__"
+                role = "ignored" if platform == "kobo" else "dummy"
+                cols += [Column((f"{name}{sep}{c}",), q["id"], role, choice=c) for c in inst.choice_names(q["id"])]
+            else:
+                cols.append(Column((name,), q["id"], "value"))
+        if platform == "kobo":
+            keys = {"_id": "respondent_id", "_status": "ignored:_status"}
+            cols += [Column((h,), None, "meta", meta=keys.get(h, "ignored:" + h)) for h in KOBO_TAIL]
+        return cols
 
     qnum = 0
     for kind, qs in _question_groups(inst):
