@@ -64,15 +64,35 @@ def sniff_delimiter(first_line: str) -> str:
     return max(counts, key=lambda d: (counts[d], d == ","))
 
 
-def read_table_cells(path) -> tuple[list, str]:
-    """Read an export into a list of rows of strings; return (rows, container description)."""
+HEAD_BYTES = 1 << 20
+
+
+class _Source:
+    """An opened export: its first records (for detection and headers) and a way to read the body."""
+
+    def __init__(self, path, head, container, body_rows=None, offsets=None, encoding=None, delimiter=None):
+        self.path, self.head, self.container = path, head, container
+        self._rows, self._offsets, self.encoding, self.delimiter = body_rows, offsets, encoding, delimiter
+
+    def body(self, n_header: int, width: int) -> pd.DataFrame:
+        """Data rows after ``n_header`` header records as strings (None when blank), columns 0..width-1."""
+        if self._rows is not None:
+            rows = self._rows[n_header:]
+            frame = pd.DataFrame([list(r[:width]) + [None] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
+            return frame.where(frame.notna() & (frame != ""), None)
+        return _read_csv_body(self.path, self._offsets[n_header - 1], self.encoding, self.delimiter, width, n_header)
+
+
+def open_export(path) -> _Source:
+    """Open an export for reading: sniff container, encoding, delimiter; read the first records."""
     path = Path(path)
     if not path.exists():
         raise IngestError("input file not found", file=path)
     if path.is_dir():
         raise IngestError("input is a folder, not a file", file=path)
     if path.suffix.lower() == ".sav":
-        return _read_sav_cells(path), "sav"
+        rows = _read_sav_cells(path)
+        return _Source(path, rows[:4], "sav", body_rows=rows)
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         try:
             frame = pd.read_excel(path, header=None, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
@@ -82,21 +102,96 @@ def read_table_cells(path) -> tuple[list, str]:
             raise IngestError("workbook's first sheet is empty", file=path)
         rows = [[None if (v is None or v == "" or (isinstance(v, float) and np.isnan(v))) else
                  (v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v)) for v in r] for r in frame.itertuples(index=False)]
-        return rows, "xlsx"
-    data = path.read_bytes()
-    if data[:4] == b"PK\x03\x04":
+        return _Source(path, rows[:4], "xlsx", body_rows=rows)
+    with open(path, "rb") as fh:
+        head = fh.read(HEAD_BYTES)
+        complete = len(head) < HEAD_BYTES
+    if head[:4] == b"PK\x03\x04":
         raise IngestError("file is a zip/Excel workbook with a .csv name; save it as .xlsx", file=path)
-    enc = sniff_encoding(data, path=path)
-    text = data.decode(enc)
-    first = text.split("\n", 1)[0]
-    delim = sniff_delimiter(first)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim, strict=True)
+    enc = sniff_encoding(head if complete else head[: head.rfind(b"\n") + 1] or head, path=path)
+    if not complete:  # the head looked like UTF-8; make sure the rest is too before trusting it
+        enc = _sniff_rest(path, enc)
+    text = head.decode(enc, errors="replace")
+    delim = sniff_delimiter(text.split("\n", 1)[0])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delim)
+    records, line_ends = [], []
     try:
-        rows = [r for r in reader]
+        for rec in reader:
+            if not any(c.strip() for c in rec):
+                continue
+            records.append(rec)
+            line_ends.append(reader.line_num)
+            if len(records) == 4:
+                break
     except csv.Error as exc:
-        raise IngestError(f"malformed CSV: {exc}", file=path, row=reader.line_num) from None
-    rows = [r for r in rows if any(cell.strip() for cell in r)]
-    return rows, f"csv ({enc}, delimiter {delim!r})"
+        raise IngestError(f"malformed CSV header: {exc}", file=path, row=reader.line_num) from None
+    newlines = [i + 1 for i, b in enumerate(head) if b == 10][: (max(line_ends) if line_ends else 0)]
+    offsets = [newlines[k - 1] if k - 1 < len(newlines) else len(head) for k in line_ends]
+    return _Source(path, records, f"csv ({enc}, delimiter {delim!r})", offsets=offsets, encoding=enc, delimiter=delim)
+
+
+def _sniff_rest(path, enc):
+    """Confirm a large file decodes as UTF-8 throughout (else cp1252), reading it in chunks."""
+    if enc != "utf-8-sig":
+        return enc
+    import codecs
+
+    dec = codecs.getincrementaldecoder("utf-8")()
+    with open(path, "rb") as fh:
+        try:
+            for chunk in iter(lambda: fh.read(1 << 24), b""):
+                dec.decode(chunk)
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252"
+    return enc
+
+
+def _read_csv_body(path, offset, enc, delim, width, n_header) -> pd.DataFrame:
+    """Read the data rows with pyarrow's multi-threaded CSV reader, every column as text."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    names = [f"c{i}" for i in range(width)]
+    bad = []
+
+    def on_bad_row(row):
+        bad.append(row)
+        return "skip"
+
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        try:
+            table = pcsv.read_csv(
+                fh,
+                read_options=pcsv.ReadOptions(column_names=names, encoding="cp1252" if enc == "cp1252" else "utf8", block_size=1 << 24),
+                parse_options=pcsv.ParseOptions(delimiter=delim, newlines_in_values=True, invalid_row_handler=on_bad_row),
+                convert_options=pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                                                   quoted_strings_can_be_null=False))
+        except pa.ArrowInvalid as exc:
+            raise IngestError(f"malformed CSV: {' '.join(str(exc).split())[:160]}", file=path) from None
+    if bad:
+        raise IngestError(_bad_row_message(path, enc, delim, width, n_header, bad[0]), file=path, row=_find_bad_row(path, enc, delim, width))
+    cols = {}
+    for i, name in enumerate(names):
+        col = pc.utf8_trim(table.column(name), characters="\r\n")
+        cols[i] = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+    return pa.table({str(k): v for k, v in cols.items()}).to_pandas(deduplicate_objects=True).set_axis(range(width), axis=1)
+
+
+def _bad_row_message(path, enc, delim, width, n_header, row):
+    got = row.actual_columns
+    return f"row has {got} fields but the header has {width}" + (" (truncated?)" if got < width else "")
+
+
+def _find_bad_row(path, enc, delim, width) -> int | None:
+    """The 1-based record number of the first row whose field count differs (slow path, errors only)."""
+    with open(path, encoding=enc, newline="") as fh:
+        for i, rec in enumerate(csv.reader(fh, delimiter=delim), start=1):
+            if rec and any(c.strip() for c in rec) and len(rec) != width:
+                return i
+    return None
 
 
 def detect_platform(rows: list, *, path="<rows>", container: str = "csv") -> str:
@@ -232,16 +327,18 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         have, a duplicated or missing column, or a row longer than the header.
     """
     path = Path(path)
-    rows, container = read_table_cells(path)
+    source = open_export(path)
+    rows, container = source.head, source.container
     platform = platform or detect_platform(rows, path=path, container=container)
     if platform not in PLATFORMS:
         raise IngestError(f"unknown platform {platform!r}; expected one of {PLATFORMS}", file=path)
     cols = layout(inst, platform)
-    n_cols = len(rows[0])
+    width = len(rows[0])
+    n_cols = width
     while n_cols and (rows[0][n_cols - 1] in (None, "")) and platform != "surveymonkey":
         n_cols -= 1
     keys, n_header = _header_keys(rows, platform, n_cols)
-    if len(rows) <= n_header - 1:
+    if len(rows) < n_header:
         raise IngestError("file ends inside its header rows", file=path)
     expected = _expected_keys(cols, platform)
     idx = _match(keys, expected, platform)
@@ -259,18 +356,11 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     if missing:
         raise IngestError(f"export has no column for question {missing[0].qid!r} of {inst.instrument} {inst.version}"
                           + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""), file=path, column=missing[0].qid)
-    body = rows[n_header:]
-    if not body:
+    if len(rows) == n_header:
         raise IngestError("export has a header but no responses", file=path, row=n_header + 1)
-    width = len(rows[0])
-    for r, cells in enumerate(body, start=n_header + 1):
-        if len(cells) > width and any(c not in ("", None) for c in cells[width:]):
-            raise IngestError(f"row has {len(cells)} fields but the header has {width}", file=path, row=r)
-        if len(cells) < width and container.startswith("csv"):
-            raise IngestError(f"row has {len(cells)} fields but the header has {width} (truncated?)", file=path, row=r)
-    data = pd.DataFrame([list(c[:n_cols]) + [None] * (n_cols - len(c)) for c in body], columns=range(n_cols), dtype=object)
-    data = data.replace({"": None})
-    data = data.where(data.isna(), data.astype(str).apply(lambda s: s.str.strip("\r\n")))
+    data = source.body(n_header, width)
+    if data.empty:
+        raise IngestError("export has a header but no responses", file=path, row=n_header + 1)
     n = len(data)
     out = {"response_id": pd.Series([None] * n, dtype=object), "_source_row": np.arange(1, n + 1)}
     meta = {c.meta: data[seen[i]] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
@@ -383,35 +473,18 @@ def check_header(path, inst, *, platform: str | None = None) -> str:
 
     Raises the same one-line :class:`~cmlkit.errors.IngestError` as :func:`read_export`.
     """
-    path = Path(path)
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        read_export(path, inst, platform=platform)
-        return "msforms"
-    if not path.is_file():
-        raise IngestError("input file not found", file=path)
-    with open(path, "rb") as fh:
-        head = fh.read(1 << 20)
-    if not head.strip():
-        raise IngestError("file is empty", file=path)
-    enc = sniff_encoding(head if len(head) < (1 << 20) else head[: head.rfind(b"\n") + 1], path=path)
-    text = head.decode(enc, errors="replace")
-    lines = text.splitlines(keepends=True)
-    sample = "".join(lines[:-1] if len(lines) > 4 else lines)
-    delim = sniff_delimiter(lines[0])
-    try:
-        rows = [r for r in csv.reader(io.StringIO(sample, newline=""), delimiter=delim)][:4]
-    except csv.Error as exc:
-        raise IngestError(f"malformed CSV header: {exc}", file=path) from None
-    platform = platform or detect_platform(rows, path=path)
-    tmp_rows = rows[: {"surveymonkey": 2, "qualtrics": 3}.get(platform, 1)]
+    source = open_export(path)
+    rows = source.head
+    platform = platform or detect_platform(rows, path=path, container=source.container)
     cols = layout(inst, platform)
-    n_cols = len(tmp_rows[0])
-    keys, _ = _header_keys(tmp_rows + [[]], platform, n_cols)
+    n_cols = len(rows[0])
+    n_header = {"surveymonkey": 2, "qualtrics": 3}.get(platform, 1)
+    keys, _ = _header_keys(rows[:n_header] + [[]], platform, n_cols)
     idx = _match(keys, _expected_keys(cols, platform), platform)
     for j, i in enumerate(idx):
-        if i is None and (tmp_rows[0][j] or platform == "surveymonkey"):
+        if i is None and (rows[0][j] or platform == "surveymonkey"):
             raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
-                              file=path, row=1, column=str(tmp_rows[0][j] or keys[j][0])[:80])
+                              file=path, row=1, column=str(rows[0][j] or keys[j][0])[:80])
     return platform
 
 
