@@ -99,19 +99,30 @@ class _Injector:
         self.records, self.used, self.extra = [], set(), []
 
     def _pick(self, qids, k, pred=None):
-        """Pick up to k (row, qid) cells not used yet where pred(value) holds."""
-        cells = []
-        for qid in qids:
-            vals = self.raw[qid]
-            ok = vals.notna() if pred is None else vals.map(lambda v: v is not None and pred(v))
-            cells += [(i, qid) for i in np.flatnonzero(ok.to_numpy())]
-        cells = [c for c in cells if c not in self.used and c[0] not in self.used]
-        if not cells:
+        """Pick up to k unused (row, qid) cells where pred(value) holds, by sampling candidate cells."""
+        picked, n, tries = [], len(self.raw), 0
+        used_rows = {c[0] for c in self.used if isinstance(c, tuple)} | {c for c in self.used if not isinstance(c, tuple)}
+        qids = list(qids)
+        if not qids or not n or not k:
             return []
-        idx = self.rng.choice(len(cells), size=min(k, len(cells)), replace=False)
-        picked = [cells[i] for i in sorted(idx)]
-        self.used.update(picked)
-        return picked
+        while len(picked) < k and tries < 200:
+            tries += 1
+            m = 4 * (k - len(picked)) + 8
+            rows = self.rng.integers(0, n, m)
+            cols = self.rng.integers(0, len(qids), m)
+            for r, c in zip(rows, cols):
+                cell = (int(r), qids[c])
+                if cell in self.used or cell[0] in used_rows:
+                    continue
+                v = self.raw.at[cell[0], cell[1]]
+                if v is None or (isinstance(v, float) and np.isnan(v)) or (pred is not None and not pred(v)):
+                    continue
+                picked.append(cell)
+                self.used.add(cell)
+                used_rows.add(cell[0])
+                if len(picked) == k:
+                    break
+        return sorted(picked)
 
     def record(self, kind, row, qid, true_value, injected, choice=None):
         self.records.append({"kind": kind, "_row": row, "question": qid, "choice": choice,
@@ -175,7 +186,8 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
         code = rng.choice(["999", "9999"]) if mn >= 1000 else rng.choice(["999", "-1"])
         inj.set("sentinel", row, qid, code, true_value=None)
     # choice labels with case / spacing / punctuation variants
-    for row, qid in inj._pick(sel1, k.get("label_variant", 0)):
+    # (not on 'Other (please specify)': single-header exports replace that choice by the typed text)
+    for row, qid in inj._pick(sel1, k.get("label_variant", 0), lambda v: v != OTHER_LABEL):
         lab = raw.at[row, qid]
         variant = rng.choice(["upper", "lower", "pad", "double", "dot"])
         txt = {"upper": lab.upper(), "lower": lab.lower(), "pad": f"  {lab} ", "double": lab.replace(" ", "  ", 1) if " " in lab else lab + "  ",
@@ -183,8 +195,9 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
         inj.set("label_variant", row, qid, txt)
     # 'other' text that matches an existing choice
     if "services" in raw and k.get("other_matches_choice"):
+        used_rows = {c[0] for c in inj.used}
         cand = [i for i, v in enumerate(raw["services"]) if isinstance(v, tuple) and "other" not in v
-                and any(c in OTHER_VARIANTS for c in v) and (i, "services") not in inj.used and i not in inj.used]
+                and any(c in OTHER_VARIANTS for c in v) and i not in used_rows]
         for row in sorted(rng.choice(cand, size=min(k["other_matches_choice"], len(cand)), replace=False)):
             v = raw.at[row, "services"]
             choice = [c for c in v if c in OTHER_VARIANTS][int(rng.integers(0, len([c for c in v if c in OTHER_VARIANTS])))]
@@ -199,7 +212,8 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
                  ("paid_staff_hours", "paid_staff", "No paid staff", lambda: _fmt_number(float(rng.integers(2, 20))))]
         for j in range(k["skip_contradiction"]):
             qid, gate, gate_label, make = pairs[j % 2]
-            rows = [i for i in np.flatnonzero((raw[gate] == gate_label).to_numpy()) if (i, qid) not in inj.used and i not in inj.used]
+            used_rows = {c[0] for c in inj.used}
+            rows = [i for i in np.flatnonzero((raw[gate] == gate_label).to_numpy()) if i not in used_rows]
             if rows:
                 row = int(rng.choice(rows))
                 inj.used.add((row, qid))
@@ -209,7 +223,10 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
     if likert_grid and k.get("straight_lining"):
         ids = inst.grids[likert_grid[0]]
         labels = [c["label"] for c in inst.choices(ids[0]) if "score" in c]
-        varied = [i for i in range(n) if raw.loc[i, ids].nunique() > 1 and all((i, q) not in inj.used for q in ids) and i not in inj.used]
+        used_rows = np.fromiter({c[0] for c in inj.used}, dtype=np.int64)
+        varied_mask = raw[ids].astype(str).nunique(axis=1).to_numpy() > 1
+        varied_mask[used_rows] = False
+        varied = np.flatnonzero(varied_mask)
         for row in sorted(rng.choice(varied, size=min(k["straight_lining"], len(varied)), replace=False)):
             lab = labels[int(rng.integers(len(labels) - 2, len(labels)))]
             for qid in ids:
@@ -227,8 +244,9 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
     for row, qid in inj._pick(text_ids, k.get("mojibake", 0), lambda v: isinstance(v, str) and not v.isascii()):
         inj.set("mojibake", row, qid, _mojibake(raw.at[row, qid]))
     # speeders
-    for row in sorted(rng.choice([i for i in range(n) if i not in {c[0] for c in inj.used}],
-                                 size=k.get("speeder", 0), replace=False)):
+    free = np.ones(n, dtype=bool)
+    free[np.fromiter({c[0] for c in inj.used}, dtype=np.int64)] = False
+    for row in sorted(rng.choice(np.flatnonzero(free), size=min(k.get("speeder", 0), int(free.sum())), replace=False)):
         true_dur = int((raw.at[row, "_end"] - raw.at[row, "_start"]).total_seconds())
         fast = int(rng.integers(40, 120))
         raw.at[row, "_end"] = raw.at[row, "_start"] + pd.Timedelta(seconds=fast)
