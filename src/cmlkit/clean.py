@@ -43,14 +43,25 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     ``blank``, ``number`` (already a plain number), ``text_number`` (``£1,200``, ``approx 20``,
     ``1.5k``), ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``) or ``bad``.
     """
-    s = values.astype("string").str.strip()
     out = pd.DataFrame({"value": np.nan, "lower": np.nan, "upper": np.nan, "kind": "bad"}, index=values.index)
-    blank = s.isna() | (s == "")
+    obj = values.astype(object)
+    plain = pd.to_numeric(obj, errors="coerce")  # fast path: most cells are plain numbers
+    blank = obj.isna()
+    is_plain = plain.notna() & ~blank
+    if is_plain.any():  # '1e3', ' 12', 'inf' parse but are not plain typed numbers
+        sub = obj[is_plain].astype(str)
+        strict = sub.str.fullmatch(r"-?\d+(?:\.\d+)?")
+        is_plain.loc[strict.index[~strict.to_numpy(bool)]] = False
     out.loc[blank, "kind"] = "blank"
-    plain = pd.to_numeric(s.where(~blank), errors="coerce")
-    is_plain = plain.notna() & s.str.fullmatch(r"-?\d+(?:\.\d+)?").fillna(False)
     out.loc[is_plain, "value"] = plain[is_plain]
     out.loc[is_plain, "kind"] = "number"
+    rest_idx = ~blank & ~is_plain
+    if not rest_idx.any():
+        return out
+    s = obj.where(rest_idx).astype("string[pyarrow]").str.strip()
+    blank2 = rest_idx & (s == "").fillna(False)
+    out.loc[blank2, "kind"] = "blank"
+    blank = blank | blank2
     rest = ~blank & ~is_plain
     na = rest & s.str.fullmatch(_NA_TEXT).fillna(False)
     out.loc[na, "kind"] = "na"
@@ -265,8 +276,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
         keep_flag = unfinished & (progress >= min_progress)
         P.add(keep_flag, "", "", "no_action", "incomplete",
               "unfinished response kept, progress " + progress.astype(int).astype(str) + "% (review)", old="")
-    answers = P.coded[qids].fillna("\x00").astype(str)
-    hashes = pd.util.hash_pandas_object(answers, index=False)
+    hashes = pd.util.hash_pandas_object(P.coded[qids], index=False)
     dup = hashes.duplicated(keep="first")
     first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
     P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
@@ -275,7 +285,9 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
     # -- values -----------------------------------------------------------------------------
     for q in inst.questions:
         if q["type"] in ("text", "select_one"):
-            fixed = P.coded[q["id"]].map(fix_mojibake)
+            col = P.coded[q["id"]]
+            suspect = col.astype("string[pyarrow]").str.contains(MOJIBAKE.pattern, regex=True).fillna(False).to_numpy(bool)
+            fixed = col[suspect].map(fix_mojibake).reindex(col.index)
             P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
                   "UTF-8 text read as cp1252 (mojibake) repaired", private=_is_private_text(q))
     _choice_labels(P, inst)
@@ -300,7 +312,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
         if q0["type"] != "select_one" or len(ids) < 4:
             continue
         block = P.coded[ids]
-        same = block.notna().all(axis=1) & block.nunique(axis=1).eq(1)
+        same = block.notna().all(axis=1) & block.eq(block.iloc[:, 0], axis=0).all(axis=1)
         P.add(same, ids[0], "", "no_action", "straight_lining",
               f"the same answer to all {len(ids)} items of the {grid} grid (review)", old="")
 
@@ -415,11 +427,14 @@ def _numbers(P, inst, outlier_z):
     for qid in inst.questions_of_type("integer", "decimal"):
         parsed = parse_number_text(P.coded[qid])
         kind = parsed["kind"]
-        P.add(kind == "text_number", qid, parsed["value"].map(_fmt), "change_response", "number_text", "number written as text")
+        m = kind == "text_number"
+        P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
         P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
-        mid = ((parsed["lower"] + parsed["upper"]) / 2).map(lambda v: _fmt(v) if pd.notna(v) else "")
-        P.add(kind == "range", qid, mid, "change_response", "number_text",
-              "a range, not a number: midpoint proposed, lower " + parsed["lower"].astype(str) + ", upper " + parsed["upper"].astype(str) + " (review)")
+        m = kind == "range"
+        if m.any():
+            lo, hi = parsed.loc[m, "lower"], parsed.loc[m, "upper"]
+            P.add(m, qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
+                  "a range, not a number: midpoint proposed, lower " + lo.map(_fmt) + ", upper " + hi.map(_fmt) + " (review)")
         P.add(kind == "bad", qid, "", "blank_response", "number_text", "not a number (review)")
         num = pd.to_numeric(P.coded[qid], errors="coerce")
         c = inst.question(qid)["constraint"] or {}
@@ -434,13 +449,16 @@ def _numbers(P, inst, outlier_z):
         z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
         outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
         sentinel = num.isin(SENTINELS) & (out | outlying)
-        P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num.astype(str) + "), not a value")
+        if sentinel.any():
+            P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num[sentinel].map(_fmt) + "), not a value")
         out &= ~sentinel
         P.add(out, qid, "", "blank_response", "out_of_range",
               f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
         flag = outlying & ~sentinel & ~out
-        P.add(flag, qid, "", "no_action", "outlier",
-              "robust outlier: " + z.round(1).astype(str) + " MADs from the median" + (" on a log scale" if money.search(qid) else "") + " (review)")
+        if flag.any():
+            P.add(flag, qid, "", "no_action", "outlier",
+                  "robust outlier: " + z[flag].round(1).astype(str) + " MADs from the median"
+                  + (" on a log scale" if money.search(qid) else "") + " (review)")
 
 
 def _personal_text(P, inst):
@@ -456,7 +474,10 @@ def _personal_text(P, inst):
             .str.replace(POSTCODE, "[postcode removed]", regex=True).str.replace(NAME_CUE, lambda m: m.group(0).replace(m.group(1), "[name removed]"), regex=True)
         names = own[has]
         if names.notna().any():
-            red = pd.Series([_redact_name(t, n) for t, n in zip(red, names)], index=red.index)
+            last = names.fillna("").str.split().str[-1].fillna("")
+            hit = np.array([bool(n) and n in t for t, n in zip(red, last)], dtype=bool)
+            if hit.any():
+                red.loc[hit] = [_redact_name(t, n) for t, n in zip(red[hit], names[hit])]
         changed = red != vals[has]
         P.add(changed.reindex(vals.index, fill_value=False), q["id"], red, "change_response", "pii_text",
               "personal data (email, phone, postcode or name) in free text redacted", private=True)

@@ -135,21 +135,21 @@ def write_export(raw: pd.DataFrame, inst, platform: str, path) -> Path:
     body = _cells(raw, inst, platform)
     n_header = len(cols[0].headers)
     headers = [[c.headers[i] for c in cols] for i in range(n_header)]
-    rows = [list(r) for r in zip(*body)] if body else []
     if platform == "spss":
         return _write_sav(cols, body, inst, path)
     if platform == "msforms":
         wb = Workbook()
         ws = wb.active
         ws.title = "Sheet1"
-        for row in headers + rows:
+        for row in headers + [list(r) for r in zip(*body)]:
             ws.append([None if (isinstance(v, float) and np.isnan(v)) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
         wb.save(path)
         return freeze_xlsx(path)  # fixed times: the same seed gives the same bytes
+    delim = DELIMITERS.get(platform, ",")
     with open(path, "w", encoding=ENCODINGS[platform], newline="") as fh:
-        writer = csv.writer(fh, lineterminator="\r\n", delimiter=DELIMITERS.get(platform, ","))
-        writer.writerows(headers)
-        writer.writerows([["" if v is None or (isinstance(v, float) and np.isnan(v)) else v for v in r] for r in rows])
+        csv.writer(fh, lineterminator="\r\n", delimiter=delim).writerows(headers)
+        frame = pd.DataFrame({i: col for i, col in enumerate(body)})
+        frame.to_csv(fh, header=False, index=False, sep=delim, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     return path
 
 

@@ -426,26 +426,42 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
 def _split_joined(cells: pd.Series, choices: list, sep: str):
     """Split joined multi-select cells using the choice labels (labels may contain the separator).
 
-    Returns (space-joined names, leftover text or None) as two Series.
+    Labels that contain the separator are first replaced by a placeholder, then cells are split,
+    fragments matched to labels exactly, and what is left joined back as the 'other' text.
+    Returns (space-joined names in choice order, leftover text or None) as two Series.
     """
-    s = cells.astype("string").str.strip().str.rstrip(sep.strip() or sep)
-    rest = sep + s + sep
+    s = cells.astype(object).where(cells.notna(), None)
+    present = s.notna().to_numpy()
     names = pd.Series([""] * len(cells), index=cells.index, dtype=object)
-    stripped_sep = sep.strip()
-    for c in sorted(choices, key=lambda c: -len(c["label"])):
+    left = pd.Series([None] * len(cells), index=cells.index, dtype=object)
+    if not present.any():
+        return names, left
+    text = s[present].astype(str).str.strip().str.rstrip(sep.strip() or sep)
+    label_of = {}
+    for k, c in enumerate(sorted(choices, key=lambda c: -len(c["label"]))):
         if c["name"] == "other":
             continue
-        pat = re.escape(sep) + re.escape(c["label"]) + re.escape(sep)
-        hit = rest.str.contains(pat, regex=True).fillna(False).to_numpy(bool)
-        names = names + np.where(hit, c["name"] + " ", "")
-        rest = rest.str.replace(pat, sep, regex=True)
-    order = {c["name"]: k for k, c in enumerate(choices)}
-    names = names.map(lambda v: " ".join(sorted(v.split(), key=order.get)) if v else "")
-    left = rest.str.strip().str.strip(stripped_sep or sep).str.strip()
+        if sep in c["label"] or sep.strip() in c["label"]:
+            token = f"\x00{k}\x00"
+            text = text.str.replace(c["label"], token, regex=False)
+            label_of[token] = c["name"]
+        else:
+            label_of[c["label"]] = c["name"]
     other_label = next((c["label"] for c in choices if c["name"] == "other"), None)
+    parts = text.str.split(re.escape(sep.strip() or sep), regex=True).explode().str.strip()
+    parts = parts[parts.notna() & (parts != "")]
     if other_label:
-        left = left.str.replace(re.escape(other_label), "", regex=True).str.strip().str.strip(stripped_sep).str.strip()
-    left = left.astype(object).where(left.notna() & (left != ""), None)
+        parts = parts[parts != other_label]
+    matched = parts.map(label_of)
+    order = {c["name"]: i for i, c in enumerate(choices)}
+    hits = pd.DataFrame({"row": matched.index[matched.notna()], "name": matched[matched.notna()].to_numpy()})
+    hits["pos"] = hits["name"].map(order)
+    hits = hits.drop_duplicates(["row", "name"]).sort_values(["row", "pos"], kind="stable")
+    names.update(hits.groupby("row", sort=False)["name"].agg(" ".join))
+    rest = parts[matched.isna()]
+    if len(rest):
+        joiner = sep if sep.strip() != sep else sep.strip()
+        left.update(rest.groupby(level=0, sort=False).agg(lambda x: joiner.join(x)))
     return names, left
 
 

@@ -96,7 +96,7 @@ def _postcodes(rng, n):
     return out[:n]
 
 
-def make_frame(n_community: int = 480, *, random_state=0) -> pd.DataFrame:
+def make_frame(n_community: int = 480, *, community_only: bool = False, random_state=0) -> pd.DataFrame:
     """Make a synthetic library frame shaped like the Arts Council basic dataset.
 
     Parameters
@@ -104,6 +104,8 @@ def make_frame(n_community: int = 480, *, random_state=0) -> pd.DataFrame:
     n_community : int, default 480
         Number of community run (CR) plus independent (ICL) libraries open in 2023. The other
         codes (LA, C, LAU, Closed) are scaled to keep the real file's mix.
+    community_only : bool, default False
+        Only CR and ICL libraries (for very large benchmark frames).
     random_state : int or numpy.random.Generator
         Seed.
 
@@ -121,7 +123,7 @@ def make_frame(n_community: int = 480, *, random_state=0) -> pd.DataFrame:
     counts = {"CR": n_cr, "ICL": n_community - n_cr}
     scale = n_community / (FRAME_MIX["CR"] + FRAME_MIX["ICL"])
     for code in ("LA", "C", "LAU", "Closed"):
-        counts[code] = max(1, int(round(FRAME_MIX[code] * scale)))
+        counts[code] = 0 if community_only else max(1, int(round(FRAME_MIX[code] * scale)))
     n_auth = sum(k for _, k in REGIONS)
     auth_names = _place_names(rng, n_auth)
     auth_region = np.repeat([r for r, _ in REGIONS], [k for _, k in REGIONS])

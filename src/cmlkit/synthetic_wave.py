@@ -58,6 +58,14 @@ def _fmt_number(v) -> str | None:
     return str(int(v)) if v.is_integer() else f"{v:g}"
 
 
+def _format_numbers(values: pd.Series) -> np.ndarray:
+    """Numbers as a respondent types them: whole numbers without '.0', None for missing (vectorised)."""
+    v = pd.to_numeric(values, errors="coerce").astype(float)
+    whole = (v % 1 == 0).fillna(False).to_numpy()
+    out = np.where(whole, v.where(pd.Series(whole, index=v.index)).astype("Int64").astype(str), v.astype(str))
+    return np.where(v.isna().to_numpy(), None, out).astype(object)
+
+
 def render_raw(truth: pd.DataFrame, inst, *, start: pd.Series, duration_s: np.ndarray, respondent_id: np.ndarray) -> pd.DataFrame:
     """Render true clean values as respondents would have typed them (labels, numbers as text)."""
     raw = {"_respondent_id": respondent_id, "_start": start.to_numpy(),
@@ -74,7 +82,7 @@ def render_raw(truth: pd.DataFrame, inst, *, start: pd.Series, duration_s: np.nd
             dummies = truth[[f"{qid}__{c}" for c in names]].to_numpy()
             raw[qid] = np.array([tuple(c for c, d in zip(names, row) if d == 1) or None for row in dummies], dtype=object)
         elif q["type"] in ("integer", "decimal"):
-            raw[qid] = np.array([_fmt_number(v) for v in truth[qid].to_numpy(dtype=object)], dtype=object)
+            raw[qid] = _format_numbers(truth[qid])
         else:
             raw[qid] = truth[qid].astype(object).where(truth[qid].notna(), None).to_numpy()
     out = pd.DataFrame(raw)
@@ -318,7 +326,7 @@ def _finalise(raw, inj, extra_records, instrument, out):
 
 def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=None, response_rate: float = 0.5,
               governance_signal: float = 1.0, volunteers_per_library=(3, 10), platforms=PLATFORMS,
-              wave: str = "2025w1", inject: bool = True) -> dict:
+              wave: str = "2025w1", inject: bool = True, instruments=("cml_library", "cml_volunteer")) -> dict:
     """Generate a whole synthetic wave with ground truth and write it under ``out_dir``.
 
     Parameters
@@ -343,6 +351,8 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
         Wave id whose instruments are used.
     inject : bool, default True
         Inject errors (False writes clean exports; handy for tests).
+    instruments : sequence of str
+        Which questionnaires to write (the library survey alone for large benchmarks).
 
     Returns
     -------
@@ -364,7 +374,7 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
     pop["responded"] = r_resp.random(len(pop)) < p
     pop.to_csv(out / "truth" / "library_population.csv", index=False)
     resp = pop.loc[pop["responded"]].reset_index(drop=True)
-    vol = syn.simulate_volunteers(resp, per_library=volunteers_per_library, random_state=r_vol)
+    vol = syn.simulate_volunteers(resp, per_library=volunteers_per_library, random_state=r_vol) if "cml_volunteer" in instruments else None
 
     manifest = {"seed": seed, "wave": wave, "n_frame": len(frame), "n_in_scope": len(pop), "files": {}}
     counter = {"next": 0}
@@ -378,6 +388,8 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
         ("cml_library", resp, r_raw_l, r_inj_l, LIBRARY_RATES, 1500),
         ("cml_volunteer", vol, r_raw_v, r_inj_v, VOLUNTEER_RATES, 420),
     ]:
+        if instrument not in instruments:
+            continue
         inst = load_instrument(instrument, wave)
         ids = np.array([next_id() for _ in range(len(truth))])
         start = fieldwork_start + pd.to_timedelta(rng_raw.uniform(0, 56 * 86400, len(truth)).astype(int), unit="s")

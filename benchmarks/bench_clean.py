@@ -1,0 +1,95 @@
+"""Benchmark: ingest + clean synthetic library-survey exports of 1k, 10k, 100k and 1M responses.
+
+For each size a synthetic wave (library questionnaire, single-header CSV, errors injected) is
+generated once, untimed. Then, each in a fresh Python process so peak memory is its own:
+
+* ``bare_read_csv_s``: ``pandas.read_csv(path)`` with default settings (the comparison baseline);
+* ``ingest_clean_s``: ``read_export`` + ``propose_changes`` + ``apply_log`` + ``finalise`` (what
+  ``10_clean_responses`` does before writing), with peak resident memory (``ru_maxrss``).
+
+Writes JSON with the ratio to the bare read and the growth from the second-largest to the largest
+size. Targets (issue 3): 1M responses cleaned in at most 5x the bare read, peak memory under 4 GB,
+time from 100k to 1M growing no more than 12x. Run: ``.venv/bin/python benchmarks/bench_clean.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHILD = r"""
+import json, resource, sys, time
+path, mode = sys.argv[1], sys.argv[2]
+t0 = time.perf_counter()
+if mode == "bare":
+    import pandas as pd
+    n = len(pd.read_csv(path))
+else:
+    from cmlkit import clean, cleaning_log
+    from cmlkit.ingest import read_export
+    from cmlkit.instrument import load_instrument
+    inst = load_instrument("cml_library", "2025w1")
+    raw = read_export(path, inst)
+    log = clean.propose_changes(raw, inst, wave="2025w1")
+    applied, report = cleaning_log.apply_log(raw, log, inst)
+    data, private = clean.finalise(applied, inst)
+    cleaning_log.accounting(raw, report, data)
+    n = len(raw)
+wall = time.perf_counter() - t0
+hwm = [ln for ln in open("/proc/self/status") if ln.startswith("VmHWM:")]
+peak = int(hwm[0].split()[1]) / 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"rows": n, "wall_s": wall, "peak_rss_mb": peak}))
+"""
+
+
+def child(path, mode):
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 10_000, 100_000, 1_000_000], help="responses")
+    ap.add_argument("--out", default="benchmarks/results/bench_clean.json")
+    ap.add_argument("--repeats", type=int, default=1, help="timed runs per size (the minimum is reported)")
+    args = ap.parse_args(argv)
+    from cmlkit.synthetic import make_frame
+    from cmlkit.synthetic_wave import make_wave
+
+    results = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            frame = make_frame(int(n * 2.05), community_only=True, random_state=n)
+            m = make_wave(tmp, seed=n, frame=frame, platforms=("singleheader",), instruments=("cml_library",))
+            gen = time.perf_counter() - t0
+            path = Path(tmp) / "exports" / "cml_library_singleheader.csv"
+            bare = min((child(path, "bare") for _ in range(args.repeats)), key=lambda r: r["wall_s"])
+            mine = min((child(path, "clean") for _ in range(args.repeats)), key=lambda r: r["wall_s"])
+            row = {"responses": mine["rows"], "file_mb": round(path.stat().st_size / 2**20, 1), "generate_s": round(gen, 1),
+                   "bare_read_csv_s": round(bare["wall_s"], 3), "ingest_clean_s": round(mine["wall_s"], 3),
+                   "ratio_to_bare_read": round(mine["wall_s"] / bare["wall_s"], 2),
+                   "peak_rss_mb": round(mine["peak_rss_mb"], 1), "bare_peak_rss_mb": round(bare["peak_rss_mb"], 1),
+                   "errors_injected": m["n_cml_library_errors"]}
+            results.append(row)
+            print(json.dumps(row), flush=True)
+    summary = {}
+    if len(results) >= 2:
+        a, b = results[-2], results[-1]
+        summary = {"growth_sizes": [a["responses"], b["responses"]], "time_growth": round(b["ingest_clean_s"] / a["ingest_clean_s"], 2),
+                   "largest_ratio_to_bare_read": b["ratio_to_bare_read"], "largest_peak_rss_mb": b["peak_rss_mb"]}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": platform.platform(), "python": platform.python_version(), "cpus": __import__("os").cpu_count(),
+                               "results": results, "summary": summary}, indent=2) + "\n")
+    print(out)
+
+
+if __name__ == "__main__":
+    main()
