@@ -123,6 +123,12 @@ def _tokens(text: str) -> list:
     return [_stem(t) for t in re.split(r"[^a-z0-9]+", _strip_accents(str(text)).casefold()) if t]
 
 
+def _map_unique(values: pd.Series, fn) -> pd.Series:
+    """``values.map(fn)`` computed once per distinct value (survey columns repeat a lot)."""
+    uniq = pd.unique(values.dropna())
+    return values.map(dict(zip(uniq, map(fn, uniq))))
+
+
 def fix_mojibake(text):
     """Undo UTF-8 text that was decoded as cp1252 (``cafÃ©`` -> ``café``); return None when not mojibake."""
     if not isinstance(text, str) or not MOJIBAKE.search(text):
@@ -180,7 +186,7 @@ def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = 
         winners = [k for k, v in scores.items() if v == best]
         return winners[0] if best >= min_coverage and len(winners) == 1 else None
 
-    return texts.map(one)
+    return _map_unique(texts, one)
 
 
 class _Proposals:
@@ -287,7 +293,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
         if q["type"] in ("text", "select_one"):
             col = P.coded[q["id"]]
             suspect = col.astype("string[pyarrow]").str.contains(MOJIBAKE.pattern, regex=True).fillna(False).to_numpy(bool)
-            fixed = col[suspect].map(fix_mojibake).reindex(col.index)
+            fixed = _map_unique(col[suspect], fix_mojibake).reindex(col.index)
             P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
                   "UTF-8 text read as cp1252 (mojibake) repaired", private=_is_private_text(q))
     _choice_labels(P, inst)
@@ -332,7 +338,7 @@ def _duplicate_libraries(P, inst):
     if "library_name" not in P.coded:
         return
     c = P.coded
-    name = c["library_name"].fillna("").map(lambda v: loose(_strip_accents(v)))
+    name = _map_unique(c["library_name"].fillna(""), lambda v: loose(_strip_accents(v)))
     pc_col = "postcode" if "postcode" in c else ("library_postcode" if "library_postcode" in c else None)
     if inst.unit != "library" or pc_col is None:
         return

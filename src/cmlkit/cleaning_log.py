@@ -36,7 +36,8 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
     Each entry's ``old_value`` must equal the current raw value (or its ``sha256:`` digest); a
     stale entry (the export changed since the log was written) is reported, not applied. Unknown
     change types, unknown responses or questions and new values the instrument does not allow are
-    refused. Entries that change nothing are reported as such.
+    refused. Entries that change nothing are reported as such. Several entries on one cell apply
+    in log order (each must match the value the previous one left). Vectorised per question.
 
     Returns
     -------
@@ -44,55 +45,87 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
         The raw responses after the log (removed rows dropped), choice labels coded to names.
     report : pandas.DataFrame
         The log with ``status`` (``applied``, ``no_change``, ``stale``, ``refused``) and ``message``.
+
+    Raises
+    ------
+    CleaningLogError
+        On an unknown ``change_type`` (naming the log row) or response ids that are not unique.
     """
+    from cmlkit.clean import code_choices
+
+    log = log.reset_index(drop=True)
     unknown = sorted(set(log["change_type"]) - set(CHANGE_TYPES))
     if unknown:
         row = int(np.flatnonzero(log["change_type"].isin(unknown))[0]) + 2
         raise CleaningLogError(f"unknown change_type {unknown[0]!r}; expected one of {CHANGE_TYPES}", row=row, column="change_type")
-    from cmlkit.clean import code_choices
-
-    data = code_choices(raw, inst).set_index("response_id", drop=False)
-    status, message = [], []
-    removed = set()
-    for e in log.itertuples(index=False):  # one pass over the log (its length), not over responses
-        rid, qid, ct = str(e.response_id), e.question, e.change_type
-        if rid not in data.index:
-            status.append("refused"); message.append(f"response {rid} is not in the export")
-            continue
-        if ct == "no_action":
-            status.append("no_change"); message.append("no action")
-            continue
-        if ct == "remove_response":
-            removed.add(rid)
-            status.append("applied"); message.append("response removed")
-            continue
-        if qid not in data.columns or qid not in inst.question_ids:
-            status.append("refused"); message.append(f"question {qid!r} is not in the instrument")
-            continue
-        cur = data.at[rid, qid]
-        cur_s = "" if cur is None or (isinstance(cur, float) and np.isnan(cur)) else str(cur)
-        old = str(e.old_value)
-        if not (old == cur_s or (old.startswith("sha256:") and cur_s and digest(cur_s) == old)):
-            status.append("stale"); message.append(f"old_value does not match the current value of {qid} (export changed?); not applied")
-            continue
-        new = "" if ct == "blank_response" else str(e.new_value)
-        q = inst.question(qid)
-        if new and q["type"] == "select_one" and new not in inst.choice_names(qid):
-            status.append("refused"); message.append(f"{new!r} is not a choice of {qid}")
-            continue
-        if new and q["type"] in ("integer", "decimal") and pd.isna(pd.to_numeric(new, errors="coerce")):
-            status.append("refused"); message.append(f"{new!r} is not a number")
-            continue
-        if new and q["type"] == "select_multiple" and set(new.split()) - set(inst.choice_names(qid)):
-            status.append("refused"); message.append(f"{new!r} has values that are not choices of {qid}")
-            continue
-        if new == cur_s:
-            status.append("no_change"); message.append("new value equals the current value")
-            continue
-        data.at[rid, qid] = new if new else None
-        status.append("applied"); message.append("")
+    data = code_choices(raw, inst)
+    data.index = data["response_id"].astype(str).to_numpy()
+    if not data.index.is_unique:
+        dup = data.index[data.index.duplicated()][0]
+        raise CleaningLogError(f"response id {dup!r} occurs more than once in the export; ids must be unique to apply a log")
+    rid = log["response_id"].astype(str)
+    ct, qcol = log["change_type"], log["question"].astype(str)
+    status = pd.Series("", index=log.index, dtype=object)
+    message = pd.Series("", index=log.index, dtype=object)
+    known = rid.isin(data.index)
+    status[~known] = "refused"
+    message[~known] = "response " + rid[~known] + " is not in the export"
+    m = known & (ct == "no_action")
+    status[m], message[m] = "no_change", "no action"
+    m = known & (ct == "remove_response")
+    status[m], message[m] = "applied", "response removed"
+    removed = set(rid[m])
+    cells = known & ct.isin(["change_response", "blank_response"])
+    badq = cells & ~qcol.isin(inst.question_ids)
+    status[badq] = "refused"
+    message[badq] = "question " + qcol[badq] + " is not in the instrument"
+    work = log.index[cells & ~badq]
+    rounds = pd.Series(0, index=work)
+    if len(work):
+        rounds = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount()
+    for r in sorted(rounds.unique()) if len(work) else []:
+        this = rounds.index[rounds == r]
+        for qid, idx in pd.Series(this, index=this).groupby(qcol[this], sort=False):
+            idx = idx.index
+            q = inst.question(qid)
+            ids = rid[idx].to_numpy()
+            cur = data.loc[ids, qid]
+            cur_s = pd.Series(np.where(cur.isna().to_numpy(), "", cur.astype(str).to_numpy()), index=idx)
+            old = log.loc[idx, "old_value"].astype(str)
+            hashed = old.str.startswith("sha256:")
+            match = (old == cur_s)
+            if hashed.any():
+                match[hashed] = [bool(c) and digest(c) == o for c, o in zip(cur_s[hashed], old[hashed])]
+            new = pd.Series(np.where(ct[idx] == "blank_response", "", log.loc[idx, "new_value"].astype(str)), index=idx)
+            valid = pd.Series(True, index=idx)
+            why = pd.Series("", index=idx, dtype=object)
+            filled = new != ""
+            if q["type"] == "select_one":
+                bad = filled & ~new.isin(inst.choice_names(qid))
+                why[bad] = "'" + new[bad] + "' is not a choice of " + qid
+                valid &= ~bad
+            elif q["type"] in ("integer", "decimal"):
+                bad = filled & pd.to_numeric(new, errors="coerce").isna()
+                why[bad] = "'" + new[bad] + "' is not a number"
+                valid &= ~bad
+            elif q["type"] == "select_multiple":
+                allowed = set(inst.choice_names(qid))
+                bad = filled & new.str.split().map(lambda names: bool(set(names) - allowed))
+                why[bad] = "'" + new[bad] + "' has values that are not choices of " + qid
+                valid &= ~bad
+            stale = ~match
+            status[idx[stale]] = "stale"
+            message[idx[stale]] = "old_value does not match the current value of " + qid + " (export changed?); not applied"
+            refused = match & ~valid
+            status[idx[refused]], message[idx[refused]] = "refused", why[refused]
+            same = match & valid & (new == cur_s)
+            status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
+            go = match & valid & (new != cur_s)
+            if go.any():
+                data.loc[rid[idx[go]].to_numpy(), qid] = new[go].where(new[go] != "", None).to_numpy()
+                status[idx[go]] = "applied"
     report = log.copy()
-    report["status"], report["message"] = status, message
+    report["status"], report["message"] = status.to_numpy(), message.to_numpy()
     applied = data.loc[~data.index.isin(removed)].reset_index(drop=True)
     return applied, report
 

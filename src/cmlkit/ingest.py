@@ -426,43 +426,49 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
 def _split_joined(cells: pd.Series, choices: list, sep: str):
     """Split joined multi-select cells using the choice labels (labels may contain the separator).
 
-    Labels that contain the separator are first replaced by a placeholder, then cells are split,
-    fragments matched to labels exactly, and what is left joined back as the 'other' text.
-    Returns (space-joined names in choice order, leftover text or None) as two Series.
+    Labels that contain the separator are first replaced by a placeholder, then cells are split
+    (pyarrow list kernels), fragments matched to labels exactly, and what is left joined back as
+    the 'other' text. Returns (space-joined names in choice order, leftover text or None).
     """
-    s = cells.astype(object).where(cells.notna(), None)
-    present = s.notna().to_numpy()
-    names = pd.Series([""] * len(cells), index=cells.index, dtype=object)
-    left = pd.Series([None] * len(cells), index=cells.index, dtype=object)
-    if not present.any():
-        return names, left
-    text = s[present].astype(str).str.strip().str.rstrip(sep.strip() or sep)
-    label_of = {}
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(cells)
+    names = np.full(n, "", dtype=object)
+    left = np.full(n, None, dtype=object)
+    text = pa.array(cells.astype(object).where(cells.notna(), None).tolist(), type=pa.string())
+    text = pc.utf8_rtrim(pc.utf8_trim_whitespace(text), characters=sep.strip() or sep)
+    fragment_of = {}
     for k, c in enumerate(sorted(choices, key=lambda c: -len(c["label"]))):
         if c["name"] == "other":
             continue
-        if sep in c["label"] or sep.strip() in c["label"]:
-            token = f"\x00{k}\x00"
-            text = text.str.replace(c["label"], token, regex=False)
-            label_of[token] = c["name"]
+        if (sep.strip() or sep) in c["label"]:
+            token = f"\x01{k}\x01"
+            text = pc.replace_substring(text, pattern=c["label"], replacement=token)
+            fragment_of[token] = c["name"]
         else:
-            label_of[c["label"]] = c["name"]
+            fragment_of[c["label"]] = c["name"]
+    lists = pc.split_pattern(text, pattern=sep.strip() or sep)
+    parent = pc.list_parent_indices(lists).to_numpy()
+    frags = pc.utf8_trim_whitespace(pc.list_flatten(lists))
     other_label = next((c["label"] for c in choices if c["name"] == "other"), None)
-    parts = text.str.split(re.escape(sep.strip() or sep), regex=True).explode().str.strip()
-    parts = parts[parts.notna() & (parts != "")]
-    if other_label:
-        parts = parts[parts != other_label]
-    matched = parts.map(label_of)
-    order = {c["name"]: i for i, c in enumerate(choices)}
-    hits = pd.DataFrame({"row": matched.index[matched.notna()], "name": matched[matched.notna()].to_numpy()})
-    hits["pos"] = hits["name"].map(order)
-    hits = hits.drop_duplicates(["row", "name"]).sort_values(["row", "pos"], kind="stable")
-    names.update(hits.groupby("row", sort=False)["name"].agg(" ".join))
-    rest = parts[matched.isna()]
-    if len(rest):
+    keep = pc.and_(pc.not_equal(frags, ""), pc.not_equal(frags, other_label or "\x02")).to_numpy(zero_copy_only=False)
+    frags_np = np.asarray(frags.to_pylist(), dtype=object)
+    order = [c["name"] for c in choices if c["name"] in set(fragment_of.values())]
+    code = pd.Series(frags_np).map({f: order.index(nm) for f, nm in fragment_of.items()}).to_numpy()
+    matched = keep & ~pd.isna(code)
+    if matched.any():
+        dummies = np.zeros((n, len(order)), dtype=bool)
+        dummies[parent[matched], code[matched].astype(int)] = True
+        for j, nm in enumerate(order):
+            names = np.where(dummies[:, j], names + (nm + " "), names)
+        names = np.array([v[:-1] if v else v for v in names], dtype=object)
+    rest = keep & pd.isna(code)
+    if rest.any():
         joiner = sep if sep.strip() != sep else sep.strip()
-        left.update(rest.groupby(level=0, sort=False).agg(lambda x: joiner.join(x)))
-    return names, left
+        grouped = pd.Series(frags_np[rest], index=parent[rest]).groupby(level=0, sort=True).agg(joiner.join)
+        left[grouped.index.to_numpy()] = grouped.to_numpy()
+    return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object)
 
 
 def _route_other(value: pd.Series, other_text, choices: list):
@@ -478,7 +484,9 @@ def _route_other(value: pd.Series, other_text, choices: list):
         fill = value.isna() & other_text.notna()
         return value.where(~fill, other_label), other_text
     known = {loose(c["label"]) for c in choices} | {loose(c["name"]) for c in choices}
-    unknown = value.notna() & ~value.map(lambda v: loose(v) in known if isinstance(v, str) else True)
+    uniq = pd.unique(value.dropna())
+    is_known = {v: (loose(v) in known if isinstance(v, str) else True) for v in uniq}
+    unknown = value.notna() & ~value.map(is_known).fillna(True).astype(bool)
     text = value.where(unknown, None)
     return value.where(~unknown, other_label), text
 
