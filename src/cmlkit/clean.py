@@ -22,6 +22,7 @@ import pandas as pd
 from cmlkit.cleaning_log import LOG_COLUMNS, digest
 from cmlkit.relevance import evaluate
 
+_PLAIN = re.compile(r"-?\d+(?:\.\d+)?")
 _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+|\?+|tbc|not sure)$", re.I)
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
@@ -48,9 +49,8 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     plain = pd.to_numeric(obj, errors="coerce")  # fast path: most cells are plain numbers
     blank = obj.isna()
     is_plain = plain.notna() & ~blank
-    if is_plain.any():  # '1e3', ' 12', 'inf' parse but are not plain typed numbers
-        sub = obj[is_plain].astype(str)
-        strict = sub.str.fullmatch(r"-?\d+(?:\.\d+)?")
+    if is_plain.any():  # '1e3', ' 12', 'inf' parse but are not plain typed numbers (checked per distinct value)
+        strict = _map_unique(obj[is_plain].astype(str), lambda v: _PLAIN.fullmatch(v) is not None)
         is_plain.loc[strict.index[~strict.to_numpy(bool)]] = False
     out.loc[blank, "kind"] = "blank"
     out.loc[is_plain, "value"] = plain[is_plain]
@@ -442,7 +442,7 @@ def _numbers(P, inst, outlier_z):
             P.add(m, qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
                   "a range, not a number: midpoint proposed, lower " + lo.map(_fmt) + ", upper " + hi.map(_fmt) + " (review)")
         P.add(kind == "bad", qid, "", "blank_response", "number_text", "not a number (review)")
-        num = pd.to_numeric(P.coded[qid], errors="coerce")
+        num = parsed["value"].where(kind != "range", (parsed["lower"] + parsed["upper"]) / 2)  # the values now in play
         c = inst.question(qid)["constraint"] or {}
         out = pd.Series(False, index=num.index)
         if "min" in c:
@@ -473,7 +473,8 @@ def _personal_text(P, inst):
         if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
             continue
         vals = P.coded[q["id"]]
-        has = vals.notna()
+        # only text with an '@', a digit or a capitalised word can hold an email, phone, postcode or name
+        has = vals.astype("string[pyarrow]").str.contains(r"[@0-9]|\b[A-Z][a-z]", regex=True).fillna(False).astype(bool)
         if not has.any():
             continue
         red = vals[has].str.replace(EMAIL, "[email removed]", regex=True).str.replace(PHONE, "[phone removed]", regex=True) \

@@ -281,13 +281,13 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>") -> 
         out[present] = iso
         out.attrs["format"] = "iso"
         return out
-    parts = v.str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})")
+    parts = v.astype("string[pyarrow]").str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})")
     a, b = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
     day_first = bool((a > 12).any())
     month_first = bool((b > 12).any())
     if day_first and month_first:
         raise IngestError("dates mix day-first and month-first forms", file=path, column=name)
-    ampm = v.str.contains(r"[AaPp][Mm]\s*$", regex=True).any()
+    ampm = v.astype("string[pyarrow]").str.contains(r"[AaPp][Mm]\s*$", regex=True).any()
     time_part = " %I:%M:%S %p" if ampm else " %H:%M:%S"
     date_part = "%m/%d/%Y" if month_first else "%d/%m/%Y"
     parsed = pd.to_datetime(v, format=date_part + time_part, errors="coerce")
