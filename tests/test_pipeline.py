@@ -43,16 +43,39 @@ def test_two_runs_give_byte_identical_data_and_tables(two_runs):
     assert keep and {k: a[k] for k in keep} == {k: b[k] for k in keep}
 
 
+def _text_of(path):
+    """Everything a person could read in an output file, as text."""
+    if path.suffix == ".xlsx":
+        import zipfile
+
+        with zipfile.ZipFile(path) as z:
+            return " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    if path.suffix == ".parquet":
+        return pd.read_parquet(path).to_csv()
+    return path.read_text(encoding="utf-8", errors="replace")
+
+
 def test_no_contact_details_outside_private(two_runs, demo_wave):
     out, _ = demo_wave
     truth = pd.read_csv(out / "truth" / "cml_library_clean.csv")
     needles = set(truth["contact_email"]) | set(truth["contact_phone"]) | set(truth["contact_name"])
+    injected = pd.concat([pd.read_csv(out / "truth" / f"{i}_errors.csv") for i in ("cml_library", "cml_volunteer")])
+    pii = injected.loc[injected["kind"] == "pii_in_text", "injected_value"].str.extractall(
+        r"([\w.+-]+@[\w.-]+\.\w+|07700 900\d{3}|01632 960\d{3})")[0]
+    needles |= set(pii)
+    assert len(needles) > 100
     for run in two_runs:
+        scanned = 0
         for path in run.rglob("*"):
-            if path.is_file() and "private" not in path.relative_to(run).parts and path.suffix in (".csv", ".json", ".ipynb", ".txt", ".svg"):
-                text = path.read_text(encoding="utf-8", errors="replace")
+            if path.is_file() and "private" not in path.relative_to(run).parts and path.suffix != ".png":
+                text = _text_of(path)
+                scanned += 1
                 found = [n for n in needles if n in text]
                 assert not found, (path, found[:3])
+        assert scanned >= 15
+        record = json.loads((run / "run.json").read_text())
+        acc = record["row_accounting"]["cml_library"]
+        assert acc["responses_in"] == acc["responses_kept"] + sum(v for k, v in acc.items() if k.startswith("removed_"))
 
 
 def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):

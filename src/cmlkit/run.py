@@ -270,6 +270,7 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     for name, path in products.items():
         if path.exists():
             record["products"][name] = {"path": str(path.relative_to(run_dir)), "sha256": sha256_file(path)}
+    record["row_accounting"] = _row_accounting(run_dir)
     record.update(status="ok", ended_utc=_utc_now().isoformat())
     _write_json(run_dir / "run.json", record)
     (base / "LATEST").write_text(run_id + "\n", encoding="utf-8")
@@ -330,3 +331,14 @@ def _write_json(path, record):
 
 def main_echo(text):
     print(text, file=sys.stderr, flush=True)
+
+
+def _row_accounting(run_dir: Path) -> dict:
+    """Collect every ``tables/<instrument>/row_accounting.csv`` of the run (responses in = kept + removed)."""
+    import pandas as pd
+
+    out = {}
+    for path in sorted(run_dir.glob("tables/*/row_accounting.csv")):
+        table = pd.read_csv(path)
+        out[path.parent.name] = {str(k): int(v) for k, v in zip(table["stage"], table["n"])}
+    return out
