@@ -1,0 +1,206 @@
+"""Design-based estimates with linearised standard errors and stated intervals (R ``survey`` conventions).
+
+Every function takes a :class:`~cmlkit.design.Design` whose weights are survey weights
+(inverse probabilities of selection and response, possibly calibrated). Standard errors are
+Taylor-linearised from influence values, account for strata, one stage of clusters, the finite
+population correction and calibration (see :mod:`cmlkit.design`). Domains keep the whole design
+with zero weight outside the domain. Missing values are dropped by giving them zero influence.
+
+Intervals
+---------
+* Means, totals, ratios: ``estimate ± t(df) * SE``. ``df`` defaults to the design degrees of
+  freedom (:func:`~cmlkit.design.degf`; of the domain for domain estimates); ``df=inf`` gives R's
+  ``confint`` default (normal).
+* Proportions (:func:`ci_proportion`), as ``svyciprop``: ``logit`` (Wald on the logit scale, t(df)),
+  ``wilson`` (score interval with effective n), ``beta`` (Korn-Graubard/Clopper-Pearson with
+  effective n rescaled by (t(n-1)/t(df))^2), ``mean`` (Wald).
+* p-hat = 0 or 1 (every method breaks down: the SE is 0): the Clopper-Pearson interval for the
+  unweighted domain count is returned instead and the row is flagged ``boundary=True``.
+* A domain with no responses: estimate NaN, ``n = 0``. A domain whose df is 0: interval NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cmlkit.design import Design, DesignError, degf, variance
+
+CI_METHODS = ("logit", "wilson", "beta", "mean")
+
+
+def _y(design: Design, column) -> np.ndarray:
+    if isinstance(column, str):
+        if column not in design.data:
+            raise DesignError(f"no column {column!r} in the design data")
+        return pd.to_numeric(design.data[column], errors="coerce").to_numpy(dtype=float)
+    return np.asarray(column, dtype=float)
+
+
+def _domain(design, domain):
+    if domain is None:
+        return np.ones(design.n, dtype=bool)
+    if isinstance(domain, str):
+        return design.data[domain].astype(bool).to_numpy()
+    return np.asarray(domain, dtype=bool)
+
+
+def _result(est, se, df, level, kind, n, extra=None):
+    q = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) and df > 0 else (stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else np.nan)
+    out = {"estimate": est, "se": se, "ci_low": est - q * se, "ci_high": est + q * se, "df": df, "level": level,
+           "ci_method": kind, "n": n}
+    out.update(extra or {})
+    return out
+
+
+def total(design: Design, column, *, domain=None, level: float = 0.95, df=None, deff: bool = False) -> dict:
+    """Estimated population total of ``column`` (in a domain), as ``svytotal``.
+
+    Influence values z_i = w_i y_i. Returns a dict with ``estimate, se, ci_low, ci_high, df,
+    level, ci_method, n`` (and ``deff``: design variance over SRS without replacement, R's
+    ``deff=TRUE``).
+    """
+    y = _y(design, column)
+    dom = _domain(design, domain)
+    ok = dom & ~np.isnan(y)
+    w = np.where(ok, design.weights, 0.0)
+    yv = np.where(ok, y, 0.0)
+    est = float(np.sum(w * yv))
+    v = float(variance(design, w * yv)[0, 0])
+    d = degf(design, domain=dom) if df is None else df
+    extra = {}
+    if deff:
+        extra["deff"] = v / _vsrs(design, yv, w, ok, kind="total")
+    return _result(est, np.sqrt(v), d, level, "wald-t" if np.isfinite(d) else "wald-normal", int(ok.sum()), extra)
+
+
+def mean(design: Design, column, *, domain=None, level: float = 0.95, df=None, deff: bool = False) -> dict:
+    """Estimated population mean of ``column`` (in a domain), as ``svymean`` (ratio of totals).
+
+    Influence values z_i = w_i (y_i - ybar) / sum(w).
+    """
+    y = _y(design, column)
+    dom = _domain(design, domain)
+    ok = dom & ~np.isnan(y)
+    w = np.where(ok, design.weights, 0.0)
+    sw = w.sum()
+    d = degf(design, domain=dom) if df is None else df
+    if sw <= 0:
+        return _result(np.nan, np.nan, d, level, "wald-t", 0)
+    yv = np.where(ok, y, 0.0)
+    est = float(np.sum(w * yv) / sw)
+    z = w * (yv - est) / sw
+    v = float(variance(design, z)[0, 0])
+    extra = {}
+    if deff:
+        extra["deff"] = v / _vsrs(design, yv, w, ok, kind="mean")
+    return _result(est, np.sqrt(v), d, level, "wald-t" if np.isfinite(d) else "wald-normal", int(ok.sum()), extra)
+
+
+def _vsrs(design, y, w, ok, *, kind):
+    """Variance under simple random sampling without replacement (R's deff denominator)."""
+    nobs = int(np.sum(w != 0))
+    psum = w.sum()
+    ybar = np.sum(w * y) / psum
+    n = int(ok.sum())
+    s2 = np.sum(w * (y - ybar) ** 2) / psum * n / (n - 1)
+    v = s2 / nobs * (psum - nobs) / psum
+    return v * psum ** 2 if kind == "total" else v
+
+
+def ratio(design: Design, numerator, denominator, *, domain=None, level: float = 0.95, df=None) -> dict:
+    """Ratio of two population totals, as ``svyratio``; z_i = w_i (y_i - R x_i) / X."""
+    y, x = _y(design, numerator), _y(design, denominator)
+    dom = _domain(design, domain)
+    ok = dom & ~np.isnan(y) & ~np.isnan(x)
+    w = np.where(ok, design.weights, 0.0)
+    yv, xv = np.where(ok, y, 0.0), np.where(ok, x, 0.0)
+    X = np.sum(w * xv)
+    d = degf(design, domain=dom) if df is None else df
+    if X == 0:
+        return _result(np.nan, np.nan, d, level, "wald-t", int(ok.sum()))
+    r = float(np.sum(w * yv) / X)
+    v = float(variance(design, w * (yv - r * xv) / X)[0, 0])
+    return _result(r, np.sqrt(v), d, level, "wald-t" if np.isfinite(d) else "wald-normal", int(ok.sum()))
+
+
+def proportions(design: Design, column, *, domain=None, level: float = 0.95, df=None, method: str = "logit") -> pd.DataFrame:
+    """Share of each level of a categorical ``column`` (``svymean(~factor(x))``) with proportion intervals.
+
+    Returns one row per level: ``level_value, estimate, se, ci_low, ci_high, df, ci_method, n,
+    boundary``. Rows with a missing value are left out of the base (``na.rm=TRUE``).
+    """
+    col = design.data[column]
+    dom = _domain(design, domain) & col.notna().to_numpy()
+    rows = []
+    for value in sorted(col.dropna().astype(str).unique()):
+        ind = (col.astype(str) == value).astype(float).to_numpy()
+        r = ci_proportion(design, ind, domain=dom, level=level, df=df, method=method)
+        rows.append({"value": value, **r})
+    return pd.DataFrame(rows)
+
+
+def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95, df=None, method: str = "logit") -> dict:
+    """A proportion with its interval, as ``svyciprop(~I(y == 1), design, method, df = degf(design))``.
+
+    Parameters
+    ----------
+    indicator : str or array
+        0/1 values (missing allowed: left out of the base).
+    method : {"logit", "wilson", "beta", "mean"}
+    df : float, optional
+        Degrees of freedom for ``logit``, ``wilson`` and ``mean``; default the (domain) design df.
+        ``beta`` always uses the (domain) design df and the domain's row count, as R does.
+    """
+    if method not in CI_METHODS:
+        raise DesignError(f"method must be one of {CI_METHODS}, not {method!r}")
+    m = mean(design, indicator, domain=domain, level=level, df=df)
+    p, se, d, n = m["estimate"], m["se"], m["df"], m["n"]
+    alpha = 1 - level
+    out = {"estimate": p, "se": se, "df": d, "level": level, "ci_method": method, "n": n, "boundary": False}
+    if n == 0 or not np.isfinite(p):
+        return {**out, "ci_low": np.nan, "ci_high": np.nan}
+    if p <= 0 or p >= 1 or se == 0:
+        k = int(round(p * n))
+        lo = 0.0 if k == 0 else stats.beta.ppf(alpha / 2, k, n - k + 1)
+        hi = 1.0 if k == n else stats.beta.ppf(1 - alpha / 2, k + 1, n - k)
+        return {**out, "ci_low": float(lo), "ci_high": float(hi), "ci_method": f"{method}->clopper-pearson(n={n})", "boundary": True}
+    if not (np.isfinite(d) and d > 0) and np.isfinite(d):
+        return {**out, "ci_low": np.nan, "ci_high": np.nan}
+    q = stats.t.ppf(1 - alpha / 2, d) if np.isfinite(d) else stats.norm.ppf(1 - alpha / 2)
+    if method == "mean":
+        lo, hi = p - q * se, p + q * se
+    elif method == "logit":
+        eta, se_eta = np.log(p / (1 - p)), se / (p * (1 - p))
+        lo, hi = 1 / (1 + np.exp(-(eta - q * se_eta))), 1 / (1 + np.exp(-(eta + q * se_eta)))
+    elif method == "wilson":
+        n_eff = p * (1 - p) / se ** 2
+        centre = (p + q ** 2 / (2 * n_eff)) / (1 + q ** 2 / n_eff)
+        half = q / (1 + q ** 2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + q ** 2 / (4 * n_eff ** 2))
+        lo, hi = centre - half, centre + half
+    else:  # beta: Korn-Graubard
+        n_eff = p * (1 - p) / se ** 2
+        dom = _domain(design, domain)
+        d_design = degf(design, domain=dom)  # R: degf and nrow of the subset design
+        n_rows = int(dom.sum())
+        n_eff = n_eff * (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, d_design)) ** 2
+        lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
+        hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
+    return {**out, "ci_low": float(lo), "ci_high": float(hi)}
+
+
+def by_domain(design: Design, column, by: str, *, estimator: str = "mean", level: float = 0.95, df=None, **kw) -> pd.DataFrame:
+    """An estimate for each domain defined by ``by`` (``svyby``); empty domains give NaN with n = 0.
+
+    ``estimator`` is ``"mean"``, ``"total"`` or ``"proportion"`` (of a 0/1 column, with ``method``).
+    """
+    fn = {"mean": mean, "total": total, "proportion": ci_proportion}.get(estimator)
+    if fn is None:
+        raise DesignError(f"estimator must be mean, total or proportion, not {estimator!r}")
+    groups = design.data[by]
+    rows = []
+    for g in sorted(groups.dropna().astype(str).unique()):
+        dom = (groups.astype(str) == g).to_numpy()
+        rows.append({by: g, **fn(design, column, domain=dom, level=level, df=df, **kw)})
+    return pd.DataFrame(rows)

@@ -1,0 +1,95 @@
+# Golden values from R survey for cmlkit's design-based estimates.
+# Run from the repository root:  Rscript tests/golden/golden.R tests/golden/golden.json
+# Reads the fixtures beside this script (api extracts from R survey's data(api); the synthetic CML
+# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time.
+suppressMessages(library(survey))
+args <- commandArgs(trailingOnly = TRUE)
+out <- if (length(args)) args[1] else "tests/golden/golden.json"
+dir <- "tests/golden"
+num <- function(x) paste0("[", paste(ifelse(is.na(x), "null", sprintf("%.17g", as.numeric(x))), collapse = ","), "]")
+cases <- list()
+add <- function(name, est, se = NULL, ci = NULL, df = NULL, w = NULL, extra = NULL) {
+  parts <- c(sprintf('"estimate": %s', num(est)))
+  if (!is.null(se)) parts <- c(parts, sprintf('"se": %s', num(se)))
+  if (!is.null(ci)) parts <- c(parts, sprintf('"ci": %s', num(ci)))
+  if (!is.null(df)) parts <- c(parts, sprintf('"df": %s', num(df)))
+  if (!is.null(w)) parts <- c(parts, sprintf('"weights": %s', num(w)))
+  if (!is.null(extra)) parts <- c(parts, sprintf('"extra": %s', num(extra)))
+  cases[[name]] <<- paste0("{", paste(parts, collapse = ", "), "}")
+}
+stat <- function(name, s, design, df = degf(design), w = NULL) {
+  ci <- confint(s, df = df)
+  add(name, coef(s), SE(s), c(t(ci)), df, w)
+}
+
+apistrat <- read.csv(file.path(dir, "apistrat.csv"))
+apiclus1 <- read.csv(file.path(dir, "apiclus1.csv"))
+dstrat <- svydesign(id = ~1, strata = ~stype, weights = ~pw, fpc = ~fpc, data = apistrat)
+dclus1 <- svydesign(id = ~dnum, weights = ~pw, fpc = ~fpc, data = apiclus1)
+stat("api_strat_mean_api00", svymean(~api00, dstrat), dstrat)
+stat("api_strat_total_enroll", svytotal(~enroll, dstrat, na.rm = TRUE), dstrat)
+m <- svymean(~api00, dstrat, deff = TRUE); add("api_strat_mean_deff", coef(m), SE(m), extra = deff(m))
+stat("api_clus1_mean_api00", svymean(~api00, dclus1), dclus1)
+stat("api_clus1_total_enroll", svytotal(~enroll, dclus1, na.rm = TRUE), dclus1)
+r <- svyratio(~api00, ~api99, dclus1); add("api_clus1_ratio", coef(r), SE(r))
+pop.types <- data.frame(stype = c("E", "H", "M"), Freq = c(4421, 755, 1018))
+dps <- postStratify(dclus1, ~stype, pop.types)
+stat("api_ps_mean_api00", svymean(~api00, dps), dps, w = weights(dps))
+stat("api_ps_total_enroll", svytotal(~enroll, dps, na.rm = TRUE), dps)
+pop.schwide <- data.frame(sch.wide = c("No", "Yes"), Freq = c(1072, 5122))
+drk <- rake(dclus1, list(~stype, ~sch.wide), list(pop.types, pop.schwide), control = list(maxit = 100, epsilon = 1e-12))
+stat("api_rake_total_enroll", svytotal(~enroll, drk, na.rm = TRUE), drk, w = weights(drk))
+totals <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 5122)
+for (cf in c("linear", "raking")) {
+  dc <- calibrate(dclus1, ~stype + sch.wide, totals, calfun = cf, epsilon = 1e-12, maxit = 200)
+  stat(paste0("api_cal_", cf, "_mean_api00"), svymean(~api00, dc), dc, w = weights(dc))
+  stat(paste0("api_cal_", cf, "_total_enroll"), svytotal(~enroll, dc, na.rm = TRUE), dc)
+}
+dcl <- calibrate(dclus1, ~stype + sch.wide, totals, calfun = "logit", bounds = c(0.3, 3), epsilon = 1e-12, maxit = 200)
+stat("api_cal_logit_mean_api00", svymean(~api00, dcl), dcl, w = weights(dcl))
+dcb <- calibrate(dclus1, ~stype + sch.wide, totals, calfun = "linear", bounds = c(0.6, 1.8), epsilon = 1e-12, maxit = 200)
+stat("api_cal_linear_bounded_mean_api00", svymean(~api00, dcb), dcb, w = weights(dcb))
+b <- svyby(~api00, ~stype, dclus1, svymean); add("api_clus1_by_stype", coef(b), SE(b))
+bp <- svyby(~api00, ~stype, dps, svymean); add("api_ps_by_stype", coef(bp), SE(bp))
+for (meth in c("logit", "beta", "mean")) {
+  p <- svyciprop(~I(sch.wide == "Yes"), dclus1, method = meth)
+  add(paste0("api_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(dclus1))
+  sub <- subset(dclus1, stype == "H")
+  p <- svyciprop(~I(sch.wide == "Yes"), sub, method = meth)
+  add(paste0("api_ciprop_H_", meth), coef(p), SE(p), attr(p, "ci"), degf(sub))
+}
+add("api_degf", c(degf(dstrat), degf(dclus1), degf(subset(dclus1, stype == "H"))))
+
+# frame-shaped CML fixture: census of in-scope libraries with nonresponse
+resp <- read.csv(file.path(dir, "cml_responses.csv"))
+popc <- read.csv(file.path(dir, "cml_population.csv"))
+des <- svydesign(id = ~1, strata = ~region, fpc = ~N_region, data = resp)
+stat("cml_mean_paid_coord", svymean(~paid_coord, des), des)
+stat("cml_total_volunteers", svytotal(~volunteers, des), des)
+stat("cml_mean_income_na", svymean(~income, des, na.rm = TRUE), des)
+for (meth in c("logit", "beta", "mean")) {
+  p <- svyciprop(~I(paid_coord == 1), des, method = meth)
+  add(paste0("cml_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(des))
+}
+b <- svyby(~hours, ~type, des, svymean); add("cml_by_type_hours", coef(b), SE(b))
+pop_type <- aggregate(N ~ type, popc, sum); names(pop_type)[2] <- "Freq"
+dps <- postStratify(des, ~type, pop_type)
+stat("cml_ps_total_volunteers", svytotal(~volunteers, dps), dps, w = weights(dps))
+stat("cml_ps_mean_paid_coord", svymean(~paid_coord, dps), dps)
+reg <- aggregate(N ~ region, popc, sum); typ <- aggregate(N ~ type, popc, sum)
+tot <- c(`(Intercept)` = sum(popc$N), setNames(reg$N[-1], paste0("region", reg$region[-1])), typeICL = typ$N[typ$type == "ICL"])
+for (cf in c("linear", "raking")) {
+  dc <- calibrate(des, ~region + type, tot, calfun = cf, epsilon = 1e-12, maxit = 200)
+  stat(paste0("cml_cal_", cf, "_mean_paid_coord"), svymean(~paid_coord, dc), dc, w = weights(dc))
+  stat(paste0("cml_cal_", cf, "_total_volunteers"), svytotal(~volunteers, dc), dc)
+  b <- svyby(~paid_coord, ~type, dc, svymean); add(paste0("cml_cal_", cf, "_by_type"), coef(b), SE(b))
+}
+vol <- read.csv(file.path(dir, "cml_volunteers.csv"))
+dv <- svydesign(id = ~library_id, weights = ~w_vol, data = vol)
+stat("cml_vol_mean_sat", svymean(~sat_score, dv), dv)
+p <- svyciprop(~I(older == 1), dv, method = "logit"); add("cml_vol_ciprop_older", coef(p), SE(p), attr(p, "ci"), degf(dv))
+
+header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
+body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
+writeLines(paste0("{", header, ",\n \"cases\": {\n  ", body, "\n }\n}"), out)
+cat("wrote", out, length(cases), "cases\n")
