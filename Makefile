@@ -20,7 +20,8 @@ demo: $(STAMP)
 	$(BIN)/cmlkit synth --seed $(DEMO_SEED) --out $(DEMO_DIR)
 	$(BIN)/cmlkit run pipelines/wave.yml --instrument cml_library --wave 2025w1 \
 	    --input library_export=$(DEMO_DIR)/exports/cml_library_surveymonkey.csv \
-	    --input volunteer_export=$(DEMO_DIR)/exports/cml_volunteer_qualtrics.csv
+	    --input volunteer_export=$(DEMO_DIR)/exports/cml_volunteer_qualtrics.csv \
+	    --input frame=$(DEMO_DIR)/frame.csv
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -27,7 +27,7 @@ def _assert_one_line_error(res, *needles):
 def test_unknown_parameter(root, exports, tmp_path):
     res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
                  "--input", f"library_export={exports / 'cml_library_surveymonkey.csv'}",
-                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}",
+                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--input", f"frame={exports.parent / 'frame.csv'}",
                  "--set", "confidence_levle=0.9", "--outputs", str(tmp_path), cwd=root)
     _assert_one_line_error(res, "confidence_levle")
     assert not any(tmp_path.iterdir())  # nothing half-written
@@ -36,14 +36,14 @@ def test_unknown_parameter(root, exports, tmp_path):
 def test_missing_input_file(root, exports, tmp_path):
     res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
                  "--input", "library_export=does/not/exist.csv",
-                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--outputs", str(tmp_path), cwd=root)
+                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--input", f"frame={exports.parent / 'frame.csv'}", "--outputs", str(tmp_path), cwd=root)
     _assert_one_line_error(res, "does/not/exist.csv", "not found")
 
 
 def test_header_not_matching_instrument(root, exports, tmp_path):
     res = cmlkit("run", "pipelines/wave.yml", "--instrument", "cml_library", "--wave", "2025w1",
                  "--input", f"library_export={exports / 'cml_volunteer_surveymonkey.csv'}",
-                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--outputs", str(tmp_path), cwd=root)
+                 "--input", f"volunteer_export={exports / 'cml_volunteer_qualtrics.csv'}", "--input", f"frame={exports.parent / 'frame.csv'}", "--outputs", str(tmp_path), cwd=root)
     _assert_one_line_error(res, "cml_volunteer_surveymonkey.csv", "column", "not a question of cml_library")
 
 

@@ -16,7 +16,8 @@ def two_runs(demo_wave, root, tmp_path_factory):
     out, _ = demo_wave
     outputs = tmp_path_factory.mktemp("outputs")
     inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv",
-              "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv"}
+              "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv",
+              "frame": out / "frame.csv"}
     runs = [run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
                          outputs_root=outputs, root=root, echo=lambda *_: None) for _ in range(2)]
     return runs
@@ -26,10 +27,10 @@ def test_run_folder_holds_what_was_promised(two_runs):
     run = two_runs[0]
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and all(s["status"] == "ok" for s in record["steps"])
-    assert set(record["inputs"]) == {"library_export", "volunteer_export"}
+    assert set(record["inputs"]) == {"library_export", "volunteer_export", "frame"}
     assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
     assert record["packages"]["pandas"] and "dirty" in record["git"]
-    assert len(list((run / "notebooks").glob("*.ipynb"))) == 3
+    assert len(list((run / "notebooks").glob("*.ipynb"))) == 4
     assert (run / "data" / "cml_library" / "clean.parquet").exists()
     png = run / "figures" / "services_offered.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -82,7 +83,8 @@ def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):
     out, _ = demo_wave
     bad = tmp_path / "bad.csv"
     bad.write_text("ID,Start time,Completion time\n", encoding="utf-8")  # passes nothing: header lacks questions
-    inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv", "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv"}
+    inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv", "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv",
+              "frame": out / "frame.csv"}
     with pytest.raises(StepFailedError, match="clean_library"):
         run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
                      overrides={"clean_library.cleaning_log": str(bad)}, outputs_root=tmp_path / "o", root=root, echo=lambda *_: None)

@@ -72,3 +72,45 @@ def save_figure(ax, path_stem, *, alt_text: str, dpi: int = 150) -> dict:
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
     plt.close(fig)
     return paths
+
+
+def plot_response_rates(rates: pd.DataFrame, *, ax=None):
+    """Dot plot of response rate by region, one marker per governance type, labelled n/N.
+
+    ``rates`` is :func:`cmlkit.nonresponse.response_rates` output (the 'All' row is drawn as a line).
+    """
+    data = rates.loc[rates["region"] != "All"]
+    regions = sorted(data["region"].unique(), reverse=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7.5, 0.45 * len(regions) + 1.4))
+    markers = ["o", "s", "^", "D"]
+    for k, (t, sub) in enumerate(data.groupby("type")):
+        y = [regions.index(r) + (k - 0.5) * 0.18 for r in sub["region"]]
+        ax.scatter(sub["rate"], y, marker=markers[k % 4], color=PALETTE[k], s=42, label=f"{t}", zorder=3)
+        for rate, yy, n, N in zip(sub["rate"], y, sub["n"], sub["N"]):
+            ax.annotate(f"{int(n)}/{int(N)}", (rate, yy), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
+    overall = rates.loc[rates["region"] == "All", "rate"]
+    if len(overall):
+        ax.axvline(float(overall.iloc[0]), color="0.4", ls="--", lw=1, label=f"all ({float(overall.iloc[0]):.0%})")
+    ax.set_yticks(range(len(regions)), regions)
+    ax.set_xlim(0, 1.08)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel("Response rate (responding / in-scope libraries)")
+    ax.set_title("Response rate by region and governance type", loc="left")
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    return ax
+
+
+def plot_weights(weights, *, ax=None, title: str = "Distribution of survey weights"):
+    """Histogram of survey weights with the Kish design effect in the title."""
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.2))
+    ax.hist(w, bins=min(30, max(5, len(w) // 8)), color=PALETTE[0], edgecolor="white")
+    deff = len(w) * np.sum(w ** 2) / np.sum(w) ** 2
+    ax.set_title(f"{title}\n(n = {len(w)}, Kish design effect {deff:.2f}, effective n {len(w) / deff:.0f})", loc="left")
+    ax.set_xlabel("Weight (libraries represented by each response)")
+    ax.set_ylabel("Responses")
+    return ax

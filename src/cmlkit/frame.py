@@ -222,3 +222,27 @@ def population_counts(frame: pd.DataFrame, *, year: int = 2023, by=("region", "o
     col = operation_column(year)
     f = frame.assign(operation=frame[col])
     return f.groupby(list(by), dropna=False).size().rename("n").reset_index()
+
+
+def load_frame(path) -> pd.DataFrame:
+    """Load a frame file: the Arts Council basic dataset, or a synthetic frame written by ``cmlkit synth``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FrameError("frame file not found", file=path)
+    head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+    if "reporting" in head:
+        return load_ace(path)
+    needed = {"library_id", "name", "authority", "postcode", "region", "operation_23"}
+    missing = sorted(needed - set(head))
+    if missing:
+        raise FrameError(f"frame lacks required column {missing[0]!r}", file=path, row=1)
+    frame = pd.read_csv(path, encoding="utf-8-sig")
+    for y in ACE_YEARS:
+        col = f"operation_{y % 100}"
+        if col in frame:
+            frame[col] = normalise_codes(frame[col], file=path, column=col)
+    bad = ~frame["region"].isin(REGIONS)
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise FrameError(f"unknown region {frame['region'].iloc[i]!r}", file=path, row=i + 2, column="region")
+    return frame

@@ -310,6 +310,35 @@ COMMENTS = [
 ]
 
 
+def typed_identity(names: pd.Series, postcodes: pd.Series, authorities: pd.Series, rng):
+    """How respondents write their library's name, postcode and council (vectorised).
+
+    About a quarter of names are varied ('Friends of X Library', 'X Community Library', lower case,
+    '&' for 'and'); 4% of postcodes lose their space or gain a one-character slip, 4% are left
+    blank; a third of councils are written as 'X Council' or 'X County Council'.
+    """
+    n = len(names)
+    nm = pd.Series(names.to_numpy(dtype=object))
+    base = nm.str.replace(r" (Community |Village )?Library( \d+)?$", "", regex=True)
+    r = rng.random(n)
+    nm = nm.where(r >= 0.08, "Friends of " + nm)
+    nm = nm.where((r < 0.08) | (r >= 0.14), base + " Community Library")
+    nm = nm.where((r < 0.14) | (r >= 0.20), nm.str.lower())
+    nm = nm.where((r < 0.20) | (r >= 0.25), base + " Library and Community Hub")
+    pc = pd.Series(postcodes.to_numpy(dtype=object))
+    r = rng.random(n)
+    pc = pc.where(r >= 0.02, pc.str.replace(" ", "", regex=False))
+    slip_pos = rng.integers(0, 2, n)
+    slipped = pc.str[:-1] + pd.Series(np.array(list("ABDEFGHJLNPQRSTUWXYZ"))[rng.integers(0, 20, n)])
+    pc = pc.where((r < 0.02) | (r >= 0.04), np.where(slip_pos == 0, slipped, pc.str.lower()))
+    pc = pc.where((r < 0.04) | (r >= 0.08), None)
+    au = pd.Series(authorities.to_numpy(dtype=object))
+    r = rng.random(n)
+    au = au.where(r >= 0.2, au + " Council")
+    au = au.where((r < 0.2) | (r >= 0.33), au + " County Council")
+    return nm.to_numpy(dtype=object), pc.to_numpy(dtype=object), au.to_numpy(dtype=object)
+
+
 def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, wave_year: int = 2025,
                        random_state=0) -> pd.DataFrame:
     """Simulate each in-scope library's latent state and its true (clean) answers.
@@ -352,10 +381,9 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
     df["true_closes_3y"] = rng.random(n) < _logistic(-3.2 - 1.8 * health)
     df["sat_lib"] = rng.normal(0.3 * health, 0.5)
 
-    # identity
-    df["library_name"] = scope["name"].to_numpy()
-    df["local_authority"] = scope["authority"].to_numpy()
-    df["postcode"] = scope["postcode"].to_numpy()
+    # identity, as respondents type it: name variants, postcode slips, council-name variants
+    df["library_name"], df["postcode"], df["local_authority"] = typed_identity(
+        scope["name"], scope["postcode"], scope["authority"], rng)
     first = rng.choice(_FIRST, n)
     last = rng.choice(_LAST, n)
     df["contact_name"] = np.char.add(np.char.add(first.astype(str), " "), last.astype(str)).astype(object)

@@ -88,3 +88,13 @@ def freeze_xlsx(path) -> Path:
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, data)
     return path
+
+
+def write_json(obj, path) -> Path:
+    """Write a JSON document with sorted keys and a fixed layout (byte-stable)."""
+    import json
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
+    return path
