@@ -38,7 +38,7 @@ def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int = 2023
 
 def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int = 2023, method: str = "rake",
                      min_cell: int = 5, bounds=(-np.inf, np.inf), trim_upper: float | None = None,
-                     lonely_psu: str = "certainty") -> tuple[D.Design, dict]:
+                     auxiliaries=(), lonely_psu: str = "certainty") -> tuple[D.Design, dict]:
     """Nonresponse-weight linked responses to the in-scope frame.
 
     Parameters
@@ -55,6 +55,11 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
         Bounds on the calibration ratio (``logit`` needs finite bounds).
     trim_upper : float, optional
         Trim weights above this value (excess spread over the others).
+    auxiliaries : sequence of str
+        Numeric frame columns (e.g. ``"hours"``, weekly opening hours) whose population totals are
+        added to the calibration (not with ``poststratify``). Use them when response depends on them:
+        region x type alone leaves such bias in place (see ``benchmarks/bench_coverage.py``).
+        Missing values are filled with the median (stated in the report).
 
     Returns
     -------
@@ -65,7 +70,15 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
     if method not in METHODS:
         raise W.CalibrationError(f"method must be one of {METHODS}, not {method!r}")
     col = operation_column(year)
+    aux = list(auxiliaries)
+    if aux and method == "poststratify":
+        raise W.CalibrationError("auxiliary totals need a calibration method (rake, linear or logit), not poststratify")
     f = scope.assign(type=scope[col])[["library_id", "region", "type"]]
+    for a in aux:
+        if a not in scope:
+            raise W.CalibrationError(f"auxiliary {a!r} is not a frame column")
+        v = pd.to_numeric(scope[a], errors="coerce")
+        f[f"aux_{a}"] = v.fillna(v.median()).to_numpy()
     linked = responses.loc[responses["library_id"].notna()].drop_duplicates("library_id")
     data = linked.merge(f, on="library_id", how="inner", suffixes=("_survey", ""))
     n_region = f.groupby("region").size()
@@ -94,11 +107,12 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
         present = {"region": set(data["region"]), "type": set(data["type"])}
         margins = _collapse_margins(margins, present, data)
         calfun = {"rake": "raking", "linear": "linear", "logit": "logit"}[method]
-        des = W.calibrate(base, margins=margins, calfun=calfun, bounds=bounds)
+        des = W.calibrate(base, margins=margins, totals={f"aux_{a}": float(f[f"aux_{a}"].sum()) for a in aux},
+                          calfun=calfun, bounds=bounds)
     if trim_upper is not None:
         des = W.trim(des, upper=trim_upper, strict=True)
     des = D.Design(**{**des.__dict__, "data": des.data.assign(weight=des.weights)})
-    report = {"method": method, "min_cell": min_cell, "responses_in": int(len(responses)),
+    report = {"method": method, "min_cell": min_cell, "auxiliaries": aux, "responses_in": int(len(responses)),
               "responses_unlinked": int(responses["library_id"].isna().sum()),
               "duplicate_links_dropped": int(len(responses.loc[responses["library_id"].notna()]) - len(linked)),
               "responses_weighted": int(len(data)), "population": int(len(f)),
