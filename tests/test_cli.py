@@ -103,3 +103,15 @@ def test_malformed_inputs_exit_with_one_line(kind, needle, exports, root, tmp_pa
 def test_good_export_ingests(exports, root):
     res = cmlkit("ingest", str(exports / "cml_library_qualtrics.csv"), "--instrument", "cml_library", "--wave", "2025w1", cwd=root)
     assert res.returncode == 0 and "qualtrics layout" in res.stdout
+
+
+def test_frame_command_counts_and_errors(root, shared_data, tmp_path):
+    res = cmlkit("frame", str(shared_data / "ace_basic_dataset_2023.csv"), cwd=root)
+    assert res.returncode == 0 and "LA 2,198" in res.stdout and "CR 418" in res.stdout and "in scope (CR + ICL): 494" in res.stdout
+    lines = (shared_data / "ace_basic_dataset_2023.csv").read_text(encoding="utf-8-sig").splitlines()
+    bad = tmp_path / "ace_bad.csv"
+    bad.write_text("\n".join([lines[0], lines[1].replace(",LA,LA,LA,LA,LA,", ",LA,LA,Mystery,LA,LA,", 1)] + lines[2:]) + "\n", encoding="utf-8")
+    _assert_one_line_error(cmlkit("frame", str(bad), cwd=root), "ace_bad.csv", "row 2", "Mystery")
+    cols = tmp_path / "no_cols.csv"
+    cols.write_text("name,postcode\nA,B\n", encoding="utf-8")
+    _assert_one_line_error(cmlkit("frame", str(cols), cwd=root), "no_cols.csv", "lacks required column")

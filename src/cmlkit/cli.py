@@ -65,6 +65,18 @@ def _cmd_ingest(args):
         print(write_csv(frame.drop(columns=inst.personal_ids), args.out))
 
 
+def _cmd_frame(args):
+    from cmlkit import frame as F
+
+    f = F.load_frame(args.path)
+    col = F.operation_column(args.year)
+    counts = f[col].value_counts()
+    print(f"{args.path}: {len(f)} libraries; governance in {col[-2:]} (normalised): "
+          + ", ".join(f"{k} {int(v):,}" for k, v in counts.items()))
+    scope = F.in_scope(f, year=args.year)
+    print(f"in scope (CR + ICL): {len(scope)} libraries in {scope['region'].nunique()} regions")
+
+
 def _cmd_xlsform(args):
     from cmlkit.instrument import instrument_path, load_instrument
     from cmlkit.xlsform import read_xlsform, write_xlsform
@@ -110,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--platform", help="skip detection: surveymonkey, qualtrics, singleheader, msforms, kobo, spss")
     g.add_argument("--out", help="write the mapped responses (personal-data questions dropped) to this CSV")
     g.set_defaults(func=_cmd_ingest)
+    fr = sub.add_parser("frame", help="load a population frame, normalise its codes and print counts")
+    fr.add_argument("path")
+    fr.add_argument("--year", type=int, default=2023)
+    fr.set_defaults(func=_cmd_frame)
     x = sub.add_parser("xlsform", help="export an instrument to XLSForm or import one")
     xs = x.add_subparsers(dest="action", required=True)
     xe = xs.add_parser("export")
