@@ -26,8 +26,11 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+BENCH_SIZES ?= 1000 10000 100000 1000000
+
 bench: $(STAMP)
-	$(BIN)/python benchmarks/bench_synth.py --out benchmarks/results/bench_synth.json
+	$(BIN)/python benchmarks/bench_clean.py --sizes $(BENCH_SIZES) --out benchmarks/results/bench_clean.json
+	$(BIN)/python benchmarks/bench_coverage.py --out benchmarks/results/bench_coverage.json
 
 clean-demo:
 	rm -rf $(DEMO_DIR)
