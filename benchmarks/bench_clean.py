@@ -67,7 +67,7 @@ def main(argv=None):
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             frame = make_frame(int(n * 2.05), community_only=True, random_state=n)
-            m = make_wave(tmp, seed=n, frame=frame, platforms=("singleheader",), instruments=("cml_library",))
+            m = make_wave(tmp, seed=n, frame=frame, platforms=("singleheader",), instruments=("cml_library",), write_truth=False)
             gen = time.perf_counter() - t0
             path = Path(tmp) / "exports" / "cml_library_singleheader.csv"
             bare = min((child(path, "bare") for _ in range(args.repeats)), key=lambda r: r["wall_s"])

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import pytest
 
+from cmlkit.ingest import read_export
+from cmlkit.instrument import load_instrument
 from cmlkit.synthetic_wave import make_wave
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,3 +37,16 @@ def tree_digest(folder, *, exclude=()):
     folder = Path(folder)
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
             for p in sorted(folder.rglob("*")) if p.is_file() and not any(part in exclude for part in p.relative_to(folder).parts)}
+
+
+@pytest.fixture(scope="session")
+def lib(root):
+    """The cml_library 2025w1 instrument."""
+    return load_instrument("cml_library", "2025w1", root=root)
+
+
+@pytest.fixture(scope="session")
+def raw(demo_wave, lib):
+    """The demo wave's SurveyMonkey library export, ingested."""
+    out, _ = demo_wave
+    return read_export(out / "exports" / "cml_library_surveymonkey.csv", lib)

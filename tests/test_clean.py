@@ -3,19 +3,6 @@ import pytest
 
 from cmlkit import clean, cleaning_log
 from cmlkit.errors import CleaningLogError
-from cmlkit.ingest import read_export
-from cmlkit.instrument import load_instrument
-
-
-@pytest.fixture(scope="module")
-def lib(root):
-    return load_instrument("cml_library", "2025w1", root=root)
-
-
-@pytest.fixture(scope="module")
-def raw(demo_wave, lib):
-    out, _ = demo_wave
-    return read_export(out / "exports" / "cml_library_surveymonkey.csv", lib)
 
 
 def test_parse_number_text_hand_checked():

@@ -9,11 +9,6 @@ from cmlkit.instrument import load_instrument
 PLATFORMS = [("surveymonkey", "csv"), ("qualtrics", "csv"), ("singleheader", "csv"), ("msforms", "xlsx"), ("kobo", "csv"), ("spss", "sav")]
 
 
-@pytest.fixture(scope="module")
-def lib(root):
-    return load_instrument("cml_library", "2025w1", root=root)
-
-
 @pytest.mark.parametrize("instrument", ["cml_library", "cml_volunteer"])
 def test_every_platform_reads_to_the_same_answers(instrument, demo_wave, root):
     out, _ = demo_wave

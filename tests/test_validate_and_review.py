@@ -5,19 +5,6 @@ from openpyxl import load_workbook
 from cmlkit import clean, tables, validate
 from cmlkit import cleaning_log as logs
 from cmlkit.errors import InstrumentError
-from cmlkit.ingest import read_export
-from cmlkit.instrument import load_instrument
-
-
-@pytest.fixture(scope="module")
-def lib(root):
-    return load_instrument("cml_library", "2025w1", root=root)
-
-
-@pytest.fixture(scope="module")
-def raw(demo_wave, lib):
-    out, _ = demo_wave
-    return read_export(out / "exports" / "cml_library_surveymonkey.csv", lib)
 
 
 def _one(lib, **answers):

@@ -37,49 +37,63 @@ def loose(text) -> str:
     return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
 
 
+def _arrow_strings(values: pd.Series):
+    """The values as a pyarrow string array (missing -> null)."""
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values.array)
+    obj = values.to_numpy(dtype=object)
+    return pa.array(np.where(pd.isna(obj), None, obj).astype(object), type=pa.string(), from_pandas=True)
+
+
 def parse_number_text(values: pd.Series) -> pd.DataFrame:
     """Parse numbers written as text.
 
     Returns a frame with ``value`` (float), ``lower``/``upper`` (for ranges) and ``kind``:
     ``blank``, ``number`` (already a plain number), ``text_number`` (``£1,200``, ``approx 20``,
     ``1.5k``), ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``) or ``bad``.
+    Plain numbers (the vast majority) are recognised and converted with pyarrow kernels; only the
+    rest goes through the text rules.
     """
-    out = pd.DataFrame({"value": np.nan, "lower": np.nan, "upper": np.nan, "kind": "bad"}, index=values.index)
-    obj = values.astype(object)
-    plain = pd.to_numeric(obj, errors="coerce")  # fast path: most cells are plain numbers
-    blank = obj.isna()
-    is_plain = plain.notna() & ~blank
-    if is_plain.any():  # '1e3', ' 12', 'inf' parse but are not plain typed numbers (checked per distinct value)
-        strict = _map_unique(obj[is_plain].astype(str), lambda v: _PLAIN.fullmatch(v) is not None)
-        is_plain.loc[strict.index[~strict.to_numpy(bool)]] = False
-    out.loc[blank, "kind"] = "blank"
-    out.loc[is_plain, "value"] = plain[is_plain]
-    out.loc[is_plain, "kind"] = "number"
-    rest_idx = ~blank & ~is_plain
-    if not rest_idx.any():
-        return out
-    s = obj.where(rest_idx).astype("string[pyarrow]").str.strip()
-    blank2 = rest_idx & (s == "").fillna(False)
-    out.loc[blank2, "kind"] = "blank"
-    blank = blank | blank2
-    rest = ~blank & ~is_plain
-    na = rest & s.str.fullmatch(_NA_TEXT).fillna(False)
-    out.loc[na, "kind"] = "na"
-    rng = s.where(rest & ~na).str.extract(_RANGE)
-    is_rng = rng[0].notna()
-    if is_rng.any():
-        lo = pd.to_numeric(rng[0].str.replace(",", ""), errors="coerce") * np.where((rng[1].str.lower() == "k").fillna(False).to_numpy(bool), 1000, 1)
-        hi = pd.to_numeric(rng[2].str.replace(",", ""), errors="coerce") * np.where((rng[3].str.lower() == "k").fillna(False).to_numpy(bool), 1000, 1)
-        out.loc[is_rng, "lower"], out.loc[is_rng, "upper"] = lo[is_rng], hi[is_rng]
-        out.loc[is_rng, "kind"] = "range"
-    txt = rest & ~na & ~is_rng
-    cleaned = s.where(txt).str.replace(_NOISE, "", regex=True).str.replace(",", "", regex=False).str.strip()
-    k = cleaned.str.fullmatch(r"-?\d+(?:\.\d+)?\s*[kK]").fillna(False).to_numpy(bool)
-    num = pd.to_numeric(cleaned.str.replace(r"\s*[kK]$", "", regex=True), errors="coerce") * np.where(k, 1000, 1)
-    ok = txt & num.notna()
-    out.loc[ok, "value"] = num[ok]
-    out.loc[ok, "kind"] = "text_number"
-    return out
+    import pyarrow.compute as pc
+
+    n = len(values)
+    arr = _arrow_strings(values)
+    null = pc.is_null(arr).to_numpy(zero_copy_only=False)
+    plain = pc.fill_null(pc.match_substring_regex(arr, r"^-?[0-9]+(\.[0-9]+)?$"), False).to_numpy(zero_copy_only=False)
+    value = np.full(n, np.nan)
+    if plain.any():
+        value[plain] = pc.cast(pc.filter(arr, plain), "float64").to_numpy(zero_copy_only=False)
+    kind = np.where(null, "blank", np.where(plain, "number", "bad")).astype(object)
+    lower = np.full(n, np.nan)
+    upper = np.full(n, np.nan)
+    rest = ~null & ~plain
+    if rest.any():
+        idx = np.flatnonzero(rest)
+        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.strip()
+        blank = (s == "").to_numpy()
+        kind[idx[blank]] = "blank"
+        na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
+        kind[idx[na]] = "na"
+        rng = s.str.extract(_RANGE)
+        is_rng = rng[0].notna().to_numpy() & ~blank & ~na
+        if is_rng.any():
+            k1 = np.where((rng[1].str.lower() == "k").fillna(False).to_numpy(bool), 1000, 1)
+            k2 = np.where((rng[3].str.lower() == "k").fillna(False).to_numpy(bool), 1000, 1)
+            lo = pd.to_numeric(rng[0].str.replace(",", ""), errors="coerce").to_numpy() * k1
+            hi = pd.to_numeric(rng[2].str.replace(",", ""), errors="coerce").to_numpy() * k2
+            lower[idx[is_rng]], upper[idx[is_rng]] = lo[is_rng], hi[is_rng]
+            kind[idx[is_rng]] = "range"
+        txt = ~blank & ~na & ~is_rng
+        cleaned = s[txt].str.replace(_NOISE, "", regex=True).str.replace(",", "", regex=False).str.strip()
+        kk = cleaned.str.fullmatch(r"-?\d+(?:\.\d+)?\s*[kK]").fillna(False).to_numpy(bool)
+        num = pd.to_numeric(cleaned.str.replace(r"\s*[kK]$", "", regex=True), errors="coerce").to_numpy() * np.where(kk, 1000, 1)
+        ok = ~np.isnan(num)
+        tidx = idx[txt][ok]
+        value[tidx] = num[ok]
+        kind[tidx] = "text_number"
+    return pd.DataFrame({"value": value, "lower": lower, "upper": upper, "kind": kind}, index=values.index)
 
 
 def _fmt(v: float) -> str:
@@ -338,12 +352,19 @@ def _duplicate_libraries(P, inst):
     if "library_name" not in P.coded:
         return
     c = P.coded
-    name = _map_unique(c["library_name"].fillna(""), lambda v: loose(_strip_accents(v)))
+    name = _loose_arrow(c["library_name"])
     pc_col = "postcode" if "postcode" in c else ("library_postcode" if "library_postcode" in c else None)
     if inst.unit != "library" or pc_col is None:
         return
-    pc = c[pc_col].fillna("").str.replace(r"\s", "", regex=True).str.upper()
-    email = c["contact_email"].fillna("").str.lower().str.extract(r"@(.+)$")[0].fillna("") if "contact_email" in c else pd.Series("", index=c.index)
+    import pyarrow.compute as pac
+
+    pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
+    if "contact_email" in c:
+        em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
+        email = pd.Series(pac.replace_substring_regex(em, r"^[^@]*@?", "").to_numpy(zero_copy_only=False), index=c.index)
+        email = email.where(c["contact_email"].fillna("").str.contains("@", regex=False).to_numpy(), "")
+    else:
+        email = pd.Series("", index=c.index)
     domain = email.where(~email.isin(GENERIC_EMAIL_DOMAINS) & (email != ""), "")
     group = pd.Series(np.arange(len(c)), index=c.index)
     keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
@@ -361,6 +382,19 @@ def _duplicate_libraries(P, inst):
     P.remove(superseded.reindex(c.index), "duplicate_library",
              ("same library answered again (name, postcode or email domain); kept the more complete, later response "
               + kept_id.astype(str)).reindex(c.index))
+
+
+def _loose_arrow(values: pd.Series) -> pd.Series:
+    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> '')."""
+    import pyarrow.compute as pac
+
+    a = pac.fill_null(_arrow_strings(values), "")
+    a = pac.utf8_normalize(a, "NFKD")
+    a = pac.replace_substring_regex(a, r"[^\x00-\x7f]", "")
+    a = pac.utf8_lower(a)
+    a = pac.replace_substring_regex(a, r"\s+", " ")
+    a = pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
+    return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
 
 
 def _choice_labels(P, inst):
@@ -520,15 +554,17 @@ def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
         if q["type"] == "select_one":
             cols[name] = v.where(v.isin(inst.choice_names(q["id"]))).astype("string")
         elif q["type"] == "select_multiple":
+            import pyarrow.compute as pac
+
             answered = v.notna().to_numpy()
-            padded = " " + v.fillna("").astype(str) + " "
+            padded = pac.binary_join_element_wise(" ", pac.fill_null(_arrow_strings(v), ""), " ", "")
             for c in inst.choice_names(q["id"]):
-                ticked = padded.str.contains(f" {c} ", regex=False).to_numpy().astype("int8")
-                cols[f"{name}__{c}"] = pd.array(np.where(answered, ticked, pd.NA), dtype="Int8")
+                ticked = pac.match_substring(padded, f" {c} ").to_numpy(zero_copy_only=False).astype("int8")
+                cols[f"{name}__{c}"] = pd.arrays.IntegerArray(ticked, ~answered)
         elif q["type"] == "integer":
-            cols[name] = pd.to_numeric(v, errors="coerce").round().astype("Int64")
+            cols[name] = pd.Series(parse_number_text(v)["value"].to_numpy()).round().astype("Int64").to_numpy()
         elif q["type"] == "decimal":
-            cols[name] = pd.to_numeric(v, errors="coerce").astype("Float64")
+            cols[name] = pd.array(parse_number_text(v)["value"].to_numpy(), dtype="Float64")
         elif q["type"] == "date":
             cols[name] = pd.to_datetime(v, errors="coerce", format="ISO8601")
         else:

@@ -274,7 +274,11 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>") -> 
         out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         out.attrs["format"] = "excel-serial"
         return out.dt.round("s")
-    iso = pd.to_datetime(v, format="ISO8601", errors="coerce", utc=v.str.contains(r"[+-]\d\d:\d\d$|Z$", regex=True).any())
+    first = str(v.iloc[0])
+    if not re.match(r"^\d{4}-\d{2}-\d{2}", first):  # not ISO: go straight to the d/m, m/d rules
+        iso = pd.Series(pd.NaT, index=v.index)
+    else:
+        iso = pd.to_datetime(v, format="ISO8601", errors="coerce", utc=v.str.contains(r"[+-]\d\d:\d\d$|Z$", regex=True).any())
     if getattr(iso.dt, "tz", None) is not None:
         iso = iso.dt.tz_convert("UTC").dt.tz_localize(None)
     if iso.notna().all():
@@ -453,20 +457,22 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     frags = pc.utf8_trim_whitespace(pc.list_flatten(lists))
     other_label = next((c["label"] for c in choices if c["name"] == "other"), None)
     keep = pc.and_(pc.not_equal(frags, ""), pc.not_equal(frags, other_label or "\x02")).to_numpy(zero_copy_only=False)
-    frags_np = np.asarray(frags.to_pylist(), dtype=object)
     order = [c["name"] for c in choices if c["name"] in set(fragment_of.values())]
-    code = pd.Series(frags_np).map({f: order.index(nm) for f, nm in fragment_of.items()}).to_numpy()
-    matched = keep & ~pd.isna(code)
+    keys = list(fragment_of)
+    code_of_key = np.array([order.index(fragment_of[k]) for k in keys], dtype=np.int64)
+    pos = pc.index_in(frags, value_set=pa.array(keys, type=pa.string())).to_numpy(zero_copy_only=False)
+    matched = keep & ~np.isnan(pos.astype(float))
     if matched.any():
-        dummies = np.zeros((n, len(order)), dtype=bool)
-        dummies[parent[matched], code[matched].astype(int)] = True
-        for j, nm in enumerate(order):
-            names = np.where(dummies[:, j], names + (nm + " "), names)
-        names = np.array([v[:-1] if v else v for v in names], dtype=object)
-    rest = keep & pd.isna(code)
+        bits = np.zeros(n, dtype=np.int64)
+        np.bitwise_or.at(bits, parent[matched], np.left_shift(1, code_of_key[pos[matched].astype(np.int64)]))
+        uniq, inverse = np.unique(bits, return_inverse=True)
+        text_of = np.array([" ".join(order[j] for j in range(len(order)) if b >> j & 1) for b in uniq], dtype=object)
+        names = text_of[inverse]
+    rest = keep & ~matched
     if rest.any():
         joiner = sep if sep.strip() != sep else sep.strip()
-        grouped = pd.Series(frags_np[rest], index=parent[rest]).groupby(level=0, sort=True).agg(joiner.join)
+        rest_text = np.asarray(pc.filter(frags, pa.array(rest)).to_pylist(), dtype=object)
+        grouped = pd.Series(rest_text, index=parent[rest]).groupby(level=0, sort=True).agg(joiner.join)
         left[grouped.index.to_numpy()] = grouped.to_numpy()
     return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object)
 

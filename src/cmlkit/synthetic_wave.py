@@ -232,7 +232,8 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
         ids = inst.grids[likert_grid[0]]
         labels = [c["label"] for c in inst.choices(ids[0]) if "score" in c]
         used_rows = np.fromiter({c[0] for c in inj.used}, dtype=np.int64)
-        varied_mask = raw[ids].astype(str).nunique(axis=1).to_numpy() > 1
+        block = raw[ids].astype(str)
+        varied_mask = ~block.eq(block.iloc[:, 0], axis=0).all(axis=1).to_numpy()
         varied_mask[used_rows] = False
         varied = np.flatnonzero(varied_mask)
         for row in sorted(rng.choice(varied, size=min(k["straight_lining"], len(varied)), replace=False)):
@@ -266,50 +267,44 @@ def _extra_rows(raw, inst, rates, rng, next_id):
     """Append exact duplicates, earlier partial near-duplicates and test rows; return new raw."""
     n = len(raw)
     k = {kind: max(1, int(rng.poisson(rates.get(kind, 0) * n / 100))) for kind in ("exact_duplicate", "near_duplicate", "test_row") if rates.get(kind)}
-    extra, records = [], []
-    genuine = np.arange(n)
+    parts, records = [raw], []
+    later = [q["id"] for q in inst.questions if q["section"] in ("volunteers", "finances", "free_text", "satisfaction")]
     for kind in ("exact_duplicate", "near_duplicate"):
-        for row in rng.choice(genuine, size=k.get(kind, 0), replace=False):
-            dup = raw.iloc[row].copy()
-            dup["_respondent_id"] = next_id()
-            if kind == "exact_duplicate":
-                shift = pd.Timedelta(minutes=int(rng.integers(2, 90)))
-                dup["_start"] += shift
-                dup["_end"] += shift
-            else:  # an earlier, unfinished attempt by the same library
-                shift = pd.Timedelta(days=int(rng.integers(1, 10)))
-                dup["_start"] -= shift
-                dup["_end"] = dup["_start"] + pd.Timedelta(seconds=int(rng.integers(200, 500)))
-                later = [q["id"] for q in inst.questions if q["section"] in ("volunteers", "finances", "free_text", "satisfaction")]
-                for qid in later:
-                    dup[qid] = None
-                dup["_finished"], dup["_progress"] = False, int(rng.integers(35, 70))
-            extra.append(dup)
-            records.append({"kind": kind, "_respondent_id": dup["_respondent_id"], "question": None, "choice": None,
-                            "true_value": str(raw.at[row, "_respondent_id"]), "injected_value": None, "expected": "remove"})
-    for _ in range(k.get("test_row", 0)):
-        t = raw.iloc[int(rng.integers(0, n))].copy()
-        t["_respondent_id"] = next_id()
+        rows = rng.choice(n, size=min(k.get(kind, 0), n), replace=False)
+        if not len(rows):
+            continue
+        dup = raw.iloc[rows].copy()
+        dup["_respondent_id"] = [next_id() for _ in rows]
+        if kind == "exact_duplicate":
+            shift = pd.to_timedelta(rng.integers(2, 90, len(rows)), unit="m")
+            dup["_start"] += shift
+            dup["_end"] += shift
+        else:  # an earlier, unfinished attempt by the same library
+            dup["_start"] -= pd.to_timedelta(rng.integers(1, 10, len(rows)), unit="D")
+            dup["_end"] = dup["_start"] + pd.to_timedelta(rng.integers(200, 500, len(rows)), unit="s")
+            dup[later] = None
+            dup["_finished"], dup["_progress"] = False, rng.integers(35, 70, len(rows))
+        parts.append(dup)
+        records += [{"kind": kind, "_respondent_id": d, "question": None, "choice": None, "true_value": str(o),
+                     "injected_value": None, "expected": "remove"} for d, o in zip(dup["_respondent_id"], raw["_respondent_id"].to_numpy()[rows])]
+    m = k.get("test_row", 0)
+    if m:
+        t = raw.iloc[rng.integers(0, n, m)].copy()
+        t["_respondent_id"] = [next_id() for _ in range(m)]
         first_text = inst.question_ids[0]
-        t[first_text] = str(rng.choice(["TEST - please ignore", "test", "Test response (preview)"]))
+        t[first_text] = rng.choice(["TEST - please ignore", "test", "Test response (preview)"], m)
         t["_status"] = "preview"
-        for qid in inst.personal_ids:
-            t[qid] = None
-        extra.append(t)
-        records.append({"kind": "test_row", "_respondent_id": t["_respondent_id"], "question": None, "choice": None,
-                        "true_value": None, "injected_value": t[first_text], "expected": "remove"})
-    if extra:
-        raw = pd.concat([raw, pd.DataFrame(extra)], ignore_index=True)
-    return raw, records
+        t[inst.personal_ids] = None
+        parts.append(t)
+        records += [{"kind": "test_row", "_respondent_id": r, "question": None, "choice": None, "true_value": None,
+                     "injected_value": v, "expected": "remove"} for r, v in zip(t["_respondent_id"], t[first_text])]
+    return pd.concat(parts, ignore_index=True), records
 
 
 def _finalise(raw, inj, extra_records, instrument, out):
     """Sort by submission time, number rows, write truth tables; return raw in export order."""
-    recs = []
-    for r in inj.records:
-        r = dict(r)
-        r["_respondent_id"] = raw.at[r.pop("_row"), "_respondent_id"]
-        recs.append(r)
+    ids = raw["_respondent_id"].to_numpy()
+    recs = [{**{k: v for k, v in r.items() if k != "_row"}, "_respondent_id": ids[r["_row"]]} for r in inj.records]
     recs += extra_records
     raw = raw.sort_values(["_start", "_respondent_id"], kind="stable").reset_index(drop=True)
     row_of = pd.Series(np.arange(1, len(raw) + 1), index=raw["_respondent_id"].to_numpy())
@@ -326,7 +321,8 @@ def _finalise(raw, inj, extra_records, instrument, out):
 
 def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=None, response_rate: float = 0.5,
               governance_signal: float = 1.0, volunteers_per_library=(3, 10), platforms=PLATFORMS,
-              wave: str = "2025w1", inject: bool = True, instruments=("cml_library", "cml_volunteer")) -> dict:
+              wave: str = "2025w1", inject: bool = True, instruments=("cml_library", "cml_volunteer"),
+              write_truth: bool = True) -> dict:
     """Generate a whole synthetic wave with ground truth and write it under ``out_dir``.
 
     Parameters
@@ -353,6 +349,8 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
         Inject errors (False writes clean exports; handy for tests).
     instruments : sequence of str
         Which questionnaires to write (the library survey alone for large benchmarks).
+    write_truth : bool, default True
+        Write the ground-truth tables (benchmarks at a million responses skip the big ones).
 
     Returns
     -------
@@ -366,13 +364,15 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
     r_frame, r_lib, r_resp, r_vol, r_raw_l, r_raw_v, r_inj_l, r_inj_v = (np.random.default_rng(s) for s in ss.spawn(8))
     if frame is None:
         frame = syn.make_frame(n_community, random_state=r_frame)
-    frame.to_csv(out / "frame.csv", index=False)
+    if write_truth:
+        frame.to_csv(out / "frame.csv", index=False)
     scope = syn.in_scope(frame)
     pop = syn.simulate_libraries(scope, governance_signal=governance_signal, random_state=r_lib)
     p = syn.response_propensity(scope, random_state=r_resp, target=response_rate)
     pop["response_propensity"] = p
     pop["responded"] = r_resp.random(len(pop)) < p
-    pop.to_csv(out / "truth" / "library_population.csv", index=False)
+    if write_truth:
+        pop.to_csv(out / "truth" / "library_population.csv", index=False)
     resp = pop.loc[pop["responded"]].reset_index(drop=True)
     vol = syn.simulate_volunteers(resp, per_library=volunteers_per_library, random_state=r_vol) if "cml_volunteer" in instruments else None
 
@@ -419,13 +419,14 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
             inj, extra = _Injector(raw, clean_truth, inst, rng_inj, contacts), []
         raw, errors = _finalise(raw, inj, extra, instrument, out / "truth")
         keep = ["respondent_id", "library_id"] + [c for c in clean_truth.columns if c not in ("respondent_id", "library_id")]
-        clean_truth[keep].to_csv(out / "truth" / f"{instrument}_clean.csv", index=False)
+        if write_truth:
+            clean_truth[keep].to_csv(out / "truth" / f"{instrument}_clean.csv", index=False)
         err_by_id = errors.drop_duplicates("respondent_id").set_index("respondent_id")["kind"]
         role = raw["_respondent_id"].map(err_by_id).where(
             raw["_respondent_id"].map(err_by_id).isin(["exact_duplicate", "near_duplicate", "test_row"]), "genuine")
         lib_of = dict(zip(ids, truth["library_id"]))
         dup_of = errors.loc[errors["kind"].isin(["exact_duplicate", "near_duplicate"])].set_index("respondent_id")["true_value"].astype("int64")
-        lib_ids = raw["_respondent_id"].map(lambda r: lib_of.get(r, lib_of.get(dup_of.get(r))))
+        lib_ids = raw["_respondent_id"].map(lib_of).fillna(raw["_respondent_id"].map(dup_of).map(lib_of))
         pd.DataFrame({"row": np.arange(1, len(raw) + 1), "respondent_id": raw["_respondent_id"], "library_id": lib_ids,
                       "role": role}).to_csv(out / "truth" / f"{instrument}_responses.csv", index=False)
         for platform in platforms:
