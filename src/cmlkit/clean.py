@@ -369,9 +369,14 @@ def _duplicate_libraries(P, inst):
     group = pd.Series(np.arange(len(c)), index=c.index)
     keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
             (name + "|" + domain).where((name != "") & (domain != ""))]
+    codes = [pd.factorize(k, use_na_sentinel=True)[0] for k in keys]  # -1 = no key
     for _ in range(3):  # connected components over the three keys
-        for k in keys:
-            g = group.groupby(k.fillna("\x00" + group.astype(str))).transform("min")
+        for code in codes:
+            has = code >= 0
+            if not has.any():
+                continue
+            g = group.copy()
+            g[has] = pd.Series(group[has].to_numpy()).groupby(code[has], sort=False).transform("min").to_numpy()
             group = np.minimum(group, g)
     complete = c[inst.question_ids].notna().sum(axis=1)
     order = pd.DataFrame({"g": group, "complete": complete, "end": c["_end"]}).sort_values(
@@ -501,22 +506,36 @@ def _numbers(P, inst, outlier_z):
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
 
 
+_PII_HINT = (r"@|[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9]"
+             r"|[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}|(?i:my name is|contact|ask for|speak to|write to)")
+
+
 def _personal_text(P, inst):
-    own = P.coded["contact_name"] if "contact_name" in P.coded else pd.Series(None, index=P.coded.index, dtype=object)
+    import pyarrow.compute as pac
+
+    if "contact_name" in P.coded:
+        own = P.coded["contact_name"]
+        last = pd.Series(pac.replace_substring_regex(pac.fill_null(_arrow_strings(own), ""), r"^.*\s", "").to_numpy(zero_copy_only=False),
+                         index=own.index)
+    else:
+        own = last = pd.Series("", index=P.coded.index, dtype=object)
     for q in inst.questions:
         if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
             continue
         vals = P.coded[q["id"]]
-        # only text with an '@', a digit or a capitalised word can hold an email, phone, postcode or name
-        has = vals.astype("string[pyarrow]").str.contains(r"[@0-9]|\b[A-Z][a-z]", regex=True).fillna(False).astype(bool)
+        # cheap pyarrow pre-filter: only text with an '@', a long run of digits, a postcode shape, a name cue
+        # or the respondent's own surname can hold personal data
+        arr = _arrow_strings(vals)
+        hint = pac.fill_null(pac.match_substring_regex(arr, _PII_HINT), False).to_numpy(zero_copy_only=False)
+        has_last = np.array([bool(n) and isinstance(t, str) and n in t for t, n in zip(vals.to_numpy(dtype=object), last.to_numpy(dtype=object))])
+        has = pd.Series(hint | has_last, index=vals.index)
         if not has.any():
             continue
         red = vals[has].str.replace(EMAIL, "[email removed]", regex=True).str.replace(PHONE, "[phone removed]", regex=True) \
             .str.replace(POSTCODE, "[postcode removed]", regex=True).str.replace(NAME_CUE, lambda m: m.group(0).replace(m.group(1), "[name removed]"), regex=True)
         names = own[has]
         if names.notna().any():
-            last = names.fillna("").str.split().str[-1].fillna("")
-            hit = np.array([bool(n) and n in t for t, n in zip(red, last)], dtype=bool)
+            hit = np.array([bool(n) and n in t for t, n in zip(red, last[has])], dtype=bool)
             if hit.any():
                 red.loc[hit] = [_redact_name(t, n) for t, n in zip(red[hit], names[hit])]
         changed = red != vals[has]
