@@ -420,9 +420,10 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             if q["type"] == "select_one" and other_q and other_q not in by_q:
                 values[qid], other_text = _route_other(values[qid], other_text, inst.choices(qid))
         if other_q and other_q not in by_q:
-            values[other_q] = other_text if other_text is not None else pd.Series([None] * n, index=data.index, dtype=object)
-    for q in inst.questions:
-        frame[q["id"]] = values.get(q["id"], pd.Series([None] * n, index=data.index, dtype=object))
+            values[other_q] = other_text if other_text is not None else pd.Series(np.full(n, None, dtype=object), index=data.index)
+    empty = pd.Series(np.full(n, None, dtype=object), index=data.index)
+    frame = pd.concat([frame, pd.DataFrame({q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions},
+                                           index=data.index)], axis=1)
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n})
     return frame
 

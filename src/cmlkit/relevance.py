@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from cmlkit.errors import InstrumentError
@@ -79,7 +80,13 @@ def evaluate(expr: str, data: pd.DataFrame) -> pd.Series:
             take(",")
             lit = take()[1:-1]
             take(")")
-            return col.fillna("").astype(str).str.split().map(lambda names: lit in names).astype(bool)
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            obj = col.to_numpy(dtype=object)
+            arr = pa.array(np.where(pd.isna(obj), "", obj).astype(object), type=pa.string())
+            padded = pc.binary_join_element_wise(" ", arr, " ", "")
+            return pd.Series(pc.match_substring(padded, f" {lit} ").to_numpy(zero_copy_only=False), index=col.index)
         if tok and tok.startswith("${"):
             col = column(take())
             op = take()
