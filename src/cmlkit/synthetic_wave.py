@@ -218,12 +218,13 @@ def _inject(raw, truth_clean, inst, rates, rng, contacts):
     if "council_grant_amount" in raw and k.get("skip_contradiction"):
         pairs = [("council_grant_amount", "council_grant", "No", lambda: _fmt_number(float(rng.integers(5, 80) * 100))),
                  ("paid_staff_hours", "paid_staff", "No paid staff", lambda: _fmt_number(float(rng.integers(2, 20))))]
-        for j in range(k["skip_contradiction"]):
-            qid, gate, gate_label, make = pairs[j % 2]
-            used_rows = {c[0] for c in inj.used}
-            rows = [i for i in np.flatnonzero((raw[gate] == gate_label).to_numpy()) if i not in used_rows]
-            if rows:
-                row = int(rng.choice(rows))
+        used_rows = {c[0] for c in inj.used}
+        for j, (qid, gate, gate_label, make) in enumerate(pairs):
+            want = k["skip_contradiction"] // 2 + (j < k["skip_contradiction"] % 2)
+            cand = np.flatnonzero((raw[gate] == gate_label).to_numpy())
+            cand = [int(i) for i in rng.permutation(cand) if int(i) not in used_rows][:want]
+            for row in sorted(cand):
+                used_rows.add(row)
                 inj.used.add((row, qid))
                 inj.set("skip_contradiction", row, qid, make(), true_value=None)
     # straight-lining on a Likert grid
