@@ -86,3 +86,13 @@ def test_mojibake_repair_and_pii_redaction_units():
     text = pd.Series(["Call 07700 900123 or email jo.bloggs@x.example, we are at AB1 2CD"])
     red = text.str.replace(clean.EMAIL, "E", regex=True).str.replace(clean.PHONE, "P", regex=True).str.replace(clean.POSTCODE, "C", regex=True)
     assert red.iloc[0] == "Call P or email E, we are at C"
+
+
+def test_cleaning_never_modifies_the_ingested_frame(raw, lib):
+    before = pd.util.hash_pandas_object(raw, index=True).sum()
+    snapshot = raw.copy(deep=True)
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    applied, _ = cleaning_log.apply_log(raw, log, lib)
+    clean.finalise(applied, lib)
+    assert pd.util.hash_pandas_object(raw, index=True).sum() == before
+    pd.testing.assert_frame_equal(raw, snapshot)

@@ -101,8 +101,12 @@ def _fmt(v: float) -> str:
 
 
 def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
-    """Return a copy where select_one answers given as exact labels are replaced by choice names."""
-    out = raw.copy()
+    """Return a copy where select_one answers given as exact labels are replaced by choice names.
+
+    The copy is shallow under pandas copy-on-write (see :func:`_cow`): columns not changed here or
+    later share memory with ``raw``, and any write copies just that column, so ``raw`` never changes.
+    """
+    out = raw.copy(deep=False) if pd.get_option("mode.copy_on_write") else raw.copy()
     for qid in inst.questions_of_type("select_one"):
         labels = {c["label"]: c["name"] for c in inst.choices(qid)}
         mapped = out[qid].map(labels)
@@ -244,6 +248,19 @@ def _is_private_text(q) -> bool:
     return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
 
 
+def _cow(fn):
+    """Run ``fn`` with pandas copy-on-write, so working copies share untouched columns with the input."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with pd.option_context("mode.copy_on_write", True):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+@_cow
 def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float = 50, speeder_seconds: float | None = None,
                     speeder_fraction: float = 0.3, outlier_z: float = 3.5, other_recodes: pd.DataFrame | None = None,
                     root=None) -> pd.DataFrame:
@@ -552,6 +569,7 @@ def _redact_name(text, name):
     return re.sub(r"\b(?:" + r"\s+".join(parts) + r"|" + parts[-1] + r")\b", "[name removed]", text)
 
 
+@_cow
 def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type the applied responses and split off personal data.
 

@@ -51,6 +51,11 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
     CleaningLogError
         On an unknown ``change_type`` (naming the log row) or response ids that are not unique.
     """
+    with pd.option_context("mode.copy_on_write", True):  # working copies share untouched columns with raw
+        return _apply_log(raw, log, inst)
+
+
+def _apply_log(raw, log, inst):
     from cmlkit.clean import code_choices
 
     log = log.reset_index(drop=True)
