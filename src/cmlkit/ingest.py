@@ -173,11 +173,17 @@ def _read_csv_body(path, offset, enc, delim, width, n_header) -> pd.DataFrame:
             raise IngestError(f"malformed CSV: {' '.join(str(exc).split())[:160]}", file=path) from None
     if bad:
         raise IngestError(_bad_row_message(path, enc, delim, width, n_header, bad[0]), file=path, row=_find_bad_row(path, enc, delim, width))
+    # convert one column at a time and let go of its arrow buffers, so the arrow table and the pandas
+    # objects never both exist in full (this sets the peak memory of the whole cleaning run)
     cols = {}
-    for i, name in enumerate(names):
-        col = pc.utf8_trim(table.column(name), characters="\r\n")
-        cols[i] = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
-    return pa.table({str(k): v for k, v in cols.items()}).to_pandas(deduplicate_objects=True).set_axis(range(width), axis=1)
+    for i in range(width):
+        col = table.column(0)
+        table = table.remove_column(0)
+        col = pc.utf8_trim(col, characters="\r\n")
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+        cols[i] = col.to_pandas(deduplicate_objects=True)
+        del col
+    return pd.DataFrame(cols)
 
 
 def _bad_row_message(path, enc, delim, width, n_header, row):
