@@ -100,6 +100,13 @@ def _fmt(v: float) -> str:
     return str(int(v)) if float(v).is_integer() else repr(float(v))
 
 
+def multi_outside_choices(values: pd.Series, allowed) -> pd.Series:
+    """True where a space-joined select_multiple answer holds a name not in ``allowed`` (vectorised)."""
+    parts = values.dropna().astype(str).str.split().explode()
+    bad = (~parts.isin(list(allowed)) & parts.notna()).groupby(level=0).any()
+    return bad.reindex(values.index, fill_value=False).astype(bool)
+
+
 def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
     """Return a copy where select_one answers given as exact labels are replaced by choice names.
 

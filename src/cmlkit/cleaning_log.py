@@ -56,7 +56,7 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
 
 
 def _apply_log(raw, log, inst):
-    from cmlkit.clean import code_choices
+    from cmlkit.clean import code_choices, multi_outside_choices
 
     log = log.reset_index(drop=True)
     unknown = sorted(set(log["change_type"]) - set(CHANGE_TYPES))
@@ -115,7 +115,7 @@ def _apply_log(raw, log, inst):
                 valid &= ~bad
             elif q["type"] == "select_multiple":
                 allowed = set(inst.choice_names(qid))
-                bad = filled & new.str.split().map(lambda names: bool(set(names) - allowed))
+                bad = filled & multi_outside_choices(new.where(filled), allowed)
                 why[bad] = "'" + new[bad] + "' has values that are not choices of " + qid
                 valid &= ~bad
             stale = ~match

@@ -172,7 +172,7 @@ def _read_csv_body(path, offset, enc, delim, width, n_header) -> pd.DataFrame:
         except pa.ArrowInvalid as exc:
             raise IngestError(f"malformed CSV: {' '.join(str(exc).split())[:160]}", file=path) from None
     if bad:
-        raise IngestError(_bad_row_message(path, enc, delim, width, n_header, bad[0]), file=path, row=_find_bad_row(path, enc, delim, width))
+        raise IngestError(_bad_row_message(width, bad[0]), file=path, row=_find_bad_row(path, enc, delim, width))
     # convert one column at a time and let go of its arrow buffers, so the arrow table and the pandas
     # objects never both exist in full (this sets the peak memory of the whole cleaning run)
     cols = {}
@@ -186,7 +186,7 @@ def _read_csv_body(path, offset, enc, delim, width, n_header) -> pd.DataFrame:
     return pd.DataFrame(cols)
 
 
-def _bad_row_message(path, enc, delim, width, n_header, row):
+def _bad_row_message(width, row):
     got = row.actual_columns
     return f"row has {got} fields but the header has {width}" + (" (truncated?)" if got < width else "")
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cmlkit.clean import code_choices
+from cmlkit.clean import code_choices, multi_outside_choices
 from cmlkit.cleaning_log import digest
 from cmlkit.errors import InstrumentError
 from cmlkit.instrument import find_root
@@ -105,7 +105,7 @@ def validate(frame: pd.DataFrame, inst, *, wave: str, rules: list | None = None,
             out.append(_findings(coded, present & ~v.isin(inst.choice_names(qid)), qid, shown, "choice", "error", "not one of the choices", wave))
         elif q["type"] == "select_multiple":
             allowed = set(inst.choice_names(qid))
-            bad = present & v.fillna("").str.split().map(lambda names: bool(set(names) - allowed))
+            bad = present & multi_outside_choices(v, allowed)
             out.append(_findings(coded, bad, qid, shown, "choice", "error", "holds a value that is not a choice", wave))
         asked = evaluate(q["relevant"], coded) if q["relevant"] else pd.Series(True, index=v.index)
         if q["required"]:

@@ -81,7 +81,7 @@ def model_matrix(data: pd.DataFrame, *, factors=(), numeric=(), levels: dict | N
     return np.column_stack(cols), names
 
 
-def population_vector(margins: dict, *, totals: dict | None = None, order: list | None = None) -> tuple[dict, dict]:
+def population_vector(margins: dict, *, totals: dict | None = None) -> tuple[dict, dict]:
     """Population totals in model-matrix form from factor margins (level -> count) and numeric totals.
 
     Returns (totals by column name, levels by factor). All margins must sum to the same population size.
