@@ -31,6 +31,7 @@ BENCH_SIZES ?= 1000 10000 100000 1000000
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_clean.py --sizes $(BENCH_SIZES) --out benchmarks/results/bench_clean.json
 	$(BIN)/python benchmarks/bench_coverage.py --out benchmarks/results/bench_coverage.json
+	$(BIN)/python benchmarks/bench_governance.py --out benchmarks/results/bench_governance.json
 
 clean-demo:
 	rm -rf $(DEMO_DIR)

@@ -114,3 +114,61 @@ def plot_weights(weights, *, ax=None, title: str = "Distribution of survey weigh
     ax.set_xlabel("Weight (libraries represented by each response)")
     ax.set_ylabel("Responses")
     return ax
+
+
+def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", cmap: str = "cividis", vmin=0.0,
+                 vmax=1.0, xlabel: str = "", ax=None):
+    """Annotated heatmap of a small table (rows x columns), e.g. cluster profiles or a cross-tab.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Numeric values; rows are drawn top to bottom, each cell labelled with ``fmt``.
+    cmap : str, default "cividis"
+        A perceptually uniform, colour-vision-deficiency-safe colour map.
+    vmin, vmax : float, optional
+        Colour scale limits (None: the data range).
+    """
+    import numpy as np
+
+    values = table.to_numpy(dtype=float)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(max(5.0, 0.75 * table.shape[1] + 3), 0.45 * table.shape[0] + 1.8))
+    im = ax.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
+    lo = np.nanmin(values) if vmin is None else vmin
+    hi = np.nanmax(values) if vmax is None else vmax
+    mid = (lo + hi) / 2
+    for (i, j), v in np.ndenumerate(values):
+        if np.isfinite(v):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=7, color="white" if v < mid else "black")
+    ax.set_xticks(range(table.shape[1]), [str(c) for c in table.columns], rotation=40, ha="right", fontsize=8)
+    ax.set_yticks(range(table.shape[0]), [str(r) for r in table.index], fontsize=8)
+    ax.grid(False)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    ax.figure.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+    return ax
+
+
+def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapped by governance features", ax=None):
+    """Scatter of 2-D coordinates (e.g. principal coordinates of Gower distances) coloured by cluster.
+
+    Each cluster has its own colour and marker (so the map reads without colour too).
+    """
+    import numpy as np
+
+    coords = np.asarray(coords, dtype=float)
+    labels = np.asarray(labels)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 5))
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*"]
+    for i, c in enumerate(sorted(np.unique(labels))):
+        m = labels == c
+        name = names.get(c, str(c)) if isinstance(names, dict) else str(c)
+        ax.scatter(coords[m, 0], coords[m, 1], s=18, alpha=0.75, color=PALETTE[i % len(PALETTE)],
+                   marker=markers[i % len(markers)], label=f"{name} (n = {int(m.sum())})")
+    ax.set_xlabel("Principal coordinate 1")
+    ax.set_ylabel("Principal coordinate 2")
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="best")
+    return ax

@@ -262,16 +262,20 @@ def _ordinal(latent, cuts, names):
 
 
 # Model-specific probabilities; rows follow MODELS.
-_PAID = [[.15, .35, .50], [.80, .15, .05], [.10, .30, .60], [.90, .08, .02]]
-_LEGAL = [[.45, .25, .05, .02, .20, .03], [.15, .55, .15, .05, .07, .03],
-          [.02, .30, .40, .25, .00, .03], [.30, .50, .10, .05, .02, .03]]
-_TENURE = [[.60, .20, .02, .15, .03], [.30, .45, .08, .14, .03], [.55, .30, .03, .10, .02], [.05, .15, .35, .40, .05]]
+# Community supported: council-led with paid council staff and full in-kind support, little grant;
+# community managed: volunteer-led, partial support; commissioned community: a community
+# organisation paid by the council to run it (grant, paid coordinator, company/CIC);
+# independent: no council support at all (Taskforce 2016 definitions, sharpened).
+_PAID = [[.03, .40, .57], [.92, .07, .01], [.02, .13, .85], [.95, .04, .01]]
+_LEGAL = [[.60, .15, .02, .01, .20, .02], [.15, .65, .10, .05, .02, .03],
+          [.01, .10, .50, .37, .00, .02], [.35, .45, .10, .05, .02, .03]]
+_TENURE = [[.70, .15, .02, .10, .03], [.30, .45, .08, .14, .03], [.50, .38, .02, .08, .02], [.05, .15, .35, .40, .05]]
 _SUPPORT_TYPES = ["book_stock", "lms_access", "public_it", "wifi", "building_maintenance", "insurance",
                   "training", "professional_advice"]
-_SUPPORT = [[.95, .95, .90, .85, .70, .60, .80, .85], [.80, .75, .60, .50, .25, .30, .50, .45],
-            [.90, .90, .80, .70, .50, .40, .60, .60], [.05, .03, .03, .02, .02, .02, .05, .05]]
-_GRANT = [.70, .40, .95, .03]
-_GRANT_MEDIAN = [15000, 6000, 40000, 2000]
+_SUPPORT = [[.97, .97, .95, .90, .90, .85, .90, .90], [.60, .45, .30, .25, .08, .08, .25, .20],
+            [.90, .90, .80, .70, .30, .30, .60, .60], [.03, .02, .02, .02, .01, .01, .03, .03]]
+_GRANT = [.10, .25, .97, .02]
+_GRANT_MEDIAN = [8000, 6000, 40000, 2000]
 _HEALTH_MEAN = [.3, 0.0, .3, -.4]
 _SERVICES = {"book_lending": 4.0, "childrens_activities": 1.2, "reading_groups": .5, "public_computers": .2,
              "wifi": .4, "digital_skills": -.3, "information_advice": .3, "health_information": -.5,
