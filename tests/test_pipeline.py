@@ -30,7 +30,7 @@ def test_run_folder_holds_what_was_promised(two_runs):
     assert set(record["inputs"]) == {"library_export", "volunteer_export", "frame"}
     assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
     assert record["packages"]["pandas"] and "dirty" in record["git"]
-    assert len(list((run / "notebooks").glob("*.ipynb"))) == 4
+    assert len(list((run / "notebooks").glob("*.ipynb"))) == len(record["steps"]) >= 6
     assert (run / "data" / "cml_library" / "clean.parquet").exists()
     png = run / "figures" / "services_offered.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -77,6 +77,30 @@ def test_no_contact_details_outside_private(two_runs, demo_wave):
         record = json.loads((run / "run.json").read_text())
         acc = record["row_accounting"]["cml_library"]
         assert acc["responses_in"] == acc["responses_kept"] + sum(v for k, v in acc.items() if k.startswith("removed_"))
+
+
+def test_private_fieldwork_sheet_holds_contacts_and_replacement_works(two_runs, demo_wave, tmp_path):
+    import shutil
+
+    from cmlkit.cli import main
+
+    out, _ = demo_wave
+    run = two_runs[0]
+    sheet = pd.read_excel(run / "private" / "case_studies" / "fieldwork.xlsx")
+    assert sheet["contact_email"].notna().sum() >= 9           # the scan above would have caught these
+    assert not list(p for p in run.rglob("fieldwork*") if "private" not in p.relative_to(run).parts)
+    public = pd.read_csv(run / "tables" / "case_studies" / "selection.csv")
+    assert not {"contact_name", "contact_email", "contact_phone", "library_name", "name"} & set(public.columns)
+    copy = tmp_path / "run"
+    shutil.copytree(run, copy)
+    first = public.loc[public["role"] == "main", "library_id"].iloc[0]
+    assert main(["sample", "replace", str(copy), "--library", first, "--reason", "refusal", "--date", "2026-01-05"]) == 0
+    log = pd.read_csv(copy / "tables" / "case_studies" / "replacements.csv")
+    after = pd.read_csv(copy / "tables" / "case_studies" / "selection.csv")
+    assert log["declined"].tolist() == [first]
+    assert after.set_index("library_id").loc[first, "status"] == "declined"
+    assert after.set_index("library_id").loc[log["replaced_by"].iloc[0], "status"] == "selected"
+    assert main(["sample", "replace", str(copy), "--library", first, "--reason", "refusal"]) == 2   # not selected any more
 
 
 def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):

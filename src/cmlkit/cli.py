@@ -94,6 +94,34 @@ def _cmd_xlsform(args):
         print(out)
 
 
+def _cmd_sample_replace(args):
+    import datetime as _dt
+
+    import pandas as pd
+
+    from . import sampling, tables
+
+    run = Path(args.run_dir)
+    state = run / "data" / "case_studies" / "draw.parquet"
+    if not state.exists():
+        raise CmlkitError(f"{state}: no case-study draw in this run folder (run the case_study_frame step first)")
+    spec = sampling.load_spec(args.spec)
+    table = pd.read_parquet(state)
+    date = args.date or _dt.date.today().isoformat()
+    table, log = sampling.replace(table, args.library, reason=args.reason, spec=spec, date=date)
+    tabdir = run / "tables" / "case_studies"
+    log_path = tabdir / "replacements.csv"
+    old = pd.read_csv(log_path, dtype=str) if log_path.exists() else pd.DataFrame()
+    tables.write_parquet(table, state)
+    tables.write_csv(pd.concat([old, pd.DataFrame([log]).astype(str)], ignore_index=True), log_path)
+    tables.write_csv(sampling.public_table(table), tabdir / "selection.csv")
+    bal = sampling.balance(table, spec)
+    tables.write_csv(bal, tabdir / "balance.csv")
+    print(f"{args.library} declined ({args.reason}); replaced by {log['replaced_by']} (reserve {log['reserve_rank']}); "
+          f"largest standardised difference now {bal['std_diff'].abs().max():.2f}; log: {log_path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -138,6 +166,15 @@ def build_parser() -> argparse.ArgumentParser:
     xi.add_argument("--wave")
     xi.add_argument("--out")
     x.set_defaults(func=_cmd_xlsform)
+    sm = sub.add_parser("sample", help="case-study selection: record a decline and bring in a reserve")
+    ss = sm.add_subparsers(dest="sample_command", required=True)
+    sr = ss.add_parser("replace", help="replace a selected library that declined with its first usable reserve")
+    sr.add_argument("run_dir", help="the pipeline run folder holding data/case_studies/draw.parquet")
+    sr.add_argument("--library", required=True, help="library id of the library that declined")
+    sr.add_argument("--reason", required=True, help="why: refusal, closed, ineligible ...")
+    sr.add_argument("--date", help="date of the decline (YYYY-MM-DD; default today)")
+    sr.add_argument("--spec", help="case-study specification (default research/case_studies.yml)")
+    sr.set_defaults(func=_cmd_sample_replace)
     return p
 
 

@@ -172,3 +172,24 @@ def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapp
     ax.set_title(title, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="best")
     return ax
+
+
+def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str = "Case studies against the population", ax=None):
+    """Dot plot of standardised differences (sample - population) / SD, one row per variable/category.
+
+    ``balance`` is :func:`cmlkit.sampling.balance` output; a shaded band marks ±``threshold``.
+    """
+    t = balance.assign(label=[f"{v}: {c}" if c != "" else str(v) for v, c in zip(balance["variable"], balance["category"])])
+    t = t.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.28 * len(t) + 1.4))
+    ax.axvspan(-threshold, threshold, color="0.9", zorder=0)
+    ax.axvline(0, color="0.4", lw=1)
+    inside = t["std_diff"].abs() <= threshold
+    ax.scatter(t.loc[inside, "std_diff"], t.loc[inside, "label"], color=PALETTE[0], marker="o", s=24, zorder=3, label=f"within ±{threshold}")
+    ax.scatter(t.loc[~inside, "std_diff"], t.loc[~inside, "label"], color=PALETTE[5], marker="D", s=24, zorder=3, label=f"beyond ±{threshold}")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.set_xlabel("Standardised difference, sample − population (population SDs)")
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    return ax
