@@ -103,6 +103,27 @@ def test_private_fieldwork_sheet_holds_contacts_and_replacement_works(two_runs, 
     assert main(["sample", "replace", str(copy), "--library", first, "--reason", "refusal"]) == 2   # not selected any more
 
 
+def test_risk_outputs_public_aggregates_only(two_runs, demo_wave):
+    out, _ = demo_wave
+    run = two_runs[0]
+    frame = pd.read_csv(out / "frame.csv")
+    ids, names = set(frame["library_id"]), set(frame["name"])
+    public = [p for p in run.rglob("*") if p.is_file() and "private" not in p.relative_to(run).parts
+              and ("risk" in p.parts or p.name.startswith("risk_")) and p.suffix != ".png"]
+    assert len(public) >= 10
+    for path in public:
+        text = _text_of(path)
+        assert not [i for i in ids if i in text], path
+        assert not [n for n in names if n in text], path
+    share = pd.read_csv(run / "tables" / "risk" / "at_risk_share.csv")
+    assert (share.loc[~share["suppressed"], "base_n"] >= 5).all()
+    assert share.loc[share["suppressed"], "estimate"].isna().all()
+    priority = pd.read_csv(run / "private" / "risk" / "priority_list.csv")
+    assert len(priority) > 0 and priority["reasons"].str.len().gt(0).all()
+    assert set(priority["tier"]) <= {"high", "medium"}
+    assert priority["combined_rank"].is_monotonic_increasing
+
+
 def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):
     out, _ = demo_wave
     bad = tmp_path / "bad.csv"

@@ -193,3 +193,45 @@ def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str =
     ax.set_title(title, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
     return ax
+
+
+def plot_score_by_tier(scores: pd.DataFrame, *, thresholds=None, ax=None, title: str = "Risk index score by tier"):
+    """Histogram of risk scores stacked by tier, with the tier thresholds marked."""
+    import numpy as np
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 3.4))
+    s = scores.loc[scores["score"].notna()]
+    tiers = [t for t in ("low", "medium", "high") if t in set(s["tier"])] + sorted(set(s["tier"]) - {"low", "medium", "high"})
+    bins = np.linspace(0, 1, 26)
+    ax.hist([s.loc[s["tier"] == t, "score"] for t in tiers], bins=bins, stacked=True, label=tiers,
+            color=[PALETTE[2], PALETTE[1], PALETTE[5], PALETTE[7]][:len(tiers)], edgecolor="white", hatch=None)
+    for th in thresholds or []:
+        ax.axvline(th, color="0.3", ls="--", lw=1)
+    ax.set_xlabel("Risk index score (0 = no risk on any indicator, 1 = full risk on all)")
+    ax.set_ylabel("Libraries")
+    ax.set_title(f"{title}\n(n = {len(s)} scored)", loc="left")
+    ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str = "", xlabel: str = "", ax=None):
+    """Estimates with interval whiskers, one row per domain; suppressed cells shown as 'suppressed'."""
+    t = table.iloc[::-1].reset_index(drop=True)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6.5, 0.32 * len(t) + 1.4))
+    shown = ~t.get("suppressed", pd.Series(False, index=t.index)).astype(bool)
+    y = range(len(t))
+    ax.errorbar(t.loc[shown, "estimate"], [i for i in y if shown[i]],
+                xerr=[t.loc[shown, "estimate"] - t.loc[shown, "ci_low"], t.loc[shown, "ci_high"] - t.loc[shown, "estimate"]],
+                fmt="o", color=PALETTE[0], ecolor="0.4", capsize=2, ms=4)
+    for i in y:
+        if not shown[i]:
+            ax.text(0.005, i, "suppressed (base < k)", va="center", fontsize=7, color="0.4")
+    labels = [f"{d} (n = {int(n)})" if shown[i] else f"{d}" for i, (d, n) in enumerate(zip(t[label_col], t["base_n"]))]
+    ax.set_yticks(list(y), labels, fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    return ax

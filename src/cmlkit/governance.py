@@ -490,16 +490,22 @@ def cluster_libraries(data: pd.DataFrame, spec: dict | None = None, *, method: s
     ks = [int(k)] if k else list(range(int((k_range or cfg.get("k_range", [2, 6]))[0]),
                                        int((k_range or cfg.get("k_range", [2, 6]))[1]) + 1))
     ks = [kk for kk in ks if kk < n]
+    select_max_n = int(cfg.get("select_max_n", 10000))
+    sub = None
+    if len(ks) > 1 and n > select_max_n and method != "pam":
+        # choose k on a random subsample; the chosen k is then fitted on every library
+        sub = np.sort(np.random.default_rng(_seed(random_state)).choice(n, size=select_max_n, replace=False))
     rows, fits = [], {}
     for kk in ks:
-        labels, extra = _fit_once(X, spec, method, kk, D=D, n_init=n_init, random_state=random_state, pam_max_n=pam_max_n)
+        Xk = X if sub is None else X.iloc[sub].reset_index(drop=True)
+        labels, extra = _fit_once(Xk, spec, method, kk, D=D, n_init=n_init, random_state=random_state, pam_max_n=pam_max_n)
         fits[kk] = (labels, extra)
         row = {"k": kk, "clusters_found": int(len(np.unique(labels)))}
-        if D is not None:
+        if D is not None and sub is None:
             row["silhouette"] = silhouette(D, labels)
-        elif n > pam_max_n:
-            sub = np.random.default_rng(0).choice(n, size=min(n, 2000), replace=False)
-            row["silhouette"] = silhouette(gower_matrix(X, spec, rows=sub, cols=sub), labels[sub])
+        else:
+            ss = np.random.default_rng(0).choice(len(Xk), size=min(len(Xk), 2000), replace=False)
+            row["silhouette"] = silhouette(gower_matrix(Xk, spec, rows=ss, cols=ss), labels[ss])
         for key in ("bic", "sabic", "loglik"):
             if key in extra:
                 row[key] = extra[key]
@@ -507,7 +513,7 @@ def cluster_libraries(data: pd.DataFrame, spec: dict | None = None, *, method: s
     selection = pd.DataFrame(rows)
     single = None
     if method == "latent_class" and not k:
-        _, one = latent_class(X, spec, 1, n_init=1, random_state=random_state)
+        _, one = latent_class(X if sub is None else X.iloc[sub].reset_index(drop=True), spec, 1, n_init=1, random_state=random_state)
         single = one["bic"]
     if len(ks) == 1:
         chosen = ks[0]
@@ -518,6 +524,8 @@ def cluster_libraries(data: pd.DataFrame, spec: dict | None = None, *, method: s
     selection["chosen"] = selection["k"] == chosen
     selection["criterion"] = f"lowest {criterion.upper()}" if method == "latent_class" else "largest average silhouette (Gower)"
     labels, extra = fits[chosen]
+    if sub is not None:
+        labels, extra = _fit_once(X, spec, method, chosen, D=None, n_init=n_init, random_state=random_state, pam_max_n=pam_max_n)
     canon = canonical_labels(labels, sorted_ids)
     back = np.empty(n, dtype=int)
     back[order] = canon
@@ -529,7 +537,8 @@ def cluster_libraries(data: pd.DataFrame, spec: dict | None = None, *, method: s
                       medoids=medoids, info={"n": n, "random_state": random_state, "n_init": n_init,
                                              "distance": ("gower" if D is not None else "gower (CLARA)") if method == "pam" else None,
                                              "bic_one_class": single,
-                                             "one_class_preferred": bool(single is not None and single <= selection["bic"].min())})
+                                             "one_class_preferred": bool(single is not None and single <= selection["bic"].min()),
+                                             "k_chosen_on": int(select_max_n) if sub is not None else n})
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,0 +1,315 @@
+"""A transparent, survey-based risk index for community libraries, with reasons in words.
+
+The index is specified in ``research/risk.yml`` following the OECD/JRC composite-indicator steps:
+each indicator is derived from the clean responses, normalised to a 0-1 risk (goalposts by
+default), weighted and averaged; libraries answering too little of the index (by weight) get no
+score. Each library's top contributors above ``reason_threshold`` become its reasons, worded from
+the specification's templates with the library's own values, and each reason carries the kind of
+support that answers it. :func:`sensitivity` re-ranks under other normalisations and perturbed
+weights; :func:`validate` scores the index against a known outcome (synthetic ground truth).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import CmlkitError
+
+NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
+
+
+class RiskError(CmlkitError):
+    """A risk specification or input that cannot be used."""
+
+
+def load_spec(path=None) -> dict:
+    """Read and check ``research/risk.yml``."""
+    from .instrument import find_root
+
+    path = Path(path) if path else find_root() / "research" / "risk.yml"
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise RiskError(f"{path}: cannot read the risk specification ({exc})") from None
+    allowed = {"derive", "direction", "goalposts", "weight", "reason", "support", "missing_means_no_risk"}
+    for name, ind in spec.get("indicators", {}).items():
+        extra = set(ind) - allowed
+        if extra:
+            raise RiskError(f"{path}: indicator {name!r}: unknown key(s) {sorted(extra)}")
+        if ind.get("direction") not in ("higher_is_riskier", "lower_is_riskier"):
+            raise RiskError(f"{path}: indicator {name!r}: direction must be higher_is_riskier or lower_is_riskier")
+        gp = ind.get("goalposts")
+        if not (isinstance(gp, list) and len(gp) == 2 and gp[0] != gp[1]):
+            raise RiskError(f"{path}: indicator {name!r}: goalposts must be [safe, risky], two different numbers")
+        if (gp[1] > gp[0]) != (ind["direction"] == "higher_is_riskier"):
+            raise RiskError(f"{path}: indicator {name!r}: goalposts {gp} contradict direction {ind['direction']}")
+        if len(set(ind.get("derive", {})) & {"ratio", "share", "score", "count", "equals", "years_until", "source"}) != 1:
+            raise RiskError(f"{path}: indicator {name!r}: derive needs exactly one of ratio, share, score, count, equals, years_until, source")
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+# Indicators
+
+
+def _num(data, col):
+    if col not in data:
+        raise RiskError(f"column {col!r} (needed by the risk index) is not in the data")
+    return pd.to_numeric(data[col], errors="coerce").astype(float)
+
+
+def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Each library's indicator values (own scale) and, for choice questions, the answer labels.
+
+    Returns
+    -------
+    (values, labels) : DataFrames indexed like ``data``, one column per indicator
+    """
+    if instrument is None:
+        from .instrument import load_instrument
+        instrument = load_instrument("cml_library", f"{spec.get('wave_year', 2025)}w1")
+    year = float(spec.get("wave_year", 2025))
+    values, labels = {}, {}
+    for name, ind in spec["indicators"].items():
+        d = ind["derive"]
+        lab = pd.Series("", index=data.index)
+        if "ratio" in d:
+            num, den = (_num(data, c) for c in d["ratio"])
+            v = num / den.where(den > 0) * float(d.get("multiplier", 1))
+        elif "share" in d:
+            parts = pd.concat([_num(data, c) for c in d["of"]], axis=1)
+            total = parts.sum(axis=1, min_count=1)
+            v = _num(data, d["share"]) / total.where(total > 0)
+        elif "score" in d:
+            q = d["score"]
+            choices = instrument.choices(q)
+            score = {c["name"]: c.get("score") for c in choices}
+            label = {c["name"]: c["label"] for c in choices}
+            raw = data[q].astype("string")
+            v = raw.map(score).astype(float)
+            lab = raw.map(label).fillna("")
+        elif "count" in d:
+            v = pd.concat([_num(data, c) for c in d["count"]], axis=1).sum(axis=1, min_count=1)
+        elif "equals" in d:
+            raw = data[d["equals"]].astype("string")
+            v = pd.Series(np.where(raw.isna(), np.nan, raw.isin([str(x) for x in d["values"]]).astype(float)), index=data.index)
+            lab = raw.fillna("")
+        elif "years_until" in d:
+            v = _num(data, d["years_until"]) - year
+        else:
+            v = _num(data, d["source"])
+        values[name] = v.astype(float)
+        labels[name] = lab.astype(str)
+    return pd.DataFrame(values, index=data.index), pd.DataFrame(labels, index=data.index)
+
+
+def normalise(values: pd.DataFrame, spec: dict, *, method: str = "goalposts") -> pd.DataFrame:
+    """Indicator values as 0-1 risks (1 = riskiest).
+
+    goalposts: (x - safe) / (risky - safe) clipped to [0, 1]; minmax: the observed range, oriented by
+    direction; rank: percentile rank (ties averaged); zscore: z-score oriented by direction, then
+    rescaled to [0, 1] over the observed range. A missing value that the specification marks as
+    not applicable (``missing_means_no_risk``) is risk 0.
+    """
+    if method not in NORMALISATIONS:
+        raise RiskError(f"normalisation {method!r} is not one of {list(NORMALISATIONS)}")
+    out = {}
+    for name, ind in spec["indicators"].items():
+        x = values[name].astype(float)
+        sign = 1.0 if ind["direction"] == "higher_is_riskier" else -1.0
+        if method == "goalposts":
+            safe, risky = (float(g) for g in ind["goalposts"])
+            r = ((x - safe) / (risky - safe)).clip(0, 1)
+        elif method == "rank":
+            r = (sign * x).rank(pct=True, method="average")
+        else:
+            z = sign * x
+            if method == "zscore":
+                z = (z - z.mean()) / (z.std(ddof=0) or 1.0)
+            lo, hi = z.min(), z.max()
+            r = (z - lo) / (hi - lo) if hi > lo else z * 0.0
+        if ind.get("missing_means_no_risk"):
+            r = r.fillna(0.0)
+        out[name] = r
+    return pd.DataFrame(out, index=values.index)
+
+
+def aggregate(risks: pd.DataFrame, spec: dict, *, weights: dict | None = None) -> pd.Series:
+    """Weighted mean of the available normalised risks; NaN below ``min_weight_share`` of the weight."""
+    w = pd.Series(weights or {k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})[risks.columns]
+    avail = risks.notna().to_numpy()
+    wmat = np.where(avail, w.to_numpy()[None, :], 0.0)
+    share = wmat.sum(axis=1) / w.sum()
+    score = np.nansum(risks.to_numpy() * wmat, axis=1) / np.where(wmat.sum(axis=1) > 0, wmat.sum(axis=1), np.nan)
+    return pd.Series(np.where(share >= float(spec.get("min_weight_share", 0.6)), score, np.nan), index=risks.index)
+
+
+def tier_of(score: pd.Series, spec: dict) -> pd.Series:
+    """Tier names from the score thresholds; 'insufficient data' where there is no score."""
+    tiers = sorted(spec["tiers"], key=lambda t: -float(t["min"]))
+    out = pd.Series("insufficient data", index=score.index, dtype=object)
+    for t in reversed(tiers):
+        out = out.where(~(score >= float(t["min"])), t["name"])
+    return out
+
+
+def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: str = "goalposts") -> pd.DataFrame:
+    """Score, tier, rank and reasons for every library.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed like ``data``: ``score`` (0-1), ``tier``, ``rank`` (1 = highest risk), ``reasons``
+        (words, "; "-joined: the top contributors with risk at least ``reason_threshold``, or the
+        single largest contributor when none reaches it), ``reason_indicators``, ``support``,
+        ``n_indicators``, and the indicator
+        values (``value:<name>``) and normalised risks (``risk:<name>``).
+    """
+    values, labels = indicators(data, spec, instrument=instrument)
+    risks = normalise(values, spec, method=method)
+    score = aggregate(risks, spec)
+    w = pd.Series({k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})
+    contrib = risks.mul(w, axis=1)
+    thr = float(spec.get("reason_threshold", 0.5))
+    eligible = risks >= thr
+    order = (-contrib.where(eligible)).to_numpy()
+    order = np.where(np.isnan(order), np.inf, order)
+    ranked = np.argsort(order, axis=1, kind="stable")[:, :int(spec.get("max_reasons", 3))]
+    names = np.array(risks.columns)
+    reasons, inds, supports = [], [], []
+    elig = eligible.to_numpy()
+    vals, labs = values.to_numpy(), labels.to_numpy()
+    top = np.argsort(np.where(np.isnan(contrib.to_numpy()), np.inf, -contrib.to_numpy()), axis=1, kind="stable")[:, 0]
+    risk_arr = risks.to_numpy()
+    for i in range(len(risks)):             # wording per library: at most max_reasons templates each
+        chosen = [j for j in ranked[i] if elig[i, j]]
+        if not chosen and np.isfinite(score.iloc[i]) and risk_arr[i, top[i]] > 0:
+            chosen = [top[i]]               # none above the threshold: the largest contributor still explains the score
+        texts, sup = [], []
+        for j in chosen:
+            ind = spec["indicators"][names[j]]
+            v = vals[i, j]
+            texts.append(ind["reason"].format(value=v if np.isfinite(v) else float("nan"), label=labs[i, j]))
+            if ind.get("support") and ind["support"] not in sup:
+                sup.append(ind["support"])
+        reasons.append("; ".join(texts))
+        inds.append(";".join(names[chosen]))
+        supports.append("; ".join(sup))
+    out = pd.DataFrame({"score": score, "tier": tier_of(score, spec),
+                        "rank": score.rank(ascending=False, method="min").astype("Int64"),
+                        "reasons": reasons, "reason_indicators": inds, "support": supports,
+                        "n_indicators": risks.notna().sum(axis=1)}, index=data.index)
+    out = pd.concat([out, values.add_prefix("value:"), risks.add_prefix("risk:")], axis=1)
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Sensitivity and validation
+
+
+def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.DataFrame, dict]:
+    """How ranks and tiers move under other normalisations and perturbed weights (JRC step 8).
+
+    Returns
+    -------
+    (per_library, summary)
+        per_library: base rank, median rank and 5-95% rank interval over all scenarios, share of
+        scenarios with a different tier. summary: per scenario family, the median absolute rank shift,
+        the Spearman correlation with the base ranking and the share of libraries changing tier.
+    """
+    cfg = spec.get("sensitivity", {})
+    rng = np.random.default_rng(cfg.get("random_state", 0))
+    values, _ = indicators(data, spec, instrument=instrument)
+    base_risk = normalise(values, spec, method="goalposts")
+    base = aggregate(base_risk, spec)
+    base_rank = base.rank(ascending=False, method="average")
+    base_tier = tier_of(base, spec)
+    ranks, tiers, family = [], [], []
+    for m in cfg.get("normalisations", NORMALISATIONS):
+        if m == "goalposts":
+            continue
+        s = aggregate(normalise(values, spec, method=m), spec)
+        ranks.append(s.rank(ascending=False, method="average"))
+        tiers.append(tier_of(s, spec))
+        family.append(f"normalisation: {m}")
+    w0 = pd.Series({k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})
+    noise = float(cfg.get("weight_noise", 0.5))
+    for _ in range(int(cfg.get("weight_draws", 200))):
+        w = w0 * rng.uniform(1 - noise, 1 + noise, len(w0))
+        s = aggregate(base_risk, spec, weights=w.to_dict())
+        ranks.append(s.rank(ascending=False, method="average"))
+        tiers.append(tier_of(s, spec))
+        family.append("weights")
+    R = pd.concat(ranks, axis=1)
+    T = pd.concat(tiers, axis=1)
+    changed = T.ne(base_tier, axis=0) & base.notna().to_numpy()[:, None]
+    per = pd.DataFrame({"base_rank": base_rank, "median_rank": R.median(axis=1),
+                        "rank_p05": R.quantile(0.05, axis=1), "rank_p95": R.quantile(0.95, axis=1),
+                        "tier_changes": changed.mean(axis=1)}, index=data.index)
+    fam = np.array(family)
+    summary = {}
+    for f in dict.fromkeys(["weights", *[x for x in family if x != "weights"]]):
+        cols = np.flatnonzero(fam == f)
+        shift = (R.iloc[:, cols].sub(base_rank, axis=0)).abs()
+        summary[f] = {"scenarios": int(len(cols)), "median_abs_rank_shift": float(np.nanmedian(shift.to_numpy())),
+                      "p90_abs_rank_shift": float(np.nanquantile(shift.to_numpy(), 0.9)),
+                      "spearman_with_base": float(np.nanmean([R.iloc[:, c].corr(base_rank, method="spearman") for c in cols])),
+                      "share_changing_tier": float(changed.iloc[:, cols].mean().mean())}
+    return per, summary
+
+
+def validate(score, truth, *, top: float = 0.1) -> dict:
+    """ROC AUC and top-decile precision of a risk score against a binary outcome.
+
+    Returns ``auc``, ``base_rate``, ``top_precision`` (share of the top ``top`` fraction by score
+    with the outcome), ``lift`` (top precision / base rate), ``n`` and ``events``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s = pd.Series(np.asarray(score, dtype=float))
+    y = pd.Series(np.asarray(truth, dtype=float))
+    ok = s.notna() & y.notna()
+    s, y = s[ok], y[ok]
+    k = max(1, int(round(top * len(s))))
+    topk = s.sort_values(ascending=False, kind="stable").index[:k]
+    base = float(y.mean())
+    prec = float(y[topk].mean())
+    return {"n": int(len(s)), "events": int(y.sum()), "auc": float(roc_auc_score(y, s)) if 0 < y.sum() < len(y) else float("nan"),
+            "base_rate": base, "top_fraction": top, "top_precision": prec, "lift": prec / base if base > 0 else float("nan")}
+
+
+def public_summary(weighted: pd.DataFrame, scores: pd.DataFrame, *, by=("type", "cluster_name", "region"),
+                   tier: str = "high", k: int | None = None) -> pd.DataFrame:
+    """Weighted share of libraries in ``tier`` overall and by each domain, with disclosure control.
+
+    The design is the weighting step's (stratified by region with the finite population
+    correction, the calibrated weights treated as fixed, which errs on the wide side). Intervals are
+    logit intervals on the design df (Clopper-Pearson at 0 or 1, flagged). Libraries without a score
+    are left out of the base. Cells with fewer than ``k`` scored responses are suppressed, with
+    secondary suppression within each breakdown (:func:`cmlkit.disclosure.suppress`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``breakdown, domain, estimate, ci_low, ci_high, base_n, ci_method, suppressed, suppression``
+        — aggregates only, no library-level rows.
+    """
+    from . import design as D
+    from . import disclosure
+    from . import estimates as E
+
+    data = weighted.assign(_at=np.where(scores["score"].notna().to_numpy(), (scores["tier"] == tier).astype(float), np.nan))
+    des = D.svydesign(data, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
+    rows = [{"breakdown": "all", "domain": "all", **E.ci_proportion(des, "_at")}]
+    for b in by:
+        if b not in data:
+            continue
+        t = E.by_domain(des, "_at", b, estimator="proportion")
+        rows += [{"breakdown": b, "domain": r[b], **{c: r[c] for c in t.columns if c != b}} for _, r in t.iterrows()]
+    out = pd.DataFrame(rows).rename(columns={"n": "base_n"})
+    out = out[["breakdown", "domain", "estimate", "ci_low", "ci_high", "base_n", "ci_method"]]
+    return disclosure.suppress(out, n_col="base_n", k=k, group="breakdown")

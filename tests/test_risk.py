@@ -1,0 +1,144 @@
+"""At-risk libraries: the index by hand, reasons consistent with values, synthetic validation,
+sensitivity, disclosure control, and the closure model's temporal validation on the real frame."""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cmlkit import closure, disclosure, risk, synthetic
+from cmlkit import frame as F
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return risk.load_spec()
+
+
+@pytest.fixture(scope="module")
+def libraries():
+    scope = synthetic.in_scope(synthetic.make_frame(1000, random_state=2))
+    return synthetic.simulate_libraries(scope, random_state=2)
+
+
+def _two_indicator_spec(spec):
+    sp = copy.deepcopy(spec)
+    sp["indicators"] = {k: spec["indicators"][k] for k in ("months_of_reserves", "no_business_plan")}
+    sp["min_weight_share"] = 0.5
+    return sp
+
+
+def test_index_by_hand(spec):
+    sp = _two_indicator_spec(spec)              # reserves: weight 2, goalposts [12, 0]; no plan: weight 0.5
+    data = pd.DataFrame({"reserves": [3000, 12000, 500, np.nan], "expenditure_total": [12000, 6000, 12000, 1000],
+                         "business_plan": ["no", "yes", np.nan, "no"]})
+    s = risk.score_libraries(data, sp)
+    # library 0: 3 months -> risk (3 - 12) / (0 - 12) = 0.75; no plan -> 1; score (2 * .75 + .5 * 1) / 2.5 = 0.8
+    assert s["value:months_of_reserves"].iloc[0] == pytest.approx(3.0)
+    assert s["risk:months_of_reserves"].iloc[0] == pytest.approx(0.75)
+    assert s["score"].iloc[0] == pytest.approx(0.8)
+    assert s["tier"].iloc[0] == "high"
+    assert s["reasons"].iloc[0] == "reserves cover 3.0 months of spending; no current business plan"
+    # library 1: 24 months -> 0; has a plan -> 0; score 0, no reasons
+    assert s["score"].iloc[1] == 0 and s["reasons"].iloc[1] == "" and s["tier"].iloc[1] == "low"
+    # library 2: 0.5 months -> 11.5/12; plan missing -> re-weighted over reserves alone (weight share 0.8 >= 0.5)
+    assert s["score"].iloc[2] == pytest.approx(11.5 / 12)
+    # library 3: reserves missing, only 0.5 of 2.5 of the weight answered -> no score
+    assert np.isnan(s["score"].iloc[3]) and s["tier"].iloc[3] == "insufficient data"
+    assert list(s["rank"].iloc[:3]) == [2, 3, 1]
+
+
+def test_normalisations_by_hand(spec):
+    sp = _two_indicator_spec(spec)
+    v = pd.DataFrame({"months_of_reserves": [0.0, 6.0, 24.0], "no_business_plan": [1.0, 0.0, 0.0]})
+    g = risk.normalise(v, sp, method="goalposts")
+    assert g["months_of_reserves"].tolist() == [1.0, 0.5, 0.0]
+    mm = risk.normalise(v, sp, method="minmax")
+    assert mm["months_of_reserves"].tolist() == [1.0, 0.75, 0.0]
+    rk = risk.normalise(v, sp, method="rank")
+    assert rk["months_of_reserves"].tolist() == pytest.approx([1.0, 2 / 3, 1 / 3])
+
+
+def test_spec_checks(tmp_path):
+    p = tmp_path / "r.yml"
+    p.write_text("indicators:\n  x: {derive: {source: a}, direction: higher_is_riskier, goalposts: [1, 0], weight: 1}\n")
+    with pytest.raises(risk.RiskError, match="contradict direction"):
+        risk.load_spec(p)
+    p.write_text("indicators:\n  x: {derive: {source: a}, direction: up, goalposts: [0, 1]}\n")
+    with pytest.raises(risk.RiskError, match="direction"):
+        risk.load_spec(p)
+
+
+def test_synthetic_ground_truth(libraries, spec):
+    s = risk.score_libraries(libraries, spec)
+    v = risk.validate(s["score"], libraries["true_at_risk"])
+    close = risk.validate(s["score"], libraries["true_closes_3y"])
+    print(f"\ntruly at risk: AUC {v['auc']:.3f}, top decile {v['top_precision']:.2f} vs base rate {v['base_rate']:.3f} "
+          f"(lift {v['lift']:.1f}); closes within 3 years: AUC {close['auc']:.3f}, lift {close['lift']:.1f}")
+    assert v["auc"] >= 0.8
+    assert v["top_precision"] >= 3 * v["base_rate"]
+
+
+def test_reasons_are_consistent_with_values(libraries, spec):
+    s = risk.score_libraries(libraries, spec)
+    listed = s.loc[s["tier"].isin(["high", "medium"])]
+    assert len(listed) > 50
+    assert (listed["reasons"].str.len() > 0).all()
+    thr = spec["reason_threshold"]
+    for _, row in listed.iterrows():
+        inds = row["reason_indicators"].split(";")
+        texts = row["reasons"].split("; ")
+        assert len(inds) == len(texts) <= spec["max_reasons"]
+        risks = {k: row[f"risk:{k}"] for k in spec["indicators"]}
+        for ind, text in zip(inds, texts):
+            assert risks[ind] >= thr or (len(inds) == 1 and risks[ind] == max(v for v in risks.values() if v == v))
+            value = row[f"value:{ind}"]
+            template = spec["indicators"][ind]["reason"]
+            if "{value" in template:
+                assert text == template.format(value=value, label=text.split(": ")[-1])
+        if "plans_reduce_or_close" in inds:
+            assert row["value:plans_reduce_or_close"] == 1
+
+
+def test_sensitivity(libraries, spec):
+    sp = copy.deepcopy(spec)
+    sp["sensitivity"]["weight_draws"] = 30
+    per, summary = risk.sensitivity(libraries.iloc[:300], sp)
+    assert set(summary) == {"weights", "normalisation: minmax", "normalisation: rank", "normalisation: zscore"}
+    assert summary["weights"]["spearman_with_base"] > 0.9
+    assert (per["rank_p05"] <= per["rank_p95"]).all()
+    assert per["tier_changes"].between(0, 1).all()
+
+
+def test_disclosure_primary_and_secondary():
+    t = pd.DataFrame({"breakdown": ["all", "region", "region", "region", "type", "type"],
+                      "domain": ["all", "A", "B", "C", "CR", "ICL"], "estimate": [.1, .2, .3, .4, .5, .6],
+                      "base_n": [40, 3, 7, 30, 36, 4]})
+    s = disclosure.suppress(t, k=5, group="breakdown")
+    # region: A hidden alone, so the next smallest (B) goes too; type: ICL hidden, so CR (the only other) goes
+    assert s["suppression"].tolist() == ["", "primary", "secondary", "", "secondary", "primary"]
+    assert s.loc[s["suppressed"], "estimate"].isna().all() and s.loc[~s["suppressed"], "estimate"].notna().all()
+    t2 = t.assign(base_n=[40, 3, 2, 30, 36, 40])
+    s2 = disclosure.suppress(t2, k=5, group="breakdown")
+    assert s2["suppression"].tolist() == ["", "primary", "primary", "", "", ""]
+
+
+def test_real_frame_temporal_validation(shared_data):
+    ace = F.load_ace(shared_data / "ace_basic_dataset_2023.csv")
+    tf = F.load_taskforce_2016(shared_data / "libraries_england_2016.csv")
+    v = closure.temporal_validation(ace, taskforce=tf)
+    print(f"\nreal frame: train {v['train']}, test {v['test']}; AUC {v['auc']:.3f}, top-decile precision "
+          f"{v['top_decile_precision']:.3f} (base rate {v['base_rate']:.3f}), Brier {v['brier']:.4f}, "
+          f"calibration slope {v['calibration_slope']:.2f}, intercept {v['calibration_intercept']:.2f}")
+    assert v["train"] == {"window": "2016-2019", "n": 342, "events": 18}
+    assert v["test"]["events"] >= 5 and v["test"]["n"] > 250
+    assert 0 <= v["auc"] <= 1 and np.isfinite(v["brier"])
+    assert "log_hours_16" in v["features"] and "hours" not in v["features"]   # no post-closure leakage
+    b = closure.base_risk(ace, F.in_scope(ace, year=2023)["library_id"][:20], taskforce=tf)
+    assert b.between(0, 1).all()
+
+
+def test_closure_model_refuses_too_little_history():
+    small = synthetic.make_frame(20, random_state=1)
+    val, base = closure.report(small, small["library_id"][:3])
+    assert val["status"].startswith("not fitted") and base.isna().all()
