@@ -56,54 +56,24 @@ def load_spec(path=None) -> dict:
 # Indicators
 
 
-def _num(data, col):
-    if col not in data:
-        raise RiskError(f"column {col!r} (needed by the risk index) is not in the data")
-    return pd.to_numeric(data[col], errors="coerce").astype(float)
-
-
 def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each library's indicator values (own scale) and, for choice questions, the answer labels.
+
+    Derivations are those of :func:`cmlkit.indicators.derive`.
 
     Returns
     -------
     (values, labels) : DataFrames indexed like ``data``, one column per indicator
     """
-    if instrument is None:
-        from .instrument import load_instrument
-        instrument = load_instrument("cml_library", f"{spec.get('wave_year', 2025)}w1")
-    year = float(spec.get("wave_year", 2025))
+    from .indicators import IndicatorError, derive
+
     values, labels = {}, {}
     for name, ind in spec["indicators"].items():
-        d = ind["derive"]
-        lab = pd.Series("", index=data.index)
-        if "ratio" in d:
-            num, den = (_num(data, c) for c in d["ratio"])
-            v = num / den.where(den > 0) * float(d.get("multiplier", 1))
-        elif "share" in d:
-            parts = pd.concat([_num(data, c) for c in d["of"]], axis=1)
-            total = parts.sum(axis=1, min_count=1)
-            v = _num(data, d["share"]) / total.where(total > 0)
-        elif "score" in d:
-            q = d["score"]
-            choices = instrument.choices(q)
-            score = {c["name"]: c.get("score") for c in choices}
-            label = {c["name"]: c["label"] for c in choices}
-            raw = data[q].astype("string")
-            v = raw.map(score).astype(float)
-            lab = raw.map(label).fillna("")
-        elif "count" in d:
-            v = pd.concat([_num(data, c) for c in d["count"]], axis=1).sum(axis=1, min_count=1)
-        elif "equals" in d:
-            raw = data[d["equals"]].astype("string")
-            v = pd.Series(np.where(raw.isna(), np.nan, raw.isin([str(x) for x in d["values"]]).astype(float)), index=data.index)
-            lab = raw.fillna("")
-        elif "years_until" in d:
-            v = _num(data, d["years_until"]) - year
-        else:
-            v = _num(data, d["source"])
-        values[name] = v.astype(float)
-        labels[name] = lab.astype(str)
+        try:
+            values[name], labels[name] = derive(data, ind["derive"], instrument=instrument,
+                                                wave_year=int(spec.get("wave_year", 2025)))
+        except IndicatorError as exc:
+            raise RiskError(f"risk indicator {name!r}: {exc}") from None
     return pd.DataFrame(values, index=data.index), pd.DataFrame(labels, index=data.index)
 
 

@@ -85,7 +85,9 @@ def candidates(responses: pd.DataFrame, frame: pd.DataFrame, spec: dict, *, clus
         ``frame`` every in-scope library (survey variables and clusters missing for non-respondents,
         so balancing uses frame variables only). ``attrs["excluded"]`` counts who was left out and why.
     """
-    f = frame[["library_id", "authority", "region", "type", "hours", *(c for c in ("imd_decile",) if c in frame)]].copy()
+    op = next((c for c in ("operation_23", "operation_22", "operation_21", "operation_19", "operation_16") if c in frame), None)
+    f = frame[["library_id", "authority", "region", "hours", *(c for c in ("imd_decile",) if c in frame)]].copy()
+    f["type"] = frame[op].to_numpy() if op else "unknown"      # governance code (CR/ICL), as in the weighting step
     f = f.rename(columns={"hours": "frame_hours"})
     r = responses.drop(columns=[c for c in ("region", "type", "authority") if c in responses], errors="ignore")
     r = r.loc[r["library_id"].notna()].drop_duplicates("library_id")

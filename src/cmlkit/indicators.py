@@ -1,0 +1,173 @@
+"""Indicators and scales defined in ``research/indicators.yml``, computed from clean responses.
+
+One derivation language serves the indicators here and the risk index (``research/risk.yml``):
+
+* ``ratio: [a, b]`` (a / b, b > 0; optional ``multiplier``),
+* ``share: a | [a, ...], of: [...]`` (sum of the numerator columns over the sum of ``of``, total > 0),
+* ``count: [...]`` (sum of 0/1 columns; optional ``plus_equals: {column: value}`` adds 1 where the
+  column equals the value; optional ``divide_by``),
+* ``score: q`` (the choice score of a select_one answer; "don't know" has none),
+* ``mean_score: [q, ...]`` (mean of the choice scores answered; ``min_items`` on the indicator),
+* ``equals: q, values: [...]`` (1 when the answer is one of the values, 0 otherwise, missing when unanswered),
+* ``diversity: [...]`` (1 - Herfindahl index of the amounts: 0 = one source only),
+* ``years_until: q`` (the value minus the wave year), ``source: q`` (the value itself).
+
+Cronbach's alpha follows ``survey::svycralpha``: K/(K-1) (1 - sum of item variances / variance of the
+total), with design-weighted variances when weights are given (listwise complete items).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from .errors import CmlkitError
+
+DERIVATIONS = ("ratio", "share", "count", "score", "mean_score", "equals", "diversity", "years_until", "source")
+
+
+class IndicatorError(CmlkitError):
+    """An indicator definition or input that cannot be used."""
+
+
+def load_spec(path=None) -> dict:
+    """Read and check ``research/indicators.yml``."""
+    from .instrument import find_root
+
+    path = Path(path) if path else find_root() / "research" / "indicators.yml"
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise IndicatorError(f"{path}: cannot read the indicator definitions ({exc})") from None
+    for name, ind in spec.get("indicators", {}).items():
+        for key in ("label", "section", "derive", "kind", "direction", "missing", "reference"):
+            if key not in ind:
+                raise IndicatorError(f"{path}: indicator {name!r} lacks {key!r} (each states its inputs, direction, missing-data rule and reference)")
+        if len(set(ind["derive"]) & set(DERIVATIONS)) != 1:
+            raise IndicatorError(f"{path}: indicator {name!r}: derive needs exactly one of {list(DERIVATIONS)}")
+        if ind["kind"] not in ("mean", "proportion"):
+            raise IndicatorError(f"{path}: indicator {name!r}: kind must be mean or proportion")
+    return spec
+
+
+def _num(data, col):
+    if col not in data:
+        raise IndicatorError(f"column {col!r} (needed by an indicator) is not in the data")
+    return pd.to_numeric(data[col], errors="coerce").astype(float)
+
+
+def _cols(x):
+    return [x] if isinstance(x, str) else list(x)
+
+
+def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int = 2025, min_items: int = 1) -> tuple[pd.Series, pd.Series]:
+    """Values of one derivation for every row, and the answer labels where the derivation reads one question.
+
+    Returns
+    -------
+    (values, labels) : float Series and string Series indexed like ``data``
+    """
+    lab = pd.Series("", index=data.index)
+    if "ratio" in d:
+        num, den = (_num(data, c) for c in d["ratio"])
+        v = num / den.where(den > 0) * float(d.get("multiplier", 1))
+    elif "share" in d:
+        total = pd.concat([_num(data, c) for c in d["of"]], axis=1).sum(axis=1, min_count=1)
+        num = pd.concat([_num(data, c) for c in _cols(d["share"])], axis=1).sum(axis=1, min_count=1)
+        v = num / total.where(total > 0)
+    elif "count" in d:
+        v = pd.concat([_num(data, c) for c in d["count"]], axis=1).sum(axis=1, min_count=1)
+        for col, val in (d.get("plus_equals") or {}).items():
+            v = v + (data[col].astype("string") == str(val)).fillna(False).astype(float)
+        v = v / float(d.get("divide_by", 1))
+    elif "score" in d or "mean_score" in d:
+        if instrument is None:
+            from .instrument import load_instrument
+            instrument = load_instrument("cml_library", f"{wave_year}w1")
+        qs = _cols(d.get("score") or d.get("mean_score"))
+        scores = []
+        for q in qs:
+            if q not in data:
+                raise IndicatorError(f"column {q!r} (needed by an indicator) is not in the data")
+            choices = instrument.choices(q)
+            scores.append(data[q].astype("string").map({c["name"]: c.get("score") for c in choices}).astype(float))
+            if len(qs) == 1:
+                lab = data[q].astype("string").map({c["name"]: c["label"] for c in choices}).fillna("")
+        S = pd.concat(scores, axis=1)
+        v = S.mean(axis=1).where(S.notna().sum(axis=1) >= min_items)
+    elif "equals" in d:
+        raw = data[d["equals"]].astype("string")
+        v = pd.Series(np.where(raw.isna(), np.nan, raw.isin([str(x) for x in d["values"]]).astype(float)), index=data.index)
+        lab = raw.fillna("")
+    elif "diversity" in d:
+        A = pd.concat([_num(data, c) for c in d["diversity"]], axis=1).clip(lower=0)
+        total = A.sum(axis=1, min_count=1)
+        shares = A.div(total.where(total > 0), axis=0)
+        v = 1 - (shares ** 2).sum(axis=1, min_count=1)
+        v = v.where(total > 0)
+    elif "years_until" in d:
+        v = _num(data, d["years_until"]) - float(wave_year)
+    elif "source" in d:
+        v = _num(data, d["source"])
+    else:
+        raise IndicatorError(f"unknown derivation {sorted(d)}")
+    return v.astype(float), lab.astype(str)
+
+
+def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wave_year: int = 2025) -> pd.DataFrame:
+    """Every library-level indicator of the specification (columns), rows as in ``data``."""
+    spec = spec or load_spec()
+    out = {}
+    for name, ind in spec["indicators"].items():
+        out[name], _ = derive(data, ind["derive"], instrument=instrument, wave_year=wave_year,
+                              min_items=int(ind.get("min_items", 1)))
+    return pd.DataFrame(out, index=data.index)
+
+
+def item_scores(data: pd.DataFrame, items, *, instrument) -> pd.DataFrame:
+    """Choice scores (1-5) of Likert items; answers without a score are missing."""
+    return pd.DataFrame({q: data[q].astype("string").map({c["name"]: c.get("score") for c in instrument.choices(q)}).astype(float)
+                         for q in items}, index=data.index)
+
+
+def scale_score(scores: pd.DataFrame, *, min_items: int = 1) -> pd.Series:
+    """Mean of the answered items, missing when fewer than ``min_items`` are answered."""
+    return scores.mean(axis=1).where(scores.notna().sum(axis=1) >= min_items)
+
+
+def _wvar(x, w):
+    m = np.sum(w * x) / np.sum(w)
+    return np.sum(w * (x - m) ** 2) / np.sum(w)
+
+
+def cronbach_alpha(scores: pd.DataFrame, weights=None) -> dict:
+    """Cronbach's alpha, as ``survey::svycralpha`` (weights) or ``psych::alpha`` raw alpha (none).
+
+    Listwise: rows with every item answered. Also item-rest correlations (each item with the sum
+    of the others), weighted when weights are given.
+
+    Returns
+    -------
+    dict
+        ``alpha``, ``n`` (complete rows), ``k`` (items), ``item_rest`` (item -> correlation).
+    """
+    S = scores.astype(float)
+    ok = S.notna().all(axis=1).to_numpy()
+    X = S.to_numpy()[ok]
+    w = np.ones(len(X)) if weights is None else np.asarray(weights, dtype=float)[ok]
+    k = X.shape[1]
+    if k < 2 or len(X) < 2:
+        raise IndicatorError("Cronbach's alpha needs at least two items and two complete responses")
+    item_var = np.array([_wvar(X[:, j], w) for j in range(k)])
+    total_var = _wvar(X.sum(axis=1), w)
+    alpha = k / (k - 1) * (1 - item_var.sum() / total_var)
+    rest = {}
+    for j, name in enumerate(S.columns):
+        r = X.sum(axis=1) - X[:, j]
+        xm, rm = np.average(X[:, j], weights=w), np.average(r, weights=w)
+        cov = np.sum(w * (X[:, j] - xm) * (r - rm))
+        rest[name] = float(cov / np.sqrt(np.sum(w * (X[:, j] - xm) ** 2) * np.sum(w * (r - rm) ** 2)))
+    return {"alpha": float(alpha), "n": int(len(X)), "k": int(k), "item_rest": rest}
