@@ -124,6 +124,46 @@ def test_risk_outputs_public_aggregates_only(two_runs, demo_wave):
     assert priority["combined_rank"].is_monotonic_increasing
 
 
+def test_headline_intervals_cover_the_generators_truth(two_runs, demo_wave):
+    """Each headline (all libraries and by governance type) against the population value in the truth."""
+    from cmlkit import indicators
+    from cmlkit.instrument import load_instrument
+
+    out, _ = demo_wave
+    run = two_runs[0]
+    table = pd.read_csv(run / "tables" / "findings" / "findings.csv")
+    spec = indicators.load_spec()
+    truth = pd.read_csv(out / "truth" / "library_population.csv")
+    values = indicators.compute(truth, spec, instrument=load_instrument("cml_library", "2025w1"))
+    values["type"] = truth["frame_code"]
+    true_all = values.drop(columns="type").mean()
+    true_type = values.groupby("type").mean()
+    heads = table.loc[table["indicator"].isin(list(spec["indicators"])) & table["breakdown"].isin(["all", "type"])
+                      & ~table["suppressed"]].copy()
+    heads["truth"] = [true_all[i] if b == "all" else true_type.loc[d, i] for i, b, d in zip(heads["indicator"], heads["breakdown"], heads["domain"])]
+    heads["covered"] = (heads["ci_low"] <= heads["truth"]) & (heads["truth"] <= heads["ci_high"])
+    print("\n" + heads[["indicator", "domain", "estimate", "ci_low", "ci_high", "truth", "covered"]].round(4).to_string(index=False))
+    print(f"coverage {heads['covered'].mean():.0%} of {len(heads)} headlines")
+    assert len(heads) >= 25
+    assert heads["covered"].mean() >= 0.9
+
+
+def test_no_published_cell_below_k(two_runs):
+    run = two_runs[0]
+    checked = 0
+    for path in (run / "tables").rglob("*.csv"):
+        t = pd.read_csv(path)
+        if "base_n" in t and "suppressed" in t:
+            shown = t.loc[~t["suppressed"].astype(bool)]
+            assert (shown["base_n"] >= 5).all(), path
+            assert t.loc[t["suppressed"].astype(bool), "estimate"].isna().all(), path
+            checked += 1
+    assert checked >= 5
+    for alt in (run / "figures").glob("*.txt"):
+        for n in __import__("re").findall(r"n = (\d+)\)", alt.read_text()):
+            assert int(n) >= 5, alt
+
+
 def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):
     out, _ = demo_wave
     bad = tmp_path / "bad.csv"

@@ -235,3 +235,110 @@ def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
     return ax
+
+
+# Diverging palette for ordered agreement/confidence scales (ColorBrewer PuOr, colour-blind safe)
+DIVERGING5 = ["#e66101", "#fdb863", "#d9d9d9", "#b2abd2", "#5e3c99"]
+
+
+def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = None, ax=None):
+    """Diverging stacked bars for Likert items, centred on the neutral level.
+
+    ``shares``: rows = items, columns = the ordered levels (shares summing to 1 per row) and ``n``.
+    Negative levels extend left of zero, positive ones right, the neutral level straddles zero.
+    """
+    import numpy as np
+
+    levels = [c for c in shares.columns if c != "n"]
+    k = len(levels)
+    mid = k // 2
+    t = shares.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.5 * len(t) + 1.6))
+    colours = DIVERGING5 if k == 5 else [plt.cm.PuOr(x) for x in np.linspace(0.1, 0.9, k)][::-1]
+    y = np.arange(len(t))
+    neg = t[levels[:mid]].to_numpy()
+    neutral = t[levels[mid]].to_numpy() if k % 2 else np.zeros(len(t))
+    left = -(neg.sum(axis=1) + neutral / 2)
+    for j, lev in enumerate(levels):
+        v = t[lev].to_numpy()
+        ax.barh(y, v, left=left, color=colours[j], edgecolor="white", label=lev, height=0.7)
+        for yy, vv, ll in zip(y, v, left):
+            if vv >= 0.08:
+                ax.text(ll + vv / 2, yy, f"{vv:.0%}", ha="center", va="center", fontsize=7, color="black" if j in (1, 2, 3) else "white")
+        left = left + v
+    names = [(labels or {}).get(i, i) for i in t.index]
+    ax.set_yticks(y, [f"{nm} (n = {int(n)})" for nm, n in zip(names, t["n"])] if "n" in t else names, fontsize=8)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_xlim(-1, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{abs(x):.0%}"))
+    ax.set_title(title, loc="left")
+    ax.legend(ncol=k, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "Share", ax=None):
+    """Horizontal 100% stacked bars: rows = groups, columns = parts (shares per row), e.g. income mix."""
+    import numpy as np
+
+    t = table.iloc[::-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 0.55 * len(t) + 1.8))
+    left = np.zeros(len(t))
+    hatches = ["", "//", "..", "xx", "\\\\", "oo", "--", "++"]
+    for j, col in enumerate(t.columns):
+        v = t[col].to_numpy(dtype=float)
+        ax.barh(range(len(t)), v, left=left, color=PALETTE[j % len(PALETTE)], hatch=hatches[j % len(hatches)],
+                edgecolor="white", label=str(col), height=0.7)
+        for yy, vv, ll in zip(range(len(t)), v, left):
+            if vv >= 0.07:
+                ax.text(ll + vv / 2, yy, f"{vv:.0%}", ha="center", va="center", fontsize=7, color="white" if j in (0, 5, 7) else "black")
+        left += v
+    ax.set_yticks(range(len(t)), [str(i) for i in t.index], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    ax.legend(ncol=4, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.grid(axis="y", visible=False)
+    return ax
+
+
+def plot_dumbbell(table: pd.DataFrame, *, left: str, right: str, title: str = "", xlabel: str = "Share of volunteers", ax=None):
+    """Two values per row joined by a line (e.g. training received vs needed by topic)."""
+    t = table.sort_values(right)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.4 * len(t) + 1.5))
+    y = range(len(t))
+    ax.hlines(list(y), t[left], t[right], color="0.6", lw=1.5)
+    ax.scatter(t[left], list(y), color=PALETTE[0], marker="o", s=30, label=left, zorder=3)
+    ax.scatter(t[right], list(y), color=PALETTE[5], marker="D", s=30, label=right, zorder=3)
+    ax.set_yticks(list(y), [str(i).replace("_", " ") for i in t.index], fontsize=8)
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    return ax
+
+
+def plot_pyramid(table: pd.DataFrame, *, left: str, right: str, title: str = "", ax=None):
+    """Back-to-back bars by band (rows, youngest at the bottom): ``left`` and ``right`` shares."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
+    y = range(len(table))
+    ax.barh(list(y), -table[left].to_numpy(dtype=float), color=PALETTE[0], label=left, height=0.7)
+    ax.barh(list(y), table[right].to_numpy(dtype=float), color=PALETTE[1], hatch="//", edgecolor="white", label=right, height=0.7)
+    for yy, a, b in zip(y, table[left], table[right]):
+        ax.text(-a - 0.01, yy, f"{a:.0%}", ha="right", va="center", fontsize=7)
+        ax.text(b + 0.01, yy, f"{b:.0%}", ha="left", va="center", fontsize=7)
+    ax.set_yticks(list(y), [str(i) for i in table.index], fontsize=8)
+    m = float(max(table[left].max(), table[right].max())) + 0.1
+    ax.set_xlim(-m, m)
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{abs(x):.0%}"))
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_title(title, loc="left")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.grid(axis="y", visible=False)
+    return ax

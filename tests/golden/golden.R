@@ -89,6 +89,19 @@ dv <- svydesign(id = ~library_id, weights = ~w_vol, data = vol)
 stat("cml_vol_mean_sat", svymean(~sat_score, dv), dv)
 p <- svyciprop(~I(older == 1), dv, method = "logit"); add("cml_vol_ciprop_older", coef(p), SE(p), attr(p, "ci"), degf(dv))
 
+# findings: Wald tests of equal domain means (svyglm + regTermTest), Rao-Scott tests of independence,
+# Cronbach's alpha (design-weighted and equal-weight)
+wt <- function(name, m, term) { t <- regTermTest(m, term, method = "Wald"); add(name, c(t$Ftest, t$df, t$ddf, t$p)) }
+wt("find_wald_api00_stype", svyglm(api00 ~ stype, dstrat), ~stype)
+wt("find_wald_hours_type", svyglm(hours ~ type, des), ~type)
+wt("find_wald_api00_stype_clus", svyglm(api00 ~ stype, dclus1), ~stype)
+rs <- function(name, f, d) { x <- svychisq(f, d, statistic = "F"); add(name, c(x$statistic, x$parameter, x$p.value)) }
+rs("find_raoscott_stype_schwide", ~stype + sch.wide, dstrat)
+rs("find_raoscott_stype_compimp_clus", ~stype + comp.imp, dclus1)
+add("find_alpha_weighted", svycralpha(~api00 + api99 + enroll, dstrat, na.rm = TRUE))
+apistrat$one <- 1
+add("find_alpha_unweighted", svycralpha(~api00 + api99 + enroll, svydesign(id = ~1, weights = ~one, data = apistrat), na.rm = TRUE))
+
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
 writeLines(paste0("{", header, ",\n \"cases\": {\n  ", body, "\n }\n}"), out)

@@ -1,0 +1,239 @@
+"""Weighted findings: indicator estimates by domain, design-based tests, an ordinal model, the findings table.
+
+Estimates use the weighting step's design (stratified by region with the finite population
+correction; the calibrated weights are treated as fixed, which errs on the wide side). Tests of
+difference follow R ``survey``: :func:`wald_test` is ``regTermTest(svyglm(y ~ g), ~g)`` (Wald F on
+the domain means, denominator df = design df - (groups - 1)); :func:`rao_scott` is
+``svychisq(~a + b, design, statistic = "F")`` (Pearson X² divided by the trace of the generalised
+design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from . import design as D
+from . import disclosure
+from . import estimates as E
+
+
+def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.Design:
+    """The design of weighted library responses (weights, region strata, fpc), with extra columns."""
+    frame = weighted if data is None else pd.concat([weighted.reset_index(drop=True), data.reset_index(drop=True)], axis=1)
+    return D.svydesign(frame, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
+
+
+def _domain_means(design, column, groups):
+    y = E._y(design, column)
+    g = pd.Series(np.asarray(groups)).astype("string")
+    levels = sorted(g.dropna().unique())
+    Z, theta = [], []
+    for lev in levels:
+        ok = (g == lev).fillna(False).to_numpy() & ~np.isnan(y)
+        w = np.where(ok, design.weights, 0.0)
+        est = float(np.sum(w * np.where(ok, y, 0)) / w.sum())
+        Z.append(w * (np.where(ok, y, 0) - est) / w.sum())
+        theta.append(est)
+    return levels, np.array(theta), np.column_stack(Z)
+
+
+def wald_test(design: D.Design, column, by) -> dict:
+    """Design-based Wald F test that the mean of ``column`` is equal across the groups of ``by``.
+
+    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``.
+    """
+    groups = design.data[by] if isinstance(by, str) else by
+    levels, theta, Z = _domain_means(design, column, groups)
+    q = len(levels) - 1
+    if q < 1:
+        return {"F": np.nan, "ndf": 0, "ddf": np.nan, "p": np.nan, "means": dict(zip(levels, theta))}
+    V = D.variance(design, Z)
+    C = np.hstack([-np.ones((q, 1)), np.eye(q)])
+    d = C @ theta
+    W = float(d @ np.linalg.solve(C @ V @ C.T, d))
+    ddf = D.degf(design) - q
+    F = W / q
+    return {"F": F, "ndf": q, "ddf": ddf, "p": float(stats.f.sf(F, q, ddf)), "means": dict(zip(levels, theta))}
+
+
+def rao_scott(design: D.Design, row: str, col: str) -> dict:
+    """Rao-Scott adjusted test of independence in a two-way table (``svychisq(statistic = "F")``).
+
+    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to n).
+    """
+    r = design.data[row].astype("string")
+    c = design.data[col].astype("string")
+    ok = (r.notna() & c.notna()).to_numpy()
+    rl, cl = sorted(r[ok].unique()), sorted(c[ok].unique())
+    nr, nc = len(rl), len(cl)
+    if nr < 2 or nc < 2:
+        return {"F": np.nan, "ndf": np.nan, "ddf": np.nan, "p": np.nan, "pearson": np.nan}
+    w = np.where(ok, design.weights, 0.0)
+    cells = [((r == i) & (c == j)).fillna(False).to_numpy().astype(float) for j in cl for i in rl]   # rows vary fastest
+    M = np.column_stack(cells)
+    p = (w[:, None] * M).sum(axis=0) / w.sum()
+    Z = w[:, None] * (M - p[None, :]) / w.sum()
+    V = D.variance(design, Z)
+    N = design.n
+    table = p.reshape(nc, nr).T * N
+    expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
+    pearson = float(((table - expected) ** 2 / expected).sum())
+    grid_r = np.tile(np.arange(nr), nc)
+    grid_c = np.repeat(np.arange(nc), nr)
+    X1 = np.column_stack([np.ones(nr * nc)] + [(grid_r == i).astype(float) for i in range(1, nr)]
+                         + [(grid_c == j).astype(float) for j in range(1, nc)])
+    inter = np.column_stack([((grid_r == i) & (grid_c == j)).astype(float) for j in range(1, nc) for i in range(1, nr)])
+    Cmat = inter - X1 @ np.linalg.lstsq(X1, inter, rcond=None)[0]
+    iD = np.diag(np.where(p == 0, 0, 1 / np.where(p == 0, 1, p)))
+    denom = Cmat.T @ (iD / N) @ Cmat
+    numr = Cmat.T @ iD @ V @ iD @ Cmat
+    Delta = np.linalg.solve(denom, numr)
+    tr = float(np.trace(Delta))
+    d0 = tr ** 2 / float(np.trace(Delta @ Delta))
+    nu = D.degf(design)
+    F = pearson / tr
+    return {"F": F, "ndf": d0, "ddf": d0 * nu, "p": float(stats.f.sf(F, d0, d0 * nu)), "pearson": pearson}
+
+
+def estimate_rows(design: D.Design, column: str, *, label: str, section: str, kind: str = "mean",
+                  by=("type", "region"), wave: str = "") -> pd.DataFrame:
+    """One indicator's estimate overall and by each breakdown, with intervals and base n."""
+    fn = E.ci_proportion if kind == "proportion" else E.mean
+    rows = [{"breakdown": "all", "domain": "all", **fn(design, column)}]
+    for b in by:
+        t = E.by_domain(design, column, b, estimator="proportion" if kind == "proportion" else "mean")
+        rows += [{"breakdown": b, "domain": rr[b], **{k: rr[k] for k in t.columns if k != b}} for _, rr in t.iterrows()]
+    out = pd.DataFrame(rows)
+    out.insert(0, "finding_id", [f"{column}|{b}|{d}" for b, d in zip(out["breakdown"], out["domain"])])
+    out.insert(1, "indicator", column)
+    out.insert(2, "label", label)
+    out.insert(3, "section", section)
+    out["method"] = np.where(kind == "proportion", "weighted proportion, " + out["ci_method"].astype(str) + " interval on design df",
+                             "weighted mean, linearised SE, t interval on design df")
+    out["wave"] = wave
+    return out.rename(columns={"n": "base_n"})
+
+
+FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "breakdown", "domain", "estimate", "ci_low", "ci_high",
+                   "method", "base_n", "suppressed", "suppression", "wave"]
+
+
+def findings_table(rows: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
+    """The findings table with disclosure control (primary and secondary suppression per indicator x breakdown)."""
+    t = rows.assign(_group=rows["indicator"] + "|" + rows["breakdown"])
+    t = disclosure.suppress(t, n_col="base_n", k=k, group="_group").drop(columns="_group")
+    return t[[c for c in FINDING_COLUMNS if c in t]]
+
+
+def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.DataFrame:
+    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items."""
+    data = design.data
+    groups = ["all"] if by is None else sorted(data[by].dropna().astype(str).unique())
+    out = {}
+    for g in groups:
+        dom = np.ones(design.n, bool) if by is None else (data[by].astype(str) == g).to_numpy()
+        vals = {}
+        for c in columns:
+            y = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
+            ok = dom & ~np.isnan(y)
+            w = design.weights[ok]
+            vals[c] = float(np.sum(w * y[ok]) / w.sum()) if w.sum() > 0 else np.nan
+        out[g] = vals
+    return pd.DataFrame(out).T
+
+
+def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.DataFrame:
+    """Weighted share of each scored level per item (rows = items, columns = level labels in order)."""
+    rows = {}
+    w_all = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float)
+    levels = None
+    for q in items:
+        choices = [c for c in instrument.choices(q) if c.get("score") is not None]
+        levels = [c["label"] for c in choices]
+        ans = data[q].astype("string")
+        ok = ans.isin([c["name"] for c in choices]).fillna(False).to_numpy()
+        w = w_all[ok]
+        rows[q] = {c["label"]: float(w[(ans[ok] == c["name"]).to_numpy()].sum() / w.sum()) if w.sum() > 0 else np.nan for c in choices}
+        rows[q]["n"] = int(ok.sum())
+    return pd.DataFrame(rows).T[[*levels, "n"]]
+
+
+def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument) -> dict:
+    """Proportional-odds (ordered logit) model of a Likert outcome, ``statsmodels`` ``OrderedModel``.
+
+    Unweighted and model-based (statsmodels has no survey-weighted ordinal model; R's ``svyolr``
+    is the design-based counterpart); complete cases only; the proportional-odds assumption is not
+    tested. Returns the coefficients with standard errors, odds ratios and p-values, and the n used.
+    """
+    from statsmodels.miscmodels.ordinal_model import OrderedModel
+
+    choices = [c for c in instrument.choices(outcome) if c.get("score") is not None]
+    y = pd.Categorical(data[outcome].astype("string").where(data[outcome].isin([c["name"] for c in choices])),
+                       categories=[c["name"] for c in choices], ordered=True)
+    X = predictors.astype(float)
+    ok = (~pd.isna(y)) & X.notna().all(axis=1).to_numpy()
+    X = X.loc[ok]
+    X = X.loc[:, X.std() > 0]
+    model = OrderedModel(pd.Series(y[ok], index=X.index), X, distr="logit")
+    res = model.fit(method="bfgs", disp=False, maxiter=2000)
+    coef = pd.DataFrame({"coef": res.params[X.columns], "se": res.bse[X.columns], "p": res.pvalues[X.columns]})
+    coef["odds_ratio"] = np.exp(coef["coef"])
+    return {"n": int(ok.sum()), "coefficients": coef.reset_index(names="predictor"), "converged": bool(res.mle_retvals.get("converged", True)),
+            "limits": "unweighted, complete cases, proportional odds assumed (not tested); associations, not effects"}
+
+
+def section_rows(design: D.Design, spec: dict, section: str, *, wave: str = "", by=("type", "region")) -> pd.DataFrame:
+    """Estimate rows for every library-level indicator of a section (columns already in the design data)."""
+    parts = [estimate_rows(design, name, label=ind["label"], section=section, kind=ind["kind"], by=by, wave=wave)
+             for name, ind in spec["indicators"].items() if ind["section"] == section]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def difference_tests(design: D.Design, columns, *, by=("type", "region")) -> pd.DataFrame:
+    """Wald F tests of equal means across the groups of each breakdown, one row per indicator x breakdown."""
+    rows = []
+    for c in columns:
+        for b in by:
+            t = wald_test(design, c, b)
+            rows.append({"indicator": c, "breakdown": b, "F": t["F"], "ndf": t["ndf"], "ddf": t["ddf"], "p": t["p"],
+                         "test": "design-based Wald F (regTermTest)"})
+    return pd.DataFrame(rows)
+
+
+def publishable_groups(design: D.Design, by: str, *, k: int | None = None) -> list:
+    """Groups of ``by`` with at least k responses (the others are left out of figures)."""
+    k = int(disclosure.load_rules()["k"] if k is None else k)
+    n = design.data[by].astype(str).value_counts()
+    return sorted(n.index[n >= k])
+
+
+def link_volunteers(volunteers: pd.DataFrame, weighted: pd.DataFrame, scope: pd.DataFrame) -> pd.DataFrame:
+    """Volunteer responses linked to their library, with a volunteer weight.
+
+    Each volunteer response is linked to a frame library by library name and postcode
+    (:func:`cmlkit.link.link_responses`). Where the library also answered the library survey, the
+    volunteer weight is the library's weight times its active volunteers over the volunteer
+    responses from it (each library's volunteers represent its volunteer team); elsewhere the weight
+    is missing and the volunteer counts only in unweighted summaries.
+    """
+    from .link import link_responses
+
+    resp = volunteers.rename(columns={"library_postcode": "postcode"})[["response_id", "library_name", "postcode"]]
+    links = link_responses(resp.reset_index(drop=True), scope)
+    out = volunteers.reset_index(drop=True).copy()
+    out["library_id"] = links["library_id"].where(links["status"].isin(["exact", "fuzzy", "override"])).to_numpy()
+    lib = weighted.drop_duplicates("library_id").set_index("library_id")
+    n_resp = out.groupby("library_id")["response_id"].transform("size")
+    team = pd.to_numeric(out["library_id"].map(lib["volunteers_active"]), errors="coerce")
+    out["weight"] = out["library_id"].map(lib["weight"]) * np.maximum(team, n_resp) / n_resp
+    out["region"] = out["library_id"].map(lib["region"])
+    out["type"] = out["library_id"].map(lib["type"])
+    return out
+
+
+def volunteer_design(linked: pd.DataFrame) -> D.Design:
+    """One-stage cluster design of weighted volunteer responses (libraries as clusters)."""
+    v = linked.loc[linked["weight"].notna()].reset_index(drop=True)
+    return D.svydesign(v, weights="weight", ids="library_id")
