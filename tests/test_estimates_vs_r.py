@@ -120,6 +120,8 @@ def test_estimates_match_r_survey(golden, data):
     ours = _ours(_designs(data), data)
     rows, failures = [], []
     for name, g in golden.items():
+        if name.startswith("find_"):      # tests, alpha: compared in tests/test_findings.py
+            continue
         mine = ours[name]
         tol = TOL[mine[5]]
         checks = [("estimate", mine[0], g["estimate"]), ("se", mine[1], g.get("se")), ("ci", mine[2], g.get("ci")),

@@ -158,7 +158,7 @@ def test_no_published_cell_below_k(two_runs):
             assert (shown["base_n"] >= 5).all(), path
             assert t.loc[t["suppressed"].astype(bool), "estimate"].isna().all(), path
             checked += 1
-    assert checked >= 5
+    assert checked >= 4          # services, volunteers, findings, at-risk shares
     for alt in (run / "figures").glob("*.txt"):
         for n in __import__("re").findall(r"n = (\d+)\)", alt.read_text()):
             assert int(n) >= 5, alt
