@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 
 def load_rules(path=None) -> dict:
     """``research/disclosure.yml`` (``k``: the smallest publishable base)."""
-    from .instrument import find_root
+    from .research import read_spec
 
-    path = Path(path) if path else find_root() / "research" / "disclosure.yml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
-
+    return read_spec("disclosure.yml", path, what="disclosure rules")[0]
 
 def suppress(table: pd.DataFrame, *, n_col: str = "base_n", k: int | None = None, group: str | None = None,
              blank=("estimate", "ci_low", "ci_high", "se")) -> pd.DataFrame:

@@ -26,9 +26,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import CmlkitError
+from .research import read_spec
 
 ENCODINGS = {"nominal", "ordinal", "binary", "numeric"}
 METHODS = ("pam", "kprototypes", "latent_class")
@@ -58,11 +58,7 @@ def load_spec(path=None) -> dict:
     dict
         With ``features`` (name -> definition), ``clustering``, ``stability``, ``names``.
     """
-    path = Path(path) if path else default_spec_path()
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise GovernanceError(f"{path}: cannot read governance specification ({exc})") from None
+    spec, path = read_spec("governance.yml", path, error=GovernanceError, what="governance specification")
     for name, f in spec.get("features", {}).items():
         unknown = set(f) - _FEATURE_KEYS
         if unknown:

@@ -18,13 +18,12 @@ total), with design-weighted variances when weights are given (listwise complete
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import CmlkitError
+from .research import read_spec
 
 DERIVATIONS = ("ratio", "share", "count", "score", "mean_score", "equals", "diversity", "years_until", "source")
 
@@ -35,13 +34,7 @@ class IndicatorError(CmlkitError):
 
 def load_spec(path=None) -> dict:
     """Read and check ``research/indicators.yml``."""
-    from .instrument import find_root
-
-    path = Path(path) if path else find_root() / "research" / "indicators.yml"
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise IndicatorError(f"{path}: cannot read the indicator definitions ({exc})") from None
+    spec, path = read_spec("indicators.yml", path, error=IndicatorError, what="indicator definitions")
     for name, ind in spec.get("indicators", {}).items():
         for key in ("label", "section", "derive", "kind", "direction", "missing", "reference"):
             if key not in ind:

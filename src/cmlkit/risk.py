@@ -11,13 +11,12 @@ weights; :func:`validate` scores the index against a known outcome (synthetic gr
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import CmlkitError
+from .research import read_spec
 
 NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
 
@@ -28,13 +27,7 @@ class RiskError(CmlkitError):
 
 def load_spec(path=None) -> dict:
     """Read and check ``research/risk.yml``."""
-    from .instrument import find_root
-
-    path = Path(path) if path else find_root() / "research" / "risk.yml"
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise RiskError(f"{path}: cannot read the risk specification ({exc})") from None
+    spec, path = read_spec("risk.yml", path, error=RiskError, what="risk specification")
     allowed = {"derive", "direction", "goalposts", "weight", "reason", "support", "missing_means_no_risk"}
     for name, ind in spec.get("indicators", {}).items():
         extra = set(ind) - allowed

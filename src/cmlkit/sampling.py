@@ -19,13 +19,12 @@ probabilities, so :func:`simulate_inclusion` estimates the achieved ones by repe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from .errors import CmlkitError
+from .research import read_spec
 
 METHODS = ("balanced", "stratified", "max_variation")
 _KEYS = {"sample_size", "draw_from", "method", "stratify_by", "allocation", "neyman_variable", "min_per_stratum",
@@ -38,13 +37,7 @@ class SamplingError(CmlkitError):
 
 def load_spec(path=None) -> dict:
     """Read and check ``research/case_studies.yml``."""
-    from .instrument import find_root
-
-    path = Path(path) if path else find_root() / "research" / "case_studies.yml"
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise SamplingError(f"{path}: cannot read the case-study specification ({exc})") from None
+    spec, path = read_spec("case_studies.yml", path, error=SamplingError, what="case-study specification")
     unknown = set(spec) - _KEYS
     if unknown:
         raise SamplingError(f"{path}: unknown key(s) {sorted(unknown)}")
