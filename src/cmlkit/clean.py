@@ -43,8 +43,7 @@ def _arrow_strings(values: pd.Series):
 
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)
-    obj = values.to_numpy(dtype=object)
-    return pa.array(np.where(pd.isna(obj), None, obj).astype(object), type=pa.string(), from_pandas=True)
+    return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)   # None/NaN -> null
 
 
 def parse_number_text(values: pd.Series) -> pd.DataFrame:

@@ -291,16 +291,26 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>") -> 
         out[present] = iso
         out.attrs["format"] = "iso"
         return out
-    parts = v.astype("string[pyarrow]").str.extract(r"^(\d{1,2})/(\d{1,2})/(\d{4})")
-    a, b = pd.to_numeric(parts[0], errors="coerce"), pd.to_numeric(parts[1], errors="coerce")
-    day_first = bool((a > 12).any())
-    month_first = bool((b > 12).any())
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    arr = pa.array(v.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    parts = pc.extract_regex(arr, r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})")
+    a = pc.cast(pc.struct_field(parts, "a"), pa.int32()).to_numpy(zero_copy_only=False)
+    b = pc.cast(pc.struct_field(parts, "b"), pa.int32()).to_numpy(zero_copy_only=False)
+    day_first = bool(np.nanmax(a, initial=0) > 12)
+    month_first = bool(np.nanmax(b, initial=0) > 12)
     if day_first and month_first:
         raise IngestError("dates mix day-first and month-first forms", file=path, column=name)
-    ampm = v.astype("string[pyarrow]").str.contains(r"[AaPp][Mm]\s*$", regex=True).any()
+    ampm = bool(pc.any(pc.match_substring_regex(arr, r"[AaPp][Mm]\s*$")).as_py())
     time_part = " %I:%M:%S %p" if ampm else " %H:%M:%S"
     date_part = "%m/%d/%Y" if month_first else "%d/%m/%Y"
-    parsed = pd.to_datetime(v, format=date_part + time_part, errors="coerce")
+    # pyarrow's strptime (vectorised C++) for the common form; pandas for whatever it leaves
+    fast = pc.strptime(arr, format=date_part + time_part, unit="s", error_is_null=True)
+    parsed = pd.Series(fast.to_numpy(zero_copy_only=False).astype("datetime64[ns]"), index=v.index)
+    if parsed.isna().any():
+        todo = parsed.isna()
+        parsed[todo] = pd.to_datetime(v[todo], format=date_part + time_part, errors="coerce")
     if parsed.isna().any():
         parsed = pd.to_datetime(v, format=date_part, errors="coerce").where(parsed.isna(), parsed)
     bad = parsed.isna()
