@@ -273,7 +273,7 @@ def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = 
     ax.set_xlim(-1, 1)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f"{abs(x):.0%}"))
     ax.set_title(title, loc="left")
-    ax.legend(ncol=k, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08))
+    ax.legend(ncol=min(k, 3), fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     ax.grid(axis="y", visible=False)
     return ax
 
@@ -293,14 +293,15 @@ def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "
                 edgecolor="white", label=str(col), height=0.7)
         for yy, vv, ll in zip(range(len(t)), v, left):
             if vv >= 0.07:
-                ax.text(ll + vv / 2, yy, f"{vv:.0%}", ha="center", va="center", fontsize=7, color="white" if j in (0, 5, 7) else "black")
+                ax.text(ll + vv / 2, yy, f"{vv:.0%}", ha="center", va="center", fontsize=7, color="black",
+                        bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.85})
         left += v
     ax.set_yticks(range(len(t)), [str(i) for i in t.index], fontsize=8)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
-    ax.legend(ncol=4, fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.15))
+    ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", visible=False)
     return ax
 
