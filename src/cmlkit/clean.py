@@ -218,7 +218,7 @@ class _Proposals:
 
     def __init__(self, raw, inst, wave):
         self.inst, self.wave = inst, wave
-        self.live = raw
+        self.live = raw[["response_id"]]          # only the ids are read from the live rows
         self.coded = code_choices(raw, inst)
         self.logs = []
 
@@ -245,6 +245,8 @@ class _Proposals:
 
     def remove(self, mask, check, reason):
         mask = mask.reindex(self.coded.index, fill_value=False).astype(bool)
+        if not mask.any():
+            return                                  # nothing to drop: no copy of the working frame
         self.add(mask, "", "", "remove_response", check, reason, old="")
         self.live = self.live.loc[~mask]
         self.coded = self.coded.loc[~mask]
