@@ -7,13 +7,12 @@ models. Also times CLARA (Gower + PAM on subsamples) at the same size. Writes JS
 Run: ``.venv/bin/python benchmarks/bench_governance.py [--n 50000]``.
 """
 import argparse
-import json
 import resource
 import time
-from pathlib import Path
 
 from cmlkit import governance as g
 from cmlkit import synthetic
+from cmlkit.tables import write_json
 
 
 def _peak_mb():
@@ -42,10 +41,7 @@ def main(argv=None):
                                      "peak_rss_mb_so_far": round(_peak_mb())}
         print(method, result["methods"][method], flush=True)
     result["peak_rss_mb"] = round(_peak_mb())
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(out)
+    print(write_json(result, args.out))
 
 
 if __name__ == "__main__":

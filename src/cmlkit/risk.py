@@ -261,12 +261,12 @@ def public_summary(weighted: pd.DataFrame, scores: pd.DataFrame, *, by=("type", 
         ``breakdown, domain, estimate, ci_low, ci_high, base_n, ci_method, suppressed, suppression``
         — aggregates only, no library-level rows.
     """
-    from . import design as D
     from . import disclosure
     from . import estimates as E
+    from .findings import design_of
 
     data = weighted.assign(_at=np.where(scores["score"].notna().to_numpy(), (scores["tier"] == tier).astype(float), np.nan))
-    des = D.svydesign(data, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
+    des = design_of(data)
     rows = [{"breakdown": "all", "domain": "all", **E.ci_proportion(des, "_at")}]
     for b in by:
         if b not in data:

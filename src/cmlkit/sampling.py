@@ -310,8 +310,8 @@ def max_variation(cands: pd.DataFrame, spec: dict, n: int, *, alloc: pd.Series |
         counts = pd.Series(auth[chosen]).value_counts()
         ok = allowed & ~np.isin(np.arange(len(cands)), chosen) & (pd.Series(auth).map(counts).fillna(0).to_numpy() < cap)
         if quota is not None:
-            used = pd.Series(strata[chosen]).value_counts()
-            ok &= np.array([used.get(h, 0) < quota.get(h, 0) for h in strata])
+            left = pd.Series(quota).sub(pd.Series(strata[chosen]).value_counts(), fill_value=0)
+            ok &= pd.Series(strata).map(left).fillna(0).to_numpy() > 0
         if not ok.any():
             raise SamplingError(f"max_per_authority: only {len(chosen)} libraries can be chosen without exceeding {cap} per authority")
         nxt = int(np.flatnonzero(ok)[np.argmax(dmin[ok])])
