@@ -37,8 +37,8 @@ def _cmd_synth(args):
         frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
-    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, "
-          f"{m['n_cml_library_genuine']} library responses, {m['n_cml_volunteer_genuine']} volunteer responses -> {args.out}")
+    counts = ", ".join(f"{m[f'n_{name}_genuine']} {unit} responses" for unit, name in m["instruments"].items())
+    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, {counts} -> {args.out}")
 
 
 def _cmd_run(args):
@@ -122,6 +122,12 @@ def _cmd_sample_replace(args):
     return 0
 
 
+def _cmd_waves_diff(args):
+    from cmlkit import crosswalk
+
+    print(crosswalk.write_review(args.instrument, args.wave_a, args.wave_b, out_dir=args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -132,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frame", help="real Arts Council basic dataset (or a synthetic frame CSV) to draw libraries from")
     s.add_argument("--response-rate", type=float, default=0.5)
     s.add_argument("--governance-signal", type=float, default=1.0)
-    s.add_argument("--wave", default="2025w1")
+    s.add_argument("--wave", help="wave id YYYYwN whose instruments are used (default: the first wave on disk)")
     s.add_argument("--no-errors", action="store_true", help="write exports without injected errors")
     s.set_defaults(func=_cmd_synth)
     r = sub.add_parser("run", help="run a pipeline of notebooks")
@@ -152,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_ingest)
     fr = sub.add_parser("frame", help="load a population frame, normalise its codes and print counts")
     fr.add_argument("path")
-    fr.add_argument("--year", type=int, default=2023)
+    fr.add_argument("--year", type=int, help="frame year (default: the latest year in the frame)")
     fr.set_defaults(func=_cmd_frame)
     x = sub.add_parser("xlsform", help="export an instrument to XLSForm or import one")
     xs = x.add_subparsers(dest="action", required=True)
@@ -175,6 +181,14 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--date", help="date of the decline (YYYY-MM-DD; default today)")
     sr.add_argument("--spec", help="case-study specification (default research/case_studies.yml)")
     sr.set_defaults(func=_cmd_sample_replace)
+    wv = sub.add_parser("waves", help="compare instrument versions across waves")
+    ws = wv.add_subparsers(dest="waves_command", required=True)
+    wd = ws.add_parser("diff", help="write the crosswalk review workbook (CSV + XLSX) of two versions of an instrument")
+    wd.add_argument("--instrument", required=True)
+    wd.add_argument("wave_a", help="the earlier wave, e.g. the first one fielded")
+    wd.add_argument("wave_b", help="the later wave")
+    wd.add_argument("--out", help="folder for <a>_<b>.csv/.xlsx (default survey_instruments/<instrument>/crosswalks)")
+    wd.set_defaults(func=_cmd_waves_diff)
     return p
 
 
