@@ -26,6 +26,18 @@ def _pairs(items, flag):
 def _cmd_synth(args):
     from cmlkit.synthetic_wave import make_wave
 
+    if args.previous:
+        from cmlkit.synthetic_panel import make_panel_wave
+
+        if not args.wave:
+            raise CmlkitError("--previous needs --wave (the new wave id)")
+        m = make_panel_wave(args.out, args.previous, wave=args.wave, seed=args.seed, response_rate=args.response_rate,
+                            governance_signal=args.governance_signal, inject=not args.no_errors)
+        print(f"synthetic panel wave {m['wave']} after {m['previous_wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope "
+              f"libraries, {m['panel']['answered_both']} answered both waves, frame changes {m['frame_changes']}; "
+              f"ground truth in {Path(args.out) / 'truth'} -> {args.out}")
+        return
+
     frame = None
     if args.frame:
         import pandas as pd
@@ -140,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--governance-signal", type=float, default=1.0)
     s.add_argument("--wave", help="wave id YYYYwN whose instruments are used (default: the first wave on disk)")
     s.add_argument("--no-errors", action="store_true", help="write exports without injected errors")
+    s.add_argument("--previous", help="folder of the previous synthetic wave: write --wave from the same population a year on")
     s.set_defaults(func=_cmd_synth)
     r = sub.add_parser("run", help="run a pipeline of notebooks")
     r.add_argument("pipeline")

@@ -344,6 +344,89 @@ def check_layout(inst) -> None:
                 f"write it as a panel wave from a previous one: cmlkit synth --wave {inst.version} --previous DIR")
 
 
+RATES = {"library": LIBRARY_RATES, "volunteer": VOLUNTEER_RATES}
+MEDIAN_SECONDS = {"library": 1500, "volunteer": 420}
+
+
+def by_question_id(truth: pd.DataFrame, inst) -> pd.DataFrame:
+    """True answers keyed by canonical variable, renamed to the version's question ids (``q__choice`` too)."""
+    ren = {}
+    for q in inst.questions:
+        if q["id"] != q["canonical"]:
+            ren[q["canonical"]] = q["id"]
+            if q["type"] == "select_multiple":
+                ren.update({f"{q['canonical']}__{c}": f"{q['id']}__{c}" for c in inst.choice_names(q["id"])})
+    return truth.rename(columns=ren)
+
+
+def write_exports(out, insts: dict, truths: dict, *, manifest: dict, platforms=PLATFORMS, inject: bool = True,
+                  write_truth: bool = True) -> dict:
+    """Render each unit's true answers as raw exports (errors injected) and write exports and truth tables.
+
+    ``truths`` maps a unit to ``(truth, rng_raw, rng_inj)``; ``truth`` holds true clean answers by canonical
+    variable in the layout of that unit's instrument in ``insts``. Fills and returns ``manifest``.
+    """
+    out = Path(out)
+    counter = {"next": 0}
+
+    def next_id():
+        counter["next"] += 1
+        return 11_400_000_000 + counter["next"] * 7919
+
+    for unit, inst in insts.items():
+        truth, rng_raw, rng_inj = truths[unit]
+        rates, median_s = RATES[unit], MEDIAN_SECONDS[unit]
+        instrument = inst.instrument
+        fieldwork_start = pd.Timestamp(f"{inst.wave_year}-03-03 08:00:00")
+        ids = np.array([next_id() for _ in range(len(truth))])
+        start = fieldwork_start + pd.to_timedelta(rng_raw.uniform(0, 56 * 86400, len(truth)).astype(int), unit="s")
+        dur = np.maximum(rng_raw.lognormal(np.log(median_s), 0.35, len(truth)), median_s / 4).astype(int)
+        raw = render_raw(by_question_id(truth, inst), inst, start=pd.Series(start), duration_s=dur, respondent_id=ids)
+        clean_truth = truth.copy()
+        clean_truth.insert(0, "respondent_id", ids)
+        for qid in inst.questions_of_type("select_multiple"):
+            # nothing ticked looks the same as not answered in every export: the truth says missing
+            canon = inst.question(qid)["canonical"]
+            cols = [f"{canon}__{c}" for c in inst.choice_names(qid)]
+            none = clean_truth[cols].sum(axis=1) == 0
+            clean_truth[cols] = clean_truth[cols].astype("Int8").mask(none.to_numpy()[:, None].repeat(len(cols), 1))
+        if "contact_email" in truth:
+            emails, phones = truth["contact_email"], truth["contact_phone"]
+        else:  # volunteers give contact details only inside free text
+            first = pd.Series(rng_inj.choice(syn._FIRST, len(truth))).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
+            emails = first + "." + pd.Series(rng_inj.choice(syn._LAST, len(truth))).str.lower().str.replace("'", "") + "@volunteer.example"
+            phones = "07700 900" + pd.Series(rng_inj.integers(0, 1000, len(truth))).astype(str).str.zfill(3)
+        contacts = dict(zip(ids, zip(emails, phones)))
+        if inject:
+            inj = _inject(raw, clean_truth, inst, rates, rng_inj, contacts)
+            for r in inj.records:  # 'n/a' and sentinel codes: the respondent gave no value
+                if r["true_value"] is None and r["question"] in inst.question_ids:
+                    clean_truth.loc[r["_row"], inst.question(r["question"])["canonical"]] = np.nan
+            raw, extra = _extra_rows(raw, inst, rates, rng_inj, next_id)
+        else:
+            inj, extra = _Injector(raw, clean_truth, inst, rng_inj, contacts), []
+        raw, errors = _finalise(raw, inj, extra, instrument, out / "truth")
+        keep = ["respondent_id", "library_id"] + [c for c in clean_truth.columns if c not in ("respondent_id", "library_id")]
+        if write_truth:
+            clean_truth[keep].to_csv(out / "truth" / f"{instrument}_clean.csv", index=False)
+        err_by_id = errors.drop_duplicates("respondent_id").set_index("respondent_id")["kind"]
+        role = raw["_respondent_id"].map(err_by_id).where(
+            raw["_respondent_id"].map(err_by_id).isin(["exact_duplicate", "near_duplicate", "test_row"]), "genuine")
+        lib_of = dict(zip(ids, truth["library_id"]))
+        dup_of = errors.loc[errors["kind"].isin(["exact_duplicate", "near_duplicate"])].set_index("respondent_id")["true_value"].astype("int64")
+        lib_ids = raw["_respondent_id"].map(lib_of).fillna(raw["_respondent_id"].map(dup_of).map(lib_of))
+        pd.DataFrame({"row": np.arange(1, len(raw) + 1), "respondent_id": raw["_respondent_id"], "library_id": lib_ids,
+                      "role": role}).to_csv(out / "truth" / f"{instrument}_responses.csv", index=False)
+        for platform in platforms:
+            path = out / "exports" / f"{instrument}_{platform}{EXTENSIONS[platform]}"
+            write_export(raw, inst, platform, path)
+            manifest["files"][f"{instrument}_{platform}"] = str(path.relative_to(out))
+        manifest[f"n_{instrument}_genuine"] = int(len(truth))
+        manifest[f"n_{instrument}_rows"] = int(len(raw))
+        manifest[f"n_{instrument}_errors"] = int(len(errors))
+    return manifest
+
+
 def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=None, response_rate: float = 0.5,
               governance_signal: float = 1.0, volunteers_per_library=(3, 10), platforms=PLATFORMS,
               wave: str | None = None, inject: bool = True, instruments=None,
@@ -414,65 +497,7 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
 
     manifest = {"seed": seed, "wave": wave, "n_frame": len(frame), "n_in_scope": len(pop), "files": {},
                 "instruments": {u: i.instrument for u, i in insts.items()}}
-    counter = {"next": 0}
-
-    def next_id():
-        counter["next"] += 1
-        return 11_400_000_000 + counter["next"] * 7919
-
-    fieldwork_start = pd.Timestamp(f"{wave[:4]}-03-03 08:00:00")
-    for unit, truth, rng_raw, rng_inj, rates, median_s in [
-        ("library", resp, r_raw_l, r_inj_l, LIBRARY_RATES, 1500),
-        ("volunteer", vol, r_raw_v, r_inj_v, VOLUNTEER_RATES, 420),
-    ]:
-        if unit not in insts:
-            continue
-        inst = insts[unit]
-        instrument = inst.instrument
-        ids = np.array([next_id() for _ in range(len(truth))])
-        start = fieldwork_start + pd.to_timedelta(rng_raw.uniform(0, 56 * 86400, len(truth)).astype(int), unit="s")
-        dur = np.maximum(rng_raw.lognormal(np.log(median_s), 0.35, len(truth)), median_s / 4).astype(int)
-        raw = render_raw(truth, inst, start=pd.Series(start), duration_s=dur, respondent_id=ids)
-        clean_truth = truth.copy()
-        clean_truth.insert(0, "respondent_id", ids)
-        for qid in inst.questions_of_type("select_multiple"):
-            # nothing ticked looks the same as not answered in every export: the truth says missing
-            cols = [f"{qid}__{c}" for c in inst.choice_names(qid)]
-            none = clean_truth[cols].sum(axis=1) == 0
-            clean_truth[cols] = clean_truth[cols].astype("Int8").mask(none.to_numpy()[:, None].repeat(len(cols), 1))
-        if "contact_email" in truth:
-            emails, phones = truth["contact_email"], truth["contact_phone"]
-        else:  # volunteers give contact details only inside free text
-            first = pd.Series(rng_inj.choice(syn._FIRST, len(truth))).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
-            emails = first + "." + pd.Series(rng_inj.choice(syn._LAST, len(truth))).str.lower().str.replace("'", "") + "@volunteer.example"
-            phones = "07700 900" + pd.Series(rng_inj.integers(0, 1000, len(truth))).astype(str).str.zfill(3)
-        contacts = dict(zip(ids, zip(emails, phones)))
-        if inject:
-            inj = _inject(raw, clean_truth, inst, rates, rng_inj, contacts)
-            for r in inj.records:  # 'n/a' and sentinel codes: the respondent gave no value
-                if r["true_value"] is None and r["question"] in inst.question_ids:
-                    clean_truth.loc[r["_row"], inst.question(r["question"])["canonical"]] = np.nan
-            raw, extra = _extra_rows(raw, inst, rates, rng_inj, next_id)
-        else:
-            inj, extra = _Injector(raw, clean_truth, inst, rng_inj, contacts), []
-        raw, errors = _finalise(raw, inj, extra, instrument, out / "truth")
-        keep = ["respondent_id", "library_id"] + [c for c in clean_truth.columns if c not in ("respondent_id", "library_id")]
-        if write_truth:
-            clean_truth[keep].to_csv(out / "truth" / f"{instrument}_clean.csv", index=False)
-        err_by_id = errors.drop_duplicates("respondent_id").set_index("respondent_id")["kind"]
-        role = raw["_respondent_id"].map(err_by_id).where(
-            raw["_respondent_id"].map(err_by_id).isin(["exact_duplicate", "near_duplicate", "test_row"]), "genuine")
-        lib_of = dict(zip(ids, truth["library_id"]))
-        dup_of = errors.loc[errors["kind"].isin(["exact_duplicate", "near_duplicate"])].set_index("respondent_id")["true_value"].astype("int64")
-        lib_ids = raw["_respondent_id"].map(lib_of).fillna(raw["_respondent_id"].map(dup_of).map(lib_of))
-        pd.DataFrame({"row": np.arange(1, len(raw) + 1), "respondent_id": raw["_respondent_id"], "library_id": lib_ids,
-                      "role": role}).to_csv(out / "truth" / f"{instrument}_responses.csv", index=False)
-        for platform in platforms:
-            path = out / "exports" / f"{instrument}_{platform}{EXTENSIONS[platform]}"
-            write_export(raw, inst, platform, path)
-            manifest["files"][f"{instrument}_{platform}"] = str(path.relative_to(out))
-        manifest[f"n_{instrument}_genuine"] = int(len(truth))
-        manifest[f"n_{instrument}_rows"] = int(len(raw))
-        manifest[f"n_{instrument}_errors"] = int(len(errors))
+    write_exports(out, insts, {"library": (resp, r_raw_l, r_inj_l), "volunteer": (vol, r_raw_v, r_inj_v)},
+                  manifest=manifest, platforms=platforms, inject=inject, write_truth=write_truth)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest
