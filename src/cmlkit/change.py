@@ -21,6 +21,7 @@ import pandas as pd
 from scipy import stats
 
 from cmlkit import design as D
+from cmlkit import disclosure
 from cmlkit.errors import CmlkitError
 
 
@@ -164,10 +165,14 @@ def change_estimates(stacked: pd.DataFrame, columns, *, waves: list, by=("type",
     return pd.concat(rows, ignore_index=True)
 
 
-def flag_small_bases(table: pd.DataFrame, *, k: int) -> pd.DataFrame:
-    """Mark rows whose base in either wave is below ``k`` as suppressed and blank their published numbers."""
-    out = table.copy()
-    out["suppressed"] = (out[["n_a", "n_b"]].min(axis=1) < k)
-    blank = ["estimate_a", "estimate_b", "se_a", "se_b", "change", "se", "ci_low", "ci_high", "se_independent"]
-    out.loc[out["suppressed"], blank] = np.nan
-    return out
+def flag_small_bases(table: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
+    """Disclosure control for change rows (:func:`cmlkit.disclosure.suppress`): a row whose base in either wave
+    is below ``k`` is suppressed, and a second one within the same indicator, breakdown and pair of waves when
+    one alone would be; the published numbers of suppressed rows are blanked."""
+    blank = ("estimate_a", "estimate_b", "se_a", "se_b", "change", "se", "ci_low", "ci_high", "se_independent")
+    t = table.assign(base_n=table[["n_a", "n_b"]].min(axis=1),
+                     _group=table["indicator"] + "|" + table["breakdown"] + "|" + table["wave_a"] + "|" + table["wave_b"])
+    grouped = t["breakdown"] != "overall"
+    out = pd.concat([disclosure.suppress(t.loc[grouped], k=k, group="_group", blank=blank),
+                     disclosure.suppress(t.loc[~grouped], k=k, blank=blank)]).sort_index()
+    return out.drop(columns=["_group"])

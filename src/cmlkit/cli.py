@@ -140,6 +140,12 @@ def _cmd_waves_diff(args):
     print(crosswalk.write_review(args.instrument, args.wave_a, args.wave_b, out_dir=args.out))
 
 
+def _cmd_waves_runs(args):
+    from cmlkit.harmonise import write_manifest
+
+    print(write_manifest(args.instrument, args.waves, args.out, outputs_root=args.outputs))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -202,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
     wd.add_argument("wave_b", help="the later wave")
     wd.add_argument("--out", help="folder for <a>_<b>.csv/.xlsx (default survey_instruments/<instrument>/crosswalks)")
     wd.set_defaults(func=_cmd_waves_diff)
+    wr = ws.add_parser("runs", help="write a trend manifest listing the latest finished wave run of each wave")
+    wr.add_argument("--instrument", required=True)
+    wr.add_argument("waves", nargs="+", help="wave ids, oldest first")
+    wr.add_argument("--outputs", help="outputs root (default: ./outputs)")
+    wr.add_argument("--out", required=True, help="manifest YAML to write (input 'runs' of pipelines/trend.yml)")
+    wr.set_defaults(func=_cmd_waves_runs)
     return p
 
 
