@@ -2,7 +2,7 @@
 # Run from the repository root:  Rscript tests/golden/trend.R tests/golden/trend.json
 # Reads tests/golden/trend_stacked.csv (written by make_trend_fixture.py). For each outcome and domain:
 # the wave means and the change from svyby(~y, ~wave, design, svymean, covmat = TRUE) + svycontrast on the
-# stacked design with ids = ~library_id (strata = region, fpc = libraries in scope in the region in any wave),
+# stacked design with ids = ~library_id (strata = region, fpc = the waves' mean sampling fraction in the region),
 # and the change's SE when the waves are treated as independent samples (strata = region x wave, each wave's
 # own population). R is used only here, never at run time.
 suppressMessages(library(survey))
@@ -11,7 +11,7 @@ args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args)) args[1] else "tests/golden/trend.json"
 d <- read.csv("tests/golden/trend_stacked.csv", stringsAsFactors = FALSE)
 d$stratum_wave <- paste(d$region, d$wave, sep = "|")
-des <- svydesign(ids = ~library_id, strata = ~region, fpc = ~N_stack, weights = ~weight, data = d)
+des <- svydesign(ids = ~library_id, strata = ~region, fpc = ~f_stack, weights = ~weight, data = d)
 ind <- svydesign(ids = ~1, strata = ~stratum_wave, fpc = ~N_wave, weights = ~weight, data = d)
 waves <- sort(unique(d$wave))
 num <- function(x) sprintf("%.17g", as.numeric(x))
