@@ -12,6 +12,7 @@ import time
 
 from cmlkit import governance as g
 from cmlkit import synthetic
+from cmlkit import waves
 from cmlkit.tables import write_json
 
 
@@ -29,7 +30,7 @@ def main(argv=None):
     scope = synthetic.in_scope(synthetic.make_frame(args.n, random_state=args.seed))
     lib = synthetic.simulate_libraries(scope, governance_signal=1.0, random_state=args.seed)
     gen_s = time.perf_counter() - t0
-    spec = g.load_spec()
+    spec = waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
     result = {"libraries": len(lib), "generate_s": round(gen_s, 1), "methods": {}}
     for method, k in (("latent_class", None), ("pam", 4)):
         t0 = time.perf_counter()

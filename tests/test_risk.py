@@ -8,6 +8,9 @@ import pytest
 
 from cmlkit import closure, disclosure, risk, synthetic
 from cmlkit import frame as F
+from cmlkit import waves
+
+INST = waves.instruments_by_unit(waves.first_wave())["library"]  # the wave the synthetic libraries answer
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +35,7 @@ def test_index_by_hand(spec):
     sp = _two_indicator_spec(spec)              # reserves: weight 2, goalposts [12, 0]; no plan: weight 0.5
     data = pd.DataFrame({"reserves": [3000, 12000, 500, np.nan], "expenditure_total": [12000, 6000, 12000, 1000],
                          "business_plan": ["no", "yes", np.nan, "no"]})
-    s = risk.score_libraries(data, sp)
+    s = risk.score_libraries(data, sp, instrument=INST)
     # library 0: 3 months -> risk (3 - 12) / (0 - 12) = 0.75; no plan -> 1; score (2 * .75 + .5 * 1) / 2.5 = 0.8
     assert s["value:months_of_reserves"].iloc[0] == pytest.approx(3.0)
     assert s["risk:months_of_reserves"].iloc[0] == pytest.approx(0.75)
@@ -70,7 +73,7 @@ def test_spec_checks(tmp_path):
 
 
 def test_synthetic_ground_truth(libraries, spec):
-    s = risk.score_libraries(libraries, spec)
+    s = risk.score_libraries(libraries, spec, instrument=INST)
     v = risk.validate(s["score"], libraries["true_at_risk"])
     close = risk.validate(s["score"], libraries["true_closes_3y"])
     print(f"\ntruly at risk: AUC {v['auc']:.3f}, top decile {v['top_precision']:.2f} vs base rate {v['base_rate']:.3f} "
@@ -80,7 +83,7 @@ def test_synthetic_ground_truth(libraries, spec):
 
 
 def test_reasons_are_consistent_with_values(libraries, spec):
-    s = risk.score_libraries(libraries, spec)
+    s = risk.score_libraries(libraries, spec, instrument=INST)
     listed = s.loc[s["tier"].isin(["high", "medium"])]
     assert len(listed) > 50
     assert (listed["reasons"].str.len() > 0).all()
@@ -103,7 +106,7 @@ def test_reasons_are_consistent_with_values(libraries, spec):
 def test_sensitivity(libraries, spec):
     sp = copy.deepcopy(spec)
     sp["sensitivity"]["weight_draws"] = 30
-    per, summary = risk.sensitivity(libraries.iloc[:300], sp)
+    per, summary = risk.sensitivity(libraries.iloc[:300], sp, instrument=INST)
     assert set(summary) == {"weights", "normalisation: minmax", "normalisation: rank", "normalisation: zscore"}
     assert summary["weights"]["spearman_with_base"] > 0.9
     assert (per["rank_p05"] <= per["rank_p95"]).all()

@@ -83,9 +83,7 @@ def estimate_change(panel: dict, *, random_state=0, response_rate: float = 0.5, 
                                     auxiliaries=auxiliaries):
         vals = IND.compute(data, panel["spec"], instrument=panel["inst_a"])
         parts.append(pd.concat([data[["library_id", "region", "type", "weight"]].assign(wave=wave), vals], axis=1))
-    stacked = CH.add_stack_fpc(pd.concat(parts, ignore_index=True),
-                               {wa: panel["scope_a"].assign(type=panel["scope_a"]["operation_23"]),
-                                wb: panel["scope_b"].assign(type=panel["scope_b"]["operation_23"])})
+    stacked = pd.concat(parts, ignore_index=True)
     est = CH.change_estimates(stacked, list(panel["spec"]["indicators"]), waves=[wa, wb], by=by)
     out = est.merge(panel["truth"][["indicator", "breakdown", "domain", "change"]].rename(columns={"change": "true_change"}),
                     on=["indicator", "breakdown", "domain"], how="left")

@@ -239,11 +239,6 @@ def stack_runs(runs: list, *, spec: dict | None = None, crosswalk_dir=None) -> t
     return stacked, comp, frames, datas
 
 
-def scopes_of(frames: dict) -> dict:
-    """wave -> in-scope frame rows (``library_id, region, type``)."""
-    return {w: f.loc[f["in_scope"], ["library_id", "region", "code"]].rename(columns={"code": "type"}) for w, f in frames.items()}
-
-
 def respondents(stacked: pd.DataFrame) -> dict:
     """wave -> library ids with a weighted response."""
     return {w: g["library_id"].dropna().tolist() for w, g in stacked.groupby("wave", sort=False)}

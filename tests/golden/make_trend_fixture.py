@@ -2,7 +2,7 @@
 
 Run from the repository root:  python tests/golden/make_trend_fixture.py
 Columns: wave, library_id, region, type, weight (each wave's own post-stratification weight to its
-frame), f_stack (the waves' mean sampling fraction in the region), N_wave (libraries in scope in the row's wave) and three
+frame) and three
 outcomes: y_cont (months of reserves, some missing), y_bin (has a paid coordinator) and y_stable (weekly
 opening hours: the same library gives nearly the same answer in both waves, so ignoring the overlap
 overstates the standard error of the change).
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlkit import change, synthetic as syn, synthetic_panel as sp, waves
+from cmlkit import synthetic as syn, synthetic_panel as sp, waves
 
 OUT = Path(__file__).with_name("trend_stacked.csv")
 
@@ -53,8 +53,6 @@ def main():
             "y_bin": (r["paid_staff"] == "paid_coordinator").astype(float).where(r["paid_staff"].notna()),
             "y_stable": hours.round(3)}))
     stacked = pd.concat(parts, ignore_index=True)
-    scopes = {first: scope_a.assign(type=scope_a["operation_23"]), later: scope_b.assign(type=scope_b["operation_23"])}
-    stacked = change.add_stack_fpc(stacked, scopes)
     stacked.to_csv(OUT, index=False, float_format="%.10g")
     print(OUT, len(stacked))
 
