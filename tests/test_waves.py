@@ -135,3 +135,22 @@ def test_service_breadth_counts_the_waves_choices_or_the_common_ones():
     data["services__warm_space"] = 0
     assert indicators.derive(data, spec, instrument=b)[0].iloc[0] == pytest.approx(13 / 14)
     assert indicators.derive(data, {**spec, "items": common}, instrument=b)[0].iloc[0] == 1
+
+
+def test_clusters_are_matched_by_profile_with_new_and_disappeared_models():
+    from cmlkit import cluster_match, panel
+
+    prev = pd.DataFrame({"cluster": [0, 1, 2], "name": ["Supported", "Managed", "Independent"],
+                         "paid (share)": [0.9, 0.1, 0.0], "grant (share)": [0.8, 0.3, 0.0], "hours (median)": [30, 18, 12]})
+    new = pd.DataFrame({"cluster": [0, 1, 2], "name": ["Managed again", "Supported again", "Hybrid"],
+                        "paid (share)": [0.12, 0.88, 0.5], "grant (share)": [0.28, 0.82, 0.9], "hours (median)": [17, 31, 60]})
+    m = cluster_match.match_clusters(prev, new, max_distance=1.0).set_index("status")
+    matched = cluster_match.match_clusters(prev, new, max_distance=1.0)
+    pairs = dict(zip(matched["name_new"].dropna(), matched["stable_name"]))
+    assert pairs["Managed again"] == "Managed" and pairs["Supported again"] == "Supported"
+    assert m.loc["new model", "name_new"] == "Hybrid" and m.loc["disappeared", "name_previous"] == "Independent"
+    assert "new model" in m.loc["new model", "statement"] and "disappeared" in m.loc["disappeared", "statement"]
+    cur = pd.DataFrame({"library_id": ["a", "b", "c"], "tier": ["high", "low", "medium"], "score": [0.8, 0.1, 0.5], "rank": [1, 3, 2]})
+    old = pd.DataFrame({"library_id": ["a", "b"], "tier": ["medium", "low"], "score": [0.6, 0.2], "rank": [1, 2]})
+    p = panel.with_previous_risk(cur, old).set_index("library_id")
+    assert p["tier_change"].to_dict() == {"a": "up", "b": "same", "c": "new"} and p.loc["a", "previous_score"] == 0.6

@@ -33,6 +33,16 @@ def _write_run(root, wave, data, frame, scope, status="ok"):
               "inputs": {"frame": {"path": str(frame_path), "sha256": sha256_file(frame_path)}},
               "products": {"library_weighted": {"path": str(weighted.relative_to(run)), "sha256": sha256_file(weighted)}}}
     (run / "run.json").write_text(json.dumps(record))
+    # what notebooks 40 and 60 leave behind: cluster profiles and the private priority list
+    shares = data.groupby("paid_staff")[["council_grant"]].agg(lambda s: (s == "yes").mean()).reset_index()
+    profiles = pd.DataFrame({"cluster": range(len(shares)), "name": shares["paid_staff"] + " model",
+                             "council_grant (share)": shares["council_grant"],
+                             "paid (share)": (shares["paid_staff"] != "none").astype(float)})
+    tables.write_csv(profiles.sample(frac=1, random_state=len(wave)).reset_index(drop=True), run / "tables" / "governance" / "profiles.csv")
+    prio = data[["library_id"]].assign(score=(data["reserves"].rank(pct=True)).fillna(0.5).to_numpy())
+    prio["tier"] = pd.cut(prio["score"], [-1, 0.5, 0.8, 2], labels=["low", "medium", "high"]).astype(str)
+    prio["rank"] = prio["score"].rank(ascending=False, method="min").astype(int)
+    tables.write_csv(prio, run / "private" / "risk" / "priority_list.csv")
     (run.parent / "LATEST").write_text("RUN1\n")
     return run
 
@@ -85,6 +95,14 @@ def test_trend_pipeline_writes_findings_panel_drift_and_figures(runs, tmp_path):
     assert "95% interval" in alt
     for p in (out / "tables").rglob("*.csv"):
         assert "contact_email" not in p.read_text()
+    matching = pd.read_csv(out / "tables" / "trend" / "cluster_matching.csv")
+    assert (matching["status"] == "matched").any()
+    same = matching.loc[matching["status"] == "matched"]
+    assert (same["name_new"] == same["name_previous"]).all()      # same profiles, shuffled cluster numbers
+    prio = pd.read_csv(out / "private" / "trend" / "priority_list_with_previous.csv")
+    assert {"previous_tier", "previous_score", "tier_change"} <= set(prio.columns)
+    assert (prio["tier_change"] == "new").any() and prio["previous_tier"].notna().any()
+    assert not (out / "tables" / "trend" / "priority_list_with_previous.csv").exists()
 
 
 def _trend(manifest, tmp_path, capsys, wave="2026w1", extra=()):

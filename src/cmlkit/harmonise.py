@@ -294,3 +294,8 @@ def write_manifest(instrument: str, wave_ids: list, out, *, outputs_root=None, p
     out.write_text("# trend manifest: finished wave runs, oldest first (cmlkit waves runs)\n"
                    + yaml.safe_dump({"instrument": instrument, "runs": rel}, sort_keys=False), encoding="utf-8")
     return out
+
+
+def read_run_table(runs: list, relative: str) -> dict:
+    """wave -> a table a run wrote (``relative`` to its folder), for the runs that have it."""
+    return {r["wave"]: pd.read_csv(r["run_dir"] / relative) for r in runs if (r["run_dir"] / relative).is_file()}

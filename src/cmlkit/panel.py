@@ -72,3 +72,26 @@ def frame_changes(frames: dict, *, waves: list, scope_codes=("CR", "ICL")) -> pd
                           "to": m["code_b"].fillna("(not listed)"), "change": kind})
         out.append(c.groupby(["wave_a", "wave_b", "change", "from", "to"]).size().rename("libraries").reset_index())
     return pd.concat(out, ignore_index=True)
+
+
+def with_previous_risk(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
+    """The at-risk priority list with each library's tier, score and rank in the previous wave where it answered.
+
+    Both are priority lists of notebook 60 (``library_id, tier, score, rank`` ...); libraries new to the list get
+    empty previous columns and ``tier_change`` "new".
+    """
+    prev = previous[["library_id", "tier", "score", "rank"]].rename(
+        columns={"tier": "previous_tier", "score": "previous_score", "rank": "previous_rank"})
+    out = current.merge(prev, on="library_id", how="left")
+    order = {"low": 0, "medium": 1, "high": 2}
+    now, before = out["tier"].map(order), out["previous_tier"].map(order)
+    out["tier_change"] = np.select([out["previous_tier"].isna(), now > before, now < before, now == before],
+                                   ["new", "up", "down", "same"], "not comparable")
+    return out
+
+
+def previous_risk(lists: dict, *, waves: list) -> pd.DataFrame:
+    """:func:`with_previous_risk` for the last two waves (``lists``: wave -> priority list); empty when either is missing."""
+    if len(waves) < 2 or waves[-1] not in lists or waves[-2] not in lists:
+        return pd.DataFrame(columns=["library_id", "tier", "score", "previous_tier", "previous_score", "tier_change"])
+    return with_previous_risk(lists[waves[-1]], lists[waves[-2]])
