@@ -40,6 +40,7 @@ def _designs(data):
     d["drk"] = W.rake(d["dclus1"], {"stype": types, "sch.wide": schwide}, epsilon=1e-13)
     for cf in ("linear", "raking"):
         d[f"dcal_{cf}"] = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": schwide}, calfun=cf, epsilon=1e-13)
+    d["dcal_linear_default"] = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": schwide})
     d["dcal_logit"] = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": schwide}, calfun="logit", bounds=(0.3, 3), epsilon=1e-13)
     d["dcal_bounded"] = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": schwide}, calfun="linear", bounds=(0.6, 1.8), epsilon=1e-13)
     pop = data["cml_population"]
@@ -105,7 +106,33 @@ def _ours(d, data):
     stat("cml_vol_mean_sat", E.mean(d["dv"], "sat_score"), d["dv"], "closed")
     r = E.ci_proportion(d["dv"], "older", method="logit")
     out["cml_vol_ciprop_older"] = ([r["estimate"]], [r["se"]], [r["ci_low"], r["ci_high"]], [r["df"]], None, "closed")
+    _ours_issue15(d, data, out, stat)
     return out
+
+
+def _ours_issue15(d, data, out, stat):
+    """Cases added for issue 15 (defects 1-5, designs, quantiles, models)."""
+    api = data["apiclus1"]
+    with pytest.warns(D.NegativeWeightWarning, match="negative weights"):
+        dneg = W.calibrate(d["dclus1"], margins={"stype": {"E": 4421, "H": 755, "M": 1018}}, totals={"api99": 6194 * 560})
+    stat("d1_negative_total_enroll", E.total(dneg, "enroll"), None, "closed", dneg.weights)
+    stat("d1_negative_mean_api00", E.mean(dneg, "api00"), None, "closed")
+    H = (api["stype"] == "H").to_numpy()
+    comp = (api["comp.imp"] == "Yes").astype(float).to_numpy()
+    for meth in ("beta", "logit", "mean"):
+        r = E.ci_proportion(d["dcal_linear_default"], comp, method=meth, domain=H)
+        out[f"d2_cal_domain_ciprop_{meth}"] = ([r["estimate"]], [r["se"]], [r["ci_low"], r["ci_high"]], [r["df"]], None, "closed")
+    t = W.trim(d["dclus1"], upper=40, lower=20)
+    out["d3_trim_equal"] = ([E.total(t, "enroll")["estimate"]], None, None, None, t.weights, "closed")
+    t = W.trim(d["dcal_linear_default"], upper=38, strict=True)
+    stat("d3_trim_strict_cal_mean_api00", E.mean(t, "api00"), None, "closed", t.weights)
+    types, schwide = {"E": 4421, "H": 755, "M": 1018}, {"No": 1072, "Yes": 5122}
+    for no in (100, 30):
+        drx = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": {"No": no, "Yes": 6194 - no}}, calfun="raking", epsilon=1e-10)
+        stat(f"d5_extreme_rake_{no}", E.total(drx, "enroll"), None, "calibrated", drx.weights)
+    drb = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": {"No": 300, "Yes": 5894}}, calfun="logit", bounds=(0.2, 5))
+    stat("d5_logit_default_eps", E.total(drb, "enroll"), None, "calibrated", drb.weights)
+    del schwide
 
 
 def _rel(a, b):

@@ -151,7 +151,10 @@ def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95
     method : {"logit", "wilson", "beta", "mean"}
     df : float, optional
         Degrees of freedom for ``logit``, ``wilson`` and ``mean``; default the (domain) design df.
-        ``beta`` always uses the (domain) design df and the domain's row count, as R does.
+        ``beta`` always uses the (domain) design df and ``nrow`` of the subset design, as R does:
+        the domain's row count for an uncalibrated design (R drops the other rows when
+        subsetting), but the whole design's row count for a calibrated or post-stratified one
+        (R keeps every row, with zero weight outside the domain).
     """
     if method not in CI_METHODS:
         raise DesignError(f"method must be one of {CI_METHODS}, not {method!r}")
@@ -182,8 +185,8 @@ def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95
     else:  # beta: Korn-Graubard
         n_eff = p * (1 - p) / se ** 2
         dom = _domain(design, domain)
-        d_design = degf(design, domain=dom)  # R: degf and nrow of the subset design
-        n_rows = int(dom.sum())
+        d_design = degf(design, domain=dom)  # R: degf of the subset design (rows of non-zero weight)
+        n_rows = design.n if design.calibrated else int(dom.sum())   # R: nrow of the subset design
         n_eff = n_eff * (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, d_design)) ** 2
         lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
         hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))

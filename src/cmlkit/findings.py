@@ -53,7 +53,9 @@ def wald_test(design: D.Design, column, by) -> dict:
     C = np.hstack([-np.ones((q, 1)), np.eye(q)])
     d = C @ theta
     W = float(d @ np.linalg.solve(C @ V @ C.T, d))
-    ddf = D.degf(design) - q
+    y = E._y(design, column)
+    has = ~np.isnan(y) & pd.Series(np.asarray(groups)).notna().to_numpy()
+    ddf = D.degf(design, domain=has) - q          # R's svyglm drops rows with a missing outcome before degf
     F = W / q
     return {"F": F, "ndf": q, "ddf": ddf, "p": float(stats.f.sf(F, q, ddf)), "means": dict(zip(levels, theta))}
 

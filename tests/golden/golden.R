@@ -102,6 +102,33 @@ add("find_alpha_weighted", svycralpha(~api00 + api99 + enroll, dstrat, na.rm = T
 apistrat$one <- 1
 add("find_alpha_unweighted", svycralpha(~api00 + api99 + enroll, svydesign(id = ~1, weights = ~one, data = apistrat), na.rm = TRUE))
 
+# ---- issue 15: defects (negative calibration weights, beta interval in a calibrated domain, trimming,
+# NA outcomes in a Wald test, an extreme raking target) ----
+tot_neg <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, api99 = 6194 * 560)
+dneg <- calibrate(dclus1, ~stype + api99, tot_neg)
+stat("d1_negative_total_enroll", svytotal(~enroll, dneg, na.rm = TRUE), dneg, w = weights(dneg))
+stat("d1_negative_mean_api00", svymean(~api00, dneg), dneg)
+dc <- calibrate(dclus1, ~stype + sch.wide, totals)
+for (meth in c("beta", "logit", "mean")) {
+  sub <- subset(dc, stype == "H")
+  p <- svyciprop(~I(comp.imp == "Yes"), sub, method = meth)
+  add(paste0("d2_cal_domain_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(sub))
+}
+dtr <- trimWeights(dclus1, upper = 40, lower = 20)
+add("d3_trim_equal", svytotal(~enroll, dtr, na.rm = TRUE), w = weights(dtr))
+dtr <- trimWeights(dc, upper = 38, strict = TRUE)
+stat("d3_trim_strict_cal_mean_api00", svymean(~api00, dtr), dtr, w = weights(dtr))
+wt("find_wald_income_na_type", svyglm(income ~ type, des), ~type)
+wt("find_wald_income_na_region_cal", svyglm(income ~ region, calibrate(des, ~region + type, tot)), ~region)
+for (no in c(100, 30)) {
+  drx <- calibrate(dclus1, ~stype + sch.wide, c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 6194 - no),
+                   calfun = "raking", epsilon = 1e-10)
+  stat(paste0("d5_extreme_rake_", no), svytotal(~enroll, drx, na.rm = TRUE), drx, w = weights(drx))
+}
+drb <- calibrate(dclus1, ~stype + sch.wide, c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 6194 - 300),
+                 calfun = "logit", bounds = c(0.2, 5))
+stat("d5_logit_default_eps", svytotal(~enroll, drb, na.rm = TRUE), drb, w = weights(drb))
+
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
 writeLines(paste0("{", header, ",\n \"cases\": {\n  ", body, "\n }\n}"), out)
