@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from cmlkit import design as D
+from cmlkit import domains as Dm
 from cmlkit import estimates as E
 from cmlkit import weights as W
 
@@ -133,6 +134,42 @@ def _ours_issue15(d, data, out, stat):
     drb = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": {"No": 300, "Yes": 5894}}, calfun="logit", bounds=(0.2, 5))
     stat("d5_logit_default_eps", E.total(drb, "enroll"), None, "calibrated", drb.weights)
     del schwide
+    _ours_designs(d, data, out, stat)
+
+
+def _ours_designs(d, data, out, stat):
+    """Two-stage design with fpc at both stages, lonely-PSU rules, certainty strata, svyby of several variables."""
+    resp, vol = data["cml_responses"], data["cml_volunteers"].assign(vid=lambda v: np.arange(1, len(v) + 1))
+    v2 = vol.merge(resp[["library_id", "region", "type", "N_region", "volunteers"]], on="library_id").sort_values(["library_id", "vid"])
+    v2["M"] = np.maximum(v2["volunteers"], v2.groupby("library_id")["vid"].transform("size"))
+    d2 = D.svydesign(v2, ids=["library_id", "vid"], strata="region", fpc=["N_region", "M"])
+    stat("s3_twostage_mean_sat", E.mean(d2, "sat_score"), None, "closed", d2.weights)
+    stat("s3_twostage_total_older", E.total(d2, "older"), None, "closed")
+    b = E.by_domain(d2, "sat_score", "type")
+    out["s3_twostage_by_type"] = (list(b["estimate"]), list(b["se"]), None, None, None, "closed")
+    N = data["cml_population"]["N"]
+    d2c = W.calibrate(d2, margins={"type": {"CR": 8.0 * N[data["cml_population"]["type"] == "CR"].sum(),
+                                            "ICL": 8.0 * N[data["cml_population"]["type"] == "ICL"].sum()}})
+    stat("s3_twostage_cal_mean_sat", E.mean(d2c, "sat_score"), None, "closed", d2c.weights)
+    lone = resp.copy()
+    lone.loc[0, ["region", "N_region"]] = ["Zcertain", 1]
+    lone.loc[1, ["region", "N_region"]] = ["Zlonely", 7]
+    pop_type = data["cml_population"].groupby("type")["N"].sum().to_dict()
+    for rule in ("average", "adjust", "certainty", "remove"):
+        dl = D.svydesign(lone, strata="region", fpc="N_region", lonely_psu=rule)
+        stat(f"s3_lonely_{rule}_mean_hours", E.mean(dl, "hours"), None, "closed")
+        stat(f"s3_lonely_{rule}_total_vol", E.total(dl, "volunteers"), None, "closed")
+        for key, des in ((f"s3_lonely_{rule}_by_type", dl), (f"s3_lonely_{rule}_ps_by_type", W.post_stratify(dl, "type", pop_type))):
+            b = E.by_domain(des, "hours", "type")
+            out[key] = (list(b["estimate"]), list(b["se"]), None, None, None, "closed")
+            dense = [E.mean(des, "hours", domain=(des.data["type"] == t).to_numpy())["se"] for t in b["type"]]
+            assert np.allclose(dense, b["se"], rtol=1e-10, atol=0), key
+    dcert = D.svydesign(lone.drop(index=1), strata="region", fpc="N_region")
+    stat("s3_certainty_stratum_fail_rule", E.mean(dcert, "hours"), None, "closed")
+    t = Dm.domain_table(d["dcal_linear_default"], ["api00", "api99"], "stype")
+    out["s7_cal_by_two_means"] = (list(t["estimate"]), list(t["se"]), None, None, None, "closed")
+    t = Dm.domain_table(d["dcal_linear_default"], ["api00"], "stype", estimator="ratio", denominator="api99")
+    out["s7_cal_by_ratio"] = (list(t["estimate"]), list(t["se"]), None, None, None, "closed")
 
 
 def _rel(a, b):

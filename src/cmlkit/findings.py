@@ -16,6 +16,7 @@ from scipy import stats
 
 from . import design as D
 from . import disclosure
+from . import domains
 from . import estimates as E
 
 
@@ -26,17 +27,19 @@ def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.
 
 
 def _domain_means(design, column, groups):
+    """Domain means of ``column`` for every level of ``groups`` and their influence columns (n x levels), no loop."""
     y = E._y(design, column)
     g = pd.Series(np.asarray(groups)).astype("string")
-    levels = sorted(g.dropna().unique())
-    Z, theta = [], []
-    for lev in levels:
-        ok = (g == lev).fillna(False).to_numpy() & ~np.isnan(y)
-        w = np.where(ok, design.weights, 0.0)
-        est = float(np.sum(w * np.where(ok, y, 0)) / w.sum())
-        Z.append(w * (np.where(ok, y, 0) - est) / w.sum())
-        theta.append(est)
-    return levels, np.array(theta), np.column_stack(Z)
+    codes, levels = pd.factorize(g, sort=True)
+    ok = (codes >= 0) & ~np.isnan(y)
+    M = np.zeros((design.n, len(levels)))
+    M[np.flatnonzero(ok), codes[ok]] = 1.0
+    w = design.weights[:, None] * M
+    yv = np.where(ok, y, 0.0)[:, None]
+    sw = w.sum(axis=0)
+    theta = (w * yv).sum(axis=0) / sw
+    Z = w * (yv - theta[None, :]) / sw[None, :]
+    return list(levels), theta, Z
 
 
 def wald_test(design: D.Design, column, by) -> dict:
@@ -130,20 +133,20 @@ def findings_table(rows: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
 
 
 def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.DataFrame:
-    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items."""
-    data = design.data
-    groups = ["all"] if by is None else sorted(data[by].dropna().astype(str).unique())
-    out = {}
-    for g in groups:
-        dom = np.ones(design.n, bool) if by is None else (data[by].astype(str) == g).to_numpy()
-        vals = {}
-        for c in columns:
-            y = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
-            ok = dom & ~np.isnan(y)
-            w = design.weights[ok]
-            vals[c] = float(np.sum(w * y[ok]) / w.sum()) if w.sum() > 0 else np.nan
-        out[g] = vals
-    return pd.DataFrame(out).T
+    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items.
+
+    One vectorised pass over all groups and columns (:func:`cmlkit.domains.domain_table`).
+    """
+    columns = list(columns)
+    if by is None:
+        des = D.Design(**{**design.__dict__, "data": design.data.assign(_all="all")})
+        by = "_all"
+    else:
+        des = design
+    t = domains.domain_table(des, columns, by, estimator="mean")
+    out = t.pivot(index="domain", columns="variable", values="estimate")[columns]
+    out.index.name, out.columns.name = None, None
+    return out
 
 
 def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.DataFrame:

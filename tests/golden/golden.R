@@ -129,6 +129,35 @@ drb <- calibrate(dclus1, ~stype + sch.wide, c(`(Intercept)` = 6194, stypeH = 755
                  calfun = "logit", bounds = c(0.2, 5))
 stat("d5_logit_default_eps", svytotal(~enroll, drb, na.rm = TRUE), drb, w = weights(drb))
 
+# ---- issue 15: two-stage design with fpc at both stages (libraries, then volunteers), lonely PSUs ----
+vol$vid <- seq_len(nrow(vol))
+v2 <- merge(vol, resp[, c("library_id", "region", "type", "N_region", "volunteers")], by = "library_id")
+v2$M <- pmax(v2$volunteers, ave(rep(1, nrow(v2)), v2$library_id, FUN = sum))
+d2 <- svydesign(id = ~library_id + vid, strata = ~region, fpc = ~N_region + M, data = v2)
+stat("s3_twostage_mean_sat", svymean(~sat_score, d2), d2, w = weights(d2))
+stat("s3_twostage_total_older", svytotal(~older, d2), d2)
+b <- svyby(~sat_score, ~type, d2, svymean); add("s3_twostage_by_type", coef(b), SE(b))
+d2c <- calibrate(d2, ~type, c(`(Intercept)` = sum(popc$N) * 8, typeICL = 8 * sum(popc$N[popc$type == "ICL"])))
+stat("s3_twostage_cal_mean_sat", svymean(~sat_score, d2c), d2c, w = weights(d2c))
+lone <- resp
+lone$region[1] <- "Zcertain"; lone$N_region[1] <- 1
+lone$region[2] <- "Zlonely"; lone$N_region[2] <- 7
+for (lp in c("average", "adjust", "certainty", "remove")) {
+  options(survey.lonely.psu = lp)
+  dl <- svydesign(id = ~1, strata = ~region, fpc = ~N_region, data = lone)
+  stat(paste0("s3_lonely_", lp, "_mean_hours"), svymean(~hours, dl), dl)
+  stat(paste0("s3_lonely_", lp, "_total_vol"), svytotal(~volunteers, dl), dl)
+  b <- svyby(~hours, ~type, dl, svymean); add(paste0("s3_lonely_", lp, "_by_type"), coef(b), SE(b))
+  dlc <- postStratify(dl, ~type, pop_type)
+  b <- svyby(~hours, ~type, dlc, svymean); add(paste0("s3_lonely_", lp, "_ps_by_type"), coef(b), SE(b))
+}
+options(survey.lonely.psu = "fail")
+dcert <- svydesign(id = ~1, strata = ~region, fpc = ~N_region, data = lone[-2, ])
+stat("s3_certainty_stratum_fail_rule", svymean(~hours, dcert), dcert)
+# several variables and ratios by domain on a calibrated design (svyby)
+b <- svyby(~api00 + api99, ~stype, dc, svymean); add("s7_cal_by_two_means", unlist(coef(b)), unlist(SE(b)))
+b <- svyby(~api00, ~stype, denominator = ~api99, dc, svyratio); add("s7_cal_by_ratio", unlist(coef(b)), unlist(SE(b)))
+
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
 writeLines(paste0("{", header, ",\n \"cases\": {\n  ", body, "\n }\n}"), out)
