@@ -14,6 +14,7 @@ import pytest
 
 from cmlkit import design as D
 from cmlkit import domains as Dm
+from cmlkit import quantiles as Q
 from cmlkit import estimates as E
 from cmlkit import weights as W
 
@@ -170,11 +171,32 @@ def _ours_designs(d, data, out, stat):
     out["s7_cal_by_two_means"] = (list(t["estimate"]), list(t["se"]), None, None, None, "closed")
     t = Dm.domain_table(d["dcal_linear_default"], ["api00"], "stype", estimator="ratio", denominator="api99")
     out["s7_cal_by_ratio"] = (list(t["estimate"]), list(t["se"]), None, None, None, "closed")
+    _ours_quantiles(d, data, out, d2)
+
+
+def _ours_quantiles(d, data, out, d2):
+    """svyquantile, overall and by domain (qrule "math", Woodruff "mean" interval)."""
+    def q(name, t, ci=True):
+        out[name] = (list(t["estimate"]), list(t["se"]), list(np.column_stack([t["ci_low"], t["ci_high"]]).ravel()) if ci else None,
+                     None, None, "closed")
+    q("q4_income_quartiles", Q.quantile_table(d["des"], "income", quantiles=(0.25, 0.5, 0.75)))
+    q("q4_hours_quartiles", Q.quantile_table(d["des"], "hours", quantiles=(0.25, 0.5, 0.75)))
+    q("q4_api00_clus", Q.quantile_table(d["dclus1"], "api00", quantiles=(0.1, 0.5, 0.9)))
+    q("q4_api00_cal", Q.quantile_table(d["dcal_linear_default"], "api00", quantiles=(0.25, 0.5, 0.75)))
+    q("q4_sat_twostage", Q.quantile_table(d2, "sat_score", quantiles=(0.5,)))
+    q("q4_income_by_type", Q.quantile_table(d["des"], "income", "type", quantiles=(0.25, 0.5, 0.75)), ci=False)
+    q("q4_hours_median_by_region", Q.quantile_table(d["des"], "hours", "region", quantiles=(0.5,)), ci=False)
+    q("q4_api00_cal_by_stype", Q.quantile_table(d["dcal_linear_default"], "api00", "stype", quantiles=(0.25, 0.5)), ci=False)
 
 
 def _rel(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return float(np.max(np.abs(a - b) / np.maximum(np.abs(b), 1e-300))) if a.size else 0.0
+    """Largest relative difference; NaN in both (R's NA) counts as agreement, NaN in one as a failure."""
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    if a.size != b.size:
+        return float("inf")
+    both = np.isnan(a) & np.isnan(b)
+    d = np.where(both, 0.0, np.abs(a - b) / np.maximum(np.abs(b), 1e-300))
+    return float(np.max(np.where(np.isnan(d), np.inf, d))) if a.size else 0.0
 
 
 TOL = {"closed": {"estimate": 1e-9, "se": 1e-8, "ci": 1e-8, "weights": 1e-9}, "calibrated": {"estimate": 1e-6, "se": 1e-6, "ci": 1e-6, "weights": 1e-6}}
