@@ -282,4 +282,5 @@ def test_golden_file_regenerates(root, tmp_path):
     new, old = json.loads(out.read_text()), json.loads((root / GOLDEN).read_text())
     for name, case in old["cases"].items():
         for key, vals in case.items():
-            assert np.allclose(new["cases"][name][key], vals, rtol=1e-12, atol=0, equal_nan=True), (name, key)
+            a, b = (np.array([np.nan if v is None else v for v in x], dtype=float) for x in (new["cases"][name][key], vals))
+            assert np.allclose(a, b, rtol=1e-12, atol=0, equal_nan=True), (name, key)
