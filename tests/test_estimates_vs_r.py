@@ -14,7 +14,9 @@ import pytest
 
 from cmlkit import design as D
 from cmlkit import domains as Dm
+from cmlkit import findings as Fd
 from cmlkit import quantiles as Q
+from cmlkit import regression as R
 from cmlkit import estimates as E
 from cmlkit import weights as W
 
@@ -187,6 +189,47 @@ def _ours_quantiles(d, data, out, d2):
     q("q4_income_by_type", Q.quantile_table(d["des"], "income", "type", quantiles=(0.25, 0.5, 0.75)), ci=False)
     q("q4_hours_median_by_region", Q.quantile_table(d["des"], "hours", "region", quantiles=(0.5,)), ci=False)
     q("q4_api00_cal_by_stype", Q.quantile_table(d["dcal_linear_default"], "api00", "stype", quantiles=(0.25, 0.5)), ci=False)
+    _ours_models(d, data, out)
+
+
+def _ours_models(d, data, out):
+    """svyglm (linear, logistic), regTermTest, domain-restricted Wald and Rao-Scott tests."""
+    def gl(name, fit):
+        c = fit["coefficients"]
+        out[name] = (list(c["estimate"]), list(c["se"]), None, [fit["df_residual"]], None, "calibrated")
+
+    def test(name, t):
+        out[name] = ([t["F"], t["ndf"], t["ddf"], t["p"]], None, None, None, None, "calibrated")
+    des, dc = d["des"], d["dcal_linear_default"]
+    pop = data["cml_population"]
+    dcc = W.calibrate(des, margins={"region": pop.groupby("region")["N"].sum().to_dict(), "type": pop.groupby("type")["N"].sum().to_dict()})
+    m = R.svyglm(des, "hours", factors=["type", "region"])
+    gl("r5_lm_hours", m)
+    test("r5_lm_hours_test_region", R.reg_term_test(m, "region"))
+    m = R.svyglm(dcc, "income", numeric=["hours"], factors=["type"])
+    gl("r5_lm_income_cal_na", {**m, "coefficients": m["coefficients"].iloc[[0, 2, 1]]})   # R's order: intercept, hours, type
+    test("r5_lm_income_cal_test_type", R.reg_term_test(m, "type"))
+    m = R.svyglm(des, "paid_coord", factors=["type"], numeric=["hours"], family="binomial")
+    gl("r5_logit_paid", m)
+    test("r5_logit_paid_test_hours", R.reg_term_test(m, "hours"))
+    comp = {k: D.Design(**{**v.__dict__, "data": v.data.assign(comp=(v.data["comp.imp"] == "Yes").astype(float))}) for k, v in
+            (("clus", d["dclus1"]), ("cal", dc))}
+    m = R.svyglm(comp["clus"], "comp", factors=["stype"], numeric=["api99"], family="binomial")
+    gl("r5_logit_api_clus", m)
+    test("r5_logit_api_clus_test_stype", R.reg_term_test(m, "stype"))
+    gl("r5_logit_api_cal", R.svyglm(comp["cal"], "comp", factors=["stype"], numeric=["api99"], family="binomial"))
+    cr = (des.data["type"] == "CR").to_numpy()
+    m = R.svyglm(des, "hours", factors=["region"], domain=cr)
+    gl("r5_domain_lm", m)
+    test("r5_domain_wald_region", R.reg_term_test(m, "region"))
+    e = (dc.data["stype"] == "E").to_numpy()
+    m = R.svyglm(dc, "api00", factors=["sch.wide"], domain=e)
+    gl("r5_domain_cal_lm", m)
+    test("r5_domain_cal_wald", R.reg_term_test(m, "sch.wide"))
+    t = Fd.wald_test(dc, "api00", "sch.wide", domain=e)
+    assert np.isclose(t["F"], R.reg_term_test(m, "sch.wide")["F"], rtol=1e-10) and t["ddf"] == m["df_residual"]
+    test("r5_domain_raoscott_clus", Fd.rao_scott(d["dclus1"], "sch.wide", "comp.imp", domain=(d["dclus1"].data["stype"] == "E").to_numpy()))
+    test("r5_domain_raoscott_cal", Fd.rao_scott(dc, "sch.wide", "comp.imp", domain=e))
 
 
 def _rel(a, b):

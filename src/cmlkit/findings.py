@@ -42,12 +42,15 @@ def _domain_means(design, column, groups):
     return list(levels), theta, Z
 
 
-def wald_test(design: D.Design, column, by) -> dict:
+def wald_test(design: D.Design, column, by, *, domain=None) -> dict:
     """Design-based Wald F test that the mean of ``column`` is equal across the groups of ``by``.
 
-    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``.
+    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``;
+    ``domain`` (boolean mask) restricts the test to a subpopulation (``subset(design, domain)``).
     """
     groups = design.data[by] if isinstance(by, str) else by
+    if domain is not None:
+        groups = pd.Series(np.asarray(groups), dtype="object").where(np.asarray(domain, dtype=bool))
     levels, theta, Z = _domain_means(design, column, groups)
     q = len(levels) - 1
     if q < 1:
@@ -63,14 +66,18 @@ def wald_test(design: D.Design, column, by) -> dict:
     return {"F": F, "ndf": q, "ddf": ddf, "p": float(stats.f.sf(F, q, ddf)), "means": dict(zip(levels, theta))}
 
 
-def rao_scott(design: D.Design, row: str, col: str) -> dict:
+def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     """Rao-Scott adjusted test of independence in a two-way table (``svychisq(statistic = "F")``).
 
-    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to n).
+    ``domain`` (boolean mask) restricts the test to a subpopulation, as
+    ``svychisq(~row + col, subset(design, domain))``: the full design, zero influence outside.
+    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to R's
+    ``nrow`` of the (subset) design).
     """
     r = design.data[row].astype("string")
     c = design.data[col].astype("string")
-    ok = (r.notna() & c.notna()).to_numpy()
+    dom = np.ones(design.n, bool) if domain is None else np.asarray(domain, dtype=bool)
+    ok = (r.notna() & c.notna()).to_numpy() & dom
     rl, cl = sorted(r[ok].unique()), sorted(c[ok].unique())
     nr, nc = len(rl), len(cl)
     if nr < 2 or nc < 2:
@@ -81,7 +88,7 @@ def rao_scott(design: D.Design, row: str, col: str) -> dict:
     p = (w[:, None] * M).sum(axis=0) / w.sum()
     Z = w[:, None] * (M - p[None, :]) / w.sum()
     V = D.variance(design, Z)
-    N = design.n
+    N = design.n if (domain is None or design.calibrated) else int(dom.sum())
     table = p.reshape(nc, nr).T * N
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     pearson = float(((table - expected) ** 2 / expected).sum())
@@ -97,7 +104,7 @@ def rao_scott(design: D.Design, row: str, col: str) -> dict:
     Delta = np.linalg.solve(denom, numr)
     tr = float(np.trace(Delta))
     d0 = tr ** 2 / float(np.trace(Delta @ Delta))
-    nu = D.degf(design)
+    nu = D.degf(design, domain=None if domain is None else dom)
     F = pearson / tr
     return {"F": F, "ndf": d0, "ddf": d0 * nu, "p": float(stats.f.sf(F, d0, d0 * nu)), "pearson": pearson}
 
