@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import CleaningLogError
 
 LOG_COLUMNS = ["wave", "response_id", "question", "old_value", "new_value", "change_type", "check_id",
@@ -56,8 +57,6 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
 
 
 def _apply_log(raw, log, inst):
-    from cmlkit.clean import code_choices, multi_outside_choices
-
     log = log.reset_index(drop=True)
     unknown = sorted(set(log["change_type"]) - set(CHANGE_TYPES))
     if unknown:
@@ -255,8 +254,6 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str) -> 
     from ``applied``, and ``change_response``/``blank_response`` for every cell that differs.
     Personal and free-text old values appear as ``sha256:`` digests.
     """
-    from cmlkit.clean import code_choices
-
     before = code_choices(raw, inst).set_index("response_id")
     after = applied.set_index("response_id")
     rows = []

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlkit.clean import loose
 from cmlkit.errors import IngestError
 from cmlkit.platforms import JOIN, PLATFORMS, layout
+from cmlkit.text_repair import loose
 
 META_COLUMNS = ["response_id", "_source_row", "_start", "_end", "_duration_s", "_status", "_finished", "_progress"]
 
