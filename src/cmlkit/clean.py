@@ -73,6 +73,22 @@ class _Proposals:
         self.coded = self.coded.loc[~mask]
 
 
+def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:
+    """The reading decisions of :func:`cmlkit.ingest.read_export` (``attrs["ingest_log"]``) as ``no_action`` log rows.
+
+    ``check_id`` is ``ingest_<action>`` (``ingest_blank_row``, ``ingest_footer_row``,
+    ``ingest_declared_code``, ``ingest_mojibake_label`` …); rows excluded while reading have no
+    response id, and their reason names the row (header = row 1).
+    """
+    notes = raw.attrs.get("ingest_log") or []
+    if not notes:
+        return pd.DataFrame(columns=LOG_COLUMNS)
+    t = pd.DataFrame(notes)
+    return pd.DataFrame({"wave": wave, "response_id": t["response_id"], "question": t["question"], "old_value": t["old_value"],
+                         "new_value": t["new_value"], "change_type": "no_action", "check_id": "ingest_" + t["action"],
+                         "reason": t["reason"] + " (at ingest)", "reviewer": "", "decided_at": ""})
+
+
 def _is_private_text(q) -> bool:
     return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
 
@@ -132,6 +148,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
     name_test = P.coded[first_text].fillna("").str.contains(TEST_NAME)
     P.remove(status_test | name_test, "test_row",
              pd.Series(np.where(status_test, "platform marks it a preview/test response", "name marks it a test response"), index=P.coded.index))
+    P.remove(P.coded["_status"] == "spam", "spam", "platform marks it as spam")
     if P.coded["_finished"].notna().any():
         progress = pd.to_numeric(P.coded["_progress"], errors="coerce").fillna(0)
         unfinished = P.coded["_finished"].eq(False)
@@ -179,10 +196,11 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
         P.add(same, ids[0], "", "no_action", "straight_lining",
               f"the same answer to all {len(ids)} items of the {grid} grid (review)", old="")
 
+    P.logs.insert(0, ingest_entries(raw, wave))
     log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
     pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy())
     qpos = {q: i for i, q in enumerate(qids)}
-    log["_r"] = log["response_id"].map(pos)
+    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level ingest notes first
     log["_q"] = log["question"].map(qpos).fillna(-1)
     log = log.sort_values(["_r", "_q"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
     for col in LOG_COLUMNS:
