@@ -1,13 +1,12 @@
 """At-risk libraries: the index by hand, reasons consistent with values, synthetic validation,
-sensitivity, disclosure control, and the closure model's temporal validation on the real frame."""
+sensitivity and disclosure control (the closure model: tests/test_closure.py)."""
 import copy
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cmlkit import closure, disclosure, risk, synthetic
-from cmlkit import frame as F
+from cmlkit import disclosure, risk, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -121,24 +120,3 @@ def test_disclosure_primary_and_secondary():
     t2 = t.assign(base_n=[40, 3, 2, 30, 36, 40])
     s2 = disclosure.suppress(t2, k=5, group="breakdown")
     assert s2["suppression"].tolist() == ["", "primary", "primary", "", "", ""]
-
-
-def test_real_frame_temporal_validation(shared_data):
-    ace = F.load_ace(shared_data / "ace_basic_dataset_2023.csv")
-    tf = F.load_taskforce_2016(shared_data / "libraries_england_2016.csv")
-    v = closure.temporal_validation(ace, taskforce=tf)
-    print(f"\nreal frame: train {v['train']}, test {v['test']}; AUC {v['auc']:.3f}, top-decile precision "
-          f"{v['top_decile_precision']:.3f} (base rate {v['base_rate']:.3f}), Brier {v['brier']:.4f}, "
-          f"calibration slope {v['calibration_slope']:.2f}, intercept {v['calibration_intercept']:.2f}")
-    assert v["train"] == {"window": "2016-2019", "n": 342, "events": 18}
-    assert v["test"]["events"] >= 5 and v["test"]["n"] > 250
-    assert 0 <= v["auc"] <= 1 and np.isfinite(v["brier"])
-    assert "log_hours_16" in v["features"] and "hours" not in v["features"]   # no post-closure leakage
-    b = closure.base_risk(ace, F.in_scope(ace, year=2023)["library_id"][:20], taskforce=tf)
-    assert b.between(0, 1).all()
-
-
-def test_closure_model_refuses_too_little_history():
-    small = synthetic.make_frame(20, random_state=1)
-    val, base = closure.report(small, small["library_id"][:3])
-    assert val["status"].startswith("not fitted") and base.isna().all()
