@@ -104,3 +104,21 @@ def test_indicator_spec_requires_documentation(tmp_path):
     p.write_text("indicators:\n  x: {label: X, section: services, derive: {source: a}, kind: mean, direction: none}\n")
     with pytest.raises(I.IndicatorError, match="missing"):
         I.load_spec(p)
+
+
+def test_ordinal_model_is_design_based_svyolr(golden, root):
+    """findings.ordinal_model on a weighted product equals R's svyolr(factor(conf3) ~ type + hours, des)."""
+    r = pd.read_csv(root / "tests" / "golden" / "cml_responses.csv")
+    data = r.assign(weight=r["N_region"] / r.groupby("region")["region"].transform("size"),
+                    conf3=r["conf3"].astype("Int64").astype("string"))
+
+    class Inst:
+        def choices(self, q):
+            return [{"name": str(i), "score": i} for i in range(1, 6)]
+
+    preds = pd.DataFrame({"independent": (r["type"] == "ICL").astype(float), "hours": r["hours"]})
+    m = Fd.ordinal_model(data, "conf3", preds, instrument=Inst())
+    want = golden["o6_olr_conf_type_hours"]
+    assert np.all(np.abs(m["coefficients"]["coef"] - want["estimate"][:2]) / np.array(want["se"][:2]) < 1e-6)
+    assert np.allclose(m["coefficients"]["se"], want["se"][:2], rtol=1e-6)
+    assert m["df"] == want["df"][0] and "svyolr" in m["limits"]

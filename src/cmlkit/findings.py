@@ -5,7 +5,8 @@ correction; the calibrated weights are treated as fixed, which errs on the wide 
 difference follow R ``survey``: :func:`wald_test` is ``regTermTest(svyglm(y ~ g), ~g)`` (Wald F on
 the domain means, denominator df = design df - (groups - 1)); :func:`rao_scott` is
 ``svychisq(~a + b, design, statistic = "F")`` (Pearson X² divided by the trace of the generalised
-design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values.
+design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values, as
+is the design-based proportional-odds model (:func:`ordinal_model`, R ``svyolr``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from scipy import stats
 from . import design as D
 from . import disclosure
 from . import domains
+from . import olr
 from . import estimates as E
 
 
@@ -172,28 +174,32 @@ def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.
     return pd.DataFrame(rows).T[[*levels, "n"]]
 
 
-def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument) -> dict:
-    """Proportional-odds (ordered logit) model of a Likert outcome, ``statsmodels`` ``OrderedModel``.
+def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument, design: D.Design | None = None) -> dict:
+    """Design-based proportional-odds model of a Likert outcome (R ``svyolr``; :func:`cmlkit.olr.svyolr`).
 
-    Unweighted and model-based (statsmodels has no survey-weighted ordinal model; R's ``svyolr``
-    is the design-based counterpart); complete cases only; the proportional-odds assumption is not
-    tested. Returns the coefficients with standard errors, odds ratios and p-values, and the n used.
+    ``data`` is the weighted product (its design is rebuilt with :func:`design_of` unless ``design``
+    is given, in which case ``data`` must be row-aligned with it); ``predictors`` are numeric columns
+    row-aligned with ``data``. Rows with a missing outcome or predictor are dropped; predictors
+    without variation are left out. Returns the slopes with design-based standard errors, odds ratios
+    and p-values (t on the design df), the n used and the limits (proportional odds not tested;
+    associations, not effects).
     """
-    from statsmodels.miscmodels.ordinal_model import OrderedModel
-
     choices = [c for c in instrument.choices(outcome) if c.get("score") is not None]
-    y = pd.Categorical(data[outcome].astype("string").where(data[outcome].isin([c["name"] for c in choices])),
-                       categories=[c["name"] for c in choices], ordered=True)
-    X = predictors.astype(float)
-    ok = (~pd.isna(y)) & X.notna().all(axis=1).to_numpy()
-    X = X.loc[ok]
+    levels = [c["name"] for c in choices]
+    X = predictors.reset_index(drop=True).astype(float)
     X = X.loc[:, X.std() > 0]
-    model = OrderedModel(pd.Series(y[ok], index=X.index), X, distr="logit")
-    res = model.fit(method="bfgs", disp=False, maxiter=2000)
-    coef = pd.DataFrame({"coef": res.params[X.columns], "se": res.bse[X.columns], "p": res.pvalues[X.columns]})
-    coef["odds_ratio"] = np.exp(coef["coef"])
-    return {"n": int(ok.sum()), "coefficients": coef.reset_index(names="predictor"), "converged": bool(res.mle_retvals.get("converged", True)),
-            "limits": "unweighted, complete cases, proportional odds assumed (not tested); associations, not effects"}
+    des = design_of(data) if design is None else design
+    extra = X.add_prefix("_x_").assign(_y=data[outcome].reset_index(drop=True).astype("string").where(
+        data[outcome].reset_index(drop=True).isin(levels)))
+    des = D.Design(**{**des.__dict__, "data": pd.concat([des.data.drop(columns=[c for c in extra if c in des.data]),
+                                                          extra], axis=1)})
+    fit = olr.svyolr(des, "_y", levels=levels, numeric=[f"_x_{c}" for c in X.columns])
+    c = fit["coefficients"].iloc[:X.shape[1]]
+    coef = pd.DataFrame({"predictor": list(X.columns), "coef": c["estimate"].to_numpy(), "se": c["se"].to_numpy(),
+                         "p": c["p"].to_numpy(), "odds_ratio": c["odds_ratio"].to_numpy()})
+    return {"n": fit["n"], "coefficients": coef, "converged": fit["converged"], "df": fit["df_residual"],
+            "limits": "design-based (svyolr: weights, region strata, fpc); complete cases; proportional odds assumed "
+                      "(not tested); associations, not effects"}
 
 
 def section_rows(design: D.Design, spec: dict, section: str, *, wave: str = "", by=("type", "region")) -> pd.DataFrame:

@@ -186,6 +186,12 @@ m <- svyglm(api00 ~ sch.wide, subset(dc, stype == "E")); gl("r5_domain_cal_lm", 
 rs("r5_domain_raoscott_clus", ~sch.wide + comp.imp, subset(dclus1, stype == "E"))
 rs("r5_domain_raoscott_cal", ~sch.wide + comp.imp, subset(dc, stype == "E"))
 
+# ---- issue 15: svyolr, design-based proportional odds (BFGS run to a tight tolerance so that the comparison
+# measures the model, not optim's stopping point) ----
+ol <- function(name, m) add(name, c(coef(m)), SE(m), df = m$df.residual)
+ol("o6_olr_conf_type_hours", svyolr(factor(conf3) ~ type + hours, des, control = list(reltol = 0, maxit = 10000)))
+ol("o6_olr_conf_cal", svyolr(factor(conf3) ~ type + paid_coord + volunteers, dcc, control = list(reltol = 0, maxit = 10000)))
+
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
 writeLines(paste0("{", header, ",\n \"cases\": {\n  ", body, "\n }\n}"), out)
