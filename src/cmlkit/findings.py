@@ -1,7 +1,7 @@
 """Weighted findings: indicator estimates by domain, design-based tests, an ordinal model, the findings table.
 
-Estimates use the weighting step's design (stratified by region with the finite population
-correction; the calibrated weights are treated as fixed, which errs on the wide side). Tests of
+Estimates use the weighting step's calibrated design, replayed from the recipe the weighted
+product carries (:mod:`cmlkit.weighted`), so standard errors reflect the calibration. Tests of
 difference follow R ``survey``: :func:`wald_test` is ``regTermTest(svyglm(y ~ g), ~g)`` (Wald F on
 the domain means, denominator df = design df - (groups - 1)); :func:`rao_scott` is
 ``svychisq(~a + b, design, statistic = "F")`` (Pearson X² divided by the trace of the generalised
@@ -19,11 +19,25 @@ from . import design as D
 from . import disclosure
 from . import domains
 from . import olr
+from . import weighted as weighted_io
 from . import estimates as E
 
 
 def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.Design:
-    """The design of weighted library responses (weights, region strata, fpc), with extra columns."""
+    """The design of weighted library responses, with extra columns.
+
+    A weighted product written by the weighting step carries its recipe (:mod:`cmlkit.weighted`):
+    the calibrated design is replayed, so standard errors are calibration-aware (a recipe that does
+    not reproduce the weights raises). A table without one (pandas drops it in ``merge``; use
+    :func:`cmlkit.weighted.keep_recipe`) gets a fixed-weight design (weights, region strata, fpc),
+    which errs on the wide side.
+    """
+    if weighted_io.ATTR in weighted.attrs:
+        des = weighted_io.rebuild(weighted.reset_index(drop=True))
+        if data is None:
+            return des
+        extra = data.reset_index(drop=True)
+        return D.Design(**{**des.__dict__, "data": pd.concat([des.data, extra.drop(columns=[c for c in extra if c in des.data])], axis=1)})
     frame = weighted if data is None else pd.concat([weighted.reset_index(drop=True), data.reset_index(drop=True)], axis=1)
     return D.svydesign(frame, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
 
