@@ -122,6 +122,11 @@ def _ours_issue15(d, data, out, stat):
         dneg = W.calibrate(d["dclus1"], margins={"stype": {"E": 4421, "H": 755, "M": 1018}}, totals={"api99": 6194 * 560})
     stat("d1_negative_total_enroll", E.total(dneg, "enroll"), None, "closed", dneg.weights)
     stat("d1_negative_mean_api00", E.mean(dneg, "api00"), None, "closed")
+    comp_yes = (api["comp.imp"] == "Yes").astype(float).to_numpy()
+    for meth, ours in (("beta", "beta"), ("mean", "mean"), ("xlogit", "logit")):
+        r = E.ci_proportion(dneg, comp_yes, method=ours)        # R's logit refuses negative weights; ours answers as xlogit, flagged
+        assert ("xlogit" in r["flag"]) == (ours == "logit")
+        out[f"x8_negative_ciprop_{meth}"] = ([r["estimate"]], [r["se"]], [r["ci_low"], r["ci_high"]], [r["df"]], None, "closed")
     H = (api["stype"] == "H").to_numpy()
     comp = (api["comp.imp"] == "Yes").astype(float).to_numpy()
     for meth in ("beta", "logit", "mean"):

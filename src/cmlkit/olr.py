@@ -150,8 +150,6 @@ def svyolr(design: Design, outcome: str, *, levels=None, factors=(), numeric=(),
     x, names = X[:, 1:], names[1:]
     y = code[ok].to_numpy(dtype=int)
     wt = design.weights[ok]
-    if np.any(wt < 0):
-        raise DesignError("negative weights in a proportional-odds model: the weighted likelihood is not defined")
     q = len(lev) - 1
     lik = _Likelihood(x, y, wt, q)
     res = optimize.minimize(lik.value, _start(x, y, wt, q), jac=lik.gradient, method="BFGS",

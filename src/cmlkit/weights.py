@@ -129,12 +129,14 @@ def _logit(L, U):
     A = (U - L) / ((U - 1) * (1 - L))
 
     def Fm1(u):
-        e = np.exp(A * u)
-        return (L * (U - 1) + U * (1 - L) * e) / (U - 1 + (1 - L) * e) - 1
+        with np.errstate(over="ignore", invalid="ignore"):       # overflow gives NaN, which grake's step halving handles
+            e = np.exp(A * u)
+            return (L * (U - 1) + U * (1 - L) * e) / (U - 1 + (1 - L) * e) - 1
 
     def dF(u):
-        e = np.exp(A * u)
-        return U * (1 - L) * e * A / (U - 1 + (1 - L) * e) - ((L * (U - 1) + U * (1 - L) * e) * ((1 - L) * e * A)) / (U - 1 + (1 - L) * e) ** 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(A * u)
+            return U * (1 - L) * e * A / (U - 1 + (1 - L) * e) - ((L * (U - 1) + U * (1 - L) * e) * ((1 - L) * e * A)) / (U - 1 + (1 - L) * e) ** 2
 
     return Fm1, dF
 
@@ -185,7 +187,7 @@ def grake(X: np.ndarray, d: np.ndarray, T: np.ndarray, *, calfun: str = "linear"
             break
         it += 1
         if it > maxit:
-            failed = float(np.max(achieved))
+            failed = float(np.max(achieved)) if np.all(np.isfinite(achieved)) else float("inf")
             break
     g = 1 + gm1
     if rescale is not None:

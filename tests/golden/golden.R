@@ -192,6 +192,12 @@ ol <- function(name, m) add(name, c(coef(m)), SE(m), df = m$df.residual)
 ol("o6_olr_conf_type_hours", svyolr(factor(conf3) ~ type + hours, des, control = list(reltol = 0, maxit = 10000)))
 ol("o6_olr_conf_cal", svyolr(factor(conf3) ~ type + paid_coord + volunteers, dcc, control = list(reltol = 0, maxit = 10000)))
 
+# ---- issue 15: refusals. Negative weights: svyciprop logit refuses (glm); beta, mean and xlogit answer ----
+for (meth in c("beta", "mean", "xlogit")) {
+  p <- svyciprop(~I(comp.imp == "Yes"), dneg, method = meth)
+  add(paste0("x8_negative_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(dneg))
+}
+
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
 writeLines(paste0("{", header, ",\n \"cases\": {\n  ", body, "\n }\n}"), out)
