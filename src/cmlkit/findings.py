@@ -99,8 +99,11 @@ def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     if nr < 2 or nc < 2:
         return {"F": np.nan, "ndf": np.nan, "ddf": np.nan, "p": np.nan, "pearson": np.nan}
     w = np.where(ok, design.weights, 0.0)
-    cells = [((r == i) & (c == j)).fillna(False).to_numpy().astype(float) for j in cl for i in rl]   # rows vary fastest
-    M = np.column_stack(cells)
+    ri = pd.Categorical(r, categories=rl).codes
+    ci = pd.Categorical(c, categories=cl).codes
+    has = (ri >= 0) & (ci >= 0)
+    M = np.zeros((design.n, nr * nc))                     # one column per cell, rows of the table varying fastest
+    M[np.flatnonzero(has), (ci * nr + ri)[has]] = 1.0
     p = (w[:, None] * M).sum(axis=0) / w.sum()
     Z = w[:, None] * (M - p[None, :]) / w.sum()
     V = D.variance(design, Z)
