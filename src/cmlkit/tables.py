@@ -90,6 +90,14 @@ def freeze_xlsx(path) -> Path:
     return path
 
 
+def write_text(text: str, path) -> Path:
+    """Write UTF-8 text with a final newline (Markdown summaries, indexes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
+    return path
+
+
 def write_json(obj, path) -> Path:
     """Write a JSON document with sorted keys and a fixed layout (byte-stable)."""
     import json
