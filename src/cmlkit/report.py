@@ -276,6 +276,10 @@ def method_note(run_dir: Path, record: dict, findings: pd.DataFrame | None) -> l
     if findings is not None:
         lines.append("Intervals: 95%. " + " ".join(
             f"{m[:1].upper() + m[1:]}." for m in sorted(findings["method"].dropna().astype(str).unique())))
+    if (run_dir / "tables" / "codebook" / "codebook.xlsx").is_file():
+        lines.append("Data for other tools: the clean and weighted responses as labelled SPSS (.sav) and Stata (.dta) files in "
+                     "data/labelled/, described by tables/codebook/codebook.xlsx; data/labelled/design.json and design.R give R "
+                     "users the same design (svydesign with the strata, fpc and calibrated weights).")
     k = disclosure.load_rules().get("k")
     lines.append(f"Disclosure control: an estimate with fewer than k = {k} responses is not published (primary suppression); where "
                  "one cell of a set is hidden, the next smallest is hidden too (secondary suppression).")
