@@ -147,7 +147,7 @@ def estimate_rows(design: D.Design, column: str, *, label: str, section: str, ki
     return out.rename(columns={"n": "base_n"})
 
 
-FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "breakdown", "domain", "estimate", "ci_low", "ci_high",
+FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "unit", "breakdown", "domain", "estimate", "ci_low", "ci_high",
                    "method", "base_n", "suppressed", "suppression", "wave"]
 
 
