@@ -136,13 +136,12 @@ def _ours_issue15(d, data, out, stat):
     out["d3_trim_equal"] = ([E.total(t, "enroll")["estimate"]], None, None, None, t.weights, "closed")
     t = W.trim(d["dcal_linear_default"], upper=38, strict=True)
     stat("d3_trim_strict_cal_mean_api00", E.mean(t, "api00"), None, "closed", t.weights)
-    types, schwide = {"E": 4421, "H": 755, "M": 1018}, {"No": 1072, "Yes": 5122}
+    types = {"E": 4421, "H": 755, "M": 1018}
     for no in (100, 30):
         drx = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": {"No": no, "Yes": 6194 - no}}, calfun="raking", epsilon=1e-10)
         stat(f"d5_extreme_rake_{no}", E.total(drx, "enroll"), None, "calibrated", drx.weights)
     drb = W.calibrate(d["dclus1"], margins={"stype": types, "sch.wide": {"No": 300, "Yes": 5894}}, calfun="logit", bounds=(0.2, 5))
     stat("d5_logit_default_eps", E.total(drb, "enroll"), None, "calibrated", drb.weights)
-    del schwide
     _ours_designs(d, data, out, stat)
 
 

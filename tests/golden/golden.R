@@ -1,7 +1,9 @@
 # Golden values from R survey for cmlkit's design-based estimates.
 # Run from the repository root:  Rscript tests/golden/golden.R tests/golden/golden.json
 # Reads the fixtures beside this script (api extracts from R survey's data(api); the synthetic CML
-# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time.
+# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time. Cases named d1-d5 (defects),
+# s3 (two-stage, lonely PSUs), q4 (quantiles), r5 (svyglm, domain tests), o6 (svyolr), s7 (svyby), x8 (refusals)
+# were added for issue 15; tests/test_estimates_vs_r.py prints every comparison.
 suppressMessages(library(survey))
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args)) args[1] else "tests/golden/golden.json"
