@@ -265,10 +265,24 @@ def link_volunteers(volunteers: pd.DataFrame, weighted: pd.DataFrame, scope: pd.
     out["weight"] = out["library_id"].map(lib["weight"]) * np.maximum(team, n_resp) / n_resp
     out["region"] = out["library_id"].map(lib["region"])
     out["type"] = out["library_id"].map(lib["type"])
+    out["team_size"] = np.maximum(team, n_resp).where(team.notna())
+    if "N_region" in lib:
+        out["N_region"] = out["library_id"].map(lib["N_region"])
     return out
 
 
-def volunteer_design(linked: pd.DataFrame) -> D.Design:
-    """One-stage cluster design of weighted volunteer responses (libraries as clusters)."""
+def volunteer_design(linked: pd.DataFrame, *, two_stage: bool = True) -> D.Design:
+    """Design of weighted volunteer responses: libraries, then volunteers within libraries.
+
+    With ``two_stage`` and, for every weighted volunteer, the library's region population
+    (``N_region``) and team size (``team_size``, at least its responses), a two-stage design
+    stratified by region with the fpc at both stages (R ``svydesign(id = ~library_id +
+    response_id, strata = ~region, fpc = ~N_region + team_size, weights = ~weight)``); a region
+    or library with a single sampled unit uses R's "adjust" rule. Otherwise a one-stage cluster
+    design with libraries as clusters sampled with replacement (wider intervals).
+    """
     v = linked.loc[linked["weight"].notna()].reset_index(drop=True)
+    if two_stage and {"N_region", "team_size"} <= set(v) and v[["N_region", "team_size", "region"]].notna().all().all():
+        return D.svydesign(v, weights="weight", strata="region", ids=["library_id", "response_id"],
+                           fpc=["N_region", "team_size"], lonely_psu="adjust")
     return D.svydesign(v, weights="weight", ids="library_id")
