@@ -89,3 +89,11 @@ def test_reapplying_the_log_is_byte_identical(raw, lib, tmp_path):
         applied, _ = logs.apply_log(raw, logs.read_log(tmp_path / "log.csv"), lib)
         tables.write_parquet(clean.finalise(applied, lib)[0], tmp_path / f"{name}.parquet")
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_validate_survives_repeated_ids(raw, lib):
+    """A frame with repeated or missing ids (not from read_export) is validated, not crashed (InvalidIndexError)."""
+    twice = pd.concat([raw.head(3), raw.head(3)], ignore_index=True)
+    twice.loc[5, "response_id"] = "None"
+    report = validate.validate(twice, lib, wave="2025w1")
+    assert set(report["response_id"]) <= set(twice["response_id"])

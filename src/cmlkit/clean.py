@@ -198,7 +198,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
 
     P.logs.insert(0, ingest_entries(raw, wave))
     log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
-    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy())
+    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()
     qpos = {q: i for i, q in enumerate(qids)}
     log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level ingest notes first
     log["_q"] = log["question"].map(qpos).fillna(-1)

@@ -38,7 +38,8 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
     stale entry (the export changed since the log was written) is reported, not applied. Unknown
     change types, unknown responses or questions and new values the instrument does not allow are
     refused. Entries that change nothing are reported as such. Several entries on one cell apply
-    in log order (each must match the value the previous one left). Vectorised per question.
+    in log order (each must match the value the previous one left; only the last must be a value the
+    instrument allows, so a repair chain such as mojibake then number-as-text applies). Vectorised per question.
 
     Returns
     -------
@@ -87,8 +88,10 @@ def _apply_log(raw, log, inst):
     message[badq] = "question " + qcol[badq] + " is not in the instrument"
     work = log.index[cells & ~badq]
     rounds = pd.Series(0, index=work)
+    last = pd.Series(True, index=work)
     if len(work):
         rounds = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount()
+        last = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount(ascending=False) == 0
     for r in sorted(rounds.unique()) if len(work) else []:
         this = rounds.index[rounds == r]
         for qid, idx in pd.Series(this, index=this).groupby(qcol[this], sort=False):
@@ -105,7 +108,7 @@ def _apply_log(raw, log, inst):
             new = pd.Series(np.where(ct[idx] == "blank_response", "", log.loc[idx, "new_value"].astype(str)), index=idx)
             valid = pd.Series(True, index=idx)
             why = pd.Series("", index=idx, dtype=object)
-            filled = new != ""
+            filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
             if q["type"] == "select_one":
                 bad = filled & ~new.isin(inst.choice_names(qid))
                 why[bad] = "'" + new[bad] + "' is not a choice of " + qid
