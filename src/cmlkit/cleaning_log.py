@@ -22,8 +22,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import CleaningLogError
+from cmlkit.tables import freeze_xlsx, neutralise_formulas
 
 LOG_COLUMNS = ["wave", "response_id", "question", "old_value", "new_value", "change_type", "check_id",
                "reason", "decision", "reviewer", "decided_at"]
@@ -238,12 +243,6 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     choices, a drop-down of the allowed choice names on ``new_value``; ``readme`` explains the change
     types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    from cmlkit.tables import freeze_xlsx, neutralise_formulas
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()

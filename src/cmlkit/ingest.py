@@ -27,11 +27,12 @@ containers and the CSV body: :mod:`cmlkit.export_source`; dates: :mod:`cmlkit.da
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pathlib import Path
 
 from cmlkit import ingest_checks as checks
 from cmlkit.datetimes import parse_datetimes
