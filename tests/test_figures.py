@@ -27,7 +27,7 @@ def test_save_figure_wraps_titles_relabels_and_records(tmp_path, lib):
     paths = figures.save_figure(ax, tmp_path / "bars", alt_text=figures.alt_share_bars(t, what="libraries"),
                                 source=figures.source_line("2025w1", n=10, weighted=False), labels=labels)
     meta = json.loads(paths["meta"].read_text())
-    assert meta["outside"] == [] and meta["kind"] == "share_bars"
+    assert meta["outside"] == [] and meta["titles_wider_than_figure"] == [] and meta["kind"] == "share_bars"
     assert "\n" in meta["title"] and meta["source"] == "cmlkit · wave 2025w1 · unweighted, n = 10"
     assert "Book lending" in meta["labels"] and "Support book stock" in meta["labels"]
     assert not [x for x in meta["labels"] if figures.RAW_NAME.search(x)]
