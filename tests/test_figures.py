@@ -42,6 +42,7 @@ def test_readable_and_instrument_labels(lib):
     assert figures.readable("cluster: 0") == "Cluster: 0"
     assert figures.readable("opening_hours", labels) == labels["opening_hours"]
     assert figures.readable("South West") == "South West" and figures.readable("20%") == "20%"
+    assert figures.readable("statutory") == "Statutory" and figures.readable("CR") == "CR"
 
 
 def test_heatmap_colour_bar_uses_the_cell_unit(tmp_path):

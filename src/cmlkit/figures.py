@@ -95,10 +95,12 @@ def instrument_labels(inst) -> dict:
 def readable(text: str, labels: dict | None = None) -> str:
     """``text`` as a reader should see it: its label when ``labels`` has one, otherwise, when it looks
     like a variable name or code (:data:`RAW_NAME`), in words (``paid_staff: some_paid_hours`` ->
-    ``Paid staff: some paid hours``); any other text unchanged."""
+    ``Paid staff: some paid hours``), a bare lowercase word capitalised; any other text unchanged."""
     labels = labels or {}
     if text in labels:
         return labels[text]
+    if re.fullmatch(r"[a-z][a-z ]*", text):  # a bare lowercase word ("statutory", "high") reads as a label capitalised
+        return text[:1].upper() + text[1:]
     if not RAW_NAME.search(text):
         return text
     head, sep, tail = text.partition(": ")
