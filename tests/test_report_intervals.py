@@ -14,7 +14,7 @@ import pytest
 
 from cmlkit import design as D
 from cmlkit import estimates as E
-from cmlkit import intervals
+from cmlkit import share_intervals as intervals
 
 GOLDEN = "tests/golden/intervals.json"
 

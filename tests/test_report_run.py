@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 from cmlkit import estimates as E
-from cmlkit import figures, findings, indicators, intervals, labelled, tables
+from cmlkit import figures, findings, indicators, labelled, tables
+from cmlkit import share_intervals as intervals
 from cmlkit.instrument import load_instrument
 from cmlkit.run import run_pipeline
 

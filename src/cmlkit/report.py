@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import disclosure, indicators, intervals
+from . import disclosure, indicators, share_intervals
 from .errors import CmlkitError
 from .instrument import load_instrument
 
@@ -238,7 +238,7 @@ def _findings(run_dir: Path) -> pd.DataFrame | None:
     if f is None:
         return None
     if "unit" not in f:  # a findings table written before units were recorded
-        f["unit"] = f["indicator"].map(intervals.units(indicators.load_spec())).fillna("number")
+        f["unit"] = f["indicator"].map(share_intervals.units(indicators.load_spec())).fillna("number")
     f["suppressed"] = f["suppressed"].astype(str).str.lower().isin(["true", "1"])
     return f
 

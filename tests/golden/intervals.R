@@ -1,4 +1,4 @@
-# Golden values for cmlkit.intervals: logit intervals of share-valued means, as R survey's
+# Golden values for cmlkit.share_intervals: logit intervals of share-valued means, as R survey's
 # svyciprop(method = "logit", df = degf(design)).
 # Run from the repository root:  Rscript tests/golden/intervals.R tests/golden/intervals.json
 # Fixture: tests/golden/cml_responses.csv (synthetic). Two share-valued variables built from it:
