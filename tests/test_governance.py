@@ -11,6 +11,7 @@ import pytest
 
 from cmlkit import governance as g
 from cmlkit import synthetic
+from cmlkit import waves
 
 FIXTURE_SPEC = {"features": {
     "legal": {"source": "legal", "encoding": "nominal", "weight": 1},
@@ -23,7 +24,7 @@ FIXTURE_SPEC = {"features": {
 
 @pytest.fixture(scope="module")
 def spec():
-    return g.load_spec()
+    return waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
 
 
 def _libraries(n, signal, seed):
