@@ -24,7 +24,7 @@ demo: $(STAMP)
 	    --input frame=$(DEMO_DIR)/frame.csv
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 BENCH_SIZES ?= 1000 10000 100000 1000000
 
