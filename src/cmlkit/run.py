@@ -346,7 +346,8 @@ class _Runner:
         t0, error = time.perf_counter(), None
         try:
             execute_step(plan["notebook"], out_nb, plan["resolved"], root=self.root, kernel_name=self.kernel_name,
-                         threads=self.record["threads_per_kernel"], runlog=log, progress=prog)
+                         threads=self.record["threads_per_kernel"], runlog=log, progress=prog,
+                         kernel_log=self.scratch / f"{name}.kernel.log")
         except StepFailedError as exc:
             error = exc
         except Exception as exc:  # noqa: BLE001 - reported as the step's failure, one line

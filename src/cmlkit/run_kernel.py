@@ -48,8 +48,12 @@ def kernel_environment(threads: int, *, extra: dict | None = None) -> dict:
     return env
 
 
-def _kernel_manager_class(env: dict, startup: list):
-    """A kernel manager over private IPC sockets that starts its kernel with ``env`` and ``startup`` lines."""
+def _kernel_manager_class(env: dict, startup: list, log=None):
+    """A kernel manager over private IPC sockets that starts its kernel with ``env`` and ``startup`` lines.
+
+    With ``log``, the kernel process's own stdout and stderr (start-up and shutdown messages, not
+    cell output) go to that file instead of the runner's terminal.
+    """
     from jupyter_client.manager import AsyncKernelManager
 
     # asynchronous: nbclient then checks that the kernel is alive while it waits for output, so a killed
@@ -66,6 +70,9 @@ def _kernel_manager_class(env: dict, startup: list):
         async def start_kernel(self, **kw):
             kw["env"] = env
             kw["extra_arguments"] = list(kw.get("extra_arguments") or []) + [f"--IPKernelApp.exec_lines={line}" for line in startup]
+            if log is not None:
+                self._log_handle = open(log, "ab")  # closed when the kernel shuts down
+                kw["stdout"] = kw["stderr"] = self._log_handle
             with _LIVE_LOCK:
                 _LIVE[id(self)] = self
             return await super().start_kernel(**kw)
@@ -73,7 +80,11 @@ def _kernel_manager_class(env: dict, startup: list):
         async def shutdown_kernel(self, *args, **kw):
             with _LIVE_LOCK:
                 _LIVE.pop(id(self), None)
-            return await super().shutdown_kernel(*args, **kw)
+            try:
+                return await super().shutdown_kernel(*args, **kw)
+            finally:
+                if getattr(self, "_log_handle", None) is not None:
+                    self._log_handle.close()
 
     return StepKernelManager
 
@@ -95,7 +106,7 @@ def stop_all_kernels() -> int:
 
 
 def execute_step(notebook, out_nb, params: dict, *, root, kernel_name: str = "python3", threads: int = 1,
-                 runlog: Path | None = None, progress: Path | None = None) -> None:
+                 runlog: Path | None = None, progress: Path | None = None, kernel_log: Path | None = None) -> None:
     """Execute one notebook with papermill; raise :class:`StepFailedError` with a one-line message on failure.
 
     Parameters
@@ -111,6 +122,8 @@ def execute_step(notebook, out_nb, params: dict, *, root, kernel_name: str = "py
     runlog, progress : path-like, optional
         Where the kernel records what it reads, writes and imports (:mod:`cmlkit.runlog`) and its
         progress (:mod:`cmlkit.progress`).
+    kernel_log : path-like, optional
+        Where the kernel process's own output goes (default: the runner's stdout and stderr).
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -120,7 +133,8 @@ def execute_step(notebook, out_nb, params: dict, *, root, kernel_name: str = "py
     try:
         pm.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name, cwd=str(root),
                             progress_bar=False, log_output=False, report_mode=False,
-                            kernel_manager_class=_kernel_manager_class(kernel_environment(threads, extra=extra), startup))
+                            kernel_manager_class=_kernel_manager_class(kernel_environment(threads, extra=extra), startup,
+                                                                       kernel_log))
     except PapermillExecutionError as exc:
         evalue = " ".join(str(exc.evalue).split())
         raise StepFailedError(f"{exc.ename}: {evalue}") from None
