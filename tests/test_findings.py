@@ -8,6 +8,7 @@ import pytest
 from cmlkit import design as D
 from cmlkit import findings as Fd
 from cmlkit import indicators as I
+from cmlkit import weights as W
 from cmlkit.instrument import load_instrument
 
 
@@ -19,15 +20,19 @@ def golden(root):
 @pytest.fixture(scope="module")
 def api(root):
     g = root / "tests" / "golden"
-    s, c, r = (pd.read_csv(g / f) for f in ("apistrat.csv", "apiclus1.csv", "cml_responses.csv"))
+    s, c, r, pop = (pd.read_csv(g / f) for f in ("apistrat.csv", "apiclus1.csv", "cml_responses.csv", "cml_population.csv"))
     return {"strat": D.svydesign(s, weights="pw", strata="stype", fpc="fpc"),
             "clus": D.svydesign(c, weights="pw", ids="dnum", fpc="fpc"),
-            "cml": D.svydesign(r, strata="region", fpc="N_region"), "apistrat": s}
+            "cml": D.svydesign(r, strata="region", fpc="N_region"), "apistrat": s,
+            "cml_cal": W.calibrate(D.svydesign(r, strata="region", fpc="N_region"), margins={
+                "region": pop.groupby("region")["N"].sum().to_dict(), "type": pop.groupby("type")["N"].sum().to_dict()})}
 
 
 @pytest.mark.parametrize("case,design,y,by", [("find_wald_api00_stype", "strat", "api00", "stype"),
                                               ("find_wald_hours_type", "cml", "hours", "type"),
-                                              ("find_wald_api00_stype_clus", "clus", "api00", "stype")])
+                                              ("find_wald_api00_stype_clus", "clus", "api00", "stype"),
+                                              ("find_wald_income_na_type", "cml", "income", "type"),
+                                              ("find_wald_income_na_region_cal", "cml_cal", "income", "region")])
 def test_wald_matches_r(golden, api, case, design, y, by):
     t = Fd.wald_test(api[design], y, by)
     want = golden[case]["estimate"]

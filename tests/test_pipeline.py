@@ -113,10 +113,10 @@ def test_risk_outputs_public_aggregates_only(two_runs, demo_wave):
     share = pd.read_csv(run / "tables" / "risk" / "at_risk_share.csv")
     assert (share.loc[~share["suppressed"], "base_n"] >= 5).all()
     assert share.loc[share["suppressed"], "estimate"].isna().all()
-    priority = pd.read_csv(run / "private" / "risk" / "priority_list.csv")
-    assert len(priority) > 0 and priority["reasons"].str.len().gt(0).all()
-    assert set(priority["tier"]) <= {"high", "medium"}
-    assert priority["combined_rank"].is_monotonic_increasing
+    priority = pd.read_csv(run / "private" / "risk" / "priority_list.csv", encoding="utf-8-sig")
+    assert len(priority) > 0 and priority["Why"].str.len().gt(0).all()
+    assert set(priority["Risk level"]) <= {"High", "Medium"}
+    assert priority["Priority"].is_monotonic_increasing
 
 
 def test_headline_intervals_cover_the_generators_truth(two_runs, demo_wave):

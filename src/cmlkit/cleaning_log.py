@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import CleaningLogError
 
 LOG_COLUMNS = ["wave", "response_id", "question", "old_value", "new_value", "change_type", "check_id",
@@ -56,8 +57,6 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
 
 
 def _apply_log(raw, log, inst):
-    from cmlkit.clean import code_choices, multi_outside_choices
-
     log = log.reset_index(drop=True)
     unknown = sorted(set(log["change_type"]) - set(CHANGE_TYPES))
     if unknown:
@@ -73,8 +72,10 @@ def _apply_log(raw, log, inst):
     status = pd.Series("", index=log.index, dtype=object)
     message = pd.Series("", index=log.index, dtype=object)
     known = rid.isin(data.index)
+    note = (rid == "") & (ct == "no_action")  # a note on the file (a row excluded while reading it)
     status[~known] = "refused"
     message[~known] = "response " + rid[~known] + " is not in the export"
+    status[note], message[note] = "no_change", "note on the file, no response to change"
     m = known & (ct == "no_action")
     status[m], message[m] = "no_change", "no action"
     m = known & (ct == "remove_response")
@@ -136,13 +137,23 @@ def _apply_log(raw, log, inst):
 
 
 def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:
-    """Row accounting: responses in = kept + removed (by reason). Raises if the numbers do not add up."""
+    """Row accounting: data rows in the file = kept + excluded while reading + removed (by reason).
+
+    Rows excluded while reading (blank rows, footer or summary rows; ``raw.attrs["excluded"]``) are
+    counted as ``excluded_<kind>`` under ``rows_in`` (both lines only when a row was excluded), so
+    ``rows_in = excluded + responses_in`` and ``responses_in = removed + responses_kept``. Raises if the numbers do not add up.
+    """
     removed = report.loc[(report["change_type"] == "remove_response") & (report["status"] == "applied")]
     by = removed.drop_duplicates("response_id").groupby("check_id").size()
-    rows = [("responses_in", len(raw))] + [(f"removed_{k}", int(v)) for k, v in by.items()] + [("responses_kept", len(clean))]
+    excluded = {k: int(v) for k, v in (raw.attrs.get("excluded") or {}).items() if v}
+    n_in = len(raw) + sum(excluded.values())
+    head = [("rows_in", n_in)] + [(f"excluded_{k}", v) for k, v in excluded.items()] if excluded else []
+    rows = (head + [("responses_in", len(raw))]
+            + [(f"removed_{k}", int(v)) for k, v in by.items()] + [("responses_kept", len(clean))])
     table = pd.DataFrame(rows, columns=["stage", "n"])
-    if len(raw) != len(clean) + int(by.sum()):
-        raise CleaningLogError(f"row accounting does not add up: {len(raw)} in, {len(clean)} kept, {int(by.sum())} removed")
+    if n_in != len(clean) + int(by.sum()) + sum(excluded.values()):
+        raise CleaningLogError(f"row accounting does not add up: {n_in} in, {len(clean)} kept, {sum(excluded.values())} excluded, "
+                               f"{int(by.sum())} removed")
     return table
 
 
@@ -255,8 +266,6 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str) -> 
     from ``applied``, and ``change_response``/``blank_response`` for every cell that differs.
     Personal and free-text old values appear as ``sha256:`` digests.
     """
-    from cmlkit.clean import code_choices
-
     before = code_choices(raw, inst).set_index("response_id")
     after = applied.set_index("response_id")
     rows = []

@@ -16,6 +16,7 @@ from scipy import stats
 
 from . import design as D
 from . import disclosure
+from . import domains
 from . import estimates as E
 
 
@@ -26,25 +27,30 @@ def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.
 
 
 def _domain_means(design, column, groups):
+    """Domain means of ``column`` for every level of ``groups`` and their influence columns (n x levels), no loop."""
     y = E._y(design, column)
     g = pd.Series(np.asarray(groups)).astype("string")
-    levels = sorted(g.dropna().unique())
-    Z, theta = [], []
-    for lev in levels:
-        ok = (g == lev).fillna(False).to_numpy() & ~np.isnan(y)
-        w = np.where(ok, design.weights, 0.0)
-        est = float(np.sum(w * np.where(ok, y, 0)) / w.sum())
-        Z.append(w * (np.where(ok, y, 0) - est) / w.sum())
-        theta.append(est)
-    return levels, np.array(theta), np.column_stack(Z)
+    codes, levels = pd.factorize(g, sort=True)
+    ok = (codes >= 0) & ~np.isnan(y)
+    M = np.zeros((design.n, len(levels)))
+    M[np.flatnonzero(ok), codes[ok]] = 1.0
+    w = design.weights[:, None] * M
+    yv = np.where(ok, y, 0.0)[:, None]
+    sw = w.sum(axis=0)
+    theta = (w * yv).sum(axis=0) / sw
+    Z = w * (yv - theta[None, :]) / sw[None, :]
+    return list(levels), theta, Z
 
 
-def wald_test(design: D.Design, column, by) -> dict:
+def wald_test(design: D.Design, column, by, *, domain=None) -> dict:
     """Design-based Wald F test that the mean of ``column`` is equal across the groups of ``by``.
 
-    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``.
+    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``;
+    ``domain`` (boolean mask) restricts the test to a subpopulation (``subset(design, domain)``).
     """
     groups = design.data[by] if isinstance(by, str) else by
+    if domain is not None:
+        groups = pd.Series(np.asarray(groups), dtype="object").where(np.asarray(domain, dtype=bool))
     levels, theta, Z = _domain_means(design, column, groups)
     q = len(levels) - 1
     if q < 1:
@@ -53,19 +59,25 @@ def wald_test(design: D.Design, column, by) -> dict:
     C = np.hstack([-np.ones((q, 1)), np.eye(q)])
     d = C @ theta
     W = float(d @ np.linalg.solve(C @ V @ C.T, d))
-    ddf = D.degf(design) - q
+    y = E._y(design, column)
+    has = ~np.isnan(y) & pd.Series(np.asarray(groups)).notna().to_numpy()
+    ddf = D.degf(design, domain=has) - q          # R's svyglm drops rows with a missing outcome before degf
     F = W / q
     return {"F": F, "ndf": q, "ddf": ddf, "p": float(stats.f.sf(F, q, ddf)), "means": dict(zip(levels, theta))}
 
 
-def rao_scott(design: D.Design, row: str, col: str) -> dict:
+def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     """Rao-Scott adjusted test of independence in a two-way table (``svychisq(statistic = "F")``).
 
-    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to n).
+    ``domain`` (boolean mask) restricts the test to a subpopulation, as
+    ``svychisq(~row + col, subset(design, domain))``: the full design, zero influence outside.
+    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to R's
+    ``nrow`` of the (subset) design).
     """
     r = design.data[row].astype("string")
     c = design.data[col].astype("string")
-    ok = (r.notna() & c.notna()).to_numpy()
+    dom = np.ones(design.n, bool) if domain is None else np.asarray(domain, dtype=bool)
+    ok = (r.notna() & c.notna()).to_numpy() & dom
     rl, cl = sorted(r[ok].unique()), sorted(c[ok].unique())
     nr, nc = len(rl), len(cl)
     if nr < 2 or nc < 2:
@@ -76,7 +88,7 @@ def rao_scott(design: D.Design, row: str, col: str) -> dict:
     p = (w[:, None] * M).sum(axis=0) / w.sum()
     Z = w[:, None] * (M - p[None, :]) / w.sum()
     V = D.variance(design, Z)
-    N = design.n
+    N = design.n if (domain is None or design.calibrated) else int(dom.sum())
     table = p.reshape(nc, nr).T * N
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     pearson = float(((table - expected) ** 2 / expected).sum())
@@ -92,7 +104,7 @@ def rao_scott(design: D.Design, row: str, col: str) -> dict:
     Delta = np.linalg.solve(denom, numr)
     tr = float(np.trace(Delta))
     d0 = tr ** 2 / float(np.trace(Delta @ Delta))
-    nu = D.degf(design)
+    nu = D.degf(design, domain=None if domain is None else dom)
     F = pearson / tr
     return {"F": F, "ndf": d0, "ddf": d0 * nu, "p": float(stats.f.sf(F, d0, d0 * nu)), "pearson": pearson}
 
@@ -116,7 +128,7 @@ def estimate_rows(design: D.Design, column: str, *, label: str, section: str, ki
     return out.rename(columns={"n": "base_n"})
 
 
-FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "breakdown", "domain", "estimate", "ci_low", "ci_high",
+FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "unit", "breakdown", "domain", "estimate", "ci_low", "ci_high",
                    "method", "base_n", "suppressed", "suppression", "wave"]
 
 
@@ -128,20 +140,20 @@ def findings_table(rows: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
 
 
 def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.DataFrame:
-    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items."""
-    data = design.data
-    groups = ["all"] if by is None else sorted(data[by].dropna().astype(str).unique())
-    out = {}
-    for g in groups:
-        dom = np.ones(design.n, bool) if by is None else (data[by].astype(str) == g).to_numpy()
-        vals = {}
-        for c in columns:
-            y = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
-            ok = dom & ~np.isnan(y)
-            w = design.weights[ok]
-            vals[c] = float(np.sum(w * y[ok]) / w.sum()) if w.sum() > 0 else np.nan
-        out[g] = vals
-    return pd.DataFrame(out).T
+    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items.
+
+    One vectorised pass over all groups and columns (:func:`cmlkit.domains.domain_table`).
+    """
+    columns = list(columns)
+    if by is None:
+        des = D.Design(**{**design.__dict__, "data": design.data.assign(_all="all")})
+        by = "_all"
+    else:
+        des = design
+    t = domains.domain_table(des, columns, by, estimator="mean")
+    out = t.pivot(index="domain", columns="variable", values="estimate")[columns]
+    out.index.name, out.columns.name = None, None
+    return out
 
 
 def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.DataFrame:

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from .case_balance import balance, balance_summary  # noqa: F401  (the balance table lives in cmlkit.case_balance)
+from .case_balance import balance_columns as _balance_columns
 from .errors import CmlkitError
 from .progress import track
 from .research import read_spec
@@ -115,13 +117,6 @@ def candidates(responses: pd.DataFrame, frame: pd.DataFrame, spec: dict, *, clus
     out = out.sort_values("library_id", kind="stable").reset_index(drop=True)
     out.attrs["excluded"] = excluded
     return out
-
-
-def _balance_columns(cands: pd.DataFrame, spec: dict) -> tuple[list, list]:
-    bal = spec.get("balance_on") or {}
-    num = [c for c in bal.get("numeric", []) if c in cands and cands[c].notna().all()]
-    cat = [c for c in bal.get("categorical", []) if c in cands and cands[c].notna().all()]
-    return num, cat
 
 
 def balance_matrix(cands: pd.DataFrame, spec: dict, *, standardise: bool = True) -> pd.DataFrame:
@@ -564,34 +559,6 @@ def add_reserves(table: pd.DataFrame, spec: dict) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------------------------
 # Diagnostics, outputs, replacement
-
-
-def balance(table: pd.DataFrame, spec: dict, *, achieved: bool = True) -> pd.DataFrame:
-    """Sample against population for each stratification and balancing variable.
-
-    Numeric variables: population mean and SD, sample mean, and the standardised difference
-    (sample - population) / population SD. Categorical variables (strata, clusters, regions):
-    share of the population and of the sample in each category, and the standardised difference of
-    the two shares. ``achieved`` uses the libraries with status ``selected`` (after replacements).
-    """
-    chosen = table["status"].isin(["selected"]) if achieved and "status" in table else table["selected"] == 1
-    num, cat = _balance_columns(table, spec)
-    rows = []
-    for c in num:
-        pop = table[c].astype(float)
-        sd = pop.std(ddof=0) or 1.0
-        rows.append({"variable": c, "category": "", "population": pop.mean(), "sample": pop[chosen].mean(),
-                     "population_sd": sd, "std_diff": (pop[chosen].mean() - pop.mean()) / sd, "sample_n": int(chosen.sum())})
-    for c in dict.fromkeys([*cat, "stratum", "region"]):
-        if c not in table:
-            continue
-        p = table[c].astype(str).value_counts(normalize=True)
-        s = table.loc[chosen, c].astype(str).value_counts(normalize=True).reindex(p.index, fill_value=0)
-        for cat_, pv in p.items():
-            sd = np.sqrt(pv * (1 - pv)) or 1.0
-            rows.append({"variable": c, "category": cat_, "population": pv, "sample": s[cat_], "population_sd": sd,
-                         "std_diff": (s[cat_] - pv) / sd, "sample_n": int(chosen.sum())})
-    return pd.DataFrame(rows)
 
 
 PUBLIC_COLUMNS = ["library_id", "role", "status", "stratum", "cluster", "cluster_name", "region", "type", "pik",

@@ -27,6 +27,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .synthetic_risk import apply_scenario
+
 MODELS = ["community_supported", "community_managed", "commissioned_community", "independent_community"]
 REGIONS = [
     ("North East", 12), ("North West", 23), ("Yorkshire and The Humber", 15), ("East Midlands", 10),
@@ -344,7 +346,7 @@ def typed_identity(names: pd.Series, postcodes: pd.Series, authorities: pd.Serie
 
 
 def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, wave_year: int = 2025,
-                       random_state=0) -> pd.DataFrame:
+                       scenario: str = "default", random_state=0) -> pd.DataFrame:
     """Simulate each in-scope library's latent state and its true (clean) answers.
 
     Parameters
@@ -356,6 +358,9 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
         How strongly the governance model drives governance features (0 = not at all).
     wave_year : int, default 2025
         Year of fieldwork (bounds lease and transfer years).
+    scenario : str, default "default"
+        A scenario from :data:`cmlkit.synthetic_risk.SCENARIOS` applied after the default draws
+        (``non_circular``: indicators without signal and an outcome driver the index does not see).
     random_state : int or numpy.random.Generator
 
     Returns
@@ -522,7 +527,7 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
         arr = np.where(drop, np.nan, arr) if arr.dtype.kind == "f" else np.where(drop, None, arr)
         df[col] = arr
     df["true_share_paid_coordinator"] = (paid == "paid_coordinator").astype(int)
-    return pd.DataFrame(df)
+    return apply_scenario(pd.DataFrame(df), scenario, rng)
 
 
 def response_propensity(scope: pd.DataFrame, *, random_state=0, target: float = 0.5) -> np.ndarray:

@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from cmlkit.clean import code_choices, multi_outside_choices
 from cmlkit.cleaning_log import digest
+from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import InstrumentError
 from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
