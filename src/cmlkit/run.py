@@ -214,6 +214,7 @@ class _Runner:
         self.running: dict = {}     # step name -> its worker thread (daemon: a stuck kernel never blocks exit)
         self.claimed: set = {"run.json", "run.json.tmp"}
         self.tainted: set = set()
+        self.windows: dict = {}     # step name -> [start, end] wall-clock seconds of its execution
         self.failed: StepFailedError | None = None
 
     # -- scheduling ------------------------------------------------------------------------------
@@ -268,8 +269,10 @@ class _Runner:
                                     "run the whole pipeline first")
             self._adopt(name, hit, note=f"taken from {hit['run_id']} (--from/--only; not re-checked)")
             return True
-        key = C.static_key(notebook_sha=C.sha256_file(plan["notebook"]), params=key_params, input_hashes=input_hashes,
-                           packages=self.record["packages"])
+        upstream = {need: C.sha256_json({rel: sha for rel, sha in (self.entries[need].get("outputs") or {}).items()
+                                         if not rel.startswith("notebooks/")}) for need in plan["step"]["needs"]}
+        key = C.static_key(notebook_sha=C.sha256_file(plan["notebook"]), params=key_params,
+                           input_hashes={**input_hashes, "upstream outputs": upstream}, packages=self.record["packages"])
         entry["key"] = key
         if not self.force and name not in self.force_steps:
             hit = C.find_reusable(self.previous, step=name, key=key, root=self.root, package_dir=PACKAGE_DIR, run_dir=self.run_dir)
@@ -337,6 +340,7 @@ class _Runner:
         previous_s = next((e.get("original_duration_s") or e.get("duration_s") for r in self.previous
                            for e in r["record"].get("steps", []) if e.get("name") == name and e.get("status") == "ok"), None)
         self.display.start(self.index[name], name, progress_file=prog, previous_s=previous_s)
+        self.windows[name] = [time.time(), None]
         worker = threading.Thread(target=self._execute, args=(name, plan, out_nb, log, prog), daemon=True,
                                   name=f"cmlkit-step-{name}")
         self.running[name] = worker
@@ -385,15 +389,23 @@ class _Runner:
         others = set()
         for other in self.running:
             others |= set(C.classify_log(read_log(self.scratch / f"{other}.log"), root=self.root, run_dir=self.run_dir)["writes"])
+        self.windows[name][1] = time.time()
         loose = {str(p.relative_to(self.run_dir)) for p in self.run_dir.rglob("*") if p.is_file()} - self.claimed - mine - others
-        if loose:
-            mine |= loose
-            if self.running:
-                self.tainted.update([name, *self.running])
+        for rel in sorted(loose):
+            # written outside Python's open (a C library): the step(s) running when it was last modified
+            mtime = (self.run_dir / rel).stat().st_mtime
+            when = [n for n, (t0, t1) in self.windows.items() if t0 - 1 <= mtime <= (t1 if t1 is not None else time.time()) + 1
+                    and (n == name or n in self.running)]
+            if when == [name]:
+                mine.add(rel)
+            elif name in when:
+                mine.add(rel)
+                self.tainted.update(when)    # cannot tell which parallel step wrote it: none of them is reused later
         self.claimed |= mine
         return {"outputs": {rel: C.sha256_file(self.run_dir / rel) for rel in sorted(mine) if (self.run_dir / rel).is_file()},
                 "reads": {rel: C.sha256_file(p) for rel, p in sorted(log["reads"].items())},
-                "reads_in_run": {rel: C.sha256_file(self.run_dir / rel) for rel in log["reads_in_run"] if rel not in mine},
+                "reads_in_run": {rel: C.sha256_file(self.run_dir / rel) for rel in log["reads_in_run"]
+                                 if rel not in mine and rel != "run.json"},   # run.json: the runner's own record
                 "modules": C.module_hashes([m for m in log["modules"] if m != "cmlkit.runlog"], PACKAGE_DIR)}
 
     def _producer(self, product):

@@ -18,7 +18,9 @@ folder) and fixed parameters::
         notebook: notebooks/90_report.ipynb
         after: [clean_library]                           # reads products it does not name
 
-A step depends on the steps whose products it takes as inputs and on those listed in ``after``;
+A step depends on the steps whose products it takes as inputs and on those listed in ``after``
+(``after: all`` = every earlier step; a step that names no inputs at all, such as a report built
+from the whole run folder, gets ``after: all`` unless it says otherwise, e.g. ``after: []``);
 steps with no dependency between them may run in parallel. Notebook parameters are read from the
 cell tagged ``parameters`` (literal assignments; a comment on the same line is the parameter's
 help), without starting a kernel.
@@ -67,6 +69,13 @@ def load_pipeline(path) -> dict:
         step.setdefault("name", Path(step["notebook"]).stem)
         for key in ("params", "inputs", "products"):
             step[key] = step.get(key) or {}
+        earlier = [s["name"] for s in spec["steps"][:i - 1]]
+        if "after" not in step and not step["inputs"]:
+            step["after"] = "all"      # takes nothing it names: it reads the run folder, so it waits for every earlier step
+        if step.get("after") == "all":
+            step["after"] = earlier
+        if not isinstance(step.get("after") or [], list):
+            raise PipelineError(f"step {step['name']!r}: 'after' must be a list of step names or 'all'", file=path)
         step["after"] = list(step.get("after") or [])
         if step["name"] in names:
             raise PipelineError(f"step name {step['name']!r} used twice", file=path)

@@ -36,6 +36,7 @@ def install(path) -> None:
     skip_prefixes = tuple(sorted({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
                                  | {"/proc/", "/sys/", "/dev/"}))
     log_path = os.path.abspath(path)
+    package_dir = os.path.dirname(os.path.abspath(__file__)) + os.sep
     seen: set = set()
     busy = [False]
 
@@ -57,6 +58,11 @@ def install(path) -> None:
             if not isinstance(target, str):
                 return
             target = os.path.abspath(target)
+            if target.startswith(package_dir) and target.endswith((".py", ".pyc")):
+                module = _module_name(target[len(package_dir):])
+                if module:
+                    record("m", module)      # a cmlkit module being loaded, however it was imported
+                return
             if target == log_path or target.endswith(_SKIP_SUFFIXES) or target.startswith(skip_prefixes):
                 return
             record("w" if _is_write(args[1], args[2] if len(args) > 2 else None) else "r", target)
@@ -69,6 +75,20 @@ def install(path) -> None:
     for name in list(sys.modules):
         if name == "cmlkit" or name.startswith("cmlkit."):
             record("m", name)
+
+
+def _module_name(relative: str) -> str | None:
+    """``research.py`` or ``__pycache__/research.cpython-311.pyc`` -> ``cmlkit.research``."""
+    parts = relative.split(os.sep)
+    if len(parts) >= 2 and parts[-2] == "__pycache__":
+        parts = parts[:-2] + [parts[-1].split(".")[0]]
+    else:
+        parts[-1] = parts[-1].rsplit(".", 1)[0]
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    if not all(p.isidentifier() for p in parts):
+        return None
+    return ".".join(["cmlkit", *parts])
 
 
 def read_log(path) -> dict:
