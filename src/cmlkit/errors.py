@@ -70,3 +70,16 @@ class StepFailedError(PipelineError):
 
 class FrameError(CmlkitError):
     """The population frame is invalid (unknown code, missing column)."""
+
+
+class GovernanceError(CmlkitError):
+    """A governance specification or input that cannot be used."""
+
+
+class ClusterFitError(GovernanceError):
+    """A clustering method cannot form the requested clusters from these rows.
+
+    Raised when there are fewer distinct rows than clusters, when no random start of a latent class
+    model converges, or when k-prototypes cannot initialise. In a bootstrap resample this is what a
+    dissolved cluster means; any other exception is a bug and propagates.
+    """
