@@ -34,9 +34,10 @@ demo: $(STAMP)
 	$(BIN)/cmlkit waves runs --instrument cml_library $(DEMO_WAVE) $(DEMO_WAVE2) --out data/demo/trend_runs.yml
 	$(BIN)/cmlkit run pipelines/trend.yml --instrument cml_library --wave $(DEMO_WAVE2) --input runs=data/demo/trend_runs.yml
 	@echo "trend outputs (findings, figures, panel, drift): outputs/cml_library/$(DEMO_WAVE2)/trend/$$(cat outputs/cml_library/$(DEMO_WAVE2)/trend/LATEST)"
+	@echo "report: outputs/cml_library/$(DEMO_WAVE)/wave/$$(cat outputs/cml_library/$(DEMO_WAVE)/wave/LATEST)/report.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 BENCH_SIZES ?= 1000 10000 100000 1000000
 

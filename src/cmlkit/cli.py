@@ -59,9 +59,24 @@ def _cmd_run(args):
     inputs = _pairs(args.input, "--input")
     overrides = {k: _coerce(v) for k, v in _pairs(args.set, "--set").items()}
     run_dir = run_pipeline(args.pipeline, instrument=args.instrument, wave=args.wave, inputs=inputs, overrides=overrides,
-                           outputs_root=args.outputs, echo=main_echo)
+                           outputs_root=args.outputs, echo=main_echo, force=args.force, force_steps=args.force_step or (),
+                           from_step=args.from_step, only=args.only, jobs=args.jobs, tty=None)
     print(run_dir)
     main_echo(f"done: executed notebooks, data, tables and figures are in {run_dir}")
+
+
+def _cmd_steps(args):
+    from cmlkit.instrument import find_root
+    from cmlkit.run_graph import describe_steps, format_steps, load_pipeline
+
+    spec = load_pipeline(args.pipeline)
+    described = describe_steps(spec, root=find_root())
+    if args.json:
+        import json
+
+        print(json.dumps({"pipeline": spec["name"], "inputs": spec["inputs"], "steps": described}, indent=2, default=str))
+    else:
+        print(format_steps(spec, described))
 
 
 def _cmd_ingest(args):
@@ -167,7 +182,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", action="append", metavar="NAME=PATH")
     r.add_argument("--set", action="append", metavar="[STEP.]PARAM=VALUE")
     r.add_argument("--outputs", help="outputs root (default: ./outputs)")
+    r.add_argument("--force", action="store_true", help="execute every step, reusing nothing from earlier runs")
+    r.add_argument("--force-step", action="append", metavar="STEP", help="execute this step even if it could be reused")
+    r.add_argument("--from", dest="from_step", metavar="STEP", help="run STEP and the steps after it; earlier ones from the latest run")
+    r.add_argument("--only", metavar="STEP", help="run STEP alone; earlier steps from the latest run, later ones skipped")
+    r.add_argument("--jobs", type=int, metavar="N", help="steps run at once (default: the CPUs available)")
     r.set_defaults(func=_cmd_run)
+    st = sub.add_parser("steps", help="list a pipeline's steps, parameters (defaults, help), inputs and products")
+    st.add_argument("pipeline")
+    st.add_argument("--json", action="store_true", help="print JSON instead of text")
+    st.set_defaults(func=_cmd_steps)
     g = sub.add_parser("ingest", help="read an export, check it against its instrument, optionally write it as CSV")
     g.add_argument("export")
     g.add_argument("--instrument", required=True)
@@ -224,8 +248,8 @@ def main(argv=None) -> int:
     except CmlkitError as exc:
         print(f"cmlkit: error: {exc.one_line()}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cmlkit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"cmlkit: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
     return 0
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from cmlkit import design as D
+from cmlkit import weighted as weighted_io
 from cmlkit import weights as W
 from cmlkit.frame import REGIONS, operation_column
 
@@ -111,7 +112,7 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
                           calfun=calfun, bounds=bounds)
     if trim_upper is not None:
         des = W.trim(des, upper=trim_upper, strict=True)
-    des = D.Design(**{**des.__dict__, "data": des.data.assign(weight=des.weights)})
+    des = D.Design(**{**des.__dict__, "data": weighted_io.attach_design(des)})     # the design travels with the data
     report = {"method": method, "min_cell": min_cell, "auxiliaries": aux, "responses_in": int(len(responses)),
               "responses_unlinked": int(responses["library_id"].isna().sum()),
               "duplicate_links_dropped": int(len(responses.loc[responses["library_id"].notna()]) - len(linked)),

@@ -32,6 +32,8 @@ import pandas as pd
 from cmlkit import waves
 from cmlkit.frame import ACE_YEARS
 
+from .synthetic_risk import apply_scenario
+
 MODELS = ["community_supported", "community_managed", "commissioned_community", "independent_community"]
 REGIONS = [
     ("North East", 12), ("North West", 23), ("Yorkshire and The Humber", 15), ("East Midlands", 10),
@@ -360,7 +362,7 @@ def typed_identity(names: pd.Series, postcodes: pd.Series, authorities: pd.Serie
 
 
 def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, wave_year: int | None = None,
-                       random_state=0) -> pd.DataFrame:
+                       scenario: str = "default", random_state=0) -> pd.DataFrame:
     """Simulate each in-scope library's latent state and its true (clean) answers.
 
     Parameters
@@ -373,6 +375,9 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
     wave_year : int, optional
         Year of fieldwork (bounds lease and transfer years); default: the year of the first wave on disk
         (:func:`cmlkit.waves.first_wave`).
+    scenario : str, default "default"
+        A scenario from :data:`cmlkit.synthetic_risk.SCENARIOS` applied after the default draws
+        (``non_circular``: indicators without signal and an outcome driver the index does not see).
     random_state : int or numpy.random.Generator
 
     Returns
@@ -540,7 +545,7 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
         arr = np.where(drop, np.nan, arr) if arr.dtype.kind == "f" else np.where(drop, None, arr)
         df[col] = arr
     df["true_share_paid_coordinator"] = (paid == "paid_coordinator").astype(int)
-    return pd.DataFrame(df)
+    return apply_scenario(pd.DataFrame(df), scenario, rng)
 
 
 def response_propensity(scope: pd.DataFrame, *, random_state=0, target: float = 0.5) -> np.ndarray:
