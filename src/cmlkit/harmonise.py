@@ -28,7 +28,7 @@ from cmlkit import indicators as IND
 from cmlkit import tables, waves
 from cmlkit.errors import CmlkitError
 from cmlkit.frame import in_scope, load_frame, operation_column
-from cmlkit.instrument import load_instrument
+from cmlkit.instrument import find_root, load_instrument
 from cmlkit.run import sha256_file
 
 WEIGHTED_PRODUCT = "library_weighted"
@@ -78,13 +78,16 @@ def load_run(run_dir) -> dict:
     if sha256_file(weighted) != prod["sha256"]:
         raise TrendError(f"{weighted}: changed since the run (sha256 differs from run.json)")
     frame = record.get("inputs", {}).get("frame")
-    if not frame or not Path(frame["path"]).is_file():
+    frame_path = Path(frame["path"]) if frame else None
+    if frame_path is not None and not frame_path.is_absolute():
+        frame_path = find_root() / frame_path            # run.json keeps paths under the project root relative
+    if frame_path is None or not frame_path.is_file():
         raise TrendError(f"{run_dir}: the run's frame input is missing ({(frame or {}).get('path')})")
-    if sha256_file(frame["path"]) != frame["sha256"]:
-        raise TrendError(f"{frame['path']}: the frame changed since the run (sha256 differs from run.json)")
+    if sha256_file(frame_path) != frame["sha256"]:
+        raise TrendError(f"{frame_path}: the frame changed since the run (sha256 differs from run.json)")
     rates = run_dir / RATES_TABLE
     return {"run_dir": run_dir, "instrument": record["instrument"], "wave": record["wave"], "weighted": weighted,
-            "frame": Path(frame["path"]), "rates": rates if rates.is_file() else None, "record": record}
+            "frame": frame_path, "rates": rates if rates.is_file() else None, "record": record}
 
 
 def load_runs(paths, *, instrument: str | None = None, wave: str | None = None) -> list:

@@ -74,12 +74,23 @@ def frame_changes(frames: dict, *, waves: list, scope_codes=("CR", "ICL")) -> pd
     return pd.concat(out, ignore_index=True)
 
 
+# The private priority list's plain headers (notebook 60) and the analysis names they stand for.
+RISK_HEADERS = {"Library id": "library_id", "Risk level": "tier", "Risk score": "score", "Priority": "rank"}
+
+
+def _risk_names(table: pd.DataFrame) -> pd.DataFrame:
+    out = table.rename(columns={k: v for k, v in RISK_HEADERS.items() if v not in table.columns})
+    out["tier"] = out["tier"].astype("string").str.lower()
+    return out
+
+
 def with_previous_risk(current: pd.DataFrame, previous: pd.DataFrame) -> pd.DataFrame:
     """The at-risk priority list with each library's tier, score and rank in the previous wave where it answered.
 
-    Both are priority lists of notebook 60 (``library_id, tier, score, rank`` ...); libraries new to the list get
-    empty previous columns and ``tier_change`` "new".
+    Both are priority lists of notebook 60 (``library_id, tier, score, rank``, or their plain headers
+    :data:`RISK_HEADERS`); libraries new to the list get empty previous columns and ``tier_change`` "new".
     """
+    current, previous = _risk_names(current), _risk_names(previous)
     prev = previous[["library_id", "tier", "score", "rank"]].rename(
         columns={"tier": "previous_tier", "score": "previous_score", "rank": "previous_rank"})
     out = current.merge(prev, on="library_id", how="left")
