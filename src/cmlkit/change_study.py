@@ -46,7 +46,7 @@ def panel_populations(seed: int, *, n_community: int = 480, wave_a: str | None =
     scope_b = syn.in_scope(frame_b)
     pop_b, planted = SP.advance_population(pop_a, scope_b, inst=inst_a, wave_year=waves.wave_year(wave_b), random_state=rng)
     spec = spec or IND.load_spec()
-    common = {"indicators": {k: {**v, "derive": SP._common(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
+    common = {"indicators": {k: {**v, "derive": SP.comparable_derive(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
     truth = SP.change_truth(pop_a, pop_b, inst_a=inst_a, inst_b=inst_b, spec=spec)
     return {"waves": [wave_a, wave_b], "inst_a": inst_a, "inst_b": inst_b, "spec": common, "frame_a": frame_a,
             "frame_b": frame_b, "scope_a": scope_a,

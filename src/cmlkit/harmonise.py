@@ -154,8 +154,7 @@ def comparability(spec: dict, insts: list, cws: list) -> pd.DataFrame:
                     reasons.append(f"{_base(col)} not comparable between {inst_a.version} and {inst_b.version}"
                                    + (f" ({row['note']})" if row["note"] else ""))
                 elif row["mapping"] == "recoded":
-                    hm = CW.harmonised_choices(row.rename(_base(col)).to_frame().T.reset_index().rename(
-                        columns={"index": "canonical"}).iloc[0], inst_a, inst_b)
+                    hm = CW.harmonised_choices(pd.concat([row, pd.Series({"canonical": _base(col)})]), inst_a, inst_b)
                     if "__" in col:
                         choice = col.split("__", 1)[1]
                         if not all(hm[w].get(choice) == choice for w in hm):
@@ -302,3 +301,8 @@ def write_manifest(instrument: str, wave_ids: list, out, *, outputs_root=None, p
 def read_run_table(runs: list, relative: str) -> dict:
     """wave -> a table a run wrote (``relative`` to its folder), for the runs that have it."""
     return {r["wave"]: pd.read_csv(r["run_dir"] / relative) for r in runs if (r["run_dir"] / relative).is_file()}
+
+
+def wave_ids(runs: list) -> list:
+    """The wave id of each run, in order."""
+    return [r["wave"] for r in runs]
