@@ -160,3 +160,10 @@ def test_an_unreviewed_mapping_the_trend_needs_is_one_line(runs, tmp_path, capsy
     cw.to_csv(tmp_path / "cw" / f"{runs['waves'][0]}_{runs['waves'][1]}.csv", index=False)
     code, line = _trend(runs["manifest"], tmp_path, capsys, extra=("--set", f"crosswalk_dir={tmp_path / 'cw'}"))
     assert code == 2 and "'reserves'" in line and "not reviewed" in line and _no_findings(tmp_path)
+
+
+def test_waves_runs_without_a_finished_run_is_one_line(tmp_path, capsys):
+    assert cli.main(["waves", "runs", "--instrument", LIB, "2025w1", "2026w1", "--outputs", str(tmp_path),
+                     "--out", str(tmp_path / "m.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "no finished wave run" in err and err.count("\n") == 1 and not (tmp_path / "m.yml").exists()
