@@ -179,3 +179,13 @@ def test_indicators_are_compared_as_is_on_common_items_harmonised_or_refused():
     v = harmonise.wave_indicators(data_b, {"indicators": {k: spec["indicators"][k] for k in ("breadth", "better")}},
                                   comp.reset_index(), inst=b, harmonise=maps[1])
     assert v["better"].tolist() == [1, 1, 0, 0] and v["breadth"].iloc[0] == 1
+
+
+def test_previous_risk_keeps_the_plain_headers_of_the_private_list():
+    from cmlkit import panel
+
+    cur = pd.DataFrame({"Priority": [1, 2], "Library id": ["a", "c"], "Risk level": ["High", "Low"], "Risk score": [0.8, 0.1]})
+    old = pd.DataFrame({"Priority": [1], "Library id": ["a"], "Risk level": ["Medium"], "Risk score": [0.6]})
+    out = panel.with_previous_risk(cur, old)
+    assert list(out.columns[:4]) == ["Priority", "Library id", "Risk level", "Risk score"]
+    assert out["Change in risk level"].tolist() == ["up", "new"] and out["Previous risk level"].iloc[0] == "Medium"

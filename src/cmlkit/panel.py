@@ -76,6 +76,8 @@ def frame_changes(frames: dict, *, waves: list, scope_codes=("CR", "ICL")) -> pd
 
 # The private priority list's plain headers (notebook 60) and the analysis names they stand for.
 RISK_HEADERS = {"Library id": "library_id", "Risk level": "tier", "Risk score": "score", "Priority": "rank"}
+PREVIOUS_HEADERS = {"previous_tier": "Previous risk level", "previous_score": "Previous risk score",
+                    "previous_rank": "Previous priority", "tier_change": "Change in risk level"}
 
 
 def _risk_names(table: pd.DataFrame) -> pd.DataFrame:
@@ -90,6 +92,7 @@ def with_previous_risk(current: pd.DataFrame, previous: pd.DataFrame) -> pd.Data
     Both are priority lists of notebook 60 (``library_id, tier, score, rank``, or their plain headers
     :data:`RISK_HEADERS`); libraries new to the list get empty previous columns and ``tier_change`` "new".
     """
+    plain = "Library id" in current.columns
     current, previous = _risk_names(current), _risk_names(previous)
     prev = previous[["library_id", "tier", "score", "rank"]].rename(
         columns={"tier": "previous_tier", "score": "previous_score", "rank": "previous_rank"})
@@ -98,6 +101,10 @@ def with_previous_risk(current: pd.DataFrame, previous: pd.DataFrame) -> pd.Data
     now, before = out["tier"].map(order), out["previous_tier"].map(order)
     out["tier_change"] = np.select([out["previous_tier"].isna(), now > before, now < before, now == before],
                                    ["new", "up", "down", "same"], "not comparable")
+    if plain:  # the list network staff open keeps its plain headers and capitalised levels
+        out["tier"] = out["tier"].str.capitalize()
+        out["previous_tier"] = out["previous_tier"].str.capitalize()
+        out = out.rename(columns={**{v: k for k, v in RISK_HEADERS.items()}, **PREVIOUS_HEADERS})
     return out
 
 
