@@ -1,4 +1,4 @@
-"""The ``cmlkit`` command line: ``synth``, ``run``, ``xlsform``.
+"""The ``cmlkit`` command line: ``synth``, ``run``, ``xlsform``, ``waves diff``, ``waves runs`` and more.
 
 Expected failures print one line (``cmlkit: error: …`` naming file, row and column) and exit 2;
 anything else is a bug and keeps its traceback.
