@@ -39,9 +39,10 @@ def _write_run(root, wave, data, frame, scope, status="ok"):
                              "council_grant (share)": shares["council_grant"],
                              "paid (share)": (shares["paid_staff"] != "none").astype(float)})
     tables.write_csv(profiles.sample(frac=1, random_state=len(wave)).reset_index(drop=True), run / "tables" / "governance" / "profiles.csv")
-    prio = data[["library_id"]].assign(score=(data["reserves"].rank(pct=True)).fillna(0.5).to_numpy())
-    prio["tier"] = pd.cut(prio["score"], [-1, 0.5, 0.8, 2], labels=["low", "medium", "high"]).astype(str)
-    prio["rank"] = prio["score"].rank(ascending=False, method="min").astype(int)
+    score = data["reserves"].rank(pct=True).fillna(0.5).to_numpy()   # the plain headers notebook 60 writes
+    prio = pd.DataFrame({"Priority": pd.Series(score).rank(ascending=False, method="min").astype(int),
+                         "Risk level": pd.cut(score, [-1, 0.5, 0.8, 2], labels=["Low", "Medium", "High"]).astype(str),
+                         "Risk score": score, "Library id": data["library_id"].to_numpy()})
     tables.write_csv(prio, run / "private" / "risk" / "priority_list.csv")
     (run.parent / "LATEST").write_text("RUN1\n")
     return run
@@ -100,8 +101,8 @@ def test_trend_pipeline_writes_findings_panel_drift_and_figures(runs, tmp_path):
     same = matching.loc[matching["status"] == "matched"]
     assert (same["name_new"] == same["name_previous"]).all()      # same profiles, shuffled cluster numbers
     prio = pd.read_csv(out / "private" / "trend" / "priority_list_with_previous.csv")
-    assert {"previous_tier", "previous_score", "tier_change"} <= set(prio.columns)
-    assert (prio["tier_change"] == "new").any() and prio["previous_tier"].notna().any()
+    assert {"Previous risk level", "Previous risk score", "Change in risk level"} <= set(prio.columns)
+    assert (prio["Change in risk level"] == "new").any() and prio["Previous risk level"].notna().any()
     assert not (out / "tables" / "trend" / "priority_list_with_previous.csv").exists()
 
 

@@ -113,3 +113,9 @@ def previous_risk(lists: dict, *, waves: list) -> pd.DataFrame:
     if len(waves) < 2 or waves[-1] not in lists or waves[-2] not in lists:
         return pd.DataFrame(columns=["library_id", "tier", "score", "previous_tier", "previous_score", "tier_change"])
     return with_previous_risk(lists[waves[-1]], lists[waves[-2]])
+
+
+def tier_changes(priority: pd.DataFrame) -> pd.Series:
+    """Libraries by change in risk level since the previous wave (either header style)."""
+    col = "tier_change" if "tier_change" in priority else PREVIOUS_HEADERS["tier_change"]
+    return priority[col].value_counts().rename("libraries") if col in priority else pd.Series(dtype=int, name="libraries")
