@@ -26,6 +26,18 @@ def _pairs(items, flag):
 def _cmd_synth(args):
     from cmlkit.synthetic_wave import make_wave
 
+    if args.previous:
+        from cmlkit.synthetic_panel import make_panel_wave
+
+        if not args.wave:
+            raise CmlkitError("--previous needs --wave (the new wave id)")
+        m = make_panel_wave(args.out, args.previous, wave=args.wave, seed=args.seed, response_rate=args.response_rate,
+                            governance_signal=args.governance_signal, inject=not args.no_errors)
+        print(f"synthetic panel wave {m['wave']} after {m['previous_wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope "
+              f"libraries, {m['panel']['answered_both']} answered both waves, frame changes {m['frame_changes']}; "
+              f"ground truth in {Path(args.out) / 'truth'} -> {args.out}")
+        return
+
     frame = None
     if args.frame:
         import pandas as pd
@@ -37,8 +49,8 @@ def _cmd_synth(args):
         frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
-    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, "
-          f"{m['n_cml_library_genuine']} library responses, {m['n_cml_volunteer_genuine']} volunteer responses -> {args.out}")
+    counts = ", ".join(f"{m[f'n_{name}_genuine']} {unit} responses" for unit, name in m["instruments"].items())
+    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, {counts} -> {args.out}")
 
 
 def _cmd_run(args):
@@ -137,6 +149,18 @@ def _cmd_sample_replace(args):
     return 0
 
 
+def _cmd_waves_diff(args):
+    from cmlkit import crosswalk
+
+    print(crosswalk.write_review(args.instrument, args.wave_a, args.wave_b, out_dir=args.out))
+
+
+def _cmd_waves_runs(args):
+    from cmlkit.harmonise import write_manifest
+
+    print(write_manifest(args.instrument, args.waves, args.out, outputs_root=args.outputs))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,8 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frame", help="real Arts Council basic dataset (or a synthetic frame CSV) to draw libraries from")
     s.add_argument("--response-rate", type=float, default=0.5)
     s.add_argument("--governance-signal", type=float, default=1.0)
-    s.add_argument("--wave", default="2025w1")
+    s.add_argument("--wave", help="wave id YYYYwN whose instruments are used (default: the first wave on disk)")
     s.add_argument("--no-errors", action="store_true", help="write exports without injected errors")
+    s.add_argument("--previous", help="folder of the previous synthetic wave: write --wave from the same population a year on")
     s.set_defaults(func=_cmd_synth)
     r = sub.add_parser("run", help="run a pipeline of notebooks")
     r.add_argument("pipeline")
@@ -176,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_ingest)
     fr = sub.add_parser("frame", help="load a population frame, normalise its codes and print counts")
     fr.add_argument("path")
-    fr.add_argument("--year", type=int, default=2023)
+    fr.add_argument("--year", type=int, help="frame year (default: the latest year in the frame)")
     fr.set_defaults(func=_cmd_frame)
     x = sub.add_parser("xlsform", help="export an instrument to XLSForm or import one")
     xs = x.add_subparsers(dest="action", required=True)
@@ -199,6 +224,20 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--date", help="date of the decline (YYYY-MM-DD; default today)")
     sr.add_argument("--spec", help="case-study specification (default research/case_studies.yml)")
     sr.set_defaults(func=_cmd_sample_replace)
+    wv = sub.add_parser("waves", help="compare instrument versions across waves")
+    ws = wv.add_subparsers(dest="waves_command", required=True)
+    wd = ws.add_parser("diff", help="write the crosswalk review workbook (CSV + XLSX) of two versions of an instrument")
+    wd.add_argument("--instrument", required=True)
+    wd.add_argument("wave_a", help="the earlier wave, e.g. the first one fielded")
+    wd.add_argument("wave_b", help="the later wave")
+    wd.add_argument("--out", help="folder for <a>_<b>.csv/.xlsx (default survey_instruments/<instrument>/crosswalks)")
+    wd.set_defaults(func=_cmd_waves_diff)
+    wr = ws.add_parser("runs", help="write a trend manifest listing the latest finished wave run of each wave")
+    wr.add_argument("--instrument", required=True)
+    wr.add_argument("waves", nargs="+", help="wave ids, oldest first")
+    wr.add_argument("--outputs", help="outputs root (default: ./outputs)")
+    wr.add_argument("--out", required=True, help="manifest YAML to write (input 'runs' of pipelines/trend.yml)")
+    wr.set_defaults(func=_cmd_waves_runs)
     return p
 
 

@@ -582,20 +582,32 @@ def fieldwork_sheet(table: pd.DataFrame, frame: pd.DataFrame, contacts: pd.DataF
     return t
 
 
-def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, date: str) -> tuple[pd.DataFrame, dict]:
-    """Record that a chosen library declined and bring in its first usable reserve.
+def slot_of(table: pd.DataFrame, library_id: str) -> str:
+    """The library a case-study *slot* was drawn for: itself, or, for a reserve brought in, the library it is a reserve for."""
+    row = table.loc[table["library_id"].astype(str) == str(library_id)]
+    slot = row["reserve_for"].iloc[0] if "reserve_for" in row and len(row) else pd.NA
+    return str(library_id) if pd.isna(slot) else str(slot)
 
-    The reserve must still be a reserve (never reused) and the achieved sample with it must keep the
-    hard constraints; reserves that would break one are skipped and named in the log.
+
+def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, date: str) -> tuple[pd.DataFrame, dict]:
+    """Record that a chosen library declined and bring in the next unused reserve of its slot.
+
+    A slot is the library drawn and its ranked reserves. When a replacement declines too, the next
+    unused reserve *of the same slot* comes in (reserves of other slots are never taken). A reserve
+    must still be a reserve (never reused) and the achieved sample with it must keep the hard
+    constraints; reserves that would break one are skipped and named in the log. A replacement keeps
+    its own inclusion probability (``pik``): the log records it beside the declined library's.
 
     Returns
     -------
     (table, log_row)
+        ``log_row``: ``date, declined, reason, slot, replaced_by, reserve_rank, pik_declined,
+        pik_replacement, skipped``.
 
     Raises
     ------
     SamplingError
-        When the library is not currently selected, or no reserve keeps the constraints.
+        When the library is not currently selected, or no unused reserve of its slot keeps the constraints.
     """
     t = table.copy()
     ids = t["library_id"].astype(str)
@@ -605,7 +617,8 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
     if t.loc[hit, "status"].iloc[0] != "selected":
         raise SamplingError(f"library {library_id!r} is not currently selected (status {t.loc[hit, 'status'].iloc[0]!r})")
     t.loc[hit, "status"] = "declined"
-    cands = t.loc[t["reserve_for"].astype("string") == str(library_id)].sort_values("reserve_rank")
+    slot = slot_of(t, library_id)
+    cands = t.loc[t["reserve_for"].astype("string") == slot].sort_values("reserve_rank")
     skipped = []
     pool = t  # constraints are judged against every candidate, as at the draw
     for j, row in cands.iterrows():
@@ -618,9 +631,14 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
             skipped.append(f"{row['library_id']} ({'; '.join(broken)})")
             continue
         t.loc[j, "status"] = "selected"
-        t.loc[j, "reason"] = f"replacement for {library_id} ({reason})"
-        log = {"date": date, "declined": str(library_id), "reason": reason, "replaced_by": row["library_id"],
-               "reserve_rank": int(row["reserve_rank"]), "skipped": "; ".join(skipped)}
+        t.loc[j, "reason"] = f"replacement for {library_id} ({reason}); slot of {slot}"
+        pik = t["pik"] if "pik" in t else pd.Series(np.nan, index=t.index)
+        log = {"date": date, "declined": str(library_id), "reason": reason, "slot": slot, "replaced_by": row["library_id"],
+               "reserve_rank": int(row["reserve_rank"]), "pik_declined": float(pik[hit].iloc[0]), "pik_replacement": float(pik[j]),
+               "skipped": "; ".join(skipped)}
         return t, log
-    raise SamplingError(f"no reserve for {library_id!r} keeps the constraints"
-                        + (f": {'; '.join(skipped)}" if skipped else " (all reserves used)"))
+    used = cands.loc[cands["status"] != "reserve", "library_id"].astype(str).tolist()
+    raise SamplingError(f"no unused reserve of the slot of {slot!r} keeps the constraints"
+                        + (f": {'; '.join(skipped)}" if skipped else "")
+                        + (f" (reserves already used or declined: {', '.join(used)})" if used else "")
+                        + ("" if len(cands) else " (the slot has no reserves)"))

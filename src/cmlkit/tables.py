@@ -85,7 +85,7 @@ COLUMN_FORMATS = [
 a share format is used only when every value lies in [0, 1])."""
 
 UNIT_NUMBER_FORMATS = {"share": PCT, "index": DEC2, "score": DEC2, "months": DEC1, "number": "#,##0.00"}
-"""Findings-row unit (:mod:`cmlkit.intervals`) -> number format of its estimate and interval cells."""
+"""Findings-row unit (:mod:`cmlkit.share_intervals`) -> number format of its estimate and interval cells."""
 UNIT_COLUMNS = ("estimate", "ci_low", "ci_high")
 
 
