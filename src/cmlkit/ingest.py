@@ -40,7 +40,7 @@ from cmlkit.errors import IngestError
 from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platforms import JOIN, PLATFORMS, layout
-from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose
+from cmlkit.text_repair import MOJIBAKE, arrow_strings, fix_mojibake, loose
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -192,9 +192,13 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     log = [dict(checks.entry(None, n["action"], n["reason"])) for n in source.notes]
     meta_col = {c.meta: seen[i] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
     time_cols = [meta_col[m] for m in ("start", "end") if m in meta_col]
-    data, line, more = checks.drop_blank_rows(data, line, source.skipped, time_cols=time_cols, path=path)
+    dated = checks.dated_rows(data, time_cols)
+    data, line, more = checks.drop_blank_rows(data, line, source.skipped, time_cols=time_cols, path=path, dated=dated)
+    if dated is not None and len(data) < len(dated):
+        dated = checks.dated_rows(data, time_cols)
     log += more
-    data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None)
+    data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None,
+                                               dated=dated)
     log += more
     excluded = {"blank_row": sum(e["action"] == "blank_row" for e in log), "footer_row": sum(e["action"] == "footer_row" for e in log)}
     if data.empty:
@@ -294,7 +298,7 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
     repaired = []
-    suspect = cells.astype("string").str.contains(MOJIBAKE.pattern, regex=True).fillna(False).to_numpy(bool)
+    suspect = pc.fill_null(pc.match_substring_regex(arrow_strings(cells), MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
     if suspect.any():
         fixed = cells[suspect].map(fix_mojibake)
         fixed = fixed[fixed.notna()]

@@ -68,14 +68,16 @@ def _dated(data: pd.DataFrame, time_cols: list) -> np.ndarray:
     return dated
 
 
-def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None) -> tuple:
+def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None, dated=None) -> tuple:
     """Exclude rows that hold only blanks, spaces or delimiters; return (data, rows, log).
 
     Cells are checked for spaces only in rows that could be blank (no start or end time, or at most
     three non-empty cells), so a large export costs one vectorised pass.
     """
     count = data.notna().sum(axis=1).to_numpy()
-    maybe = (count <= 3) | (~_dated(data, list(time_cols)) if time_cols else False)
+    if dated is None and time_cols:
+        dated = _dated(data, list(time_cols))
+    maybe = (count <= 3) | (~dated if time_cols else False)
     few = np.flatnonzero(maybe & (count > 0))
     if len(few):
         sub = data.iloc[few]
@@ -88,11 +90,16 @@ def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_co
     return data.loc[~blank].reset_index(drop=True), rows[~blank], log
 
 
-def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, path, column: str) -> tuple:
+def dated_rows(data: pd.DataFrame, time_cols: list):
+    """:func:`_dated` for callers that share it between the blank-row and footer checks (None without time columns)."""
+    return _dated(data, time_cols) if time_cols else None
+
+
+def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, path, column: str, dated=None) -> tuple:
     """Exclude footer/summary rows after the last response; a row without start and end time among responses is an error."""
     if not time_cols or not len(data):
         return data, rows, []
-    dated = _dated(data, time_cols)
+    dated = _dated(data, time_cols) if dated is None else dated
     if dated.all():
         return data, rows, []
     last = int(np.flatnonzero(dated)[-1]) if dated.any() else -1
@@ -157,7 +164,8 @@ def read_status(values, rows, *, path, column) -> pd.Series:
 
 def check_ids(ids: pd.Series, rows, *, path, column) -> None:
     """Every response needs an id, and ids must be unique (the cleaning log addresses responses by id)."""
-    blank = ids.isna() | (ids.astype("string").str.strip() == "")
+    blank = pd.Series(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow_strings(ids.astype(object))), ""), True)
+                      .to_numpy(zero_copy_only=False), index=ids.index)
     if blank.any():
         i = int(np.flatnonzero(blank.to_numpy(bool))[0])
         raise IngestError("response has no id", file=path, row=int(rows[i]), column=column)
@@ -175,18 +183,15 @@ def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> 
 
     A column with any label or choice name is left alone (cleaning checks it). Returns (values, log).
     """
-    s = values.astype("string").str.strip()
-    present = s.notna() & (s != "")
-    if not present.any():
+    uniq = [u for u in pd.unique(values.dropna()) if str(u).strip()]   # a handful of distinct answers: decide on those
+    if not uniq:
         return values, []
     choices = inst.choices(qid)
     known = {loose(c["label"]) for c in choices} | {loose(c["name"]) for c in choices}
-    uniq = pd.unique(s[present])
-    if any(loose(u) in known for u in uniq):
+    if any(loose(u) in known for u in uniq) or not pd.Series([str(u).strip() for u in uniq]).str.fullmatch(r"-?\d+(?:\.0+)?").all():
         return values, []
-    numeric = pd.Series(uniq).str.fullmatch(r"-?\d+(?:\.0+)?")
-    if not numeric.all():
-        return values, []
+    s = values.astype("string").str.strip()
+    present = s.notna() & (s != "")
     codes = declared_codes(inst, qid)
     key = s.str.replace(r"\.0+$", "", regex=True)
     undeclared = present & ~key.isin(list(codes))
