@@ -64,7 +64,7 @@ def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.D
     for name, ind in spec["indicators"].items():
         try:
             values[name], labels[name] = derive(data, ind["derive"], instrument=instrument,
-                                                wave_year=int(spec.get("wave_year", 2025)))
+                                                wave_year=spec.get("wave_year"))
         except IndicatorError as exc:
             raise RiskError(f"risk indicator {name!r}: {exc}") from None
     return pd.DataFrame(values, index=data.index), pd.DataFrame(labels, index=data.index)
