@@ -271,7 +271,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")
             if q["type"] == "select_one":
-                values[qid], coded = checks.map_codes(values[qid], inst, qid, line, frame["response_id"], path=path, column=header)
+                values[qid], coded = checks.map_codes(values[qid], inst, qid, line, path=path, column=header)
                 log += coded
             if q["type"] == "select_one" and other_q and other_q not in by_q:
                 values[qid], other_text = _route_other(values[qid], other_text, inst.choices(qid))

@@ -30,6 +30,7 @@ from cmlkit.datetimes import DATE_LIKE
 from cmlkit.errors import IngestError
 from cmlkit.text_repair import arrow_strings, loose, map_unique
 
+SEEN_UNANSWERED = "-99"   # Qualtrics' "recode seen but unanswered questions as -99"
 LOG_FIELDS = ["row", "response_id", "question", "old_value", "new_value", "action", "reason"]
 TRUE_TEXT = {"true", "1", "1.0", "yes", "y", "t", "finished", "selected", "checked", "ticked"}
 FALSE_TEXT = {"false", "0", "0.0", "no", "n", "f", "not selected", "unselected", "unchecked", "not ticked", "-99"}
@@ -178,10 +179,12 @@ def check_ids(ids: pd.Series, rows, *, path, column) -> None:
                           row=int(rows[again[1]]), column=column)
 
 
-def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> tuple[pd.Series, list]:
+def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple[pd.Series, list]:
     """Map a select_one column that holds only numeric codes to labels by the instrument's declared codes.
 
-    A column with any label or choice name is left alone (cleaning checks it). Returns (values, log).
+    A column with any label or choice name is left alone (cleaning checks it). ``-99`` (Qualtrics'
+    "seen but unanswered") is read as missing. The log has one entry per distinct code. Returns
+    (values, log).
     """
     uniq = [u for u in pd.unique(values.dropna()) if str(u).strip()]   # a handful of distinct answers: decide on those
     if not uniq:
@@ -191,9 +194,10 @@ def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> 
     if any(loose(u) in known for u in uniq) or not pd.Series([str(u).strip() for u in uniq]).str.fullmatch(r"-?\d+(?:\.0+)?").all():
         return values, []
     s = values.astype("string").str.strip()
-    present = s.notna() & (s != "")
-    codes = declared_codes(inst, qid)
     key = s.str.replace(r"\.0+$", "", regex=True)
+    unanswered = (key == SEEN_UNANSWERED).fillna(False)
+    present = s.notna() & (s != "") & ~unanswered
+    codes = declared_codes(inst, qid)
     undeclared = present & ~key.isin(list(codes))
     if undeclared.any():
         i = int(np.flatnonzero(undeclared.to_numpy(bool))[0])
@@ -201,9 +205,14 @@ def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> 
                           f"(1-{len(codes)}) and the file has no value labels; export with choice text or value labels",
                           file=path, row=int(rows[i]), column=column)
     mapped = key.map(codes).astype(object).where(present, None)
-    log = [entry(r, "declared_code", f"numeric code read by the instrument's declared codes for {qid} (no value labels in the file)",
-                 response_id=str(rid), question=qid, old=str(o), new=str(n))
-           for r, rid, o, n in zip(np.asarray(rows)[present.to_numpy(bool)], ids[present.to_numpy(bool)], values[present], mapped[present])]
+    # one entry per distinct code (a reading rule for the column, not an edit of single answers)
+    counts = key[present].value_counts().sort_index()
+    log = [entry(None, "declared_code", f"{column}: numeric code {code} read as {codes[code]!r} by the instrument's declared "
+                                        f"codes ({n} responses; the file has no value labels)", question=qid, old=code, new=codes[code])
+           for code, n in counts.items()]
+    if unanswered.any():
+        log.append(entry(None, "declared_code", f"{column}: {SEEN_UNANSWERED} (seen but not answered) read as missing "
+                                                f"({int(unanswered.sum())} responses)", question=qid, old=SEEN_UNANSWERED, new=""))
     return mapped, log
 
 
