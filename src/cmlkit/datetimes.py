@@ -90,8 +90,11 @@ def _day_month(v: pd.Series, *, name, path, rows):
     if parsed.isna().any():
         todo = parsed.isna()
         parsed[todo] = pd.to_datetime(v[todo], format=date_part + time_part, errors="coerce")
-    if parsed.isna().any():
-        parsed = pd.to_datetime(v, format=date_part, errors="coerce").where(parsed.isna(), parsed)
+    for fallback in (" %H:%M", " %I:%M %p", ""):   # a spreadsheet re-save drops the seconds; a date alone
+        if not parsed.isna().any():
+            break
+        todo = parsed.isna()
+        parsed[todo] = pd.to_datetime(v[todo], format=date_part + fallback, errors="coerce")
     return parsed, date_part + time_part
 
 
