@@ -30,6 +30,16 @@ from cmlkit.errors import IngestError
 from cmlkit.file_access import HEAD_BYTES, check_readable, read_head, settle_encoding
 
 
+UNSUPPORTED = {  # containers the readers do not take, and what to do instead
+    ".xls": "an old Excel .xls workbook; open it and save it as .xlsx (or export CSV from the platform)",
+    ".xlsb": "an Excel binary workbook (.xlsb); save it as .xlsx",
+    ".ods": "an OpenDocument spreadsheet; save it as .xlsx or CSV",
+    ".zsav": "a compressed SPSS file (.zsav); save it as .sav",
+    ".por": "an SPSS portable file (.por); save it as .sav",
+    ".json": "a JSON export; export CSV, XLSX or SPSS .sav from the platform",
+}
+
+
 def sniff_delimiter(first_line: str) -> str:
     """Return the delimiter (``,``, ``;`` or tab) used most outside quotes in the header line."""
     unquoted = re.sub(r'"[^"]*"', "", first_line)
@@ -85,6 +95,8 @@ def open_export(path) -> Source:
     """Open an export for reading: check the path, sniff container, encoding, delimiter; read the first records."""
     path = check_readable(path)
     suffix = path.suffix.lower()
+    if suffix in UNSUPPORTED:
+        raise IngestError(UNSUPPORTED[suffix], file=path)
     if suffix == ".sav":
         rows = read_sav_cells(path)
         return Source(path, rows[:4], "sav", body_rows=rows)

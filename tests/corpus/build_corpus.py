@@ -379,6 +379,8 @@ def _family6(C, inst, s, bases, rel):
             ("empty", b"", ".csv", "empty"), ("whitespace_only", b" \r\n\r\n", ".csv", "empty"),
             ("binary", b"\x00\x01\x02binary\x00" * 10, ".csv", "binary"),
             ("utf16", "ID,Start time\r\n".encode("utf-16"), ".csv", "UTF-16"),
+            ("utf16_no_bom", "ID,Start time,Completion time\r\n1,2\r\n".encode("utf-16-le"), ".csv", "UTF-16 text without a byte-order mark"),
+            ("old_excel_xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, ".xls", "old Excel .xls workbook"),
             ("zip_named_csv", bases["msforms"].read_bytes(), ".csv", "zip/Excel workbook"),
             ("broken_xlsx", bases["msforms"].read_bytes()[:2000], ".xlsx", "not a readable Excel workbook"),
             ("broken_sav", bases["spss"].read_bytes()[:700], ".sav", "not a readable SPSS file"),
