@@ -86,8 +86,12 @@ def _cmd_ingest(args):
 
     inst = load_instrument(args.instrument, args.wave)
     frame = read_export(args.export, inst, platform=args.platform)
+    excluded = {k: v for k, v in frame.attrs.get("excluded", {}).items() if v}
+    notes = len(frame.attrs.get("ingest_log", ()))
     print(f"{args.export}: {len(frame)} responses, {frame.attrs['platform']} layout, {frame.attrs['container']}, "
-          f"matches {inst.instrument} {inst.version}")
+          f"matches {inst.instrument} {inst.version}"
+          + (f"; rows excluded: {', '.join(f'{v} {k}' for k, v in excluded.items())}" if excluded else "")
+          + (f"; {notes} reading decisions logged (they reach the cleaning log)" if notes else ""))
     if args.out:
         print(write_csv(frame.drop(columns=inst.personal_ids), args.out))
 
