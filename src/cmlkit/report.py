@@ -87,7 +87,7 @@ def _cell(value, fmt, labels):
         text = str(value)
         if text in labels:
             return labels[text]
-        return humanise(text) if "_" in text and " " not in text else RAW_TOKEN.sub(lambda m: m.group(0).replace("_", " "), text)
+        return humanise(text) if " " not in text else RAW_TOKEN.sub(lambda m: m.group(0).replace("_", " "), text)
     if isinstance(value, (float, np.floating)):
         return FORMATS["num2"](float(value)) if abs(value) < 1000 else FORMATS["int"](float(value))
     if isinstance(value, (bool, np.bool_)):
