@@ -57,3 +57,17 @@ def test_ratio_and_two_grouping_columns(api):
     mask = ((des.data["stype"] == first["domain"][0]) & (des.data["dom"] == first["domain"][1])).to_numpy()
     ref = E.ratio(des, "api00", "api99", domain=mask)
     assert first["estimate"] == pytest.approx(ref["estimate"], rel=1e-12) and first["se"] == pytest.approx(ref["se"], rel=1e-10)
+
+
+def test_two_stage_calibrated_domains_equal_dense_path(root):
+    g = root / "tests" / "golden"
+    resp, vol = pd.read_csv(g / "cml_responses.csv"), pd.read_csv(g / "cml_volunteers.csv")
+    v = vol.assign(vid=np.arange(len(vol))).merge(resp[["library_id", "region", "type", "N_region", "volunteers"]], on="library_id")
+    v["M"] = np.maximum(v["volunteers"], v.groupby("library_id")["vid"].transform("size"))
+    des = D.svydesign(v, ids=["library_id", "vid"], strata="region", fpc=["N_region", "M"])
+    cal = W.calibrate(des, margins={"type": {"CR": 3000.0, "ICL": 600.0}}, calfun="raking")
+    for d in (des, cal):
+        t = Dm.domain_table(d, ["sat_score", "older"], "region")
+        for _, r in t.iterrows():
+            ref = E.mean(d, r["variable"], domain=(d.data["region"] == r["domain"]).to_numpy())
+            assert r["se"] == pytest.approx(ref["se"], rel=1e-10)

@@ -19,6 +19,9 @@ from cmlkit.design import Design, DesignError
 from cmlkit.variance import diag_variance
 
 ESTIMATORS = ("mean", "total", "ratio", "proportion")
+NEGATIVE_REFUSED = ("logit",)      # svyciprop methods fitted by glm, which refuses negative weights
+NEGATIVE_FLAG = ("negative weights in the base: R's svyciprop(method='logit') refuses them (glm: 'negative weights not "
+                 "allowed'); the interval given is R's method='xlogit' (Wald on the logit scale of the linearised mean)")
 
 
 def _numeric(design: Design, columns) -> np.ndarray:
@@ -135,8 +138,10 @@ def domain_table(design: Design, columns, by, *, estimator: str = "mean", denomi
         ci = intervals.proportion(out["estimate"], out["se"], out["df"], out["n"], method=method, level=level,
                                   n_rows=np.tile(n_rows, V), df_design=np.tile(domain_degf(design, codes, D), V))
         out["ci_low"], out["ci_high"], out["ci_method"], out["boundary"] = ci["ci_low"], ci["ci_high"], ci["ci_method"], ci["boundary"]
+        neg = np.bincount(codes[codes >= 0], weights=(w[codes >= 0] < 0).astype(float), minlength=D) > 0
+        out["flag"] = np.where(np.tile(neg, V) & (method in NEGATIVE_REFUSED), NEGATIVE_FLAG, "")
     else:
         out["ci_low"], out["ci_high"] = intervals.wald(out["estimate"], out["se"], out["df"], level)
         out["ci_method"] = np.where(np.isinf(out["df"]), "wald-normal", "wald-t")
     return out[["variable", "domain", "estimate", "se", "ci_low", "ci_high", "df", "level", "ci_method", "n"]
-               + (["boundary"] if estimator == "proportion" else [])]
+               + (["boundary", "flag"] if estimator == "proportion" else [])]

@@ -167,9 +167,7 @@ def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95
     out = {"estimate": p, "se": se, "df": d, "level": level, "ci_method": str(ci["ci_method"][0]), "n": n,
            "boundary": bool(ci["boundary"][0]), "ci_low": float(ci["ci_low"][0]), "ci_high": float(ci["ci_high"][0])}
     neg = bool(np.any(design.weights[dom] < 0))
-    if neg and method in ("logit", "beta", "wilson"):
-        out["flag"] = ("negative weights in the base: R's svyciprop refuses (glm: 'negative weights not allowed'); "
-                       "interval computed from the linearised mean and SE")
+    out["flag"] = domains.NEGATIVE_FLAG if (neg and method in domains.NEGATIVE_REFUSED) else ""
     return out
 
 

@@ -1,11 +1,12 @@
 """Weighted findings: indicator estimates by domain, design-based tests, an ordinal model, the findings table.
 
-Estimates use the weighting step's design (stratified by region with the finite population
-correction; the calibrated weights are treated as fixed, which errs on the wide side). Tests of
+Estimates use the weighting step's calibrated design, replayed from the recipe the weighted
+product carries (:mod:`cmlkit.weighted`), so standard errors reflect the calibration. Tests of
 difference follow R ``survey``: :func:`wald_test` is ``regTermTest(svyglm(y ~ g), ~g)`` (Wald F on
 the domain means, denominator df = design df - (groups - 1)); :func:`rao_scott` is
 ``svychisq(~a + b, design, statistic = "F")`` (Pearson X² divided by the trace of the generalised
-design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values.
+design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values, as
+is the design-based proportional-odds model (:func:`ordinal_model`, R ``svyolr``).
 """
 
 from __future__ import annotations
@@ -17,11 +18,26 @@ from scipy import stats
 from . import design as D
 from . import disclosure
 from . import domains
+from . import olr
+from . import weighted as weighted_io
 from . import estimates as E
 
 
 def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.Design:
-    """The design of weighted library responses (weights, region strata, fpc), with extra columns."""
+    """The design of weighted library responses, with extra columns.
+
+    A weighted product written by the weighting step carries its recipe (:mod:`cmlkit.weighted`):
+    the calibrated design is replayed, so standard errors are calibration-aware (a recipe that does
+    not reproduce the weights raises). A table without one (pandas drops it in ``merge``; use
+    :func:`cmlkit.weighted.keep_recipe`) gets a fixed-weight design (weights, region strata, fpc),
+    which errs on the wide side.
+    """
+    if weighted_io.ATTR in weighted.attrs:
+        des = weighted_io.rebuild(weighted.reset_index(drop=True))
+        if data is None:
+            return des
+        extra = data.reset_index(drop=True)
+        return D.Design(**{**des.__dict__, "data": pd.concat([des.data, extra.drop(columns=[c for c in extra if c in des.data])], axis=1)})
     frame = weighted if data is None else pd.concat([weighted.reset_index(drop=True), data.reset_index(drop=True)], axis=1)
     return D.svydesign(frame, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
 
@@ -83,8 +99,11 @@ def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     if nr < 2 or nc < 2:
         return {"F": np.nan, "ndf": np.nan, "ddf": np.nan, "p": np.nan, "pearson": np.nan}
     w = np.where(ok, design.weights, 0.0)
-    cells = [((r == i) & (c == j)).fillna(False).to_numpy().astype(float) for j in cl for i in rl]   # rows vary fastest
-    M = np.column_stack(cells)
+    ri = pd.Categorical(r, categories=rl).codes
+    ci = pd.Categorical(c, categories=cl).codes
+    has = (ri >= 0) & (ci >= 0)
+    M = np.zeros((design.n, nr * nc))                     # one column per cell, rows of the table varying fastest
+    M[np.flatnonzero(has), (ci * nr + ri)[has]] = 1.0
     p = (w[:, None] * M).sum(axis=0) / w.sum()
     Z = w[:, None] * (M - p[None, :]) / w.sum()
     V = D.variance(design, Z)
@@ -118,6 +137,11 @@ def estimate_rows(design: D.Design, column: str, *, label: str, section: str, ki
         t = E.by_domain(design, column, b, estimator="proportion" if kind == "proportion" else "mean")
         rows += [{"breakdown": b, "domain": rr[b], **{k: rr[k] for k in t.columns if k != b}} for _, rr in t.iterrows()]
     out = pd.DataFrame(rows)
+    if kind == "proportion":  # unweighted numerator counts, for numerator suppression (never published)
+        yes = pd.to_numeric(design.data[column], errors="coerce").eq(1)
+        counts = {("all", "all"): int(yes.sum())} | {(b, str(d)): int(v) for b in by
+                                                     for d, v in yes.groupby(design.data[b].astype(str)).sum().items()}
+        out["numerator_n"] = [counts.get((b, str(d))) for b, d in zip(out["breakdown"], out["domain"])]
     out.insert(0, "finding_id", [f"{column}|{b}|{d}" for b, d in zip(out["breakdown"], out["domain"])])
     out.insert(1, "indicator", column)
     out.insert(2, "label", label)
@@ -172,28 +196,32 @@ def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.
     return pd.DataFrame(rows).T[[*levels, "n"]]
 
 
-def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument) -> dict:
-    """Proportional-odds (ordered logit) model of a Likert outcome, ``statsmodels`` ``OrderedModel``.
+def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument, design: D.Design | None = None) -> dict:
+    """Design-based proportional-odds model of a Likert outcome (R ``svyolr``; :func:`cmlkit.olr.svyolr`).
 
-    Unweighted and model-based (statsmodels has no survey-weighted ordinal model; R's ``svyolr``
-    is the design-based counterpart); complete cases only; the proportional-odds assumption is not
-    tested. Returns the coefficients with standard errors, odds ratios and p-values, and the n used.
+    ``data`` is the weighted product (its design is rebuilt with :func:`design_of` unless ``design``
+    is given, in which case ``data`` must be row-aligned with it); ``predictors`` are numeric columns
+    row-aligned with ``data``. Rows with a missing outcome or predictor are dropped; predictors
+    without variation are left out. Returns the slopes with design-based standard errors, odds ratios
+    and p-values (t on the design df), the n used and the limits (proportional odds not tested;
+    associations, not effects).
     """
-    from statsmodels.miscmodels.ordinal_model import OrderedModel
-
     choices = [c for c in instrument.choices(outcome) if c.get("score") is not None]
-    y = pd.Categorical(data[outcome].astype("string").where(data[outcome].isin([c["name"] for c in choices])),
-                       categories=[c["name"] for c in choices], ordered=True)
-    X = predictors.astype(float)
-    ok = (~pd.isna(y)) & X.notna().all(axis=1).to_numpy()
-    X = X.loc[ok]
+    levels = [c["name"] for c in choices]
+    X = predictors.reset_index(drop=True).astype(float)
     X = X.loc[:, X.std() > 0]
-    model = OrderedModel(pd.Series(y[ok], index=X.index), X, distr="logit")
-    res = model.fit(method="bfgs", disp=False, maxiter=2000)
-    coef = pd.DataFrame({"coef": res.params[X.columns], "se": res.bse[X.columns], "p": res.pvalues[X.columns]})
-    coef["odds_ratio"] = np.exp(coef["coef"])
-    return {"n": int(ok.sum()), "coefficients": coef.reset_index(names="predictor"), "converged": bool(res.mle_retvals.get("converged", True)),
-            "limits": "unweighted, complete cases, proportional odds assumed (not tested); associations, not effects"}
+    des = design_of(data) if design is None else design
+    extra = X.add_prefix("_x_").assign(_y=data[outcome].reset_index(drop=True).astype("string").where(
+        data[outcome].reset_index(drop=True).isin(levels)))
+    des = D.Design(**{**des.__dict__, "data": pd.concat([des.data.drop(columns=[c for c in extra if c in des.data]),
+                                                          extra], axis=1)})
+    fit = olr.svyolr(des, "_y", levels=levels, numeric=[f"_x_{c}" for c in X.columns])
+    c = fit["coefficients"].iloc[:X.shape[1]]
+    coef = pd.DataFrame({"predictor": list(X.columns), "coef": c["estimate"].to_numpy(), "se": c["se"].to_numpy(),
+                         "p": c["p"].to_numpy(), "odds_ratio": c["odds_ratio"].to_numpy()})
+    return {"n": fit["n"], "coefficients": coef, "converged": fit["converged"], "df": fit["df_residual"],
+            "limits": "design-based (svyolr: weights, region strata, fpc); complete cases; proportional odds assumed "
+                      "(not tested); associations, not effects"}
 
 
 def section_rows(design: D.Design, spec: dict, section: str, *, wave: str = "", by=("type", "region")) -> pd.DataFrame:
@@ -242,10 +270,24 @@ def link_volunteers(volunteers: pd.DataFrame, weighted: pd.DataFrame, scope: pd.
     out["weight"] = out["library_id"].map(lib["weight"]) * np.maximum(team, n_resp) / n_resp
     out["region"] = out["library_id"].map(lib["region"])
     out["type"] = out["library_id"].map(lib["type"])
+    out["team_size"] = np.maximum(team, n_resp).where(team.notna())
+    if "N_region" in lib:
+        out["N_region"] = out["library_id"].map(lib["N_region"])
     return out
 
 
-def volunteer_design(linked: pd.DataFrame) -> D.Design:
-    """One-stage cluster design of weighted volunteer responses (libraries as clusters)."""
+def volunteer_design(linked: pd.DataFrame, *, two_stage: bool = True) -> D.Design:
+    """Design of weighted volunteer responses: libraries, then volunteers within libraries.
+
+    With ``two_stage`` and, for every weighted volunteer, the library's region population
+    (``N_region``) and team size (``team_size``, at least its responses), a two-stage design
+    stratified by region with the fpc at both stages (R ``svydesign(id = ~library_id +
+    response_id, strata = ~region, fpc = ~N_region + team_size, weights = ~weight)``); a region
+    or library with a single sampled unit uses R's "adjust" rule. Otherwise a one-stage cluster
+    design with libraries as clusters sampled with replacement (wider intervals).
+    """
     v = linked.loc[linked["weight"].notna()].reset_index(drop=True)
+    if two_stage and {"N_region", "team_size"} <= set(v) and v[["N_region", "team_size", "region"]].notna().all().all():
+        return D.svydesign(v, weights="weight", strata="region", ids=["library_id", "response_id"],
+                           fpc=["N_region", "team_size"], lonely_psu="adjust")
     return D.svydesign(v, weights="weight", ids="library_id")

@@ -53,7 +53,8 @@ def write_parquet(df: pd.DataFrame, path) -> Path:
     """Write a parquet file (pyarrow, no index) with byte-identical output for identical data."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.reset_index(drop=True).to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    with open(path, "wb") as fh:   # through Python's open, so a pipeline run's write log sees it (cmlkit.runlog)
+        df.reset_index(drop=True).to_parquet(fh, index=False, engine="pyarrow", compression="zstd")
     return path
 
 

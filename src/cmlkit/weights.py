@@ -59,7 +59,9 @@ def post_stratify(design: Design, cell: str, population: dict | pd.Series) -> De
         raise CalibrationError(f"post-stratum {empty[0]!r} of {cell!r} has a population count but no responses; collapse it first")
     g = pd.Series(cells).map(pop / sample_tot).to_numpy()
     w = design.weights * g
-    return design.with_weights(w, ("poststrat", pd.factorize(cells, sort=True)[0], w.copy(), design.weights.copy()))
+    step = {"kind": "poststratify", "cell": cell, "population": {str(k): float(v) for k, v in pop.items()}}
+    return design.with_weights(w, ("poststrat", pd.factorize(cells, sort=True)[0], w.copy(), design.weights.copy()),
+                               recipe=_recipe(design, step))
 
 
 def model_matrix(data: pd.DataFrame, *, factors=(), numeric=(), levels: dict | None = None) -> tuple[np.ndarray, list]:
@@ -127,12 +129,14 @@ def _logit(L, U):
     A = (U - L) / ((U - 1) * (1 - L))
 
     def Fm1(u):
-        e = np.exp(A * u)
-        return (L * (U - 1) + U * (1 - L) * e) / (U - 1 + (1 - L) * e) - 1
+        with np.errstate(over="ignore", invalid="ignore"):       # overflow gives NaN, which grake's step halving handles
+            e = np.exp(A * u)
+            return (L * (U - 1) + U * (1 - L) * e) / (U - 1 + (1 - L) * e) - 1
 
     def dF(u):
-        e = np.exp(A * u)
-        return U * (1 - L) * e * A / (U - 1 + (1 - L) * e) - ((L * (U - 1) + U * (1 - L) * e) * ((1 - L) * e * A)) / (U - 1 + (1 - L) * e) ** 2
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(A * u)
+            return U * (1 - L) * e * A / (U - 1 + (1 - L) * e) - ((L * (U - 1) + U * (1 - L) * e) * ((1 - L) * e * A)) / (U - 1 + (1 - L) * e) ** 2
 
     return Fm1, dF
 
@@ -183,7 +187,7 @@ def grake(X: np.ndarray, d: np.ndarray, T: np.ndarray, *, calfun: str = "linear"
             break
         it += 1
         if it > maxit:
-            failed = float(np.max(achieved))
+            failed = float(np.max(achieved)) if np.all(np.isfinite(achieved)) else float("inf")
             break
     g = 1 + gm1
     if rescale is not None:
@@ -259,7 +263,9 @@ def calibrate(design: Design, *, margins: dict | None = None, totals: dict | Non
                  "max_rel_misfit": float(np.max(np.abs(T - X.T @ (d * g)) / (1 + np.abs(T)))),
                  "targets": dict(zip(names, map(float, T))), "margins": {f: {str(k): float(v) for k, v in m.items()} for f, m in margins.items()},
                  "totals": {k: float(v) for k, v in totals.items()}, "bounds": list(bounds), "epsilon": epsilon, "maxit": maxit})
-    return design.with_weights(d * g, ("greg", Q, g * whalf), calibration=info)
+    step = {"kind": "calibrate", "margins": info["margins"], "totals": info["totals"], "calfun": calfun,
+            "bounds": [_finite_or_none(b) for b in bounds], "maxit": maxit, "epsilon": epsilon, "force": force}
+    return design.with_weights(d * g, ("greg", Q, g * whalf), calibration=info, recipe=_recipe(design, step))
 
 
 def rake(design: Design, margins: dict, *, maxit: int = 50, epsilon: float = 1e-7, bounds=(-np.inf, np.inf)) -> Design:
@@ -312,7 +318,18 @@ def trim(design: Design, *, lower: float = -np.inf, upper: float = np.inf, stric
         w, changed = TRIM_RULES[rule](w, lower, upper)
         if not changed:
             break
-    return design.with_weights(w, trimmed={"lower": lower, "upper": upper, "strict": strict, "rule": rule})
+    step = {"kind": "trim", "lower": _finite_or_none(lower), "upper": _finite_or_none(upper), "strict": strict, "rule": rule}
+    return design.with_weights(w, trimmed={"lower": lower, "upper": upper, "strict": strict, "rule": rule},
+                               recipe=_recipe(design, step))
+
+
+def _finite_or_none(x):
+    return float(x) if np.isfinite(x) else None
+
+
+def _recipe(design: Design, step: dict) -> list:
+    """The weighting steps so far plus ``step`` (JSON-ready; :mod:`cmlkit.weighted` replays them)."""
+    return [*design.info.get("recipe", []), step]
 
 
 def collapse_cells(counts: pd.DataFrame, *, cell: str, n_col: str = "n", min_n: int = 5, order: list | None = None) -> dict:

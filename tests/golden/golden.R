@@ -1,7 +1,9 @@
 # Golden values from R survey for cmlkit's design-based estimates.
 # Run from the repository root:  Rscript tests/golden/golden.R tests/golden/golden.json
 # Reads the fixtures beside this script (api extracts from R survey's data(api); the synthetic CML
-# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time.
+# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time. Cases named d1-d5 (defects),
+# s3 (two-stage, lonely PSUs), q4 (quantiles), r5 (svyglm, domain tests), o6 (svyolr), s7 (svyby), x8 (refusals)
+# were added for issue 15; tests/test_estimates_vs_r.py prints every comparison.
 suppressMessages(library(survey))
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args)) args[1] else "tests/golden/golden.json"
@@ -185,6 +187,18 @@ m <- svyglm(hours ~ region, subset(des, type == "CR")); gl("r5_domain_lm", m); w
 m <- svyglm(api00 ~ sch.wide, subset(dc, stype == "E")); gl("r5_domain_cal_lm", m); wt("r5_domain_cal_wald", m, ~sch.wide)
 rs("r5_domain_raoscott_clus", ~sch.wide + comp.imp, subset(dclus1, stype == "E"))
 rs("r5_domain_raoscott_cal", ~sch.wide + comp.imp, subset(dc, stype == "E"))
+
+# ---- issue 15: svyolr, design-based proportional odds (BFGS run to a tight tolerance so that the comparison
+# measures the model, not optim's stopping point) ----
+ol <- function(name, m) add(name, c(coef(m)), SE(m), df = m$df.residual)
+ol("o6_olr_conf_type_hours", svyolr(factor(conf3) ~ type + hours, des, control = list(reltol = 0, maxit = 10000)))
+ol("o6_olr_conf_cal", svyolr(factor(conf3) ~ type + paid_coord + volunteers, dcc, control = list(reltol = 0, maxit = 10000)))
+
+# ---- issue 15: refusals. Negative weights: svyciprop logit refuses (glm); beta, mean and xlogit answer ----
+for (meth in c("beta", "mean", "xlogit")) {
+  p <- svyciprop(~I(comp.imp == "Yes"), dneg, method = meth)
+  add(paste0("x8_negative_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(dneg))
+}
 
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")
