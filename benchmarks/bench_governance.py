@@ -93,7 +93,7 @@ def step(args):
     boot = g.clusterboot(strong, res, spec, B=args.B)
     out["strong_1000"] = {"k": res.k, "ari": round(g.adjusted_rand(res.labels, strong["true_model"]), 4),
                           "select": select, "stability": _since(t), "B": args.B, "overall": boot.attrs["overall"],
-                          "clusters": _clusters(boot), "starts": res.selection[["k", "starts", "replicated"]].to_dict("records")}
+                          "clusters": _clusters(boot), "starts": res.selection[["k", "starts", "best_reached"]].to_dict("records")}
     print("strong_1000", out["strong_1000"], flush=True)
     noise = _libraries(480, 0.0, 1)
     t = _clock()

@@ -106,7 +106,7 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     warm : numpy.ndarray, optional
         Full-data responsibilities (latent class), subset to each resample as a warm start.
     n_init : int, default 5
-        Most random starts per refit.
+        Most random starts per refit; they stop once their best optimum has been reached twice.
     stop : callable, optional
         ``stop(jaccards_so_far, b) -> bool``, checked after each resample.
     desc : str, default "bootstrap"
@@ -124,7 +124,7 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
             lab, _ = fit_once(X.iloc[idx].reset_index(drop=True), spec, method, k,
                               D=None if D is None else D[np.ix_(idx, idx)], n_init=n_init,
                               random_state=int(rng.integers(0, 2**31 - 1)),
-                              warm=None if warm is None else warm[idx])
+                              warm=None if warm is None else warm[idx], replicate=2)
         except ClusterFitError:    # the resample cannot hold k clusters: every cluster dissolves
             jac[b] = 0.0
         else:
