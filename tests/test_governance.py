@@ -195,7 +195,7 @@ def test_permuted_features_wave_has_no_stable_cluster(wave, spec):
     assert set(allc) == {"latent_class", "pam", "kprototypes"}
     st = g.stability(noise, allc, spec, B=10)
     print(f"\npermuted features: k={res.k}, one class preferred {res.info['one_class_preferred']}")
-    print(st[["method", "cluster", "n", "mean_jaccard", "null_max_jaccard", "reading", "verdict", "reason"]])
+    print(st[["method", "cluster", "n", "mean_jaccard", "null_max_jaccard", "reading", "verdict", "reason"]].to_string())
     assert not st["verdict"].isin(["stable", "highly stable"]).any()
     assert all(o["verdict"] not in ("stable", "highly stable") for o in st.attrs["overall"].values())
     # every stable-looking reading carries its reason
@@ -208,7 +208,7 @@ def test_planted_structure_still_recovered_and_stable_above_noise(strong, spec):
     ari = g.adjusted_rand(res.labels, strong["true_model"])
     boot = g.clusterboot(strong, res, spec, B=10)
     print(f"\nplanted structure: {res.method} k={res.k} ARI {ari:.3f}")
-    print(boot[["cluster", "n", "mean_jaccard", "null_max_jaccard", "verdict"]], boot.attrs["overall"])
+    print(boot[["cluster", "n", "mean_jaccard", "null_max_jaccard", "verdict"]].to_string(), boot.attrs["overall"])
     assert ari >= 0.8
     assert boot["verdict"].isin(["stable", "highly stable"]).all()
     assert boot.attrs["overall"]["null_B"] <= 10
