@@ -22,9 +22,10 @@ demo: $(STAMP)
 	    --input library_export=$(DEMO_DIR)/exports/cml_library_surveymonkey.csv \
 	    --input volunteer_export=$(DEMO_DIR)/exports/cml_volunteer_qualtrics.csv \
 	    --input frame=$(DEMO_DIR)/frame.csv
+	@echo "report: outputs/cml_library/2025w1/wave/$$(cat outputs/cml_library/2025w1/wave/LATEST)/report.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 BENCH_SIZES ?= 1000 10000 100000 1000000
 

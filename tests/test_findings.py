@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 
 from cmlkit import design as D
+from cmlkit import estimates as E
 from cmlkit import findings as Fd
 from cmlkit import indicators as I
+from cmlkit import weights as W
 from cmlkit.instrument import load_instrument
 
 
@@ -19,15 +21,19 @@ def golden(root):
 @pytest.fixture(scope="module")
 def api(root):
     g = root / "tests" / "golden"
-    s, c, r = (pd.read_csv(g / f) for f in ("apistrat.csv", "apiclus1.csv", "cml_responses.csv"))
+    s, c, r, pop = (pd.read_csv(g / f) for f in ("apistrat.csv", "apiclus1.csv", "cml_responses.csv", "cml_population.csv"))
     return {"strat": D.svydesign(s, weights="pw", strata="stype", fpc="fpc"),
             "clus": D.svydesign(c, weights="pw", ids="dnum", fpc="fpc"),
-            "cml": D.svydesign(r, strata="region", fpc="N_region"), "apistrat": s}
+            "cml": D.svydesign(r, strata="region", fpc="N_region"), "apistrat": s,
+            "cml_cal": W.calibrate(D.svydesign(r, strata="region", fpc="N_region"), margins={
+                "region": pop.groupby("region")["N"].sum().to_dict(), "type": pop.groupby("type")["N"].sum().to_dict()})}
 
 
 @pytest.mark.parametrize("case,design,y,by", [("find_wald_api00_stype", "strat", "api00", "stype"),
                                               ("find_wald_hours_type", "cml", "hours", "type"),
-                                              ("find_wald_api00_stype_clus", "clus", "api00", "stype")])
+                                              ("find_wald_api00_stype_clus", "clus", "api00", "stype"),
+                                              ("find_wald_income_na_type", "cml", "income", "type"),
+                                              ("find_wald_income_na_region_cal", "cml_cal", "income", "region")])
 def test_wald_matches_r(golden, api, case, design, y, by):
     t = Fd.wald_test(api[design], y, by)
     want = golden[case]["estimate"]
@@ -65,7 +71,7 @@ def test_alpha_by_hand():
 def test_indicators_by_hand():
     inst = load_instrument("cml_library", "2025w1")
     spec = I.load_spec()
-    services = [c for c in spec["indicators"]["service_breadth"]["derive"]["count"]]
+    services = I.inputs(spec["indicators"]["service_breadth"]["derive"], inst)
     row = {c: 0 for c in services}
     row.update({"services__book_lending": 1, "services__wifi": 1, "services__cafe": 1})
     row.update({f"council_support__{t}": 0 for t in ["book_stock", "lms_access", "public_it", "wifi", "building_maintenance",
@@ -99,3 +105,35 @@ def test_indicator_spec_requires_documentation(tmp_path):
     p.write_text("indicators:\n  x: {label: X, section: services, derive: {source: a}, kind: mean, direction: none}\n")
     with pytest.raises(I.IndicatorError, match="missing"):
         I.load_spec(p)
+
+
+def test_ordinal_model_is_design_based_svyolr(golden, root):
+    """findings.ordinal_model on a weighted product equals R's svyolr(factor(conf3) ~ type + hours, des)."""
+    r = pd.read_csv(root / "tests" / "golden" / "cml_responses.csv")
+    data = r.assign(weight=r["N_region"] / r.groupby("region")["region"].transform("size"),
+                    conf3=r["conf3"].astype("Int64").astype("string"))
+
+    class Inst:
+        def choices(self, q):
+            return [{"name": str(i), "score": i} for i in range(1, 6)]
+
+    preds = pd.DataFrame({"independent": (r["type"] == "ICL").astype(float), "hours": r["hours"]})
+    m = Fd.ordinal_model(data, "conf3", preds, instrument=Inst())
+    want = golden["o6_olr_conf_type_hours"]
+    assert np.all(np.abs(m["coefficients"]["coef"] - want["estimate"][:2]) / np.array(want["se"][:2]) < 1e-6)
+    assert np.allclose(m["coefficients"]["se"], want["se"][:2], rtol=1e-6)
+    assert m["df"] == want["df"][0] and "svyolr" in m["limits"]
+
+
+def test_volunteer_design_is_two_stage_when_team_sizes_are_known(root):
+    g = root / "tests" / "golden"
+    resp, vol = pd.read_csv(g / "cml_responses.csv"), pd.read_csv(g / "cml_volunteers.csv")
+    v = vol.assign(response_id=np.arange(len(vol))).merge(resp[["library_id", "region", "N_region", "volunteers"]], on="library_id")
+    v = v.assign(weight=v["w_vol"], team_size=np.maximum(v["volunteers"], v.groupby("library_id")["response_id"].transform("size")))
+    des = Fd.volunteer_design(v)
+    direct = D.svydesign(v, weights="weight", strata="region", ids=["library_id", "response_id"], fpc=["N_region", "team_size"],
+                         lonely_psu="adjust")
+    assert des.ssu is not None and E.mean(des, "sat_score")["se"] == pytest.approx(E.mean(direct, "sat_score")["se"], rel=1e-12)
+    one = Fd.volunteer_design(v.assign(team_size=v["team_size"].where(v.index > 0)))      # a team size unknown
+    assert one.ssu is None and one.strata is None
+    assert E.mean(one, "sat_score")["se"] > E.mean(des, "sat_score")["se"]              # with-replacement: wider

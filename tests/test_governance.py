@@ -12,6 +12,8 @@ import pytest
 
 from cmlkit import cluster_fit, cluster_stability, synthetic
 from cmlkit import governance as g
+from cmlkit import synthetic
+from cmlkit import waves
 from cmlkit.errors import ClusterFitError
 
 FIXTURE_SPEC = {"features": {
@@ -25,7 +27,7 @@ FIXTURE_SPEC = {"features": {
 
 @pytest.fixture(scope="module")
 def spec():
-    return g.load_spec()
+    return waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
 
 
 def _libraries(n, signal, seed):

@@ -75,13 +75,3 @@ def test_unknown_target_category_is_a_clear_error(wave):
     des, _ = NR.weight_responses(resp, scope, method="poststratify")
     with pytest.raises(W.CalibrationError, match="no responses"):
         W.calibrate(des, margins={"type": {"CR": 400, "ICL": 70, "LA": 10}})
-
-
-def test_interval_coverage_over_seeded_replications():
-    """A quick version of benchmarks/bench_coverage.py (200 replications there): 100 response draws."""
-    from cmlkit.coverage import coverage_study
-
-    df = coverage_study(replications=100, method="rake")
-    cov = df.groupby("target")["covered"].mean()
-    print("\n" + cov.to_string())
-    assert 0.88 <= cov["paid_coordinator_share"] <= 0.995

@@ -1,13 +1,13 @@
 """At-risk libraries: the index by hand, reasons consistent with values, synthetic validation,
-sensitivity, disclosure control, and the closure model's temporal validation on the real frame."""
+sensitivity and disclosure control (the closure model: tests/test_closure.py)."""
 import copy
+import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from cmlkit import closure, disclosure, risk, synthetic
-from cmlkit import frame as F
+from cmlkit import disclosure, risk, synthetic
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,44 @@ def test_synthetic_ground_truth(libraries, spec):
     assert v["top_precision"] >= 3 * v["base_rate"]
 
 
+def test_non_circular_validation_per_indicator_and_gain(spec):
+    """On the non-circular scenario: no-signal indicators near 0.5, the index beats its best part, and
+    missing answers cost little."""
+    from cmlkit import risk_validation as RV
+    from cmlkit.synthetic_risk import NO_SIGNAL
+
+    scope = synthetic.in_scope(synthetic.make_frame(1000, random_state=2))
+    d = synthetic.simulate_libraries(scope, random_state=2, scenario="non_circular")
+    table, gain = RV.indicator_aucs(d, d["true_at_risk"], spec, B=500)
+    print("\n" + table.round(3).to_string(index=False))
+    print(f"index AUC {gain['index_auc']:.3f}; best single indicator {gain['best_indicator']} {gain['best_indicator_auc']:.3f}; "
+          f"gain {gain['gain']:+.3f} (95% CI {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f})")
+    aucs = table.set_index("score")["auc"]
+    for name in NO_SIGNAL:
+        assert abs(aucs[name] - 0.5) <= 0.1, name
+    assert 0.6 < aucs["index"] < 0.9                      # informative, and not the self-consistent 0.95
+    assert gain["gain"] > 0
+    missing = RV.missing_behaviour(d, d["true_at_risk"], spec)
+    print(missing.round(3).to_string(index=False))
+    m = missing.set_index("scenario")
+    assert m.loc["none", "share_scored"] == 1.0
+    assert m.loc["random 10%", "share_scored"] > m.loc["random 30%", "share_scored"]
+    assert abs(m.loc["random 10%", "auc"] - m.loc["none", "auc"]) < 0.05
+    assert (m.filter(like="drop", axis=0)["spearman_with_full"] > 0.8).all()
+
+
+def test_default_scenario_is_unchanged():
+    scope = synthetic.in_scope(synthetic.make_frame(200, random_state=4))
+    a = synthetic.simulate_libraries(scope, random_state=4)
+    b = synthetic.simulate_libraries(scope, random_state=4, scenario="default")
+    pd.testing.assert_frame_equal(a, b)
+    c = synthetic.simulate_libraries(scope, random_state=4, scenario="non_circular")
+    assert "true_hidden_pressure" in c and "true_hidden_pressure" not in a
+    assert (c["library_id"] == a["library_id"]).all() and (c["paid_staff"] == a["paid_staff"]).all()
+    with pytest.raises(ValueError, match="unknown scenario"):
+        synthetic.simulate_libraries(scope, random_state=4, scenario="nope")
+
+
 def test_reasons_are_consistent_with_values(libraries, spec):
     s = risk.score_libraries(libraries, spec)
     listed = s.loc[s["tier"].isin(["high", "medium"])]
@@ -123,22 +161,97 @@ def test_disclosure_primary_and_secondary():
     assert s2["suppression"].tolist() == ["", "primary", "primary", "", "", ""]
 
 
-def test_real_frame_temporal_validation(shared_data):
-    ace = F.load_ace(shared_data / "ace_basic_dataset_2023.csv")
-    tf = F.load_taskforce_2016(shared_data / "libraries_england_2016.csv")
-    v = closure.temporal_validation(ace, taskforce=tf)
-    print(f"\nreal frame: train {v['train']}, test {v['test']}; AUC {v['auc']:.3f}, top-decile precision "
-          f"{v['top_decile_precision']:.3f} (base rate {v['base_rate']:.3f}), Brier {v['brier']:.4f}, "
-          f"calibration slope {v['calibration_slope']:.2f}, intercept {v['calibration_intercept']:.2f}")
-    assert v["train"] == {"window": "2016-2019", "n": 342, "events": 18}
-    assert v["test"]["events"] >= 5 and v["test"]["n"] > 250
-    assert 0 <= v["auc"] <= 1 and np.isfinite(v["brier"])
-    assert "log_hours_16" in v["features"] and "hours" not in v["features"]   # no post-closure leakage
-    b = closure.base_risk(ace, F.in_scope(ace, year=2023)["library_id"][:20], taskforce=tf)
-    assert b.between(0, 1).all()
+# --------------------------------------------------------------------------------------------
+# The private priority list (notebook 60 run on a synthetic wave)
+
+CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
 
 
-def test_closure_model_refuses_too_little_history():
-    small = synthetic.make_frame(20, random_state=1)
-    val, base = closure.report(small, small["library_id"][:3])
-    assert val["status"].startswith("not fitted") and base.isna().all()
+@pytest.fixture(scope="module")
+def at_risk_run(tmp_path_factory, root):
+    """Notebook 60 executed on a synthetic frame, responses with weights, clusters and private contacts."""
+    from cmlkit import tables
+    from cmlkit.run import _execute
+
+    d = tmp_path_factory.mktemp("at_risk")
+    fr = synthetic.make_frame(480, random_state=5)
+    scope = synthetic.in_scope(fr)
+    libs = synthetic.simulate_libraries(scope, random_state=5)
+    responded = np.random.default_rng(5).random(len(libs)) < synthetic.response_propensity(scope, random_state=5)
+    resp = libs.loc[responded].reset_index(drop=True).assign(response_id=lambda x: "R" + x["library_id"])
+    resp = resp.merge(scope[["library_id", "operation_23"]].rename(columns={"operation_23": "type"}), on="library_id")
+    n_region = scope["region"].value_counts()
+    resp["N_region"] = resp["region"].map(n_region).astype(float)
+    resp["weight"] = resp["N_region"] / resp["region"].map(resp["region"].value_counts())
+    tables.write_parquet(resp[["response_id", *CONTACT_FIELDS]], d / "private" / "contacts.parquet")
+    tables.write_parquet(resp.drop(columns=list(CONTACT_FIELDS)), d / "weighted.parquet")
+    tables.write_parquet(resp[["library_id"]].assign(cluster_name=np.where(resp.index % 2, "council supported", "independent")),
+                         d / "clusters.parquet")
+    fr.to_csv(d / "frame.csv", index=False)
+    sp = risk.load_spec()
+    sp["sensitivity"]["weight_draws"] = 20
+    sp["closure"]["bootstrap"] = 200
+    import yaml
+    (d / "risk.yml").write_text(yaml.safe_dump(sp))
+    out = d / "run"
+    params = {"weighted_path": str(d / "weighted.parquet"), "clusters_path": str(d / "clusters.parquet"),
+              "frame_path": str(d / "frame.csv"), "contacts_path": str(d / "private" / "contacts.parquet"),
+              "spec_path": str(d / "risk.yml"), "output_dir": str(out),
+              "priority_path": str(out / "private" / "risk" / "priority_list.csv")}
+    _execute(root / "notebooks" / "60_at_risk_libraries.ipynb", d / "executed.ipynb", params, root, "python3")
+    return out, resp
+
+
+def test_priority_list_opens_with_contacts_plain_headers_and_glossary(at_risk_run):
+    from openpyxl import load_workbook
+
+    out, resp = at_risk_run
+    path = out / "private" / "risk" / "priority_list.xlsx"
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Priority list", "Not responded", "Glossary"]
+    ws = wb["Priority list"]
+    header = [c.value for c in ws[1]]
+    assert header == ["Priority", "Library", "Authority", "Region", "Risk level", "Risk score", "Why", "Suggested support",
+                      "Position could range", "Council's recent record", "Contact name", "Contact role", "Email", "Phone",
+                      "Agreed to follow-up", "Library id"]
+    jargon = {"rank", "combined_rank", "base_risk", "rank_p05", "rank_p95", "tier_changes", "score", "tier"}
+    assert not jargon & set(header)
+    assert ws.auto_filter.ref and ws.freeze_panes == "A2"
+    pri = pd.read_csv(out / "private" / "risk" / "priority_list.csv", encoding="utf-8-sig")
+    assert list(pri.columns) == header and len(pri) > 10
+    assert pri["Priority"].tolist() == list(range(1, len(pri) + 1))
+    assert set(pri["Risk level"]) <= {"High", "Medium"} and pri["Why"].str.len().gt(0).all()
+    # scores are shown with two decimals, in the file and in the sheet's number format
+    assert (pri["Risk score"].round(2) == pri["Risk score"]).all()
+    col = header.index("Risk score") + 1
+    assert ws.cell(row=2, column=col).number_format == "0.00"
+    # the contact each library gave is there, joined on its response
+    by_id = resp.set_index("library_id")
+    assert (pri["Email"] == pri["Library id"].map(by_id["contact_email"])).all()
+    assert pri["Email"].str.endswith(".example").all() and pri["Region"].notna().all()
+    gloss = pd.read_excel(path, sheet_name="Glossary")
+    assert {"Priority", "Risk score", "Why", "Closure model"} <= set(gloss["Column"])
+    closure_line = gloss.loc[gloss["Column"] == "Closure model", "Meaning"].iloc[0]
+    assert "closures" in closure_line and "{in_words}" not in closure_line
+    # non-responding in-scope libraries, from public data, marked as such
+    nr = pd.read_excel(path, sheet_name="Not responded")
+    scope_ids = set(synthetic.in_scope(synthetic.make_frame(480, random_state=5))["library_id"])
+    assert set(nr["Library id"]) == scope_ids - set(resp["library_id"]) and len(nr) > 0
+    assert (nr["Source"] == "Public frame data only - NOT survey-based").all()
+    assert not {"Risk score", "Email", "Contact name"} & set(nr.columns)
+
+
+def test_no_contact_field_in_any_public_output(at_risk_run):
+    out, resp = at_risk_run
+    values = [v for c in CONTACT_FIELDS for v in resp[c].dropna().astype(str) if len(v) > 6]
+    public = [p for p in out.rglob("*") if p.is_file() and "private" not in p.relative_to(out).parts]
+    assert len(public) >= 8
+    for p in public:
+        text = p.read_bytes().decode("utf-8", "replace")
+        assert not any(f in text for f in CONTACT_FIELDS + ("Email", "Phone")), p
+        hits = [v for v in values if v in text]
+        assert not hits, (p, hits[:3])
+    val = json.loads((out / "tables" / "risk" / "closure_validation.json").read_text())
+    assert val["ranking_weight"] in (0.0, 0.2) and val["in_words"]
+    ctx = pd.read_csv(out / "tables" / "risk" / "authority_context.csv")
+    assert ctx["context"].str.endswith("(public data, not a prediction).").all()

@@ -1,19 +1,29 @@
-"""A closure model from the real frame history, validated forward in time.
+"""A pooled discrete-time closure hazard over the whole frame history.
 
-Libraries that were community run or independent (``CR``/``ICL``) in 2016 are followed in the Arts
-Council basic dataset: did they close by 2019 (training window) and, if open in 2019, did they close
-by 2023 (test window)? Features are those measured before the outcome and not blanked when a
-library closes (the 2023 file has no hours or co-location for closed libraries, so those would leak
-the outcome): independent vs community run, statutory status at the start of the window, region,
-the share of the authority's libraries that were community run in 2016, and — from the Libraries
-Taskforce 2016 dataset where the library links to it — weekly hours, whether any hours were staffed,
-neighbourhood deprivation (IMD 2015 decile) and population, with missing-value indicators.
+The Arts Council basic dataset records each library's governance in 2016, 2019, 2021, 2022 and
+2023, and for closed libraries the year of closure. :func:`library_years` turns that into one row
+per library and interval (2016->2019, 2019->2021, 2021->2022, 2022->2023) in which the library was
+community run or independent (``CR``/``ICL``) at the start of the interval, with an ``event`` flag
+for closing during it:
 
-The model is an L2-penalised logistic regression (scikit-learn ``LogisticRegressionCV``: penalty
-chosen by stratified 5-fold cross-validation on log loss), suited to a few dozen events; Firth
-correction is not used. Validation reports ROC AUC, precision in the top decile, the Brier score
-and calibration (observed vs predicted by fifth of predicted risk; calibration intercept and
-slope), whatever they are.
+- ``[Unknown]`` and ``Temporary Closure`` codes are handled explicitly: the library keeps its last
+  known status, stays in the risk set, and carries a ``status_unclear`` flag for that interval (so
+  a library unknown in 2019 that later closed still counts);
+- the ``closed`` year places a closure in the right interval when the codes alone cannot (e.g. a
+  library coded ``[Unknown]`` in 2019 and 2021 and ``Closed`` in 2022 that closed in 2020), but it
+  never moves a closure before a year in which the library was observed open;
+- a library that goes back to the council leaves the risk set without an event.
+
+Features are those known at the start of each interval only: independent (``ICL``) status,
+statutory status at the start (latest recorded year not after it), the unclear-status flag, the
+authority's closures of any library in the three years up to the start and its community-run share
+at the start, and — from the Libraries Taskforce 2016 dataset where the library links to it —
+weekly hours and neighbourhood deprivation in 2016 (frames that carry ``imd_decile`` use it).
+Hours in the 2023 file are blank for every closed library and are never used.
+
+The model (:func:`fit_hazard`) is a complementary log-log binomial GLM with ``log(interval years)``
+as offset (a grouped-time proportional hazard), fitted with statsmodels; standard errors are
+clustered by authority. Validation and baselines live in :mod:`cmlkit.closure_validation`.
 """
 
 from __future__ import annotations
@@ -22,222 +32,233 @@ import warnings
 
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 
 from .errors import CmlkitError
+from .link import link_responses
 
+YEARS = (2016, 2019, 2021, 2022, 2023)
 COMMUNITY = ("CR", "ICL")
+OPEN = ("LA", "LAU", "C", "CR", "ICL")
+UNCLEAR = ("Unknown", "Temporary Closure")
+NUMERIC = ("log_hours_16", "imd_decile")
 
 
 class ClosureModelError(CmlkitError):
     """The frame history cannot support a closure model."""
 
 
-def _authority_share(frame: pd.DataFrame, year: str) -> pd.Series:
-    op = frame[f"operation_{year}"]
-    live = ~op.isin(["Closed", "Unknown", "Facility Not Open"]) & op.notna()
-    share = op.where(live).isin(COMMUNITY).groupby(frame["authority"]).sum() / live.groupby(frame["authority"]).sum()
-    return frame["authority"].map(share).astype(float)
+def _codes(frame: pd.DataFrame) -> np.ndarray:
+    cols = [f"operation_{y % 100}" for y in YEARS]
+    missing = [c for c in cols if c not in frame]
+    if missing:
+        raise ClosureModelError(f"frame lacks {missing} for the closure history")
+    return frame[cols].astype(object).where(frame[cols].notna(), "").to_numpy(dtype=str)
 
 
-def link_taskforce(frame: pd.DataFrame, taskforce: pd.DataFrame) -> pd.DataFrame:
-    """Taskforce 2016 measures for frame libraries (exact or fuzzy links only; see :mod:`cmlkit.link`)."""
-    from .link import link_responses
+def _carried(codes: np.ndarray) -> np.ndarray:
+    """Codes with ``Unknown``/``Temporary Closure`` replaced by the last known code (if any)."""
+    known = pd.DataFrame(np.where(np.isin(codes, UNCLEAR), None, codes))
+    return known.ffill(axis=1).fillna("").to_numpy(dtype=str)
 
-    resp = frame.rename(columns={"library_id": "response_id", "name": "library_name", "authority": "local_authority"})
-    links = link_responses(resp[["response_id", "library_name", "postcode", "local_authority"]].reset_index(drop=True), taskforce)
-    ok = links["status"].isin(["exact", "fuzzy"]) & ~links["duplicate_link"]
-    tf = taskforce.set_index("library_id")
-    cols = ["hours", "staffed_hours", "imd_multiple", "population"]
-    out = pd.DataFrame(index=frame.index, columns=[f"tf_{c}" for c in cols], dtype=float)
-    ids = links.loc[ok.to_numpy(), "library_id"].to_numpy()
-    rows = frame.index[ok.to_numpy()]
-    for c in cols:
-        out.loc[rows, f"tf_{c}"] = tf.loc[ids, c].to_numpy(dtype=float)
-    out["tf_linked"] = ok.to_numpy().astype(float)
+
+def _statutory(frame: pd.DataFrame) -> np.ndarray:
+    """Statutory status (1/0/NaN) at each year: the latest recorded year not after it."""
+    out = np.full((len(frame), len(YEARS)), np.nan)
+    for j, y in enumerate(YEARS):
+        for yy in [x for x in YEARS if x <= y][::-1]:
+            col = f"statutory_{yy % 100}"
+            if col in frame:
+                s = frame[col].map({True: 1.0, False: 0.0, "Yes": 1.0, "No": 0.0, "yes": 1.0, "no": 0.0})
+                out[:, j] = s.astype(float).to_numpy()
+                break
     return out
 
 
-def history(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per library community run in 2016, with features and the two window outcomes.
+def closure_years(frame: pd.DataFrame) -> np.ndarray:
+    """Year each library closed (NaN if open throughout): the ``closed`` column where it is
+    consistent with the codes, otherwise the first year coded ``Closed``."""
+    codes = _codes(frame)
+    is_closed = codes == "Closed"
+    first = np.where(is_closed.any(axis=1), is_closed.argmax(axis=1), -1)
+    coded = np.where(first >= 0, np.array(YEARS)[np.clip(first, 0, None)], np.nan)
+    cy = pd.to_numeric(frame.get("closed", pd.Series(np.nan, index=frame.index)), errors="coerce").to_numpy(dtype=float)
+    open_idx = np.where(np.isin(codes, OPEN), np.arange(len(YEARS))[None, :], -1)
+    last_open = np.where(first >= 0, np.where(open_idx < np.where(first >= 0, first, 99)[:, None], open_idx, -1).max(axis=1), -1)
+    last_open_year = np.where(last_open >= 0, np.array(YEARS)[np.clip(last_open, 0, None)], -np.inf)
+    ok = np.isfinite(cy) & (cy > last_open_year) & ((first < 0) | (cy <= coded))
+    return np.where(ok, cy, coded)
+
+
+def authority_closures(frame: pd.DataFrame, *, window: int = 3) -> pd.DataFrame:
+    """Per authority and frame year: libraries (any governance) that closed in the ``window`` years
+    up to and including that year, and the authority's open libraries and community-run share then."""
+    codes = _codes(frame)
+    cy = closure_years(frame)
+    rows = {}
+    for j, y in enumerate(YEARS):
+        live = np.isin(codes[:, j], OPEN)
+        rows[y] = pd.DataFrame({"authority": frame["authority"].to_numpy(), "closed": (cy > y - window) & (cy <= y),
+                                "open": live, "community": live & np.isin(codes[:, j], COMMUNITY)})
+    out = pd.concat(rows, names=["year"]).groupby(["authority", "year"]).sum()
+    out["community_share"] = out["community"] / out["open"].where(out["open"] > 0)
+    return out.rename(columns={"closed": "recent_closures", "open": "open_libraries"}).reset_index()
+
+
+def link_taskforce(frame: pd.DataFrame, taskforce: pd.DataFrame) -> pd.DataFrame:
+    """Taskforce 2016 hours and deprivation for frame libraries (exact or fuzzy links only)."""
+    resp = frame.rename(columns={"library_id": "response_id", "name": "library_name", "authority": "local_authority"})
+    links = link_responses(resp[["response_id", "library_name", "postcode", "local_authority"]].reset_index(drop=True), taskforce)
+    ok = (links["status"].isin(["exact", "fuzzy"]) & ~links["duplicate_link"]).to_numpy()
+    tf = taskforce.set_index("library_id")
+    out = pd.DataFrame(np.nan, index=frame.index, columns=["tf_hours", "tf_imd"])
+    ids = links.loc[ok, "library_id"].to_numpy()
+    out.loc[frame.index[ok], "tf_hours"] = tf.loc[ids, "hours"].to_numpy(dtype=float)
+    out.loc[frame.index[ok], "tf_imd"] = tf.loc[ids, "imd_multiple"].to_numpy(dtype=float)
+    return out
+
+
+def library_measures(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Time-fixed measures from 2016: ``log_hours_16`` (Taskforce) and ``imd_decile`` (Taskforce
+    IMD 2015, or the frame's own ``imd_decile``); NaN where unknown."""
+    out = pd.DataFrame(index=frame.index)
+    if taskforce is not None:
+        ever = _codes(frame)
+        ever = np.isin(ever, COMMUNITY).any(axis=1)
+        tf = link_taskforce(frame.loc[ever], taskforce).reindex(frame.index)
+        out["log_hours_16"] = np.log1p(tf["tf_hours"])
+        out["imd_decile"] = tf["tf_imd"]
+    if "imd_decile" in frame and ("imd_decile" not in out or out["imd_decile"].isna().all()):
+        out["imd_decile"] = pd.to_numeric(frame["imd_decile"], errors="coerce")
+    return out
+
+
+def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, codes=COMMUNITY) -> pd.DataFrame:
+    """One row per library and interval at risk, with start-of-interval features and the event.
 
     Returns
     -------
     pandas.DataFrame
-        ``library_id, authority, region, icl_16, icl_19, statutory_16, statutory_19,
-        authority_cr_share_16`` (+ Taskforce measures), ``closed_16_19`` and ``closed_19_23``
-        (NaN where the library was not open at the start of that window).
+        ``library_id, authority, region, start, end, years, event, start_code, icl, statutory,
+        status_unclear, authority_recent_closures, authority_community_share`` and the 2016
+        measures of :func:`library_measures` (NaN where unknown).
     """
-    need = {"operation_16", "operation_19", "operation_23", "authority", "region", "library_id"}
-    if not need <= set(frame.columns):
-        raise ClosureModelError(f"frame lacks {sorted(need - set(frame.columns))} for the closure history")
-    share = _authority_share(frame, "16")
-    base = frame.loc[frame["operation_16"].isin(COMMUNITY)].copy()
-    if len(base) < 30:
-        raise ClosureModelError(f"only {len(base)} community libraries in 2016: too few for a closure model")
-    later = [c for c in ("operation_21", "operation_22", "operation_23") if c in base]
-    closed19 = base["operation_19"].eq("Closed")
-    closed23 = base[later].eq("Closed").any(axis=1)
-    open19 = ~base["operation_19"].isin(["Closed", "Unknown", "Facility Not Open"])
-    out = pd.DataFrame({
-        "library_id": base["library_id"], "authority": base["authority"], "region": base["region"],
-        "icl_16": base["operation_16"].eq("ICL").astype(float),
-        "icl_19": base["operation_19"].eq("ICL").astype(float),
-        "statutory_16": _flag(base.get("statutory_16")),
-        "statutory_19": _flag(base.get("statutory_19", base.get("statutory_16"))),
-        "authority_cr_share_16": share.loc[base.index],
-        "closed_16_19": closed19.astype(float),
-        "closed_19_23": np.where(open19 & ~closed19, (closed23 & ~closed19).astype(float), np.nan),
-    })
-    if taskforce is not None:
-        tf = link_taskforce(base, taskforce)
-        out["log_hours_16"] = np.log1p(tf["tf_hours"])
-        out["staffed_16"] = (tf["tf_staffed_hours"] > 0).astype(float).where(tf["tf_staffed_hours"].notna())
-        out["imd_decile_16"] = tf["tf_imd_multiple"]
-        out["log_population_16"] = np.log1p(tf["tf_population"])
-    elif "imd_decile" in base:
-        out["imd_decile_16"] = pd.to_numeric(base["imd_decile"], errors="coerce")
-    return out.reset_index(drop=True)
+    if not {"library_id", "authority"} <= set(frame.columns):
+        raise ClosureModelError("frame lacks library_id/authority for the closure history")
+    raw = _codes(frame)
+    filled = _carried(raw)
+    cy = closure_years(frame)
+    stat = _statutory(frame)
+    measures = library_measures(frame, taskforce=taskforce)
+    auth = authority_closures(frame).set_index(["authority", "year"])
+    parts = []
+    for k in range(len(YEARS) - 1):
+        start, end = YEARS[k], YEARS[k + 1]
+        alive = ~(cy <= start)
+        risk = np.isin(filled[:, k], codes) & alive
+        idx = np.flatnonzero(risk)
+        key = pd.MultiIndex.from_arrays([frame["authority"].to_numpy()[idx], np.full(len(idx), start)])
+        a = auth.reindex(key)
+        parts.append(pd.DataFrame({
+            "library_id": frame["library_id"].to_numpy()[idx], "authority": frame["authority"].to_numpy()[idx],
+            "region": frame["region"].to_numpy()[idx] if "region" in frame else "",
+            "start": start, "end": end, "years": float(end - start),
+            "event": ((cy[idx] > start) & (cy[idx] <= end)).astype(float),
+            "start_code": filled[idx, k], "icl": (filled[idx, k] == "ICL").astype(float),
+            "statutory": stat[idx, k], "status_unclear": np.isin(raw[idx, k], UNCLEAR).astype(float),
+            "authority_recent_closures": a["recent_closures"].to_numpy(dtype=float),
+            "authority_community_share": a["community_share"].to_numpy(dtype=float),
+            **{c: measures[c].to_numpy()[idx] for c in measures},
+        }))
+    return pd.concat(parts, ignore_index=True)
 
 
-def _flag(s):
-    if s is None:
-        return np.nan
-    return s.map({True: 1.0, False: 0.0, "Yes": 1.0, "No": 0.0, "yes": 1.0, "no": 0.0}).astype(float)
+def current_rows(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Start-of-interval features for libraries as they stand in the last frame year (for ranking)."""
+    raw = _codes(frame)
+    filled = _carried(raw)
+    j = len(YEARS) - 1
+    stat = _statutory(frame)[:, j]
+    measures = library_measures(frame, taskforce=taskforce)
+    auth = authority_closures(frame).set_index(["authority", "year"])
+    a = auth.reindex(pd.MultiIndex.from_arrays([frame["authority"].to_numpy(), np.full(len(frame), YEARS[j])]))
+    cur = pd.DataFrame({"library_id": frame["library_id"].to_numpy(), "authority": frame["authority"].to_numpy(),
+                        "start": YEARS[j], "start_code": filled[:, j], "icl": (filled[:, j] == "ICL").astype(float),
+                        "statutory": stat, "status_unclear": np.isin(raw[:, j], UNCLEAR).astype(float),
+                        "authority_recent_closures": a["recent_closures"].to_numpy(dtype=float),
+                        "authority_community_share": a["community_share"].to_numpy(dtype=float),
+                        **{c: measures[c].to_numpy() for c in measures}})
+    return cur.set_index("library_id").reindex(list(library_ids)).reset_index()
 
 
-def design_matrix(hist: pd.DataFrame, *, window: str, columns=None, medians=None) -> tuple[pd.DataFrame, dict]:
-    """Model features for a window ("16_19" or "19_23"): status flags from the window's start,
-    region dummies, numeric measures median-imputed with missing indicators."""
-    start = window.split("_")[0]
-    X = pd.DataFrame({"icl": hist[f"icl_{start}"], "statutory": hist[f"statutory_{start}"],
-                      "authority_cr_share_16": hist["authority_cr_share_16"]}, index=hist.index)
-    for c in ("log_hours_16", "staffed_16", "imd_decile_16", "log_population_16"):
-        if c in hist:
-            X[c] = hist[c]
-    X = pd.concat([X, pd.get_dummies(hist["region"], prefix="region", dtype=float)], axis=1)
-    medians = medians if medians is not None else X.median(numeric_only=True).to_dict()
-    for c in list(X.columns):
-        if X[c].isna().any() or (c in medians and columns is not None and f"{c}_missing" in columns):
-            X[f"{c}_missing"] = X[c].isna().astype(float)
+# --------------------------------------------------------------------------------------------
+# The model
+
+
+def features(rows: pd.DataFrame, *, medians: dict | None = None, columns: list | None = None) -> tuple[pd.DataFrame, dict]:
+    """Design matrix: flags, authority context and 2016 measures (median-imputed with missing flags).
+
+    ``medians`` and ``columns`` from the training rows are reused for new rows, so the same columns
+    come out in the same order.
+    """
+    base = ["icl", "statutory", "status_unclear", "authority_recent_closures", "authority_community_share",
+            *[c for c in NUMERIC if c in rows]]
+    X = rows[base].astype(float).copy()
+    medians = medians if medians is not None else {c: float(np.nanmedian(X[c])) if X[c].notna().any() else 0.0 for c in base}
+    for c in base:
+        miss = X[c].isna()
+        if (columns is None and miss.any()) or (columns is not None and f"{c}_missing" in columns):
+            X[f"{c}_missing"] = miss.astype(float)
         X[c] = X[c].fillna(medians.get(c, 0.0))
     if columns is not None:
         X = X.reindex(columns=columns, fill_value=0.0)
-    return X.astype(float), medians
+    return X, medians
 
 
-def fit(X: pd.DataFrame, y, *, random_state: int = 0):
-    """L2-penalised logistic regression, penalty by stratified 5-fold CV on log loss."""
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.model_selection import StratifiedKFold
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
+class HazardModel:
+    """A fitted cloglog hazard: ``predict(rows, years=h)`` is the probability of closing within
+    ``h`` years; ``rate(rows)`` the linear predictor (the ranking score, free of interval length)."""
 
-    y = np.asarray(y, dtype=int)
+    def __init__(self, result, columns, medians, sd):
+        self.result, self.columns, self.medians, self.sd = result, columns, medians, sd
+
+    def _x(self, rows):
+        X, _ = features(rows, medians=self.medians, columns=[c for c in self.columns if c != "const"])
+        X = X / self.sd
+        return sm.add_constant(X, has_constant="add")[self.columns].to_numpy(dtype=float)
+
+    def rate(self, rows) -> np.ndarray:
+        return self._x(rows) @ self.result.params.to_numpy()
+
+    def predict(self, rows, *, years: float = 4.0) -> np.ndarray:
+        return 1.0 - np.exp(-np.exp(np.clip(self.rate(rows) + np.log(years), -30, 30)))
+
+    def coefficients(self) -> pd.DataFrame:
+        """Coefficients per standard deviation of each feature, authority-clustered SE, hazard ratio."""
+        r = self.result
+        ci = r.conf_int()
+        return pd.DataFrame({"feature": r.params.index, "coef": r.params.to_numpy(), "se_cluster": r.bse.to_numpy(),
+                             "p_value": r.pvalues.to_numpy(), "hazard_ratio": np.exp(r.params.to_numpy()),
+                             "hr_low": np.exp(ci[0].to_numpy()), "hr_high": np.exp(ci[1].to_numpy())})
+
+
+def fit_hazard(rows: pd.DataFrame) -> HazardModel:
+    """Fit the pooled cloglog hazard with ``log(years)`` offset and authority-clustered SEs.
+
+    Features are scaled by their standard deviation; constant columns are dropped.
+    """
+    y = rows["event"].to_numpy(dtype=float)
     if y.sum() < 5:
-        raise ClosureModelError(f"only {int(y.sum())} closures in the training window: too few to fit a model")
-    folds = StratifiedKFold(n_splits=min(5, int(y.sum())), shuffle=True, random_state=random_state)
-    model = make_pipeline(StandardScaler(), LogisticRegressionCV(Cs=np.logspace(-3, 2, 12), cv=folds, scoring="neg_log_loss",
-                                                                 max_iter=5000))
+        raise ClosureModelError(f"only {int(y.sum())} closures to fit on: too few for a model")
+    X, med = features(rows)
+    sd = X.std(ddof=0)
+    keep = sd.index[sd > 0]
+    X = X[keep] / sd[keep]
+    Xc = sm.add_constant(X, has_constant="add")
+    groups = pd.factorize(rows["authority"])[0]
+    model = sm.GLM(y, Xc, family=sm.families.Binomial(link=sm.families.links.CLogLog()),
+                   offset=np.log(rows["years"].to_numpy(dtype=float)))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)    # scikit-learn 1.8+ attribute/default notices
-        model.fit(X, y)
-    return model
-
-
-def calibration(y, p, *, bins: int = 5) -> tuple[pd.DataFrame, dict]:
-    """Observed vs predicted by fifths of predicted risk; calibration intercept/slope and Brier score."""
-    import statsmodels.api as sm
-
-    y = np.asarray(y, dtype=float)
-    p = np.clip(np.asarray(p, dtype=float), 1e-6, 1 - 1e-6)
-    q = pd.qcut(pd.Series(p).rank(method="first"), bins, labels=False)
-    table = pd.DataFrame({"bin": q + 1, "y": y, "p": p}).groupby("bin").agg(n=("y", "size"), observed=("y", "mean"),
-                                                                          predicted=("p", "mean")).reset_index()
-    lp = np.log(p / (1 - p))
-    stats = {"brier": float(np.mean((p - y) ** 2))}
-    try:
-        slope = sm.GLM(y, sm.add_constant(lp), family=sm.families.Binomial()).fit()
-        inter = sm.GLM(y, np.ones((len(y), 1)), family=sm.families.Binomial(), offset=lp).fit()
-        stats.update(calibration_slope=float(slope.params[1]), calibration_intercept=float(inter.params[0]))
-    except Exception:                  # separation or no events: report what can be reported
-        stats.update(calibration_slope=float("nan"), calibration_intercept=float("nan"))
-    return table, stats
-
-
-def temporal_validation(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, random_state: int = 0) -> dict:
-    """Fit on 2016 -> 2019 closures, test on 2019 -> 2023 closures among libraries open in 2019.
-
-    Returns
-    -------
-    dict
-        ``train`` / ``test`` sizes and events, ``auc``, ``top_decile_precision``, ``base_rate``,
-        ``lift``, ``brier``, ``calibration_slope``, ``calibration_intercept``, ``calibration`` (table
-        records), ``coefficients`` (standardised) and ``features``.
-    """
-    from .risk import validate
-
-    hist = history(frame, taskforce=taskforce)
-    Xtr, med = design_matrix(hist, window="16_19")
-    ytr = hist["closed_16_19"].to_numpy()
-    model = fit(Xtr, ytr, random_state=random_state)
-    test = hist.loc[hist["closed_19_23"].notna()]
-    Xte, _ = design_matrix(test, window="19_23", columns=list(Xtr.columns), medians=med)
-    yte = test["closed_19_23"].to_numpy()
-    p = model.predict_proba(Xte)[:, 1]
-    v = validate(p, yte)
-    table, cal = calibration(yte, p)
-    coefs = dict(zip(Xtr.columns, model[-1].coef_[0].round(4)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        c_value = float(np.ravel(model[-1].C_)[0])
-    return {"train": {"window": "2016-2019", "n": int(len(ytr)), "events": int(ytr.sum())},
-            "test": {"window": "2019-2023", "n": v["n"], "events": v["events"]},
-            "auc": v["auc"], "base_rate": v["base_rate"], "top_decile_precision": v["top_precision"], "lift": v["lift"],
-            **cal, "calibration": table.round(4).to_dict("records"), "penalty_C": c_value,
-            "features": list(Xtr.columns), "coefficients": {k: float(v) for k, v in coefs.items()},
-            "taskforce_linked": bool(taskforce is not None)}
-
-
-def base_risk(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None = None, random_state: int = 0) -> pd.Series:
-    """Predicted probability of closing within about four years for the given current libraries.
-
-    The model is refitted on both windows (2016 -> 2019 and 2019 -> 2023 stacked), and applied with
-    each library's current status (independent, statutory) and its 2016 measures; libraries that
-    were not community run in 2016 get their region's and authority's values with the numeric
-    measures imputed (flagged through the missing indicators).
-    """
-    hist = history(frame, taskforce=taskforce)
-    X1, med = design_matrix(hist, window="16_19")
-    t2 = hist.loc[hist["closed_19_23"].notna()]
-    X2, _ = design_matrix(t2, window="19_23", columns=list(X1.columns), medians=med)
-    X = pd.concat([X1, X2])
-    y = np.concatenate([hist["closed_16_19"].to_numpy(), t2["closed_19_23"].to_numpy()])
-    model = fit(X, y, random_state=random_state)
-    cur = frame.set_index("library_id").loc[list(library_ids)].reset_index()
-    now = pd.DataFrame({"library_id": cur["library_id"], "region": cur["region"], "authority": cur["authority"],
-                        "icl_19": cur["operation_23"].eq("ICL").astype(float),
-                        "statutory_19": _flag(cur.get("statutory_23", cur.get("statutory_16"))),
-                        "authority_cr_share_16": _authority_share(frame, "16").reindex(frame.index)
-                        .groupby(frame["library_id"]).first().reindex(cur["library_id"]).to_numpy()})
-    h = hist.set_index("library_id")
-    for c in ("log_hours_16", "staffed_16", "imd_decile_16", "log_population_16"):
-        if c in h:
-            now[c] = h[c].reindex(now["library_id"]).to_numpy()
-    Xn, _ = design_matrix(now, window="19_23", columns=list(X1.columns), medians=med)
-    return pd.Series(model.predict_proba(Xn)[:, 1], index=list(library_ids), name="base_risk")
-
-
-def report(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None = None, random_state: int = 0) -> tuple[dict, pd.Series]:
-    """Temporal validation and base risk for a run, or the reason they could not be computed.
-
-    Returns
-    -------
-    (validation, base_risk) : the validation dict (``status`` "ok" or "not fitted: <reason>") and
-    the predicted base risk per library id (NaN when not fitted).
-    """
-    try:
-        val = {"status": "ok", **temporal_validation(frame, taskforce=taskforce, random_state=random_state)}
-        risk = base_risk(frame, library_ids, taskforce=taskforce, random_state=random_state)
-    except ClosureModelError as exc:
-        return {"status": f"not fitted: {exc}"}, pd.Series(np.nan, index=list(library_ids), name="base_risk")
-    return val, risk
+        warnings.simplefilter("ignore")         # near-separation on rare flags: estimates are still usable for ranking
+        res = model.fit(cov_type="cluster", cov_kwds={"groups": groups}, maxiter=200)
+    return HazardModel(res, list(Xc.columns), med, sd[keep])

@@ -8,6 +8,10 @@ else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+ROW_CONVENTION = "header = row 1"
+"""How rows are numbered in every message about a data file: the row as a spreadsheet shows the file,
+the first header row being row 1 (so the first response of a one-header CSV is row 2)."""
+
 
 class CmlkitError(Exception):
     """Base class for expected, user-facing failures.
@@ -19,10 +23,13 @@ class CmlkitError(Exception):
     file : str or path-like, optional
         The file the problem is in.
     row : int, optional
-        1-based line or data row in ``file``.
+        Row in ``file`` as a spreadsheet shows it (:data:`ROW_CONVENTION`: the first header row is
+        row 1); the message says so.
     column : str, optional
         The column (or question id) the problem is in.
     """
+
+    row_note = ""  # tabular-file errors say how rows are counted
 
     def __init__(self, message, *, file=None, row=None, column=None):
         self.message = str(message)
@@ -37,7 +44,7 @@ class CmlkitError(Exception):
         if self.file:
             where.append(self.file)
         if self.row is not None:
-            where.append(f"row {self.row}")
+            where.append(f"row {self.row}{self.row_note}")
         if self.column is not None:
             where.append(f"column {self.column!r}")
         text = " ".join(self.message.split())
@@ -51,9 +58,13 @@ class InstrumentError(CmlkitError):
 class IngestError(CmlkitError):
     """A raw export cannot be read or does not match the instrument."""
 
+    row_note = f" ({ROW_CONVENTION})"
+
 
 class CleaningLogError(CmlkitError):
     """A cleaning log cannot be applied."""
+
+    row_note = f" ({ROW_CONVENTION})"
 
 
 class PipelineError(CmlkitError):
@@ -71,6 +82,7 @@ class StepFailedError(PipelineError):
 class FrameError(CmlkitError):
     """The population frame is invalid (unknown code, missing column)."""
 
+    row_note = f" ({ROW_CONVENTION})"
 
 class GovernanceError(CmlkitError):
     """A governance specification or input that cannot be used."""

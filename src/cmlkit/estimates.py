@@ -25,9 +25,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cmlkit import domains, intervals
 from cmlkit.design import Design, DesignError, degf, variance
 
-CI_METHODS = ("logit", "wilson", "beta", "mean")
+CI_METHODS = intervals.CI_METHODS
 
 
 def _y(design: Design, column) -> np.ndarray:
@@ -67,7 +68,7 @@ def total(design: Design, column, *, domain=None, level: float = 0.95, df=None, 
     w = np.where(ok, design.weights, 0.0)
     yv = np.where(ok, y, 0.0)
     est = float(np.sum(w * yv))
-    v = float(variance(design, w * yv)[0, 0])
+    v = float(variance(design, w * yv, present=ok)[0, 0])
     d = degf(design, domain=dom) if df is None else df
     extra = {}
     if deff:
@@ -91,7 +92,7 @@ def mean(design: Design, column, *, domain=None, level: float = 0.95, df=None, d
     yv = np.where(ok, y, 0.0)
     est = float(np.sum(w * yv) / sw)
     z = w * (yv - est) / sw
-    v = float(variance(design, z)[0, 0])
+    v = float(variance(design, z, present=ok)[0, 0])
     extra = {}
     if deff:
         extra["deff"] = v / _vsrs(design, yv, w, ok, kind="mean")
@@ -121,7 +122,7 @@ def ratio(design: Design, numerator, denominator, *, domain=None, level: float =
     if X == 0:
         return _result(np.nan, np.nan, d, level, "wald-t", int(ok.sum()))
     r = float(np.sum(w * yv) / X)
-    v = float(variance(design, w * (yv - r * xv) / X)[0, 0])
+    v = float(variance(design, w * (yv - r * xv) / X, present=ok)[0, 0])
     return _result(r, np.sqrt(v), d, level, "wald-t" if np.isfinite(d) else "wald-normal", int(ok.sum()))
 
 
@@ -151,56 +152,33 @@ def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95
     method : {"logit", "wilson", "beta", "mean"}
     df : float, optional
         Degrees of freedom for ``logit``, ``wilson`` and ``mean``; default the (domain) design df.
-        ``beta`` always uses the (domain) design df and the domain's row count, as R does.
+        ``beta`` always uses the (domain) design df and ``nrow`` of the subset design, as R does:
+        the domain's row count for an uncalibrated design (R drops the other rows when
+        subsetting), but the whole design's row count for a calibrated or post-stratified one
+        (R keeps every row, with zero weight outside the domain).
     """
     if method not in CI_METHODS:
         raise DesignError(f"method must be one of {CI_METHODS}, not {method!r}")
     m = mean(design, indicator, domain=domain, level=level, df=df)
     p, se, d, n = m["estimate"], m["se"], m["df"], m["n"]
-    alpha = 1 - level
-    out = {"estimate": p, "se": se, "df": d, "level": level, "ci_method": method, "n": n, "boundary": False}
-    if n == 0 or not np.isfinite(p):
-        return {**out, "ci_low": np.nan, "ci_high": np.nan}
-    if p <= 0 or p >= 1 or se == 0:
-        k = int(round(p * n))
-        lo = 0.0 if k == 0 else stats.beta.ppf(alpha / 2, k, n - k + 1)
-        hi = 1.0 if k == n else stats.beta.ppf(1 - alpha / 2, k + 1, n - k)
-        return {**out, "ci_low": float(lo), "ci_high": float(hi), "ci_method": f"{method}->clopper-pearson(n={n})", "boundary": True}
-    if not (np.isfinite(d) and d > 0) and np.isfinite(d):
-        return {**out, "ci_low": np.nan, "ci_high": np.nan}
-    q = stats.t.ppf(1 - alpha / 2, d) if np.isfinite(d) else stats.norm.ppf(1 - alpha / 2)
-    if method == "mean":
-        lo, hi = p - q * se, p + q * se
-    elif method == "logit":
-        eta, se_eta = np.log(p / (1 - p)), se / (p * (1 - p))
-        lo, hi = 1 / (1 + np.exp(-(eta - q * se_eta))), 1 / (1 + np.exp(-(eta + q * se_eta)))
-    elif method == "wilson":
-        n_eff = p * (1 - p) / se ** 2
-        centre = (p + q ** 2 / (2 * n_eff)) / (1 + q ** 2 / n_eff)
-        half = q / (1 + q ** 2 / n_eff) * np.sqrt(p * (1 - p) / n_eff + q ** 2 / (4 * n_eff ** 2))
-        lo, hi = centre - half, centre + half
-    else:  # beta: Korn-Graubard
-        n_eff = p * (1 - p) / se ** 2
-        dom = _domain(design, domain)
-        d_design = degf(design, domain=dom)  # R: degf and nrow of the subset design
-        n_rows = int(dom.sum())
-        n_eff = n_eff * (stats.t.ppf(alpha / 2, n_rows - 1) / stats.t.ppf(alpha / 2, d_design)) ** 2
-        lo = stats.beta.ppf(alpha / 2, n_eff * p, n_eff * (1 - p) + 1)
-        hi = stats.beta.ppf(1 - alpha / 2, n_eff * p + 1, n_eff * (1 - p))
-    return {**out, "ci_low": float(lo), "ci_high": float(hi)}
+    dom = _domain(design, domain)
+    n_rows = design.n if design.calibrated else int(dom.sum())   # R: nrow of the subset design
+    ci = intervals.proportion(p, se, d, n, method=method, level=level, n_rows=n_rows, df_design=degf(design, domain=dom))
+    out = {"estimate": p, "se": se, "df": d, "level": level, "ci_method": str(ci["ci_method"][0]), "n": n,
+           "boundary": bool(ci["boundary"][0]), "ci_low": float(ci["ci_low"][0]), "ci_high": float(ci["ci_high"][0])}
+    neg = bool(np.any(design.weights[dom] < 0))
+    out["flag"] = domains.NEGATIVE_FLAG if (neg and method in domains.NEGATIVE_REFUSED) else ""
+    return out
 
 
 def by_domain(design: Design, column, by: str, *, estimator: str = "mean", level: float = 0.95, df=None, **kw) -> pd.DataFrame:
     """An estimate for each domain defined by ``by`` (``svyby``); empty domains give NaN with n = 0.
 
-    ``estimator`` is ``"mean"``, ``"total"`` or ``"proportion"`` (of a 0/1 column, with ``method``).
+    ``estimator`` is ``"mean"``, ``"total"``, ``"ratio"`` (with ``denominator``) or ``"proportion"``
+    (of a 0/1 column, with ``method``). Vectorised over domains (:func:`cmlkit.domains.domain_table`).
     """
-    fn = {"mean": mean, "total": total, "proportion": ci_proportion}.get(estimator)
-    if fn is None:
-        raise DesignError(f"estimator must be mean, total or proportion, not {estimator!r}")
-    groups = design.data[by]
-    rows = []
-    for g in sorted(groups.dropna().astype(str).unique()):
-        dom = (groups.astype(str) == g).to_numpy()
-        rows.append({by: g, **fn(design, column, domain=dom, level=level, df=df, **kw)})
-    return pd.DataFrame(rows)
+    if estimator not in domains.ESTIMATORS:
+        raise DesignError(f"estimator must be mean, total, ratio or proportion, not {estimator!r}")
+    t = domains.domain_table(design, [column], by, estimator=estimator, level=level, df=df, **kw)
+    t = t.drop(columns="variable").rename(columns={"domain": by if isinstance(by, str) else "domain"})
+    return t.reset_index(drop=True)

@@ -1,18 +1,32 @@
 """Report figures: one accessible style, colour-blind-safe palette, ``ax=None`` in, Axes out.
 
-Plot functions draw on ``ax`` (or a new figure) and return the Axes; :func:`save_figure` writes
-PNG (150 dpi) and SVG with fixed metadata (byte-stable) and the alt text beside them as ``.txt``.
+Plot functions draw on ``ax`` (or a new figure) and return the Axes, tagging the figure with its kind;
+:func:`save_figure` fits titles, puts variable-name labels in words (labels from the instrument via
+:func:`instrument_labels`), adds the source line (:func:`source_line`), crops to what is drawn and
+writes PNG (150 dpi) and SVG with fixed metadata (byte-stable), the alt text (``.txt``) and a layout
+record (``.json``: texts outside the canvas, labels). Alt text comes from the plotted data through one
+builder per figure kind (:mod:`cmlkit.figures_alt`, re-exported here as ``alt_*`` and :func:`alt_text`).
 """
 
 from __future__ import annotations
 
+import json
+import re
+import textwrap
 from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.text  # noqa: E402
+import matplotlib.transforms  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from .figures_alt import (  # noqa: E402,F401  (re-exported: the alt-text builders belong to cmlkit.figures)
+    ALT_BUILDERS, alt_balance, alt_cluster_map, alt_dumbbell, alt_estimates, alt_heatmap, alt_likert, alt_pyramid,
+    alt_response_rates, alt_score_by_tier, alt_share_bars, alt_stacked_shares, alt_text, alt_weights)
 
 # Okabe-Ito palette (colour-blind safe)
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
@@ -51,25 +65,180 @@ def plot_share_bars(table: pd.DataFrame, *, label_col: str = "label", share_col:
     base = int(t[n_col].max()) if n_col in t and len(t) else 0
     ax.set_title(f"{title}\n(unweighted, n = {base})" if title else f"n = {base}", loc="left")
     ax.grid(axis="y", visible=False)
+    ax.figure.cmlkit_kind = "share_bars"
     return ax
 
 
-def save_figure(ax, path_stem, *, alt_text: str, dpi: int = 150) -> dict:
-    """Save the figure of ``ax`` as PNG and SVG with alt text beside it; close it.
+def source_line(wave: str, *, n: int | None = None, weighted: bool = True, extra: str = "") -> str:
+    """The source line printed under every published figure: ``cmlkit · wave 2025w1 · weighted, n = 220``."""
+    parts = ["cmlkit", f"wave {wave}", ("weighted" if weighted else "unweighted") + (f", n = {n:,}" if n is not None else "")]
+    return " · ".join(parts + ([extra] if extra else []))
+
+
+RAW_NAME = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|^[a-z]+: ?\d+$")
+"""A text that looks like a variable name (``support_book_stock``) or a bare code (``cluster: 0``)."""
+
+
+def instrument_labels(inst) -> dict:
+    """Variable name -> label from an instrument: grid items by their item text, choice columns
+    (``question__choice``) by the choice label, other questions by their text."""
+    out = {}
+    for q in inst.questions:
+        text = str(q["text"]).split(" - ")[-1].strip().rstrip("?")
+        out[q["canonical"]] = text
+        if q["type"].startswith("select"):
+            for c in inst.choices(q["id"]):
+                out[f"{q['canonical']}__{c['name']}"] = c["label"]
+    return out
+
+
+def readable(text: str, labels: dict | None = None) -> str:
+    """``text`` as a reader should see it: its label when ``labels`` has one, otherwise, when it looks
+    like a variable name or code (:data:`RAW_NAME`), in words (``paid_staff: some_paid_hours`` ->
+    ``Paid staff: some paid hours``), a bare lowercase word capitalised; any other text unchanged."""
+    labels = labels or {}
+    if text in labels:
+        return labels[text]
+    if re.fullmatch(r"[a-z][a-z ]*", text):  # a bare lowercase word ("statutory", "high") reads as a label capitalised
+        return text[:1].upper() + text[1:]
+    if not RAW_NAME.search(text):
+        return text
+    head, sep, tail = text.partition(": ")
+    words = [labels.get(w, w.replace("__", ": ").replace("_", " ")) for w in ((head, tail) if sep else (text,))]
+    out = sep.join(words).strip()
+    return out[:1].upper() + out[1:]
+
+
+def _undrawn_ticks(fig) -> set:
+    """Tick labels that matplotlib keeps but does not draw (their tick lies outside the axis view)."""
+    out = set()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            lo, hi = sorted(axis.get_view_interval())
+            eps = (hi - lo) * 1e-9
+            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
+                if not lo - eps <= tick.get_loc() <= hi + eps:
+                    out |= {id(tick.label1), id(tick.label2)}
+    return out
+
+
+def _label_texts(fig):
+    """Tick labels, axis labels and legend entries of every Axes (what a reader takes as labels)."""
+    out = []
+    hidden = _undrawn_ticks(fig)
+    for ax in fig.axes:
+        out += [t for t in list(ax.get_xticklabels()) + list(ax.get_yticklabels()) if id(t) not in hidden]
+        out += [ax.xaxis.label, ax.yaxis.label]
+        leg = ax.get_legend()
+        if leg is not None:
+            out += list(leg.get_texts())
+    return [t for t in out if t.get_visible() and t.get_text()]
+
+
+def _relabel(fig, labels):
+    """Replace variable-name labels (ticks, axis labels, legend entries) by readable ones, in place."""
+    fig.canvas.draw()
+    for ax in fig.axes:
+        for axis in (ax.xaxis, ax.yaxis):
+            old = [t.get_text() for t in axis.get_ticklabels()]
+            new = [readable(t, labels) for t in old]
+            if new != old:
+                axis.set_ticks(axis.get_ticklocs(), new)
+            axis.label.set_text(readable(axis.label.get_text(), labels))
+        leg = ax.get_legend()
+        for t in ([] if leg is None else leg.get_texts()):
+            t.set_text(readable(t.get_text(), labels))
+
+
+def _fit_titles(fig, renderer, *, margin_px: float = 12):
+    """Wrap any title wider than the figure onto more lines (never cut)."""
+    for ax in fig.axes:
+        for t in (ax.title, ax._left_title, ax._right_title):
+            text = t.get_text()
+            if not text:
+                continue
+            for _ in range(6):
+                e = t.get_window_extent(renderer)
+                width = fig.bbox.x1 - margin_px - max(e.x0, fig.bbox.x0 + margin_px)
+                if e.width <= width:
+                    break
+                longest = max(text.split("\n"), key=len)
+                chars = max(12, int(len(longest) * width / t.get_window_extent(renderer).width) - 1)
+                text = "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
+                t.set_text(text)
+
+
+def text_outside(fig, *, bbox=None, tolerance_px: float = 1.0) -> list:
+    """Visible texts of ``fig`` whose drawn extent leaves ``bbox`` (default the figure canvas).
+
+    Returns
+    -------
+    list of str
+        The offending texts (empty when everything lies on the canvas).
+    """
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox if bbox is None else bbox
+    out = []
+    hidden = _undrawn_ticks(fig)
+    for t in fig.findobj(matplotlib.text.Text):
+        if not t.get_visible() or not t.get_text().strip() or id(t) in hidden:
+            continue
+        e = t.get_window_extent(renderer)
+        if e.width == 0 and e.height == 0:
+            continue
+        if e.x0 < box.x0 - tolerance_px or e.y0 < box.y0 - tolerance_px or e.x1 > box.x1 + tolerance_px or e.y1 > box.y1 + tolerance_px:
+            out.append(t.get_text())
+    return out
+
+
+def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labels: dict | None = None,
+                dpi: int = 150) -> dict:
+    """Lay out, check and save the figure of ``ax`` as PNG and SVG with its alt text and a layout record.
+
+    Titles wider than the figure are wrapped; tick labels, axis labels and legend entries that look
+    like variable names are replaced by ``labels`` (e.g. :func:`instrument_labels`) or put in words
+    (:func:`readable`); ``source`` (:func:`source_line`) is printed under the figure; the canvas is
+    cropped to what is drawn (``bbox_inches="tight"``). Beside the images: the alt text (``.txt``)
+    and ``.json`` with the title, kind, labels, source, every text found outside the saved canvas
+    (``outside``) and any title wider than the figure before cropping (``titles_wider_than_figure``) —
+    both empty for a good figure — which the report and the tests read.
 
     Returns
     -------
     dict
-        ``{"png": path, "svg": path, "alt": path}``.
+        ``{"png": path, "svg": path, "alt": path, "meta": path}``.
     """
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig = ax.figure
+    _relabel(fig, labels)
+    renderer = fig.canvas.get_renderer()
     fig.tight_layout()
-    paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt")}
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None})
-    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None})
+    _fit_titles(fig, renderer)
+    fig.tight_layout()
+    _fit_titles(fig, renderer)
+    titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
+    titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
+                      or t.get_window_extent(renderer).x0 < fig.bbox.x0 - 1]
+    if source:
+        tight = fig.get_tightbbox(renderer)
+        fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
+                 fontsize=7, color="0.35", ha="left", va="top")
+    pad = 0.12
+    fig.canvas.draw()  # place legends and ticks as they will be saved before measuring
+    renderer = fig.canvas.get_renderer()
+    canvas = fig.get_tightbbox(renderer).padded(pad)
+    canvas_px = matplotlib.transforms.Bbox.from_extents(*(v * fig.dpi for v in canvas.extents))
+    paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
+             "meta": stem.with_suffix(".json")}
+    meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
+                                                                           for t in (a.title, a._left_title) if t.get_text()),
+            "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
+            "outside": text_outside(fig, bbox=canvas_px), "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=pad)
+    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=pad)
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
+    paths["meta"].write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     plt.close(fig)
     return paths
 
@@ -86,25 +255,25 @@ def plot_response_rates(rates: pd.DataFrame, *, ax=None):
     markers = ["o", "s", "^", "D"]
     for k, (t, sub) in enumerate(data.groupby("type")):
         y = [regions.index(r) + (k - 0.5) * 0.18 for r in sub["region"]]
-        ax.scatter(sub["rate"], y, marker=markers[k % 4], color=PALETTE[k], s=42, label=f"{t}", zorder=3)
+        ax.scatter(sub["rate"], y, marker=markers[k % 4], color=PALETTE[k], s=42, label=f"{t}", zorder=3, clip_on=False)
         for rate, yy, n, N in zip(sub["rate"], y, sub["n"], sub["N"]):
             ax.annotate(f"{int(n)}/{int(N)}", (rate, yy), xytext=(6, 0), textcoords="offset points", va="center", fontsize=7)
     overall = rates.loc[rates["region"] == "All", "rate"]
     if len(overall):
         ax.axvline(float(overall.iloc[0]), color="0.4", ls="--", lw=1, label=f"all ({float(overall.iloc[0]):.0%})")
     ax.set_yticks(range(len(regions)), regions)
-    ax.set_xlim(0, 1.08)
+    ax.set_ylim(-0.7, len(regions) - 0.3)
+    ax.set_xlim(0, 1.15)
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel("Response rate (responding / in-scope libraries)")
     ax.set_title("Response rate by region and governance type", loc="left")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    ax.figure.cmlkit_kind = "response_rates"
     return ax
 
 
 def plot_weights(weights, *, ax=None, title: str = "Distribution of survey weights"):
     """Histogram of survey weights with the Kish design effect in the title."""
-    import numpy as np
-
     w = np.asarray(weights, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
@@ -113,11 +282,12 @@ def plot_weights(weights, *, ax=None, title: str = "Distribution of survey weigh
     ax.set_title(f"{title}\n(n = {len(w)}, Kish design effect {deff:.2f}, effective n {len(w) / deff:.0f})", loc="left")
     ax.set_xlabel("Weight (libraries represented by each response)")
     ax.set_ylabel("Responses")
+    ax.figure.cmlkit_kind = "weights"
     return ax
 
 
 def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", cmap: str = "cividis", vmin=0.0,
-                 vmax=1.0, xlabel: str = "", ax=None):
+                 vmax=1.0, xlabel: str = "", cbar_label: str = "", ax=None):
     """Annotated heatmap of a small table (rows x columns), e.g. cluster profiles or a cross-tab.
 
     Parameters
@@ -128,9 +298,9 @@ def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", c
         A perceptually uniform, colour-vision-deficiency-safe colour map.
     vmin, vmax : float, optional
         Colour scale limits (None: the data range).
+    cbar_label : str
+        Label of the colour bar, whose ticks use the cells' unit (% when ``fmt`` has %).
     """
-    import numpy as np
-
     values = table.to_numpy(dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(max(5.0, 0.75 * table.shape[1] + 3), 0.45 * table.shape[0] + 1.8))
@@ -146,7 +316,11 @@ def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", c
     ax.grid(False)
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
-    ax.figure.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+    cbar = ax.figure.colorbar(im, ax=ax, fraction=0.03, pad=0.02)
+    if "%" in fmt:  # the colour bar in the same unit as the cell labels
+        cbar.ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=0))
+    cbar.set_label(cbar_label, fontsize=8)
+    ax.figure.cmlkit_kind = "heatmap"
     return ax
 
 
@@ -155,8 +329,6 @@ def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapp
 
     Each cluster has its own colour and marker (so the map reads without colour too).
     """
-    import numpy as np
-
     coords = np.asarray(coords, dtype=float)
     labels = np.asarray(labels)
     if ax is None:
@@ -170,7 +342,8 @@ def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapp
     ax.set_xlabel("Principal coordinate 1")
     ax.set_ylabel("Principal coordinate 2")
     ax.set_title(title, loc="left")
-    ax.legend(fontsize=7, frameon=False, loc="best")
+    ax.legend(fontsize=8, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(3, len(np.unique(labels))))
+    ax.figure.cmlkit_kind = "cluster_map"
     return ax
 
 
@@ -192,13 +365,12 @@ def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str =
     ax.set_xlabel("Standardised difference, sample − population (population SDs)")
     ax.set_title(title, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="lower right")
+    ax.figure.cmlkit_kind = "balance"
     return ax
 
 
 def plot_score_by_tier(scores: pd.DataFrame, *, thresholds=None, ax=None, title: str = "Risk index score by tier"):
     """Histogram of risk scores stacked by tier, with the tier thresholds marked."""
-    import numpy as np
-
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.4))
     s = scores.loc[scores["score"].notna()]
@@ -212,11 +384,20 @@ def plot_score_by_tier(scores: pd.DataFrame, *, thresholds=None, ax=None, title:
     ax.set_ylabel("Libraries")
     ax.set_title(f"{title}\n(n = {len(s)} scored)", loc="left")
     ax.legend(fontsize=8, frameon=False)
+    ax.figure.cmlkit_kind = "score_by_tier"
     return ax
 
 
-def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str = "", xlabel: str = "", ax=None):
-    """Estimates with interval whiskers, one row per domain; suppressed cells shown as 'suppressed'."""
+def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str = "", xlabel: str = "",
+                   order: str = "value", ax=None):
+    """Estimates with interval whiskers, one row per domain; suppressed cells shown as 'suppressed'.
+
+    ``order="value"`` puts the largest estimate at the top (suppressed rows last) and says so under the
+    axis; ``order="given"`` keeps the table's order.
+    """
+    if order == "value":
+        table = table.assign(_k=table["estimate"].fillna(-1)).sort_values(["_k", label_col], ascending=[False, True], kind="stable")
+        xlabel = f"{xlabel} (ordered by estimate)" if xlabel else "Ordered by estimate"
     t = table.iloc[::-1].reset_index(drop=True)
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 0.32 * len(t) + 1.4))
@@ -230,10 +411,12 @@ def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str
             ax.text(0.005, i, "suppressed (base < k)", va="center", fontsize=7, color="0.4")
     labels = [f"{d} (n = {int(n)})" if shown[i] else f"{d}" for i, (d, n) in enumerate(zip(t[label_col], t["base_n"]))]
     ax.set_yticks(list(y), labels, fontsize=8)
+    ax.set_ylim(-0.7, len(t) - 0.3)
     ax.set_xlim(0, 1)
     ax.xaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
+    ax.figure.cmlkit_kind = "estimates"
     return ax
 
 
@@ -247,8 +430,6 @@ def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = 
     ``shares``: rows = items, columns = the ordered levels (shares summing to 1 per row) and ``n``.
     Negative levels extend left of zero, positive ones right, the neutral level straddles zero.
     """
-    import numpy as np
-
     levels = [c for c in shares.columns if c != "n"]
     k = len(levels)
     mid = k // 2
@@ -275,13 +456,12 @@ def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = 
     ax.set_title(title, loc="left")
     ax.legend(ncol=min(k, 3), fontsize=7, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     ax.grid(axis="y", visible=False)
+    ax.figure.cmlkit_kind = "likert"
     return ax
 
 
 def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "Share", ax=None):
     """Horizontal 100% stacked bars: rows = groups, columns = parts (shares per row), e.g. income mix."""
-    import numpy as np
-
     t = table.iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * len(t) + 1.8))
@@ -303,6 +483,7 @@ def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "
     ax.set_title(title, loc="left")
     ax.legend(fontsize=7, frameon=False, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(axis="y", visible=False)
+    ax.figure.cmlkit_kind = "stacked_shares"
     return ax
 
 
@@ -321,6 +502,7 @@ def plot_dumbbell(table: pd.DataFrame, *, left: str, right: str, title: str = ""
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.figure.cmlkit_kind = "dumbbell"
     return ax
 
 
@@ -342,4 +524,5 @@ def plot_pyramid(table: pd.DataFrame, *, left: str, right: str, title: str = "",
     ax.set_title(title, loc="left")
     ax.legend(fontsize=8, frameon=False, loc="lower right")
     ax.grid(axis="y", visible=False)
+    ax.figure.cmlkit_kind = "pyramid"
     return ax

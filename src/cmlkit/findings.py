@@ -1,11 +1,12 @@
 """Weighted findings: indicator estimates by domain, design-based tests, an ordinal model, the findings table.
 
-Estimates use the weighting step's design (stratified by region with the finite population
-correction; the calibrated weights are treated as fixed, which errs on the wide side). Tests of
+Estimates use the weighting step's calibrated design, replayed from the recipe the weighted
+product carries (:mod:`cmlkit.weighted`), so standard errors reflect the calibration. Tests of
 difference follow R ``survey``: :func:`wald_test` is ``regTermTest(svyglm(y ~ g), ~g)`` (Wald F on
 the domain means, denominator df = design df - (groups - 1)); :func:`rao_scott` is
 ``svychisq(~a + b, design, statistic = "F")`` (Pearson X² divided by the trace of the generalised
-design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values.
+design-effect matrix, second-order Satterthwaite df). Both are checked against R golden values, as
+is the design-based proportional-odds model (:func:`ordinal_model`, R ``svyolr``).
 """
 
 from __future__ import annotations
@@ -16,35 +17,56 @@ from scipy import stats
 
 from . import design as D
 from . import disclosure
+from . import domains
+from . import olr
+from . import weighted as weighted_io
 from . import estimates as E
 
 
 def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.Design:
-    """The design of weighted library responses (weights, region strata, fpc), with extra columns."""
+    """The design of weighted library responses, with extra columns.
+
+    A weighted product written by the weighting step carries its recipe (:mod:`cmlkit.weighted`):
+    the calibrated design is replayed, so standard errors are calibration-aware (a recipe that does
+    not reproduce the weights raises). A table without one (pandas drops it in ``merge``; use
+    :func:`cmlkit.weighted.keep_recipe`) gets a fixed-weight design (weights, region strata, fpc),
+    which errs on the wide side.
+    """
+    if weighted_io.ATTR in weighted.attrs:
+        des = weighted_io.rebuild(weighted.reset_index(drop=True))
+        if data is None:
+            return des
+        extra = data.reset_index(drop=True)
+        return D.Design(**{**des.__dict__, "data": pd.concat([des.data, extra.drop(columns=[c for c in extra if c in des.data])], axis=1)})
     frame = weighted if data is None else pd.concat([weighted.reset_index(drop=True), data.reset_index(drop=True)], axis=1)
     return D.svydesign(frame, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
 
 
 def _domain_means(design, column, groups):
+    """Domain means of ``column`` for every level of ``groups`` and their influence columns (n x levels), no loop."""
     y = E._y(design, column)
     g = pd.Series(np.asarray(groups)).astype("string")
-    levels = sorted(g.dropna().unique())
-    Z, theta = [], []
-    for lev in levels:
-        ok = (g == lev).fillna(False).to_numpy() & ~np.isnan(y)
-        w = np.where(ok, design.weights, 0.0)
-        est = float(np.sum(w * np.where(ok, y, 0)) / w.sum())
-        Z.append(w * (np.where(ok, y, 0) - est) / w.sum())
-        theta.append(est)
-    return levels, np.array(theta), np.column_stack(Z)
+    codes, levels = pd.factorize(g, sort=True)
+    ok = (codes >= 0) & ~np.isnan(y)
+    M = np.zeros((design.n, len(levels)))
+    M[np.flatnonzero(ok), codes[ok]] = 1.0
+    w = design.weights[:, None] * M
+    yv = np.where(ok, y, 0.0)[:, None]
+    sw = w.sum(axis=0)
+    theta = (w * yv).sum(axis=0) / sw
+    Z = w * (yv - theta[None, :]) / sw[None, :]
+    return list(levels), theta, Z
 
 
-def wald_test(design: D.Design, column, by) -> dict:
+def wald_test(design: D.Design, column, by, *, domain=None) -> dict:
     """Design-based Wald F test that the mean of ``column`` is equal across the groups of ``by``.
 
-    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``.
+    Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``;
+    ``domain`` (boolean mask) restricts the test to a subpopulation (``subset(design, domain)``).
     """
     groups = design.data[by] if isinstance(by, str) else by
+    if domain is not None:
+        groups = pd.Series(np.asarray(groups), dtype="object").where(np.asarray(domain, dtype=bool))
     levels, theta, Z = _domain_means(design, column, groups)
     q = len(levels) - 1
     if q < 1:
@@ -53,30 +75,39 @@ def wald_test(design: D.Design, column, by) -> dict:
     C = np.hstack([-np.ones((q, 1)), np.eye(q)])
     d = C @ theta
     W = float(d @ np.linalg.solve(C @ V @ C.T, d))
-    ddf = D.degf(design) - q
+    y = E._y(design, column)
+    has = ~np.isnan(y) & pd.Series(np.asarray(groups)).notna().to_numpy()
+    ddf = D.degf(design, domain=has) - q          # R's svyglm drops rows with a missing outcome before degf
     F = W / q
     return {"F": F, "ndf": q, "ddf": ddf, "p": float(stats.f.sf(F, q, ddf)), "means": dict(zip(levels, theta))}
 
 
-def rao_scott(design: D.Design, row: str, col: str) -> dict:
+def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     """Rao-Scott adjusted test of independence in a two-way table (``svychisq(statistic = "F")``).
 
-    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to n).
+    ``domain`` (boolean mask) restricts the test to a subpopulation, as
+    ``svychisq(~row + col, subset(design, domain))``: the full design, zero influence outside.
+    Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to R's
+    ``nrow`` of the (subset) design).
     """
     r = design.data[row].astype("string")
     c = design.data[col].astype("string")
-    ok = (r.notna() & c.notna()).to_numpy()
+    dom = np.ones(design.n, bool) if domain is None else np.asarray(domain, dtype=bool)
+    ok = (r.notna() & c.notna()).to_numpy() & dom
     rl, cl = sorted(r[ok].unique()), sorted(c[ok].unique())
     nr, nc = len(rl), len(cl)
     if nr < 2 or nc < 2:
         return {"F": np.nan, "ndf": np.nan, "ddf": np.nan, "p": np.nan, "pearson": np.nan}
     w = np.where(ok, design.weights, 0.0)
-    cells = [((r == i) & (c == j)).fillna(False).to_numpy().astype(float) for j in cl for i in rl]   # rows vary fastest
-    M = np.column_stack(cells)
+    ri = pd.Categorical(r, categories=rl).codes
+    ci = pd.Categorical(c, categories=cl).codes
+    has = (ri >= 0) & (ci >= 0)
+    M = np.zeros((design.n, nr * nc))                     # one column per cell, rows of the table varying fastest
+    M[np.flatnonzero(has), (ci * nr + ri)[has]] = 1.0
     p = (w[:, None] * M).sum(axis=0) / w.sum()
     Z = w[:, None] * (M - p[None, :]) / w.sum()
     V = D.variance(design, Z)
-    N = design.n
+    N = design.n if (domain is None or design.calibrated) else int(dom.sum())
     table = p.reshape(nc, nr).T * N
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / table.sum()
     pearson = float(((table - expected) ** 2 / expected).sum())
@@ -92,7 +123,7 @@ def rao_scott(design: D.Design, row: str, col: str) -> dict:
     Delta = np.linalg.solve(denom, numr)
     tr = float(np.trace(Delta))
     d0 = tr ** 2 / float(np.trace(Delta @ Delta))
-    nu = D.degf(design)
+    nu = D.degf(design, domain=None if domain is None else dom)
     F = pearson / tr
     return {"F": F, "ndf": d0, "ddf": d0 * nu, "p": float(stats.f.sf(F, d0, d0 * nu)), "pearson": pearson}
 
@@ -106,6 +137,11 @@ def estimate_rows(design: D.Design, column: str, *, label: str, section: str, ki
         t = E.by_domain(design, column, b, estimator="proportion" if kind == "proportion" else "mean")
         rows += [{"breakdown": b, "domain": rr[b], **{k: rr[k] for k in t.columns if k != b}} for _, rr in t.iterrows()]
     out = pd.DataFrame(rows)
+    if kind == "proportion":  # unweighted numerator counts, for numerator suppression (never published)
+        yes = pd.to_numeric(design.data[column], errors="coerce").eq(1)
+        counts = {("all", "all"): int(yes.sum())} | {(b, str(d)): int(v) for b in by
+                                                     for d, v in yes.groupby(design.data[b].astype(str)).sum().items()}
+        out["numerator_n"] = [counts.get((b, str(d))) for b, d in zip(out["breakdown"], out["domain"])]
     out.insert(0, "finding_id", [f"{column}|{b}|{d}" for b, d in zip(out["breakdown"], out["domain"])])
     out.insert(1, "indicator", column)
     out.insert(2, "label", label)
@@ -116,7 +152,7 @@ def estimate_rows(design: D.Design, column: str, *, label: str, section: str, ki
     return out.rename(columns={"n": "base_n"})
 
 
-FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "breakdown", "domain", "estimate", "ci_low", "ci_high",
+FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "unit", "breakdown", "domain", "estimate", "ci_low", "ci_high",
                    "method", "base_n", "suppressed", "suppression", "wave"]
 
 
@@ -128,20 +164,20 @@ def findings_table(rows: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
 
 
 def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.DataFrame:
-    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items."""
-    data = design.data
-    groups = ["all"] if by is None else sorted(data[by].dropna().astype(str).unique())
-    out = {}
-    for g in groups:
-        dom = np.ones(design.n, bool) if by is None else (data[by].astype(str) == g).to_numpy()
-        vals = {}
-        for c in columns:
-            y = pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float)
-            ok = dom & ~np.isnan(y)
-            w = design.weights[ok]
-            vals[c] = float(np.sum(w * y[ok]) / w.sum()) if w.sum() > 0 else np.nan
-        out[g] = vals
-    return pd.DataFrame(out).T
+    """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items.
+
+    One vectorised pass over all groups and columns (:func:`cmlkit.domains.domain_table`).
+    """
+    columns = list(columns)
+    if by is None:
+        des = D.Design(**{**design.__dict__, "data": design.data.assign(_all="all")})
+        by = "_all"
+    else:
+        des = design
+    t = domains.domain_table(des, columns, by, estimator="mean")
+    out = t.pivot(index="domain", columns="variable", values="estimate")[columns]
+    out.index.name, out.columns.name = None, None
+    return out
 
 
 def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.DataFrame:
@@ -160,28 +196,32 @@ def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.
     return pd.DataFrame(rows).T[[*levels, "n"]]
 
 
-def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument) -> dict:
-    """Proportional-odds (ordered logit) model of a Likert outcome, ``statsmodels`` ``OrderedModel``.
+def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument, design: D.Design | None = None) -> dict:
+    """Design-based proportional-odds model of a Likert outcome (R ``svyolr``; :func:`cmlkit.olr.svyolr`).
 
-    Unweighted and model-based (statsmodels has no survey-weighted ordinal model; R's ``svyolr``
-    is the design-based counterpart); complete cases only; the proportional-odds assumption is not
-    tested. Returns the coefficients with standard errors, odds ratios and p-values, and the n used.
+    ``data`` is the weighted product (its design is rebuilt with :func:`design_of` unless ``design``
+    is given, in which case ``data`` must be row-aligned with it); ``predictors`` are numeric columns
+    row-aligned with ``data``. Rows with a missing outcome or predictor are dropped; predictors
+    without variation are left out. Returns the slopes with design-based standard errors, odds ratios
+    and p-values (t on the design df), the n used and the limits (proportional odds not tested;
+    associations, not effects).
     """
-    from statsmodels.miscmodels.ordinal_model import OrderedModel
-
     choices = [c for c in instrument.choices(outcome) if c.get("score") is not None]
-    y = pd.Categorical(data[outcome].astype("string").where(data[outcome].isin([c["name"] for c in choices])),
-                       categories=[c["name"] for c in choices], ordered=True)
-    X = predictors.astype(float)
-    ok = (~pd.isna(y)) & X.notna().all(axis=1).to_numpy()
-    X = X.loc[ok]
+    levels = [c["name"] for c in choices]
+    X = predictors.reset_index(drop=True).astype(float)
     X = X.loc[:, X.std() > 0]
-    model = OrderedModel(pd.Series(y[ok], index=X.index), X, distr="logit")
-    res = model.fit(method="bfgs", disp=False, maxiter=2000)
-    coef = pd.DataFrame({"coef": res.params[X.columns], "se": res.bse[X.columns], "p": res.pvalues[X.columns]})
-    coef["odds_ratio"] = np.exp(coef["coef"])
-    return {"n": int(ok.sum()), "coefficients": coef.reset_index(names="predictor"), "converged": bool(res.mle_retvals.get("converged", True)),
-            "limits": "unweighted, complete cases, proportional odds assumed (not tested); associations, not effects"}
+    des = design_of(data) if design is None else design
+    extra = X.add_prefix("_x_").assign(_y=data[outcome].reset_index(drop=True).astype("string").where(
+        data[outcome].reset_index(drop=True).isin(levels)))
+    des = D.Design(**{**des.__dict__, "data": pd.concat([des.data.drop(columns=[c for c in extra if c in des.data]),
+                                                          extra], axis=1)})
+    fit = olr.svyolr(des, "_y", levels=levels, numeric=[f"_x_{c}" for c in X.columns])
+    c = fit["coefficients"].iloc[:X.shape[1]]
+    coef = pd.DataFrame({"predictor": list(X.columns), "coef": c["estimate"].to_numpy(), "se": c["se"].to_numpy(),
+                         "p": c["p"].to_numpy(), "odds_ratio": c["odds_ratio"].to_numpy()})
+    return {"n": fit["n"], "coefficients": coef, "converged": fit["converged"], "df": fit["df_residual"],
+            "limits": "design-based (svyolr: weights, region strata, fpc); complete cases; proportional odds assumed "
+                      "(not tested); associations, not effects"}
 
 
 def section_rows(design: D.Design, spec: dict, section: str, *, wave: str = "", by=("type", "region")) -> pd.DataFrame:
@@ -230,10 +270,24 @@ def link_volunteers(volunteers: pd.DataFrame, weighted: pd.DataFrame, scope: pd.
     out["weight"] = out["library_id"].map(lib["weight"]) * np.maximum(team, n_resp) / n_resp
     out["region"] = out["library_id"].map(lib["region"])
     out["type"] = out["library_id"].map(lib["type"])
+    out["team_size"] = np.maximum(team, n_resp).where(team.notna())
+    if "N_region" in lib:
+        out["N_region"] = out["library_id"].map(lib["N_region"])
     return out
 
 
-def volunteer_design(linked: pd.DataFrame) -> D.Design:
-    """One-stage cluster design of weighted volunteer responses (libraries as clusters)."""
+def volunteer_design(linked: pd.DataFrame, *, two_stage: bool = True) -> D.Design:
+    """Design of weighted volunteer responses: libraries, then volunteers within libraries.
+
+    With ``two_stage`` and, for every weighted volunteer, the library's region population
+    (``N_region``) and team size (``team_size``, at least its responses), a two-stage design
+    stratified by region with the fpc at both stages (R ``svydesign(id = ~library_id +
+    response_id, strata = ~region, fpc = ~N_region + team_size, weights = ~weight)``); a region
+    or library with a single sampled unit uses R's "adjust" rule. Otherwise a one-stage cluster
+    design with libraries as clusters sampled with replacement (wider intervals).
+    """
     v = linked.loc[linked["weight"].notna()].reset_index(drop=True)
+    if two_stage and {"N_region", "team_size"} <= set(v) and v[["N_region", "team_size", "region"]].notna().all().all():
+        return D.svydesign(v, weights="weight", strata="region", ids=["library_id", "response_id"],
+                           fpc=["N_region", "team_size"], lonely_psu="adjust")
     return D.svydesign(v, weights="weight", ids="library_id")

@@ -81,7 +81,7 @@ def build_features(data: pd.DataFrame, spec: dict) -> pd.DataFrame:
         When a source column is missing or an ordinal/binary answer is not a listed level.
     """
     out = {}
-    wave_year = int(spec.get("wave_year", 2025))
+    wave_year = spec.get("wave_year")  # set from the wave by cmlkit.waves.with_wave, never in research/
     for name, f in spec["features"].items():
         enc = f["encoding"]
         if f.get("derive") == "share":
@@ -95,7 +95,9 @@ def build_features(data: pd.DataFrame, spec: dict) -> pd.DataFrame:
                 values = values.where(values > 0)
         elif f.get("derive") == "years_since":
             _require(data, [f["column"]], name)
-            values = (wave_year - pd.to_numeric(data[f["column"]], errors="coerce").astype(float)).clip(lower=0)
+            if wave_year is None:
+                raise GovernanceError(f"feature {name!r} needs the wave year: pass the spec through cmlkit.waves.with_wave")
+            values = (int(wave_year) - pd.to_numeric(data[f["column"]], errors="coerce").astype(float)).clip(lower=0)
         else:
             _require(data, [f["source"]], name)
             values = data[f["source"]]

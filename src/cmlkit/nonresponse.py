@@ -15,13 +15,14 @@ import numpy as np
 import pandas as pd
 
 from cmlkit import design as D
+from cmlkit import weighted as weighted_io
 from cmlkit import weights as W
 from cmlkit.frame import REGIONS, operation_column
 
 METHODS = ("poststratify", "rake", "linear", "logit")
 
 
-def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int = 2023, by=("region", "type")) -> pd.DataFrame:
+def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int | None = None, by=("region", "type")) -> pd.DataFrame:
     """In-scope libraries, responding libraries and the response rate by region x type.
 
     ``links`` holds each response's ``library_id`` (duplicate links count once).
@@ -36,7 +37,7 @@ def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int = 2023
     return pd.concat([out, total], ignore_index=True)
 
 
-def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int = 2023, method: str = "rake",
+def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int | None = None, method: str = "rake",
                      min_cell: int = 5, bounds=(-np.inf, np.inf), trim_upper: float | None = None,
                      auxiliaries=(), lonely_psu: str = "certainty") -> tuple[D.Design, dict]:
     """Nonresponse-weight linked responses to the in-scope frame.
@@ -111,7 +112,7 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
                           calfun=calfun, bounds=bounds)
     if trim_upper is not None:
         des = W.trim(des, upper=trim_upper, strict=True)
-    des = D.Design(**{**des.__dict__, "data": des.data.assign(weight=des.weights)})
+    des = D.Design(**{**des.__dict__, "data": weighted_io.attach_design(des)})     # the design travels with the data
     report = {"method": method, "min_cell": min_cell, "auxiliaries": aux, "responses_in": int(len(responses)),
               "responses_unlinked": int(responses["library_id"].isna().sum()),
               "duplicate_links_dropped": int(len(responses.loc[responses["library_id"].notna()]) - len(linked)),

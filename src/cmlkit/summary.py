@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .report import format_value, UNIT_SUFFIX
+
 
 def item_response(clean: pd.DataFrame, inst) -> pd.DataFrame:
     """Share of kept responses that answered each question (select_multiple: any choice answered).
@@ -41,3 +43,24 @@ def choice_shares(clean: pd.DataFrame, inst, question: str) -> pd.DataFrame:
     out = pd.DataFrame(rows, columns=["choice", "label", "n_yes", "n_answered"])
     out["share"] = (out["n_yes"] / out["n_answered"].where(out["n_answered"] > 0)).round(6)
     return out
+
+
+def findings_markdown(table: pd.DataFrame, *, wave: str, breakdowns=("all", "type")) -> str:
+    """The findings summary (``summary.md``): each headline with its interval and base, by section.
+
+    Numbers are formatted by the row's ``unit`` (shares as %, scores to two decimals, months to one);
+    suppressed cells are said to be suppressed. Returns Markdown text.
+    """
+    head = table.loc[table["breakdown"].isin(breakdowns)]
+    lines = [f"# Findings, wave {wave}", "", "Weighted estimates with 95% intervals (shares: logit intervals, inside 0-100%); "
+             "n is the number of responses.", ""]
+    for section, part in head.groupby("section", sort=False):
+        lines += [f"## {section.title()}", ""]
+        for r in part.itertuples():
+            where = "all libraries" if r.breakdown == "all" else f"{r.domain} libraries"
+            unit = getattr(r, "unit", "number")
+            value = (f"**{format_value(r.estimate, unit)}{UNIT_SUFFIX.get(unit, '')}** ({format_value(r.ci_low, unit)} to "
+                     f"{format_value(r.ci_high, unit)}; n = {int(r.base_n)})")
+            lines.append(f"- {r.label}, {where}: " + ("suppressed (fewer than k responses)" if bool(r.suppressed) else value))
+        lines.append("")
+    return "\n".join(lines)

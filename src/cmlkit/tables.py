@@ -4,6 +4,12 @@ Same data in, same bytes out: CSVs use a fixed float format and line ending, par
 written without pandas' index, and workbooks get fixed document times. Text cells that a
 spreadsheet would run as a formula (starting ``=``, ``+``, ``-``, ``@``, tab or carriage return)
 are prefixed with ``'`` in CSV and XLSX (OWASP CSV-injection guidance); numbers are untouched.
+
+Every workbook is written for a person to read (:func:`format_sheet`): bold, wrapped, frozen header
+row, an autofilter, column widths from the content, and number formats by column — shares as %,
+money as £, counts as integers (:data:`COLUMN_FORMATS`); where a ``unit`` column says what each row's
+number is (the findings table), the estimate and interval cells follow the row's unit
+(:data:`UNIT_NUMBER_FORMATS`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,10 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -44,7 +53,8 @@ def write_parquet(df: pd.DataFrame, path) -> Path:
     """Write a parquet file (pyarrow, no index) with byte-identical output for identical data."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.reset_index(drop=True).to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    with open(path, "wb") as fh:   # through Python's open, so a pipeline run's write log sees it (cmlkit.runlog)
+        df.reset_index(drop=True).to_parquet(fh, index=False, engine="pyarrow", compression="zstd")
     return path
 
 
@@ -64,14 +74,101 @@ def read_table(path) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
 
 
-def write_xlsx(sheets: dict, path) -> Path:
-    """Write several DataFrames as sheets of one formula-safe workbook with fixed document times."""
+PCT, MONEY, INT, DEC2, DEC1 = "0%", '"£"#,##0', "#,##0", "0.00", "0.0"
+COLUMN_FORMATS = [
+    (re.compile(r"(^|_|\()(share|rate|proportion|pct|percent)($|_|\))|\(share|^estimate$|^ci_(low|high)$|^gap_(estimate|ci_low|ci_high)$|"
+                r"^(received|needed|jaccard|mean_jaccard)$"), PCT),
+    (re.compile(r"(^|_)(inc|exp)_|amount|income|expenditure|reserves|£"), MONEY),
+    (re.compile(r"(^|_)(n|base_n|count|libraries|responses|eligible|allocated|rank|n_\w+|\w+_n)$|^(N|n)$"), INT),
+]
+"""Column-name pattern -> Excel number format, first match wins (only numeric columns are formatted;
+a share format is used only when every value lies in [0, 1])."""
+
+UNIT_NUMBER_FORMATS = {"share": PCT, "index": DEC2, "score": DEC2, "months": DEC1, "number": "#,##0.00"}
+"""Findings-row unit (:mod:`cmlkit.share_intervals`) -> number format of its estimate and interval cells."""
+UNIT_COLUMNS = ("estimate", "ci_low", "ci_high")
+
+
+def column_format(name: str, values: pd.Series) -> str | None:
+    """The number format of a column: by name (:data:`COLUMN_FORMATS`), else integers or two decimals."""
+    if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+        return None
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    for pattern, fmt in COLUMN_FORMATS:
+        if pattern.search(str(name)):
+            if fmt == PCT and len(v) and ((v < 0) | (v > 1)).any():
+                continue
+            return fmt
+    return INT if len(v) and np.all(np.mod(v, 1) == 0) else DEC2
+
+
+def format_sheet(ws, df: pd.DataFrame, *, max_width: int = 60, unit_col: str = "unit", unit_columns=UNIT_COLUMNS) -> None:
+    """Make one written sheet readable: header style, frozen header, autofilter, widths, number formats.
+
+    Where ``df`` has ``unit_col``, the cells of ``unit_columns`` take the number format of their row's unit.
+    """
+    header_font, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    for cell in ws[1]:
+        cell.font, cell.fill = header_font, fill
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ws.freeze_panes = "A2"
+    if ws.max_row >= 1 and ws.max_column >= 1:
+        ws.auto_filter.ref = ws.dimensions
+    formats = {i: column_format(c, df[c]) for i, c in enumerate(df.columns, start=1)}
+    units = df[unit_col].astype(str).map(UNIT_NUMBER_FORMATS).to_numpy() if unit_col in df else None
+    for i, col in enumerate(df.columns, start=1):
+        fmt = formats[i]
+        per_row = units is not None and col in unit_columns
+        if fmt or per_row:
+            for r, cell in enumerate(ws.iter_rows(min_row=2, max_row=len(df) + 1, min_col=i, max_col=i, values_only=False)):
+                f = units[r] if per_row and isinstance(units[r], str) else fmt
+                if f:
+                    cell[0].number_format = f
+        text = df[col].astype("string").fillna("")
+        longest = int(text.str.len().max()) if len(text) else 0
+        width = max(len(str(col)) * 0.9, min(longest, max_width) + 2, 8)
+        ws.column_dimensions[get_column_letter(i)].width = round(min(width, max_width), 1)
+
+
+def write_xlsx(sheets: dict, path, **format_options) -> Path:
+    """Write several DataFrames as sheets of one formula-safe, readable workbook with fixed document times.
+
+    Each sheet gets :func:`format_sheet` (number formats, widths, frozen header, autofilter);
+    ``format_options`` are passed to it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
-            neutralise_formulas(df).to_excel(xw, sheet_name=name[:31], index=False)
+            safe = neutralise_formulas(df)
+            safe.to_excel(xw, sheet_name=name[:31], index=False)
+            format_sheet(xw.sheets[name[:31]], safe, **format_options)
     return freeze_xlsx(path)
+
+
+FINDINGS_XLSX_COLUMNS = {
+    "label": "Indicator", "breakdown": "Breakdown", "domain": "Group", "estimate": "Estimate", "ci_low": "95% interval, low",
+    "ci_high": "95% interval, high", "base_n": "Responses (n)", "suppressed": "Suppressed", "suppression": "Suppression",
+    "unit": "Unit", "method": "Method", "section": "Section", "indicator": "Indicator id", "finding_id": "Finding id", "wave": "Wave",
+}
+"""Findings-table column -> workbook header, in workbook order: labels first, ids last."""
+
+
+def write_findings_xlsx(table: pd.DataFrame, path, *, notes: list | None = None) -> Path:
+    """The findings workbook for toolkit authors: a notes sheet, then one sheet per section.
+
+    Readable labels come first and the ids last; estimates and intervals are formatted by each
+    row's unit (shares as %, scores to two decimals, months to one).
+    """
+    cols = [c for c in FINDINGS_XLSX_COLUMNS if c in table]
+    sheets = {"Read me": pd.DataFrame({"Notes": notes or [
+        "One row per published number: the estimate, its 95% interval and the responses behind it.",
+        "Shares are shown as %; their intervals are logit intervals, always inside 0% to 100%.",
+        "Suppressed rows have fewer responses than the disclosure threshold (or hide such a cell); no estimate is given.",
+        "Breakdown 'all' is every community library; 'type' is the governance type; 'region' the English region."]})}
+    for section, part in table.groupby("section", sort=False):
+        sheets[str(section).title()] = part[cols].rename(columns=FINDINGS_XLSX_COLUMNS)
+    return write_xlsx(sheets, path, unit_col="Unit", unit_columns=[FINDINGS_XLSX_COLUMNS[c] for c in UNIT_COLUMNS])
 
 
 def freeze_xlsx(path) -> Path:
@@ -87,6 +184,14 @@ def freeze_xlsx(path) -> Path:
             info = zipfile.ZipInfo(name, date_time=(2000, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zout.writestr(info, data)
+    return path
+
+
+def write_text(text: str, path) -> Path:
+    """Write UTF-8 text with a final newline (Markdown summaries, indexes)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
     return path
 
 

@@ -9,7 +9,7 @@ records how it changes the variance (see :mod:`cmlkit.design`), matching R ``sur
   "logit", bounds)``: Newton iterations on the calibration equations as in R's ``grake``;
 * :func:`rake` — raking to several margins (= ``calibrate(calfun = "raking")``, whose variance
   R's own ``rake`` reproduces to display precision);
-* :func:`trim` — ``trimWeights``; :func:`collapse_cells` — merges sparse cells before weighting.
+* :func:`trim` — ``trimWeights`` (R's equal-share rule by default); :func:`collapse_cells` — merges sparse cells before weighting.
 
 References
 ----------
@@ -59,7 +59,9 @@ def post_stratify(design: Design, cell: str, population: dict | pd.Series) -> De
         raise CalibrationError(f"post-stratum {empty[0]!r} of {cell!r} has a population count but no responses; collapse it first")
     g = pd.Series(cells).map(pop / sample_tot).to_numpy()
     w = design.weights * g
-    return design.with_weights(w, ("poststrat", pd.factorize(cells, sort=True)[0], w.copy(), design.weights.copy()))
+    step = {"kind": "poststratify", "cell": cell, "population": {str(k): float(v) for k, v in pop.items()}}
+    return design.with_weights(w, ("poststrat", pd.factorize(cells, sort=True)[0], w.copy(), design.weights.copy()),
+                               recipe=_recipe(design, step))
 
 
 def model_matrix(data: pd.DataFrame, *, factors=(), numeric=(), levels: dict | None = None) -> tuple[np.ndarray, list]:
@@ -101,30 +103,100 @@ def population_vector(margins: dict, *, totals: dict | None = None) -> tuple[dic
     return out, levels
 
 
-def _calfun(kind, bounds):
-    L, U = bounds
-    if kind == "linear":
-        return (lambda u: np.clip(1 + u, L, U), lambda u: ((u >= L - 1) & (u <= U - 1)).astype(float))
-    if kind == "raking":
-        lo, hi = (np.log(L) if L > 0 else -np.inf), np.log(U)
-        return (lambda u: np.clip(np.exp(u), L, U), lambda u: np.where((u < lo) | (u > hi), 0.0, np.exp(u)))
-    if not (np.isfinite(L) and np.isfinite(U)) or not (L < 1 < U):
-        raise CalibrationError("logit calibration needs finite bounds with lower < 1 < upper")
-    A = (U - L) / ((1 - L) * (U - 1))
-
-    def F(u):
-        e = np.exp(np.clip(A * u, -700, 700))
-        return (L * (U - 1) + U * (1 - L) * e) / ((U - 1) + (1 - L) * e)
+def _linear(L, U):
+    def Fm1(u):
+        return np.clip(u + 1, L, U) - 1
 
     def dF(u):
-        e = np.exp(np.clip(A * u, -700, 700))
-        return A * e * (1 - L) * (U - 1) * (U - L) / ((U - 1) + (1 - L) * e) ** 2
+        return ((u < U - 1) & (u > L - 1)).astype(float)
 
-    return F, dF
+    return Fm1, dF
+
+
+def _raking(L, U):
+    def Fm1(u):
+        return np.clip(np.exp(u), L, U) - 1
+
+    def dF(u):  # R compares u (not exp(u)) with the bounds minus one; kept so the Newton path is R's
+        return np.where((u < U - 1) & (u > L - 1), np.exp(u), 0.0)
+
+    return Fm1, dF
+
+
+def _logit(L, U):
+    if not (np.isfinite(L) and np.isfinite(U)) or not (L < 1 < U):
+        raise CalibrationError("logit calibration needs finite bounds with lower < 1 < upper")
+    A = (U - L) / ((U - 1) * (1 - L))
+
+    def Fm1(u):
+        with np.errstate(over="ignore", invalid="ignore"):       # overflow gives NaN, which grake's step halving handles
+            e = np.exp(A * u)
+            return (L * (U - 1) + U * (1 - L) * e) / (U - 1 + (1 - L) * e) - 1
+
+    def dF(u):
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(A * u)
+            return U * (1 - L) * e * A / (U - 1 + (1 - L) * e) - ((L * (U - 1) + U * (1 - L) * e) * ((1 - L) * e * A)) / (U - 1 + (1 - L) * e) ** 2
+
+    return Fm1, dF
+
+
+CALFUN_REGISTRY = {"linear": _linear, "raking": _raking, "logit": _logit}
+GINV_TOL = 256 * np.finfo(float).eps      # R grake: MASS::ginv(Tmat, tol = 256 * .Machine$double.eps)
+
+
+def grake(X: np.ndarray, d: np.ndarray, T: np.ndarray, *, calfun: str = "linear", bounds=(-np.inf, np.inf),
+          maxit: int = 50, epsilon: float = 1e-7) -> tuple[np.ndarray, dict]:
+    """Newton iterations for the calibration equations, following R ``survey``'s ``grake``.
+
+    Converged when every ``|misfit| / (1 + |target|) < epsilon``; at most ``maxit`` Newton steps
+    (step halving while weights are not finite counts as a step); the generalised inverse keeps
+    singular values above ``256 * eps`` times the largest; weights far below the targets (every
+    target over 20 times its sample total) are first rescaled by the mean ratio, as R does.
+
+    Returns (g, info) with ``info["failed"]`` the achieved tolerance when not converged.
+    """
+    Fm1, dF = CALFUN_REGISTRY[calfun](*bounds)
+    ww = np.asarray(d, dtype=float)
+    sample_total = X.T @ ww
+    scales = T / np.where(sample_total != 0, sample_total, np.nan)
+    rescale = None
+    if np.nanmin(scales) > 20:
+        rescale = float(np.nanmean(scales))
+        ww, sample_total = ww * rescale, sample_total * rescale
+    eta = np.zeros(X.shape[1])
+    xeta = X @ eta
+    deriv = dF(xeta)
+    it, failed = 1, None
+    while True:
+        H = (X * (ww * deriv)[:, None]).T @ X
+        misfit = T - sample_total - X.T @ (ww * Fm1(xeta))
+        deta = np.linalg.pinv(H, rcond=GINV_TOL) @ misfit
+        eta = eta + deta
+        xeta = X @ eta
+        gm1, deriv = Fm1(xeta), dF(xeta)
+        while it < maxit and not (np.all(np.isfinite(gm1)) and np.all(np.isfinite(deriv))):
+            it += 1
+            deta = deta / 2
+            eta = eta - deta
+            xeta = X @ eta
+            gm1, deriv = Fm1(xeta), dF(xeta)
+        misfit = T - sample_total - X.T @ (ww * gm1)
+        achieved = np.abs(misfit) / (1 + np.abs(T))
+        if np.all(achieved < epsilon):
+            break
+        it += 1
+        if it > maxit:
+            failed = float(np.max(achieved)) if np.all(np.isfinite(achieved)) else float("inf")
+            break
+    g = 1 + gm1
+    if rescale is not None:
+        g = g * rescale
+    return g, {"calfun": calfun, "iterations": it, "failed": failed, "rescaled": rescale}
 
 
 def calibrate(design: Design, *, margins: dict | None = None, totals: dict | None = None, calfun: str = "linear",
-              bounds=(-np.inf, np.inf), maxit: int = 100, epsilon: float = 1e-10) -> Design:
+              bounds=(-np.inf, np.inf), maxit: int = 50, epsilon: float = 1e-7, force: bool = False) -> Design:
     """Calibrate weights to population totals (R ``calibrate``; GREG when linear).
 
     Parameters
@@ -140,14 +212,19 @@ def calibrate(design: Design, *, margins: dict | None = None, totals: dict | Non
     bounds : tuple of float
         Bounds on the ratio g = new weight / old weight.
     maxit, epsilon : int, float
-        Newton iterations and relative tolerance on the calibration equations.
+        R's defaults (50, 1e-7) and R's rule: converged when every ``|misfit| / (1 + |target|)``
+        is below ``epsilon`` (see :func:`grake`). Unbounded linear calibration is solved in closed
+        form, as R's ``regcalibrate``.
+    force : bool, default False
+        Return the last weights when the iterations do not converge (R's ``force=TRUE``); the
+        design's ``info["calibration"]["failed"]`` then states the misfit reached.
 
     Returns
     -------
     Design
         With calibrated weights and a GREG step for the variance (residuals on the calibration
-        variables, R's ``svyrecvar`` convention). ``attrs`` of the returned weights are kept in
-        :func:`diagnostics`.
+        variables, R's ``svyrecvar`` convention). Negative weights (possible with linear
+        calibration) are kept, as R keeps them, with a :class:`~cmlkit.design.NegativeWeightWarning`.
 
     Raises
     ------
@@ -170,59 +247,89 @@ def calibrate(design: Design, *, margins: dict | None = None, totals: dict | Non
     X, names = model_matrix(design.data, factors=list(margins), numeric=list(totals), levels=levels)
     T = np.array([pop[n] for n in names])
     d = design.weights
-    F, dF = _calfun(calfun, bounds)
-    eta = np.zeros(X.shape[1])
-    g = F(X @ eta)
-    tol = np.finfo(float).eps ** (1 / 3)
-    for it in range(1, maxit + 1):
-        deriv = dF(X @ eta)
-        misfit = T - X.T @ (d * g)
-        if np.max(np.abs(misfit) / (np.abs(T) + tol)) < epsilon:
-            break
-        H = (X * (d * deriv)[:, None]).T @ X
-        step = np.linalg.pinv(H, rcond=tol) @ misfit
-        eta = eta + step
-        g = F(X @ eta)
-        halvings = 0
-        while (not np.all(np.isfinite(g))) and halvings < 30:
-            step /= 2
-            eta = eta - step
-            g = F(X @ eta)
-            halvings += 1
+    bounds = (float(bounds[0]), float(bounds[1]))
+    if calfun == "linear" and bounds == (-np.inf, np.inf):
+        Xw = X * np.sqrt(d)[:, None]
+        g = 1 + X @ np.linalg.solve(Xw.T @ Xw, T - X.T @ d)
+        info = {"calfun": calfun, "iterations": 1, "failed": None, "rescaled": None}
     else:
-        misfit = T - X.T @ (d * g)
-        if np.max(np.abs(misfit) / (np.abs(T) + tol)) >= epsilon:
+        g, info = grake(X, d, T, calfun=calfun, bounds=bounds, maxit=maxit, epsilon=epsilon)
+        if info["failed"] is not None and not force:
             raise CalibrationError(f"calibration ({calfun}) did not converge in {maxit} iterations; "
-                                   f"largest relative misfit {np.max(np.abs(misfit) / (np.abs(T) + tol)):.2e}")
+                                   f"largest |misfit| / (1 + |target|) {info['failed']:.2e} (R: 'Calibration failed')")
     whalf = np.sqrt(d)
     Q, _ = np.linalg.qr(X * whalf[:, None])
-    info = {"calfun": calfun, "iterations": it, "g_min": float(g.min()), "g_max": float(g.max()),
-            "max_rel_misfit": float(np.max(np.abs(T - X.T @ (d * g)) / (np.abs(T) + tol)))}
-    return design.with_weights(d * g, ("greg", Q, g * whalf), calibration=info)
+    info.update({"g_min": float(g.min()), "g_max": float(g.max()), "negative_weights": int(np.sum(d * g < 0)),
+                 "max_rel_misfit": float(np.max(np.abs(T - X.T @ (d * g)) / (1 + np.abs(T)))),
+                 "targets": dict(zip(names, map(float, T))), "margins": {f: {str(k): float(v) for k, v in m.items()} for f, m in margins.items()},
+                 "totals": {k: float(v) for k, v in totals.items()}, "bounds": list(bounds), "epsilon": epsilon, "maxit": maxit})
+    step = {"kind": "calibrate", "margins": info["margins"], "totals": info["totals"], "calfun": calfun,
+            "bounds": [_finite_or_none(b) for b in bounds], "maxit": maxit, "epsilon": epsilon, "force": force}
+    return design.with_weights(d * g, ("greg", Q, g * whalf), calibration=info, recipe=_recipe(design, step))
 
 
-def rake(design: Design, margins: dict, *, maxit: int = 100, epsilon: float = 1e-10, bounds=(-np.inf, np.inf)) -> Design:
-    """Rake to several one-way margins (iterative proportional fitting; = ``calibrate(calfun="raking")``)."""
+def rake(design: Design, margins: dict, *, maxit: int = 50, epsilon: float = 1e-7, bounds=(-np.inf, np.inf)) -> Design:
+    """Rake to several one-way margins (= ``calibrate(calfun="raking")``, whose variance R's ``rake`` reproduces)."""
     return calibrate(design, margins=margins, calfun="raking", maxit=maxit, epsilon=epsilon, bounds=bounds)
 
 
-def trim(design: Design, *, lower: float = -np.inf, upper: float = np.inf, strict: bool = False, maxit: int = 50) -> Design:
-    """Trim weights to [lower, upper], spreading the trimmed amount over the untrimmed weights (R ``trimWeights``).
+def _trim_r(w, lower, upper):
+    """One pass of R's ``trimWeights``: clip, then share the trimmed amount equally among the untrimmed units."""
+    out = (w < lower) | (w > upper)
+    new = np.clip(w, lower, upper)
+    new[~out] += np.sum(w - new) / np.sum(~out)
+    return new, out.any()
 
-    ``strict=True`` repeats until no weight is outside the bounds after redistribution.
+
+def _trim_proportional(w, lower, upper):
+    """Clip, then share the trimmed amount among the untrimmed units in proportion to their weight."""
+    out = (w < lower) | (w > upper)
+    new = np.clip(w, lower, upper)
+    free = ~out & (new > 0)
+    if free.any():
+        new[free] += np.sum(w - new) * new[free] / new[free].sum()
+    return new, out.any()
+
+
+TRIM_RULES = {"equal": _trim_r, "proportional": _trim_proportional}
+
+
+def trim(design: Design, *, lower: float = -np.inf, upper: float = np.inf, strict: bool = False, rule: str = "equal",
+         maxit: int = 10000) -> Design:
+    """Trim weights to [lower, upper] and redistribute the trimmed amount (R ``trimWeights``).
+
+    Parameters
+    ----------
+    lower, upper : float
+        Bounds on the weights.
+    strict : bool, default False
+        Repeat until no weight is outside the bounds (R's ``strict=TRUE``); each pass treats only
+        the weights then outside the bounds as trimmed.
+    rule : {"equal", "proportional"}, default "equal"
+        "equal" is R's rule: the trimmed amount is shared equally among the units not trimmed.
+        "proportional" (not R's) shares it in proportion to their weights.
+    maxit : int
+        Safety limit on ``strict`` passes.
     """
+    if rule not in TRIM_RULES:
+        raise CalibrationError(f"trim rule must be one of {tuple(TRIM_RULES)}, not {rule!r}")
     w = design.weights.copy()
-    total = w.sum()
-    for _ in range(maxit):
-        out = (w < lower) | (w > upper)
-        w = np.clip(w, lower, upper)
-        excess = total - w.sum()
-        free = ~out & (w > 0)
-        if free.any():
-            w[free] += excess * w[free] / w[free].sum()
-        if not strict or not ((w < lower - 1e-12) | (w > upper + 1e-12)).any():
+    for _ in range(maxit if strict else 1):
+        w, changed = TRIM_RULES[rule](w, lower, upper)
+        if not changed:
             break
-    return design.with_weights(w)
+    step = {"kind": "trim", "lower": _finite_or_none(lower), "upper": _finite_or_none(upper), "strict": strict, "rule": rule}
+    return design.with_weights(w, trimmed={"lower": lower, "upper": upper, "strict": strict, "rule": rule},
+                               recipe=_recipe(design, step))
+
+
+def _finite_or_none(x):
+    return float(x) if np.isfinite(x) else None
+
+
+def _recipe(design: Design, step: dict) -> list:
+    """The weighting steps so far plus ``step`` (JSON-ready; :mod:`cmlkit.weighted` replays them)."""
+    return [*design.info.get("recipe", []), step]
 
 
 def collapse_cells(counts: pd.DataFrame, *, cell: str, n_col: str = "n", min_n: int = 5, order: list | None = None) -> dict:

@@ -1,7 +1,9 @@
 # Golden values from R survey for cmlkit's design-based estimates.
 # Run from the repository root:  Rscript tests/golden/golden.R tests/golden/golden.json
 # Reads the fixtures beside this script (api extracts from R survey's data(api); the synthetic CML
-# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time.
+# fixture from make_fixtures.py) and writes JSON. R is used only here, never at run time. Cases named d1-d5 (defects),
+# s3 (two-stage, lonely PSUs), q4 (quantiles), r5 (svyglm, domain tests), o6 (svyolr), s7 (svyby), x8 (refusals)
+# were added for issue 15; tests/test_estimates_vs_r.py prints every comparison.
 suppressMessages(library(survey))
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args)) args[1] else "tests/golden/golden.json"
@@ -101,6 +103,102 @@ rs("find_raoscott_stype_compimp_clus", ~stype + comp.imp, dclus1)
 add("find_alpha_weighted", svycralpha(~api00 + api99 + enroll, dstrat, na.rm = TRUE))
 apistrat$one <- 1
 add("find_alpha_unweighted", svycralpha(~api00 + api99 + enroll, svydesign(id = ~1, weights = ~one, data = apistrat), na.rm = TRUE))
+
+# ---- issue 15: defects (negative calibration weights, beta interval in a calibrated domain, trimming,
+# NA outcomes in a Wald test, an extreme raking target) ----
+tot_neg <- c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, api99 = 6194 * 560)
+dneg <- calibrate(dclus1, ~stype + api99, tot_neg)
+stat("d1_negative_total_enroll", svytotal(~enroll, dneg, na.rm = TRUE), dneg, w = weights(dneg))
+stat("d1_negative_mean_api00", svymean(~api00, dneg), dneg)
+dc <- calibrate(dclus1, ~stype + sch.wide, totals)
+for (meth in c("beta", "logit", "mean")) {
+  sub <- subset(dc, stype == "H")
+  p <- svyciprop(~I(comp.imp == "Yes"), sub, method = meth)
+  add(paste0("d2_cal_domain_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(sub))
+}
+dtr <- trimWeights(dclus1, upper = 40, lower = 20)
+add("d3_trim_equal", svytotal(~enroll, dtr, na.rm = TRUE), w = weights(dtr))
+dtr <- trimWeights(dc, upper = 38, strict = TRUE)
+stat("d3_trim_strict_cal_mean_api00", svymean(~api00, dtr), dtr, w = weights(dtr))
+wt("find_wald_income_na_type", svyglm(income ~ type, des), ~type)
+wt("find_wald_income_na_region_cal", svyglm(income ~ region, calibrate(des, ~region + type, tot)), ~region)
+for (no in c(100, 30)) {
+  drx <- calibrate(dclus1, ~stype + sch.wide, c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 6194 - no),
+                   calfun = "raking", epsilon = 1e-10)
+  stat(paste0("d5_extreme_rake_", no), svytotal(~enroll, drx, na.rm = TRUE), drx, w = weights(drx))
+}
+drb <- calibrate(dclus1, ~stype + sch.wide, c(`(Intercept)` = 6194, stypeH = 755, stypeM = 1018, sch.wideYes = 6194 - 300),
+                 calfun = "logit", bounds = c(0.2, 5))
+stat("d5_logit_default_eps", svytotal(~enroll, drb, na.rm = TRUE), drb, w = weights(drb))
+
+# ---- issue 15: two-stage design with fpc at both stages (libraries, then volunteers), lonely PSUs ----
+vol$vid <- seq_len(nrow(vol))
+v2 <- merge(vol, resp[, c("library_id", "region", "type", "N_region", "volunteers")], by = "library_id")
+v2$M <- pmax(v2$volunteers, ave(rep(1, nrow(v2)), v2$library_id, FUN = sum))
+d2 <- svydesign(id = ~library_id + vid, strata = ~region, fpc = ~N_region + M, data = v2)
+stat("s3_twostage_mean_sat", svymean(~sat_score, d2), d2, w = weights(d2))
+stat("s3_twostage_total_older", svytotal(~older, d2), d2)
+b <- svyby(~sat_score, ~type, d2, svymean); add("s3_twostage_by_type", coef(b), SE(b))
+d2c <- calibrate(d2, ~type, c(`(Intercept)` = sum(popc$N) * 8, typeICL = 8 * sum(popc$N[popc$type == "ICL"])))
+stat("s3_twostage_cal_mean_sat", svymean(~sat_score, d2c), d2c, w = weights(d2c))
+lone <- resp
+lone$region[1] <- "Zcertain"; lone$N_region[1] <- 1
+lone$region[2] <- "Zlonely"; lone$N_region[2] <- 7
+for (lp in c("average", "adjust", "certainty", "remove")) {
+  options(survey.lonely.psu = lp)
+  dl <- svydesign(id = ~1, strata = ~region, fpc = ~N_region, data = lone)
+  stat(paste0("s3_lonely_", lp, "_mean_hours"), svymean(~hours, dl), dl)
+  stat(paste0("s3_lonely_", lp, "_total_vol"), svytotal(~volunteers, dl), dl)
+  b <- svyby(~hours, ~type, dl, svymean); add(paste0("s3_lonely_", lp, "_by_type"), coef(b), SE(b))
+  dlc <- postStratify(dl, ~type, pop_type)
+  b <- svyby(~hours, ~type, dlc, svymean); add(paste0("s3_lonely_", lp, "_ps_by_type"), coef(b), SE(b))
+}
+options(survey.lonely.psu = "fail")
+dcert <- svydesign(id = ~1, strata = ~region, fpc = ~N_region, data = lone[-2, ])
+stat("s3_certainty_stratum_fail_rule", svymean(~hours, dcert), dcert)
+# several variables and ratios by domain on a calibrated design (svyby)
+b <- svyby(~api00 + api99, ~stype, dc, svymean); add("s7_cal_by_two_means", unlist(coef(b)), unlist(SE(b)))
+b <- svyby(~api00, ~stype, denominator = ~api99, dc, svyratio); add("s7_cal_by_ratio", unlist(coef(b)), unlist(SE(b)))
+
+# ---- issue 15: quantiles (svyquantile defaults: qrule "math", interval.type "mean"), overall and by domain ----
+qq <- function(name, q) add(name, q[[1]][, 1], q[[1]][, 4], c(t(q[[1]][, 2:3])))
+qq("q4_income_quartiles", svyquantile(~income, des, c(0.25, 0.5, 0.75), na.rm = TRUE))
+qq("q4_hours_quartiles", svyquantile(~hours, des, c(0.25, 0.5, 0.75)))
+qq("q4_api00_clus", svyquantile(~api00, dclus1, c(0.1, 0.5, 0.9)))
+qq("q4_api00_cal", svyquantile(~api00, dc, c(0.25, 0.5, 0.75)))
+qq("q4_sat_twostage", svyquantile(~sat_score, d2, c(0.5)))
+b <- svyby(~income, ~type, des, svyquantile, quantiles = c(0.25, 0.5, 0.75), na.rm = TRUE, ci = TRUE)
+add("q4_income_by_type", unlist(coef(b)), unlist(SE(b)))
+b <- svyby(~hours, ~region, des, svyquantile, quantiles = 0.5, ci = TRUE)
+add("q4_hours_median_by_region", unlist(coef(b)), unlist(SE(b)))
+b <- svyby(~api00, ~stype, dc, svyquantile, quantiles = c(0.25, 0.5), ci = TRUE)
+add("q4_api00_cal_by_stype", unlist(coef(b)), unlist(SE(b)))
+
+# ---- issue 15: svyglm (linear, logistic) with regTermTest; tests restricted to a domain ----
+gl <- function(name, m) add(name, coef(m), SE(m), df = m$df.residual)
+m <- svyglm(hours ~ type + region, des); gl("r5_lm_hours", m); wt("r5_lm_hours_test_region", m, ~region)
+dcc <- calibrate(des, ~region + type, tot)
+m <- svyglm(income ~ hours + type, dcc); gl("r5_lm_income_cal_na", m); wt("r5_lm_income_cal_test_type", m, ~type)
+m <- svyglm(paid_coord ~ type + hours, des, family = quasibinomial()); gl("r5_logit_paid", m); wt("r5_logit_paid_test_hours", m, ~hours)
+m <- svyglm(I(comp.imp == "Yes") ~ stype + api99, dclus1, family = quasibinomial()); gl("r5_logit_api_clus", m)
+wt("r5_logit_api_clus_test_stype", m, ~stype)
+m <- svyglm(I(comp.imp == "Yes") ~ stype + api99, dc, family = quasibinomial()); gl("r5_logit_api_cal", m)
+m <- svyglm(hours ~ region, subset(des, type == "CR")); gl("r5_domain_lm", m); wt("r5_domain_wald_region", m, ~region)
+m <- svyglm(api00 ~ sch.wide, subset(dc, stype == "E")); gl("r5_domain_cal_lm", m); wt("r5_domain_cal_wald", m, ~sch.wide)
+rs("r5_domain_raoscott_clus", ~sch.wide + comp.imp, subset(dclus1, stype == "E"))
+rs("r5_domain_raoscott_cal", ~sch.wide + comp.imp, subset(dc, stype == "E"))
+
+# ---- issue 15: svyolr, design-based proportional odds (BFGS run to a tight tolerance so that the comparison
+# measures the model, not optim's stopping point) ----
+ol <- function(name, m) add(name, c(coef(m)), SE(m), df = m$df.residual)
+ol("o6_olr_conf_type_hours", svyolr(factor(conf3) ~ type + hours, des, control = list(reltol = 0, maxit = 10000)))
+ol("o6_olr_conf_cal", svyolr(factor(conf3) ~ type + paid_coord + volunteers, dcc, control = list(reltol = 0, maxit = 10000)))
+
+# ---- issue 15: refusals. Negative weights: svyciprop logit refuses (glm); beta, mean and xlogit answer ----
+for (meth in c("beta", "mean", "xlogit")) {
+  p <- svyciprop(~I(comp.imp == "Yes"), dneg, method = meth)
+  add(paste0("x8_negative_ciprop_", meth), coef(p), SE(p), attr(p, "ci"), degf(dneg))
+}
 
 header <- sprintf('"survey_version": "%s", "r_version": "%s"', as.character(packageVersion("survey")), R.version.string)
 body <- paste(sprintf('"%s": %s', names(cases), unlist(cases)), collapse = ",\n  ")

@@ -1,0 +1,289 @@
+"""The cleaning checks that look at values: duplicates of a library, choice labels, 'other' recodes,
+numbers as text and outliers, personal data in free text.
+
+Each ``check_*`` function takes the working state of :func:`cmlkit.clean.propose_changes` (``P``:
+``P.coded`` the values in play, ``P.add``/``P.remove`` to propose) and the instrument; it proposes
+and never changes data itself.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pac
+from rapidfuzz import fuzz, process
+
+from cmlkit.instrument import find_root
+from cmlkit.text_repair import arrow_strings as _arrow_strings
+from cmlkit.text_repair import fmt_number as _fmt
+from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text
+from cmlkit.text_repair import strip_accents as _strip_accents
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+PHONE = re.compile(r"(?<![\d+])(?:\+44\s?(?:\(0\)\s?)?|0)\d(?:[\s-]?\d){8,9}(?![\d])")
+POSTCODE = re.compile(r"\b[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}\b", re.I)
+
+OTHER_STOPWORDS = {"for", "the", "and", "of", "a", "an", "to", "in", "local", "free", "sessions", "session", "help",
+                   "service", "services", "our", "with", "people", "community", "we", "run", "offer", "some"}
+SENTINELS = {-1.0, -9.0, -99.0, -999.0, 99.0, 999.0, 9999.0}
+GENERIC_EMAIL_DOMAINS = {"gmail.com", "googlemail.com", "hotmail.com", "hotmail.co.uk", "outlook.com", "live.com", "live.co.uk",
+                         "yahoo.com", "yahoo.co.uk", "btinternet.com", "aol.com", "icloud.com", "sky.com", "talktalk.net",
+                         "virginmedia.com", "ntlworld.com", "me.com", "msn.com"}
+NAME_CUE = re.compile(r"\b(?:[Mm]y name is|[Cc]ontact|[Aa]sk for|[Ss]peak to|[Ww]rite to)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)?)")
+
+
+def _stem(word: str) -> str:
+    """A light English plural stemmer (deliveries -> delivery, groups -> group)."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def _tokens(text: str) -> list:
+    return [_stem(t) for t in re.split(r"[^a-z0-9]+", _strip_accents(str(text)).casefold()) if t]
+
+
+def load_other_recodes(inst, *, root=None) -> pd.DataFrame:
+    """The reusable other->choice dictionary ``survey_instruments/<instrument>/other_recodes.csv``.
+
+    Columns ``question, other_text, choice``; matched on the loose form of ``other_text``. A missing
+    file is an empty dictionary.
+    """
+    path = find_root(root) / "survey_instruments" / inst.instrument / "other_recodes.csv"
+    if not path.is_file():
+        return pd.DataFrame(columns=["question", "other_text", "choice"])
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    return table
+
+
+def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = None, min_coverage: float = 0.6,
+                     token_score: int = 85) -> pd.Series:
+    """Match 'other (please specify)' texts to an existing choice, or None.
+
+    A text matches a choice when it is in the ``recodes`` dictionary (loose text -> choice), or when at
+    least ``min_coverage`` of its content words (stop words dropped) are found among the choice label's
+    words (word similarity >= ``token_score`` with rapidfuzz, so 'deliveries' ~ 'delivery') and exactly
+    one choice reaches the best coverage. 'Repair café' does not become 'Café' (coverage 1/2).
+    """
+    recodes = recodes or {}
+    label_tokens = {c["name"]: set(_tokens(c["label"])) - OTHER_STOPWORDS for c in choices if c["name"] not in ("other", "none")}
+
+    def one(text):
+        if not isinstance(text, str) or not text.strip():
+            return None
+        hit = recodes.get(loose(_strip_accents(text)))
+        if hit:
+            return hit
+        words = [w for w in _tokens(text) if w not in OTHER_STOPWORDS]
+        if not words:
+            return None
+        scores = {}
+        for name, toks in label_tokens.items():
+            found = sum(any(fuzz.ratio(w, t) >= token_score for t in toks) for w in words)
+            scores[name] = found / len(words)
+        best = max(scores.values())
+        winners = [k for k, v in scores.items() if v == best]
+        return winners[0] if best >= min_coverage and len(winners) == 1 else None
+
+    return _map_unique(texts, one)
+
+
+def check_duplicate_libraries(P, inst):
+    """Same library answering more than once: keep the most complete, then the latest response."""
+    if "library_name" not in P.coded:
+        return
+    c = P.coded
+    name = _loose_arrow(c["library_name"])
+    pc_col = "postcode" if "postcode" in c else ("library_postcode" if "library_postcode" in c else None)
+    if inst.unit != "library" or pc_col is None:
+        return
+    pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
+    if "contact_email" in c:
+        em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
+        email = pd.Series(pac.replace_substring_regex(em, r"^[^@]*@?", "").to_numpy(zero_copy_only=False), index=c.index)
+        email = email.where(c["contact_email"].fillna("").str.contains("@", regex=False).to_numpy(), "")
+    else:
+        email = pd.Series("", index=c.index)
+    domain = email.where(~email.isin(GENERIC_EMAIL_DOMAINS) & (email != ""), "")
+    group = pd.Series(np.arange(len(c)), index=c.index)
+    keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
+            (name + "|" + domain).where((name != "") & (domain != ""))]
+    codes = [pd.factorize(k, use_na_sentinel=True)[0] for k in keys]  # -1 = no key
+    for _ in range(3):  # connected components over the three keys
+        for code in codes:
+            has = code >= 0
+            if not has.any():
+                continue
+            g = group.copy()
+            g[has] = pd.Series(group[has].to_numpy()).groupby(code[has], sort=False).transform("min").to_numpy()
+            group = np.minimum(group, g)
+    complete = c[inst.question_ids].notna().sum(axis=1)
+    order = pd.DataFrame({"g": group, "complete": complete, "end": c["_end"]}).sort_values(
+        ["g", "complete", "end"], ascending=[True, False, False], kind="stable")
+    superseded = order.duplicated("g", keep="first")
+    keeper = order.loc[~superseded].reset_index().set_index("g")["index"]
+    kept_id = order["g"].map(keeper).map(P.live["response_id"])
+    P.remove(superseded.reindex(c.index), "duplicate_library",
+             ("same library answered again (name, postcode or email domain); kept the more complete, later response "
+              + kept_id.astype(str)).reindex(c.index))
+
+
+def _loose_arrow(values: pd.Series) -> pd.Series:
+    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> '')."""
+    a = pac.fill_null(_arrow_strings(values), "")
+    a = pac.utf8_normalize(a, "NFKD")
+    a = pac.replace_substring_regex(a, r"[^\x00-\x7f]", "")
+    a = pac.utf8_lower(a)
+    a = pac.replace_substring_regex(a, r"\s+", " ")
+    a = pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
+    return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+
+
+def check_choice_labels(P, inst):
+    for qid in inst.questions_of_type("select_one"):
+        choices = inst.choices(qid)
+        names = {c["name"] for c in choices}
+        vals = P.coded[qid]
+        bad = vals.notna() & ~vals.isin(names)
+        if not bad.any():
+            continue
+        loose_map = {loose(_strip_accents(c["label"])): c["name"] for c in choices}
+        key = vals[bad].map(lambda v: loose(_strip_accents(v)))
+        exact = key.map(loose_map)
+        P.add(exact.notna(), qid, exact, "change_response", "choice_label",
+              "label differs from the choice only in case, spacing, accents or punctuation")
+        rest = key[exact.isna()]
+        labels = list(loose_map)
+        fuzzy = rest.map(lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
+        fuzzy = fuzzy.map(loose_map)
+        P.add(fuzzy.notna(), qid, fuzzy, "change_response", "choice_label",
+              "wording close to one choice (review)")
+        other_q = inst.other_text_for(qid)
+        left = fuzzy.isna()
+        left = left[left].index
+        if other_q is not None and len(left):
+            text = P.coded.loc[left, qid]
+            free = P.coded.loc[left, other_q].isna()
+            P.add(pd.Series(free.to_numpy(), index=left), other_q, text, "change_response", "choice_label",
+                  "answer is not a choice: moved to the 'other' text (review)", old="")
+            P.add(pd.Series(free.to_numpy(), index=left), qid, "other", "change_response", "choice_label",
+                  "answer is not a choice: recorded as 'other' (review)")
+            left = left[~free.to_numpy()]
+        P.add(pd.Series(True, index=left), qid, "", "blank_response", "choice_label", "answer is not one of the choices (review)")
+
+
+def check_other_recodes(P, inst, recodes: pd.DataFrame):
+    for q in inst.questions:
+        if not q["type"].startswith("select"):
+            continue
+        other_q = inst.other_text_for(q["id"])
+        if other_q is None:
+            continue
+        rec = recodes.loc[recodes["question"] == q["id"]] if len(recodes) else recodes
+        rec_map = {loose(_strip_accents(t)): ch for t, ch in zip(rec.get("other_text", []), rec.get("choice", []))}
+        texts = P.coded[other_q]
+        has = texts.notna()
+        if not has.any():
+            continue
+        match = match_other_text(texts[has], inst.choices(q["id"]), recodes=rec_map).reindex(texts.index)
+        hit = match.notna()
+        if not hit.any():
+            continue
+        via = np.where(texts[hit].map(lambda t: loose(_strip_accents(t)) in rec_map), "the other->choice dictionary", "word match")
+        if q["type"] == "select_multiple":
+            cur = P.coded.loc[hit, q["id"]].fillna("")
+            order = {n: i for i, n in enumerate(inst.choice_names(q["id"]))}
+            new = [" ".join(sorted((set(c.split()) - {"other"}) | {m}, key=order.get)) for c, m in zip(cur, match[hit])]
+            new = pd.Series(new, index=cur.index)
+        else:
+            new = match[hit]
+        reason = pd.Series("'other' text matches the choice '" + match[hit] + "' (" + via + ")", index=match[hit].index)
+        P.add(hit, other_q, "", "blank_response", "other_recode", reason, private=True)
+        P.add(hit, q["id"], new, "change_response", "other_recode", reason)
+
+
+def check_numbers(P, inst, outlier_z):
+    money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
+    for qid in inst.questions_of_type("integer", "decimal"):
+        parsed = parse_number_text(P.coded[qid])
+        kind = parsed["kind"]
+        m = kind == "text_number"
+        P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
+        P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
+        m = kind == "range"
+        if m.any():
+            lo, hi = parsed.loc[m, "lower"], parsed.loc[m, "upper"]
+            P.add(m, qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
+                  "a range, not a number: midpoint proposed, lower " + lo.map(_fmt) + ", upper " + hi.map(_fmt) + " (review)")
+        P.add(kind == "bad", qid, "", "blank_response", "number_text", "not a number (review)")
+        num = parsed["value"].where(kind != "range", (parsed["lower"] + parsed["upper"]) / 2)  # the values now in play
+        c = inst.question(qid)["constraint"] or {}
+        out = pd.Series(False, index=num.index)
+        if "min" in c:
+            out |= num < c["min"]
+        if "max" in c:
+            out |= num > c["max"]
+        x = np.log1p(num.clip(lower=0)) if money.search(qid) else num
+        med = x.median()
+        mad = (x - med).abs().median() * 1.4826
+        z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
+        outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
+        sentinel = num.isin(SENTINELS) & (out | outlying)
+        if sentinel.any():
+            P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num[sentinel].map(_fmt) + "), not a value")
+        out &= ~sentinel
+        P.add(out, qid, "", "blank_response", "out_of_range",
+              f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
+        flag = outlying & ~sentinel & ~out
+        if flag.any():
+            P.add(flag, qid, "", "no_action", "outlier",
+                  "robust outlier: " + z[flag].round(1).astype(str) + " MADs from the median"
+                  + (" on a log scale" if money.search(qid) else "") + " (review)")
+
+
+_PII_HINT = (r"@|[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9]"
+             r"|[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}|(?i:my name is|contact|ask for|speak to|write to)")
+
+
+def check_personal_text(P, inst):
+    if "contact_name" in P.coded:
+        own = P.coded["contact_name"]
+        last = pd.Series(pac.replace_substring_regex(pac.fill_null(_arrow_strings(own), ""), r"^.*\s", "").to_numpy(zero_copy_only=False),
+                         index=own.index)
+    else:
+        own = last = pd.Series("", index=P.coded.index, dtype=object)
+    for q in inst.questions:
+        if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
+            continue
+        vals = P.coded[q["id"]]
+        # cheap pyarrow pre-filter: only text with an '@', a long run of digits, a postcode shape, a name cue
+        # or the respondent's own surname can hold personal data
+        arr = _arrow_strings(vals)
+        hint = pac.fill_null(pac.match_substring_regex(arr, _PII_HINT), False).to_numpy(zero_copy_only=False)
+        has_last = np.array([bool(n) and isinstance(t, str) and n in t for t, n in zip(vals.to_numpy(dtype=object), last.to_numpy(dtype=object))])
+        has = pd.Series(hint | has_last, index=vals.index)
+        if not has.any():
+            continue
+        red = vals[has].str.replace(EMAIL, "[email removed]", regex=True).str.replace(PHONE, "[phone removed]", regex=True) \
+            .str.replace(POSTCODE, "[postcode removed]", regex=True).str.replace(NAME_CUE, lambda m: m.group(0).replace(m.group(1), "[name removed]"), regex=True)
+        names = own[has]
+        if names.notna().any():
+            hit = np.array([bool(n) and n in t for t, n in zip(red, last[has])], dtype=bool)
+            if hit.any():
+                red.loc[hit] = [_redact_name(t, n) for t, n in zip(red[hit], names[hit])]
+        changed = red != vals[has]
+        P.add(changed.reindex(vals.index, fill_value=False), q["id"], red, "change_response", "pii_text",
+              "personal data (email, phone, postcode or name) in free text redacted", private=True)
+
+
+def _redact_name(text, name):
+    if not isinstance(name, str) or not name.strip():
+        return text
+    parts = [re.escape(p) for p in name.split() if len(p) > 1]
+    if not parts:
+        return text
+    return re.sub(r"\b(?:" + r"\s+".join(parts) + r"|" + parts[-1] + r")\b", "[name removed]", text)

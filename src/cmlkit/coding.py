@@ -1,0 +1,38 @@
+"""Choice coding helpers shared by ingest, cleaning, the log and validation.
+
+* :func:`code_choices` turns select_one answers given as exact labels into choice names;
+* :func:`multi_outside_choices` flags space-joined multi-select answers holding a non-choice;
+* :func:`declared_codes` is the instrument's numeric code of each choice (its 1-based position in
+  the choice list, the default coding of SurveyMonkey, Qualtrics "numeric values" and SPSS exports),
+  used to read exports that carry codes instead of labels.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+
+def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
+    """Return a copy where select_one answers given as exact labels are replaced by choice names.
+
+    The copy is shallow under pandas copy-on-write: columns not changed here or later share memory
+    with ``raw``, and any write copies just that column, so ``raw`` never changes.
+    """
+    out = raw.copy(deep=False) if pd.get_option("mode.copy_on_write") else raw.copy()
+    for qid in inst.questions_of_type("select_one"):
+        labels = {c["label"]: c["name"] for c in inst.choices(qid)}
+        mapped = out[qid].map(labels)
+        out[qid] = out[qid].where(mapped.isna(), mapped)
+    return out
+
+
+def multi_outside_choices(values: pd.Series, allowed) -> pd.Series:
+    """True where a space-joined select_multiple answer holds a name not in ``allowed`` (vectorised)."""
+    parts = values.dropna().astype(str).str.split().explode()
+    bad = (~parts.isin(list(allowed)) & parts.notna()).groupby(level=0).any()
+    return bad.reindex(values.index, fill_value=False).astype(bool)
+
+
+def declared_codes(inst, qid: str) -> dict:
+    """Return ``{code text: choice label}`` for a select question (``"1"`` -> first choice's label)."""
+    return {str(k): c["label"] for k, c in enumerate(inst.choices(qid), start=1)}

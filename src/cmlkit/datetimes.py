@@ -1,0 +1,97 @@
+"""Parse an export's date-time column, settling its format from the whole column."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cmlkit.errors import IngestError
+
+_ISO = r"^\d{4}-\d{2}-\d{2}"
+
+
+def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", rows=None) -> pd.Series:
+    """Parse a column of date-times using the whole column to settle its format.
+
+    Tries ISO, ``DD/MM/YYYY``, ``MM/DD/YYYY`` (with or without AM/PM) and Excel serial numbers.
+    ISO values are unambiguous and parsed as ISO wherever they are, so a column mixing ISO and
+    ``DD/MM`` forms (a re-saved export) is read, and ``attrs["format"]`` says so. Day-first versus
+    month-first is decided by the column: a first field above 12 means day-first, a second field
+    above 12 means month-first; a column that never decides is read day-first (the UK convention)
+    only if every value parses, and the choice is reported in ``attrs``.
+
+    Parameters
+    ----------
+    rows : array-like, optional
+        Spreadsheet row of each value (header = row 1), for error messages; default index + 2.
+
+    Raises
+    ------
+    IngestError
+        A value no form reads, or a column mixing day-first and month-first forms (naming row and column).
+    """
+    rows = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
+    s = values.astype("string").str.strip()
+    present = s.notna() & (s != "")
+    out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
+    if not present.any():
+        return out
+    v = s[present]
+    numeric = pd.to_numeric(v, errors="coerce")
+    if numeric.notna().all():
+        out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
+        out.attrs["format"] = "excel-serial"
+        return out.dt.round("s")
+    is_iso = v.str.match(_ISO).fillna(False).to_numpy(bool)
+    formats = []
+    parsed = pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns]")
+    if is_iso.any():
+        iv = v[is_iso]
+        iso = pd.to_datetime(iv, format="ISO8601", errors="coerce", utc=iv.str.contains(r"[+-]\d\d:\d\d$|Z$", regex=True).any())
+        if getattr(iso.dt, "tz", None) is not None:
+            iso = iso.dt.tz_convert("UTC").dt.tz_localize(None)
+        parsed[is_iso] = iso.astype("datetime64[ns]")
+        formats.append("iso")
+    if (~is_iso).any():
+        rest = v[~is_iso]
+        parsed[~is_iso], fmt = _day_month(rest, name=name, path=path, rows=rows)
+        formats.append(fmt)
+    bad = parsed.isna()
+    if bad.any():
+        first_bad = v[bad].index[0]
+        raise IngestError(f"unreadable date {v[first_bad]!r}", file=path, column=name, row=int(rows[first_bad]))
+    out[present] = parsed
+    out.attrs["format"] = " + ".join(formats)
+    return out
+
+
+def _day_month(v: pd.Series, *, name, path, rows):
+    """Parse ``DD/MM/YYYY`` or ``MM/DD/YYYY`` values (with optional time, AM/PM) -> (parsed, format)."""
+    arr = pa.array(v.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    parts = pc.extract_regex(arr, r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})")
+    a = pc.cast(pc.struct_field(parts, "a"), pa.int32()).to_numpy(zero_copy_only=False)
+    b = pc.cast(pc.struct_field(parts, "b"), pa.int32()).to_numpy(zero_copy_only=False)
+    day_first = bool(np.nanmax(a, initial=0) > 12)
+    month_first = bool(np.nanmax(b, initial=0) > 12)
+    if day_first and month_first:
+        second = v.index[int(np.flatnonzero(np.nan_to_num(b.astype(float)) > 12)[0])]  # a month-first value in a day-first column
+        raise IngestError(f"dates mix day-first and month-first forms ({v[second]!r})", file=path, column=name, row=int(rows[second]))
+    ampm = bool(pc.any(pc.match_substring_regex(arr, r"[AaPp][Mm]\s*$")).as_py())
+    time_part = " %I:%M:%S %p" if ampm else " %H:%M:%S"
+    date_part = "%m/%d/%Y" if month_first else "%d/%m/%Y"
+    # pyarrow's strptime (vectorised C++) for the common form; pandas for whatever it leaves
+    fast = pc.strptime(arr, format=date_part + time_part, unit="s", error_is_null=True)
+    parsed = pd.Series(fast.to_numpy(zero_copy_only=False).astype("datetime64[ns]"), index=v.index)
+    if parsed.isna().any():
+        todo = parsed.isna()
+        parsed[todo] = pd.to_datetime(v[todo], format=date_part + time_part, errors="coerce")
+    if parsed.isna().any():
+        parsed = pd.to_datetime(v, format=date_part, errors="coerce").where(parsed.isna(), parsed)
+    return parsed, date_part + time_part
+
+
+DATE_LIKE = re.compile(r"^\s*(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{5}(?:\.\d+)?\s*$)")

@@ -1,0 +1,251 @@
+"""Open an export (CSV/TSV text, XLSX workbook or SPSS .sav) and read its cells as text.
+
+:func:`open_export` checks the path (:mod:`cmlkit.file_access`), settles the container, encoding
+and delimiter and reads the first records (for layout detection and headers); :meth:`Source.body`
+reads the data rows as strings, with the spreadsheet row number of each (header = row 1).
+
+CSV bodies are read by pyarrow's multi-threaded reader *without* a Python callback: a Python
+``invalid_row_handler`` called from arrow's worker threads can still be running when an error
+ends the process, and a thread that calls into a finalising interpreter aborts it
+(``terminate called without an active exception``, exit 134). A row of the wrong width makes the
+fast read fail; the slow path then finds the row (Python ``csv``): rows that are only blanks or
+delimiters are skipped (and reported), any other is a one-line error naming its row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pcsv
+
+from cmlkit.datetimes import DATE_LIKE
+from cmlkit.errors import IngestError
+from cmlkit.file_access import HEAD_BYTES, check_readable, read_head, settle_encoding
+
+
+def sniff_delimiter(first_line: str) -> str:
+    """Return the delimiter (``,``, ``;`` or tab) used most outside quotes in the header line."""
+    unquoted = re.sub(r'"[^"]*"', "", first_line)
+    counts = {d: unquoted.count(d) for d in (",", ";", "\t")}
+    return max(counts, key=lambda d: (counts[d], d == ","))
+
+
+def _blank(rec) -> bool:
+    return not any(c.strip() for c in rec)
+
+
+class Source:
+    """An opened export: its first records (for detection and headers) and a way to read the body.
+
+    Attributes
+    ----------
+    head : list of list
+        The first non-blank records (up to four).
+    head_rows : list of int
+        The spreadsheet row of each record in ``head``.
+    container : str
+        ``xlsx``, ``sav`` or ``csv (<encoding>, delimiter <d>)``.
+    notes : list of dict
+        What was decided while reading (for the ingest log).
+    skipped : list of (int, str)
+        Spreadsheet rows of the wrong width skipped while reading: ``(row, "blank")`` for a row of only
+        blanks or delimiters, ``(row, text)`` for a footer after the last response.
+    """
+
+    def __init__(self, path, head, container, *, head_rows=None, body_rows=None, offsets=None, encoding=None, delimiter=None, notes=()):
+        self.path, self.head, self.container = path, head, container
+        self.head_rows = head_rows or list(range(1, len(head) + 1))
+        self._rows, self._offsets, self.encoding, self.delimiter = body_rows, offsets, encoding, delimiter
+        self.notes, self.skipped = list(notes), []
+
+    def body(self, n_header: int, width: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """Data rows after ``n_header`` header records as strings (None when blank), columns 0..width-1, and their rows."""
+        first = self.head_rows[n_header - 1] + 1
+        if self._rows is not None:
+            rows = self._rows[n_header:]
+            frame = pd.DataFrame([list(r[:width]) + [None] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
+            frame = frame.where(frame.notna() & (frame != ""), None)
+            return frame, np.arange(first, first + len(frame))
+        frame, skipped = _read_csv_body(self.path, self._offsets[n_header - 1], self.encoding, self.delimiter, width, first)
+        self.skipped = skipped
+        rows = np.arange(first, first + len(frame) + len(skipped))
+        rows = np.setdiff1d(rows, np.asarray([r for r, _ in skipped], dtype=rows.dtype)) if skipped else rows
+        _check_ending(self.path, self.delimiter, int(rows[-1]) if len(rows) else first)
+        return frame, rows
+
+
+def open_export(path) -> Source:
+    """Open an export for reading: check the path, sniff container, encoding, delimiter; read the first records."""
+    path = check_readable(path)
+    suffix = path.suffix.lower()
+    if suffix == ".sav":
+        rows = read_sav_cells(path)
+        return Source(path, rows[:4], "sav", body_rows=rows)
+    if suffix in (".xlsx", ".xlsm"):
+        rows = read_xlsx_cells(path)
+        return Source(path, rows[:4], "xlsx", body_rows=rows)
+    head = read_head(path)
+    complete = len(head) < HEAD_BYTES
+    if head[:4] == b"PK\x03\x04":
+        raise IngestError("file is a zip/Excel workbook with a .csv name; save it as .xlsx", file=path)
+    enc, skip, notes = settle_encoding(head, path=path, complete=complete)
+    text = head[skip:].decode(enc, errors="replace")
+    first_line = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
+    delim = sniff_delimiter(first_line)
+    records, rows, ends = [], [], []
+    consumed = [0]
+
+    def lines():
+        for line in io.StringIO(text, newline=""):
+            consumed[0] += len(line)
+            yield line
+
+    reader = csv.reader(lines(), delimiter=delim)
+    n_records = 0
+    try:
+        for rec in reader:
+            n_records += 1  # blank records are rows of the sheet too
+            if _blank(rec):
+                continue
+            records.append(rec)
+            rows.append(n_records)
+            ends.append(consumed[0])
+            if len(records) == 4:
+                break
+    except csv.Error as exc:
+        raise IngestError(f"malformed CSV header: {exc}", file=path, row=n_records + 1) from None
+    offsets = [skip + (e if enc == "cp1252" else len(text[:e].encode("utf-8"))) for e in ends]
+    return Source(path, records, f"csv ({enc}, delimiter {delim!r})", head_rows=rows, offsets=offsets, encoding=enc,
+                  delimiter=delim, notes=notes)
+
+
+def _check_ending(path, delim: str, last_row: int) -> None:
+    """A file cut short: it ends without a line break right after a delimiter, or inside a quoted value."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(size - 1, 0))
+        end = fh.read(1)
+        if end in (b"\n", b"\r"):
+            return
+        if end == delim.encode():
+            raise IngestError("file ends right after a delimiter, with no line break: the row is cut short (truncated?)",
+                              file=path, row=last_row)
+        fh.seek(0)
+        quotes = sum(chunk.count(b'"') for chunk in iter(lambda: fh.read(1 << 24), b""))
+    if quotes % 2:
+        raise IngestError("file ends inside a quoted value (truncated?)", file=path, row=last_row)
+
+
+def read_xlsx_cells(path: Path) -> list:
+    """The first sheet of a workbook as rows of strings (datetimes ISO), header first; blank rows kept."""
+    try:
+        frame = pd.read_excel(path, header=None, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
+    except Exception as exc:  # openpyxl raises many unrelated types for a broken workbook
+        raise IngestError(f"not a readable Excel workbook ({type(exc).__name__})", file=path) from None
+    if frame.empty:
+        raise IngestError("workbook's first sheet is empty", file=path)
+    return [[None if (v is None or v == "" or (isinstance(v, float) and np.isnan(v))) else
+             (v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v)) for v in r] for r in frame.itertuples(index=False)]
+
+
+def read_sav_cells(path: Path) -> list:
+    """Read an SPSS .sav (value labels applied) into rows of strings, header first."""
+    import pyreadstat
+
+    try:
+        frame, _ = pyreadstat.read_sav(str(path), apply_value_formats=True)
+    except Exception as exc:  # pyreadstat raises its own error types for unreadable files
+        raise IngestError(f"not a readable SPSS file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})", file=path) from None
+    if frame.empty:
+        raise IngestError("export has a header but no responses", file=path, row=2)
+    cols = {}
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(col):
+            cols[name] = col.map(lambda v: None if pd.isna(v) else v.isoformat(sep=" "))
+        elif pd.api.types.is_numeric_dtype(col):
+            cols[name] = col.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
+        else:
+            cols[name] = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v))
+    body = pd.DataFrame(cols)
+    return [list(frame.columns)] + body.to_numpy(dtype=object).tolist()
+
+
+def _arrow_read(path, offset, enc, delim, names, *, skip_rows: set | None = None):
+    convert = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False)
+    read = pcsv.ReadOptions(column_names=names, encoding="cp1252" if enc == "cp1252" else "utf8", block_size=1 << 24,
+                            use_threads=skip_rows is None)
+    handler = None
+    if skip_rows is not None:  # single-threaded: the Python handler runs on this thread only
+        def handler(row):
+            return "skip"
+    parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=handler)
+    with open(path, "rb") as fh:
+        fh.seek(offset)
+        return pcsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
+
+
+def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataFrame, list]:
+    """Read the data rows with pyarrow's multi-threaded CSV reader, every column as text; return (frame, skipped rows)."""
+    names = [f"c{i}" for i in range(width)]
+    skipped: list = []
+    try:
+        table = _arrow_read(path, offset, enc, delim, names)
+    except pa.ArrowInvalid as exc:
+        wrong, last_ok = _wrong_width_rows(path, offset, enc, delim, width, first_row)
+        if not wrong:
+            raise IngestError(f"malformed CSV: {' '.join(str(exc).split())[:160]}", file=path) from None
+        footers = [(row, rec) for row, _, blank, rec in wrong if not blank and row > last_ok and footer_like(rec)]
+        real = [(row, got) for row, got, blank, rec in wrong if not blank and (row, rec) not in footers]
+        if real:
+            row, got = real[0]
+            raise IngestError(f"row has {got} fields but the header has {width}" + (" (truncated?)" if got < width else ""),
+                              file=path, row=row) from None
+        skipped = [(row, "blank" if blank else " ".join(c for c in rec if c.strip())) for row, _, blank, rec in wrong]
+        table = _arrow_read(path, offset, enc, delim, names, skip_rows={r for r, _ in skipped})
+    # convert one column at a time and let go of its arrow buffers, so the arrow table and the pandas
+    # objects never both exist in full (this sets the peak memory of the whole cleaning run)
+    cols = {}
+    for i in range(width):
+        col = table.column(0)
+        table = table.remove_column(0)
+        col = pc.utf8_trim(col, characters="\r\n")
+        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
+        cols[i] = col.to_pandas(deduplicate_objects=True)
+        del col
+    return pd.DataFrame(cols), skipped
+
+
+def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:
+    """``(row, fields, blank, record)`` for every body record whose field count differs from the header,
+    and the row of the last record of the right width (slow path, errors only)."""
+    out, last_ok = [], 0
+    with open(path, "rb") as raw:
+        raw.seek(offset)
+        fh = io.TextIOWrapper(raw, encoding="cp1252" if enc == "cp1252" else "utf-8", errors="replace", newline="")
+        i = -1
+        try:
+            for i, rec in enumerate(csv.reader(fh, delimiter=delim)):
+                if len(rec) != width and rec:  # an empty line is a row of blanks to pyarrow too
+                    out.append((first_row + i, len(rec), _blank(rec), rec[:8]))
+                elif rec and not _blank(rec):
+                    last_ok = first_row + i
+        except csv.Error as exc:
+            raise IngestError(f"malformed CSV: {exc}", file=path, row=first_row + i + 1) from None
+    return out, last_ok
+
+
+def footer_like(rec) -> bool:
+    """A short record of words after the last response ('Total responses: 245', 'Report generated 2025-04-30').
+
+    Every platform's rows start with an id or a date, so a row cut short (truncated) is never taken for one.
+    """
+    cells = [c.strip() for c in rec if c.strip()]
+    return 0 < len(cells) <= 3 and bool(re.search(r"[A-Za-z]", cells[0])) and not DATE_LIKE.search(cells[0])

@@ -1,0 +1,219 @@
+"""Checks on an export's rows and metadata, run by :func:`cmlkit.ingest.read_export` before mapping.
+
+Each check either accounts for what it does in the *ingest log* (a list of records ``row,
+response_id, question, old_value, new_value, action, reason``, rows numbered as a spreadsheet shows
+the file: header = row 1) or stops with a one-line :class:`~cmlkit.errors.IngestError` naming
+file, row and column. Nothing is dropped or reinterpreted in silence:
+
+* rows holding only blanks or delimiters are excluded (``blank_row``);
+* footer and summary rows after the last response (no start or end time: "Total responses: 245")
+  are excluded (``footer_row``); such a row *among* the responses is an error;
+* ``Finished`` given as ``True/False``, ``TRUE/FALSE``, ``true/false``, ``1/0`` or ``Yes/No``,
+  ``Progress`` as ``85``, ``85%`` or ``85.0``, ``Status`` as text or Qualtrics numeric codes are
+  read; any other value is an error;
+* response ids must be present and unique;
+* a select_one column holding only numeric codes (a "numeric values" export, or an SPSS file
+  without value labels) is mapped by the instrument's declared codes (:func:`cmlkit.coding.declared_codes`)
+  and logged; a code the instrument does not declare is an error;
+* 0/1 choice columns may say ``1``/``0``, ``True``/``False``, ``Selected``/``Not selected`` or the
+  choice label; any other value is an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow.compute as pc
+
+from cmlkit.coding import declared_codes
+from cmlkit.datetimes import DATE_LIKE
+from cmlkit.errors import IngestError
+from cmlkit.text_repair import arrow_strings, loose, map_unique
+
+LOG_FIELDS = ["row", "response_id", "question", "old_value", "new_value", "action", "reason"]
+TRUE_TEXT = {"true", "1", "1.0", "yes", "y", "t", "finished", "selected", "checked", "ticked"}
+FALSE_TEXT = {"false", "0", "0.0", "no", "n", "f", "not selected", "unselected", "unchecked", "not ticked", "-99"}
+# Qualtrics response types, as text ("Use choice text") and as numeric codes ("Use numeric values")
+STATUS = {"ip address": "normal", "imported": "normal", "offline": "normal", "0": "normal", "4": "normal", "16": "normal",
+          "survey preview": "preview", "survey test": "preview", "offline survey preview": "preview", "preview": "preview",
+          "test": "preview", "1": "preview", "2": "preview", "17": "preview",
+          "spam": "spam", "preview spam": "spam", "imported spam": "spam", "8": "spam", "9": "spam", "12": "spam"}
+
+
+class IngestLog(tuple):
+    """The ingest log: an immutable tuple of records, kept in ``DataFrame.attrs``.
+
+    pandas deep-copies ``attrs`` on almost every operation; being immutable, the log returns
+    itself instead of being copied record by record.
+    """
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
+def entry(row, action, reason, *, response_id="", question="", old="", new="") -> dict:
+    """One ingest-log record."""
+    return {"row": int(row) if row is not None else "", "response_id": response_id, "question": question,
+            "old_value": old, "new_value": new, "action": action, "reason": reason}
+
+
+def _dated(data: pd.DataFrame, time_cols: list) -> np.ndarray:
+    """True where a row's start or end cell holds something shaped like a date or an Excel serial."""
+    dated = np.zeros(len(data), dtype=bool)
+    for c in time_cols:
+        dated |= pc.fill_null(pc.match_substring_regex(arrow_strings(data[c]), DATE_LIKE.pattern), False).to_numpy(zero_copy_only=False)
+    return dated
+
+
+def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None) -> tuple:
+    """Exclude rows that hold only blanks, spaces or delimiters; return (data, rows, log).
+
+    Cells are checked for spaces only in rows that could be blank (no start or end time, or at most
+    three non-empty cells), so a large export costs one vectorised pass.
+    """
+    count = data.notna().sum(axis=1).to_numpy()
+    maybe = (count <= 3) | (~_dated(data, list(time_cols)) if time_cols else False)
+    few = np.flatnonzero(maybe & (count > 0))
+    if len(few):
+        sub = data.iloc[few]
+        count[few] = sub.apply(lambda c: c.astype("string").str.strip().fillna("").ne("")).sum(axis=1).to_numpy()
+    blank = count == 0
+    log = [entry(r, "blank_row", f"row {r} holds only blanks, spaces or delimiters: not a response, excluded")
+           if text == "blank" else _footer_entry(r, text) for r, text in sorted(list(skipped) + [(r, "blank") for r in rows[blank].tolist()])]
+    if not blank.any():
+        return data, rows, log
+    return data.loc[~blank].reset_index(drop=True), rows[~blank], log
+
+
+def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, path, column: str) -> tuple:
+    """Exclude footer/summary rows after the last response; a row without start and end time among responses is an error."""
+    if not time_cols or not len(data):
+        return data, rows, []
+    dated = _dated(data, time_cols)
+    if dated.all():
+        return data, rows, []
+    last = int(np.flatnonzero(dated)[-1]) if dated.any() else -1
+    inside = np.flatnonzero(~dated[: last + 1])
+    if len(inside):
+        r = int(rows[inside[0]])
+        raise IngestError("row has no start or end time, so it is not a response (a summary row among the responses?)",
+                          file=path, row=r, column=column)
+    foot = data.iloc[last + 1:]
+    log = [_footer_entry(r, " ".join(str(v) for v in rec.dropna().tolist())) for r, (_, rec) in zip(rows[last + 1:], foot.iterrows())]
+    return data.iloc[: last + 1].reset_index(drop=True), rows[: last + 1], log
+
+
+def _footer_entry(row, text) -> dict:
+    return entry(row, "footer_row", f"row {row} ({text[:60]!r}) has no start or end time after the last response: "
+                                    "a footer or summary row, excluded")
+
+
+def _flag(values: pd.Series, rows, *, path, column, what) -> pd.Series:
+    s = values.astype("string").str.strip().str.casefold()
+    out = pd.Series(pd.NA, index=values.index, dtype="boolean")
+    out[s.isin(TRUE_TEXT).fillna(False).to_numpy(bool)] = True
+    out[s.isin(FALSE_TEXT).fillna(False).to_numpy(bool)] = False
+    bad = s.notna() & (s != "") & out.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy(bool))[0])
+        raise IngestError(f"{what} value {values.iloc[i]!r} is not one of true/false, 1/0, yes/no", file=path, row=int(rows[i]), column=column)
+    return out
+
+
+def read_finished(values, rows, *, path, column) -> pd.Series:
+    """``Finished`` as a nullable boolean from any of the platforms' spellings."""
+    return _flag(values, rows, path=path, column=column, what="Finished")
+
+
+def read_number(values, rows, *, path, column, lo=None, hi=None, percent=False) -> pd.Series:
+    """A metadata number (``Progress``, ``Duration``): ``85``, ``85.0``, ``85%``; anything else is an error."""
+    s = values.astype("string").str.strip()
+    if percent:
+        s = s.str.replace(r"\s*%$", "", regex=True)
+    num = pd.to_numeric(s.where(s != ""), errors="coerce")
+    bad = s.notna() & (s != "") & (num.isna() | ((num < lo) if lo is not None else False) | ((num > hi) if hi is not None else False))
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy(bool))[0])
+        raise IngestError(f"{column} value {values.iloc[i]!r} is not a number" + (f" from {lo} to {hi}" if hi is not None else ""),
+                          file=path, row=int(rows[i]), column=column)
+    return num.astype(float)
+
+
+def read_status(values, rows, *, path, column) -> pd.Series:
+    """``Status`` -> ``normal``, ``preview`` (preview or test) or ``spam``; an unknown status is an error."""
+    s = values.astype("string").str.strip().str.casefold()
+    s = s.str.replace(r"\.0$", "", regex=True)
+    kind = s.map(STATUS)
+    kind = kind.where(kind.notna() | ~s.str.contains("preview|test", regex=True).fillna(False), "preview")
+    bad = s.notna() & (s != "") & kind.isna()
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy(bool))[0])
+        raise IngestError(f"unknown response status {values.iloc[i]!r}", file=path, row=int(rows[i]), column=column)
+    return kind.fillna("normal").astype(object)
+
+
+def check_ids(ids: pd.Series, rows, *, path, column) -> None:
+    """Every response needs an id, and ids must be unique (the cleaning log addresses responses by id)."""
+    blank = ids.isna() | (ids.astype("string").str.strip() == "")
+    if blank.any():
+        i = int(np.flatnonzero(blank.to_numpy(bool))[0])
+        raise IngestError("response has no id", file=path, row=int(rows[i]), column=column)
+    dup = ids.duplicated(keep=False)
+    if dup.any():
+        pos = np.flatnonzero(dup.to_numpy(bool))
+        first = ids.iloc[pos[0]]
+        again = pos[ids.iloc[pos].to_numpy() == first]
+        raise IngestError(f"response id {first!r} repeats the id of row {int(rows[again[0]])}", file=path,
+                          row=int(rows[again[1]]), column=column)
+
+
+def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> tuple[pd.Series, list]:
+    """Map a select_one column that holds only numeric codes to labels by the instrument's declared codes.
+
+    A column with any label or choice name is left alone (cleaning checks it). Returns (values, log).
+    """
+    s = values.astype("string").str.strip()
+    present = s.notna() & (s != "")
+    if not present.any():
+        return values, []
+    choices = inst.choices(qid)
+    known = {loose(c["label"]) for c in choices} | {loose(c["name"]) for c in choices}
+    uniq = pd.unique(s[present])
+    if any(loose(u) in known for u in uniq):
+        return values, []
+    numeric = pd.Series(uniq).str.fullmatch(r"-?\d+(?:\.0+)?")
+    if not numeric.all():
+        return values, []
+    codes = declared_codes(inst, qid)
+    key = s.str.replace(r"\.0+$", "", regex=True)
+    undeclared = present & ~key.isin(list(codes))
+    if undeclared.any():
+        i = int(np.flatnonzero(undeclared.to_numpy(bool))[0])
+        raise IngestError(f"value {values.iloc[i]!r} is a code, but not one of the instrument's declared codes for {qid} "
+                          f"(1-{len(codes)}) and the file has no value labels; export with choice text or value labels",
+                          file=path, row=int(rows[i]), column=column)
+    mapped = key.map(codes).astype(object).where(present, None)
+    log = [entry(r, "declared_code", f"numeric code read by the instrument's declared codes for {qid} (no value labels in the file)",
+                 response_id=str(rid), question=qid, old=str(o), new=str(n))
+           for r, rid, o, n in zip(np.asarray(rows)[present.to_numpy(bool)], ids[present.to_numpy(bool)], values[present], mapped[present])]
+    return mapped, log
+
+
+def ticks(values: pd.Series, label: str, rows, *, path, column) -> np.ndarray:
+    """1 where a 0/1 choice column says the choice was ticked (``1``, ``True``, ``Selected``, its label); else 0."""
+    s = values.astype("string").str.strip()
+    low = s.str.casefold()
+    on = low.isin(TRUE_TEXT).fillna(False).to_numpy(bool)
+    off = (low.isna() | (low == "")).fillna(True).to_numpy(bool) | low.isin(FALSE_TEXT).fillna(False).to_numpy(bool)
+    rest = ~on & ~off
+    if rest.any():  # the choice's own label (an SPSS value label) also means ticked
+        on[rest] = (map_unique(s[rest].astype(object), loose) == loose(label)).to_numpy(bool)
+    bad = ~on & ~off
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise IngestError(f"choice column value {values.iloc[i]!r} is neither ticked (1, True, Selected or the choice label) "
+                          "nor unticked (0, False, blank)", file=path, row=int(rows[i]), column=column)
+    return on

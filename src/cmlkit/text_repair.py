@@ -1,0 +1,116 @@
+"""Text repair and number-as-text parsing, shared by the readers and the cleaning checks.
+
+Everything here is a pure function of strings: loose label comparison, undoing double-encoded text
+(mojibake: UTF-8 read as cp1252) and reading numbers written as text (``£1,200``, ``approx 20``,
+``1.5k``, ranges). Repairs are *proposed* by the callers, which log them; nothing here logs.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+|\?+|tbc|not sure)$", re.I)
+_RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
+_NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
+MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
+
+
+def loose(text) -> str:
+    """Case-, whitespace- and end-punctuation-insensitive form of a label."""
+    return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
+
+
+def strip_accents(text: str) -> str:
+    """``text`` with accents removed (NFKD, non-ASCII dropped)."""
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+
+
+def arrow_strings(values: pd.Series):
+    """The values as a pyarrow string array (missing -> null)."""
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        return pa.array(values.array)
+    return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)   # None/NaN -> null
+
+
+def map_unique(values: pd.Series, fn) -> pd.Series:
+    """``values.map(fn)`` computed once per distinct value (survey columns repeat a lot)."""
+    uniq = pd.unique(values.dropna())
+    return values.map(dict(zip(uniq, map(fn, uniq))))
+
+
+def fix_mojibake(text):
+    """Undo UTF-8 text that was decoded as cp1252 (``cafÃ©`` -> ``café``); return None when not mojibake."""
+    if not isinstance(text, str) or not MOJIBAKE.search(text):
+        return None
+    try:
+        fixed = text.encode("cp1252").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return None
+    return fixed if fixed != text else None
+
+
+def repair_mojibake(values: pd.Series) -> pd.Series:
+    """The repaired text where a value is mojibake, else missing (vectorised pre-filter, one repair per distinct value)."""
+    arr = arrow_strings(values)
+    suspect = pc.fill_null(pc.match_substring_regex(arr, MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
+    if not suspect.any():
+        return pd.Series(None, index=values.index, dtype=object)
+    return map_unique(values[suspect], fix_mojibake).reindex(values.index)
+
+
+def parse_number_text(values: pd.Series) -> pd.DataFrame:
+    """Parse numbers written as text.
+
+    Returns a frame with ``value`` (float), ``lower``/``upper`` (for ranges) and ``kind``:
+    ``blank``, ``number`` (already a plain number), ``text_number`` (``£1,200``, ``approx 20``,
+    ``1.5k``), ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``) or ``bad``.
+    Plain numbers (the vast majority) are recognised and converted with pyarrow kernels; only the
+    rest goes through the text rules. Mojibake (``Â£240``) must be repaired before this is called.
+    """
+    n = len(values)
+    arr = arrow_strings(values)
+    null = pc.is_null(arr).to_numpy(zero_copy_only=False)
+    plain = pc.fill_null(pc.match_substring_regex(arr, r"^-?[0-9]+(\.[0-9]+)?$"), False).to_numpy(zero_copy_only=False)
+    value = np.full(n, np.nan)
+    if plain.any():
+        value[plain] = pc.cast(pc.filter(arr, plain), "float64").to_numpy(zero_copy_only=False)
+    kind = np.where(null, "blank", np.where(plain, "number", "bad")).astype(object)
+    lower = np.full(n, np.nan)
+    upper = np.full(n, np.nan)
+    rest = ~null & ~plain
+    if rest.any():
+        idx = np.flatnonzero(rest)
+        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.strip()
+        blank = (s == "").to_numpy()
+        kind[idx[blank]] = "blank"
+        na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
+        kind[idx[na]] = "na"
+        rng = s.str.extract(_RANGE)
+        is_rng = rng[0].notna().to_numpy() & ~blank & ~na
+        if is_rng.any():
+            k1 = np.where((rng[1].str.lower() == "k").fillna(False).to_numpy(bool), 1000, 1)
+            k2 = np.where((rng[3].str.lower() == "k").fillna(False).to_numpy(bool), 1000, 1)
+            lo = pd.to_numeric(rng[0].str.replace(",", ""), errors="coerce").to_numpy() * k1
+            hi = pd.to_numeric(rng[2].str.replace(",", ""), errors="coerce").to_numpy() * k2
+            lower[idx[is_rng]], upper[idx[is_rng]] = lo[is_rng], hi[is_rng]
+            kind[idx[is_rng]] = "range"
+        txt = ~blank & ~na & ~is_rng
+        cleaned = s[txt].str.replace(_NOISE, "", regex=True).str.replace(",", "", regex=False).str.strip()
+        kk = cleaned.str.fullmatch(r"-?\d+(?:\.\d+)?\s*[kK]").fillna(False).to_numpy(bool)
+        num = pd.to_numeric(cleaned.str.replace(r"\s*[kK]$", "", regex=True), errors="coerce").to_numpy() * np.where(kk, 1000, 1)
+        ok = ~np.isnan(num)
+        tidx = idx[txt][ok]
+        value[tidx] = num[ok]
+        kind[tidx] = "text_number"
+    return pd.DataFrame({"value": value, "lower": lower, "upper": upper, "kind": kind}, index=values.index)
+
+
+def fmt_number(v: float) -> str:
+    """A number as the log writes it (``12``, ``12.5``)."""
+    return str(int(v)) if float(v).is_integer() else repr(float(v))

@@ -1,0 +1,130 @@
+"""The weighted product carries its design: save it with its recipe, load it back as the calibrated design.
+
+:func:`attach_design` stores, in the weighted table's ``attrs`` (kept by parquet through pandas'
+metadata), a JSON recipe: the ``svydesign`` arguments (weights, strata, clusters, fpc, lonely-PSU
+rule) and every weighting step in order (post-stratification cells and population counts;
+calibration margins, totals, distance, bounds and tolerance; trimming). :func:`load_weighted` reads
+the table, replays the recipe and checks that the replayed weights equal the stored ``weight``
+column, so every later step (findings, risk aggregates, trends) gets calibration-aware standard
+errors instead of a fixed-weight design rebuilt from column names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from cmlkit import tables
+from cmlkit import weights as W
+from cmlkit.design import Design, DesignError, svydesign
+
+ATTR = "cmlkit_design"
+VERSION = 1
+
+
+def recipe(design: Design, *, weight_column: str = "weight") -> dict:
+    """The JSON-ready recipe of a design built by :func:`cmlkit.design.svydesign` and :mod:`cmlkit.weights`."""
+    if not design.spec:
+        raise DesignError("this design was not built by svydesign, so it cannot be saved with its recipe")
+    return {"version": VERSION, "svydesign": dict(design.spec), "steps": list(design.info.get("recipe", [])),
+            "weight_column": weight_column}
+
+
+def attach_design(design: Design, *, weight_column: str = "weight") -> pd.DataFrame:
+    """The design's data with its weights in ``weight_column`` and the recipe in ``attrs`` (for parquet)."""
+    data = design.data.assign(**{weight_column: design.weights})
+    data.attrs[ATTR] = json.dumps(recipe(design, weight_column=weight_column), sort_keys=True)
+    return data
+
+
+def _bound(x, default):
+    return default if x is None else float(x)
+
+
+def _poststratify(des, step):
+    return W.post_stratify(des, step["cell"], step["population"])
+
+
+def _calibrate(des, step):
+    return W.calibrate(des, margins=step["margins"], totals=step["totals"], calfun=step["calfun"],
+                       bounds=(_bound(step["bounds"][0], -np.inf), _bound(step["bounds"][1], np.inf)),
+                       maxit=step["maxit"], epsilon=step["epsilon"], force=step.get("force", False))
+
+
+def _trim(des, step):
+    return W.trim(des, lower=_bound(step["lower"], -np.inf), upper=_bound(step["upper"], np.inf), strict=step["strict"],
+                  rule=step["rule"])
+
+
+REPLAY = {"poststratify": _poststratify, "calibrate": _calibrate, "trim": _trim}
+
+
+def rebuild(data: pd.DataFrame, spec: dict | str | None = None, *, check: bool = True) -> Design:
+    """Replay a recipe on ``data`` (default: the recipe in ``data.attrs``) and return the calibrated design.
+
+    Raises
+    ------
+    DesignError
+        No recipe, an unknown step, or replayed weights that differ from the stored weight column.
+    """
+    spec = data.attrs.get(ATTR) if spec is None else spec
+    if spec is None:
+        raise DesignError("the weighted table carries no design recipe (it was not written by cmlkit.weighted)")
+    spec = json.loads(spec) if isinstance(spec, str) else spec
+    if spec.get("version") != VERSION:
+        raise DesignError(f"design recipe version {spec.get('version')!r} is not supported (expected {VERSION})")
+    args = spec["svydesign"]
+    des = svydesign(data, weights=args["weights"], strata=args["strata"], ids=args["ids"] or None, fpc=args["fpc"] or None,
+                    lonely_psu=args["lonely_psu"])
+    for step in spec["steps"]:
+        fn = REPLAY.get(step["kind"])
+        if fn is None:
+            raise DesignError(f"unknown weighting step {step['kind']!r} in the design recipe")
+        des = fn(des, step)
+    col = spec["weight_column"]
+    if check and col in data:
+        stored = data[col].to_numpy(dtype=float)
+        if not np.allclose(des.weights, stored, rtol=1e-9, atol=0):
+            row = int(np.argmax(np.abs(des.weights - stored)))
+            raise DesignError(f"replaying the design recipe does not reproduce column {col!r} (row {row}: "
+                              f"{des.weights[row]!r} vs {stored[row]!r})")
+    return des
+
+
+def keep_recipe(data: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """``data`` with the design recipe of ``like`` (pandas drops ``attrs`` in ``merge``; rows must be ``like``'s)."""
+    out = data.copy(deep=False)
+    if ATTR in like.attrs:
+        out.attrs[ATTR] = like.attrs[ATTR]
+    return out
+
+
+def save_weighted(design: Design, path, *, weight_column: str = "weight") -> Path:
+    """Write the weighted product (parquet, recipe in its metadata) and the recipe beside it as JSON."""
+    data = attach_design(design, weight_column=weight_column)
+    out = tables.write_parquet(data, path)
+    tables.write_json(json.loads(data.attrs[ATTR]), Path(path).with_suffix(".design.json"))
+    return out
+
+
+def load_weighted(path, *, data: pd.DataFrame | None = None) -> Design:
+    """Read a weighted product and return its calibrated design (recipe from the parquet metadata or the sidecar).
+
+    ``data`` (row-aligned extra columns, e.g. derived indicators) is added to the design's data.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DesignError(f"{path}: no such weighted table")
+    table = tables.read_table(path)
+    spec = table.attrs.get(ATTR)
+    side = path.with_suffix(".design.json")
+    if spec is None and side.exists():
+        spec = side.read_text(encoding="utf-8")
+    des = rebuild(table, spec)
+    if data is not None:
+        extra = data.reset_index(drop=True)
+        des = Design(**{**des.__dict__, "data": pd.concat([des.data, extra.drop(columns=[c for c in extra if c in des.data])], axis=1)})
+    return des

@@ -1,0 +1,45 @@
+"""Workbooks a person can read: number formats, widths, frozen header, autofilter; formula-safe and byte-stable."""
+import pandas as pd
+from openpyxl import load_workbook
+
+from cmlkit import tables
+
+
+def _findings():
+    return pd.DataFrame({
+        "finding_id": ["a|all|all", "b|all|all", "c|type|CR"], "section": ["finances", "finances", "services"],
+        "indicator": ["council_dependency", "months_of_reserves", "uo"], "label": ["Council share of income", "Months of reserves", "=HYPERLINK(1)"],
+        "unit": ["share", "months", "score"], "breakdown": ["all", "all", "type"], "domain": ["all", "all", "CR"],
+        "estimate": [0.6040549233, 7.25, 3.41], "ci_low": [0.55, 6.0, 3.3], "ci_high": [0.65, 8.5, 3.5],
+        "method": ["m", "m", "m"], "base_n": [220, 220, 192], "suppressed": [False, False, False], "suppression": ["", "", ""],
+        "wave": ["2025w1"] * 3})
+
+
+def test_findings_workbook_is_formatted_by_unit(tmp_path):
+    path = tables.write_findings_xlsx(_findings(), tmp_path / "findings.xlsx")
+    wb = load_workbook(path)
+    assert wb.sheetnames == ["Read me", "Finances", "Services"]
+    ws = wb["Finances"]
+    header = [c.value for c in ws[1]]
+    assert header[:4] == ["Indicator", "Breakdown", "Group", "Estimate"] and header[-2:] == ["Finding id", "Wave"]
+    est = header.index("Estimate") + 1
+    assert ws.cell(2, est).number_format == "0%" and ws.cell(2, est).value == 0.6040549233  # full precision, shown as %
+    assert ws.cell(3, est).number_format == "0.0"
+    assert ws.cell(2, header.index("Responses (n)") + 1).number_format == "#,##0"
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == ws.dimensions
+    widths = {ws.column_dimensions[c].width for c in "ABCDEFG"}
+    assert len(widths) > 2 and ws.column_dimensions["A"].width >= len("Council share of income")
+    assert wb["Services"].cell(2, 1).value == "'=HYPERLINK(1)"  # formula injection neutralised
+    assert wb["Services"].cell(2, est).number_format == "0.00"
+    again = tables.write_findings_xlsx(_findings(), tmp_path / "again.xlsx")
+    assert again.read_bytes() == path.read_bytes()
+
+
+def test_generic_workbook_formats_shares_money_and_counts(tmp_path):
+    df = pd.DataFrame({"name": ["x", "y"], "n": [3, 4], "council_grant (share)": [0.25, 0.5], "inc_council": [1200.5, 30.0],
+                       "score": [1.234, 2.5], "rate": [1.5, 0.2]})
+    ws = load_workbook(tables.write_xlsx({"s": df}, tmp_path / "g.xlsx"))["s"]
+    fmt = {ws.cell(1, i).value: ws.cell(2, i).number_format for i in range(1, ws.max_column + 1)}
+    assert fmt["n"] == "#,##0" and fmt["council_grant (share)"] == "0%" and fmt["inc_council"] == '"£"#,##0'
+    assert fmt["score"] == "0.00" and fmt["rate"] == "0.00"  # a 'rate' above 1 is not shown as a share
+    assert fmt["name"] == "General"
