@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from cmlkit import governance as g
-from cmlkit import synthetic
+from cmlkit import synthetic, waves
 from cmlkit.tables import write_json
 
 BASELINE = Path(__file__).parent / "baselines" / "governance_before.json"
@@ -41,6 +41,10 @@ def _peak_mb():
 def _libraries(n, signal, seed):
     scope = synthetic.in_scope(synthetic.make_frame(n, random_state=seed))
     return synthetic.simulate_libraries(scope, governance_signal=signal, random_state=seed)
+
+
+def _spec():
+    return waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
 
 
 def _clock():
@@ -83,7 +87,7 @@ def _step(lib, spec, B):
 
 
 def step(args):
-    spec = g.load_spec()
+    spec = _spec()
     out = {}
     strong = _libraries(1000, 1.0, 1)
     t = _clock()
@@ -128,7 +132,7 @@ def step(args):
 def scale(args):
     scope = synthetic.in_scope(synthetic.make_frame(args.n, random_state=args.seed))
     lib = synthetic.simulate_libraries(scope, governance_signal=1.0, random_state=args.seed)
-    spec = g.load_spec()
+    spec = _spec()
     result = {"libraries": len(lib), "methods": {}}
     for method, k in (("latent_class", None), ("pam", 4)):
         t = _clock()

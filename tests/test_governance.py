@@ -10,10 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmlkit import cluster_fit, cluster_stability, synthetic
+from cmlkit import cluster_fit, cluster_stability, synthetic, waves
 from cmlkit import governance as g
-from cmlkit import synthetic
-from cmlkit import waves
 from cmlkit.errors import ClusterFitError
 
 FIXTURE_SPEC = {"features": {
