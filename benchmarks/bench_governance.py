@@ -8,7 +8,7 @@
 * ``noise_480``: 480 libraries with the signal switched off — whether BIC prefers one class and the
   stability verdicts;
 * ``wave220_seed*``: waves of the usual size (220 responses) — the k each information criterion
-  (BIC, sabic, ICL-BIC, AIC) would choose and the ARI at that k;
+  (BIC, sabic, ICL-BIC, AIC, AIC3) would choose and the ARI at that k;
 * ``step_220``: the whole governance step of the pipeline at 220 responses (choose k, fit the two
   comparison methods, stability of all three with ``--step-B`` resamples each, and their nulls);
 * ``permuted_220``: the same step on a wave whose feature columns are permuted independently.
@@ -113,12 +113,14 @@ def step(args):
         t = _clock()
         res = g.cluster_libraries(lib, spec)
         sel = res.selection
-        row = {"select": _since(t), "k_bic": res.k, "ari_bic": round(g.adjusted_rand(res.labels, lib["true_model"]), 4),
+        row = {"select": _since(t), "criterion": res.info["criterion"], "k": res.k,
+               "ari": round(g.adjusted_rand(res.labels, lib["true_model"]), 4),
                "bic": sel["bic"].round(1).tolist()}
-        for crit in ("sabic", "icl_bic", "aic"):
+        for crit in g.CRITERIA:
             kc = int(sel.loc[sel[crit].idxmin(), "k"])
+            labels = res.labels if kc == res.k else g.cluster_libraries(lib, spec, k=kc).labels
             row[f"k_{crit}"] = kc
-            row[f"ari_{crit}"] = round(g.adjusted_rand(g.cluster_libraries(lib, spec, k=kc).labels, lib["true_model"]), 4)
+            row[f"ari_{crit}"] = round(g.adjusted_rand(labels, lib["true_model"]), 4)
         out[f"wave220_seed{seed}"] = row
         print(f"wave220_seed{seed}", row, flush=True)
     wave = _libraries(1000, 1.0, 3).sample(220, random_state=3).reset_index(drop=True)

@@ -29,7 +29,7 @@ from .kproto import kprototypes
 from .latent_class import latent_class, seed_of
 from .pam import clara, pam, silhouette
 
-CRITERIA = ("bic", "sabic", "icl_bic", "aic")
+CRITERIA = ("bic", "sabic", "icl_bic", "aic", "aic3")
 
 
 @dataclass

@@ -134,6 +134,27 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     return jac
 
 
+def refit_starts(clustering: Clustering) -> int:
+    """Most random starts of a bootstrap refit.
+
+    Half the starts of the reported fit (at least two), as ``fpc::clusterboot`` users commonly do;
+    for a latent class model, which is warm started from the full-data posterior, two random starts
+    check it (the highest likelihood of the three is kept).
+
+    Parameters
+    ----------
+    clustering : Clustering
+        The reported clustering.
+
+    Returns
+    -------
+    int
+    """
+    if clustering.posterior is not None:
+        return 2
+    return max(2, int(clustering.info.get("n_init", 10)) // 2)
+
+
 def permuted_features(X: pd.DataFrame, *, random_state=0) -> pd.DataFrame:
     """A copy of ``X`` with each column permuted independently: same marginals, no structure.
 
@@ -200,7 +221,7 @@ def clusterboot(data: pd.DataFrame, clustering: Clustering, spec: dict | None = 
     if method == "pam" and n <= pam_max_n:
         D = clustering.distances[np.ix_(order, order)] if clustering.distances is not None else gower_matrix(X, spec)
     warm = None if clustering.posterior is None else clustering.posterior[order]
-    n_init = max(2, int(clustering.info.get("n_init", 10)) // 2)
+    n_init = refit_starts(clustering)
     with threadpool_limits(limits=threads):
         jac = resample_jaccards(X, orig, spec, method, k, B=B, rng=rng, D=D, warm=warm, n_init=n_init,
                                 desc=f"{method} stability")

@@ -11,8 +11,8 @@ The reported partition is the best of ``n_init`` random starts (all run: on the 
 the rule "stop once the best log-likelihood is replicated" missed the best optimum of ten starts on
 a wave without structure, k = 2, and on a 220-library wave, k = 4). Bootstrap refits, where the
 question is only whether the clusters come back, are warm started from the posterior of the
-full-data model and then use random starts until their own best is replicated (``replicate=2``, at
-most ``n_init``); the highest likelihood of all is kept.
+full-data model and checked by two random starts (``cluster_stability.refit_starts``); the highest
+likelihood of the three is kept.
 """
 
 from __future__ import annotations
@@ -130,7 +130,8 @@ def latent_class(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, rando
     -------
     (labels, criteria)
         ``criteria`` holds ``bic``, ``sabic``, ``icl_bic`` (BIC plus twice the classification
-        entropy), ``aic``, ``loglik``, ``starts`` (run), ``best_reached`` (how many starts reached
+        entropy), ``aic``, ``aic3`` (AIC with 3 per parameter), ``loglik``, ``starts`` (run),
+        ``best_reached`` (how many starts reached
         the best optimum) and ``posterior`` (n x k).
 
     Raises
@@ -162,13 +163,24 @@ def latent_class(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, rando
     bic = float(model.bic(data, Y))
     entropy = float(-(np.clip(post, 1e-15, 1) * np.log(np.clip(post, 1e-15, 1))).sum())
     labels = post.argmax(axis=1).astype(int)
+    aic = float(model.aic(data, Y))
     return labels, {"bic": bic, "sabic": float(model.sabic(data, Y)), "icl_bic": bic + 2.0 * entropy,
-                    "aic": float(model.aic(data, Y)), "loglik": ll * n, "starts": len(runs),
+                    "aic": aic, "aic3": aic + float(model.n_parameters), "loglik": ll * n, "starts": len(runs),
                     "best_reached": int((lls >= ll - tol).sum()), "posterior": post}
 
 
 def seed_of(random_state) -> int:
-    """An integer seed from an int or a ``numpy.random.Generator``."""
+    """An integer seed from an int or a ``numpy.random.Generator``.
+
+    Parameters
+    ----------
+    random_state : int or numpy.random.Generator
+        A seed, or a generator to draw one from.
+
+    Returns
+    -------
+    int
+    """
     if isinstance(random_state, np.random.Generator):
         return int(random_state.integers(0, 2**31 - 1))
     return int(random_state)
