@@ -37,8 +37,12 @@ def _cmd_synth(args):
         frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
+    from cmlkit.synthetic_users import make_user_wave
+
+    m = make_user_wave(args.out, seed=args.seed, wave=args.wave, inject=not args.no_errors)
     print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, "
-          f"{m['n_cml_library_genuine']} library responses, {m['n_cml_volunteer_genuine']} volunteer responses -> {args.out}")
+          f"{m['n_cml_library_genuine']} library responses, {m['n_cml_volunteer_genuine']} volunteer responses, "
+          f"{m['n_cml_user_genuine']} user responses -> {args.out}")
 
 
 def _cmd_run(args):

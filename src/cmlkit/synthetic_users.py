@@ -36,7 +36,7 @@ from cmlkit.exports import EXTENSIONS, write_export
 from cmlkit.instrument import load_instrument
 
 FREQUENCY = {"most_days": 0.08, "weekly": 0.30, "fortnightly": 0.20, "monthly": 0.20, "less_often": 0.22}
-VISITS = {"most_days": 16, "weekly": 4.3, "fortnightly": 2.2, "monthly": 1.0, "less_often": 0.4}
+VISITS = {"most_days": 16, "weekly": 4.3, "fortnightly": 2.2, "monthly": 1.0, "less_often": 0.5}
 AGES = {"age16_24": 0.09, "age25_44": 0.27, "age45_64": 0.28, "age65_74": 0.19, "age75plus": 0.17}
 AGE_RESPONSE = {"age16_24": 0.35, "age25_44": 0.5, "age45_64": 0.65, "age65_74": 0.85, "age75plus": 0.9}
 AGE_SAT = {"age16_24": -0.25, "age25_44": -0.1, "age45_64": 0.0, "age65_74": 0.15, "age75plus": 0.2}
@@ -69,7 +69,7 @@ def _ordinal(latent, cuts=SAT_CUTS, names=SAT_NAMES):
     return np.array(names, dtype=object)[np.searchsorted(cuts, latent)]
 
 
-def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float = 10.0, library_sd: float = 0.35,
+def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float = 10.0, library_sd: float = 0.2,
                              random_state=0) -> pd.DataFrame:
     """Every user of every library, with latent satisfaction and true answers (ground truth, never published).
 
@@ -114,7 +114,7 @@ def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float =
                               "prefer_not": .04}, m))
     u["employment"] = np.where(rng.random(m) < 0.15, None, emp)
     h = hours[idx]
-    base = (0.9 * u["quality"].to_numpy() + 0.02 * (h - 18) + lib_effect[idx]
+    base = (0.5 * u["quality"].to_numpy() + 0.02 * (h - 18) + lib_effect[idx]
             + u["visit_frequency"].map(FREQ_SAT).to_numpy(dtype=float) + u["age_band"].map(AGE_SAT).to_numpy(dtype=float))
     sat = base + rng.normal(0, 1.0, m)
     u["sat_latent"] = sat
