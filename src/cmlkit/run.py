@@ -44,7 +44,7 @@ from cmlkit.instrument import find_root, load_instrument
 
 PACKAGES = ["cmlkit", "numpy", "pandas", "scipy", "pyarrow", "matplotlib", "papermill", "openpyxl", "pyyaml",
             "rapidfuzz", "pyreadstat", "nbformat", "ipykernel"]
-STEP_KEYS = {"name", "notebook", "params", "inputs", "products"}
+STEP_KEYS = {"name", "notebook", "params", "inputs", "products", "when"}
 RUNNER_PARAMS = ("wave", "output_dir", "instrument")
 
 
@@ -103,6 +103,8 @@ def load_pipeline(path) -> dict:
         if step["name"] in names:
             raise PipelineError(f"step name {step['name']!r} used twice", file=path)
         names.add(step["name"])
+        if "when" in step and step["when"] not in spec["inputs"]:
+            raise PipelineError(f"step {step['name']!r}: 'when' names {step['when']!r}, which is not a pipeline input", file=path)
         for param, source in step["inputs"].items():
             if source not in products:
                 raise PipelineError(f"step {step['name']!r}: input {source!r} for {param!r} is neither a pipeline input "

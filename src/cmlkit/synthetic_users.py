@@ -17,6 +17,7 @@ The model (every number is a keyword option or a module constant, so tests and b
 
     exports/cml_user_<platform>.csv     raw exports (paper entry: ``singleheader``; online: ``surveymonkey``)
     exports/library_user_counts.csv     active users per library, as libraries would report them
+    exports/user_age_population.csv     users by age band (a supplied population distribution, for raking)
     truth/user_population.csv           every user of every in-scope library (latent and true answers)
     truth/user_population_summary.json  true population values (mean satisfaction, shares, age counts)
     truth/cml_user_clean.csv, truth/cml_user_errors.csv, truth/cml_user_responses.csv
@@ -224,6 +225,8 @@ def make_user_wave(out_dir, *, seed: int = 20250301, wave: str = "2025w1", platf
     pop = simulate_user_population(libs, users_per_hour=users_per_hour, random_state=r_pop)
     counts = pop.groupby("library_id", sort=True)["user_key"].size().rename("active_users").reset_index()
     counts.to_csv(out / "exports" / "library_user_counts.csv", index=False)
+    ages = pop["age_band"].value_counts().reindex(list(AGES)).rename("users").rename_axis("age_band").reset_index()
+    ages.to_csv(out / "exports" / "user_age_population.csv", index=False)
     pop.to_csv(out / "truth" / "user_population.csv", index=False)
     (out / "truth" / "user_population_summary.json").write_text(json.dumps(summarise_population(pop), indent=2, sort_keys=True) + "\n")
     sample = intercept_sample(pop, libs.loc[libs["responded"].astype(bool), "library_id"], random_state=r_smp)

@@ -101,8 +101,8 @@ def before_after(design: D.Design, *, question: str = "compare_before", among: d
     t["answered"] = int(answered.sum())
     t = t.assign(indicator=question, breakdown="among prior users")
     t = publishable(t.assign(label=t["answer"], section="users", finding_id="", domain=t["answer"], method="", wave=""),
-                    k=k, min_libraries=min_libraries)
-    return t[["answer", "estimate", "ci_low", "ci_high", "base_n", "base_libraries", "suppressed", "suppression"]]
+                    k=k, min_libraries=min_libraries).rename(columns={"domain": "answer"})
+    return t[["answer", "estimate", "ci_low", "ci_high", "base_n", "base_libraries", "suppressed", "suppression"]].reset_index(drop=True)
 
 
 def service_gap(user_design: D.Design, library_design: D.Design, services: list) -> pd.DataFrame:
@@ -140,3 +140,25 @@ def service_gap(user_design: D.Design, library_design: D.Design, services: list)
 def item_shares(design: D.Design, *, instrument, items=SAT_ITEMS) -> pd.DataFrame:
     """Weighted share of each satisfaction level per item ("don't use" left out), for the Likert figure."""
     return F.likert_shares(design.data, items, instrument=instrument, weights=design.weights)
+
+
+def before_after_table(ba: pd.DataFrame, *, instrument, question: str = "compare_before",
+                       row: str = "Users who used the library before") -> pd.DataFrame:
+    """The before/after shares as one row of labelled columns in the questionnaire's order (for a stacked bar)."""
+    labels = {c["name"]: c["label"] for c in instrument.choices(question)}
+    shares = ba.set_index("answer")["estimate"].reindex(list(labels)).fillna(0.0)
+    return shares.rename(labels).to_frame(row).T
+
+
+def group_rows(rows: pd.DataFrame, indicator: str) -> pd.DataFrame:
+    """One indicator's breakdown rows (not "all") with domains named by their breakdown ("Type: CR", "Model: …")."""
+    t = rows.loc[(rows["indicator"] == indicator) & (rows["breakdown"] != "all")].copy()
+    t["domain"] = t["breakdown"].astype(str).str.capitalize() + ": " + t["domain"].astype(str)
+    return t.reset_index(drop=True)
+
+
+def gap_figure_table(gap: pd.DataFrame, *, labels: dict) -> pd.DataFrame:
+    """The gap table indexed by service label, with readable column names for the dumbbell figure."""
+    names = gap["service"].map({s: labels.get(f"services_used__{s}", s) for s in gap["service"]})
+    return gap.assign(label=names.to_numpy()).set_index("label").rename(
+        columns={"users_using": "users who use it", "users_with_offer": "users whose library offers it"})

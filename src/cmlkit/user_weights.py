@@ -32,6 +32,7 @@ import yaml
 
 from cmlkit import design as D
 from cmlkit import estimates as E
+from cmlkit import user_findings as UF
 from cmlkit import weights as W
 from cmlkit.errors import CmlkitError
 from cmlkit.instrument import find_root
@@ -179,12 +180,52 @@ def user_design(weighted_users: pd.DataFrame, *, age_population: pd.DataFrame | 
     return W.rake(des, {"age_cal": targets})
 
 
-def adjustment_effect(designs: dict, columns: list) -> pd.DataFrame:
-    """Estimates of ``columns`` under each named design (e.g. no adjustment / visits / visits + age), side by side."""
+FREE_TEXT = ("comments", "services_used_other", "use_more_other", "library_name", "library_postcode")
+EFFECT_COLUMNS = {"sat_overall_score": "Overall satisfaction (1-5)", "sat_overall_satisfied": "Share fairly or very satisfied",
+                  "visits_most_days": "Share who visit most days", "aged_65_plus": "Share aged 65 and over (of those who gave an age)"}
+
+
+def public_columns(weighted_users: pd.DataFrame) -> pd.DataFrame:
+    """The weighted users without free text (comments, 'other' answers, typed library names): the public analysis file."""
+    return weighted_users.drop(columns=[c for c in FREE_TEXT if c in weighted_users])
+
+
+def accounting(users: pd.DataFrame, weighted_users: pd.DataFrame, excluded: pd.DataFrame) -> pd.DataFrame:
+    """Clean user responses in = weighted + excluded (by reason); raises if they do not add up."""
+    rows = [{"stage": "clean_responses_in", "n": int(len(users))}, {"stage": "weighted", "n": int(len(weighted_users))}]
+    rows += [{"stage": f"excluded: {r}", "n": int(n)} for r, n in excluded["reason"].value_counts().sort_index().items()]
+    if len(users) != len(weighted_users) + len(excluded):
+        raise CmlkitError(f"user rows do not add up: {len(users)} in, {len(weighted_users)} weighted, {len(excluded)} excluded")
+    return pd.DataFrame(rows)
+
+
+def _effect_columns(design: D.Design, spec: dict, instrument) -> D.Design:
+    ind = UF.derive_indicators(design.data, spec, instrument=instrument)
+    age = design.data["age_band"].astype("string")
+    known = age.notna() & (age != "prefer_not")
+    ind["visits_most_days"] = (design.data["visit_frequency"].astype("string") == "most_days").astype(float).to_numpy()
+    ind["aged_65_plus"] = age.isin(["age65_74", "age75plus"]).astype(float).where(known).to_numpy()
+    return UF.with_columns(design, ind)
+
+
+def weighting_effect(linked: pd.DataFrame, library_weighted: pd.DataFrame, *, spec: dict, instrument, user_counts=None,
+                     age_population=None) -> pd.DataFrame:
+    """The effect of the visit-frequency adjustment (and age raking, when a population is given) on key estimates.
+
+    Rows: each weighting (libraries only, equal weights within a library / inverse visit frequency / the same
+    raked to age bands) x indicator, with estimate, SE and 95% interval from the two-stage design.
+    """
+    kw = {"visits_per_month": spec["visits_per_month"], "user_counts": user_counts}
+    plain = user_design(user_weights(linked, library_weighted, adjust="none", **kw)[0])
+    visits = user_weights(linked, library_weighted, adjust="visits", **kw)[0]
+    designs = {"equal within library (no visit adjustment)": plain, "inverse visit frequency": user_design(visits)}
+    if age_population is not None:
+        designs["inverse visit frequency, raked to age bands"] = user_design(visits, age_population=age_population)
     rows = []
     for name, des in designs.items():
-        for col in columns:
+        des = _effect_columns(des, spec, instrument)
+        for col, label in EFFECT_COLUMNS.items():
             r = E.mean(des, col)
-            rows.append({"weighting": name, "indicator": col, "estimate": r["estimate"], "se": r["se"], "ci_low": r["ci_low"],
-                         "ci_high": r["ci_high"], "n": r["n"]})
+            rows.append({"weighting": name, "indicator": col, "label": label, "estimate": r["estimate"], "se": r["se"],
+                         "ci_low": r["ci_low"], "ci_high": r["ci_high"], "n": r["n"]})
     return pd.DataFrame(rows)
