@@ -15,8 +15,8 @@ run folder) and fixed parameters::
         products:
           library_clean: {param: clean_path, path: data/cml_library/clean.parquet}
 
-A step with ``when: <input>`` runs only when that (optional) input is given; otherwise it is recorded as
-skipped and later steps get None for its products. Every parameter is checked against the notebook's declared parameters
+A step with ``when: <input>`` runs only when that (optional) input is given; otherwise it is listed under
+``skipped_steps`` in ``run.json`` and later steps get None for its products. Every parameter is checked against the notebook's declared parameters
 (``papermill.inspect_notebook``) and unknown ones are refused before anything runs. Each run goes
 to ``outputs/<instrument>/<wave>/<pipeline>/<run_id>/`` (``run_id`` = UTC time + git sha, with
 ``_dirty`` when the tree has uncommitted changes), never overwriting, with ``run.json`` recording
@@ -241,8 +241,8 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     for i, plan in enumerate(plans, start=1):
         step = plan["step"]
         if step.get("when") and step["when"] not in inputs:  # a step tied to an optional input that was not given
-            record["steps"].append({"name": step["name"], "notebook": step["notebook"], "status": "skipped",
-                                    "reason": f"input {step['when']!r} not given"})
+            record.setdefault("skipped_steps", []).append({"name": step["name"], "notebook": step["notebook"],
+                                                           "reason": f"input {step['when']!r} not given"})
             echo(f"[{i}/{total}] {step['name']} skipped (no --input {step['when']})")
             continue
         params = {}
