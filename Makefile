@@ -25,7 +25,7 @@ demo: $(STAMP)
 	@echo "report: outputs/cml_library/2025w1/wave/$$(cat outputs/cml_library/2025w1/wave/LATEST)/report.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 BENCH_SIZES ?= 1000 10000 100000 1000000
 

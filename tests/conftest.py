@@ -25,6 +25,38 @@ def demo_wave(tmp_path_factory):
     return out, manifest
 
 
+def demo_inputs(out):
+    """The named inputs of pipelines/wave.yml for a synthetic wave folder."""
+    return {"library_export": out / "exports" / "cml_library_surveymonkey.csv",
+            "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv", "frame": out / "frame.csv"}
+
+
+@pytest.fixture(scope="session")
+def wave_outputs(tmp_path_factory):
+    """One outputs root per session for runs of the demo wave (so later runs can reuse earlier steps)."""
+    return tmp_path_factory.mktemp("wave_outputs")
+
+
+@pytest.fixture(scope="session")
+def finished_run(demo_wave, root, wave_outputs):
+    """One full run of pipelines/wave.yml on the demo wave, shared by every test that only reads it."""
+    from cmlkit.run import run_pipeline
+
+    out, _ = demo_wave
+    return run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=demo_inputs(out),
+                        outputs_root=wave_outputs, root=root, echo=lambda *_: None)
+
+
+@pytest.fixture(scope="session")
+def forced_run(finished_run, demo_wave, root, wave_outputs):
+    """A second full run of the demo wave with ``force`` (every step executed again, nothing reused)."""
+    from cmlkit.run import run_pipeline
+
+    out, _ = demo_wave
+    return run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=demo_inputs(out),
+                        outputs_root=wave_outputs, root=root, echo=lambda *_: None, force=True)
+
+
 @pytest.fixture(scope="session")
 def shared_data():
     if not SHARED_DATA.is_dir():

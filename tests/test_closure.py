@@ -2,7 +2,6 @@
 rule on fixtures where the model is and is not better than a baseline, the authority view, the real frame."""
 import numpy as np
 import pandas as pd
-import pytest
 from sklearn.metrics import roc_auc_score
 
 from cmlkit import authority_context as A

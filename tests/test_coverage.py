@@ -1,7 +1,6 @@
 """Coverage study: the all-headlines-at-once estimates equal cmlkit.estimates one by one, Monte Carlo SE,
 exact-by-construction rows labelled and not counted."""
 import numpy as np
-import pandas as pd
 import pytest
 
 from cmlkit import coverage as CV

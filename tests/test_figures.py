@@ -27,7 +27,7 @@ def test_save_figure_wraps_titles_relabels_and_records(tmp_path, lib):
     paths = figures.save_figure(ax, tmp_path / "bars", alt_text=figures.alt_share_bars(t, what="libraries"),
                                 source=figures.source_line("2025w1", n=10, weighted=False), labels=labels)
     meta = json.loads(paths["meta"].read_text())
-    assert meta["outside"] == [] and meta["kind"] == "share_bars"
+    assert meta["outside"] == [] and meta["titles_wider_than_figure"] == [] and meta["kind"] == "share_bars"
     assert "\n" in meta["title"] and meta["source"] == "cmlkit · wave 2025w1 · unweighted, n = 10"
     assert "Book lending" in meta["labels"] and "Support book stock" in meta["labels"]
     assert not [x for x in meta["labels"] if figures.RAW_NAME.search(x)]
@@ -42,6 +42,7 @@ def test_readable_and_instrument_labels(lib):
     assert figures.readable("cluster: 0") == "Cluster: 0"
     assert figures.readable("opening_hours", labels) == labels["opening_hours"]
     assert figures.readable("South West") == "South West" and figures.readable("20%") == "20%"
+    assert figures.readable("statutory") == "Statutory" and figures.readable("CR") == "CR"
 
 
 def test_heatmap_colour_bar_uses_the_cell_unit(tmp_path):

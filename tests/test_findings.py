@@ -71,7 +71,7 @@ def test_alpha_by_hand():
 def test_indicators_by_hand():
     inst = load_instrument("cml_library", "2025w1")
     spec = I.load_spec()
-    services = [c for c in spec["indicators"]["service_breadth"]["derive"]["count"]]
+    services = I.inputs(spec["indicators"]["service_breadth"]["derive"], inst)
     row = {c: 0 for c in services}
     row.update({"services__book_lending": 1, "services__wifi": 1, "services__cafe": 1})
     row.update({f"council_support__{t}": 0 for t in ["book_stock", "lms_access", "public_it", "wifi", "building_maintenance",

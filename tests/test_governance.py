@@ -1,5 +1,6 @@
 """Governance models: Gower against R cluster::daisy, PAM, recovery of the generating models,
-honest instability without a signal, reproducibility and row-order invariance, missing values."""
+honest instability without a signal (calibrated against a permuted-features null for every method),
+reproducibility and row-order invariance, missing values, the starts rule, failures in resamples."""
 import copy
 import json
 import shutil
@@ -9,8 +10,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmlkit import cluster_fit, cluster_stability, synthetic
 from cmlkit import governance as g
 from cmlkit import synthetic
+from cmlkit import waves
+from cmlkit.errors import ClusterFitError
 
 FIXTURE_SPEC = {"features": {
     "legal": {"source": "legal", "encoding": "nominal", "weight": 1},
@@ -23,7 +27,7 @@ FIXTURE_SPEC = {"features": {
 
 @pytest.fixture(scope="module")
 def spec():
-    return g.load_spec()
+    return waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
 
 
 def _libraries(n, signal, seed):
@@ -167,3 +171,108 @@ def test_clara_on_large_input(spec):
     exact = g.cluster_libraries(lib, spec, method="pam", k=4)
     assert res.info["distance"] == "gower (CLARA)"
     assert g.adjusted_rand(res.labels, exact.labels) > 0.5
+
+
+def _permuted_wave(lib, spec, seed=0):
+    """Every column a feature reads, permuted independently: same answers, no structure between them."""
+    cols = sorted({c for f in spec["features"].values()
+                   for c in [f.get("source"), f.get("numerator"), f.get("column"), *f.get("denominator", [])] if c})
+    rng = np.random.default_rng(seed)
+    out = lib.copy()
+    for c in cols:
+        out[c] = out[c].to_numpy()[rng.permutation(len(out))]
+    return out
+
+
+@pytest.fixture(scope="module")
+def wave():
+    """A wave of the usual size (about 220 responses) drawn from a population with four planted models."""
+    return _libraries(1000, 1.0, 3).sample(220, random_state=3).reset_index(drop=True)
+
+
+def test_permuted_features_wave_has_no_stable_cluster(wave, spec):
+    noise = _permuted_wave(wave, spec)
+    res = g.cluster_libraries(noise, spec)
+    allc = g.compare_methods(noise, res, spec)
+    assert set(allc) == {"latent_class", "pam", "kprototypes"}
+    st = g.stability(noise, allc, spec, B=10)
+    print(f"\npermuted features: k={res.k}, one class preferred {res.info['one_class_preferred']}")
+    print(st[["method", "cluster", "n", "mean_jaccard", "null_max_jaccard", "reading", "verdict", "reason"]])
+    assert not st["verdict"].isin(["stable", "highly stable"]).any()
+    assert all(o["verdict"] not in ("stable", "highly stable") for o in st.attrs["overall"].values())
+    # every stable-looking reading carries its reason
+    looks = st["reading"].isin(["stable", "highly stable"])
+    assert (st.loc[looks, "reason"].str.len() > 0).all()
+
+
+def test_planted_structure_still_recovered_and_stable_above_noise(strong, spec):
+    res = g.cluster_libraries(strong, spec)
+    ari = g.adjusted_rand(res.labels, strong["true_model"])
+    boot = g.clusterboot(strong, res, spec, B=10)
+    print(f"\nplanted structure: {res.method} k={res.k} ARI {ari:.3f}")
+    print(boot[["cluster", "n", "mean_jaccard", "null_max_jaccard", "verdict"]], boot.attrs["overall"])
+    assert ari >= 0.8
+    assert boot["verdict"].isin(["stable", "highly stable"]).all()
+    assert boot.attrs["overall"]["null_B"] <= 10
+
+
+def test_a_resample_that_cannot_be_clustered_dissolves_but_a_bug_propagates(spec, monkeypatch):
+    lib = _libraries(200, 1.0, 2)
+    res = g.cluster_libraries(lib, spec, method="pam", k=3)
+    calls = {"n": 0}
+
+    def fails_once(X, spec, k, **kw):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ClusterFitError("cannot form clusters")
+        return cluster_fit._fit_pam(X, spec, k, **kw)
+
+    monkeypatch.setitem(cluster_fit.FITTERS, "pam", fails_once)
+    boot = g.clusterboot(lib, res, spec, B=3, null=False)
+    assert (boot["dissolved"] >= 1).all()             # the failed resample dissolved every cluster
+
+    def bug(X, spec, k, **kw):
+        raise KeyError("a bug, not a dissolved cluster")
+
+    monkeypatch.setitem(cluster_fit.FITTERS, "pam", bug)
+    with pytest.raises(KeyError):
+        g.clusterboot(lib, res, spec, B=2, null=False)
+
+
+def test_too_few_distinct_libraries_is_a_cluster_fit_error(spec):
+    lib = _libraries(60, 1.0, 2)
+    one = pd.concat([lib.iloc[[0]]] * 5, ignore_index=True)
+    X = g.build_features(one, spec)
+    for method in ("latent_class", "kprototypes", "pam"):
+        with pytest.raises(ClusterFitError):
+            cluster_fit.fit_once(X, spec, method, 3, D=g.gower_matrix(X, spec))
+
+
+def test_starts_stop_when_the_best_likelihood_is_replicated(strong, spec):
+    X = g.build_features(strong, spec)
+    quick, a = g.latent_class(X, spec, 4, n_init=10, random_state=5)
+    full, b = g.latent_class(X, spec, 4, n_init=10, random_state=5, replicate=0)
+    print(f"\nstarts {a['starts']} (replicated {a['replicated']}) vs {b['starts']}: loglik {a['loglik']:.3f} vs {b['loglik']:.3f}")
+    assert a["starts"] < b["starts"] == 10 and a["replicated"]
+    assert a["loglik"] == pytest.approx(b["loglik"], abs=1e-4 * len(X))
+    assert g.adjusted_rand(quick, full) > 0.99
+
+
+def test_gower_blocks_equal_the_full_matrix(spec):
+    lib = _libraries(150, 1.0, 6)
+    rng = np.random.default_rng(1)
+    X = g.build_features(lib, spec)
+    X = X.apply(lambda c: c.where(rng.random(len(c)) > 0.2))
+    D = g.gower_matrix(X, spec)
+    rows, cols = np.arange(3, 40), np.arange(20, 150, 3)
+    assert np.allclose(g.gower_matrix(X, spec, rows=rows, cols=cols), D[np.ix_(rows, cols)], equal_nan=True)
+    assert np.allclose(D, D.T, equal_nan=True) and np.nanmax(D) <= 1 and np.nanmin(D) >= 0
+
+
+def test_stability_thresholds_are_checked(tmp_path, root):
+    text = (root / "research/governance.yml").read_text()
+    bad = tmp_path / "g.yml"
+    bad.write_text(text.replace("null_margin: 0.1", "null_margn: 0.1"))
+    with pytest.raises(g.GovernanceError, match="null_margn"):
+        g.load_spec(bad)
+    assert cluster_stability.stability_verdict(0.9, {"highly_stable": 0.95}) == "stable"

@@ -1,6 +1,9 @@
+import os
+
 import pandas as pd
 import pytest
 
+from cmlkit import clean
 from cmlkit.clean import code_choices
 from cmlkit.errors import IngestError
 from cmlkit.ingest import check_header, parse_datetimes, read_export
@@ -95,3 +98,58 @@ def test_dates_are_settled_by_the_whole_column():
     assert serial[0] == pd.Timestamp("2025-01-01 12:00:00")
     with pytest.raises(IngestError, match="mix day-first and month-first"):
         parse_datetimes(pd.Series(["25/04/2025", "04/25/2025"]))
+
+
+def test_unreadable_files_give_one_line(tmp_path, lib, monkeypatch):
+    """No read permission (simulated: the tests may run as root), a named pipe, a folder and a broken link."""
+    from cmlkit import file_access
+
+    path = tmp_path / "export.csv"
+    path.write_text("ID,Start time,Completion time\n", encoding="utf-8")
+    monkeypatch.setattr(file_access.os, "access", lambda p, mode: False)
+    with pytest.raises(IngestError, match="no read permission") as exc:
+        read_export(path, lib)
+    assert "\n" not in exc.value.one_line()
+    monkeypatch.undo()
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(file_access, "open", refuse, raising=False)
+    with pytest.raises(IngestError, match="permission denied"):
+        read_export(path, lib)
+    monkeypatch.undo()
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(IngestError, match="named pipe"):
+        read_export(fifo, lib)       # never opened, so it cannot block
+    (tmp_path / "link.csv").symlink_to(tmp_path / "gone.csv")
+    with pytest.raises(IngestError, match="broken symbolic link"):
+        read_export(tmp_path / "link.csv", lib)
+    with pytest.raises(IngestError, match="folder"):
+        read_export(tmp_path, lib)
+
+
+def test_messages_number_rows_as_a_spreadsheet(demo_wave, lib, tmp_path):
+    """Header = row 1 in every message, and the message says so."""
+    out, _ = demo_wave
+    lines = (out / "exports" / "cml_library_surveymonkey.csv").read_text(encoding="utf-8").splitlines()
+    lines[5] = lines[5][: len(lines[5]) // 2]   # a row cut short: spreadsheet row 6 (two header rows)
+    (tmp_path / "cut.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(IngestError) as exc:
+        read_export(tmp_path / "cut.csv", lib)
+    assert "row 6 (header = row 1)" in exc.value.one_line()
+
+
+def test_finished_spellings_and_footer_reach_the_log(demo_wave, lib, tmp_path):
+    out, _ = demo_wave
+    src = (out / "exports" / "cml_library_qualtrics.csv").read_text(encoding="utf-8-sig")
+    base = read_export(out / "exports" / "cml_library_qualtrics.csv", lib)
+    text = src.replace(",True,", ",TRUE,").replace(",False,", ",FALSE,").rstrip("\r\n") + "\r\nTotal responses: 999\r\n,,,\r\n"
+    (tmp_path / "q.csv").write_text(text, encoding="utf-8-sig")
+    raw = read_export(tmp_path / "q.csv", lib)
+    assert raw["_finished"].tolist() == base["_finished"].tolist() and (raw["_finished"] == False).any()  # noqa: E712
+    assert raw.attrs["excluded"] == {"blank_row": 1, "footer_row": 1}
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    assert {"ingest_footer_row", "ingest_blank_row"} <= set(log["check_id"])
+    assert (log["check_id"] == "incomplete").sum() == (clean.propose_changes(base, lib, wave="2025w1")["check_id"] == "incomplete").sum() > 0

@@ -8,25 +8,20 @@ from cmlkit.errors import StepFailedError
 from cmlkit.run import run_pipeline
 from conftest import tree_digest
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wave_run")]   # one worker builds the shared runs
 
 
-@pytest.fixture(scope="module")
-def two_runs(demo_wave, root, tmp_path_factory):
-    out, _ = demo_wave
-    outputs = tmp_path_factory.mktemp("outputs")
-    inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv",
-              "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv",
-              "frame": out / "frame.csv"}
-    runs = [run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
-                         outputs_root=outputs, root=root, echo=lambda *_: None) for _ in range(2)]
-    return runs
+@pytest.fixture(scope="session")
+def two_runs(finished_run, forced_run):
+    """The shared finished run and a second full run (``force``: every step executed again, nothing reused)."""
+    return [finished_run, forced_run]
 
 
 def test_run_folder_holds_what_was_promised(two_runs):
     run = two_runs[0]
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and all(s["status"] == "ok" for s in record["steps"])
+    assert all(s["status"] == "ok" for s in json.loads((two_runs[1] / "run.json").read_text())["steps"])   # forced: executed
     assert set(record["inputs"]) == {"library_export", "volunteer_export", "frame"}
     assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
     assert record["packages"]["pandas"] and "dirty" in record["git"]

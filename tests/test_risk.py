@@ -1,6 +1,7 @@
 """At-risk libraries: the index by hand, reasons consistent with values, synthetic validation,
 sensitivity and disclosure control (the closure model: tests/test_closure.py)."""
 import copy
+import json
 
 import numpy as np
 import pandas as pd
@@ -250,7 +251,7 @@ def test_no_contact_field_in_any_public_output(at_risk_run):
         assert not any(f in text for f in CONTACT_FIELDS + ("Email", "Phone")), p
         hits = [v for v in values if v in text]
         assert not hits, (p, hits[:3])
-    val = __import__("json").loads((out / "tables" / "risk" / "closure_validation.json").read_text())
+    val = json.loads((out / "tables" / "risk" / "closure_validation.json").read_text())
     assert val["ranking_weight"] in (0.0, 0.2) and val["in_words"]
     ctx = pd.read_csv(out / "tables" / "risk" / "authority_context.csv")
     assert ctx["context"].str.endswith("(public data, not a prediction).").all()

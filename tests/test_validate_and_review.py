@@ -79,7 +79,7 @@ def test_audit_diff_explains_every_change(raw, lib):
     applied, report = logs.apply_log(raw, log, lib)
     audit = logs.audit_diff(raw, applied, lib, wave="2025w1")
     assert logs.compare_audit(report, audit).empty
-    assert (audit["change_type"] == "remove_response").sum() == (report["change_type"] == "remove_response").sum()
+    assert (audit["change_type"] == "remove_survey").sum() == (report["change_type"] == "remove_survey").sum()
 
 
 def test_reapplying_the_log_is_byte_identical(raw, lib, tmp_path):
@@ -89,3 +89,61 @@ def test_reapplying_the_log_is_byte_identical(raw, lib, tmp_path):
         applied, _ = logs.apply_log(raw, logs.read_log(tmp_path / "log.csv"), lib)
         tables.write_parquet(clean.finalise(applied, lib)[0], tmp_path / f"{name}.parquet")
     assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_validate_survives_repeated_ids(raw, lib):
+    """A frame with repeated or missing ids (not from read_export) is validated, not crashed (InvalidIndexError)."""
+    twice = pd.concat([raw.head(3), raw.head(3)], ignore_index=True)
+    twice.loc[5, "response_id"] = "None"
+    report = validate.validate(twice, lib, wave="2025w1")
+    assert set(report["response_id"]) <= set(twice["response_id"])
+
+
+def test_review_decisions_reject_and_edit(raw, lib, tmp_path):
+    """The decision drop-down: a rejected label fix keeps the raw answer (clean data and audit show it); an edit applies."""
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    path = logs.write_review_workbook(log, lib, tmp_path / "review.xlsx")
+    wb = load_workbook(path)
+    ws = wb["cleaning_log"]
+    col = {c.value: c.column for c in ws[1]}
+    letter = ws.cell(1, col["decision"]).column_letter
+    dvs = [dv for dv in ws.data_validations.dataValidation if dv.formula1 == '"accept,reject,edit"']
+    assert dvs and f"{letter}2" in str(dvs[0].sqref)
+    label = log.index[(log["check_id"] == "choice_label") & (log["change_type"] == "change_response")
+                      & ~log["reason"].str.contains("other")][0]
+    number = log.index[(log["check_id"] == "number_text") & (log["change_type"] == "change_response")][0]
+    ws.cell(label + 2, col["decision"], "reject")
+    ws.cell(number + 2, col["decision"], "edit")
+    ws.cell(number + 2, col["new_value"], "12345")
+    ws.cell(label + 2, col["reviewer"], "AB")
+    wb.save(path)
+    reviewed = logs.read_log(path)
+    applied, report = logs.apply_log(raw, reviewed, lib)
+    assert report.loc[label, "status"] == "rejected" and report.loc[number, "message"].endswith("edited by the reviewer")
+    rid, q = log.loc[label, ["response_id", "question"]]
+    assert applied.set_index("response_id").at[rid, q] == log.loc[label, "old_value"]          # raw value kept ...
+    data, _ = clean.finalise(applied, lib)
+    canon = lib.question(q)["canonical"]
+    assert data.set_index("response_id").at[rid, canon] == log.loc[label, "old_value"]       # ... in the typed data too
+    nid, nq = log.loc[number, ["response_id", "question"]]
+    assert float(data.set_index("response_id").at[nid, lib.question(nq)["canonical"]]) == 12345
+    audit = logs.audit_diff(raw, applied, lib, wave="2025w1", report=report)
+    shown = audit.loc[audit["check_id"] == "audit_rejected"]
+    assert list(zip(shown["response_id"], shown["question"])) == [(rid, q)] and "raw value kept" in shown["reason"].iloc[0]
+    assert logs.compare_audit(report, audit).empty
+    ws.cell(label + 2, col["decision"], "maybe")
+    wb.save(path)
+    with pytest.raises(logs.CleaningLogError, match="unknown decision 'maybe'") as exc:
+        logs.apply_log(raw, logs.read_log(path), lib)
+    assert f"row {label + 2}" in exc.value.one_line()
+
+
+def test_old_logs_with_remove_response_and_no_decision_still_apply(raw, lib, tmp_path):
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    assert (log["change_type"] == "remove_survey").any() and not (log["change_type"] == "remove_response").any()
+    old = log.drop(columns=["decision"]).replace({"change_type": {"remove_survey": "remove_response"}})
+    tables.write_csv(old, tmp_path / "old.csv")
+    a, report_old = logs.apply_log(raw, logs.read_log(tmp_path / "old.csv"), lib)
+    b, report_new = logs.apply_log(raw, log, lib)
+    pd.testing.assert_frame_equal(a, b)
+    assert report_old["status"].tolist() == report_new["status"].tolist()

@@ -2,10 +2,10 @@
 
 The log schema (one row per proposed or decided change)::
 
-    wave, response_id, question, old_value, new_value, change_type, check_id, reason, reviewer, decided_at
+    wave, response_id, question, old_value, new_value, change_type, check_id, reason, decision, reviewer, decided_at
 
-``change_type`` is one of ``change_response``, ``blank_response``, ``remove_response``,
-``no_action``. Personal data never enters the log: where the old value holds personal data, the
+``change_type`` is one of ``change_response``, ``blank_response``, ``remove_survey``,
+``no_action`` (the ``cleaningtools`` vocabulary; see :mod:`cmlkit.cleaning_log`). Personal data never enters the log: where the old value holds personal data, the
 log keeps ``sha256:<digest>`` of it, which is enough for :func:`apply_log` to check it is unchanged.
 
 The checks are listed in :func:`propose_changes`.
@@ -59,7 +59,7 @@ class _Proposals:
         self.logs.append(pd.DataFrame({
             "wave": self.wave, "response_id": self.live.loc[idx, "response_id"].to_numpy(), "question": qid,
             "old_value": old.to_numpy(), "new_value": new.to_numpy(), "change_type": change, "check_id": check,
-            "reason": reason.to_numpy(), "reviewer": "", "decided_at": ""}))
+            "reason": reason.to_numpy(), "decision": "", "reviewer": "", "decided_at": ""}))
         if change == "change_response":
             self.coded.loc[idx, qid] = new.to_numpy()
         elif change == "blank_response":
@@ -69,7 +69,7 @@ class _Proposals:
         mask = mask.reindex(self.coded.index, fill_value=False).astype(bool)
         if not mask.any():
             return                                  # nothing to drop: no copy of the working frame
-        self.add(mask, "", "", "remove_response", check, reason, old="")
+        self.add(mask, "", "", "remove_survey", check, reason, old="")
         self.live = self.live.loc[~mask]
         self.coded = self.coded.loc[~mask]
 
@@ -87,7 +87,7 @@ def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:
     t = pd.DataFrame(notes)
     return pd.DataFrame({"wave": wave, "response_id": t["response_id"], "question": t["question"], "old_value": t["old_value"],
                          "new_value": t["new_value"], "change_type": "no_action", "check_id": "ingest_" + t["action"],
-                         "reason": t["reason"] + " (at ingest)", "reviewer": "", "decided_at": ""})
+                         "reason": t["reason"] + " (at ingest)", "decision": "", "reviewer": "", "decided_at": ""})
 
 
 def _is_private_text(q) -> bool:
@@ -204,7 +204,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
 
     P.logs.insert(0, ingest_entries(raw, wave))
     log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
-    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy())
+    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()
     qpos = {q: i for i, q in enumerate(qids)}
     log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level ingest notes first
     log["_q"] = log["question"].map(qpos).fillna(-1)

@@ -2,12 +2,16 @@
 
 Schema (one row per proposed or decided change)::
 
-    wave, response_id, question, old_value, new_value, change_type, check_id, reason, reviewer, decided_at
+    wave, response_id, question, old_value, new_value, change_type, check_id, reason, decision, reviewer, decided_at
 
-``change_type`` is one of ``change_response``, ``blank_response``, ``remove_response``,
-``no_action``. A reason ending in ``(review)`` marks a proposal a person should look at. Where the
-old value may hold personal data the log keeps ``sha256:<digest>`` of it instead, which is enough to
-guard re-application.
+``change_type`` uses the action vocabulary of IMPACT's ``cleaningtools`` R package:
+``change_response``, ``blank_response``, ``remove_survey`` (drop the whole response) and
+``no_action``; logs written before this vocabulary (``remove_response``) are read as
+``remove_survey``. ``decision`` is the reviewer's: ``accept`` (or blank: the proposal stands),
+``reject`` (the raw value is kept, the report says ``rejected`` and the audit lists it) or ``edit``
+(the reviewer changed ``new_value``). A reason ending in ``(review)`` marks a proposal a person should
+look at. Where the old value may hold personal data the log keeps ``sha256:<digest>`` of it instead,
+which is enough to guard re-application.
 """
 
 from __future__ import annotations
@@ -18,12 +22,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from openpyxl.worksheet.datavalidation import DataValidation
+
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import CleaningLogError
+from cmlkit.tables import freeze_xlsx, neutralise_formulas
 
 LOG_COLUMNS = ["wave", "response_id", "question", "old_value", "new_value", "change_type", "check_id",
-               "reason", "reviewer", "decided_at"]
-CHANGE_TYPES = ("change_response", "blank_response", "remove_response", "no_action")
+               "reason", "decision", "reviewer", "decided_at"]
+CHANGE_TYPES = ("change_response", "blank_response", "remove_survey", "no_action")
+LEGACY_CHANGE_TYPES = {"remove_response": "remove_survey"}   # read from logs written before the cleaningtools vocabulary
+DECISIONS = ("accept", "reject", "edit")
+
+
+def normalise_log(log: pd.DataFrame) -> pd.DataFrame:
+    """A log in the current schema: legacy change types renamed, a missing ``decision`` column added (blank = accept)."""
+    log = log.copy()
+    if "decision" not in log:
+        log.insert(LOG_COLUMNS.index("decision") if len(log.columns) >= LOG_COLUMNS.index("decision") else len(log.columns),
+                   "decision", "")
+    log["change_type"] = log["change_type"].astype(str).replace(LEGACY_CHANGE_TYPES)
+    log["decision"] = log["decision"].fillna("").astype(str).str.strip().str.casefold()
+    return log
 
 
 def digest(value) -> str:
@@ -38,14 +60,15 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
     stale entry (the export changed since the log was written) is reported, not applied. Unknown
     change types, unknown responses or questions and new values the instrument does not allow are
     refused. Entries that change nothing are reported as such. Several entries on one cell apply
-    in log order (each must match the value the previous one left). Vectorised per question.
+    in log order (each must match the value the previous one left; only the last must be a value the
+    instrument allows, so a repair chain such as mojibake then number-as-text applies). Vectorised per question.
 
     Returns
     -------
     applied : pandas.DataFrame
         The raw responses after the log (removed rows dropped), choice labels coded to names.
     report : pandas.DataFrame
-        The log with ``status`` (``applied``, ``no_change``, ``stale``, ``refused``) and ``message``.
+        The log with ``status`` (``applied``, ``no_change``, ``rejected``, ``stale``, ``refused``) and ``message``.
 
     Raises
     ------
@@ -57,11 +80,18 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
 
 
 def _apply_log(raw, log, inst):
-    log = log.reset_index(drop=True)
+    log = normalise_log(log.reset_index(drop=True))
     unknown = sorted(set(log["change_type"]) - set(CHANGE_TYPES))
     if unknown:
         row = int(np.flatnonzero(log["change_type"].isin(unknown))[0]) + 2
         raise CleaningLogError(f"unknown change_type {unknown[0]!r}; expected one of {CHANGE_TYPES}", row=row, column="change_type")
+    dec = log["decision"]
+    odd = ~dec.isin(("",) + DECISIONS)
+    if odd.any():
+        row = int(np.flatnonzero(odd)[0]) + 2
+        raise CleaningLogError(f"unknown decision {dec[odd].iloc[0]!r}; expected accept, reject or edit (blank = accept)",
+                               row=row, column="decision")
+    rejected = dec == "reject"
     data = code_choices(raw, inst)
     data.index = data["response_id"].astype(str).to_numpy()
     if not data.index.is_unique:
@@ -78,17 +108,21 @@ def _apply_log(raw, log, inst):
     status[note], message[note] = "no_change", "note on the file, no response to change"
     m = known & (ct == "no_action")
     status[m], message[m] = "no_change", "no action"
-    m = known & (ct == "remove_response")
+    m = known & rejected & (ct != "no_action")
+    status[m], message[m] = "rejected", "rejected by the reviewer: the raw value is kept"
+    m = known & ~rejected & (ct == "remove_survey")
     status[m], message[m] = "applied", "response removed"
     removed = set(rid[m])
-    cells = known & ct.isin(["change_response", "blank_response"])
+    cells = known & ~rejected & ct.isin(["change_response", "blank_response"])
     badq = cells & ~qcol.isin(inst.question_ids)
     status[badq] = "refused"
     message[badq] = "question " + qcol[badq] + " is not in the instrument"
     work = log.index[cells & ~badq]
     rounds = pd.Series(0, index=work)
+    last = pd.Series(True, index=work)
     if len(work):
         rounds = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount()
+        last = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount(ascending=False) == 0
     for r in sorted(rounds.unique()) if len(work) else []:
         this = rounds.index[rounds == r]
         for qid, idx in pd.Series(this, index=this).groupby(qcol[this], sort=False):
@@ -105,7 +139,7 @@ def _apply_log(raw, log, inst):
             new = pd.Series(np.where(ct[idx] == "blank_response", "", log.loc[idx, "new_value"].astype(str)), index=idx)
             valid = pd.Series(True, index=idx)
             why = pd.Series("", index=idx, dtype=object)
-            filled = new != ""
+            filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
             if q["type"] == "select_one":
                 bad = filled & ~new.isin(inst.choice_names(qid))
                 why[bad] = "'" + new[bad] + "' is not a choice of " + qid
@@ -130,6 +164,8 @@ def _apply_log(raw, log, inst):
             if go.any():
                 data.loc[rid[idx[go]].to_numpy(), qid] = new[go].where(new[go] != "", None).to_numpy()
                 status[idx[go]] = "applied"
+    edited = (dec == "edit") & (status == "applied")
+    message[edited] = "applied as edited by the reviewer"
     report = log.copy()
     report["status"], report["message"] = status.to_numpy(), message.to_numpy()
     applied = data.loc[~data.index.isin(removed)].reset_index(drop=True)
@@ -143,7 +179,7 @@ def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> 
     counted as ``excluded_<kind>`` under ``rows_in`` (both lines only when a row was excluded), so
     ``rows_in = excluded + responses_in`` and ``responses_in = removed + responses_kept``. Raises if the numbers do not add up.
     """
-    removed = report.loc[(report["change_type"] == "remove_response") & (report["status"] == "applied")]
+    removed = report.loc[(report["change_type"].replace(LEGACY_CHANGE_TYPES) == "remove_survey") & (report["status"] == "applied")]
     by = removed.drop_duplicates("response_id").groupby("check_id").size()
     excluded = {k: int(v) for k, v in (raw.attrs.get("excluded") or {}).items() if v}
     n_in = len(raw) + sum(excluded.values())
@@ -172,10 +208,10 @@ def read_log(path) -> "pd.DataFrame":
         log = pd.read_excel(path, sheet_name="cleaning_log", dtype=str, keep_default_na=False)
     else:
         log = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    missing = [c for c in LOG_COLUMNS if c not in log.columns]
+    missing = [c for c in LOG_COLUMNS if c not in log.columns and c != "decision"]   # logs before the decision column still read
     if missing:
         raise CleaningLogError(f"cleaning log lacks column {missing[0]!r}", file=path, row=1)
-    log = log[LOG_COLUMNS].copy()
+    log = normalise_log(log)[LOG_COLUMNS]
     for col in ("old_value", "new_value"):  # undo the spreadsheet formula guard
         log[col] = log[col].str.replace(r"^'(?=[=+\-@\t\r])", "", regex=True)
     return log
@@ -184,11 +220,16 @@ def read_log(path) -> "pd.DataFrame":
 README_ROWS = [
     ("change_response", "replace the old value by new_value"),
     ("blank_response", "set the value to missing"),
-    ("remove_response", "drop the whole response (give the reason)"),
+    ("remove_survey", "drop the whole response (give the reason)"),
     ("no_action", "keep the value as it is (a flag you have looked at)"),
     ("", ""),
-    ("how to review", "edit change_type and new_value, put your initials in reviewer and the date in decided_at, save, "
-                      "then rerun with --set clean_library.cleaning_log=<this file>"),
+    ("", ""),
+    ("decision: accept", "the proposal stands (a blank decision means the same)"),
+    ("decision: reject", "the proposal is not applied: the raw value is kept; the audit lists every rejection"),
+    ("decision: edit", "you changed new_value (or change_type): your version is applied"),
+    ("", ""),
+    ("how to review", "choose a decision in the drop-down, edit new_value where you choose 'edit', put your initials in "
+                      "reviewer and the date in decided_at, save, then rerun with --set clean_library.cleaning_log=<this file>"),
     ("guard", "an entry is applied only if old_value still equals the raw value; 'sha256:' old values stand for "
               "personal data that is never written here"),
 ]
@@ -197,16 +238,11 @@ README_ROWS = [
 def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     """Write the cleaning log as an XLSX review workbook.
 
-    Sheet ``cleaning_log`` holds the log with a drop-down on ``change_type`` and, for questions with
+    Sheet ``cleaning_log`` holds the log with drop-downs on ``change_type`` and ``decision`` (accept,
+    reject, edit) and, for questions with
     choices, a drop-down of the allowed choice names on ``new_value``; ``readme`` explains the change
     types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
-
-    from cmlkit.tables import freeze_xlsx, neutralise_formulas
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()
@@ -222,7 +258,7 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = ws.dimensions
     widths = {"wave": 9, "response_id": 14, "question": 22, "old_value": 24, "new_value": 24, "change_type": 17,
-              "check_id": 16, "reason": 60, "reviewer": 10, "decided_at": 12}
+              "check_id": 16, "reason": 60, "decision": 10, "reviewer": 10, "decided_at": 12}
     for i, col in enumerate(table.columns, start=1):
         ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(col, 14)
     n = len(table) + 1
@@ -231,6 +267,10 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     dv = DataValidation(type="list", formula1='"' + ",".join(CHANGE_TYPES) + '"', allow_blank=False)
     dv.add(f"{letter['change_type']}2:{letter['change_type']}{max(n, 2)}")
     ws.add_data_validation(dv)
+    dd = DataValidation(type="list", formula1='"' + ",".join(DECISIONS) + '"', allow_blank=True, showErrorMessage=True,
+                        errorTitle="decision", error="accept, reject or edit (blank = accept)")
+    dd.add(f"{letter['decision']}2:{letter['decision']}{max(n, 2)}")
+    ws.add_data_validation(dd)
     lists = wb.create_sheet("choices")
     select_qs = [q["id"] for q in inst.questions if q["type"] == "select_one"]
     for j, qid in enumerate(select_qs, start=1):
@@ -259,19 +299,22 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     return freeze_xlsx(path)
 
 
-def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str) -> pd.DataFrame:
+def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, report: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rebuild the log actually applied by diffing raw (choice labels coded) against the applied data.
 
-    Returns log-shaped rows (``check_id`` = ``audit``): ``remove_response`` for every response missing
+    Returns log-shaped rows (``check_id`` = ``audit``): ``remove_survey`` for every response missing
     from ``applied``, and ``change_response``/``blank_response`` for every cell that differs.
-    Personal and free-text old values appear as ``sha256:`` digests.
+    Personal and free-text old values appear as ``sha256:`` digests. With the apply ``report``, every
+    proposal the reviewer rejected is listed too (``no_action``, ``check_id`` = ``audit_rejected``),
+    saying that the raw value was kept, and when that raw value cannot be typed (a number written
+    as text, an answer that is not a choice) what the typed data hold instead.
     """
     before = code_choices(raw, inst).set_index("response_id")
     after = applied.set_index("response_id")
     rows = []
     gone = before.index.difference(after.index, sort=False)
     if len(gone):
-        rows.append(pd.DataFrame({"response_id": gone, "question": "", "old_value": "", "new_value": "", "change_type": "remove_response"}))
+        rows.append(pd.DataFrame({"response_id": gone, "question": "", "old_value": "", "new_value": "", "change_type": "remove_survey"}))
     common = after.index
     for q in inst.questions:
         qid = q["id"]
@@ -288,20 +331,43 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str) -> 
                                   "new_value": a[diff].to_numpy(), "change_type": np.where(an[diff], "blank_response", "change_response")}))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["response_id", "question", "old_value", "new_value", "change_type"])
     out.insert(0, "wave", wave)
-    out["check_id"], out["reason"], out["reviewer"], out["decided_at"] = "audit", "found by diffing raw and clean data", "", ""
+    out["check_id"], out["reason"], out["decision"], out["reviewer"], out["decided_at"] = "audit", "found by diffing raw and clean data", "", "", ""
+    if report is not None:
+        out = pd.concat([out, _rejections(report, inst)], ignore_index=True)
     for col in LOG_COLUMNS:
         out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
     return out[LOG_COLUMNS]
 
 
+def _rejections(report: pd.DataFrame, inst) -> pd.DataFrame:
+    """Audit rows for the proposals a reviewer rejected (the raw value kept)."""
+    rej = report.loc[report["status"] == "rejected"]
+    if not len(rej):
+        return pd.DataFrame(columns=LOG_COLUMNS)
+    kind = rej["question"].map(lambda q: inst.question(q)["type"] if q in inst.question_ids else "")
+    untyped = np.select([kind.isin(["integer", "decimal"]) & ~rej["old_value"].str.fullmatch(r"-?\d+(\.\d+)?"),
+                         (kind == "select_one") & ~rej.apply(lambda r: r["old_value"] in inst.choice_names(r["question"])
+                                                             if kind[r.name] == "select_one" else True, axis=1)],
+                        ["; not a number, so missing in the typed data", "; not a choice, kept as text in the typed data"], "")
+    return pd.DataFrame({"wave": rej["wave"], "response_id": rej["response_id"], "question": rej["question"],
+                         "old_value": rej["old_value"], "new_value": rej["old_value"], "change_type": "no_action",
+                         "check_id": "audit_rejected",
+                         "reason": "reviewer rejected " + rej["check_id"] + " (" + rej["change_type"] + " to '" + rej["new_value"]
+                                   + "'): raw value kept" + untyped,
+                         "decision": "reject", "reviewer": rej["reviewer"], "decided_at": rej["decided_at"]})
+
+
 def compare_audit(report: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
     """Cells where the applied log and the audit diff disagree (empty when every change is explained).
 
+    Rejections listed by the audit (``audit_rejected``) change nothing and are not compared.
     Returns ``response_id, question, in_log, in_audit``.
     """
     acted = report.loc[(report["status"] == "applied")]
-    log_cells = set(zip(acted["response_id"].astype(str), acted["question"].where(acted["change_type"] != "remove_response", "")))
+    removal = acted["change_type"].replace(LEGACY_CHANGE_TYPES) == "remove_survey"
+    log_cells = set(zip(acted["response_id"].astype(str), acted["question"].where(~removal, "")))
     # a cell changed and changed back nets out in the audit: keep only cells whose final value differs
-    audit_cells = set(zip(audit["response_id"].astype(str), audit["question"]))
+    diffs = audit.loc[audit["check_id"] != "audit_rejected"]
+    audit_cells = set(zip(diffs["response_id"].astype(str), diffs["question"]))
     rows = [(r, q, (r, q) in log_cells, (r, q) in audit_cells) for r, q in sorted(log_cells ^ audit_cells)]
     return pd.DataFrame(rows, columns=["response_id", "question", "in_log", "in_audit"])

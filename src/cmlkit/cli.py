@@ -26,6 +26,18 @@ def _pairs(items, flag):
 def _cmd_synth(args):
     from cmlkit.synthetic_wave import make_wave
 
+    if args.previous:
+        from cmlkit.synthetic_panel import make_panel_wave
+
+        if not args.wave:
+            raise CmlkitError("--previous needs --wave (the new wave id)")
+        m = make_panel_wave(args.out, args.previous, wave=args.wave, seed=args.seed, response_rate=args.response_rate,
+                            governance_signal=args.governance_signal, inject=not args.no_errors)
+        print(f"synthetic panel wave {m['wave']} after {m['previous_wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope "
+              f"libraries, {m['panel']['answered_both']} answered both waves, frame changes {m['frame_changes']}; "
+              f"ground truth in {Path(args.out) / 'truth'} -> {args.out}")
+        return
+
     frame = None
     if args.frame:
         import pandas as pd
@@ -39,10 +51,10 @@ def _cmd_synth(args):
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
     from cmlkit.synthetic_users import make_user_wave
 
-    m = make_user_wave(args.out, seed=args.seed, wave=args.wave, inject=not args.no_errors)
-    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, "
-          f"{m['n_cml_library_genuine']} library responses, {m['n_cml_volunteer_genuine']} volunteer responses, "
-          f"{m['n_cml_user_genuine']} user responses -> {args.out}")
+    users = make_user_wave(args.out, seed=args.seed, wave=m["wave"], inject=not args.no_errors)
+    counts = ", ".join(f"{m[f'n_{name}_genuine']} {unit} responses" for unit, name in m["instruments"].items())
+    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, {counts}, "
+          f"{users.get('n_user_responses', 0)} user responses -> {args.out}")
 
 
 def _cmd_run(args):
@@ -51,9 +63,24 @@ def _cmd_run(args):
     inputs = _pairs(args.input, "--input")
     overrides = {k: _coerce(v) for k, v in _pairs(args.set, "--set").items()}
     run_dir = run_pipeline(args.pipeline, instrument=args.instrument, wave=args.wave, inputs=inputs, overrides=overrides,
-                           outputs_root=args.outputs, echo=main_echo)
+                           outputs_root=args.outputs, echo=main_echo, force=args.force, force_steps=args.force_step or (),
+                           from_step=args.from_step, only=args.only, jobs=args.jobs, tty=None)
     print(run_dir)
     main_echo(f"done: executed notebooks, data, tables and figures are in {run_dir}")
+
+
+def _cmd_steps(args):
+    from cmlkit.instrument import find_root
+    from cmlkit.run_graph import describe_steps, format_steps, load_pipeline
+
+    spec = load_pipeline(args.pipeline)
+    described = describe_steps(spec, root=find_root())
+    if args.json:
+        import json
+
+        print(json.dumps({"pipeline": spec["name"], "inputs": spec["inputs"], "steps": described}, indent=2, default=str))
+    else:
+        print(format_steps(spec, described))
 
 
 def _cmd_ingest(args):
@@ -126,6 +153,18 @@ def _cmd_sample_replace(args):
     return 0
 
 
+def _cmd_waves_diff(args):
+    from cmlkit import crosswalk
+
+    print(crosswalk.write_review(args.instrument, args.wave_a, args.wave_b, out_dir=args.out))
+
+
+def _cmd_waves_runs(args):
+    from cmlkit.harmonise import write_manifest
+
+    print(write_manifest(args.instrument, args.waves, args.out, outputs_root=args.outputs))
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
@@ -136,8 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frame", help="real Arts Council basic dataset (or a synthetic frame CSV) to draw libraries from")
     s.add_argument("--response-rate", type=float, default=0.5)
     s.add_argument("--governance-signal", type=float, default=1.0)
-    s.add_argument("--wave", default="2025w1")
+    s.add_argument("--wave", help="wave id YYYYwN whose instruments are used (default: the first wave on disk)")
     s.add_argument("--no-errors", action="store_true", help="write exports without injected errors")
+    s.add_argument("--previous", help="folder of the previous synthetic wave: write --wave from the same population a year on")
     s.set_defaults(func=_cmd_synth)
     r = sub.add_parser("run", help="run a pipeline of notebooks")
     r.add_argument("pipeline")
@@ -146,7 +186,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--input", action="append", metavar="NAME=PATH")
     r.add_argument("--set", action="append", metavar="[STEP.]PARAM=VALUE")
     r.add_argument("--outputs", help="outputs root (default: ./outputs)")
+    r.add_argument("--force", action="store_true", help="execute every step, reusing nothing from earlier runs")
+    r.add_argument("--force-step", action="append", metavar="STEP", help="execute this step even if it could be reused")
+    r.add_argument("--from", dest="from_step", metavar="STEP", help="run STEP and the steps after it; earlier ones from the latest run")
+    r.add_argument("--only", metavar="STEP", help="run STEP alone; earlier steps from the latest run, later ones skipped")
+    r.add_argument("--jobs", type=int, metavar="N", help="steps run at once (default: the CPUs available)")
     r.set_defaults(func=_cmd_run)
+    st = sub.add_parser("steps", help="list a pipeline's steps, parameters (defaults, help), inputs and products")
+    st.add_argument("pipeline")
+    st.add_argument("--json", action="store_true", help="print JSON instead of text")
+    st.set_defaults(func=_cmd_steps)
     g = sub.add_parser("ingest", help="read an export, check it against its instrument, optionally write it as CSV")
     g.add_argument("export")
     g.add_argument("--instrument", required=True)
@@ -156,7 +205,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=_cmd_ingest)
     fr = sub.add_parser("frame", help="load a population frame, normalise its codes and print counts")
     fr.add_argument("path")
-    fr.add_argument("--year", type=int, default=2023)
+    fr.add_argument("--year", type=int, help="frame year (default: the latest year in the frame)")
     fr.set_defaults(func=_cmd_frame)
     x = sub.add_parser("xlsform", help="export an instrument to XLSForm or import one")
     xs = x.add_subparsers(dest="action", required=True)
@@ -179,6 +228,20 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("--date", help="date of the decline (YYYY-MM-DD; default today)")
     sr.add_argument("--spec", help="case-study specification (default research/case_studies.yml)")
     sr.set_defaults(func=_cmd_sample_replace)
+    wv = sub.add_parser("waves", help="compare instrument versions across waves")
+    ws = wv.add_subparsers(dest="waves_command", required=True)
+    wd = ws.add_parser("diff", help="write the crosswalk review workbook (CSV + XLSX) of two versions of an instrument")
+    wd.add_argument("--instrument", required=True)
+    wd.add_argument("wave_a", help="the earlier wave, e.g. the first one fielded")
+    wd.add_argument("wave_b", help="the later wave")
+    wd.add_argument("--out", help="folder for <a>_<b>.csv/.xlsx (default survey_instruments/<instrument>/crosswalks)")
+    wd.set_defaults(func=_cmd_waves_diff)
+    wr = ws.add_parser("runs", help="write a trend manifest listing the latest finished wave run of each wave")
+    wr.add_argument("--instrument", required=True)
+    wr.add_argument("waves", nargs="+", help="wave ids, oldest first")
+    wr.add_argument("--outputs", help="outputs root (default: ./outputs)")
+    wr.add_argument("--out", required=True, help="manifest YAML to write (input 'runs' of pipelines/trend.yml)")
+    wr.set_defaults(func=_cmd_waves_runs)
     return p
 
 
@@ -189,8 +252,8 @@ def main(argv=None) -> int:
     except CmlkitError as exc:
         print(f"cmlkit: error: {exc.one_line()}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("cmlkit: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print(f"cmlkit: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 130
     return 0
 

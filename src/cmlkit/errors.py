@@ -83,3 +83,15 @@ class FrameError(CmlkitError):
     """The population frame is invalid (unknown code, missing column)."""
 
     row_note = f" ({ROW_CONVENTION})"
+
+class GovernanceError(CmlkitError):
+    """A governance specification or input that cannot be used."""
+
+
+class ClusterFitError(GovernanceError):
+    """A clustering method cannot form the requested clusters from these rows.
+
+    Raised when there are fewer distinct rows than clusters, when no random start of a latent class
+    model converges, or when k-prototypes cannot initialise. In a bootstrap resample this is what a
+    dissolved cluster means; any other exception is a bug and propagates.
+    """

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
+from cmlkit.datetimes import DATE_LIKE
 from cmlkit.errors import IngestError
 from cmlkit.file_access import HEAD_BYTES, check_readable, read_head, settle_encoding
 
@@ -53,8 +54,9 @@ class Source:
         ``xlsx``, ``sav`` or ``csv (<encoding>, delimiter <d>)``.
     notes : list of dict
         What was decided while reading (for the ingest log).
-    skipped : list of int
-        Spreadsheet rows skipped as blank (only blanks or delimiters) because their width differs.
+    skipped : list of (int, str)
+        Spreadsheet rows of the wrong width skipped while reading: ``(row, "blank")`` for a row of only
+        blanks or delimiters, ``(row, text)`` for a footer after the last response.
     """
 
     def __init__(self, path, head, container, *, head_rows=None, body_rows=None, offsets=None, encoding=None, delimiter=None, notes=()):
@@ -74,7 +76,9 @@ class Source:
         frame, skipped = _read_csv_body(self.path, self._offsets[n_header - 1], self.encoding, self.delimiter, width, first)
         self.skipped = skipped
         rows = np.arange(first, first + len(frame) + len(skipped))
-        return frame, np.setdiff1d(rows, np.asarray(skipped, dtype=rows.dtype)) if skipped else rows
+        rows = np.setdiff1d(rows, np.asarray([r for r, _ in skipped], dtype=rows.dtype)) if skipped else rows
+        _check_ending(self.path, self.delimiter, int(rows[-1]) if len(rows) else first)
+        return frame, rows
 
 
 def open_export(path) -> Source:
@@ -120,6 +124,23 @@ def open_export(path) -> Source:
     offsets = [skip + (e if enc == "cp1252" else len(text[:e].encode("utf-8"))) for e in ends]
     return Source(path, records, f"csv ({enc}, delimiter {delim!r})", head_rows=rows, offsets=offsets, encoding=enc,
                   delimiter=delim, notes=notes)
+
+
+def _check_ending(path, delim: str, last_row: int) -> None:
+    """A file cut short: it ends without a line break right after a delimiter, or inside a quoted value."""
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        fh.seek(max(size - 1, 0))
+        end = fh.read(1)
+        if end in (b"\n", b"\r"):
+            return
+        if end == delim.encode():
+            raise IngestError("file ends right after a delimiter, with no line break: the row is cut short (truncated?)",
+                              file=path, row=last_row)
+        fh.seek(0)
+        quotes = sum(chunk.count(b'"') for chunk in iter(lambda: fh.read(1 << 24), b""))
+    if quotes % 2:
+        raise IngestError("file ends inside a quoted value (truncated?)", file=path, row=last_row)
 
 
 def read_xlsx_cells(path: Path) -> list:
@@ -178,16 +199,17 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
     try:
         table = _arrow_read(path, offset, enc, delim, names)
     except pa.ArrowInvalid as exc:
-        wrong = _wrong_width_rows(path, offset, enc, delim, width, first_row)
+        wrong, last_ok = _wrong_width_rows(path, offset, enc, delim, width, first_row)
         if not wrong:
             raise IngestError(f"malformed CSV: {' '.join(str(exc).split())[:160]}", file=path) from None
-        real = [(row, got) for row, got, blank in wrong if not blank]
+        footers = [(row, rec) for row, _, blank, rec in wrong if not blank and row > last_ok and footer_like(rec)]
+        real = [(row, got) for row, got, blank, rec in wrong if not blank and (row, rec) not in footers]
         if real:
             row, got = real[0]
             raise IngestError(f"row has {got} fields but the header has {width}" + (" (truncated?)" if got < width else ""),
                               file=path, row=row) from None
-        skipped = [row for row, _, _ in wrong]
-        table = _arrow_read(path, offset, enc, delim, names, skip_rows=set(skipped))
+        skipped = [(row, "blank" if blank else " ".join(c for c in rec if c.strip())) for row, _, blank, rec in wrong]
+        table = _arrow_read(path, offset, enc, delim, names, skip_rows={r for r, _ in skipped})
     # convert one column at a time and let go of its arrow buffers, so the arrow table and the pandas
     # objects never both exist in full (this sets the peak memory of the whole cleaning run)
     cols = {}
@@ -201,17 +223,29 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
     return pd.DataFrame(cols), skipped
 
 
-def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> list:
-    """``(row, fields, blank)`` for every body record whose field count differs from the header (slow path, errors only)."""
-    out = []
+def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:
+    """``(row, fields, blank, record)`` for every body record whose field count differs from the header,
+    and the row of the last record of the right width (slow path, errors only)."""
+    out, last_ok = [], 0
     with open(path, "rb") as raw:
         raw.seek(offset)
         fh = io.TextIOWrapper(raw, encoding="cp1252" if enc == "cp1252" else "utf-8", errors="replace", newline="")
+        i = -1
         try:
-            i = -1
             for i, rec in enumerate(csv.reader(fh, delimiter=delim)):
                 if len(rec) != width and rec:  # an empty line is a row of blanks to pyarrow too
-                    out.append((first_row + i, len(rec), _blank(rec)))
+                    out.append((first_row + i, len(rec), _blank(rec), rec[:8]))
+                elif rec and not _blank(rec):
+                    last_ok = first_row + i
         except csv.Error as exc:
             raise IngestError(f"malformed CSV: {exc}", file=path, row=first_row + i + 1) from None
-    return out
+    return out, last_ok
+
+
+def footer_like(rec) -> bool:
+    """A short record of words after the last response ('Total responses: 245', 'Report generated 2025-04-30').
+
+    Every platform's rows start with an id or a date, so a row cut short (truncated) is never taken for one.
+    """
+    cells = [c.strip() for c in rec if c.strip()]
+    return 0 < len(cells) <= 3 and bool(re.search(r"[A-Za-z]", cells[0])) and not DATE_LIKE.search(cells[0])

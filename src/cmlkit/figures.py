@@ -95,10 +95,12 @@ def instrument_labels(inst) -> dict:
 def readable(text: str, labels: dict | None = None) -> str:
     """``text`` as a reader should see it: its label when ``labels`` has one, otherwise, when it looks
     like a variable name or code (:data:`RAW_NAME`), in words (``paid_staff: some_paid_hours`` ->
-    ``Paid staff: some paid hours``); any other text unchanged."""
+    ``Paid staff: some paid hours``), a bare lowercase word capitalised; any other text unchanged."""
     labels = labels or {}
     if text in labels:
         return labels[text]
+    if re.fullmatch(r"[a-z][a-z ]*", text):  # a bare lowercase word ("statutory", "high") reads as a label capitalised
+        return text[:1].upper() + text[1:]
     if not RAW_NAME.search(text):
         return text
     head, sep, tail = text.partition(": ")
@@ -197,8 +199,9 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     like variable names are replaced by ``labels`` (e.g. :func:`instrument_labels`) or put in words
     (:func:`readable`); ``source`` (:func:`source_line`) is printed under the figure; the canvas is
     cropped to what is drawn (``bbox_inches="tight"``). Beside the images: the alt text (``.txt``)
-    and ``.json`` with the title, kind, labels, source and every text found outside the saved canvas
-    (``outside``, empty for a good figure), which the report and the tests read.
+    and ``.json`` with the title, kind, labels, source, every text found outside the saved canvas
+    (``outside``) and any title wider than the figure before cropping (``titles_wider_than_figure``) —
+    both empty for a good figure — which the report and the tests read.
 
     Returns
     -------
@@ -214,11 +217,16 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     _fit_titles(fig, renderer)
     fig.tight_layout()
     _fit_titles(fig, renderer)
+    titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
+    titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
+                      or t.get_window_extent(renderer).x0 < fig.bbox.x0 - 1]
     if source:
         tight = fig.get_tightbbox(renderer)
         fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
                  fontsize=7, color="0.35", ha="left", va="top")
     pad = 0.12
+    fig.canvas.draw()  # place legends and ticks as they will be saved before measuring
+    renderer = fig.canvas.get_renderer()
     canvas = fig.get_tightbbox(renderer).padded(pad)
     canvas_px = matplotlib.transforms.Bbox.from_extents(*(v * fig.dpi for v in canvas.extents))
     paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
@@ -226,7 +234,7 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
                                                                            for t in (a.title, a._left_title) if t.get_text()),
             "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
-            "outside": text_outside(fig, bbox=canvas_px), "alt": alt_text.strip()}
+            "outside": text_outside(fig, bbox=canvas_px), "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
     fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=pad)
     fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=pad)
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")

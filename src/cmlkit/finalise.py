@@ -16,7 +16,7 @@ def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
     -------
     clean : pandas.DataFrame
         ``response_id, submitted_at, duration_s`` and one column per canonical variable
-        (select_one: choice name; select_multiple: ``<canonical>__<choice>`` 0/1, missing when
+        (select_one: choice name, or the raw answer where a reviewer rejected its fix; select_multiple: ``<canonical>__<choice>`` 0/1, missing when
         unanswered; numbers: Float64/Int64; text: string). Personal-data questions are dropped.
     private : pandas.DataFrame
         ``response_id`` and the personal-data questions (write under ``private/`` only).
@@ -33,17 +33,21 @@ def _finalise(applied, inst):
             continue
         v, name = applied[q["id"]], q["canonical"]
         if q["type"] == "select_one":
-            cols[name] = v.where(v.isin(inst.choice_names(q["id"]))).astype("string")
+            cols[name] = v.astype("string")   # a value that is not a choice is here only when a reviewer rejected its fix
+
         elif q["type"] == "select_multiple":
             answered = v.notna().to_numpy()
             padded = pac.binary_join_element_wise(" ", pac.fill_null(_arrow_strings(v), ""), " ", "")
             for c in inst.choice_names(q["id"]):
                 ticked = pac.match_substring(padded, f" {c} ").to_numpy(zero_copy_only=False).astype("int8")
                 cols[f"{name}__{c}"] = pd.arrays.IntegerArray(ticked, ~answered)
-        elif q["type"] == "integer":
-            cols[name] = pd.Series(parse_number_text(v)["value"].to_numpy()).round().astype("Int64").to_numpy()
-        elif q["type"] == "decimal":
-            cols[name] = pd.array(parse_number_text(v)["value"].to_numpy(), dtype="Float64")
+        elif q["type"] in ("integer", "decimal"):
+            # plain numbers only: text the cleaning log did not turn into a number (a rejected proposal) stays
+            # out of the typed data, and the audit says so; it is never re-parsed here behind the reviewer's back
+            parsed = parse_number_text(v)
+            value = parsed["value"].where(parsed["kind"] == "number").to_numpy()
+            cols[name] = (pd.Series(value).round().astype("Int64").to_numpy() if q["type"] == "integer"
+                          else pd.array(value, dtype="Float64"))
         elif q["type"] == "date":
             cols[name] = pd.to_datetime(v, errors="coerce", format="ISO8601")
         else:

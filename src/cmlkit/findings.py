@@ -137,6 +137,11 @@ def estimate_rows(design: D.Design, column: str, *, label: str, section: str, ki
         t = E.by_domain(design, column, b, estimator="proportion" if kind == "proportion" else "mean")
         rows += [{"breakdown": b, "domain": rr[b], **{k: rr[k] for k in t.columns if k != b}} for _, rr in t.iterrows()]
     out = pd.DataFrame(rows)
+    if kind == "proportion":  # unweighted numerator counts, for numerator suppression (never published)
+        yes = pd.to_numeric(design.data[column], errors="coerce").eq(1)
+        counts = {("all", "all"): int(yes.sum())} | {(b, str(d)): int(v) for b in by
+                                                     for d, v in yes.groupby(design.data[b].astype(str)).sum().items()}
+        out["numerator_n"] = [counts.get((b, str(d))) for b, d in zip(out["breakdown"], out["domain"])]
     out.insert(0, "finding_id", [f"{column}|{b}|{d}" for b, d in zip(out["breakdown"], out["domain"])])
     out.insert(1, "indicator", column)
     out.insert(2, "label", label)

@@ -200,15 +200,19 @@ def load_taskforce_2016(path, authorities_path=None) -> pd.DataFrame:
     return out
 
 
-def operation_column(year: int) -> str:
-    """The ``operation_YY`` column for the latest ACE year not after ``year``."""
+def operation_column(year: int | None = None) -> str:
+    """The ``operation_YY`` column for the latest ACE year not after ``year`` (None: the latest frame year).
+
+    The year normally comes from the wave's instrument (``frame_year``; see :mod:`cmlkit.waves`).
+    """
+    year = ACE_YEARS[-1] if year is None else year
     usable = [y for y in ACE_YEARS if y <= year]
     if not usable:
         raise FrameError(f"no frame year at or before {year} (frame years: {ACE_YEARS})")
     return f"operation_{usable[-1] % 100}"
 
 
-def in_scope(frame: pd.DataFrame, *, year: int = 2023, codes=("CR", "ICL")) -> pd.DataFrame:
+def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL")) -> pd.DataFrame:
     """Libraries whose governance in ``year`` (latest frame year not after it) is one of ``codes``."""
     unknown = set(codes) - set(CODES)
     if unknown:
@@ -217,7 +221,7 @@ def in_scope(frame: pd.DataFrame, *, year: int = 2023, codes=("CR", "ICL")) -> p
     return frame.loc[frame[col].isin(codes)].reset_index(drop=True)
 
 
-def population_counts(frame: pd.DataFrame, *, year: int = 2023, by=("region", "operation")) -> pd.DataFrame:
+def population_counts(frame: pd.DataFrame, *, year: int | None = None, by=("region", "operation")) -> pd.DataFrame:
     """Counts of libraries by region x governance code in ``year`` (``operation`` = that year's code)."""
     col = operation_column(year)
     f = frame.assign(operation=frame[col])

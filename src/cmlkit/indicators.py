@@ -6,6 +6,8 @@ One derivation language serves the indicators here and the risk index (``researc
 * ``share: a | [a, ...], of: [...]`` (sum of the numerator columns over the sum of ``of``, total > 0),
 * ``count: [...]`` (sum of 0/1 columns; optional ``plus_equals: {column: value}`` adds 1 where the
   column equals the value; optional ``divide_by``),
+* ``count_choices: q`` (share of a select_multiple question's choices ticked, over the choices the wave's
+  instrument lists, less ``exclude``; a trend passes ``items`` to compute it on the choices common to its waves),
 * ``score: q`` (the choice score of a select_one answer; "don't know" has none),
 * ``mean_score: [q, ...]`` (mean of the choice scores answered; ``min_items`` on the indicator),
 * ``equals: q, values: [...]`` (1 when the answer is one of the values, 0 otherwise, missing when unanswered),
@@ -25,7 +27,8 @@ import pandas as pd
 from .errors import CmlkitError
 from .research import read_spec
 
-DERIVATIONS = ("ratio", "share", "count", "score", "mean_score", "equals", "diversity", "years_until", "source")
+DERIVATIONS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity", "years_until",
+               "source")
 
 
 class IndicatorError(CmlkitError):
@@ -56,8 +59,22 @@ def _cols(x):
     return [x] if isinstance(x, str) else list(x)
 
 
-def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int = 2025, min_items: int = 1) -> tuple[pd.Series, pd.Series]:
+def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | None = None,
+           min_items: int = 1) -> tuple[pd.Series, pd.Series]:
     """Values of one derivation for every row, and the answer labels where the derivation reads one question.
+
+    Parameters
+    ----------
+    data : DataFrame
+        Clean responses (canonical column names).
+    d : dict
+        One derivation (see the module docstring).
+    instrument : Instrument, optional
+        The wave's instrument: needed for choice scores, and the source of the wave year.
+    wave_year : int, optional
+        Overrides the instrument's wave year (``years_until``); there is no built-in default.
+    min_items : int, default 1
+        Fewest answered items for ``mean_score``.
 
     Returns
     -------
@@ -76,16 +93,18 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int = 202
         for col, val in (d.get("plus_equals") or {}).items():
             v = v + (data[col].astype("string") == str(val)).fillna(False).astype(float)
         v = v / float(d.get("divide_by", 1))
+    elif "count_choices" in d:
+        cols = [f"{d['count_choices']}__{c}" for c in choice_items(d, instrument)]
+        v = pd.concat([_num(data, c) for c in cols], axis=1).sum(axis=1, min_count=1) / float(len(cols))
     elif "score" in d or "mean_score" in d:
         if instrument is None:
-            from .instrument import load_instrument
-            instrument = load_instrument("cml_library", f"{wave_year}w1")
+            raise IndicatorError(f"derivation {sorted(d)} reads choice scores: pass the wave's instrument")
         qs = _cols(d.get("score") or d.get("mean_score"))
         scores = []
         for q in qs:
             if q not in data:
                 raise IndicatorError(f"column {q!r} (needed by an indicator) is not in the data")
-            choices = instrument.choices(q)
+            choices = instrument.canonical_choices(q)
             scores.append(data[q].astype("string").map({c["name"]: c.get("score") for c in choices}).astype(float))
             if len(qs) == 1:
                 lab = data[q].astype("string").map({c["name"]: c["label"] for c in choices}).fillna("")
@@ -102,7 +121,10 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int = 202
         v = 1 - (shares ** 2).sum(axis=1, min_count=1)
         v = v.where(total > 0)
     elif "years_until" in d:
-        v = _num(data, d["years_until"]) - float(wave_year)
+        year = wave_year if wave_year is not None else getattr(instrument, "wave_year", None)
+        if year is None:
+            raise IndicatorError(f"years_until {d['years_until']!r} needs the wave year: pass the wave's instrument")
+        v = _num(data, d["years_until"]) - float(year)
     elif "source" in d:
         v = _num(data, d["source"])
     else:
@@ -110,8 +132,29 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int = 202
     return v.astype(float), lab.astype(str)
 
 
-def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wave_year: int = 2025) -> pd.DataFrame:
-    """Every library-level indicator of the specification (columns), rows as in ``data``."""
+def choice_items(d: dict, instrument=None) -> list:
+    """The choices a ``count_choices`` derivation counts: ``items`` when given, else the instrument's list less ``exclude``."""
+    if d.get("items"):
+        return list(d["items"])
+    if instrument is None:
+        raise IndicatorError(f"count_choices {d['count_choices']!r} reads the choice list: pass the wave's instrument")
+    return [c["name"] for c in instrument.canonical_choices(d["count_choices"]) if c["name"] not in set(d.get("exclude") or [])]
+
+
+def inputs(d: dict, instrument=None) -> list:
+    """Canonical columns a derivation reads (``q__choice`` columns for choice counts)."""
+    if "count_choices" in d:
+        return [f"{d['count_choices']}__{c}" for c in choice_items(d, instrument)]
+    key = next(k for k in DERIVATIONS if k in d)
+    cols = _cols(d[key]) + (list(d.get("of") or []) if key == "share" else []) + list(d.get("plus_equals") or {})
+    return list(dict.fromkeys(cols))
+
+
+def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wave_year: int | None = None) -> pd.DataFrame:
+    """Every library-level indicator of the specification (columns), rows as in ``data``.
+
+    The wave year comes from ``instrument`` unless ``wave_year`` is given.
+    """
     spec = spec or load_spec()
     out = {}
     for name, ind in spec["indicators"].items():
@@ -122,7 +165,7 @@ def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wa
 
 def item_scores(data: pd.DataFrame, items, *, instrument) -> pd.DataFrame:
     """Choice scores (1-5) of Likert items; answers without a score are missing."""
-    return pd.DataFrame({q: data[q].astype("string").map({c["name"]: c.get("score") for c in instrument.choices(q)}).astype(float)
+    return pd.DataFrame({q: data[q].astype("string").map({c["name"]: c.get("score") for c in instrument.canonical_choices(q)}).astype(float)
                          for q in items}, index=data.index)
 
 

@@ -27,11 +27,12 @@ containers and the CSV body: :mod:`cmlkit.export_source`; dates: :mod:`cmlkit.da
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pathlib import Path
 
 from cmlkit import ingest_checks as checks
 from cmlkit.datetimes import parse_datetimes
@@ -44,6 +45,7 @@ from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
 
+N_HEADER = {"surveymonkey": 2, "qualtrics": 3}
 META_COLUMNS = ["response_id", "_source_row", "_row", "_start", "_end", "_duration_s", "_status", "_finished", "_progress"]
 
 
@@ -153,9 +155,14 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     n_cols = width
     while n_cols and (rows[0][n_cols - 1] in (None, "")) and platform != "surveymonkey":
         n_cols -= 1
-    keys, n_header = _header_keys(rows, platform, n_cols)
+    n_header = N_HEADER.get(platform, 1)
     if len(rows) < n_header:
-        raise IngestError("file ends inside its header rows", file=path)
+        raise IngestError("file ends inside its header rows (truncated?)", file=path, row=len(rows) + 1)
+    for k in range(1, n_header):
+        if len(rows[k]) < n_cols:
+            raise IngestError(f"header row has {len(rows[k])} fields but the first header row has {n_cols} (truncated?)",
+                              file=path, row=source.head_rows[k])
+    keys, _ = _header_keys(rows, platform, n_cols)
     expected = _expected_keys(cols, platform)
     idx = _match(keys, expected, platform)
     header_row = 1 if platform != "surveymonkey" else 2
@@ -183,10 +190,10 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             raise IngestError(f"column {j + 1} has no header but holds data", file=path, row=int(line[np.argmax(filled)]),
                               column=f"column {j + 1}")
     log = [dict(checks.entry(None, n["action"], n["reason"])) for n in source.notes]
-    data, line, more = checks.drop_blank_rows(data, line, source.skipped, path=path)
-    log += more
     meta_col = {c.meta: seen[i] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
     time_cols = [meta_col[m] for m in ("start", "end") if m in meta_col]
+    data, line, more = checks.drop_blank_rows(data, line, source.skipped, time_cols=time_cols, path=path)
+    log += more
     data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None)
     log += more
     excluded = {"blank_row": sum(e["action"] == "blank_row" for e in log), "footer_row": sum(e["action"] == "footer_row" for e in log)}
@@ -270,7 +277,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     frame = pd.concat([frame, pd.DataFrame({q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions},
                                            index=data.index)], axis=1)
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n,
-                        "ingest_log": log, "excluded": excluded})
+                        "ingest_log": checks.IngestLog(log), "excluded": excluded})
     return frame
 
 
@@ -363,7 +370,7 @@ def check_header(path, inst, *, platform: str | None = None) -> str:
     platform = platform or detect_platform(rows, path=path, container=source.container)
     cols = layout(inst, platform)
     n_cols = len(rows[0])
-    n_header = {"surveymonkey": 2, "qualtrics": 3}.get(platform, 1)
+    n_header = N_HEADER.get(platform, 1)
     keys, _ = _header_keys(rows[:n_header] + [[]], platform, n_cols)
     idx = _match(keys, _expected_keys(cols, platform), platform)
     for j, i in enumerate(idx):

@@ -40,27 +40,49 @@ STATUS = {"ip address": "normal", "imported": "normal", "offline": "normal", "0"
           "spam": "spam", "preview spam": "spam", "imported spam": "spam", "8": "spam", "9": "spam", "12": "spam"}
 
 
+class IngestLog(tuple):
+    """The ingest log: an immutable tuple of records, kept in ``DataFrame.attrs``.
+
+    pandas deep-copies ``attrs`` on almost every operation; being immutable, the log returns
+    itself instead of being copied record by record.
+    """
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __copy__(self):
+        return self
+
+
 def entry(row, action, reason, *, response_id="", question="", old="", new="") -> dict:
     """One ingest-log record."""
     return {"row": int(row) if row is not None else "", "response_id": response_id, "question": question,
             "old_value": old, "new_value": new, "action": action, "reason": reason}
 
 
-def _present(frame: pd.DataFrame) -> np.ndarray:
-    """Count of non-blank cells per row (whitespace-only cells count as blank, checked only where needed)."""
-    count = frame.notna().sum(axis=1).to_numpy()
-    few = np.flatnonzero(count <= 3)
+def _dated(data: pd.DataFrame, time_cols: list) -> np.ndarray:
+    """True where a row's start or end cell holds something shaped like a date or an Excel serial."""
+    dated = np.zeros(len(data), dtype=bool)
+    for c in time_cols:
+        dated |= pc.fill_null(pc.match_substring_regex(arrow_strings(data[c]), DATE_LIKE.pattern), False).to_numpy(zero_copy_only=False)
+    return dated
+
+
+def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None) -> tuple:
+    """Exclude rows that hold only blanks, spaces or delimiters; return (data, rows, log).
+
+    Cells are checked for spaces only in rows that could be blank (no start or end time, or at most
+    three non-empty cells), so a large export costs one vectorised pass.
+    """
+    count = data.notna().sum(axis=1).to_numpy()
+    maybe = (count <= 3) | (~_dated(data, list(time_cols)) if time_cols else False)
+    few = np.flatnonzero(maybe & (count > 0))
     if len(few):
-        sub = frame.iloc[few]
+        sub = data.iloc[few]
         count[few] = sub.apply(lambda c: c.astype("string").str.strip().fillna("").ne("")).sum(axis=1).to_numpy()
-    return count
-
-
-def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, path) -> tuple:
-    """Exclude rows that hold only blanks or delimiters; return (data, rows, log)."""
-    blank = _present(data) == 0
-    log = [entry(r, "blank_row", f"row {r} holds only blanks or delimiters: not a response, excluded") for r in
-           sorted(list(skipped) + rows[blank].tolist())]
+    blank = count == 0
+    log = [entry(r, "blank_row", f"row {r} holds only blanks, spaces or delimiters: not a response, excluded")
+           if text == "blank" else _footer_entry(r, text) for r, text in sorted(list(skipped) + [(r, "blank") for r in rows[blank].tolist()])]
     if not blank.any():
         return data, rows, log
     return data.loc[~blank].reset_index(drop=True), rows[~blank], log
@@ -70,9 +92,7 @@ def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, p
     """Exclude footer/summary rows after the last response; a row without start and end time among responses is an error."""
     if not time_cols or not len(data):
         return data, rows, []
-    dated = np.zeros(len(data), dtype=bool)
-    for c in time_cols:
-        dated |= pc.fill_null(pc.match_substring_regex(arrow_strings(data[c]), DATE_LIKE.pattern), False).to_numpy(zero_copy_only=False)
+    dated = _dated(data, time_cols)
     if dated.all():
         return data, rows, []
     last = int(np.flatnonzero(dated)[-1]) if dated.any() else -1
@@ -82,12 +102,13 @@ def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, p
         raise IngestError("row has no start or end time, so it is not a response (a summary row among the responses?)",
                           file=path, row=r, column=column)
     foot = data.iloc[last + 1:]
-    log = []
-    for r, (_, rec) in zip(rows[last + 1:], foot.iterrows()):  # a handful of footer rows
-        text = " ".join(str(v) for v in rec.dropna().tolist())[:60]
-        log.append(entry(r, "footer_row", f"row {r} ({text!r}) has no start or end time after the last response: "
-                                          "a footer or summary row, excluded"))
+    log = [_footer_entry(r, " ".join(str(v) for v in rec.dropna().tolist())) for r, (_, rec) in zip(rows[last + 1:], foot.iterrows())]
     return data.iloc[: last + 1].reset_index(drop=True), rows[: last + 1], log
+
+
+def _footer_entry(row, text) -> dict:
+    return entry(row, "footer_row", f"row {row} ({text[:60]!r}) has no start or end time after the last response: "
+                                    "a footer or summary row, excluded")
 
 
 def _flag(values: pd.Series, rows, *, path, column, what) -> pd.Series:

@@ -225,6 +225,28 @@ class Instrument:
         return out
 
     @property
+    def wave_year(self) -> int:
+        """Fieldwork year of this version, read from its ``version`` (``YYYYwN``)."""
+        return int(self.version.split("w")[0])
+
+    @cached_property
+    def _by_canonical(self) -> dict:
+        return {q["canonical"]: q for q in self.questions}
+
+    def by_canonical(self, name: str) -> dict:
+        """Return the question whose canonical variable is ``name`` (raises when this version lacks it)."""
+        try:
+            return self._by_canonical[name]
+        except KeyError:
+            raise InstrumentError(f"no question with canonical variable {name!r} in {self.instrument} {self.version}",
+                                  file=self.source) from None
+
+    def canonical_choices(self, name: str) -> list:
+        """Choice records of the select question whose canonical variable is ``name``."""
+        q = self.by_canonical(name)
+        return self.choice_lists.get(q["choices"], []) if q["choices"] else []
+
+    @property
     def crosswalk(self) -> dict:
         """Question id -> canonical variable name for this version."""
         return {q["id"]: q["canonical"] for q in self.questions}

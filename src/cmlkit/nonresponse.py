@@ -22,7 +22,7 @@ from cmlkit.frame import REGIONS, operation_column
 METHODS = ("poststratify", "rake", "linear", "logit")
 
 
-def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int = 2023, by=("region", "type")) -> pd.DataFrame:
+def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int | None = None, by=("region", "type")) -> pd.DataFrame:
     """In-scope libraries, responding libraries and the response rate by region x type.
 
     ``links`` holds each response's ``library_id`` (duplicate links count once).
@@ -37,7 +37,7 @@ def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int = 2023
     return pd.concat([out, total], ignore_index=True)
 
 
-def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int = 2023, method: str = "rake",
+def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int | None = None, method: str = "rake",
                      min_cell: int = 5, bounds=(-np.inf, np.inf), trim_upper: float | None = None,
                      auxiliaries=(), lonely_psu: str = "certainty") -> tuple[D.Design, dict]:
     """Nonresponse-weight linked responses to the in-scope frame.

@@ -84,7 +84,7 @@ def priority_sheet(scores: pd.DataFrame, responses: pd.DataFrame, frame: pd.Data
     t = t.loc[t["tier"].isin(tiers)]
     t = t.merge(frame[["library_id", "name", "authority", "region"]].drop_duplicates("library_id"), on="library_id",
                 how="left", suffixes=("_resp", ""))
-    if contacts is not None and "response_id" in t:
+    if contacts is not None and "response_id" in t and "response_id" in contacts:
         keep = [c for c in ("response_id", "contact_name", "contact_email", "contact_phone") if c in contacts]
         t = t.assign(response_id=t["response_id"].astype(str)).merge(contacts[keep].astype({"response_id": str}),
                                                                       on="response_id", how="left")

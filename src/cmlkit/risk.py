@@ -64,7 +64,7 @@ def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.D
     for name, ind in spec["indicators"].items():
         try:
             values[name], labels[name] = derive(data, ind["derive"], instrument=instrument,
-                                                wave_year=int(spec.get("wave_year", 2025)))
+                                                wave_year=spec.get("wave_year"))
         except IndicatorError as exc:
             raise RiskError(f"risk indicator {name!r}: {exc}") from None
     return pd.DataFrame(values, index=data.index), pd.DataFrame(labels, index=data.index)
@@ -290,5 +290,8 @@ def public_summary(weighted: pd.DataFrame, scores: pd.DataFrame, *, by=("type", 
         t = E.by_domain(des, "_at", b, estimator="proportion")
         rows += [{"breakdown": b, "domain": r[b], **{c: r[c] for c in t.columns if c != b}} for _, r in t.iterrows()]
     out = pd.DataFrame(rows).rename(columns={"n": "base_n"})
-    out = out[["breakdown", "domain", "estimate", "ci_low", "ci_high", "base_n", "ci_method"]]
-    return disclosure.suppress(out, n_col="base_n", k=k, group="breakdown")
+    at = data["_at"].eq(1)   # unweighted numerator counts: numerator suppression ("2 of 9"), never published
+    counts = {("all", "all"): int(at.sum())} | {(b, str(d)): int(v) for b in by if b in data for d, v in at.groupby(data[b].astype(str)).sum().items()}
+    out["numerator_n"] = [counts.get((b, str(d))) for b, d in zip(out["breakdown"], out["domain"])]
+    out = out[["breakdown", "domain", "estimate", "ci_low", "ci_high", "base_n", "ci_method", "numerator_n"]]
+    return disclosure.suppress(out, n_col="base_n", k=k, group="breakdown").drop(columns="numerator_n")

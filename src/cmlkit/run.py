@@ -1,128 +1,58 @@
-"""A thin, strict runner over papermill.
+"""A strict, incremental, interruptible runner over papermill.
 
-A pipeline YAML names its notebooks in order, the named inputs a user passes on the command
-line, the products each step writes (a notebook parameter that receives a concrete path under the
-run folder) and fixed parameters::
+The pipeline YAML (see :mod:`cmlkit.run_graph`) names notebooks, inputs, products and fixed
+parameters. Every parameter is checked against the notebook's declared parameters and unknown ones
+are refused before anything runs. Each run goes to ``outputs/<instrument>/<wave>/<pipeline>/<run_id>/``
+(``run_id`` = UTC time + git sha, with ``_dirty`` when the tree has uncommitted changes), never
+overwriting, with ``run.json`` recording code version, package versions, parameters as injected,
+the sha256 of every input (named inputs, files named by parameters, and every instrument, rules,
+research or override file a step actually read), the source hash of every cmlkit module a step
+imported, each step's status and timing, and the products.
 
-    name: wave
-    inputs:
-      library_export: {instrument: cml_library, required: true, help: raw export of the library survey}
-    steps:
-      - name: clean_library
-        notebook: notebooks/10_clean_responses.ipynb
-        params: {instrument: cml_library}
-        inputs: {export_path: library_export}            # notebook parameter <- input or product name
-        products:
-          library_clean: {param: clean_path, path: data/cml_library/clean.parquet}
-
-A step with ``when: <input>`` runs only when that (optional) input is given; otherwise it is listed under
-``skipped_steps`` in ``run.json`` and later steps get None for its products. Every parameter is checked against the notebook's declared parameters
-(``papermill.inspect_notebook``) and unknown ones are refused before anything runs. Each run goes
-to ``outputs/<instrument>/<wave>/<pipeline>/<run_id>/`` (``run_id`` = UTC time + git sha, with
-``_dirty`` when the tree has uncommitted changes), never overwriting, with ``run.json`` recording
-code version, package versions, parameters as injected, sha256 of every input and product, and
-each step's status and timing. A failing step keeps its partial executed notebook, is marked
-failed, and the run stops with a non-zero exit.
+* **Incremental**: a step whose notebook, parameters, inputs, files read and cmlkit source are
+  unchanged is not executed again: its files are copied from the earlier run and ``run.json`` says
+  ``reused from <run id>`` (:mod:`cmlkit.run_cache`). ``force`` / ``force_steps`` override.
+* **Run control**: ``from_step`` / ``only`` take the earlier steps from the latest run; independent
+  steps run in parallel, up to ``jobs`` at a time, each kernel with its share of the CPUs as threads.
+* **Honest status**: a failing step keeps its partial notebook, is marked ``failed`` and the run
+  stops with a one-line message; Ctrl-C or SIGTERM stops every kernel and leaves ``interrupted``;
+  a killed kernel is a ``failed`` step. ``run.json`` never says ``running`` once the runner is gone.
 """
 
 from __future__ import annotations
 
-import hashlib
+import csv
 import json
-import platform as _platform
-import subprocess
+import os
+import shutil
+import signal
+import socket
 import sys
+import tempfile
+import threading
 import time
+import queue
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from importlib import metadata
 from pathlib import Path
 
 import yaml
 
-from cmlkit.errors import CmlkitError, PipelineError, StepFailedError, UnknownParameterError
-from cmlkit.instrument import find_root, load_instrument
+from cmlkit import progress as P
+from cmlkit import run_cache as C
+from cmlkit.errors import PipelineError, StepFailedError
+from cmlkit.instrument import find_root, instrument_path, load_instrument
+from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps
+from cmlkit.run_kernel import available_cpus, execute_step, stop_all_kernels, threads_per_kernel
+from cmlkit.runlog import read_log
 
-PACKAGES = ["cmlkit", "numpy", "pandas", "scipy", "pyarrow", "matplotlib", "papermill", "openpyxl", "pyyaml",
-            "rapidfuzz", "pyreadstat", "nbformat", "ipykernel"]
-STEP_KEYS = {"name", "notebook", "params", "inputs", "products", "when"}
-RUNNER_PARAMS = ("wave", "output_dir", "instrument")
-
-
-def sha256_file(path) -> str:
-    """Return the hex sha256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256_file = C.sha256_file          # kept here: other modules and tests import it from cmlkit.run
+git_state = C.git_state
+PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def git_state(root) -> dict:
-    """Return ``{"sha", "dirty"}`` for the repository at ``root`` (``sha`` None outside git)."""
-    def git(*args):
-        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
-    head = git("rev-parse", "HEAD")
-    if head.returncode != 0:
-        return {"sha": None, "dirty": True}
-    status = git("status", "--porcelain", "--untracked-files=no")
-    return {"sha": head.stdout.strip(), "dirty": bool(status.stdout.strip())}
-
-
-def package_versions() -> dict:
-    out = {"python": _platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
-def load_pipeline(path) -> dict:
-    """Load and check a pipeline YAML (structure only; parameters are checked per notebook)."""
-    path = Path(path)
-    if not path.is_file():
-        raise PipelineError("pipeline file not found", file=path)
-    try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PipelineError(f"invalid YAML: {exc}", file=path) from None
-    if not isinstance(spec, dict) or "steps" not in spec:
-        raise PipelineError("a pipeline needs 'name' and 'steps'", file=path)
-    spec.setdefault("name", path.stem)
-    spec.setdefault("inputs", {})
-    names, products = set(), set(spec["inputs"])
-    for i, step in enumerate(spec["steps"], start=1):
-        extra = set(step) - STEP_KEYS
-        if extra:
-            raise PipelineError(f"step {i}: unknown keys {sorted(extra)}", file=path)
-        step.setdefault("name", Path(step["notebook"]).stem)
-        step.setdefault("params", {})
-        step.setdefault("inputs", {})
-        step.setdefault("products", {})
-        if step["name"] in names:
-            raise PipelineError(f"step name {step['name']!r} used twice", file=path)
-        names.add(step["name"])
-        if "when" in step and step["when"] not in spec["inputs"]:
-            raise PipelineError(f"step {step['name']!r}: 'when' names {step['when']!r}, which is not a pipeline input", file=path)
-        for param, source in step["inputs"].items():
-            if source not in products:
-                raise PipelineError(f"step {step['name']!r}: input {source!r} for {param!r} is neither a pipeline input "
-                                    "nor a product of an earlier step", file=path)
-        for pname, prod in step["products"].items():
-            if pname in products:
-                raise PipelineError(f"product name {pname!r} used twice", file=path)
-            if not isinstance(prod, dict) or set(prod) != {"param", "path"}:
-                raise PipelineError(f"step {step['name']!r}: product {pname!r} needs 'param' and 'path'", file=path)
-            products.add(pname)
-    return spec
-
-
-def declared_parameters(notebook) -> dict:
-    """Return the notebook's declared parameters (name -> papermill's description)."""
-    import papermill as pm
-
-    return pm.inspect_notebook(str(notebook))
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C or SIGTERM; the message names the run folder."""
 
 
 def _coerce(text: str):
@@ -131,50 +61,6 @@ def _coerce(text: str):
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-
-
-def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, overrides: dict) -> list:
-    """Resolve every step's parameters (without running) and check them; return the step plans."""
-    root = Path(root)
-    unknown_inputs = set(inputs) - set(spec["inputs"])
-    if unknown_inputs:
-        raise PipelineError(f"unknown input {sorted(unknown_inputs)[0]!r}; this pipeline takes {sorted(spec['inputs'])}")
-    for name, meta in spec["inputs"].items():
-        if (meta or {}).get("required", True) and name not in inputs:
-            raise PipelineError(f"missing input {name!r}: pass --input {name}=PATH")
-    for name, p in inputs.items():
-        if not Path(p).is_file():
-            raise PipelineError(f"input {name!r}: file not found", file=p)
-    plans, used_overrides = [], set()
-    for step in spec["steps"]:
-        nb = root / step["notebook"]
-        if not nb.is_file():
-            raise PipelineError(f"step {step['name']!r}: notebook not found", file=nb)
-        declared = declared_parameters(nb)
-        params = dict(step["params"])
-        for key in RUNNER_PARAMS:
-            if key in declared and key not in params:
-                params[key] = {"wave": wave, "instrument": instrument, "output_dir": None}[key]
-        for key, value in overrides.items():
-            target, _, pname = key.rpartition(".")
-            if target and target != step["name"]:
-                continue
-            if pname in declared or target:
-                params[pname] = value
-                used_overrides.add(key)
-        for pname, prod in step["products"].items():
-            params[prod["param"]] = ("product", pname, prod["path"])
-        for param, source in step["inputs"].items():
-            params[param] = ("input", source)
-        for pname in params:
-            if pname not in declared:
-                raise UnknownParameterError(f"step {step['name']!r}: parameter {pname!r} is not declared in the parameters cell "
-                                            f"(declared: {', '.join(sorted(declared)) or 'none'})", file=step["notebook"])
-        plans.append({"step": step, "notebook": nb, "params": params})
-    unused = set(overrides) - used_overrides
-    if unused:
-        raise UnknownParameterError(f"--set {sorted(unused)[0]!r} matches no parameter of any step")
-    return plans
 
 
 def _utc_now():
@@ -197,7 +83,9 @@ def new_run_dir(base: Path, git: dict) -> tuple[str, Path]:
 
 
 def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = None, overrides: dict | None = None,
-                 outputs_root=None, root=None, kernel_name: str = "python3", echo=print) -> Path:
+                 outputs_root=None, root=None, kernel_name: str = "python3", echo=print, force: bool = False,
+                 force_steps=(), from_step: str | None = None, only: str | None = None, jobs: int | None = None,
+                 tty: bool | None = False) -> Path:
     """Run a pipeline and return its run folder.
 
     Parameters
@@ -214,121 +102,395 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
         Defaults to ``<root>/outputs``.
     root : path-like, optional
         Project root (notebooks run with it as working directory).
+    force : bool
+        Execute every step even where an earlier run's products could be reused.
+    force_steps : iterable of str
+        Execute these steps even where their products could be reused.
+    from_step, only : str, optional
+        Execute this step and those after it (``from_step``) or this step alone (``only``), taking the
+        earlier steps' products from the latest run that finished them.
+    jobs : int, optional
+        Steps run at the same time (default: the CPUs available); each kernel's numerical libraries
+        get ``CPUs // jobs`` threads (at least one).
+    tty : bool, optional
+        Progress bars on stderr (None: when stderr is a terminal; default off, lines through ``echo``).
 
     Raises
     ------
-    PipelineError, UnknownParameterError, StepFailedError
+    PipelineError, UnknownParameterError, StepFailedError, RunInterrupted
     """
     root = find_root(root)
     spec = load_pipeline(pipeline)
     load_instrument(instrument, wave, root=root)  # fail early on an unknown instrument/wave
     inputs = {k: str(Path(v).resolve()) for k, v in (inputs or {}).items()}
-    plans = plan_run(spec, root=root, instrument=instrument, wave=wave, inputs=inputs, overrides=overrides or {})
-    _preflight_inputs(spec, inputs, wave, root)
-    git = git_state(root)
+    overrides = overrides or {}
+    spec, skipped = drop_unused_steps(spec, inputs)
+    plans = plan_run(spec, root=root, instrument=instrument, wave=wave, inputs=inputs, overrides=overrides)
+    to_run, take = select_steps(spec, from_step=from_step, only=only)
+    names = [p["step"]["name"] for p in plans]
+    for name in force_steps:
+        if name not in names:
+            raise PipelineError(f"--force-step {name!r}: no such step; steps are {', '.join(names)}")
+    forced = set(force_steps) | (to_run if (from_step or only) else set())   # the steps asked for by --from/--only execute
+    jobs = max(1, int(jobs or available_cpus()))
     base = Path(outputs_root or root / "outputs") / instrument / wave / spec["name"]
+    previous = C.scan_runs(base)
+    preflight = _preflight_inputs(spec, inputs, wave, root, previous)
+    git = C.git_state(root)
     run_id, run_dir = new_run_dir(base, git)
     record = {
-        "pipeline": spec["name"], "pipeline_file": str(Path(pipeline)), "pipeline_sha256": sha256_file(pipeline),
+        "pipeline": spec["name"], "pipeline_file": str(Path(pipeline)), "pipeline_sha256": C.sha256_file(pipeline),
         "instrument": instrument, "wave": wave, "run_id": run_id, "git": git, "started_utc": _utc_now().isoformat(),
-        "ended_utc": None, "status": "running", "packages": package_versions(), "overrides": overrides or {},
-        "inputs": {k: {"path": v, "bytes": Path(v).stat().st_size, "sha256": sha256_file(v)} for k, v in inputs.items()},
-        "steps": [], "products": {},
+        "ended_utc": None, "status": "running", "message": None, "runner_pid": os.getpid(), "runner_host": socket.gethostname(),
+        "jobs": jobs, "threads_per_kernel": threads_per_kernel(jobs), "cpus_available": available_cpus(),
+        "packages": C.package_versions(), "overrides": overrides,
+        "control": {"force": bool(force), "force_steps": sorted(force_steps), "from": from_step, "only": only},
+        "inputs": {k: {**C.file_entry(v, root=root), "path": v} for k, v in inputs.items()},
+        "preflight": preflight, "files_read": {}, "cmlkit_modules": {},
+        "steps": [{"name": p["step"]["name"], "notebook": p["step"]["notebook"], "status": "pending"} for p in plans],
+        "products": {}, "skipped_steps": skipped,
     }
+    runner = _Runner(spec, plans, record, root=root, run_dir=run_dir, inputs=inputs, previous=previous, jobs=jobs,
+                     kernel_name=kernel_name, force=force, force_steps=forced, to_run=to_run, take=take,
+                     display=P.RunDisplay(len(plans), echo=echo, tty=tty))
     _write_json(run_dir / "run.json", record)
-    products = {}
-    total = len(plans)
-    for i, plan in enumerate(plans, start=1):
-        step = plan["step"]
-        if step.get("when") and step["when"] not in inputs:  # a step tied to an optional input that was not given
-            record.setdefault("skipped_steps", []).append({"name": step["name"], "notebook": step["notebook"],
-                                                           "reason": f"input {step['when']!r} not given"})
-            echo(f"[{i}/{total}] {step['name']} skipped (no --input {step['when']})")
-            continue
-        params = {}
-        for key, value in plan["params"].items():
-            if isinstance(value, tuple) and value[0] == "product":
-                path = run_dir / value[2]
-                path.parent.mkdir(parents=True, exist_ok=True)
-                products[value[1]] = path
-                params[key] = str(path)
-            elif isinstance(value, tuple) and value[0] == "input":
-                params[key] = inputs.get(value[1]) if value[1] in inputs else str(products[value[1]]) if value[1] in products else None
-            elif key == "output_dir" and value is None:
-                params[key] = str(run_dir)
-            else:
-                params[key] = value
-        out_nb = run_dir / "notebooks" / f"{i:02d}_{step['name']}.ipynb"
-        out_nb.parent.mkdir(parents=True, exist_ok=True)
-        entry = {"name": step["name"], "notebook": step["notebook"], "executed_notebook": str(out_nb.relative_to(run_dir)),
-                 "parameters": params, "status": "running", "started_utc": _utc_now().isoformat(), "duration_s": None}
-        record["steps"].append(entry)
-        _write_json(run_dir / "run.json", record)
-        echo(f"[{i}/{total}] {step['name']} ({step['notebook']}) ...")
-        t0 = time.perf_counter()
-        try:
-            _execute(plan["notebook"], out_nb, params, root, kernel_name)
-        except StepFailedError as exc:
-            entry.update(status="failed", duration_s=round(time.perf_counter() - t0, 3), error=exc.message)
-            record.update(status="failed", ended_utc=_utc_now().isoformat())
-            _write_json(run_dir / "run.json", record)
-            raise StepFailedError(f"step {step['name']!r} failed: {exc.message}; partial notebook kept at {out_nb}") from None
-        entry.update(status="ok", duration_s=round(time.perf_counter() - t0, 3))
-        echo(f"[{i}/{total}] {step['name']} ok ({entry['duration_s']:.1f}s)")
-    for name, path in products.items():
-        if path.exists():
-            record["products"][name] = {"path": str(path.relative_to(run_dir)), "sha256": sha256_file(path)}
-    record["row_accounting"] = _row_accounting(run_dir)
-    record.update(status="ok", ended_utc=_utc_now().isoformat())
-    _write_json(run_dir / "run.json", record)
-    (base / "LATEST").write_text(run_id + "\n", encoding="utf-8")
+    try:
+        with _signals_as_interrupt():
+            runner.run()
+    except KeyboardInterrupt:
+        runner.abort("interrupted")
+        raise RunInterrupted(f"run interrupted; {_where(record)}; partial results kept in {run_dir}") from None
+    except StepFailedError:
+        raise
+    except BaseException as exc:
+        runner.abort("failed", message=f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        raise
+    finally:
+        runner.close()
+    _finish(record, root=root, run_dir=run_dir, base=base, products=runner.products)
     return run_dir
 
 
-def _preflight_inputs(spec, inputs, wave, root):
-    """Check that every input tied to an instrument has that instrument's header (fail before running)."""
-    from cmlkit.ingest import check_header
+def _where(record) -> str:
+    stopped = [s["name"] for s in record["steps"] if s["status"] == "interrupted"]
+    return f"step(s) {', '.join(stopped)} stopped" if stopped else "no step was running"
 
+
+@contextmanager
+def _signals_as_interrupt():
+    """Within the block, SIGINT and SIGTERM raise KeyboardInterrupt (main thread only).
+
+    SIGINT is set explicitly because a process started in the background by a shell inherits it
+    ignored, and a ``kill -INT`` must still stop the run cleanly.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, signal.default_int_handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+
+
+class _Runner:
+    """Schedules the steps of one run: reuse, take from the latest run, or execute in a worker thread."""
+
+    def __init__(self, spec, plans, record, *, root, run_dir, inputs, previous, jobs, kernel_name, force, force_steps,
+                 to_run, take, display):
+        self.spec, self.plans, self.record = spec, plans, record
+        self.root, self.run_dir, self.inputs, self.previous = root, run_dir, inputs, previous
+        self.jobs, self.kernel_name, self.force, self.force_steps = jobs, kernel_name, force, force_steps
+        self.to_run, self.take, self.display = to_run, take, display
+        self.entries = {e["name"]: e for e in record["steps"]}
+        self.index = {p["step"]["name"]: i for i, p in enumerate(plans, start=1)}
+        self.products = {}
+        for plan in plans:
+            for value in plan["params"].values():
+                if isinstance(value, tuple) and value[0] == "product":
+                    self.products[value[1]] = run_dir / value[2]
+        self.scratch = Path(tempfile.mkdtemp(prefix="cmlkit-run-"))
+        self.results: queue.Queue = queue.Queue()   # (step name, error, seconds) from the worker threads
+        self.running: dict = {}     # step name -> its worker thread (daemon: a stuck kernel never blocks exit)
+        self.claimed: set = {"run.json", "run.json.tmp"}
+        self.tainted: set = set()
+        self.windows: dict = {}     # step name -> [start, end] wall-clock seconds of its execution
+        self.failed: StepFailedError | None = None
+
+    # -- scheduling ------------------------------------------------------------------------------
+    def run(self):
+        done, ready = set(), []
+        pending = list(self.plans)
+        while pending or ready or self.running:
+            for plan in list(pending):
+                if self.failed is None and all(n in done for n in plan["step"]["needs"]):
+                    pending.remove(plan)
+                    if self._settle_without_kernel(plan):
+                        done.add(plan["step"]["name"])
+                    else:
+                        ready.append(plan)
+            while ready and len(self.running) < self.jobs and self.failed is None:
+                self._submit(ready.pop(0))
+            if not self.running:
+                if self.failed is not None or not (pending or ready):
+                    break
+                if not ready and pending and not any(all(n in done for n in p["step"]["needs"]) for p in pending):
+                    raise PipelineError("no step can start: the pipeline's dependencies form a cycle")
+                continue
+            try:
+                name, error, seconds = self.results.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            self.running.pop(name)
+            self._collect(name, error, seconds)
+            done.add(name)
+        for plan in pending + ready:
+            self.entries[plan["step"]["name"]]["status"] = "not run"
+        self._write()
+        if self.failed is not None:
+            self.record.update(status="failed", ended_utc=_utc_now().isoformat(), message=self.failed.message)
+            self._write()
+            raise self.failed
+
+    def _settle_without_kernel(self, plan) -> bool:
+        """Skip, take from the latest run, or reuse the step; False when it must execute."""
+        name = plan["step"]["name"]
+        entry = self.entries[name]
+        if name not in self.to_run and name not in self.take:
+            entry.update(status="skipped", note="after the --only step: not run")
+            self._write()
+            return True
+        params, key_params, input_hashes = self._resolve(plan)
+        entry.update(executed_notebook=f"notebooks/{self.index[name]:02d}_{name}.ipynb", parameters=params)
+        if name in self.take:
+            hit = self._latest_finished(name)
+            if hit is None:
+                raise PipelineError(f"step {name!r}: no earlier run finished it, so --from/--only cannot take its products; "
+                                    "run the whole pipeline first")
+            self._adopt(name, hit, note=f"taken from {hit['run_id']} (--from/--only; not re-checked)")
+            return True
+        upstream = {need: C.sha256_json({rel: sha for rel, sha in (self.entries[need].get("outputs") or {}).items()
+                                         if not rel.startswith("notebooks/")}) for need in plan["step"]["needs"]}
+        key = C.static_key(notebook_sha=C.sha256_file(plan["notebook"]), params=key_params,
+                           input_hashes={**input_hashes, "upstream outputs": upstream}, packages=self.record["packages"])
+        entry["key"] = key
+        if not self.force and name not in self.force_steps:
+            hit = C.find_reusable(self.previous, step=name, key=key, root=self.root, package_dir=PACKAGE_DIR, run_dir=self.run_dir)
+            if hit is not None:
+                self._adopt(name, hit, note=f"reused from {hit['run_id']}")
+                return True
+        plan["resolved"] = params
+        return False
+
+    def _latest_finished(self, name):
+        for run in self.previous:
+            for entry in run["record"].get("steps", []):
+                if entry.get("name") == name and entry.get("status") in ("ok", "reused") and entry.get("outputs") and all(
+                        (run["dir"] / rel).is_file() for rel in entry["outputs"]):
+                    return {"run_id": entry.get("reused_from") or run["run_id"], "dir": run["dir"], "entry": entry}
+        return None
+
+    def _adopt(self, name, hit, *, note):
+        old = hit["entry"]
+        C.copy_outputs(old, hit["dir"], self.run_dir)
+        self.claimed.update(old["outputs"])
+        entry = self.entries[name]
+        keep = ("key", "executed_notebook", "reads", "reads_in_run", "modules", "outputs")
+        entry.update({k: old[k] for k in keep if k in old}, status="reused", reused_from=hit["run_id"], note=note,
+                     duration_s=0.0, original_duration_s=old.get("original_duration_s", old.get("duration_s")))
+        self._write()
+        self.display.line(f"[{self.index[name]}/{len(self.plans)}] {name}: {note}")
+
+    def _resolve(self, plan):
+        """Parameters as injected, their run-independent form, and the hashes of the files they name."""
+        params, key_params, hashes = {}, {}, {}
+        for key, value in plan["params"].items():
+            if isinstance(value, tuple) and value[0] == "product":
+                path = self.run_dir / value[2]
+                params[key], key_params[key] = str(path), {"product": value[2]}
+            elif isinstance(value, tuple) and value[0] == "input":
+                source = value[1]
+                path = Path(self.inputs[source]) if source in self.inputs else self.products.get(source)
+                params[key] = None if path is None else str(path)
+                key_params[key] = {"input": source}
+                hashes[key] = C.sha256_file(path) if path is not None and path.is_file() else None
+            elif key == "output_dir" and value is None:
+                params[key], key_params[key] = str(self.run_dir), "<run folder>"
+            else:
+                params[key] = key_params[key] = value
+                path = _as_file(value, self.root)
+                if path is not None:
+                    hashes[key] = C.sha256_file(path)
+                    self.record["inputs"][f"{plan['step']['name']}.{key}"] = C.file_entry(path, root=self.root)
+        return params, key_params, hashes
+
+    # -- executing -------------------------------------------------------------------------------
+    def _submit(self, plan):
+        name = plan["step"]["name"]
+        entry = self.entries[name]
+        for value in plan["params"].values():
+            if isinstance(value, tuple) and value[0] == "product":
+                (self.run_dir / value[2]).parent.mkdir(parents=True, exist_ok=True)
+        out_nb = self.run_dir / entry["executed_notebook"]
+        out_nb.parent.mkdir(parents=True, exist_ok=True)
+        self.claimed.add(entry["executed_notebook"])
+        entry.update(status="running", started_utc=_utc_now().isoformat(), duration_s=None)
+        self._write()
+        log, prog = self.scratch / f"{name}.log", self.scratch / f"{name}.progress"
+        previous_s = next((e.get("original_duration_s") or e.get("duration_s") for r in self.previous
+                           for e in r["record"].get("steps", []) if e.get("name") == name and e.get("status") == "ok"), None)
+        self.display.start(self.index[name], name, progress_file=prog, previous_s=previous_s)
+        self.windows[name] = [time.time(), None]
+        worker = threading.Thread(target=self._execute, args=(name, plan, out_nb, log, prog), daemon=True,
+                                  name=f"cmlkit-step-{name}")
+        self.running[name] = worker
+        worker.start()
+
+    def _execute(self, name, plan, out_nb, log, prog):
+        t0, error = time.perf_counter(), None
+        try:
+            execute_step(plan["notebook"], out_nb, plan["resolved"], root=self.root, kernel_name=self.kernel_name,
+                         threads=self.record["threads_per_kernel"], runlog=log, progress=prog,
+                         kernel_log=self.scratch / f"{name}.kernel.log")
+        except StepFailedError as exc:
+            error = exc
+        except Exception as exc:  # noqa: BLE001 - reported as the step's failure, one line
+            error = StepFailedError(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}")
+        self.results.put((name, error, time.perf_counter() - t0))
+
+    def _collect(self, name, error, duration):
+        entry = self.entries[name]
+        entry["duration_s"] = round(duration, 3)
+        seen = self._attribute(name)
+        if error is not None:
+            entry.update(status="failed", error=error.message)
+            self.failed = StepFailedError(f"step {name!r} failed: {error.message}; partial notebook kept at "
+                                          f"{self.run_dir / entry['executed_notebook']}")
+            self.display.finish(name, f"[{self.index[name]}/{len(self.plans)}] {name} FAILED ({duration:.1f}s): {error.message}")
+            self._write()
+            return
+        inner = P.read_progress(self.scratch / f"{name}.progress")
+        entry.update(status="ok", **seen)
+        if name in self.tainted:
+            entry.pop("key", None)   # files it wrote could not be told apart from a parallel step's: never reused
+        self._write()
+        extra = f"; {inner['desc']} {inner['n']}/{inner['total'] or inner['n']}" if inner and inner["desc"] else ""
+        self.display.finish(name, f"[{self.index[name]}/{len(self.plans)}] {name} ok ({duration:.1f}s{extra})")
+
+    def _attribute(self, name) -> dict:
+        """The files the step wrote and read, with hashes, from its kernel log and the run folder."""
+        log = C.classify_log(read_log(self.scratch / f"{name}.log"), root=self.root, run_dir=self.run_dir,
+                             extra_inputs=[e["path"] if os.path.isabs(e["path"]) else self.root / e["path"]
+                                           for e in self.record["inputs"].values()])
+        entry = self.entries[name]
+        mine = set(log["writes"]) | {entry["executed_notebook"]}
+        mine |= {str(p.relative_to(self.run_dir)) for pn, p in self.products.items()
+                 if self._producer(pn) == name and p.is_file()}
+        others = set()
+        for other in self.running:
+            others |= set(C.classify_log(read_log(self.scratch / f"{other}.log"), root=self.root, run_dir=self.run_dir)["writes"])
+        self.windows[name][1] = time.time()
+        loose = {str(p.relative_to(self.run_dir)) for p in self.run_dir.rglob("*") if p.is_file()} - self.claimed - mine - others
+        for rel in sorted(loose):
+            # written outside Python's open (a C library): the step(s) running when it was last modified
+            mtime = (self.run_dir / rel).stat().st_mtime
+            when = [n for n, (t0, t1) in self.windows.items() if t0 - 1 <= mtime <= (t1 if t1 is not None else time.time()) + 1
+                    and (n == name or n in self.running)]
+            if when == [name]:
+                mine.add(rel)
+            elif name in when:
+                mine.add(rel)
+                self.tainted.update(when)    # cannot tell which parallel step wrote it: none of them is reused later
+        self.claimed |= mine
+        return {"outputs": {rel: C.sha256_file(self.run_dir / rel) for rel in sorted(mine) if (self.run_dir / rel).is_file()},
+                "reads": {rel: C.sha256_file(p) for rel, p in sorted(log["reads"].items())},
+                "reads_in_run": {rel: C.sha256_file(self.run_dir / rel) for rel in log["reads_in_run"]
+                                 if rel not in mine and rel != "run.json"},   # run.json: the runner's own record
+                "modules": C.module_hashes([m for m in log["modules"] if m != "cmlkit.runlog"], PACKAGE_DIR)}
+
+    def _producer(self, product):
+        return next((p["step"]["name"] for p in self.plans if product in p["step"]["products"]), None)
+
+    # -- ending ----------------------------------------------------------------------------------
+    def abort(self, status, *, message=None):
+        """Stop every kernel, wait for the workers, and record ``status`` for the run and its running steps."""
+        stop_all_kernels()
+        deadline = time.monotonic() + 20
+        while self.running and time.monotonic() < deadline:
+            try:
+                name, _, _ = self.results.get(timeout=0.5)
+                self.running.pop(name, None)
+            except queue.Empty:
+                pass
+            except KeyboardInterrupt:
+                stop_all_kernels()
+        for entry in self.record["steps"]:
+            if entry["status"] == "running":
+                entry["status"] = status
+            elif entry["status"] == "pending":
+                entry["status"] = "not run"
+        self.record.update(status=status, ended_utc=_utc_now().isoformat(),
+                           message=message or f"stopped by the user (Ctrl-C or SIGTERM); {_where(self.record)}")
+        self._write()
+
+    def close(self):
+        self.display.close()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    def _write(self):
+        _write_json(self.run_dir / "run.json", self.record)
+
+
+def _as_file(value, root):
+    """The file a parameter value names, if it is a string naming an existing file."""
+    if not isinstance(value, str) or not value or len(value) > 4096 or "\n" in value:
+        return None
+    path = Path(value) if os.path.isabs(value) else Path(root) / value
+    return path if path.is_file() else None
+
+
+def _finish(record, *, root, run_dir, base, products):
+    """Aggregate inputs read, code and products; decide dirty; mark the run ok and point LATEST at it."""
+    reads, modules = {}, {}
+    for entry in record["steps"]:
+        for rel, sha in (entry.get("reads") or {}).items():
+            reads[rel] = sha
+        modules.update(entry.get("modules") or {})
+    record["files_read"] = {rel: {"sha256": sha, "bytes": (Path(rel) if os.path.isabs(rel) else root / rel).stat().st_size}
+                            for rel, sha in sorted(reads.items())}
+    record["cmlkit_modules"] = dict(sorted(modules.items()))
+    under_root = [rel for rel in reads if not os.path.isabs(rel)]
+    under_root += [e["path"] for e in record["inputs"].values() if not os.path.isabs(e["path"])]
+    loose = C.untracked(root, sorted(set(under_root)))
+    if loose:
+        record["git"].update(dirty=True, untracked_read=loose)
+    for name, path in products.items():
+        if path.exists():
+            record["products"][name] = {"path": str(path.relative_to(run_dir)), "sha256": C.sha256_file(path)}
+    record["row_accounting"] = _row_accounting(run_dir)
+    record.update(status="ok", ended_utc=_utc_now().isoformat())
+    _write_json(run_dir / "run.json", record)
+    if all(s["status"] in ("ok", "reused") for s in record["steps"]):
+        (base / "LATEST").write_text(record["run_id"] + "\n", encoding="utf-8")
+
+
+def _preflight_inputs(spec, inputs, wave, root, previous) -> dict:
+    """Check that every input tied to an instrument has that instrument's header (fail before running).
+
+    An input whose bytes passed the same check against the same instrument file in an earlier run
+    is not read again. Returns ``name -> [input sha256, instrument sha256]`` of the inputs checked.
+    """
+    out = {}
     for name, meta in spec["inputs"].items():
         if name in inputs and (meta or {}).get("instrument"):
-            check_header(inputs[name], load_instrument(meta["instrument"], wave, root=root))
+            pair = [C.sha256_file(inputs[name]), C.sha256_file(instrument_path(meta["instrument"], wave, root=root))]
+            if not any(r["record"].get("preflight", {}).get(name) == pair for r in previous):
+                from cmlkit.ingest import check_header   # pandas: only when a header must be checked
 
-
-def _ipc_kernel_manager():
-    """A kernel manager that talks to the kernel over local IPC sockets, not plain TCP."""
-    from jupyter_client.manager import KernelManager
-
-    class IPCKernelManager(KernelManager):
-        def __init__(self, **kwargs):
-            import atexit
-            import shutil
-            import tempfile
-
-            kwargs.setdefault("transport", "ipc")
-            # sockets in a private folder: parallel runs never share a path, nothing lands in the repo
-            folder = tempfile.mkdtemp(prefix="cmlkit-kernel-")
-            atexit.register(shutil.rmtree, folder, True)
-            kwargs.setdefault("ip", str(Path(folder) / "kernel"))
-            super().__init__(**kwargs)
-
-    return IPCKernelManager
-
-
-def _execute(notebook, out_nb, params, root, kernel_name):
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
-    try:
-        pm.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name, cwd=str(root),
-                            progress_bar=False, log_output=False, report_mode=False,
-                            kernel_manager_class=_ipc_kernel_manager())
-    except PapermillExecutionError as exc:
-        evalue = " ".join(str(exc.evalue).split())
-        raise StepFailedError(f"{exc.ename}: {evalue}") from None
-    except CmlkitError:
-        raise
-    except Exception as exc:  # kernel died, nbformat problem: still one line, partial notebook kept
-        raise StepFailedError(f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}") from None
+                check_header(inputs[name], load_instrument(meta["instrument"], wave, root=root))
+            out[name] = pair
+    return out
 
 
 def _write_json(path, record):
@@ -343,10 +505,8 @@ def main_echo(text):
 
 def _row_accounting(run_dir: Path) -> dict:
     """Collect every ``tables/<instrument>/row_accounting.csv`` of the run (responses in = kept + removed)."""
-    import pandas as pd
-
     out = {}
     for path in sorted(run_dir.glob("tables/*/row_accounting.csv")):
-        table = pd.read_csv(path)
-        out[path.parent.name] = {str(k): int(v) for k, v in zip(table["stage"], table["n"])}
+        with open(path, encoding="utf-8", newline="") as fh:
+            out[path.parent.name] = {str(row["stage"]): int(float(row["n"])) for row in csv.DictReader(fh)}
     return out

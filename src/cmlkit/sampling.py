@@ -26,6 +26,7 @@ import pandas as pd
 from .case_balance import balance, balance_summary  # noqa: F401  (the balance table lives in cmlkit.case_balance)
 from .case_balance import balance_columns as _balance_columns
 from .errors import CmlkitError
+from .progress import track
 from .research import read_spec
 
 METHODS = ("balanced", "stratified", "max_variation")
@@ -379,26 +380,13 @@ def draw(cands: pd.DataFrame, spec: dict, *, random_state=None) -> Selection:
         Naming the constraint when it cannot be met (before drawing when infeasible; after
         ``max_tries`` draws otherwise).
     """
-    n = int(spec["sample_size"])
-    bad = feasibility(cands, spec, n)
-    if bad:
-        raise SamplingError("cannot select case studies: " + "; ".join(bad))
-    method = spec.get("method", "balanced")
+    setup = _draw_setup(cands, spec)
+    method, pik = setup["method"], setup["pik"]
     seed = spec.get("random_state", 0) if random_state is None else random_state
     rng = np.random.default_rng(seed)
-    alloc = allocate(cands, n, method=spec.get("allocation", "proportional"), variable=spec.get("neyman_variable"),
-                     minimum=int(spec.get("min_per_stratum", 1)))
-    pik = inclusion_probabilities(cands, alloc) if method != "max_variation" else np.full(len(cands), np.nan)
-    X = _design_matrix(cands, spec, pik) if method == "balanced" else None
     rejected: dict = {}
-    tries = int(spec.get("max_tries", 1000))
-    for t in range(1, tries + 1):
-        if method == "balanced":
-            s = cube(pik, X, random_state=rng)
-        elif method == "stratified":
-            s = _stratified_srs(cands, alloc, rng)
-        else:
-            s = max_variation(cands, spec, n, alloc=alloc, random_state=rng)
+    for t in range(1, setup["tries"] + 1):
+        s = _METHODS[method](setup, cands, spec, rng)
         broken = check_constraints(cands.loc[s == 1], cands, spec)
         if not broken:
             table = cands.assign(selected=s, pik=pik, role=np.where(s == 1, "main", ""),
@@ -414,8 +402,53 @@ def draw(cands: pd.DataFrame, spec: dict, *, random_state=None) -> Selection:
             key = b.split(":")[0]
             rejected[key] = rejected.get(key, 0) + 1
     worst = max(rejected, key=rejected.get)
-    raise SamplingError(f"constraint {worst} could not be met in {tries} draws "
+    raise SamplingError(f"constraint {worst} could not be met in {setup['tries']} draws "
                         f"(draws breaking each constraint: {rejected})")
+
+
+def _draw_setup(cands: pd.DataFrame, spec: dict) -> dict:
+    """What every draw of a selection shares: size, method, allocation, inclusion probabilities, cube matrix."""
+    n = int(spec["sample_size"])
+    bad = feasibility(cands, spec, n)
+    if bad:
+        raise SamplingError("cannot select case studies: " + "; ".join(bad))
+    method = spec.get("method", "balanced")
+    if method not in _METHODS:
+        raise SamplingError(f"unknown selection method {method!r}; use one of {sorted(_METHODS)}")
+    alloc = allocate(cands, n, method=spec.get("allocation", "proportional"), variable=spec.get("neyman_variable"),
+                     minimum=int(spec.get("min_per_stratum", 1)))
+    pik = inclusion_probabilities(cands, alloc) if method != "max_variation" else np.full(len(cands), np.nan)
+    X = _design_matrix(cands, spec, pik) if method == "balanced" else None
+    return {"n": n, "method": method, "alloc": alloc, "pik": pik, "X": X, "tries": int(spec.get("max_tries", 1000))}
+
+
+_METHODS = {
+    "balanced": lambda setup, cands, spec, rng: cube(setup["pik"], setup["X"], random_state=rng),
+    "stratified": lambda setup, cands, spec, rng: _stratified_srs(cands, setup["alloc"], rng),
+    "max_variation": lambda setup, cands, spec, rng: max_variation(cands, spec, setup["n"], alloc=setup["alloc"],
+                                                                   random_state=rng),
+}
+
+
+def _constraint_test(cands: pd.DataFrame, spec: dict):
+    """A vectorised ``s -> bool`` equivalent to ``not check_constraints(cands.loc[s == 1], cands, spec)``."""
+    cons = spec.get("constraints") or {}
+    tests = []
+    cap = cons.get("max_per_authority")
+    if cap is not None:
+        codes, _ = pd.factorize(cands["authority"])
+        tests.append(lambda s, codes=codes, cap=int(cap): np.bincount(codes[(s == 1) & (codes >= 0)], minlength=1).max() <= cap)
+    if cons.get("min_per_cluster") and "cluster" in cands and cands["cluster"].notna().any():
+        codes, uniques = pd.factorize(cands["cluster"])
+        need = int(cons["min_per_cluster"])
+        tests.append(lambda s, codes=codes, k=len(uniques), need=need:
+                     np.bincount(codes[(s == 1) & (codes >= 0)], minlength=k).min() >= need)
+    reg = cons.get("cover_all_regions_from")
+    if reg is not None:
+        codes, uniques = pd.factorize(cands["region"])
+        tests.append(lambda s, codes=codes, k=len(uniques), reg=int(reg):
+                     (s == 1).sum() < reg or np.bincount(codes[(s == 1) & (codes >= 0)], minlength=k).min() > 0)
+    return lambda s: all(t(s) for t in tests)
 
 
 def _reason(method, spec):
@@ -426,11 +459,28 @@ def _reason(method, spec):
 
 
 def simulate_inclusion(cands: pd.DataFrame, spec: dict, *, draws: int = 1000, random_state=0) -> np.ndarray:
-    """Achieved inclusion probabilities under the whole procedure (draw + redraws), by repetition."""
+    """Achieved inclusion probabilities under the whole procedure (draw + redraws), by repetition.
+
+    Each repetition is :func:`draw` with its own seed (taken from ``random_state``), so the result is
+    the same as calling :func:`draw` ``draws`` times; what every draw shares (allocation, inclusion
+    probabilities, the cube's balancing matrix, the constraint codes) is computed once and the hard
+    constraints are checked on arrays. Progress goes through :func:`cmlkit.progress.track`.
+    """
+    setup = _draw_setup(cands, spec)
+    meets = _constraint_test(cands, spec)
+    method = _METHODS[setup["method"]]
     counts = np.zeros(len(cands))
     rng = np.random.default_rng(random_state)
-    for _ in range(draws):
-        counts += draw(cands, spec, random_state=int(rng.integers(0, 2**31 - 1))).table["selected"].to_numpy()
+    for _ in track(range(draws), desc="inclusion-probability draws"):
+        seed = int(rng.integers(0, 2**31 - 1))
+        inner = np.random.default_rng(seed)
+        for _try in range(setup["tries"]):
+            s = method(setup, cands, spec, inner)
+            if meets(s):
+                counts += s
+                break
+        else:
+            draw(cands, spec, random_state=seed)   # raises the SamplingError naming the constraint
     return counts / draws
 
 
@@ -533,20 +583,32 @@ def fieldwork_sheet(table: pd.DataFrame, frame: pd.DataFrame, contacts: pd.DataF
     return t
 
 
-def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, date: str) -> tuple[pd.DataFrame, dict]:
-    """Record that a chosen library declined and bring in its first usable reserve.
+def slot_of(table: pd.DataFrame, library_id: str) -> str:
+    """The library a case-study *slot* was drawn for: itself, or, for a reserve brought in, the library it is a reserve for."""
+    row = table.loc[table["library_id"].astype(str) == str(library_id)]
+    slot = row["reserve_for"].iloc[0] if "reserve_for" in row and len(row) else pd.NA
+    return str(library_id) if pd.isna(slot) else str(slot)
 
-    The reserve must still be a reserve (never reused) and the achieved sample with it must keep the
-    hard constraints; reserves that would break one are skipped and named in the log.
+
+def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, date: str) -> tuple[pd.DataFrame, dict]:
+    """Record that a chosen library declined and bring in the next unused reserve of its slot.
+
+    A slot is the library drawn and its ranked reserves. When a replacement declines too, the next
+    unused reserve *of the same slot* comes in (reserves of other slots are never taken). A reserve
+    must still be a reserve (never reused) and the achieved sample with it must keep the hard
+    constraints; reserves that would break one are skipped and named in the log. A replacement keeps
+    its own inclusion probability (``pik``): the log records it beside the declined library's.
 
     Returns
     -------
     (table, log_row)
+        ``log_row``: ``date, declined, reason, slot, replaced_by, reserve_rank, pik_declined,
+        pik_replacement, skipped``.
 
     Raises
     ------
     SamplingError
-        When the library is not currently selected, or no reserve keeps the constraints.
+        When the library is not currently selected, or no unused reserve of its slot keeps the constraints.
     """
     t = table.copy()
     ids = t["library_id"].astype(str)
@@ -556,7 +618,8 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
     if t.loc[hit, "status"].iloc[0] != "selected":
         raise SamplingError(f"library {library_id!r} is not currently selected (status {t.loc[hit, 'status'].iloc[0]!r})")
     t.loc[hit, "status"] = "declined"
-    cands = t.loc[t["reserve_for"].astype("string") == str(library_id)].sort_values("reserve_rank")
+    slot = slot_of(t, library_id)
+    cands = t.loc[t["reserve_for"].astype("string") == slot].sort_values("reserve_rank")
     skipped = []
     pool = t  # constraints are judged against every candidate, as at the draw
     for j, row in cands.iterrows():
@@ -569,9 +632,14 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
             skipped.append(f"{row['library_id']} ({'; '.join(broken)})")
             continue
         t.loc[j, "status"] = "selected"
-        t.loc[j, "reason"] = f"replacement for {library_id} ({reason})"
-        log = {"date": date, "declined": str(library_id), "reason": reason, "replaced_by": row["library_id"],
-               "reserve_rank": int(row["reserve_rank"]), "skipped": "; ".join(skipped)}
+        t.loc[j, "reason"] = f"replacement for {library_id} ({reason}); slot of {slot}"
+        pik = t["pik"] if "pik" in t else pd.Series(np.nan, index=t.index)
+        log = {"date": date, "declined": str(library_id), "reason": reason, "slot": slot, "replaced_by": row["library_id"],
+               "reserve_rank": int(row["reserve_rank"]), "pik_declined": float(pik[hit].iloc[0]), "pik_replacement": float(pik[j]),
+               "skipped": "; ".join(skipped)}
         return t, log
-    raise SamplingError(f"no reserve for {library_id!r} keeps the constraints"
-                        + (f": {'; '.join(skipped)}" if skipped else " (all reserves used)"))
+    used = cands.loc[cands["status"] != "reserve", "library_id"].astype(str).tolist()
+    raise SamplingError(f"no unused reserve of the slot of {slot!r} keeps the constraints"
+                        + (f": {'; '.join(skipped)}" if skipped else "")
+                        + (f" (reserves already used or declined: {', '.join(used)})" if used else "")
+                        + ("" if len(cands) else " (the slot has no reserves)"))

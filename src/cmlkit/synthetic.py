@@ -24,8 +24,13 @@ Latent model (per in-scope library)
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
+
+from cmlkit import waves
+from cmlkit.frame import ACE_YEARS
 
 from .synthetic_risk import apply_scenario
 
@@ -157,7 +162,7 @@ def make_frame(n_community: int = 480, *, community_only: bool = False, random_s
     was_cr = is_closed & (rng.random(n) < 0.1)
     op16 = np.where(was_cr, "CR", np.where(is_closed & (rng.random(n) < 0.3), "LA", op16))
     closed_year[is_closed] = np.where(op16[is_closed] == "Closed", rng.integers(2010, 2016, is_closed.sum()),
-                                      rng.integers(2017, 2024, is_closed.sum()))
+                                      rng.integers(2017, ACE_YEARS[-1] + 1, is_closed.sum()))
     op16 = np.where(is_closed & (op16 == "Closed") & (closed_year > 2016), "LA", op16)
 
     def op_at(year):
@@ -219,10 +224,21 @@ def prepare_frame(frame: pd.DataFrame, *, random_state=0) -> pd.DataFrame:
     return f
 
 
-def in_scope(frame: pd.DataFrame, *, codes=("CR", "ICL"), year: int = 2023) -> pd.DataFrame:
-    """Return the frame rows whose operation code in ``year`` is one of ``codes`` (synthetic frames)."""
-    col = f"operation_{year % 100:02d}"
+def in_scope(frame: pd.DataFrame, *, codes=("CR", "ICL"), year: int | None = None) -> pd.DataFrame:
+    """Return the frame rows whose operation code in ``year`` is one of ``codes`` (synthetic frames).
+
+    ``year`` None reads the frame's latest ``operation_YY`` column.
+    """
+    col = f"operation_{year % 100:02d}" if year is not None else latest_operation_column(frame)
     return frame.loc[frame[col].isin(codes)].reset_index(drop=True)
+
+
+def latest_operation_column(frame: pd.DataFrame) -> str:
+    """The ``operation_YY`` column of the latest year in a frame."""
+    cols = sorted(c for c in frame.columns if re.fullmatch(r"operation_\d\d", c))
+    if not cols:
+        raise ValueError("the frame has no operation_YY column")
+    return cols[-1]
 
 
 def _blend(p_model, signal):
@@ -345,7 +361,7 @@ def typed_identity(names: pd.Series, postcodes: pd.Series, authorities: pd.Serie
     return nm.to_numpy(dtype=object), pc.to_numpy(dtype=object), au.to_numpy(dtype=object)
 
 
-def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, wave_year: int = 2025,
+def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, wave_year: int | None = None,
                        scenario: str = "default", random_state=0) -> pd.DataFrame:
     """Simulate each in-scope library's latent state and its true (clean) answers.
 
@@ -356,8 +372,9 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
         statutory_23, hours, year_community_run`` …).
     governance_signal : float, default 1.0
         How strongly the governance model drives governance features (0 = not at all).
-    wave_year : int, default 2025
-        Year of fieldwork (bounds lease and transfer years).
+    wave_year : int, optional
+        Year of fieldwork (bounds lease and transfer years); default: the year of the first wave on disk
+        (:func:`cmlkit.waves.first_wave`).
     scenario : str, default "default"
         A scenario from :data:`cmlkit.synthetic_risk.SCENARIOS` applied after the default draws
         (``non_circular``: indicators without signal and an outcome driver the index does not see).
@@ -372,6 +389,7 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
         personal data included — this table is ground truth, never published).
     """
     rng = np.random.default_rng(random_state)
+    wave_year = _default_year(wave_year)
     n = len(scope)
     code = scope["operation_23"].to_numpy()
     p_model = np.where((code == "ICL")[:, None], [0.03, 0.07, 0.0, 0.90], [0.30, 0.55, 0.15, 0.0])
@@ -548,7 +566,12 @@ def response_propensity(scope: pd.DataFrame, *, random_state=0, target: float = 
     return _logistic(lin + (lo + hi) / 2)
 
 
-def simulate_volunteers(libraries: pd.DataFrame, *, per_library=(3, 10), random_state=0) -> pd.DataFrame:
+def _default_year(wave_year):
+    return wave_year if wave_year is not None else waves.wave_year(waves.first_wave())
+
+
+def simulate_volunteers(libraries: pd.DataFrame, *, per_library=(3, 10), wave_year: int | None = None,
+                        random_state=0) -> pd.DataFrame:
     """Simulate volunteer-survey responses (true clean values) for the given libraries.
 
     Parameters
@@ -557,6 +580,8 @@ def simulate_volunteers(libraries: pd.DataFrame, *, per_library=(3, 10), random_
         Output of :func:`simulate_libraries` (usually the responding libraries).
     per_library : tuple of int, default (3, 10)
         Inclusive range of volunteer responses per library (capped by its volunteer count).
+    wave_year : int, optional
+        Year of fieldwork (bounds years volunteered); default as :func:`simulate_libraries`.
     random_state : int or numpy.random.Generator
 
     Returns
@@ -576,7 +601,7 @@ def simulate_volunteers(libraries: pd.DataFrame, *, per_library=(3, 10), random_
     v["vol_role"] = rng.choice(["front_desk", "children", "events", "admin", "committee", "it_help", "other"], m,
                                p=[.45, .12, .12, .1, .12, .05, .04])
     v["vol_role_other"] = np.where(v["vol_role"] == "other", rng.choice(["Garden", "Publicity", "Book sales"], m), None)
-    since = 2025 - lib["year_community_run"].astype("Float64").fillna(2015).to_numpy(dtype=float)
+    since = _default_year(wave_year) - lib["year_community_run"].astype("Float64").fillna(2015).to_numpy(dtype=float)
     v["years_volunteering"] = np.round(np.minimum(rng.exponential(4, m) + 0.5, np.maximum(since, 0.5) + 3), 1)
     v["hours_per_week"] = np.clip(np.round(rng.gamma(3, 1.2, m) * 2) / 2, 0.5, 30)
     ages = lib[["vol_age_under25", "vol_age_25_44", "vol_age_45_59", "vol_age_60_74", "vol_age_75plus"]].to_numpy(float) + 0.2

@@ -34,7 +34,7 @@ import pandas as pd
 from cmlkit import synthetic as syn
 from cmlkit import synthetic_wave as sw
 from cmlkit.exports import EXTENSIONS, write_export
-from cmlkit.instrument import load_instrument
+from cmlkit import waves
 
 FREQUENCY = {"most_days": 0.08, "weekly": 0.30, "fortnightly": 0.20, "monthly": 0.20, "less_often": 0.22}
 VISITS = {"most_days": 16, "weekly": 4.3, "fortnightly": 2.2, "monthly": 1.0, "less_often": 0.5}
@@ -60,6 +60,7 @@ USER_COMMENTS = [
 USER_RATES = {"exact_duplicate": 0.4, "test_row": 0.1, "label_variant": 1.5, "pii_in_text": 0.8, "mojibake": 0.3,
               "straight_lining": 0.3}
 PAPER_DUPLICATE_RATE = 1.0  # forms keyed twice, per 100 paper forms
+UNIT = "user"  # the unit of the questionnaire this module simulates
 
 
 def _cat(rng, probs: dict, n: int) -> np.ndarray:
@@ -70,7 +71,7 @@ def _ordinal(latent, cuts=SAT_CUTS, names=SAT_NAMES):
     return np.array(names, dtype=object)[np.searchsorted(cuts, latent)]
 
 
-def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float = 10.0, library_sd: float = 0.2,
+def simulate_user_population(libraries: pd.DataFrame, *, wave_year: int, users_per_hour: float = 10.0, library_sd: float = 0.2,
                              random_state=0) -> pd.DataFrame:
     """Every user of every library, with latent satisfaction and true answers (ground truth, never published).
 
@@ -81,7 +82,9 @@ def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float =
         services__*`` …).
     users_per_hour : float, default 10
         Mean active users per weekly opening hour.
-    library_sd : float, default 0.35
+    wave_year : int
+        Year of fieldwork (how long ago each library was transferred).
+    library_sd : float, default 0.2
         Standard deviation of the library's own effect on satisfaction (intra-library correlation).
     random_state : int or numpy.random.Generator
 
@@ -130,8 +133,8 @@ def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float =
         u[f"services_used__{s}"] = use[:, j].astype(int)
     u["services_used__other"] = (rng.random(m) < 0.02).astype(int)
     u["services_used_other"] = np.where(u["services_used__other"] == 1, rng.choice(syn.OTHER_SERVICES, m), None)
-    ycr = pd.to_numeric(lib["year_community_run"], errors="coerce").fillna(2015).to_numpy(dtype=float)[idx]
-    p_before = np.clip(0.25 + 0.06 * (2025 - ycr) / 2 + 0.15 * old, 0.05, 0.9)
+    ycr = pd.to_numeric(lib["year_community_run"], errors="coerce").fillna(wave_year - 10).to_numpy(dtype=float)[idx]
+    p_before = np.clip(0.25 + 0.06 * (wave_year - ycr) / 2 + 0.15 * old, 0.05, 0.9)
     before = rng.random(m) < p_before
     u["used_before"] = np.where(rng.random(m) < 0.06, "dont_know", np.where(before, "yes", "no"))
     change = _ordinal(0.8 * u["quality"].to_numpy() + lib_effect[idx] + rng.normal(0, 0.9, m), [-0.9, 0.7], ["worse", "same", "better"])
@@ -150,7 +153,7 @@ def simulate_user_population(libraries: pd.DataFrame, *, users_per_hour: float =
 
 
 def intercept_sample(population: pd.DataFrame, libraries: pd.Series, *, forms_per_library=(8, 40), paper_share: float = 0.7,
-                     fieldwork_start="2025-03-03", weeks: int = 6, random_state=0) -> pd.DataFrame:
+                     fieldwork_start, weeks: int = 6, random_state=0) -> pd.DataFrame:
     """Draw an intercept survey: users of the given libraries, chance ∝ visits x the age response rate.
 
     Parameters
@@ -161,6 +164,8 @@ def intercept_sample(population: pd.DataFrame, libraries: pd.Series, *, forms_pe
         Library ids that ran the user survey (those that answered the library questionnaire).
     forms_per_library : tuple of int
         Range of the expected number of forms a library collects (larger libraries collect more).
+    fieldwork_start : str or pandas.Timestamp
+        First day of fieldwork (forms are dated over the following ``weeks``).
     paper_share : float
         Share of responses on paper (the rest online, on a tablet or phone at the library).
     random_state : int or numpy.random.Generator
@@ -212,28 +217,37 @@ def _paper_duplicates(raw: pd.DataFrame, rng, next_id):
     return pd.concat([raw, dup], ignore_index=True), recs
 
 
-def make_user_wave(out_dir, *, seed: int = 20250301, wave: str = "2025w1", platforms=("singleheader", "surveymonkey"),
+def make_user_wave(out_dir, *, seed: int = 20250301, wave: str | None = None, platforms=("singleheader", "surveymonkey"),
                    inject: bool = True, users_per_hour: float = 10.0) -> dict:
     """Add the library users' survey to a synthetic wave written by :func:`cmlkit.synthetic_wave.make_wave`.
 
     Reads ``truth/library_population.csv`` (latent state; ``responded``) from ``out_dir`` and writes the
-    files listed in the module docstring (every response in each platform's layout). Returns the manifest entries (also merged into ``manifest.json``).
+    files listed in the module docstring (every response in each platform's layout) for the wave's instrument
+    answered per user (none, and nothing written, when the wave fields no such questionnaire). Returns the manifest entries (also merged into ``manifest.json``).
     """
     out = Path(out_dir)
+    wave = wave or waves.first_wave()
+    inst = waves.instruments_by_unit(wave).get(UNIT)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+    if inst is None:  # no user questionnaire fielded in this wave
+        return manifest
+    name = inst.instrument
+    year = waves.wave_year(wave)
     libs = pd.read_csv(out / "truth" / "library_population.csv")
     r_pop, r_smp, r_raw, r_inj = (np.random.default_rng(s) for s in np.random.SeedSequence([seed, 19]).spawn(4))
-    pop = simulate_user_population(libs, users_per_hour=users_per_hour, random_state=r_pop)
+    pop = simulate_user_population(libs, wave_year=year, users_per_hour=users_per_hour, random_state=r_pop)
     counts = pop.groupby("library_id", sort=True)["user_key"].size().rename("active_users").reset_index()
     counts.to_csv(out / "exports" / "library_user_counts.csv", index=False)
     ages = pop["age_band"].value_counts().reindex(list(AGES)).rename("users").rename_axis("age_band").reset_index()
     ages.to_csv(out / "exports" / "user_age_population.csv", index=False)
     pop.to_csv(out / "truth" / "user_population.csv", index=False)
     (out / "truth" / "user_population_summary.json").write_text(json.dumps(summarise_population(pop), indent=2, sort_keys=True) + "\n")
-    sample = intercept_sample(pop, libs.loc[libs["responded"].astype(bool), "library_id"], random_state=r_smp)
+    sample = intercept_sample(pop, libs.loc[libs["responded"].astype(bool), "library_id"], fieldwork_start=f"{year}-03-03",
+                              random_state=r_smp)
     name_of = libs.set_index("library_id")
     sample["library_name"] = sample["library_id"].map(name_of["frame_name"]).to_numpy()
     sample["library_postcode"] = np.where(r_raw.random(len(sample)) < 0.8, sample["library_id"].map(name_of["frame_postcode"]), None)
-    inst = load_instrument("cml_user", wave)
     ids = 12_600_000_000 + np.arange(1, len(sample) + 1) * 7919
     counter = {"next": len(sample)}
 
@@ -255,8 +269,8 @@ def make_user_wave(out_dir, *, seed: int = 20250301, wave: str = "2025w1", platf
         extra += recs
     else:
         inj = sw._Injector(raw, clean_truth, inst, r_inj, contacts)
-    raw, errors = sw._finalise(raw, inj, extra, "cml_user", out / "truth")
-    clean_truth.to_csv(out / "truth" / "cml_user_clean.csv", index=False)
+    raw, errors = sw._finalise(raw, inj, extra, name, out / "truth")
+    clean_truth.to_csv(out / "truth" / f"{name}_clean.csv", index=False)
     err_by_id = errors.drop_duplicates("respondent_id").set_index("respondent_id")["kind"]
     kind = raw["_respondent_id"].map(err_by_id)
     role = kind.where(kind.isin(["exact_duplicate", "test_row", "paper_duplicate"]), "genuine")
@@ -264,16 +278,14 @@ def make_user_wave(out_dir, *, seed: int = 20250301, wave: str = "2025w1", platf
     dup_of = errors.loc[errors["kind"].isin(["exact_duplicate", "paper_duplicate"])].set_index("respondent_id")["true_value"].astype("int64")
     lib_ids = raw["_respondent_id"].map(lib_of).fillna(raw["_respondent_id"].map(dup_of).map(lib_of))
     pd.DataFrame({"row": np.arange(1, len(raw) + 1), "respondent_id": raw["_respondent_id"], "library_id": lib_ids,
-                  "role": role}).to_csv(out / "truth" / "cml_user_responses.csv", index=False)
+                  "role": role}).to_csv(out / "truth" / f"{name}_responses.csv", index=False)
     files = {}
     for platform in platforms:  # every response in each layout (paper forms keyed in, online ones downloaded)
-        path = out / "exports" / f"cml_user_{platform}{EXTENSIONS[platform]}"
+        path = out / "exports" / f"{name}_{platform}{EXTENSIONS[platform]}"
         write_export(raw, inst, platform, path)
-        files[f"cml_user_{platform}"] = str(path.relative_to(out))
-    manifest_path = out / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
+        files[f"{name}_{platform}"] = str(path.relative_to(out))
     manifest.setdefault("files", {}).update(files)
-    manifest.update({"n_cml_user_genuine": int(len(sample)), "n_cml_user_rows": int(len(raw)), "n_cml_user_errors": int(len(errors)),
+    manifest.update({"n_user_responses": int(len(sample)), f"n_{name}_genuine": int(len(sample)), f"n_{name}_rows": int(len(raw)), f"n_{name}_errors": int(len(errors)),
                      "n_user_population": int(len(pop))})
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

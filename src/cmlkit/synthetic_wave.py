@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 
 from cmlkit import synthetic as syn
+from cmlkit import waves
 from cmlkit.exports import EXTENSIONS, write_export
-from cmlkit.instrument import load_instrument
 from cmlkit.platforms import OTHER_LABEL, PLATFORMS
 
 EXPECTED = {
@@ -320,87 +320,74 @@ def _finalise(raw, inj, extra_records, instrument, out):
     return raw, errors
 
 
-def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=None, response_rate: float = 0.5,
-              governance_signal: float = 1.0, volunteers_per_library=(3, 10), platforms=PLATFORMS,
-              wave: str = "2025w1", inject: bool = True, instruments=("cml_library", "cml_volunteer"),
-              write_truth: bool = True) -> dict:
-    """Generate a whole synthetic wave with ground truth and write it under ``out_dir``.
+# Units of response the simulator produces answers for (cmlkit.synthetic), by the instrument's ``unit``.
+UNITS = {"library": "simulate_libraries", "volunteer": "simulate_volunteers"}
 
-    Parameters
-    ----------
-    out_dir : path-like
-        Destination folder (created).
-    seed : int
-        Master seed; the same seed writes byte-identical files.
-    n_community : int, default 480
-        CR + ICL libraries in a synthetic frame (ignored when ``frame`` is given).
-    frame : pandas.DataFrame, optional
-        A frame to draw in-scope libraries from instead (needs the synthetic columns).
-    response_rate : float, default 0.5
-        Mean response propensity.
-    governance_signal : float, default 1.0
-        Strength of the governance-model signal in the latent model (0 = none).
-    volunteers_per_library : tuple of int
-        Range of volunteer responses per responding library.
-    platforms : sequence of str
-        Export formats to write.
-    wave : str
-        Wave id whose instruments are used.
-    inject : bool, default True
-        Inject errors (False writes clean exports; handy for tests).
-    instruments : sequence of str
-        Which questionnaires to write (the library survey alone for large benchmarks).
-    write_truth : bool, default True
-        Write the ground-truth tables (benchmarks at a million responses skip the big ones).
 
-    Returns
-    -------
-    dict
-        The manifest (also written as ``manifest.json``).
+def check_layout(inst) -> None:
+    """Refuse, in one line, an instrument whose canonical variables the simulator cannot fill.
+
+    A first wave is simulated in the layout of the first instrument version; a later version (renamed,
+    added or recoded questions) is written from a previous wave with ``cmlkit synth --previous``.
     """
-    out = Path(out_dir)
-    (out / "exports").mkdir(parents=True, exist_ok=True)
-    (out / "truth").mkdir(parents=True, exist_ok=True)
-    ss = np.random.SeedSequence(seed)
-    r_frame, r_lib, r_resp, r_vol, r_raw_l, r_raw_v, r_inj_l, r_inj_v = (np.random.default_rng(s) for s in ss.spawn(8))
-    if frame is None:
-        frame = syn.make_frame(n_community, random_state=r_frame)
-    if write_truth:
-        frame.to_csv(out / "frame.csv", index=False)
-    scope = syn.in_scope(frame)
-    pop = syn.simulate_libraries(scope, governance_signal=governance_signal, random_state=r_lib)
-    p = syn.response_propensity(scope, random_state=r_resp, target=response_rate)
-    pop["response_propensity"] = p
-    pop["responded"] = r_resp.random(len(pop)) < p
-    if write_truth:
-        pop.to_csv(out / "truth" / "library_population.csv", index=False)
-    resp = pop.loc[pop["responded"]].reset_index(drop=True)
-    vol = syn.simulate_volunteers(resp, per_library=volunteers_per_library, random_state=r_vol) if "cml_volunteer" in instruments else None
+    first = waves.first_wave()
+    base = waves.instruments_by_unit(first).get(inst.unit)
+    if base is not None and inst.version != first:
+        known = {q["canonical"] for q in base.questions}
+        missing = sorted({q["canonical"] for q in inst.questions} - known)
+        changed = [q["canonical"] for q in inst.questions if q["type"].startswith("select") and q["canonical"] in known
+                   and [c["name"] for c in inst.canonical_choices(q["canonical"])]
+                   != [c["name"] for c in base.canonical_choices(q["canonical"])]]
+        if missing or changed:
+            raise waves.WaveError(
+                f"{inst.source}: wave {inst.version} differs from {first} (new: {missing[:4]}, changed choices: {changed[:4]}); "
+                f"write it as a panel wave from a previous one: cmlkit synth --wave {inst.version} --previous DIR")
 
-    manifest = {"seed": seed, "wave": wave, "n_frame": len(frame), "n_in_scope": len(pop), "files": {}}
+
+RATES = {"library": LIBRARY_RATES, "volunteer": VOLUNTEER_RATES}
+MEDIAN_SECONDS = {"library": 1500, "volunteer": 420}
+
+
+def by_question_id(truth: pd.DataFrame, inst) -> pd.DataFrame:
+    """True answers keyed by canonical variable, renamed to the version's question ids (``q__choice`` too)."""
+    ren = {}
+    for q in inst.questions:
+        if q["id"] != q["canonical"]:
+            ren[q["canonical"]] = q["id"]
+            if q["type"] == "select_multiple":
+                ren.update({f"{q['canonical']}__{c}": f"{q['id']}__{c}" for c in inst.choice_names(q["id"])})
+    return truth.rename(columns=ren)
+
+
+def write_exports(out, insts: dict, truths: dict, *, manifest: dict, platforms=PLATFORMS, inject: bool = True,
+                  write_truth: bool = True) -> dict:
+    """Render each unit's true answers as raw exports (errors injected) and write exports and truth tables.
+
+    ``truths`` maps a unit to ``(truth, rng_raw, rng_inj)``; ``truth`` holds true clean answers by canonical
+    variable in the layout of that unit's instrument in ``insts``. Fills and returns ``manifest``.
+    """
+    out = Path(out)
     counter = {"next": 0}
 
     def next_id():
         counter["next"] += 1
         return 11_400_000_000 + counter["next"] * 7919
 
-    fieldwork_start = pd.Timestamp(f"{wave[:4]}-03-03 08:00:00")
-    for instrument, truth, rng_raw, rng_inj, rates, median_s in [
-        ("cml_library", resp, r_raw_l, r_inj_l, LIBRARY_RATES, 1500),
-        ("cml_volunteer", vol, r_raw_v, r_inj_v, VOLUNTEER_RATES, 420),
-    ]:
-        if instrument not in instruments:
-            continue
-        inst = load_instrument(instrument, wave)
+    for unit, inst in insts.items():
+        truth, rng_raw, rng_inj = truths[unit]
+        rates, median_s = RATES[unit], MEDIAN_SECONDS[unit]
+        instrument = inst.instrument
+        fieldwork_start = pd.Timestamp(f"{inst.wave_year}-03-03 08:00:00")
         ids = np.array([next_id() for _ in range(len(truth))])
         start = fieldwork_start + pd.to_timedelta(rng_raw.uniform(0, 56 * 86400, len(truth)).astype(int), unit="s")
         dur = np.maximum(rng_raw.lognormal(np.log(median_s), 0.35, len(truth)), median_s / 4).astype(int)
-        raw = render_raw(truth, inst, start=pd.Series(start), duration_s=dur, respondent_id=ids)
+        raw = render_raw(by_question_id(truth, inst), inst, start=pd.Series(start), duration_s=dur, respondent_id=ids)
         clean_truth = truth.copy()
         clean_truth.insert(0, "respondent_id", ids)
         for qid in inst.questions_of_type("select_multiple"):
             # nothing ticked looks the same as not answered in every export: the truth says missing
-            cols = [f"{qid}__{c}" for c in inst.choice_names(qid)]
+            canon = inst.question(qid)["canonical"]
+            cols = [f"{canon}__{c}" for c in inst.choice_names(qid)]
             none = clean_truth[cols].sum(axis=1) == 0
             clean_truth[cols] = clean_truth[cols].astype("Int8").mask(none.to_numpy()[:, None].repeat(len(cols), 1))
         if "contact_email" in truth:
@@ -437,5 +424,80 @@ def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=No
         manifest[f"n_{instrument}_genuine"] = int(len(truth))
         manifest[f"n_{instrument}_rows"] = int(len(raw))
         manifest[f"n_{instrument}_errors"] = int(len(errors))
+    return manifest
+
+
+def make_wave(out_dir, *, seed: int = 20250301, n_community: int = 480, frame=None, response_rate: float = 0.5,
+              governance_signal: float = 1.0, volunteers_per_library=(3, 10), platforms=PLATFORMS,
+              wave: str | None = None, inject: bool = True, instruments=None,
+              write_truth: bool = True) -> dict:
+    """Generate a whole synthetic wave with ground truth and write it under ``out_dir``.
+
+    Parameters
+    ----------
+    out_dir : path-like
+        Destination folder (created).
+    seed : int
+        Master seed; the same seed writes byte-identical files.
+    n_community : int, default 480
+        CR + ICL libraries in a synthetic frame (ignored when ``frame`` is given).
+    frame : pandas.DataFrame, optional
+        A frame to draw in-scope libraries from instead (needs the synthetic columns).
+    response_rate : float, default 0.5
+        Mean response propensity.
+    governance_signal : float, default 1.0
+        Strength of the governance-model signal in the latent model (0 = none).
+    volunteers_per_library : tuple of int
+        Range of volunteer responses per responding library.
+    platforms : sequence of str
+        Export formats to write.
+    wave : str, optional
+        Wave id whose instruments are used (default: the first wave on disk, :func:`cmlkit.waves.first_wave`).
+        Its year is the fieldwork year.
+    inject : bool, default True
+        Inject errors (False writes clean exports; handy for tests).
+    instruments : sequence of str, optional
+        Which questionnaires to write (default: every instrument fielded in the wave whose unit the
+        simulator knows, see :data:`UNITS`; the library survey alone for large benchmarks).
+    write_truth : bool, default True
+        Write the ground-truth tables (benchmarks at a million responses skip the big ones).
+
+    Returns
+    -------
+    dict
+        The manifest (also written as ``manifest.json``).
+    """
+    wave = wave or waves.first_wave()
+    insts = {u: i for u, i in waves.instruments_by_unit(wave).items()
+             if u in UNITS and (instruments is None or i.instrument in instruments)}
+    if "library" not in insts:
+        raise waves.WaveError(f"wave {wave}: no library instrument to simulate (instruments asked for: {instruments})")
+    for inst in insts.values():
+        check_layout(inst)
+    out = Path(out_dir)
+    (out / "exports").mkdir(parents=True, exist_ok=True)
+    (out / "truth").mkdir(parents=True, exist_ok=True)
+    ss = np.random.SeedSequence(seed)
+    r_frame, r_lib, r_resp, r_vol, r_raw_l, r_raw_v, r_inj_l, r_inj_v = (np.random.default_rng(s) for s in ss.spawn(8))
+    if frame is None:
+        frame = syn.make_frame(n_community, random_state=r_frame)
+    if write_truth:
+        frame.to_csv(out / "frame.csv", index=False)
+    scope = syn.in_scope(frame)
+    pop = syn.simulate_libraries(scope, governance_signal=governance_signal, wave_year=waves.wave_year(wave),
+                                 random_state=r_lib)
+    p = syn.response_propensity(scope, random_state=r_resp, target=response_rate)
+    pop["response_propensity"] = p
+    pop["responded"] = r_resp.random(len(pop)) < p
+    if write_truth:
+        pop.to_csv(out / "truth" / "library_population.csv", index=False)
+    resp = pop.loc[pop["responded"]].reset_index(drop=True)
+    vol = (syn.simulate_volunteers(resp, per_library=volunteers_per_library, wave_year=waves.wave_year(wave), random_state=r_vol)
+           if "volunteer" in insts else None)
+
+    manifest = {"seed": seed, "wave": wave, "n_frame": len(frame), "n_in_scope": len(pop), "files": {},
+                "instruments": {u: i.instrument for u, i in insts.items()}}
+    write_exports(out, insts, {"library": (resp, r_raw_l, r_inj_l), "volunteer": (vol, r_raw_v, r_inj_v)},
+                  manifest=manifest, platforms=platforms, inject=inject, write_truth=write_truth)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return manifest

@@ -53,7 +53,8 @@ def write_parquet(df: pd.DataFrame, path) -> Path:
     """Write a parquet file (pyarrow, no index) with byte-identical output for identical data."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    df.reset_index(drop=True).to_parquet(path, index=False, engine="pyarrow", compression="zstd")
+    with open(path, "wb") as fh:   # through Python's open, so a pipeline run's write log sees it (cmlkit.runlog)
+        df.reset_index(drop=True).to_parquet(fh, index=False, engine="pyarrow", compression="zstd")
     return path
 
 
@@ -84,7 +85,7 @@ COLUMN_FORMATS = [
 a share format is used only when every value lies in [0, 1])."""
 
 UNIT_NUMBER_FORMATS = {"share": PCT, "index": DEC2, "score": DEC2, "months": DEC1, "number": "#,##0.00"}
-"""Findings-row unit (:mod:`cmlkit.intervals`) -> number format of its estimate and interval cells."""
+"""Findings-row unit (:mod:`cmlkit.share_intervals`) -> number format of its estimate and interval cells."""
 UNIT_COLUMNS = ("estimate", "ci_low", "ci_high")
 
 

@@ -136,7 +136,8 @@ def validate(frame: pd.DataFrame, inst, *, wave: str, rules: list | None = None,
             out.append(_findings(coded, bad, rule["left"], left, check, sev, msg, wave))
     out = [o for o in out if o is not None]
     report = pd.concat(out, ignore_index=True) if out else pd.DataFrame(columns=REPORT_COLUMNS)
-    pos = pd.Series(np.arange(len(frame)), index=frame["response_id"].to_numpy())
+    # first position of each id: repeated ids (a file not read by read_export) must not break the ordering
+    pos = pd.Series(np.arange(len(frame)), index=frame["response_id"].to_numpy()).groupby(level=0).min()
     qpos = {q: i for i, q in enumerate(inst.question_ids)}
     report = report.assign(_r=report["response_id"].map(pos), _q=report["question"].map(qpos)).sort_values(["_r", "_q"], kind="stable")
     return report.drop(columns=["_r", "_q"]).reset_index(drop=True)[REPORT_COLUMNS]

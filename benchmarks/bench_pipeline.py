@@ -1,0 +1,160 @@
+"""Whole-pipeline benchmark (issue 16): the demo wave, a real-frame wave and both floors, in one run.
+
+Measures, with the same runner (``cmlkit run``, default ``--jobs``) and writes JSON (no assertion):
+
+* ``demo``: the demo wave (``cmlkit synth --seed 20250301``), every step executed (``--force``);
+* ``floor_imports``: the same steps, same order and dependencies, each notebook doing only its
+  notebook's imports; ``floor_empty``: the same number of kernels importing nothing;
+* ``rerun``: the demo wave again with nothing changed (every step reused) against one kernel start
+  (start a kernel, wait until it answers, shut it down), and a rerun after changing one parameter of
+  the last step;
+* ``real``: a synthetic wave drawn from the real Arts Council frame (``--frame
+  ../shared/data/ace_basic_dataset_2023.csv``, seed 11) with the Taskforce file for the risk step,
+  default parameters (100 bootstrap resamples), its imports floor, and the same run again while a
+  CPU-bound process runs on every core (started and stopped here).
+
+Run: ``nice .venv/bin/python benchmarks/bench_pipeline.py [--out benchmarks/results/bench_pipeline.json]``.
+"""
+import argparse
+import ast
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from cmlkit.run_graph import load_pipeline
+from cmlkit.run_kernel import available_cpus
+from cmlkit.tables import write_json
+
+ROOT = Path(__file__).resolve().parents[1]
+CMLKIT = [sys.executable, "-m", "cmlkit"]
+
+
+def cli(*args, env=None):
+    """Run ``cmlkit ARGS``; return (wall seconds, run folder)."""
+    t0 = time.perf_counter()
+    res = subprocess.run([*CMLKIT, *map(str, args)], cwd=ROOT, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if res.returncode != 0:
+        raise SystemExit(f"cmlkit {' '.join(map(str, args[:2]))} failed: {res.stderr.strip().splitlines()[-1:]}")
+    return wall, Path(res.stdout.strip().splitlines()[-1])
+
+
+def summary(wall, run_dir):
+    record = json.loads((run_dir / "run.json").read_text())
+    return {"wall_s": round(wall, 2), "status": record["status"], "jobs": record["jobs"],
+            "threads_per_kernel": record["threads_per_kernel"],
+            "steps": {s["name"]: {"status": s["status"], "seconds": s.get("duration_s")} for s in record["steps"]}}
+
+
+def floor_pipeline(pipeline: Path, folder: Path, kind: str) -> Path:
+    """A pipeline with the same steps and dependencies whose notebooks only import (or do nothing)."""
+    spec = load_pipeline(pipeline)
+    steps = []
+    for step in spec["steps"]:
+        nb = nbformat.read(ROOT / step["notebook"], as_version=4)
+        lines = []
+        if kind == "imports":
+            for cell in nb.cells:
+                if cell.cell_type == "code" and "parameters" not in cell.metadata.get("tags", []):
+                    tree = ast.parse(cell.source)
+                    lines += [ast.get_source_segment(cell.source, n) for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
+        floor = nbformat.v4.new_notebook(metadata=nb.metadata)
+        floor.cells = [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(lines)) or "pass")]
+        path = folder / f"{kind}_{step['name']}.ipynb"
+        nbformat.write(floor, str(path))
+        steps.append({"name": step["name"], "notebook": str(path), "after": step["needs"]})
+    out = folder / f"floor_{kind}.yml"
+    out.write_text(yaml.safe_dump({"name": f"floor_{kind}", "steps": steps}, sort_keys=False), encoding="utf-8")
+    return out
+
+
+def kernel_start_s(repeats: int = 3) -> float:
+    """Median seconds to start a kernel, have it answer, and shut it down."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    async def once():
+        km = AsyncKernelManager(kernel_name="python3")
+        t0 = time.perf_counter()
+        await km.start_kernel()
+        kc = km.client()
+        kc.start_channels()
+        await kc.wait_for_ready(timeout=120)
+        kc.stop_channels()
+        await km.shutdown_kernel(now=False)
+        return time.perf_counter() - t0
+
+    times = sorted(asyncio.run(once()) for _ in range(repeats))
+    return times[len(times) // 2]
+
+
+def wave_args(wave_dir: Path, outputs: Path):
+    return ["--instrument", "cml_library", "--wave", "2025w1", "--outputs", outputs,
+            "--input", f"library_export={wave_dir / 'exports' / 'cml_library_surveymonkey.csv'}",
+            "--input", f"volunteer_export={wave_dir / 'exports' / 'cml_volunteer_qualtrics.csv'}",
+            "--input", f"frame={wave_dir / 'frame.csv'}"]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="benchmarks/results/bench_pipeline.json")
+    ap.add_argument("--work", help="working folder (default: a temporary folder)")
+    ap.add_argument("--frame", default=str(ROOT.parent / "shared" / "data" / "ace_basic_dataset_2023.csv"))
+    ap.add_argument("--taskforce", default=str(ROOT.parent / "shared" / "data" / "libraries_england_2016.csv"))
+    ap.add_argument("--skip-real", action="store_true", help="only the demo wave and its floors")
+    ap.add_argument("--skip-busy", action="store_true", help="no run with every core busy")
+    args = ap.parse_args(argv)
+    work = Path(args.work or tempfile.mkdtemp(prefix="cmlkit-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    pipeline = ROOT / "pipelines" / "wave.yml"
+    result = {"cpus_available": available_cpus(), "load_average_at_start": os.getloadavg(), "python": sys.version.split()[0]}
+    floors = {kind: floor_pipeline(pipeline, work, kind) for kind in ("imports", "empty")}
+    floor_args = ["--instrument", "cml_library", "--wave", "2025w1", "--force"]
+
+    demo = work / "demo"
+    subprocess.run([*CMLKIT, "synth", "--seed", "20250301", "--out", demo], cwd=ROOT, check=True, capture_output=True)
+    outputs = work / "outputs"
+    result["demo"] = summary(*cli("run", pipeline, *wave_args(demo, outputs), "--force"))
+    for kind, path in floors.items():
+        result[f"floor_{kind}"] = summary(*cli("run", path, *floor_args, "--outputs", work / f"out_{kind}"))
+    print(json.dumps({k: result[k]["wall_s"] for k in ("demo", "floor_imports", "floor_empty")}), flush=True)
+    result["kernel_start_s"] = round(kernel_start_s(), 3)
+    result["rerun_nothing_changed"] = summary(*cli("run", pipeline, *wave_args(demo, outputs)))
+    result["rerun_last_step_parameter"] = summary(*cli("run", pipeline, *wave_args(demo, outputs), "--set",
+                                                       f"at_risk_libraries.spec_path={ROOT / 'research' / 'risk.yml'}"))
+    result["ratios"] = {
+        "demo_over_imports_floor": round(result["demo"]["wall_s"] / result["floor_imports"]["wall_s"], 2),
+        "demo_over_empty_floor": round(result["demo"]["wall_s"] / result["floor_empty"]["wall_s"], 2),
+        "rerun_over_kernel_start": round(result["rerun_nothing_changed"]["wall_s"] / result["kernel_start_s"], 2)}
+    print(json.dumps(result["ratios"]), flush=True)
+
+    if not args.skip_real and Path(args.frame).is_file():
+        real = work / "real"
+        subprocess.run([*CMLKIT, "synth", "--seed", "11", "--frame", args.frame, "--out", real], cwd=ROOT, check=True, capture_output=True)
+        real_args = [*wave_args(real, work / "outputs_real"), "--force", "--set", f"at_risk_libraries.taskforce_path={args.taskforce}"]
+        result["real"] = summary(*cli("run", pipeline, *real_args))
+        result["ratios"]["real_over_imports_floor"] = round(result["real"]["wall_s"] / result["floor_imports"]["wall_s"], 2)
+        if not args.skip_busy:
+            busy = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(available_cpus())]
+            try:
+                result["real_busy"] = summary(*cli("run", pipeline, *real_args))
+                result["real_busy"]["busy_processes"] = len(busy)
+            finally:
+                for proc in busy:
+                    proc.kill()
+                    proc.wait()
+            result["ratios"]["real_busy_over_quiet"] = round(result["real_busy"]["wall_s"] / result["real"]["wall_s"], 2)
+        print(json.dumps(result["ratios"]), flush=True)
+    result["load_average_at_end"] = os.getloadavg()
+    print(write_json(result, ROOT / args.out if not Path(args.out).is_absolute() else args.out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""Governance specification and features: read ``research/governance.yml``, encode each library's answers.
+
+The features and their encodings are data: each feature names a clean column (or a derivation,
+``share`` or ``years_since``), an encoding (nominal, ordinal, binary, numeric), its missing-value
+rule and its weight in the Gower distance. The ``clustering`` and ``stability`` sections hold the
+method, the k range, the number of starts, the bootstrap size and the stability rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import GovernanceError
+from .instrument import find_root
+from .research import read_spec
+
+ENCODINGS = {"nominal", "ordinal", "binary", "numeric"}
+METHODS = ("pam", "kprototypes", "latent_class")
+_STABILITY_KEYS = {"dissolved", "unstable", "stable", "highly_stable", "null_margin", "min_silhouette",
+                   "null_min_resamples"}
+_FEATURE_KEYS = {"source", "derive", "encoding", "levels", "positive", "missing_values", "weight", "transform",
+                 "numerator", "denominator", "column", "zero_as_missing"}
+
+
+def default_spec_path() -> Path:
+    """Return the path of ``research/governance.yml`` in the project root."""
+    return find_root() / "research" / "governance.yml"
+
+
+def load_spec(path=None) -> dict:
+    """Read and check ``research/governance.yml``.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        Defaults to ``research/governance.yml`` in the project root.
+
+    Returns
+    -------
+    dict
+        With ``features`` (name -> definition), ``clustering``, ``stability``, ``names``.
+    """
+    spec, path = read_spec("governance.yml", path, error=GovernanceError, what="governance specification")
+    for name, f in spec.get("features", {}).items():
+        unknown = set(f) - _FEATURE_KEYS
+        if unknown:
+            raise GovernanceError(f"{path}: feature {name!r}: unknown key(s) {sorted(unknown)}")
+        if f.get("encoding") not in ENCODINGS:
+            raise GovernanceError(f"{path}: feature {name!r}: encoding must be one of {sorted(ENCODINGS)}")
+        if f["encoding"] == "ordinal" and not f.get("levels"):
+            raise GovernanceError(f"{path}: feature {name!r}: an ordinal feature needs its levels")
+        if "source" not in f and f.get("derive") not in ("share", "years_since"):
+            raise GovernanceError(f"{path}: feature {name!r}: needs a source column or derive: share|years_since")
+    for key, value in (spec.get("stability") or {}).items():
+        if key not in _STABILITY_KEYS:
+            raise GovernanceError(f"{path}: stability: unknown key {key!r} (known: {sorted(_STABILITY_KEYS)})")
+        if not isinstance(value, (int, float)) or value < 0:
+            raise GovernanceError(f"{path}: stability.{key} must be a non-negative number, not {value!r}")
+    method = spec.get("clustering", {}).get("method", "pam")
+    if method not in METHODS:
+        raise GovernanceError(f"{path}: clustering.method {method!r} is not one of {list(METHODS)}")
+    return spec
+
+
+# --------------------------------------------------------------------------------------------
+# Features
+
+
+def build_features(data: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Governance features of each library, encoded as the specification says.
+
+    Nominal features come back as strings (missing as NaN), ordinal as level ranks 0..L-1, binary
+    as 0/1, numeric as floats after the transform. Index follows ``data``.
+
+    Raises
+    ------
+    GovernanceError
+        When a source column is missing or an ordinal/binary answer is not a listed level.
+    """
+    out = {}
+    wave_year = spec.get("wave_year")  # set from the wave by cmlkit.waves.with_wave, never in research/
+    for name, f in spec["features"].items():
+        enc = f["encoding"]
+        if f.get("derive") == "share":
+            cols = [f["numerator"], *f["denominator"]]
+            _require(data, cols, name)
+            den = data[f["denominator"]].apply(pd.to_numeric, errors="coerce").astype(float)
+            num = pd.to_numeric(data[f["numerator"]], errors="coerce").astype(float)
+            total = den.sum(axis=1, min_count=1)
+            values = (num / total.where(total > 0)).astype(float)
+            if f.get("zero_as_missing"):
+                values = values.where(values > 0)
+        elif f.get("derive") == "years_since":
+            _require(data, [f["column"]], name)
+            if wave_year is None:
+                raise GovernanceError(f"feature {name!r} needs the wave year: pass the spec through cmlkit.waves.with_wave")
+            values = (int(wave_year) - pd.to_numeric(data[f["column"]], errors="coerce").astype(float)).clip(lower=0)
+        else:
+            _require(data, [f["source"]], name)
+            values = data[f["source"]]
+        missing = set(f.get("missing_values", []))
+        if enc == "nominal":
+            s = values.astype("string").astype(object)
+            values = s.where(s.notna() & ~s.isin(missing), np.nan)
+        elif enc == "ordinal":
+            s = values.astype("string")
+            s = s.where(~s.isin(missing))
+            codes = pd.Categorical(s, categories=f["levels"], ordered=True).codes.astype(float)
+            bad = s.notna().to_numpy() & (codes < 0)
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise GovernanceError(f"feature {name!r}: value {s.iloc[row]!r} (row {row + 1}, column "
+                                      f"{f['source']}) is not one of the levels {f['levels']}")
+            values = pd.Series(np.where(codes < 0, np.nan, codes), index=data.index)
+        elif enc == "binary":
+            if "positive" in f:
+                s = values.astype("string")
+                s = s.where(~s.isin(missing))
+                values = pd.Series(np.where(s.isna(), np.nan, (s == str(f["positive"])).astype(float)), index=data.index)
+            else:
+                values = pd.to_numeric(values, errors="coerce").astype(float)
+                if ((values != 0) & (values != 1) & values.notna()).any():
+                    raise GovernanceError(f"feature {name!r}: binary column {f['source']} holds values other than 0/1")
+        else:
+            values = pd.to_numeric(values, errors="coerce").astype(float)
+            if f.get("transform") == "log1p":
+                values = np.log1p(values.clip(lower=0))
+        out[name] = values
+    return pd.DataFrame(out, index=data.index)
+
+
+def _require(data, cols, name):
+    missing = [c for c in cols if c not in data.columns]
+    if missing:
+        raise GovernanceError(f"feature {name!r}: column(s) {missing} not in the data")

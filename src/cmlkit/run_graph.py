@@ -1,0 +1,285 @@
+"""Pipeline definitions: load and check a pipeline YAML, read notebook parameters, order the steps.
+
+A pipeline YAML names its notebooks in order, the named inputs a user passes on the command line,
+the products each step writes (a notebook parameter that receives a concrete path under the run
+folder) and fixed parameters::
+
+    name: wave
+    inputs:
+      library_export: {instrument: cml_library, required: true, help: raw export of the library survey}
+    steps:
+      - name: clean_library
+        notebook: notebooks/10_clean_responses.ipynb
+        params: {instrument: cml_library}
+        inputs: {export_path: library_export}            # notebook parameter <- input or product name
+        products:
+          library_clean: {param: clean_path, path: data/cml_library/clean.parquet}
+      - name: report
+        notebook: notebooks/90_report.ipynb
+        after: [clean_library]                           # reads products it does not name
+      - name: clean_users
+        notebook: notebooks/10_clean_responses.ipynb
+        when: user_export                                # runs only when this optional input is given
+
+A step depends on the steps whose products it takes as inputs and on those listed in ``after``
+(``after: all`` = every earlier step; a step that names no inputs at all, such as a report built
+from the whole run folder, gets ``after: all`` unless it says otherwise, e.g. ``after: []``);
+steps with no dependency between them may run in parallel. Notebook parameters are read from the
+cell tagged ``parameters`` (literal assignments; a comment on the same line is the parameter's
+help), without starting a kernel.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import tokenize
+from pathlib import Path
+
+import yaml
+
+from cmlkit.errors import PipelineError, UnknownParameterError
+
+STEP_KEYS = {"name", "notebook", "params", "inputs", "products", "after", "when"}
+RUNNER_PARAMS = ("wave", "output_dir", "instrument")
+
+
+def load_pipeline(path) -> dict:
+    """Load and check a pipeline YAML (structure only; parameters are checked per notebook).
+
+    Returns the specification with defaults filled in and, per step, ``needs``: the names of the
+    steps it depends on (through products it takes or ``after``).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PipelineError("pipeline file not found", file=path)
+    try:
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PipelineError(f"invalid YAML: {' '.join(str(exc).split())}", file=path) from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list):
+        raise PipelineError("a pipeline needs 'name' and a list of 'steps'", file=path)
+    spec.setdefault("name", path.stem)
+    spec["inputs"] = spec.get("inputs") or {}
+    names, producer = set(), {name: None for name in spec["inputs"]}
+    for i, step in enumerate(spec["steps"], start=1):
+        if not isinstance(step, dict) or "notebook" not in step:
+            raise PipelineError(f"step {i}: a step needs a 'notebook'", file=path)
+        extra = set(step) - STEP_KEYS
+        if extra:
+            raise PipelineError(f"step {i}: unknown keys {sorted(extra)}", file=path)
+        step.setdefault("name", Path(step["notebook"]).stem)
+        for key in ("params", "inputs", "products"):
+            step[key] = step.get(key) or {}
+        earlier = [s["name"] for s in spec["steps"][:i - 1]]
+        if "after" not in step and not step["inputs"]:
+            step["after"] = "all"      # takes nothing it names: it reads the run folder, so it waits for every earlier step
+        if step.get("after") == "all":
+            step["after"] = earlier
+        if not isinstance(step.get("after") or [], list):
+            raise PipelineError(f"step {step['name']!r}: 'after' must be a list of step names or 'all'", file=path)
+        step["after"] = list(step.get("after") or [])
+        if step["name"] in names:
+            raise PipelineError(f"step name {step['name']!r} used twice", file=path)
+        if "when" in step and step["when"] not in spec["inputs"]:
+            raise PipelineError(f"step {step['name']!r}: 'when' names {step['when']!r}, which is not a pipeline input", file=path)
+        needs = []
+        for param, source in step["inputs"].items():
+            if source not in producer:
+                raise PipelineError(f"step {step['name']!r}: input {source!r} for {param!r} is neither a pipeline input "
+                                    "nor a product of an earlier step", file=path)
+            if producer[source] is not None:
+                needs.append(producer[source])
+        for other in step["after"]:
+            if other not in names:
+                raise PipelineError(f"step {step['name']!r}: 'after' names {other!r}, which is not an earlier step", file=path)
+            needs.append(other)
+        step["needs"] = sorted(set(needs), key=[s["name"] for s in spec["steps"]].index)
+        names.add(step["name"])
+        for pname, prod in step["products"].items():
+            if pname in producer:
+                raise PipelineError(f"product name {pname!r} used twice", file=path)
+            if not isinstance(prod, dict) or set(prod) != {"param", "path"}:
+                raise PipelineError(f"step {step['name']!r}: product {pname!r} needs 'param' and 'path'", file=path)
+            producer[pname] = step["name"]
+    return spec
+
+
+def drop_unused_steps(spec: dict, inputs) -> tuple[dict, list]:
+    """Leave out the steps tied by ``when: <input>`` to an optional input that was not given.
+
+    Returns the specification without them (later steps no longer wait for them and get None for their
+    products) and the names of the steps left out, with the reason, for ``run.json``.
+    """
+    given = set(inputs)
+    gone = {s["name"] for s in spec["steps"] if s.get("when") and s["when"] not in given}
+    if not gone:
+        return spec, []
+    steps = [{**s, "needs": [n for n in s["needs"] if n not in gone], "after": [n for n in s["after"] if n not in gone]}
+             for s in spec["steps"] if s["name"] not in gone]
+    skipped = [{"name": s["name"], "notebook": s["notebook"], "reason": f"input {s['when']!r} not given"}
+               for s in spec["steps"] if s["name"] in gone]
+    return {**spec, "steps": steps}, skipped
+
+
+def notebook_parameters(notebook) -> dict:
+    """Return the parameters a notebook declares in its cell tagged ``parameters``.
+
+    Returns
+    -------
+    dict
+        ``name -> {"name", "default", "inferred_type_name", "help"}`` in cell order, where
+        ``default`` is the source text of the value and ``help`` the comment on the same line.
+    """
+    notebook = Path(notebook)
+    try:
+        nb = json.loads(notebook.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PipelineError(f"cannot read the notebook ({exc})", file=notebook) from None
+    cells = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"
+             and "parameters" in (c.get("metadata") or {}).get("tags", [])]
+    if not cells:
+        return {}
+    source = cells[0]["source"]
+    source = "".join(source) if isinstance(source, list) else source
+    try:
+        tree = ast.parse(source)
+        comments = {tok.start[0]: tok.string.lstrip("#").strip()
+                    for tok in tokenize.generate_tokens(io.StringIO(source).readline) if tok.type == tokenize.COMMENT}
+    except (SyntaxError, tokenize.TokenError) as exc:
+        raise PipelineError(f"the parameters cell is not valid Python ({exc})", file=notebook) from None
+    out = {}
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            name, annotation = node.targets[0].id, None
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None:
+            name, annotation = node.target.id, ast.get_source_segment(source, node.annotation)
+        else:
+            continue
+        default = ast.get_source_segment(source, node.value)
+        try:
+            kind = type(ast.literal_eval(node.value)).__name__
+        except ValueError:
+            kind = "None"
+        out[name] = {"name": name, "default": default, "inferred_type_name": annotation or kind,
+                     "help": comments.get(node.end_lineno, "")}
+    return out
+
+
+def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, overrides: dict) -> list:
+    """Resolve every step's parameters (without running) and check them; return the step plans.
+
+    Each plan has ``step``, ``notebook`` and ``params``, where a product parameter is
+    ``("product", name, relative path)``, an input parameter ``("input", source)`` and
+    ``output_dir`` left as None for the runner to fill in.
+    """
+    root = Path(root)
+    unknown_inputs = set(inputs) - set(spec["inputs"])
+    if unknown_inputs:
+        raise PipelineError(f"unknown input {sorted(unknown_inputs)[0]!r}; this pipeline takes {sorted(spec['inputs'])}")
+    for name, meta in spec["inputs"].items():
+        if (meta or {}).get("required", True) and name not in inputs:
+            raise PipelineError(f"missing input {name!r}: pass --input {name}=PATH")
+    for name, p in inputs.items():
+        if not Path(p).is_file():
+            raise PipelineError(f"input {name!r}: file not found", file=p)
+    plans, used_overrides = [], set()
+    for step in spec["steps"]:
+        nb = root / step["notebook"]
+        if not nb.is_file():
+            raise PipelineError(f"step {step['name']!r}: notebook not found", file=nb)
+        declared = notebook_parameters(nb)
+        params = dict(step["params"])
+        for key in RUNNER_PARAMS:
+            if key in declared and key not in params:
+                params[key] = {"wave": wave, "instrument": instrument, "output_dir": None}[key]
+        for key, value in overrides.items():
+            target, _, pname = key.rpartition(".")
+            if target and target != step["name"]:
+                continue
+            if pname in declared or target:
+                params[pname] = value
+                used_overrides.add(key)
+        for pname, prod in step["products"].items():
+            params[prod["param"]] = ("product", pname, prod["path"])
+        for param, source in step["inputs"].items():
+            params[param] = ("input", source)
+        for pname in params:
+            if pname not in declared:
+                raise UnknownParameterError(f"step {step['name']!r}: parameter {pname!r} is not declared in the parameters cell "
+                                            f"(declared: {', '.join(sorted(declared)) or 'none'})", file=step["notebook"])
+        plans.append({"step": step, "notebook": nb, "params": params})
+    unused = set(overrides) - used_overrides
+    if unused:
+        raise UnknownParameterError(f"--set {sorted(unused)[0]!r} matches no parameter of any step")
+    return plans
+
+
+def downstream(spec: dict, names) -> set:
+    """Return the named steps and every step that depends on them, directly or not."""
+    out = set(names)
+    for step in spec["steps"]:
+        if out & set(step["needs"]):
+            out.add(step["name"])
+    return out
+
+
+def select_steps(spec: dict, *, from_step=None, only=None) -> tuple[set, set]:
+    """Split the steps for ``--from``/``--only``: ``(run, take_from_latest)``; the rest are skipped.
+
+    ``--from STEP`` runs STEP and every step after it in the pipeline's order; ``--only STEP``
+    runs STEP alone. Steps before it are taken from the latest run; with ``--only``, the steps
+    after it are skipped.
+    """
+    order = [s["name"] for s in spec["steps"]]
+    for flag, name in (("--from", from_step), ("--only", only)):
+        if name is not None and name not in order:
+            raise PipelineError(f"{flag} {name!r}: no such step; steps are {', '.join(order)}")
+    if from_step is not None and only is not None:
+        raise PipelineError("use --from or --only, not both")
+    if from_step is None and only is None:
+        return set(order), set()
+    start = order.index(from_step if from_step is not None else only)
+    run = set(order[start:]) if from_step is not None else {only}
+    return run, set(order[:start])
+
+
+def describe_steps(spec: dict, *, root) -> list[dict]:
+    """Return, per step, its notebook, dependencies, parameters (default, help, fixed value), inputs and products."""
+    root = Path(root)
+    out = []
+    for step in spec["steps"]:
+        nb = root / step["notebook"]
+        declared = notebook_parameters(nb) if nb.is_file() else {}
+        wired = {p["param"] for p in step["products"].values()} | set(step["inputs"])
+        params = [{"name": name, "default": meta["default"], "help": meta["help"],
+                   "fixed": step["params"].get(name, None) if name in step["params"] else None,
+                   "set_by": ("pipeline" if name in step["params"] else "runner" if name in RUNNER_PARAMS else "notebook")}
+                  for name, meta in declared.items() if name not in wired]
+        out.append({"name": step["name"], "notebook": step["notebook"], "needs": step["needs"], "parameters": params,
+                    "inputs": dict(step["inputs"]),
+                    "products": {name: prod["path"] for name, prod in step["products"].items()}})
+    return out
+
+
+def format_steps(spec: dict, described: list[dict]) -> str:
+    """The text ``cmlkit steps`` prints."""
+    lines = [f"pipeline {spec['name']}: {spec.get('description', '').strip()}".rstrip(": "), "", "inputs (--input NAME=PATH):"]
+    for name, meta in spec["inputs"].items():
+        meta = meta or {}
+        req = "required" if meta.get("required", True) else "optional"
+        lines.append(f"  {name} ({req}){': ' + meta['help'] if meta.get('help') else ''}")
+    for i, d in enumerate(described, start=1):
+        lines += ["", f"{i}. {d['name']}  [{d['notebook']}]"]
+        if d["needs"]:
+            lines.append(f"   after: {', '.join(d['needs'])}")
+        for param, source in d["inputs"].items():
+            lines.append(f"   input    {param} <- {source}")
+        for name, path in d["products"].items():
+            lines.append(f"   product  {name} -> {path}")
+        for p in d["parameters"]:
+            value = (f"= {p['fixed']!r} (pipeline)" if p["set_by"] == "pipeline" else
+                     "(set by the runner)" if p["set_by"] == "runner" else f"= {p['default']} (default)")
+            lines.append(f"   --set {d['name']}.{p['name']} {value}{'  # ' + p['help'] if p['help'] else ''}")
+    return "\n".join(lines)
