@@ -9,10 +9,13 @@ the design has two stages:
    ``cell`` so that they still represent the cell's libraries (then rescaled to the same overall total).
 2. **Users** within library *i* represent its ``M_i`` active users (the ``user_counts`` input: active users from
    the library management system; else ``users_per_hour`` x weekly opening hours, stated in the report). A form is
-   handed to a *visit*, so a user's chance of being asked rises with how often they come: the within-library
-   weight is ``M_i (1 / v_ij) / sum_k (1 / v_ik)``, ``v`` being the visits a month the user's answer to
-   ``visit_frequency`` stands for (``research/user_indicators.yml``). With ``adjust="none"`` every user of a
-   library gets ``M_i / m_i`` (shown as the comparison).
+   handed to a *visit*, so a user's chance of being asked is proportional to how often they come: the user weight
+   is ``w_i (M_i / m_i) (v_bar / v_ij)``, ``v`` being the visits a month the user's answer to ``visit_frequency``
+   stands for (``research/user_indicators.yml``) and ``v_bar`` one constant for all libraries that keeps the
+   total at ``sum_i w_i M_i`` (the pooled harmonic mean visit rate of the respondents). Normalising library by
+   library instead would be biased: a library's dozen forms seldom include a rare visitor, and its frequent
+   visitors would take the rare visitors' share. The assumption is that libraries' users visit about equally
+   often on average. With ``adjust="none"`` every user of a library gets ``w_i M_i / m_i`` (the comparison).
 
 Optionally the weights are raked to a population age distribution (``age_population``: counts or shares by
 ``age_band``); users who gave no age keep their own category, held at its weighted total.
@@ -117,7 +120,7 @@ def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_
     lib = _library_table(library_weighted)
     u = users.reset_index(drop=True)
     known = u["library_id"].isin(set(lib["library_id"])).to_numpy()
-    excluded = u.loc[~known, ["response_id", "library_name"]].assign(
+    excluded = u.loc[~known, [c for c in ("response_id", "library_name") if c in u]].assign(
         link_status="linked", reason="the library did not answer the library questionnaire (no library weight)")
     u = u.loc[known].drop(columns=[c for c in ("region", "type", "cell", "N_region", "weight") if c in u]).reset_index(drop=True)
     u = u.merge(lib, on="library_id", how="left", validate="many_to_one")
@@ -145,8 +148,11 @@ def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_
     fill = float(np.nanmedian(visits)) if visits.notna().any() else 1.0
     u["visits_per_month"] = visits.fillna(fill).to_numpy()
     inv = 1.0 / u["visits_per_month"].to_numpy() if adjust == "visits" else np.ones(len(u))
-    share = inv / pd.Series(inv).groupby(u["library_id"].to_numpy()).transform("sum").to_numpy()
-    u["weight"] = u["library_weight"].to_numpy() * u["active_users"].to_numpy() * share
+    base = u["library_weight"].to_numpy() * u["active_users"].to_numpy() / m_i
+    # one normalisation over all libraries (not library by library): a library's few forms seldom include a rare
+    # visitor, and normalising within it would hand its frequent visitors the rare visitors' share (a small-sample
+    # ratio bias towards frequent visitors)
+    u["weight"] = base * inv * (base.sum() / (base * inv).sum())
     report = {"adjustment": adjust, "responses_weighted": int(len(u)), "responses_excluded": int(len(excluded)),
               "libraries_with_users": int(u["library_id"].nunique()), "libraries_weighted": int(len(lib)),
               "libraries_with_count": int(reported.groupby(u["library_id"]).first().notna().sum()),
