@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(BIN)/cmlkit run pipelines/wave.yml --instrument cml_library --wave 2025w1 \
 	    --input library_export=$(DEMO_DIR)/exports/cml_library_surveymonkey.csv \
 	    --input volunteer_export=$(DEMO_DIR)/exports/cml_volunteer_qualtrics.csv \
+	    --input user_export=$(DEMO_DIR)/exports/cml_user_singleheader.csv \
 	    --input frame=$(DEMO_DIR)/frame.csv
 	@echo "report: outputs/cml_library/2025w1/wave/$$(cat outputs/cml_library/2025w1/wave/LATEST)/report.html"
 

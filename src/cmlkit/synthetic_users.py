@@ -71,7 +71,7 @@ def _ordinal(latent, cuts=SAT_CUTS, names=SAT_NAMES):
     return np.array(names, dtype=object)[np.searchsorted(cuts, latent)]
 
 
-def simulate_user_population(libraries: pd.DataFrame, *, wave_year: int, users_per_hour: float = 10.0, library_sd: float = 0.3,
+def simulate_user_population(libraries: pd.DataFrame, *, wave_year: int, users_per_hour: float = 10.0, library_sd: float = 0.4,
                              random_state=0) -> pd.DataFrame:
     """Every user of every library, with latent satisfaction and true answers (ground truth, never published).
 
@@ -84,7 +84,7 @@ def simulate_user_population(libraries: pd.DataFrame, *, wave_year: int, users_p
         Mean active users per weekly opening hour.
     wave_year : int
         Year of fieldwork (how long ago each library was transferred).
-    library_sd : float, default 0.3
+    library_sd : float, default 0.4
         Standard deviation of the library's own effect on satisfaction (intra-library correlation).
     random_state : int or numpy.random.Generator
 

@@ -90,7 +90,8 @@ def _library_table(library_weighted: pd.DataFrame) -> pd.DataFrame:
 
 
 def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_per_month: dict, user_counts: pd.DataFrame | None = None,
-                 users_per_hour: float | None = None, adjust: str = "visits") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+                 users_per_hour: float | None = None, default_users_per_hour: float = 10.0,
+                 adjust: str = "visits") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Two-stage user weights (see module docstring).
 
     Parameters
@@ -105,7 +106,7 @@ def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_
         ``library_id, active_users``.
     users_per_hour : float, optional
         Active users per weekly opening hour for libraries without a count (default: the median among
-        libraries with one; else 10).
+        libraries with one; else ``default_users_per_hour``, ``users_per_hour_default`` of the research spec).
     adjust : {"visits", "none"}
         Inverse visit-frequency adjustment within libraries, or equal weights within libraries.
 
@@ -140,7 +141,7 @@ def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_
     hours = pd.to_numeric(u["opening_hours"], errors="coerce")
     if users_per_hour is None:
         ratio = (reported / hours).replace([np.inf, -np.inf], np.nan).dropna()
-        users_per_hour = float(ratio.median()) if len(ratio) else 10.0
+        users_per_hour = float(ratio.median()) if len(ratio) else float(default_users_per_hour)
     proxy = (users_per_hour * hours.fillna(hours.median() if hours.notna().any() else 15)).round()
     active = reported.fillna(proxy)
     u["active_users"] = np.maximum(active.to_numpy(dtype=float), m_i)
