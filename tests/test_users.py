@@ -170,3 +170,18 @@ def test_user_export_passed_as_the_library_export_is_a_one_line_error(wave, root
     lines = [x for x in res.stderr.splitlines() if x.startswith("cmlkit: error:")]
     assert len(lines) == 1 and "cml_user_singleheader.csv" in lines[0] and "cml_library" in lines[0] and "row 1" in lines[0]
     assert not (out / "never").exists()
+
+
+def test_without_user_counts_libraries_get_the_hours_proxy(cleaned, library_weighted, root):
+    _, _, users, _ = cleaned
+    lib, scope = library_weighted
+    spec = UW.load_spec(root=root)
+    linked, _ = UW.link_users(users, scope)
+    wu, _, rep = UW.user_weights(linked, lib, visits_per_month=spec["visits_per_month"],
+                                 default_users_per_hour=spec["users_per_hour_default"])
+    assert rep["libraries_with_count"] == 0 and rep["users_per_hour_proxy"] == spec["users_per_hour_default"]
+    m_i = wu.groupby("library_id")["response_id"].transform("size")
+    proxy = (spec["users_per_hour_default"] * wu["opening_hours"].astype(float)).round()
+    assert (wu["active_users"] == np.maximum(proxy.fillna(0), m_i)).all()
+    with pytest.raises(CmlkitError, match="adjust must be one of"):
+        UW.user_weights(linked, lib, visits_per_month=spec["visits_per_month"], adjust="frequency")

@@ -154,7 +154,7 @@ def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_
     # visitor, and normalising within it would hand its frequent visitors the rare visitors' share (a small-sample
     # ratio bias towards frequent visitors)
     u["weight"] = base * inv * (base.sum() / (base * inv).sum())
-    report = {"adjustment": adjust, "responses_weighted": int(len(u)), "responses_excluded": int(len(excluded)),
+    report = {"adjustment": adjust, "responses_weighted": int(len(u)), "excluded_library_not_weighted": int(len(excluded)),
               "libraries_with_users": int(u["library_id"].nunique()), "libraries_weighted": int(len(lib)),
               "libraries_with_count": int(reported.groupby(u["library_id"]).first().notna().sum()),
               "users_per_hour_proxy": round(users_per_hour, 3), "visit_frequency_missing_filled": int(visits.isna().sum()),
