@@ -25,6 +25,7 @@ demo: $(STAMP)
 	$(BIN)/cmlkit run pipelines/wave.yml --instrument cml_library --wave $(DEMO_WAVE) \
 	    --input library_export=$(DEMO_DIR)/exports/cml_library_surveymonkey.csv \
 	    --input volunteer_export=$(DEMO_DIR)/exports/cml_volunteer_qualtrics.csv \
+	    --input user_export=$(DEMO_DIR)/exports/cml_user_singleheader.csv \
 	    --input frame=$(DEMO_DIR)/frame.csv
 	$(BIN)/cmlkit synth --wave $(DEMO_WAVE2) --previous $(DEMO_DIR) --seed $(DEMO_SEED2) --out $(DEMO_DIR2)
 	$(BIN)/cmlkit run pipelines/wave.yml --instrument cml_library --wave $(DEMO_WAVE2) \
