@@ -174,7 +174,7 @@ CONTACT_FIELDS = ("contact_name", "contact_email", "contact_phone")
 def at_risk_run(tmp_path_factory, root):
     """Notebook 60 executed on a synthetic frame, responses with weights, clusters and private contacts."""
     from cmlkit import tables
-    from cmlkit.run import _execute
+    from cmlkit.run_kernel import execute_step
 
     d = tmp_path_factory.mktemp("at_risk")
     fr = synthetic.make_frame(480, random_state=5)
@@ -201,7 +201,7 @@ def at_risk_run(tmp_path_factory, root):
               "frame_path": str(d / "frame.csv"), "contacts_path": str(d / "private" / "contacts.parquet"),
               "spec_path": str(d / "risk.yml"), "output_dir": str(out),
               "priority_path": str(out / "private" / "risk" / "priority_list.csv")}
-    _execute(root / "notebooks" / "60_at_risk_libraries.ipynb", d / "executed.ipynb", params, root, "python3")
+    execute_step(root / "notebooks" / "60_at_risk_libraries.ipynb", d / "executed.ipynb", params, root=root)
     return out, resp
 
 
