@@ -29,7 +29,7 @@ from cmlkit import tables, waves
 from cmlkit.errors import CmlkitError
 from cmlkit.frame import in_scope, load_frame, operation_column
 from cmlkit.instrument import find_root, load_instrument
-from cmlkit.run import sha256_file
+from cmlkit.run_cache import sha256_file
 
 WEIGHTED_PRODUCT = "library_weighted"
 RATES_TABLE = Path("tables") / "weighting" / "response_rates.csv"
