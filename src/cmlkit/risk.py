@@ -17,16 +17,12 @@ import pandas as pd
 
 from . import disclosure
 from . import estimates as E
-from .errors import CmlkitError
+from .errors import RiskError  # errors live in cmlkit.errors; re-exported here
 from .findings import design_of
 from .indicators import IndicatorError, derive
 from .research import read_spec
 
 NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
-
-
-class RiskError(CmlkitError):
-    """A risk specification or input that cannot be used."""
 
 
 def load_spec(path=None) -> dict:
