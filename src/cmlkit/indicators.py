@@ -55,6 +55,11 @@ def _cols(x):
     return [x] if isinstance(x, str) else list(x)
 
 
+DERIVATION_KINDS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity",
+                    "years_until", "source")
+"""The kinds of derivation :func:`derive` knows; a derivation names exactly one of them (specs check against this)."""
+
+
 def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | None = None,
            min_items: int = 1) -> tuple[pd.Series, pd.Series]:
     """Values of one derivation for every row, and the answer labels where the derivation reads one question.

@@ -19,7 +19,7 @@ from . import disclosure
 from . import estimates as E
 from .errors import RiskError  # errors live in cmlkit.errors; re-exported here
 from .findings import design_of
-from .indicators import IndicatorError, derive
+from .indicators import DERIVATION_KINDS, IndicatorError, derive
 from .research import read_spec
 
 NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
@@ -40,9 +40,26 @@ def load_spec(path=None) -> dict:
             raise RiskError(f"{path}: indicator {name!r}: goalposts must be [safe, risky], two different numbers")
         if (gp[1] > gp[0]) != (ind["direction"] == "higher_is_riskier"):
             raise RiskError(f"{path}: indicator {name!r}: goalposts {gp} contradict direction {ind['direction']}")
-        if len(set(ind.get("derive", {})) & {"ratio", "share", "score", "count", "equals", "years_until", "source"}) != 1:
-            raise RiskError(f"{path}: indicator {name!r}: derive needs exactly one of ratio, share, score, count, equals, years_until, source")
+        if len(set(ind.get("derive", {})) & set(DERIVATION_KINDS)) != 1:
+            raise RiskError(f"{path}: indicator {name!r}: derive needs exactly one of {', '.join(DERIVATION_KINDS)}")
+    spec["publish"] = _publish_rules(spec.get("publish") or {}, path)
     return spec
+
+
+def _publish_rules(publish: dict, path) -> dict:
+    """``publish`` of a risk spec with the disclosure rules it references read in (their one home).
+
+    A resolved spec written back out (``k``, ``numerator_k`` present) reads back the same; a value that
+    contradicts the referenced rules, or a threshold of its own (``min_cell``), is refused.
+    """
+    name = publish.get("disclosure", "disclosure.yml")
+    near = path.parent / name
+    rules = disclosure.load_rules(near if near.is_file() else None)
+    resolved = {"k": int(rules["k"]), "numerator_k": int(rules["numerator"]["k"])}
+    if "min_cell" in publish or any(key in publish and publish[key] != v for key, v in resolved.items()):
+        raise RiskError(f"{path}: publish: the disclosure threshold lives in research/disclosure.yml; "
+                        "reference it with 'disclosure: disclosure.yml'")
+    return {**publish, "disclosure": name, **resolved}
 
 
 # --------------------------------------------------------------------------------------------
