@@ -22,9 +22,8 @@ from cmlkit import estimates as E
 from cmlkit import figures, findings, indicators, labelled, tables
 from cmlkit import share_intervals as intervals
 from cmlkit.instrument import load_instrument
-from cmlkit.run import run_pipeline
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wave_run")]   # the worker that holds the shared run
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -32,12 +31,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-ne
 
 
 @pytest.fixture(scope="module")
-def run(demo_wave, root, tmp_path_factory):
-    out, _ = demo_wave
-    inputs = {"library_export": out / "exports" / "cml_library_surveymonkey.csv",
-              "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv", "frame": out / "frame.csv"}
-    return run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
-                        outputs_root=tmp_path_factory.mktemp("outputs"), root=root, echo=lambda *_: None)
+def run(finished_run):
+    """The session's shared run of the demo wave (conftest.finished_run); these tests only read it."""
+    return finished_run
 
 
 def test_report_and_index_are_the_last_step(run):

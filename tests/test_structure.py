@@ -3,7 +3,8 @@ import json
 
 import yaml
 
-from cmlkit.run import declared_parameters, load_pipeline
+from cmlkit.run_graph import load_pipeline
+from cmlkit.run_graph import notebook_parameters as declared_parameters
 
 
 def _notebooks(root):

@@ -329,6 +329,8 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
         for t in sec.get("tables", []):
             df = _read_csv(run_dir, t["path"])
             used_tab.add(t["path"])
+            if df is not None and t.get("query"):  # the rows a table shows (report_sections.yml: query)
+                df = df.query(t["query"])
             if df is not None and len(df):
                 tabs.append({"caption": t["caption"], **table_view(df, t.get("columns"), labels=labels)})
         summ = []
