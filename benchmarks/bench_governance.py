@@ -8,7 +8,7 @@
 * ``noise_480``: 480 libraries with the signal switched off — whether BIC prefers one class and the
   stability verdicts;
 * ``wave220_seed*``: waves of the usual size (220 responses) — the k each information criterion
-  (BIC, sabic, ICL-BIC, AIC) would choose and the ARI at that k;
+  (BIC, sabic, ICL-BIC, AIC, AIC3) would choose and the ARI at that k;
 * ``step_220``: the whole governance step of the pipeline at 220 responses (choose k, fit the two
   comparison methods, stability of all three with ``--step-B`` resamples each, and their nulls);
 * ``permuted_220``: the same step on a wave whose feature columns are permuted independently.
@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from cmlkit import governance as g
-from cmlkit import synthetic
+from cmlkit import synthetic, waves
 from cmlkit.tables import write_json
 
 BASELINE = Path(__file__).parent / "baselines" / "governance_before.json"
@@ -41,6 +41,10 @@ def _peak_mb():
 def _libraries(n, signal, seed):
     scope = synthetic.in_scope(synthetic.make_frame(n, random_state=seed))
     return synthetic.simulate_libraries(scope, governance_signal=signal, random_state=seed)
+
+
+def _spec():
+    return waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
 
 
 def _clock():
@@ -83,7 +87,7 @@ def _step(lib, spec, B):
 
 
 def step(args):
-    spec = g.load_spec()
+    spec = _spec()
     out = {}
     strong = _libraries(1000, 1.0, 1)
     t = _clock()
@@ -93,7 +97,7 @@ def step(args):
     boot = g.clusterboot(strong, res, spec, B=args.B)
     out["strong_1000"] = {"k": res.k, "ari": round(g.adjusted_rand(res.labels, strong["true_model"]), 4),
                           "select": select, "stability": _since(t), "B": args.B, "overall": boot.attrs["overall"],
-                          "clusters": _clusters(boot), "starts": res.selection[["k", "starts", "replicated"]].to_dict("records")}
+                          "clusters": _clusters(boot), "starts": res.selection[["k", "starts", "best_reached"]].to_dict("records")}
     print("strong_1000", out["strong_1000"], flush=True)
     noise = _libraries(480, 0.0, 1)
     t = _clock()
@@ -109,12 +113,14 @@ def step(args):
         t = _clock()
         res = g.cluster_libraries(lib, spec)
         sel = res.selection
-        row = {"select": _since(t), "k_bic": res.k, "ari_bic": round(g.adjusted_rand(res.labels, lib["true_model"]), 4),
+        row = {"select": _since(t), "criterion": res.info["criterion"], "k": res.k,
+               "ari": round(g.adjusted_rand(res.labels, lib["true_model"]), 4),
                "bic": sel["bic"].round(1).tolist()}
-        for crit in ("sabic", "icl_bic", "aic"):
+        for crit in g.CRITERIA:
             kc = int(sel.loc[sel[crit].idxmin(), "k"])
+            labels = res.labels if kc == res.k else g.cluster_libraries(lib, spec, k=kc).labels
             row[f"k_{crit}"] = kc
-            row[f"ari_{crit}"] = round(g.adjusted_rand(g.cluster_libraries(lib, spec, k=kc).labels, lib["true_model"]), 4)
+            row[f"ari_{crit}"] = round(g.adjusted_rand(labels, lib["true_model"]), 4)
         out[f"wave220_seed{seed}"] = row
         print(f"wave220_seed{seed}", row, flush=True)
     wave = _libraries(1000, 1.0, 3).sample(220, random_state=3).reset_index(drop=True)
@@ -128,7 +134,7 @@ def step(args):
 def scale(args):
     scope = synthetic.in_scope(synthetic.make_frame(args.n, random_state=args.seed))
     lib = synthetic.simulate_libraries(scope, governance_signal=1.0, random_state=args.seed)
-    spec = g.load_spec()
+    spec = _spec()
     result = {"libraries": len(lib), "methods": {}}
     for method, k in (("latent_class", None), ("pam", 4)):
         t = _clock()

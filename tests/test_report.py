@@ -22,6 +22,8 @@ def test_table_view_formats_and_humanises():
     t = report.table_view(df, {"indicator": "label", "p": "p", "n_resp": "int"}, labels={"service_breadth": "Services offered"})
     assert t["header"] == ["Indicator", "P", "N resp"]
     assert t["rows"] == [["Services offered", "< 0.001", "10"], ["Opening hours", "0.200", "3"]]
+    sentence = report.table_view(pd.DataFrame({"d": ["paid_staff: 0.13 vs 1.54; support_wifi: 3% vs 70%"]}), {"d": "label"})
+    assert sentence["rows"] == [["paid staff: 0.13 vs 1.54; support wifi: 3% vs 70%"]]
     auto = report.table_view(df)
     assert auto["rows"][0][0] == "service_breadth" and auto["rows"][1][1] == "0.20"
 

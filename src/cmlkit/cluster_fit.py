@@ -29,7 +29,7 @@ from .kproto import kprototypes
 from .latent_class import latent_class, seed_of
 from .pam import clara, pam, silhouette
 
-CRITERIA = ("bic", "sabic", "icl_bic", "aic")
+CRITERIA = ("bic", "sabic", "icl_bic", "aic", "aic3")
 
 
 @dataclass
@@ -52,7 +52,7 @@ class Clustering:
     posterior: np.ndarray | None = field(default=None, repr=False)   # latent class: n x k responsibilities
 
 
-def _fit_pam(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None):
+def _fit_pam(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None, replicate=0):
     if D is not None:
         med, labels = pam(D, k)
         return labels, {"medoids": med}
@@ -60,21 +60,22 @@ def _fit_pam(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None):
     return labels, {"medoids": med, "cost": cost}
 
 
-def _fit_kprototypes(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None):
-    return kprototypes(X, spec, k, n_init=n_init, random_state=random_state)
+def _fit_kprototypes(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None, replicate=0):
+    return kprototypes(X, spec, k, n_init=n_init, random_state=random_state, replicate=replicate)
 
 
-def _fit_latent_class(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None):
-    return latent_class(X, spec, k, n_init=n_init, random_state=random_state, init_resp=warm)
+def _fit_latent_class(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None, replicate=0):
+    return latent_class(X, spec, k, n_init=n_init, random_state=random_state, init_resp=warm, replicate=replicate)
 
 
-#: clustering methods by name: ``f(X, spec, k, *, D, n_init, random_state, warm) -> (labels, extra)``,
-#: rows of ``X`` (and ``D``) in canonical order; ``warm`` is a warm start where the method takes one.
+#: clustering methods by name: ``f(X, spec, k, *, D, n_init, random_state, warm, replicate) -> (labels, extra)``,
+#: rows of ``X`` (and ``D``) in canonical order; ``warm`` is a warm start where the method takes one;
+#: ``replicate`` > 0 stops the random starts once their best optimum has been reached that many times.
 FITTERS: dict[str, Callable] = {"pam": _fit_pam, "kprototypes": _fit_kprototypes, "latent_class": _fit_latent_class}
 assert set(FITTERS) == set(METHODS)
 
 
-def fit_once(X, spec, method, k, *, D=None, n_init=10, random_state=0, warm=None):
+def fit_once(X, spec, method, k, *, D=None, n_init=10, random_state=0, warm=None, replicate=0):
     """Labels (and criteria) for one method at one k on rows already in canonical order.
 
     Parameters
@@ -95,6 +96,9 @@ def fit_once(X, spec, method, k, *, D=None, n_init=10, random_state=0, warm=None
         Seeds the method.
     warm : array, optional
         Warm start (latent class: responsibilities, n x k).
+    replicate : int, default 0
+        Stop the random starts once their best optimum has been reached this many times (0: run
+        all ``n_init``, as for the reported partition).
 
     Returns
     -------
@@ -109,7 +113,7 @@ def fit_once(X, spec, method, k, *, D=None, n_init=10, random_state=0, warm=None
         raise GovernanceError(f"unknown clustering method {method!r}; use one of {list(FITTERS)}")
     if len(X.drop_duplicates()) < k:
         raise ClusterFitError(f"cannot form {k} clusters from {len(X.drop_duplicates())} distinct libraries")
-    return FITTERS[method](X, spec, k, D=D, n_init=n_init, random_state=random_state, warm=warm)
+    return FITTERS[method](X, spec, k, D=D, n_init=n_init, random_state=random_state, warm=warm, replicate=replicate)
 
 
 def canonical_labels(labels, ids) -> np.ndarray:
@@ -281,7 +285,7 @@ def _cluster(X, D, sorted_ids, order, index, spec, *, method, k, k_range, n_init
         else:
             ss = np.random.default_rng(0).choice(len(Xk), size=min(len(Xk), 2000), replace=False)
             row["silhouette"] = silhouette(gower_matrix(Xk, spec, rows=ss, cols=ss), labels[ss])
-        row.update({key: extra[key] for key in (*CRITERIA, "loglik", "starts", "replicated") if key in extra})
+        row.update({key: extra[key] for key in (*CRITERIA, "loglik", "starts", "best_reached") if key in extra})
         rows.append(row)
     selection = pd.DataFrame(rows)
     single, one = None, {}

@@ -106,7 +106,7 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     warm : numpy.ndarray, optional
         Full-data responsibilities (latent class), subset to each resample as a warm start.
     n_init : int, default 5
-        Most random starts per refit.
+        Most random starts per refit; they stop once their best optimum has been reached twice.
     stop : callable, optional
         ``stop(jaccards_so_far, b) -> bool``, checked after each resample.
     desc : str, default "bootstrap"
@@ -124,7 +124,7 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
             lab, _ = fit_once(X.iloc[idx].reset_index(drop=True), spec, method, k,
                               D=None if D is None else D[np.ix_(idx, idx)], n_init=n_init,
                               random_state=int(rng.integers(0, 2**31 - 1)),
-                              warm=None if warm is None else warm[idx])
+                              warm=None if warm is None else warm[idx], replicate=2)
         except ClusterFitError:    # the resample cannot hold k clusters: every cluster dissolves
             jac[b] = 0.0
         else:
@@ -132,6 +132,27 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
         if stop is not None and stop(jac[:b + 1], b + 1):
             return jac[:b + 1]
     return jac
+
+
+def refit_starts(clustering: Clustering) -> int:
+    """Most random starts of a bootstrap refit.
+
+    Half the starts of the reported fit (at least two), as ``fpc::clusterboot`` users commonly do;
+    for a latent class model, which is warm started from the full-data posterior, two random starts
+    check it (the highest likelihood of the three is kept).
+
+    Parameters
+    ----------
+    clustering : Clustering
+        The reported clustering.
+
+    Returns
+    -------
+    int
+    """
+    if clustering.posterior is not None:
+        return 2
+    return max(2, int(clustering.info.get("n_init", 10)) // 2)
 
 
 def permuted_features(X: pd.DataFrame, *, random_state=0) -> pd.DataFrame:
@@ -200,7 +221,7 @@ def clusterboot(data: pd.DataFrame, clustering: Clustering, spec: dict | None = 
     if method == "pam" and n <= pam_max_n:
         D = clustering.distances[np.ix_(order, order)] if clustering.distances is not None else gower_matrix(X, spec)
     warm = None if clustering.posterior is None else clustering.posterior[order]
-    n_init = max(2, int(clustering.info.get("n_init", 10)) // 2)
+    n_init = refit_starts(clustering)
     with threadpool_limits(limits=threads):
         jac = resample_jaccards(X, orig, spec, method, k, B=B, rng=rng, D=D, warm=warm, n_init=n_init,
                                 desc=f"{method} stability")

@@ -26,7 +26,12 @@ _FEATURE_KEYS = {"source", "derive", "encoding", "levels", "positive", "missing_
 
 
 def default_spec_path() -> Path:
-    """Return the path of ``research/governance.yml`` in the project root."""
+    """Return the path of ``research/governance.yml`` in the project root.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return find_root() / "research" / "governance.yml"
 
 
@@ -74,6 +79,19 @@ def build_features(data: pd.DataFrame, spec: dict) -> pd.DataFrame:
 
     Nominal features come back as strings (missing as NaN), ordinal as level ranks 0..L-1, binary
     as 0/1, numeric as floats after the transform. Index follows ``data``.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean library responses with the feature source columns.
+    spec : dict
+        The governance specification, with ``wave_year`` set from the wave (``cmlkit.waves.with_wave``)
+        when a feature is derived as ``years_since``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per feature.
 
     Raises
     ------

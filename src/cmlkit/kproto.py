@@ -2,9 +2,9 @@
 
 Numeric, ordinal and binary features are min-max scaled to [0, 1] with missing values set to the
 median; nominal features keep their categories with missing as ``"(missing)"``. ``gamma`` is the
-package default (half the mean standard deviation of the numeric columns). Starts (Cao
-initialisation for the categorical prototypes, random numeric prototypes) stop when the lowest
-cost has been reached by ``replicate`` starts, or after ``n_init`` starts.
+package default (half the mean standard deviation of the numeric columns). Starts: Cao
+initialisation for the categorical prototypes, random numeric prototypes; all ``n_init`` run for the
+reported partition, and bootstrap refits stop once the lowest cost has been reached twice.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:
     return M, list(range(len(num_cols), len(num_cols) + len(cat_cols)))
 
 
-def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random_state=0, replicate: int = 2,
+def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random_state=0, replicate: int = 0,
                 rtol: float = 1e-9) -> tuple[np.ndarray, dict]:
     """k-prototypes on scaled features; returns each library's cluster.
 
@@ -64,7 +64,7 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
         Most starts.
     random_state : int or numpy.random.Generator, default 0
         Seeds the starts.
-    replicate : int, default 2
+    replicate : int, default 0
         Stop once this many starts reach the lowest cost (0: run all ``n_init``).
     rtol : float, default 1e-9
         Relative difference under which two costs are the same optimum.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from .instrument import load_instrument
 
 TEMPLATES = resources.files("cmlkit") / "templates"
 PUBLIC_TOP = ("tables", "figures")
-UNIT_LEVEL_IDS = ("library_id", "response_id")  # tables with these columns are unit-level: never in "Other results"  # the report reads products only from these folders (and run.json)
+UNIT_LEVEL_IDS = ("library_id", "response_id")
+RAW_TOKEN = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # variable names inside a sentence  # tables with these columns are unit-level: never in "Other results"  # the report reads products only from these folders (and run.json)
 
 
 class ReportError(CmlkitError):
@@ -82,7 +84,10 @@ def _cell(value, fmt, labels):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if fmt == "label":
-        return labels.get(str(value), humanise(value) if "_" in str(value) and " " not in str(value) else str(value))
+        text = str(value)
+        if text in labels:
+            return labels[text]
+        return humanise(text) if " " not in text else RAW_TOKEN.sub(lambda m: m.group(0).replace("_", " "), text)
     if isinstance(value, (float, np.floating)):
         return FORMATS["num2"](float(value)) if abs(value) < 1000 else FORMATS["int"](float(value))
     if isinstance(value, (bool, np.bool_)):
@@ -274,8 +279,8 @@ def method_note(run_dir: Path, record: dict, findings: pd.DataFrame | None) -> l
         lines.append(f"Design: stratified by region ({strata} strata) with the finite population correction; design degrees of "
                      f"freedom {n - strata} (responses minus strata), smaller within a domain.")
     if findings is not None:
-        lines.append("Intervals: 95%. " + " ".join(
-            f"{m[:1].upper() + m[1:]}." for m in sorted(findings["method"].dropna().astype(str).unique())))
+        methods = sorted(set(findings["method"].dropna().astype(str).str.replace(r"\(n=\d+\)", "", regex=True)))
+        lines.append("Intervals: 95%. " + " ".join(f"{m[:1].upper() + m[1:]}." for m in methods))
     if (run_dir / "tables" / "codebook" / "codebook.xlsx").is_file():
         lines.append("Data for other tools: the clean and weighted responses as labelled SPSS (.sav) and Stata (.dta) files in "
                      "data/labelled/, described by tables/codebook/codebook.xlsx; data/labelled/design.json and design.R give R "
@@ -324,6 +329,8 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
         for t in sec.get("tables", []):
             df = _read_csv(run_dir, t["path"])
             used_tab.add(t["path"])
+            if df is not None and t.get("query"):  # the rows a table shows (report_sections.yml: query)
+                df = df.query(t["query"])
             if df is not None and len(df):
                 tabs.append({"caption": t["caption"], **table_view(df, t.get("columns"), labels=labels)})
         summ = []

@@ -228,33 +228,32 @@ def cube(pik, X, *, random_state=None, eps: float = 1e-9) -> np.ndarray:
     pi = pik[perm]
     A = np.where(pi[:, None] > 0, X[perm] / np.where(pi > 0, pi, 1)[:, None], 0.0)
     p = A.shape[1]
+    # only the p + 1 units moved in a step can leave (0, 1): keep the live units instead of rescanning all N
+    live = np.flatnonzero((pi > eps) & (pi < 1 - eps))
     for _ in range(4 * N + 10):
-        live = np.flatnonzero((pi > eps) & (pi < 1 - eps))
         if len(live) == 0:
             break
         p = min(p, len(live) - 1)
         if p == 0:
             j = live[0]
             pi[j] = float(rng.random() < pi[j])
+            live = live[1:]
             continue
         sub = live[:p + 1]
-        B = A[sub, :p].T
-        u = np.linalg.svd(B)[2][-1]
-        up = np.where(u > eps, (1 - pi[sub]) / np.where(u > eps, u, 1), np.inf)
-        un = np.where(u < -eps, pi[sub] / np.where(u < -eps, -u, 1), np.inf)
-        l1 = min(up.min(), un.min())
-        dp = np.where(u > eps, pi[sub] / np.where(u > eps, u, 1), np.inf)
-        dn = np.where(u < -eps, (1 - pi[sub]) / np.where(u < -eps, -u, 1), np.inf)
-        l2 = min(dp.min(), dn.min())
+        ps = pi[sub]
+        u = np.linalg.svd(A[sub, :p].T)[2][-1]
+        pos, neg = u > eps, u < -eps
+        upos, uneg = u[pos], -u[neg]
+        l1 = min(((1 - ps[pos]) / upos).min(initial=np.inf), (ps[neg] / uneg).min(initial=np.inf))
+        l2 = min((ps[pos] / upos).min(initial=np.inf), ((1 - ps[neg]) / uneg).min(initial=np.inf))
         if not (np.isfinite(l1) and np.isfinite(l2)):
             p -= 1
             continue
-        if rng.random() < l2 / (l1 + l2):
-            pi[sub] = pi[sub] + l1 * u
-        else:
-            pi[sub] = pi[sub] - l2 * u
-        pi[np.abs(pi) < eps] = 0.0
-        pi[np.abs(pi - 1) < eps] = 1.0
+        ps = ps + l1 * u if rng.random() < l2 / (l1 + l2) else ps - l2 * u
+        ps[np.abs(ps) < eps] = 0.0
+        ps[np.abs(ps - 1) < eps] = 1.0
+        pi[sub] = ps
+        live = np.concatenate([sub[(ps > eps) & (ps < 1 - eps)], live[p + 1:]])
     s = np.zeros(N)
     s[perm] = np.round(pi)
     return s.astype(int)
