@@ -48,6 +48,7 @@ def test_report_and_index_are_the_last_step(run):
     assert re.search(r"Council share of income: \d+(\.\d)?% across community libraries \(95% interval \d", page)
     assert "design degrees of freedom" in page and "k = 5" in page and "Responses in" in page
     assert page.count("<img ") == len(list((run / "figures").glob("*.svg")))
+    assert record["run_id"] not in page and not re.search(r"20\d\d-\d\d-\d\dT\d\d:", page)  # nothing time-dependent
     index = (run / "README.md").read_text()
     assert "Open `report.html` first" in index and "`private/`" in index and "`tables/`" in index
 

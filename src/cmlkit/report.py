@@ -344,7 +344,8 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
         if figs or tabs or summ or (fv and fv["n"]):
             views.append({**{k: sec.get(k, "") for k in ("key", "title", "intro")}, "figures": figs, "tables": tabs,
                           "summaries": summ, "findings": fv if fv and fv["n"] else None})
-    other_figs = [figure_view(run_dir, p.stem) for p in sorted((run_dir / "figures").glob("*.svg")) if p.stem not in used_fig]
+    stems = [str(p.relative_to(run_dir / "figures").with_suffix("")) for p in sorted((run_dir / "figures").rglob("*.svg"))]
+    other_figs = [figure_view(run_dir, stem) for stem in stems if stem not in used_fig]
     other_tabs = []
     for p in sorted((run_dir / "tables").glob("**/*.csv")):
         rel = str(p.relative_to(run_dir))
@@ -364,7 +365,10 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
             df = _read_csv(run_dir, h["path"])
             if df is not None:
                 headlines += table_headline(df, label=h["label"], unit=h.get("unit", "share"), section=sec["key"])
-    return {"title": f"Community managed libraries survey, wave {record.get('wave')}", "record": record,
+    pipeline = record.get("pipeline") or "wave"
+    title = (f"Community managed libraries survey, wave {record.get('wave')}" if pipeline == "wave"
+             else f"Community managed libraries survey, {pipeline} run to wave {record.get('wave')}")
+    return {"title": title, "record": record,
             "headlines": headlines,
             "method": method_note(run_dir, record, findings), "method_figures": method_figs,
             "sections": views, "quality": data_quality(run_dir),
@@ -404,7 +408,7 @@ FOLDER_NOTES = {
     "report.html": "**Open this first.** The run's report: key findings with intervals, method, one section per topic with its figures and tables, data quality.",
     "README.md": "This index.",
     "run.json": "Machine-readable record of the run: code version, package versions, parameters, sha256 of every input and product, step timings.",
-    "tables": "Published tables (CSV, XLSX, JSON). `tables/findings/findings.xlsx` is the findings table for toolkit authors.",
+    "tables": "Published tables (CSV, XLSX, JSON); the findings workbook is the table for toolkit authors.",
     "figures": "Figures as PNG (150 dpi) and SVG, with alt text beside each as `.txt`.",
     "data": "Response-level data (parquet/CSV) and labelled exports for SPSS, Stata and R. Not for publication as it stands.",
     "notebooks": "The executed notebooks, one per pipeline step, with their narrative and outputs.",
@@ -429,7 +433,8 @@ def write_index(run_dir, *, out=None) -> Path:
         files = sum(1 for q in p.rglob("*") if q.is_file()) if p.is_dir() and name != "notebooks" else None
         entries.append({"name": name + ("/" if p.is_dir() else ""), "note": FOLDER_NOTES.get(name, ""), "subfolders": subs, "files": files})
     steps = [{"name": s["name"], "notebook": s.get("executed_notebook", "")} for s in record.get("steps", [])]
-    text = _env().get_template("run_readme.md.j2").render(record=record, entries=entries, steps=steps)
+    workbooks = [str(p.relative_to(run_dir)) for p in sorted((run_dir / "tables").rglob("findings.xlsx"))] if (run_dir / "tables").is_dir() else []
+    text = _env().get_template("run_readme.md.j2").render(record=record, entries=entries, steps=steps, workbooks=workbooks)
     out = Path(out) if out else run_dir / "README.md"
     out.write_text(text, encoding="utf-8")
     return out
