@@ -157,3 +157,23 @@ def link_report(links: pd.DataFrame) -> pd.DataFrame:
     """Responses a person must look at: ambiguous, unmatched and duplicate links."""
     need = links["status"].isin(["ambiguous", "unmatched"]) | links["duplicate_link"]
     return links.loc[need].reset_index(drop=True)
+
+
+def status_table(links: pd.DataFrame) -> pd.DataFrame:
+    """How many responses ended in each linkage status, and how many duplicate a link already made.
+
+    Parameters
+    ----------
+    links : pandas.DataFrame
+        The result of :func:`link_responses` (``status`` and ``duplicate_link`` columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``status, responses``: one row per status (most frequent first), then the row
+        ``linked to a library already linked``.
+    """
+    status = links["status"].value_counts().rename_axis("status").rename("responses").reset_index()
+    dup = pd.DataFrame({"status": ["linked to a library already linked"],
+                        "responses": [int(links["duplicate_link"].sum())]})
+    return pd.concat([status, dup], ignore_index=True)

@@ -134,3 +134,39 @@ def _collapse_margins(margins, present, data):
                 m[biggest] += m.pop(k)
         out[f] = m
     return out
+
+
+def describe_weights(report: dict) -> str:
+    """The alt text of the weights histogram: how many weights, their range, design effect and effective n.
+
+    Parameters
+    ----------
+    report : dict
+        The weighting report of :func:`weight_responses` (``method`` and ``diagnostics``).
+
+    Returns
+    -------
+    str
+        One sentence for a screen reader.
+    """
+    d = report["diagnostics"]
+    return (f"Histogram of the {d['n']} survey weights ({report['method']}); they range from {d['min']:.2f} to "
+            f"{d['max']:.2f}, Kish design effect {d['deff_kish']:.2f}, effective sample size {d['n_eff']:.0f}.")
+
+
+def rounded_diagnostics(report: dict, *, digits: int = 3) -> dict:
+    """The weight diagnostics of a weighting report, floats rounded for display.
+
+    Parameters
+    ----------
+    report : dict
+        The weighting report of :func:`weight_responses`.
+    digits : int, default 3
+        Decimal places kept.
+
+    Returns
+    -------
+    dict
+        The ``diagnostics`` mapping with every float rounded.
+    """
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in report["diagnostics"].items()}

@@ -624,6 +624,11 @@ def slot_of(table: pd.DataFrame, library_id: str) -> str:
     return str(library_id) if pd.isna(slot) else str(slot)
 
 
+REPLACEMENT_LOG_COLUMNS = ("date", "declined", "reason", "slot", "replaced_by", "reserve_rank", "pik_declined",
+                           "pik_replacement", "skipped")
+"""The columns of the replacement log (``replacements.csv``), one row per :func:`replace`."""
+
+
 def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, date: str) -> tuple[pd.DataFrame, dict]:
     """Record that a chosen library declined and bring in the next unused reserve of its slot.
 
@@ -668,9 +673,8 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
         t.loc[j, "status"] = "selected"
         t.loc[j, "reason"] = f"replacement for {library_id} ({reason}); slot of {slot}"
         pik = t["pik"] if "pik" in t else pd.Series(np.nan, index=t.index)
-        log = {"date": date, "declined": str(library_id), "reason": reason, "slot": slot, "replaced_by": row["library_id"],
-               "reserve_rank": int(row["reserve_rank"]), "pik_declined": float(pik[hit].iloc[0]), "pik_replacement": float(pik[j]),
-               "skipped": "; ".join(skipped)}
+        log = dict(zip(REPLACEMENT_LOG_COLUMNS, (date, str(library_id), reason, slot, row["library_id"], int(row["reserve_rank"]),
+                                                float(pik[hit].iloc[0]), float(pik[j]), "; ".join(skipped))))
         return t, log
     used = cands.loc[cands["status"] != "reserve", "library_id"].astype(str).tolist()
     raise SamplingError(f"no unused reserve of the slot of {slot!r} keeps the constraints"
