@@ -81,18 +81,12 @@ ALLOWED_MISSING = {
     'crosswalk': {'propose_value_map', 'merge_reviews', 'crosswalk_path', 'read_crosswalk', 'parse_value_map', 'usable', 'harmonised_choices', 'harmonise_select', 'write_review', 'about_sheet'},
     # active on issue #17
     'datetimes': {'parse_datetimes'},
-    # free: still to fill
-    'design': {'step_matrices', 'adjust_influence', 'stage_scales', 'variance', 'degf'},
     # active on issue #17
     'disclosure': {'load_rules', 'small_numerator'},
-    # free: still to fill
-    'domains': {'domain_codes', 'domain_degf'},
     # free: still to fill
     'drift': {'response_rate_change', 'report'},
     # active on issue #17
     'duplicate_entries': {'load_rule', 'duplicate_entries'},
-    # free: still to fill
-    'estimates': {'total', 'mean', 'ratio', 'proportions', 'ci_proportion', 'by_domain'},
     # active on issue #17
     'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
     # active on issue #17
@@ -119,14 +113,10 @@ ALLOWED_MISSING = {
     'ingest_checks': {'entry', 'drop_blank_rows', 'dated_rows', 'drop_footer_rows', 'read_finished', 'read_number', 'read_status', 'check_ids', 'map_codes', 'ticks'},
     # free: still to fill
     'instrument': {'find_root', 'instrument_path', 'load_instrument_file', 'load_instrument'},
-    # free: still to fill
-    'intervals': {'t_quantile', 'wald'},
     # active on issue #14
     'labelled': {'variable_label', 'stata_names', 'prepare', 'write_labelled', 'read_back'},
     # free: still to fill
     'link': {'normalise_name', 'normalise_postcode', 'normalise_authority', 'load_overrides', 'link_report'},
-    # free: still to fill
-    'nonresponse': {'response_rates'},
     # free: still to fill
     'panel': {'panel_status', 'status_counts', 'frame_changes', 'with_previous_risk', 'previous_risk', 'tier_changes'},
     # active on issue #17
@@ -136,13 +126,9 @@ ALLOWED_MISSING = {
     # active on issue #16
     'progress': {'read_progress', 'remaining_s'},
     # free: still to fill
-    'regression': {'reg_term_test'},
-    # free: still to fill
     'relevance': {'evaluate'},
     # active on issue #14
     'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
-    # free: still to fill
-    'research': {'read_spec'},
     # free: still to fill
     'risk': {'load_spec', 'indicators', 'normalise', 'aggregate', 'tier_of', 'score_libraries', 'sensitivity', 'validate', 'combine', 'public_summary'},
     # free: still to fill
@@ -158,7 +144,7 @@ ALLOWED_MISSING = {
     # active on issue #16
     'runlog': {'install', 'read_log'},
     # free: still to fill
-    'sampling': {'load_spec', 'balance_matrix', 'largest_remainder', 'allocate', 'inclusion_probabilities', 'max_variation', 'check_constraints', 'feasibility', 'draw', 'simulate_inclusion', 'purposive', 'add_reserves', 'public_table', 'fieldwork_sheet', 'slot_of', 'replace'},
+    'sampling': {'balance_matrix', 'largest_remainder', 'allocate', 'inclusion_probabilities', 'max_variation', 'check_constraints', 'feasibility', 'draw', 'simulate_inclusion', 'purposive', 'add_reserves', 'public_table', 'fieldwork_sheet', 'slot_of', 'replace'},
     # active on issue #14
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14
@@ -188,13 +174,7 @@ ALLOWED_MISSING = {
     # active on issue #17
     'validate': {'load_rules'},
     # free: still to fill
-    'variance': {'calibration_terms', 'diag_variance'},
-    # free: still to fill
     'waves': {'parse_wave', 'wave_year', 'facts', 'wave_facts', 'sort_waves', 'check_order', 'instruments', 'known_waves', 'all_waves', 'first_wave', 'previous_wave', 'instruments_by_unit', 'with_wave', 'instrument_folder'},
-    # free: still to fill
-    'weighted': {'recipe', 'attach_design', 'rebuild', 'keep_recipe', 'save_weighted', 'load_weighted'},
-    # free: still to fill
-    'weights': {'post_stratify', 'model_matrix', 'population_vector', 'grake', 'rake', 'trim', 'diagnostics'},
     # free: still to fill
     'xlsform': {'read_xlsform'},
 }

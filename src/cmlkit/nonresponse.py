@@ -25,7 +25,21 @@ METHODS = ("poststratify", "rake", "linear", "logit")
 def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int | None = None, by=("region", "type")) -> pd.DataFrame:
     """In-scope libraries, responding libraries and the response rate by region x type.
 
-    ``links`` holds each response's ``library_id`` (duplicate links count once).
+    Parameters
+    ----------
+    scope : pandas.DataFrame
+        The in-scope frame (``library_id`` and the ``by`` columns).
+    links : pandas.DataFrame
+        Each response's ``library_id`` (duplicate links count once).
+    year : int, optional
+        The frame year whose ``operation_<yy>`` column gives each library's type.
+    by : tuple of str, default ("region", "type")
+        The cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell: ``N`` in scope, ``n`` responding, ``rate``; then an ``All`` row.
     """
     f = scope.assign(type=scope[operation_column(year)])
     responded = set(links["library_id"].dropna())
