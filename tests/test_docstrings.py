@@ -119,8 +119,6 @@ ALLOWED_MISSING = {
     'run_kernel': {'available_cpus', 'threads_per_kernel', 'kernel_environment', 'stop_all_kernels'},
     # active on issue #16
     'runlog': {'install', 'read_log'},
-    # free: still to fill
-    'sampling': {'balance_matrix', 'largest_remainder', 'allocate', 'inclusion_probabilities', 'max_variation', 'check_constraints', 'feasibility', 'draw', 'simulate_inclusion', 'purposive', 'add_reserves', 'public_table', 'fieldwork_sheet', 'slot_of', 'replace'},
     # active on issue #14
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14
