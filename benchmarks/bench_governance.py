@@ -7,8 +7,9 @@
   (``--B`` resamples) beside its permuted-features null;
 * ``noise_480``: 480 libraries with the signal switched off — whether BIC prefers one class and the
   stability verdicts;
-* ``wave220_seed*``: waves of the usual size (220 responses) — the k each information criterion
-  (BIC, sabic, ICL-BIC, AIC, AIC3) would choose and the ARI at that k;
+* ``wave220_planted_seed*`` / ``wave220_permuted_seed*``: six waves of the usual size (220 responses),
+  as drawn and with each feature permuted — the k each information criterion (BIC, sabic, ICL-BIC,
+  AIC, AIC3) would choose (1 when one class has the lower value) and, when planted, the ARI at that k;
 * ``step_220``: the whole governance step of the pipeline at 220 responses (choose k, fit the two
   comparison methods, stability of all three with ``--step-B`` resamples each, and their nulls);
 * ``permuted_220``: the same step on a wave whose feature columns are permuted independently.
@@ -108,21 +109,25 @@ def step(args):
     out["noise_480"] = {"k": res.k, "one_class_preferred": res.info["one_class_preferred"], "select": select,
                         "stability": _since(t), "B": 10, "overall": boot.attrs["overall"], "clusters": _clusters(boot)}
     print("noise_480", out["noise_480"], flush=True)
-    for seed in (1, 2, 3):
-        lib = _libraries(1000, 1.0, seed).sample(220, random_state=seed)
-        t = _clock()
-        res = g.cluster_libraries(lib, spec)
-        sel = res.selection
-        row = {"select": _since(t), "criterion": res.info["criterion"], "k": res.k,
-               "ari": round(g.adjusted_rand(res.labels, lib["true_model"]), 4),
-               "bic": sel["bic"].round(1).tolist()}
-        for crit in g.CRITERIA:
-            kc = int(sel.loc[sel[crit].idxmin(), "k"])
-            labels = res.labels if kc == res.k else g.cluster_libraries(lib, spec, k=kc).labels
-            row[f"k_{crit}"] = kc
-            row[f"ari_{crit}"] = round(g.adjusted_rand(labels, lib["true_model"]), 4)
-        out[f"wave220_seed{seed}"] = row
-        print(f"wave220_seed{seed}", row, flush=True)
+    for seed in range(1, 7):
+        pop = _libraries(1000, 1.0, seed)
+        for kind, lib in (("planted", pop.sample(220, random_state=seed)),
+                          ("permuted", _permuted(pop.sample(220, random_state=seed), spec, seed))):
+            t = _clock()
+            res = g.cluster_libraries(lib, spec)
+            sel = res.selection
+            X = g.build_features(lib.sort_values("library_id"), spec).reset_index(drop=True)
+            _, one = g.latent_class(X, spec, 1, n_init=1)
+            row = {"select": _since(t), "criterion": res.info["criterion"], "k": res.k,
+                   "one_class_preferred": res.info["one_class_preferred"]}
+            for crit in g.CRITERIA:
+                kc = int(sel.loc[sel[crit].idxmin(), "k"])
+                row[f"k_{crit}"] = kc if sel[crit].min() < one[crit] else 1
+                if kind == "planted":
+                    labels = res.labels if kc == res.k else g.cluster_libraries(lib, spec, k=kc).labels
+                    row[f"ari_{crit}"] = round(g.adjusted_rand(labels, lib["true_model"]), 4)
+            out[f"wave220_{kind}_seed{seed}"] = row
+            print(f"wave220_{kind}_seed{seed}", row, flush=True)
     wave = _libraries(1000, 1.0, 3).sample(220, random_state=3).reset_index(drop=True)
     out["step_220"] = _step(wave, spec, args.step_B)
     print("step_220", out["step_220"], flush=True)

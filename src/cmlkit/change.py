@@ -22,11 +22,7 @@ from scipy import stats
 
 from cmlkit import design as D
 from cmlkit import disclosure
-from cmlkit.errors import CmlkitError
-
-
-class ChangeError(CmlkitError):
-    """Stacked data that cannot give a change estimate."""
+from cmlkit.errors import ChangeError  # errors live in cmlkit.errors; re-exported here
 
 
 def stacked_design(stacked: pd.DataFrame, *, overlap: bool = True, weights: str = "weight", cluster: str = "library_id",

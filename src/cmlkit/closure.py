@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from .errors import CmlkitError
+from .errors import ClosureModelError  # errors live in cmlkit.errors; re-exported here
 from .link import link_responses
 
 YEARS = (2016, 2019, 2021, 2022, 2023)
@@ -42,10 +42,6 @@ COMMUNITY = ("CR", "ICL")
 OPEN = ("LA", "LAU", "C", "CR", "ICL")
 UNCLEAR = ("Unknown", "Temporary Closure")
 NUMERIC = ("log_hours_16", "imd_decile")
-
-
-class ClosureModelError(CmlkitError):
-    """The frame history cannot support a closure model."""
 
 
 def _codes(frame: pd.DataFrame) -> np.ndarray:

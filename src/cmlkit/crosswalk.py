@@ -24,7 +24,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from cmlkit import tables, waves
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import CrosswalkError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.instrument import Instrument, load_instrument
 
 MAPPINGS = ("exact", "renamed", "recoded", "not_comparable")
@@ -33,10 +33,6 @@ COLUMNS = ["canonical", "type", "in_waves", "id_a", "id_b", "text_a", "text_b", 
            "choices_added", "choices_removed", "mapping", "value_map", "fuzzy_match", "fuzzy_score",
            "reviewed", "note"]
 REVIEW_KEEP = ("mapping", "value_map", "reviewed", "note")
-
-
-class CrosswalkError(CmlkitError):
-    """A crosswalk that is missing, unreviewed or does not fit the data."""
 
 
 def _family(qtype: str) -> str:

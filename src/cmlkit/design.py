@@ -31,17 +31,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import DesignError, NegativeWeightWarning  # errors live in cmlkit.errors; re-exported here
 
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
-
-
-class DesignError(CmlkitError):
-    """A design cannot be built or used as asked."""
-
-
-class NegativeWeightWarning(UserWarning):
-    """Calibration produced negative weights (estimates and SEs follow R; consider ``bounds``)."""
 
 
 @dataclass(frozen=True)

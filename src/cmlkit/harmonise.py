@@ -26,18 +26,14 @@ import yaml
 from cmlkit import crosswalk as CW
 from cmlkit import indicators as IND
 from cmlkit import tables, waves
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import TrendError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.frame import in_scope, load_frame, operation_column
 from cmlkit.instrument import find_root, load_instrument
-from cmlkit.run import sha256_file
+from cmlkit.run_cache import sha256_file
 
 WEIGHTED_PRODUCT = "library_weighted"
 RATES_TABLE = Path("tables") / "weighting" / "response_rates.csv"
 DESIGN_COLUMNS = ("library_id", "weight", "region", "type")
-
-
-class TrendError(CmlkitError):
-    """Wave runs that cannot be compared."""
 
 
 def read_manifest(path) -> list:

@@ -24,15 +24,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CmlkitError
+from .errors import IndicatorError  # errors live in cmlkit.errors; re-exported here
 from .research import read_spec
 
 DERIVATIONS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity", "years_until",
                "source")
-
-
-class IndicatorError(CmlkitError):
-    """An indicator definition or input that cannot be used."""
 
 
 def load_spec(path=None) -> dict:

@@ -234,7 +234,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:
                 joined, leftover, repaired = _split_joined(next(s for c, s, _ in parts if c.role == "joined"), inst.choices(qid), JOIN[platform])
-                log += [checks.entry(line[k], "mojibake_label", "UTF-8 text read as cp1252 (mojibake) repaired to match a choice label",
+                log += [checks.entry(line[k], "mojibake_label", "choice label read as cp1252 (mojibake) repaired before the split",
                                      response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
                 if other_q:
                     other_text = leftover
@@ -302,21 +302,27 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
 
     Labels that contain the separator are first replaced by a placeholder, then cells are split
     (pyarrow list kernels), fragments matched to labels exactly, and what is left joined back as
-    the 'other' text. A fragment that matches no label but is mojibake (``CafÃ©``) is repaired
-    first, so the choice is not lost. Returns (space-joined names in choice order, leftover text or
-    None, ``[(position, old fragment, repaired fragment)]``).
+    the 'other' text. Choice labels double-encoded in a cell (``CafÃ©``) are repaired first, so no
+    choice is lost to the 'other' text (mojibake in typed 'other' text is left to cleaning, which
+    logs it). Returns (space-joined names in choice order, leftover text or None,
+    ``[(position, double-encoded label, label)]`` for every label found double-encoded; the cell
+    itself, which may hold typed 'other' text, is never returned).
     """
     n = len(cells)
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
     repaired = []
     suspect = pc.fill_null(pc.match_substring_regex(arrow_strings(cells), MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
-    if suspect.any():
-        fixed = cells[suspect].map(fix_mojibake)
-        fixed = fixed[fixed.notna()]
-        repaired = [(int(np.flatnonzero(cells.index == i)[0]), cells[i], f) for i, f in fixed.items()]
+    garbled = {c["label"].encode("utf-8").decode("cp1252", errors="replace"): c["label"] for c in choices}
+    garbled = {bad: good for bad, good in garbled.items() if bad != good}
+    if suspect.any() and garbled:  # only the labels are repaired here; mojibake in typed 'other' text is cleaning's (logged there)
+        sub = cells[suspect].astype(str)
+        for bad, good in garbled.items():
+            hit = sub.str.contains(bad, regex=False)
+            repaired += [(int(k), bad, good) for k in np.flatnonzero(suspect)[hit.to_numpy(bool)]]
+            sub = sub.str.replace(bad, good, regex=False)
         cells = cells.copy()
-        cells[fixed.index] = fixed
+        cells[suspect] = sub.to_numpy()
     text = pa.array(cells.astype(object).where(cells.notna(), None).tolist(), type=pa.string())
     text = pc.utf8_rtrim(pc.utf8_trim_whitespace(text), characters=sep.strip() or sep)
     fragment_of = {}

@@ -110,7 +110,9 @@ def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, p
         raise IngestError("row has no start or end time, so it is not a response (a summary row among the responses?)",
                           file=path, row=r, column=column)
     foot = data.iloc[last + 1:]
-    log = [_footer_entry(r, " ".join(str(v) for v in rec.dropna().tolist())) for r, (_, rec) in zip(rows[last + 1:], foot.iterrows())]
+    # the text of a short footer ('Total responses: 245') is shown; a longer row only by its size (it might hold answers)
+    log = [_footer_entry(r, " ".join(str(v) for v in cells) if len(cells) <= 3 else f"{len(cells)} filled cells")
+           for r, cells in zip(rows[last + 1:], (rec.dropna().tolist() for _, rec in foot.iterrows()))]
     return data.iloc[: last + 1].reset_index(drop=True), rows[: last + 1], log
 
 

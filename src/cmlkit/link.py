@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from cmlkit.errors import FrameError
+from cmlkit.instrument import find_root
 
 STATUSES = ("override", "exact", "fuzzy", "ambiguous", "unmatched")
 _DROP = re.compile(r"\b(the|library|libraries|community|village|friends|of|and|hub|centre|center|branch|public)\b")
@@ -63,8 +64,6 @@ def _postcode_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def load_overrides(instrument: str, *, root=None) -> pd.DataFrame:
     """The manual link overrides of an instrument (empty when the file does not exist)."""
-    from cmlkit.instrument import find_root
-
     path = find_root(root) / "survey_instruments" / instrument / "link_overrides.csv"
     if not path.is_file():
         return pd.DataFrame(columns=["library_name", "postcode", "library_id", "note"])

@@ -6,6 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from .errors import CmlkitError
+from .instrument import find_root
+
 
 def read_spec(name: str, path=None, *, error=None, what: str = "specification") -> tuple[dict, Path]:
     """Parse ``research/<name>`` (or ``path``) and return it with the path it came from.
@@ -13,9 +16,6 @@ def read_spec(name: str, path=None, *, error=None, what: str = "specification") 
     Raises ``error`` (a :class:`cmlkit.errors.CmlkitError` subclass) with a one-line message naming
     the file when it cannot be read or parsed.
     """
-    from .errors import CmlkitError
-    from .instrument import find_root
-
     path = Path(path) if path else find_root() / "research" / name
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -15,14 +15,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CmlkitError
+from . import disclosure
+from . import estimates as E
+from .errors import RiskError  # errors live in cmlkit.errors; re-exported here
+from .findings import design_of
+from .indicators import IndicatorError, derive
 from .research import read_spec
 
 NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
-
-
-class RiskError(CmlkitError):
-    """A risk specification or input that cannot be used."""
 
 
 def load_spec(path=None) -> dict:
@@ -58,8 +58,6 @@ def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.D
     -------
     (values, labels) : DataFrames indexed like ``data``, one column per indicator
     """
-    from .indicators import IndicatorError, derive
-
     values, labels = {}, {}
     for name, ind in spec["indicators"].items():
         try:
@@ -277,10 +275,6 @@ def public_summary(weighted: pd.DataFrame, scores: pd.DataFrame, *, by=("type", 
         ``breakdown, domain, estimate, ci_low, ci_high, base_n, ci_method, suppressed, suppression``
         — aggregates only, no library-level rows.
     """
-    from . import disclosure
-    from . import estimates as E
-    from .findings import design_of
-
     data = weighted.assign(_at=np.where(scores["score"].notna().to_numpy(), (scores["tier"] == tier).astype(float), np.nan))
     des = design_of(data)
     rows = [{"breakdown": "all", "domain": "all", **E.ci_proportion(des, "_at")}]

@@ -25,17 +25,13 @@ import pandas as pd
 
 from .case_balance import balance, balance_summary  # noqa: F401  (the balance table lives in cmlkit.case_balance)
 from .case_balance import balance_columns as _balance_columns
-from .errors import CmlkitError
+from .errors import SamplingError  # errors live in cmlkit.errors; re-exported here
 from .progress import track
 from .research import read_spec
 
 METHODS = ("balanced", "stratified", "max_variation")
 _KEYS = {"sample_size", "draw_from", "method", "stratify_by", "allocation", "neyman_variable", "min_per_stratum",
          "balance_on", "constraints", "max_tries", "purposive", "reserves_per_case", "random_state"}
-
-
-class SamplingError(CmlkitError):
-    """A selection that cannot be made as specified (an unmet constraint, a bad specification)."""
 
 
 def load_spec(path=None) -> dict:

@@ -12,12 +12,8 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from cmlkit.errors import CmlkitError, InstrumentError
+from cmlkit.errors import InstrumentError, WaveError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.instrument import WAVE_RE, Instrument, find_root, load_instrument
-
-
-class WaveError(CmlkitError):
-    """A wave id, wave order or wave/instrument combination that cannot be used."""
 
 
 @dataclass(frozen=True)

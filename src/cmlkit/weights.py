@@ -23,12 +23,9 @@ import numpy as np
 import pandas as pd
 
 from cmlkit.design import Design, DesignError
+from cmlkit.errors import CalibrationError  # errors live in cmlkit.errors; re-exported here
 
 CALFUNS = ("linear", "raking", "logit")
-
-
-class CalibrationError(DesignError):
-    """Calibration is impossible or did not converge."""
 
 
 def post_stratify(design: Design, cell: str, population: dict | pd.Series) -> Design:
