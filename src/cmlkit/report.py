@@ -208,7 +208,21 @@ def table_headline(df: pd.DataFrame, *, label: str, unit: str = "share", section
 
 
 def change_headlines(df: pd.DataFrame, *, section: str = "", **_) -> list:
-    """Key-finding sentences from a trend findings table: each indicator's overall change with its interval."""
+    """Key-finding sentences from a trend findings table: each indicator's overall change with its interval.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A trend findings table (``indicator, label, breakdown, wave_a, wave_b, estimate_a, estimate_b, change,
+        ci_low, ci_high, n_both, suppressed``); its ``breakdown == "overall"`` rows are used.
+    section : str
+        The report section the sentences belong to.
+
+    Returns
+    -------
+    list of dict
+        ``{"section", "text"}`` per unsuppressed indicator; shares in percentage points.
+    """
     units = share_intervals.units(indicators.load_spec())
     rows = df.loc[(df["breakdown"].astype(str) == "overall") & ~df["suppressed"].astype(str).str.lower().isin(["true", "1"])]
     out = []
