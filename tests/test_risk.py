@@ -258,3 +258,17 @@ def test_no_contact_field_in_any_public_output(at_risk_run):
     assert val["ranking_weight"] in (0.0, 0.2) and val["in_words"]
     ctx = pd.read_csv(out / "tables" / "risk" / "authority_context.csv")
     assert ctx["context"].str.endswith("(public data, not a prediction).").all()
+
+
+def test_publish_threshold_has_one_home(tmp_path):
+    sp = risk.load_spec()
+    assert sp["publish"]["k"] == disclosure.load_rules()["k"]
+    assert sp["publish"]["numerator_k"] == disclosure.load_rules()["numerator"]["k"]
+    p = tmp_path / "risk.yml"
+    (tmp_path / "disclosure.yml").write_text("k: 11\nnumerator: {k: 4}\n")
+    p.write_text("indicators:\n  x: {derive: {diversity: [a, b]}, direction: higher_is_riskier, goalposts: [0, 1]}\n"
+                 "publish: {disclosure: disclosure.yml}\n")
+    assert risk.load_spec(p)["publish"]["k"] == 11          # read from the referenced file, never restated
+    p.write_text("indicators: {}\npublish: {min_cell: 5}\n")
+    with pytest.raises(risk.RiskError, match="lives in research/disclosure.yml"):
+        risk.load_spec(p)

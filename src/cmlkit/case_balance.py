@@ -13,7 +13,19 @@ import pandas as pd
 
 
 def balance_columns(cands: pd.DataFrame, spec: dict) -> tuple[list, list]:
-    """The numeric and categorical balancing variables of ``spec`` known for every candidate."""
+    """The numeric and categorical balancing variables of ``spec`` known for every candidate.
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        The candidates.
+    spec : dict
+        The case-study specification (``balance_on``).
+
+    Returns
+    -------
+    (numeric, categorical) : (list, list)
+    """
     bal = spec.get("balance_on") or {}
     num = [c for c in bal.get("numeric", []) if c in cands and cands[c].notna().all()]
     cat = [c for c in bal.get("categorical", []) if c in cands and cands[c].notna().all()]
@@ -47,6 +59,15 @@ def balance(table: pd.DataFrame, spec: dict, *, achieved: bool = True) -> pd.Dat
     deviant cases are chosen on purpose, so they are shown separately, unweighted. With
     maximum-variation selection there are no inclusion probabilities and the sample is unweighted
     (``weighting`` says so).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table (candidates with role, status and inclusion probabilities).
+    spec : dict
+        The case-study specification.
+    achieved : bool, default True
+        Weight by ``pik_achieved`` where present.
 
     Returns
     -------
@@ -86,7 +107,19 @@ def balance(table: pd.DataFrame, spec: dict, *, achieved: bool = True) -> pd.Dat
 
 def balance_summary(bal: pd.DataFrame, *, threshold: float = 0.25) -> dict:
     """The balance table in a few numbers: the probability sample's mean and largest absolute
-    standardised difference, the share of rows within ``threshold``, and the same for the purposive cases."""
+    standardised difference, the share of rows within ``threshold``, and the same for the purposive cases.
+
+    Parameters
+    ----------
+    bal : pandas.DataFrame
+        :func:`balance` output.
+    threshold : float, default 0.25
+        The standardised difference counted as balanced.
+
+    Returns
+    -------
+    dict
+    """
     d = bal["std_diff"].abs()
     p = bal["purposive_std_diff"].abs()
     return {"probability_sample_n": int(bal["sample_n"].iloc[0]) if len(bal) else 0,

@@ -39,6 +39,10 @@ def stacked_design(stacked: pd.DataFrame, *, overlap: bool = True, weights: str 
     weights, cluster, strata : str
         Columns: survey weights (each wave's own), library id, stratum.
 
+    Returns
+    -------
+    Design
+
     Notes
     -----
     No finite population correction: with a partial panel the wave designs' corrections cannot be carried to
@@ -63,7 +67,24 @@ def _cells(stacked: pd.DataFrame, by: str | None, waves: list):
 
 
 def wave_means(design: D.Design, y: np.ndarray, Dm: np.ndarray, Wm: np.ndarray):
-    """Domain x wave means, their influence matrix (n x (domains*waves)) and unweighted bases."""
+    """Domain x wave means, their influence matrix (n x (domains*waves)) and unweighted bases.
+
+    Parameters
+    ----------
+    design : Design
+        The stacked design (:func:`stacked_design`).
+    y : numpy.ndarray
+        The variable, one value per stacked row.
+    Dm : numpy.ndarray
+        Row x domain 0/1 membership.
+    Wm : numpy.ndarray
+        Row x wave 0/1 membership.
+
+    Returns
+    -------
+    (means, influence, bases)
+        Domain x wave means, their influence matrix (n x (domains*waves)) and unweighted bases.
+    """
     ok = ~np.isnan(y)
     w = np.where(ok, design.weights, 0.0)
     yv = np.where(ok, y, 0.0)
@@ -152,7 +173,20 @@ def change_estimates(stacked: pd.DataFrame, columns, *, waves: list, by=("type",
 def flag_small_bases(table: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
     """Disclosure control for change rows (:func:`cmlkit.disclosure.suppress`): a row whose base in either wave
     is below ``k`` is suppressed, and a second one within the same indicator, breakdown and pair of waves when
-    one alone would be; the published numbers of suppressed rows are blanked."""
+    one alone would be; the published numbers of suppressed rows are blanked.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Change rows with each wave's base.
+    k : int, optional
+        Smallest publishable base; default ``research/disclosure.yml``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        With ``suppressed`` and ``suppression``; suppressed rows blanked.
+    """
     blank = ("estimate_a", "estimate_b", "se_a", "se_b", "change", "se", "ci_low", "ci_high", "se_independent")
     t = table.assign(base_n=table[["n_a", "n_b"]].min(axis=1),
                      _group=table["indicator"] + "|" + table["breakdown"] + "|" + table["wave_a"] + "|" + table["wave_b"])

@@ -25,6 +25,11 @@ def panel_status(frames: dict, respondents: dict, *, waves: list) -> pd.DataFram
         wave -> library ids with a weighted response.
     waves : list of str
         In time order.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``library_id``, the pair of waves, ``status`` and ``reason``.
     """
     out = []
     for a, b in zip(waves, waves[1:]):
@@ -52,13 +57,38 @@ def panel_status(frames: dict, respondents: dict, *, waves: list) -> pd.DataFram
 
 
 def status_counts(status: pd.DataFrame) -> pd.DataFrame:
-    """Libraries by pair of waves, status and reason (the published panel table)."""
+    """Libraries by pair of waves, status and reason (the published panel table).
+
+    Parameters
+    ----------
+    status : pandas.DataFrame
+        :func:`panel_status` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return (status.groupby(["wave_a", "wave_b", "status", "reason"]).size().rename("libraries").reset_index()
             .sort_values(["wave_a", "status", "reason"], kind="stable").reset_index(drop=True))
 
 
 def frame_changes(frames: dict, *, waves: list, scope_codes=("CR", "ICL")) -> pd.DataFrame:
-    """Governance codes that changed between consecutive frames, for libraries community run in either year."""
+    """Governance codes that changed between consecutive frames, for libraries community run in either year.
+
+    Parameters
+    ----------
+    frames : dict
+        Wave -> frame libraries (as :func:`panel_status`).
+    waves : list of str
+        In time order.
+    scope_codes : tuple of str, default ("CR", "ICL")
+        Community run codes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per library and pair of waves whose code changed.
+    """
     out = []
     for a, b in zip(waves, waves[1:]):
         m = frames[a][["library_id", "code"]].merge(frames[b][["library_id", "code"]], on="library_id", how="outer",
@@ -91,6 +121,16 @@ def with_previous_risk(current: pd.DataFrame, previous: pd.DataFrame) -> pd.Data
 
     Both are priority lists of notebook 60 (``library_id, tier, score, rank``, or their plain headers
     :data:`RISK_HEADERS`); libraries new to the list get empty previous columns and ``tier_change`` "new".
+
+    Parameters
+    ----------
+    current, previous : pandas.DataFrame
+        The priority lists of this and the previous wave.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``current`` with the previous tier, score, rank and ``tier_change``.
     """
     plain = "Library id" in current.columns
     current, previous = _risk_names(current), _risk_names(previous)
@@ -109,13 +149,36 @@ def with_previous_risk(current: pd.DataFrame, previous: pd.DataFrame) -> pd.Data
 
 
 def previous_risk(lists: dict, *, waves: list) -> pd.DataFrame:
-    """:func:`with_previous_risk` for the last two waves (``lists``: wave -> priority list); empty when either is missing."""
+    """:func:`with_previous_risk` for the last two waves (``lists``: wave -> priority list); empty when either is missing.
+
+    Parameters
+    ----------
+    lists : dict
+        Wave -> priority list.
+    waves : list of str
+        In time order.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if len(waves) < 2 or waves[-1] not in lists or waves[-2] not in lists:
         return pd.DataFrame(columns=["library_id", "tier", "score", "previous_tier", "previous_score", "tier_change"])
     return with_previous_risk(lists[waves[-1]], lists[waves[-2]])
 
 
 def tier_changes(priority: pd.DataFrame) -> pd.Series:
-    """Libraries by change in risk level since the previous wave (either header style)."""
+    """Libraries by change in risk level since the previous wave (either header style).
+
+    Parameters
+    ----------
+    priority : pandas.DataFrame
+        :func:`with_previous_risk` output.
+
+    Returns
+    -------
+    pandas.Series
+        Libraries by ``tier_change``.
+    """
     col = "tier_change" if "tier_change" in priority else PREVIOUS_HEADERS["tier_change"]
     return priority[col].value_counts().rename("libraries") if col in priority else pd.Series(dtype=int, name="libraries")
