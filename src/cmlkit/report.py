@@ -207,6 +207,42 @@ def table_headline(df: pd.DataFrame, *, label: str, unit: str = "share", section
              f"(95% interval {format_value(r['ci_low'], unit)} to {format_value(r['ci_high'], unit)}{n})."}]
 
 
+def change_headlines(df: pd.DataFrame, *, section: str = "", **_) -> list:
+    """Key-finding sentences from a trend findings table: each indicator's overall change with its interval.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A trend findings table (``indicator, label, breakdown, wave_a, wave_b, estimate_a, estimate_b, change,
+        ci_low, ci_high, n_both, suppressed``); its ``breakdown == "overall"`` rows are used.
+    section : str
+        The report section the sentences belong to.
+
+    Returns
+    -------
+    list of dict
+        ``{"section", "text"}`` per unsuppressed indicator; shares in percentage points.
+    """
+    units = share_intervals.units(indicators.load_spec())
+    rows = df.loc[(df["breakdown"].astype(str) == "overall") & ~df["suppressed"].astype(str).str.lower().isin(["true", "1"])]
+    out = []
+    for r in rows.to_dict("records"):
+        unit = units.get(r["indicator"], "number")
+        pts = unit == "share"
+        scale, suffix = (100, " percentage points") if pts else (1, UNIT_SUFFIX.get(unit, ""))
+        fmt = (lambda v: f"{v * scale:+.1f}") if pts or unit in ("months", "number") else (lambda v: f"{v:+.2f}")
+        out.append({"section": section, "text": (
+            f"{r['label']}: {format_value(r['estimate_a'], unit)} in {r['wave_a']}, {format_value(r['estimate_b'], unit)} in "
+            f"{r['wave_b']}; change {fmt(r['change'])}{suffix} (95% interval {fmt(r['ci_low'])} to {fmt(r['ci_high'])}; "
+            f"{int(r['n_both'])} libraries answered both waves).")})
+    return out
+
+
+HEADLINE_BUILDERS = {"estimate": lambda df, *, label, unit="share", section="": table_headline(df, label=label, unit=unit, section=section),
+                     "change": change_headlines}
+"""Headline kind (``headlines`` in the section registry) -> function(table, ...) -> key-finding sentences."""
+
+
 def _summary_volunteer_scale(s):
     aw, au = s.get("alpha_weighted") or {}, s.get("alpha_unweighted") or {}
     return [f"The volunteer satisfaction scale ({len(s.get('items', []))} items) has Cronbach's alpha "
@@ -324,7 +360,10 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
     used_fig, used_tab = set(sections.get("method_figures", [])), {"tables/findings/findings.csv"}
     views = []
     for sec in sections["sections"]:
-        figs = [f for f in (figure_view(run_dir, s) for s in sec.get("figures", [])) if f]
+        globbed = [str(p.relative_to(run_dir / "figures").with_suffix("")) for pattern in sec.get("figure_globs", [])
+                   for p in sorted((run_dir / "figures").glob(pattern + ".svg"))]
+        sec = {**sec, "figures": list(sec.get("figures", [])) + globbed}
+        figs = [f for f in (figure_view(run_dir, s) for s in sec["figures"]) if f]
         tabs = []
         for t in sec.get("tables", []):
             df = _read_csv(run_dir, t["path"])
@@ -364,7 +403,8 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
         for h in sec.get("headlines", []):
             df = _read_csv(run_dir, h["path"])
             if df is not None:
-                headlines += table_headline(df, label=h["label"], unit=h.get("unit", "share"), section=sec["key"])
+                opts = {k: v for k, v in h.items() if k not in ("path", "builder")}
+                headlines += HEADLINE_BUILDERS[h.get("builder", "estimate")](df, section=sec["key"], **opts)
     pipeline = record.get("pipeline") or "wave"
     title = (f"Community managed libraries survey, wave {record.get('wave')}" if pipeline == "wave"
              else f"Community managed libraries survey, {pipeline} run to wave {record.get('wave')}")
