@@ -50,8 +50,6 @@ def missing_sections(path):
 # a function documented since is simply removed from it, a new function must be documented.
 ALLOWED_MISSING = {
     # free: still to fill
-    'authority_context': {'context_sentence'},
-    # free: still to fill
     'change_study': {'panel_populations', 'draw_waves', 'estimate_change'},
     # active on issue #17
     'clean': {'ingest_entries'},
@@ -73,8 +71,6 @@ ALLOWED_MISSING = {
     'datetimes': {'parse_datetimes'},
     # active on issue #17
     'disclosure': {'load_rules', 'small_numerator'},
-    # free: still to fill
-    'drift': {'response_rate_change', 'report'},
     # active on issue #17
     'duplicate_entries': {'load_rule', 'duplicate_entries'},
     # active on issue #17
@@ -89,8 +85,6 @@ ALLOWED_MISSING = {
     'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
     # active on issue #17
     'finalise': {'finalise'},
-    # free: still to fill
-    'harmonise': {'read_manifest', 'load_run', 'load_runs', 'wave_indicators', 'select_maps', 'frame_codes', 'stack_runs', 'respondents', 'versions', 'read_rates', 'inputs_record', 'write_manifest', 'read_run_table', 'wave_ids'},
     # active on issue #17
     'ingest': {'sniff_encoding', 'detect_platform', 'check_header'},
     # active on issue #17
@@ -99,16 +93,12 @@ ALLOWED_MISSING = {
     'labelled': {'variable_label', 'stata_names', 'prepare', 'write_labelled', 'read_back'},
     # active on issue #17
     'platforms': {'layout'},
-    # free: still to fill
-    'priority_list': {'priority_sheet', 'not_responded_sheet', 'glossary', 'write_workbook', 'write_csv'},
     # active on issue #16
     'progress': {'read_progress', 'remaining_s'},
     # free: still to fill
     'relevance': {'evaluate'},
     # active on issue #14
     'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
-    # free: still to fill
-    'risk_validation': {'indicator_aucs', 'missing_behaviour'},
     # active on issue #16
     'run': {'new_run_dir', 'run_pipeline', 'main_echo'},
     # active on issue #16
