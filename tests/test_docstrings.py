@@ -49,8 +49,6 @@ def missing_sections(path):
 # are allow-listed until they land; "free" ones are still to fill. The integrator shrinks this list:
 # a function documented since is simply removed from it, a new function must be documented.
 ALLOWED_MISSING = {
-    # free: still to fill
-    'change_study': {'panel_populations', 'draw_waves', 'estimate_change'},
     # active on issue #17
     'clean': {'ingest_entries'},
     # active on issue #17
@@ -65,8 +63,6 @@ ALLOWED_MISSING = {
     'codebook': {'codebook', 'codebook_markdown', 'write_codebook', 'r_design', 'recipe_of', 'design_spec', 'write_design'},
     # active on issue #17
     'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
-    # free: still to fill
-    'coverage': {'population', 'headline_estimates', 'coverage_study', 'summarise'},
     # active on issue #17
     'datetimes': {'parse_datetimes'},
     # active on issue #17
@@ -95,8 +91,6 @@ ALLOWED_MISSING = {
     'platforms': {'layout'},
     # active on issue #16
     'progress': {'read_progress', 'remaining_s'},
-    # free: still to fill
-    'relevance': {'evaluate'},
     # active on issue #14
     'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
     # active on issue #16
@@ -113,16 +107,8 @@ ALLOWED_MISSING = {
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14
     'summary': {'item_response', 'choice_shares', 'findings_markdown'},
-    # free: still to fill
-    'synthetic': {'prepare_frame', 'in_scope', 'latest_operation_column', 'typed_identity', 'response_propensity'},
-    # free: still to fill
-    'synthetic_panel': {'transition_rates', 'advance_frame', 'advance_population', 'panel_propensity', 'to_layout', 'change_truth', 'comparable_derive'},
-    # free: still to fill
-    'synthetic_risk': {'non_circular', 'apply_scenario'},
     # active on issue #19
     'synthetic_users': {'summarise_population', 'make_user_wave'},
-    # free: still to fill
-    'synthetic_wave': {'render_raw', 'check_layout', 'by_question_id', 'write_exports'},
     # active on issue #14
     'tables': {'neutralise_formulas', 'write_csv', 'write_parquet', 'write_table', 'read_table', 'column_format', 'format_sheet', 'write_xlsx', 'write_findings_xlsx', 'freeze_xlsx', 'write_text', 'write_json'},
     # active on issue #17
@@ -135,8 +121,6 @@ ALLOWED_MISSING = {
     'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
     # active on issue #17
     'validate': {'load_rules'},
-    # free: still to fill
-    'xlsform': {'read_xlsform'},
 }
 
 

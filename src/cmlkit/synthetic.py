@@ -202,6 +202,16 @@ def prepare_frame(frame: pd.DataFrame, *, random_state=0) -> pd.DataFrame:
     ``year_community_run`` is drawn within the window in which the library first appears as CR or
     ICL in the frame history (before 2016: 2008-2016); ``imd_decile`` is drawn uniformly when absent;
     missing weekly hours are filled with the median of community libraries. Real columns are kept.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A normalised real frame.
+    random_state : int or numpy.random.Generator, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     rng = np.random.default_rng(random_state)
     f = frame.copy()
@@ -228,13 +238,34 @@ def in_scope(frame: pd.DataFrame, *, codes=("CR", "ICL"), year: int | None = Non
     """Return the frame rows whose operation code in ``year`` is one of ``codes`` (synthetic frames).
 
     ``year`` None reads the frame's latest ``operation_YY`` column.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A synthetic frame.
+    codes : tuple of str, default ("CR", "ICL")
+    year : int, optional
+        The year whose ``operation_YY`` column is read.
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     col = f"operation_{year % 100:02d}" if year is not None else latest_operation_column(frame)
     return frame.loc[frame[col].isin(codes)].reset_index(drop=True)
 
 
 def latest_operation_column(frame: pd.DataFrame) -> str:
-    """The ``operation_YY`` column of the latest year in a frame."""
+    """The ``operation_YY`` column of the latest year in a frame.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+
+    Returns
+    -------
+    str
+    """
     cols = sorted(c for c in frame.columns if re.fullmatch(r"operation_\d\d", c))
     if not cols:
         raise ValueError("the frame has no operation_YY column")
@@ -338,6 +369,16 @@ def typed_identity(names: pd.Series, postcodes: pd.Series, authorities: pd.Serie
     About a quarter of names are varied ('Friends of X Library', 'X Community Library', lower case,
     '&' for 'and'); 4% of postcodes lose their space or gain a one-character slip, 4% are left
     blank; a third of councils are written as 'X Council' or 'X County Council'.
+
+    Parameters
+    ----------
+    names, postcodes, authorities : pandas.Series
+        The true values.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    (names, postcodes, authorities) : tuple of numpy.ndarray (object)
     """
     n = len(names)
     nm = pd.Series(names.to_numpy(dtype=object))
@@ -549,7 +590,20 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
 
 
 def response_propensity(scope: pd.DataFrame, *, random_state=0, target: float = 0.5) -> np.ndarray:
-    """Probability that each in-scope library responds (depends on region, type and hours only)."""
+    """Probability that each in-scope library responds (depends on region, type and hours only).
+
+    Parameters
+    ----------
+    scope : pandas.DataFrame
+        In-scope libraries (region, type, hours).
+    random_state : int or numpy.random.Generator, default 0
+    target : float, default 0.5
+        The mean propensity.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     rng = np.random.default_rng(random_state)
     regions = [r for r, _ in REGIONS]
     region_effect = dict(zip(regions, rng.normal(0, 0.35, len(regions))))
