@@ -21,6 +21,7 @@ from . import domains
 from . import olr
 from . import weighted as weighted_io
 from . import estimates as E
+from . import nonresponse as NR
 from .link import link_responses
 
 
@@ -51,7 +52,7 @@ def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.
         extra = data.reset_index(drop=True)
         return D.Design(**{**des.__dict__, "data": pd.concat([des.data, extra.drop(columns=[c for c in extra if c in des.data])], axis=1)})
     frame = weighted if data is None else pd.concat([weighted.reset_index(drop=True), data.reset_index(drop=True)], axis=1)
-    return D.svydesign(frame, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
+    return D.svydesign(frame, weights="weight", **NR.LIBRARY_DESIGN, lonely_psu="adjust")
 
 
 def _domain_means(design, column, groups):
