@@ -259,3 +259,11 @@ def test_step_order_from_products_and_after(tmp_path):
     pipe.write_text("steps:\n  - {name: a, notebook: a.ipynb, after: [z]}\n", encoding="utf-8")
     with pytest.raises(PipelineError, match="'after' names 'z'"):
         load_pipeline(pipe)
+
+
+def test_parallel_steps_leave_the_working_directory_alone(project):
+    """Kernels start in the project root without changing this process's directory (threads would race)."""
+    before = os.getcwd()
+    for _ in range(3):
+        _run(project, jobs=2, force=True)
+        assert os.getcwd() == before

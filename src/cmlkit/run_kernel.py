@@ -131,7 +131,10 @@ def execute_step(notebook, out_nb, params: dict, *, root, kernel_name: str = "py
     extra = {"CMLKIT_PROGRESS_FILE": str(progress)} if progress else {}
     startup = [f"import cmlkit.runlog as _cmlkit_runlog; _cmlkit_runlog.install({str(runlog)!r}); del _cmlkit_runlog"] if runlog else []
     try:
-        pm.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name, cwd=str(root),
+        # The kernel starts in ``root`` (nbclient's resources path), not through papermill's ``cwd``: that
+        # changes the working directory of this whole process, which parallel steps (threads) would race on.
+        pm.execute_notebook(str(notebook), str(out_nb), parameters=params, kernel_name=kernel_name,
+                            resources={"metadata": {"path": str(root)}},
                             progress_bar=False, log_output=False, report_mode=False,
                             kernel_manager_class=_kernel_manager_class(kernel_environment(threads, extra=extra), startup,
                                                                        kernel_log))
