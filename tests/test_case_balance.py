@@ -1,5 +1,5 @@
 """The case-study balance table: probability-sampled cases with inclusion weights against the population,
-purposive cases separately, replacements taking the weight of the library they replace."""
+purposive cases separately, replacements weighted by their own inclusion probability."""
 import copy
 
 import numpy as np
@@ -38,13 +38,13 @@ def test_balance_by_hand():
     assert s["max_abs_std_diff"] == pytest.approx(b["std_diff"].abs().max())
 
 
-def test_replacement_takes_the_weight_of_the_declined_library():
+def test_replacement_keeps_its_own_inclusion_probability():
     t = _table()
     t.loc[1, "status"] = "declined"
-    t.loc[4, ["status", "role", "reserve_for"]] = ["selected", "reserve", "b"]   # e (pik 0.25) replaces b (pik 0.25)
-    t.loc[4, "pik"] = 0.9                                                        # its own pik is not used
+    t.loc[4, ["status", "role", "reserve_for"]] = ["selected", "reserve", "b"]   # e replaces b (pik 0.25)
+    t.loc[4, "pik"] = 0.8                                                        # e's own pik: weight 1.25
     b = balance(t, SPEC).set_index(["variable", "category"])
-    assert b.loc[("x", ""), "sample"] == pytest.approx((2 * 0 + 4 * 6) / 6)
+    assert b.loc[("x", ""), "sample"] == pytest.approx((2 * 0 + 1.25 * 6) / 3.25)
 
 
 def test_no_inclusion_probabilities_means_unweighted_and_said():

@@ -136,3 +136,27 @@ def test_command_line_process(cid, tmp_path):
     assert proc.returncode == (2 if case["expect"] == "error" else 0), proc.stderr
     assert "Traceback" not in proc.stderr and "terminate called" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == (1 if case["expect"] == "error" else 0)
+
+
+@pytest.mark.parametrize("name", ["cml_library", "cml_volunteer"])
+def test_base_files_agree_across_platforms(name):
+    """The ground truth itself: the six base layouts of one wave clean to the same answers.
+
+    Layouts without status and progress metadata (SurveyMonkey, single-header, Forms, Kobo) cannot
+    see the preview and the unfinished response the others remove; those rows are set aside first.
+    """
+    inst = instrument(name)
+    meta = read_export(CORPUS / "base" / f"{name}_qualtrics.csv", inst)
+    hidden = ((meta["_status"] == "preview") | (meta["_finished"].eq(False) & (meta["_progress"] < 50))).to_numpy()
+    frames = {}
+    for platform, ext in [("surveymonkey", "csv"), ("qualtrics", "csv"), ("singleheader", "csv"), ("msforms", "xlsx"),
+                          ("kobo", "csv"), ("spss", "sav")]:
+        data = base_data({"instrument": name, "base": f"base/{name}_{platform}.{ext}"}).drop(columns=["response_id", "duration_s"])
+        if len(data) == len(hidden):
+            data = data.loc[~hidden]
+        text = data.select_dtypes(include=["string", "object"]).columns
+        frames[platform] = data.assign(**{c: data[c].str.rstrip() for c in text}).reset_index(drop=True)  # SPSS drops trailing blanks
+    ref = frames.pop("qualtrics")
+    assert len(ref) == len(hidden) - hidden.sum() > 0
+    for platform, data in frames.items():
+        pd.testing.assert_frame_equal(data, ref, obj=platform, check_dtype=False)

@@ -44,7 +44,7 @@ def test_unknown_code_names_file_row_and_column(tmp_path, shared_data):
     df.loc[6, "operation_21"] = "Volunteer"
     path = tmp_path / "ace.csv"
     df.to_csv(path, index=False)
-    with pytest.raises(FrameError, match=r"ace\.csv, row 8, column 'operation_21': unknown governance code 'Volunteer'"):
+    with pytest.raises(FrameError, match=r"ace\.csv, row 8 \(header = row 1\), column 'operation_21': unknown governance code 'Volunteer'"):
         frame.load_ace(path)
     df.drop(columns=["operation_23"]).to_csv(path, index=False)
     with pytest.raises(FrameError, match="lacks required column 'operation_23'"):

@@ -153,3 +153,37 @@ def test_finished_spellings_and_footer_reach_the_log(demo_wave, lib, tmp_path):
     log = clean.propose_changes(raw, lib, wave="2025w1")
     assert {"ingest_footer_row", "ingest_blank_row"} <= set(log["check_id"])
     assert (log["check_id"] == "incomplete").sum() == (clean.propose_changes(base, lib, wave="2025w1")["check_id"] == "incomplete").sum() > 0
+
+
+def test_dates_resaved_by_a_spreadsheet_and_mixed_with_iso():
+    d = parse_datetimes(pd.Series(["03/04/2025 10:00", "25/04/2025 09:00:30", "2025-04-26 08:15:00", "27/04/2025"]))
+    assert d.tolist() == [pd.Timestamp("2025-04-03 10:00"), pd.Timestamp("2025-04-25 09:00:30"),
+                          pd.Timestamp("2025-04-26 08:15"), pd.Timestamp("2025-04-27")]
+    assert d.attrs["format"].startswith("iso + %d/%m/%Y")
+    with pytest.raises(IngestError, match="unreadable date 'soon'") as exc:
+        parse_datetimes(pd.Series(["03/04/2025 10:00:00", "soon"]), name="Start time", rows=[2, 7])
+    assert "row 7" in exc.value.one_line() and "'Start time'" in exc.value.one_line()
+
+
+def test_spam_and_test_statuses_are_removed_with_their_reason(demo_wave, lib, tmp_path):
+    out, _ = demo_wave
+    recs = (out / "exports" / "cml_library_qualtrics.csv").read_bytes().decode("utf-8-sig").split("\r\n")
+    recs[3] = recs[3].replace("IP Address", "Spam", 1)
+    recs[4] = recs[4].replace("IP Address", "Survey Test", 1)
+    (tmp_path / "q.csv").write_text("\r\n".join(recs), encoding="utf-8-sig")
+    raw = read_export(tmp_path / "q.csv", lib)
+    assert raw["_status"].iloc[:2].tolist() == ["spam", "preview"]
+    log = clean.propose_changes(raw, lib, wave="2025w1").set_index("response_id")
+    first, second = raw["response_id"].iloc[:2]
+    assert "spam" in log.loc[[first], "check_id"].tolist() and "test_row" in log.loc[[second], "check_id"].tolist()
+
+
+def test_mojibake_labels_are_repaired_before_the_split_and_other_text_is_left_to_cleaning(lib):
+    from cmlkit.ingest import _split_joined
+    from cmlkit.platforms import JOIN
+
+    cells = pd.Series(["Book lending, CafÃ©, Repair cafÃ© with Jo", None, "Room hire"])
+    names, left, repaired = _split_joined(cells, lib.choices("services"), JOIN["singleheader"])
+    assert names[0].split() == ["book_lending", "cafe"] and names[2] == "room_hire"
+    assert left[0] == "Repair cafÃ© with Jo"            # typed text: repaired (and logged, as a digest) by cleaning
+    assert repaired == [(0, "CafÃ©", "Café")]            # the log names the label, never the respondent's text

@@ -48,5 +48,5 @@ def test_invalid_instruments_are_refused(mutate, message, root):
 
 
 def test_unknown_wave_names_known_versions(root):
-    with pytest.raises(InstrumentError, match="known: \\['2025w1'\\]"):
+    with pytest.raises(InstrumentError, match="known: \\['2025w1', '2026w1'\\]"):
         load_instrument("cml_library", "2030w9", root=root)

@@ -72,3 +72,21 @@ def test_codebook_lists_every_column(small, lib, tmp_path):
     assert book.set_index("variable").loc["paid_staff", "values"].startswith("1 = ")
     paths = codebook.write_codebook(book, tmp_path / "cb", title="Codebook")
     assert "| paid_staff |" in paths["md"].read_text() and paths["xlsx"].exists()
+
+
+def test_r_design_replays_every_weighting_step():
+    recipe = {"svydesign": {"ids": [], "strata": "region", "fpc": ["N_region"], "weights": None, "lonely_psu": "certainty"},
+              "steps": [{"kind": "poststratify", "cell": "cell", "population": {"a": 10.0, "b": 20.0}},
+                        {"kind": "calibrate", "margins": {"type": {"CR": 400.0, "ICL": 80.0}}, "totals": {"hours": 9000.5},
+                         "calfun": "linear", "bounds": [0.5, None], "maxit": 50, "epsilon": 1e-7},
+                        {"kind": "trim", "lower": None, "upper": 5.0, "strict": False, "rule": "x"}],
+              "weight_column": "weight"}
+    lines = codebook.r_design(recipe)
+    text = "\n".join(lines)
+    assert lines[0] == 'options(survey.lonely.psu = "certainty")'
+    assert text.index("d$type <- factor(") < text.index("des <- svydesign(ids = ~1, strata = ~region, fpc = ~N_region, data = d)")
+    assert "postStratify(des, ~cell" in text and "calibrate(des, ~type + hours" in text and 'c("hours" = 9000.5)' in text
+    assert "bounds = c(0.5, Inf)" in text and "trimWeights(des, lower = -Inf, upper = 5, strict = FALSE)" in text
+    assert "weights = ~weight" in codebook.r_design(None)[1]
+    with pytest.raises(ValueError):
+        codebook.r_design({**recipe, "steps": [{"kind": "jackknife"}]})

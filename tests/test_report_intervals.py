@@ -14,6 +14,7 @@ import pytest
 
 from cmlkit import design as D
 from cmlkit import estimates as E
+from cmlkit import indicators
 from cmlkit import share_intervals as intervals
 
 GOLDEN = "tests/golden/intervals.json"
@@ -74,6 +75,13 @@ def test_logit_interval_edges():
     assert list(lo[:3]) == [0.0, 1.0, 0.3] and list(hi[:3]) == [0.0, 1.0, 0.3]
     assert np.isnan(lo[3]) and np.isnan(hi[4])
     assert 0 < lo[5] < 0.5 < hi[5] < 1 and lo[5] == pytest.approx(1 - hi[5])
+
+
+def test_every_derivation_has_a_unit():
+    assert set(indicators.DERIVATIONS) <= set(intervals.UNIT_OF_DERIVATION)
+    spec_units = intervals.units(indicators.load_spec())
+    assert spec_units["service_breadth"] == "share" and spec_units["council_dependency"] == "share"
+    assert spec_units["months_of_reserves"] == "months" and spec_units["universal_offer_score"] == "score"
 
 
 def test_units_from_definitions():

@@ -233,3 +233,29 @@ def test_kernel_environment_caps_threads():
     assert threads_per_kernel(2, cpus=2) == 1 and threads_per_kernel(1, cpus=8) == 8 and threads_per_kernel(16, cpus=2) == 1
     env = kernel_environment(3)
     assert env["OMP_NUM_THREADS"] == env["OPENBLAS_NUM_THREADS"] == env["MKL_NUM_THREADS"] == "3"
+
+
+def test_sequential_and_parallel_runs_give_the_same_bytes(first, project):
+    sequential = _run(project, jobs=1, force=True)
+    assert set(_statuses(sequential).values()) == {"ok"} and _record(sequential)["jobs"] == 1
+    seq, par = _files(sequential), _files(first)        # first ran with --jobs 2
+    threads = {k: (seq.pop(k), par.pop(k)) for k in ["tables/b.txt"]}["tables/b.txt"]   # b writes its thread cap
+    assert seq == par and threads[0].rsplit(b"threads=", 1)[0] == threads[1].rsplit(b"threads=", 1)[0]
+
+
+def test_step_order_from_products_and_after(tmp_path):
+    spec = load_pipeline(ROOT / "pipelines" / "wave.yml")
+    needs = {s["name"]: s["needs"] for s in spec["steps"]}
+    names = list(needs)
+    assert needs["clean_library"] == [] and needs["weight_library"] == ["clean_library"]
+    report = [s for s in spec["steps"] if not s["inputs"]]
+    for step in report:                                     # names no inputs: waits for every earlier step
+        assert needs[step["name"]] == names[:names.index(step["name"])]
+    pipe = tmp_path / "p.yml"
+    pipe.write_text("steps:\n  - {name: a, notebook: a.ipynb}\n  - {name: b, notebook: b.ipynb, after: []}\n"
+                    "  - {name: c, notebook: c.ipynb}\n  - {name: d, notebook: d.ipynb, after: [b]}\n", encoding="utf-8")
+    got = {s["name"]: s["needs"] for s in load_pipeline(pipe)["steps"]}
+    assert got == {"a": [], "b": [], "c": ["a", "b"], "d": ["b"]}
+    pipe.write_text("steps:\n  - {name: a, notebook: a.ipynb, after: [z]}\n", encoding="utf-8")
+    with pytest.raises(PipelineError, match="'after' names 'z'"):
+        load_pipeline(pipe)

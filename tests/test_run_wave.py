@@ -45,6 +45,8 @@ def test_changing_a_parameter_of_step_60_reruns_only_step_60(finished_run, force
     statuses = _statuses(run)
     rerun = downstream(load_pipeline(root / "pipelines" / "wave.yml"), ["at_risk_libraries"])
     assert statuses["at_risk_libraries"] == "ok"
-    assert {n for n, s in statuses.items() if s == "ok"} == rerun
-    assert {n for n, s in statuses.items() if s == "reused"} == set(statuses) - rerun
+    # steps after it re-execute only if its files changed (here they did not: same specification, same bytes)
+    assert {n for n, s in statuses.items() if s == "ok"} <= rerun
+    assert {n for n, s in statuses.items() if s == "reused"} >= set(statuses) - rerun
+    assert set(statuses.values()) <= {"ok", "reused"}
     assert _published(run) == _published(forced_run)    # same specification: the same bytes as a full run

@@ -3,7 +3,8 @@ import json
 
 import yaml
 
-from cmlkit.run import declared_parameters, load_pipeline
+from cmlkit.run_graph import load_pipeline
+from cmlkit.run_graph import notebook_parameters as declared_parameters
 
 
 def _notebooks(root):
@@ -47,3 +48,47 @@ def test_ci_calls_make_test_and_gitignore_keeps_outputs_out(root):
     assert "/outputs/*" in ignore and "/data/" in ignore
     env = yaml.safe_load((root / "environment.yml").read_text())
     assert any("pip" in str(d) for d in env["dependencies"])
+
+
+# Notebooks narrate: no loops, no comprehensions, no attribute or item writes in their code (that work
+# belongs in named, tested cmlkit functions). Notebooks other branches are still changing are listed
+# here until they land; the integrator shrinks the list.
+NOTEBOOKS_STILL_COMPUTING = {
+    "25_weight_users.ipynb",          # issue 19 (users)
+    "30_describe_services.ipynb",     # issue 14 (report)
+    "31_describe_volunteers.ipynb",   # issue 14
+    "32_describe_finances.ipynb",     # issue 14
+    "35_describe_users.ipynb",        # issue 19
+    "40_governance_models.ipynb",     # governance branch
+    "80_export_labelled.ipynb",       # issue 17 (exports)
+    "90_report.ipynb",                # issue 14
+}
+
+
+def notebook_computations(path):
+    """(cell, line, kind) of every loop, comprehension and attribute/item write in a notebook's code."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, (ast.For, ast.AsyncFor, ast.While)):
+                found.append((i, node.lineno, "loop"))
+            elif isinstance(node, (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+                found.append((i, node.lineno, "comprehension"))
+            elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                if any(isinstance(t, (ast.Attribute, ast.Subscript)) for tg in targets for t in ast.walk(tg)):
+                    found.append((i, node.lineno, "attribute or item write"))
+    return found
+
+
+def test_notebooks_only_narrate(root, tmp_path):
+    computing = {p.name: notebook_computations(p) for p in _notebooks(root) if p.name not in NOTEBOOKS_STILL_COMPUTING}
+    assert {k: v for k, v in computing.items() if v} == {}
+    probe = tmp_path / "probe.ipynb"
+    probe.write_text(json.dumps({"cells": [{"cell_type": "code", "source": [
+        "for x in y:\n", "    pass\n", "z = [a for a in b]\n", "d.attr = 1\n", "t['c'] = 2\n"]}]}))
+    assert sorted(k for _, _, k in notebook_computations(probe)) == [
+        "attribute or item write", "attribute or item write", "comprehension", "loop"]

@@ -80,8 +80,7 @@ def test_fuzzy_proposal_for_a_question_whose_canonical_was_not_kept():
 def test_harmonised_choices_and_recoding():
     a, b = load_instrument(LIB, "2025w1"), load_instrument(LIB, "2026w1")
     cw = crosswalk.read_crosswalk(crosswalk.crosswalk_path(waves.instrument_folder(LIB), "2025w1", "2026w1")).set_index("canonical")
-    m = crosswalk.harmonised_choices(cw.loc["service_change"].rename("service_change").to_frame().T.reset_index().rename(
-        columns={"index": "canonical"}).iloc[0], a, b)
+    m = crosswalk.harmonised_choices(pd.concat([cw.loc["service_change"], pd.Series({"canonical": "service_change"})]), a, b)
     assert m["2026w1"]["much_better"] == "better" and m["2025w1"]["better"] == "better"
     data = pd.DataFrame({"service_change": ["much_better", "same", "a_little_worse", None]})
     out = crosswalk.harmonise_select(data, "service_change", "select_one", m["2026w1"])
@@ -135,3 +134,58 @@ def test_service_breadth_counts_the_waves_choices_or_the_common_ones():
     data["services__warm_space"] = 0
     assert indicators.derive(data, spec, instrument=b)[0].iloc[0] == pytest.approx(13 / 14)
     assert indicators.derive(data, {**spec, "items": common}, instrument=b)[0].iloc[0] == 1
+
+
+def test_clusters_are_matched_by_profile_with_new_and_disappeared_models():
+    from cmlkit import cluster_match, panel
+
+    prev = pd.DataFrame({"cluster": [0, 1, 2], "name": ["Supported", "Managed", "Independent"],
+                         "paid (share)": [0.9, 0.1, 0.0], "grant (share)": [0.8, 0.3, 0.0], "hours (median)": [30, 18, 12]})
+    new = pd.DataFrame({"cluster": [0, 1, 2], "name": ["Managed again", "Supported again", "Hybrid"],
+                        "paid (share)": [0.12, 0.88, 0.5], "grant (share)": [0.28, 0.82, 0.9], "hours (median)": [17, 31, 60]})
+    m = cluster_match.match_clusters(prev, new, max_distance=1.0).set_index("status")
+    matched = cluster_match.match_clusters(prev, new, max_distance=1.0)
+    pairs = dict(zip(matched["name_new"].dropna(), matched["stable_name"]))
+    assert pairs["Managed again"] == "Managed" and pairs["Supported again"] == "Supported"
+    assert m.loc["new model", "name_new"] == "Hybrid" and m.loc["disappeared", "name_previous"] == "Independent"
+    assert "new model" in m.loc["new model", "statement"] and "disappeared" in m.loc["disappeared", "statement"]
+    cur = pd.DataFrame({"library_id": ["a", "b", "c"], "tier": ["high", "low", "medium"], "score": [0.8, 0.1, 0.5], "rank": [1, 3, 2]})
+    old = pd.DataFrame({"library_id": ["a", "b"], "tier": ["medium", "low"], "score": [0.6, 0.2], "rank": [1, 2]})
+    p = panel.with_previous_risk(cur, old).set_index("library_id")
+    assert p["tier_change"].to_dict() == {"a": "up", "b": "same", "c": "new"} and p.loc["a", "previous_score"] == 0.6
+
+
+def test_indicators_are_compared_as_is_on_common_items_harmonised_or_refused():
+    from cmlkit import harmonise
+
+    a, b = load_instrument(LIB, "2025w1"), load_instrument(LIB, "2026w1")
+    cw = crosswalk.read_crosswalk(crosswalk.crosswalk_path(waves.instrument_folder(LIB), "2025w1", "2026w1"))
+    base = {"label": "x", "section": "services", "kind": "mean", "direction": "none", "missing": "m", "reference": "r"}
+    spec = {"indicators": {
+        "breadth": {**base, "derive": {"count_choices": "services", "exclude": ["other"]}},
+        "better": {**base, "derive": {"equals": "service_change", "values": ["better"]}},
+        "lease_risk": {**base, "derive": {"count": ["fin_risks__lease_ending", "fin_risks__rising_costs"]}},
+        "hours_ratio": {**base, "derive": {"ratio": ["volunteer_hours_week", "volunteers_active"]}},
+        "reserves": {**base, "derive": {"source": "reserves"}}}}
+    comp = harmonise.comparability(spec, [a, b], [cw]).set_index("indicator")
+    assert comp.loc["breadth", "status"] == "common_items" and len(comp.loc["breadth", "items"].split(";")) == 13
+    assert comp.loc["better", "status"] == "harmonised"
+    assert comp.loc["lease_risk", "status"] == "refused" and "lease_ending" in comp.loc["lease_risk", "reason"]
+    assert comp.loc["hours_ratio", "status"] == "refused" and "dropped in 2026w1" in comp.loc["hours_ratio", "reason"]
+    assert comp.loc["reserves", "status"] == "comparable"
+    maps = harmonise.select_maps([a, b], [cw])
+    data_b = pd.DataFrame({"service_change": ["much_better", "a_little_better", "same", "much_worse"],
+                           **{f"services__{c}": [1, 0, 1, 0] for c in b.choice_names("services")}})
+    v = harmonise.wave_indicators(data_b, {"indicators": {k: spec["indicators"][k] for k in ("breadth", "better")}},
+                                  comp.reset_index(), inst=b, harmonise=maps[1])
+    assert v["better"].tolist() == [1, 1, 0, 0] and v["breadth"].iloc[0] == 1
+
+
+def test_previous_risk_keeps_the_plain_headers_of_the_private_list():
+    from cmlkit import panel
+
+    cur = pd.DataFrame({"Priority": [1, 2], "Library id": ["a", "c"], "Risk level": ["High", "Low"], "Risk score": [0.8, 0.1]})
+    old = pd.DataFrame({"Priority": [1], "Library id": ["a"], "Risk level": ["Medium"], "Risk score": [0.6]})
+    out = panel.with_previous_risk(cur, old)
+    assert list(out.columns[:4]) == ["Priority", "Library id", "Risk level", "Risk score"]
+    assert out["Change in risk level"].tolist() == ["up", "new"] and out["Previous risk level"].iloc[0] == "Medium"

@@ -55,7 +55,7 @@ def test_small_bases_are_suppressed(ours):
 
 
 def test_no_overlap_means_no_gain():
-    d = pd.read_csv(FIXTURE).drop(columns=["N_stack", "N_wave"])
+    d = pd.read_csv(FIXTURE)
     first, second = sorted(d["wave"].unique())
     d.loc[d["wave"] == second, "library_id"] = "NEW" + d.loc[d["wave"] == second, "library_id"]
     t = change.change_estimates(d, ["y_stable"], waves=[first, second], by=())

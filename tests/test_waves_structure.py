@@ -22,6 +22,8 @@ NAME = re.compile(r"\b(" + "|".join(map(re.escape, INSTRUMENTS)) + r")\b")
 # first fielded wave on is a wave fact and must come from an instrument file.
 FIRST_WAVE_YEAR = min(int(p.stem[:4]) for p in (ROOT / "survey_instruments").glob("*/waves/*.yaml"))
 SEED_NAMES = {"seed", "random_state"}
+WAVE_PARAMS = {"year", "wave_year", "frame_year", "fieldwork_year"}     # any literal default is a wave fact
+NOT_YEARS = {("labelled.py", 2045)}                                      # Stata's str column limit in bytes
 
 
 def _docstrings(tree) -> set:
@@ -56,7 +58,7 @@ def offending_literals(path: Path) -> list:
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and id(node) not in skip:
             v = node.value
-            if isinstance(v, int) and not isinstance(v, bool) and FIRST_WAVE_YEAR <= v <= 2100:
+            if isinstance(v, int) and not isinstance(v, bool) and FIRST_WAVE_YEAR <= v <= 2100 and (path.name, v) not in NOT_YEARS:
                 out.append((node.lineno, f"year literal {v}"))
             elif isinstance(v, str) and (WAVE_ID.search(v) or NAME.search(v)):
                 out.append((node.lineno, f"wave/instrument literal {v[:40]!r}"))
@@ -65,7 +67,8 @@ def offending_literals(path: Path) -> list:
             pos = a.posonlyargs + a.args
             pairs = list(zip(pos[len(pos) - len(a.defaults):], a.defaults)) + list(zip(a.kwonlyargs, a.kw_defaults))
             for arg, d in pairs:
-                if "year" in arg.arg and isinstance(d, ast.Constant) and isinstance(d.value, int):
+                if (isinstance(d, ast.Constant) and isinstance(d.value, int)
+                        and (arg.arg in WAVE_PARAMS or ("year" in arg.arg and d.value >= FIRST_WAVE_YEAR))):
                     out.append((node.lineno, f"parameter {arg.arg}={d.value} (a year default)"))
     return out
 
@@ -74,7 +77,7 @@ def _yaml_offences(value, where) -> list:
     out = []
     if isinstance(value, dict):
         for k, v in value.items():
-            if "year" in str(k).lower() and isinstance(v, int) and not isinstance(v, bool):
+            if isinstance(v, int) and not isinstance(v, bool) and (str(k) in WAVE_PARAMS or ("year" in str(k).lower() and v >= FIRST_WAVE_YEAR)):
                 out.append(f"{where}.{k}: a year in a research spec (take it from the wave)")
             out += _yaml_offences(v, f"{where}.{k}")
     elif isinstance(value, list):

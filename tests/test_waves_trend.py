@@ -33,6 +33,17 @@ def _write_run(root, wave, data, frame, scope, status="ok"):
               "inputs": {"frame": {"path": str(frame_path), "sha256": sha256_file(frame_path)}},
               "products": {"library_weighted": {"path": str(weighted.relative_to(run)), "sha256": sha256_file(weighted)}}}
     (run / "run.json").write_text(json.dumps(record))
+    # what notebooks 40 and 60 leave behind: cluster profiles and the private priority list
+    shares = data.groupby("paid_staff")[["council_grant"]].agg(lambda s: (s == "yes").mean()).reset_index()
+    profiles = pd.DataFrame({"cluster": range(len(shares)), "name": shares["paid_staff"] + " model",
+                             "council_grant (share)": shares["council_grant"],
+                             "paid (share)": (shares["paid_staff"] != "none").astype(float)})
+    tables.write_csv(profiles.sample(frac=1, random_state=len(wave)).reset_index(drop=True), run / "tables" / "governance" / "profiles.csv")
+    score = data["reserves"].rank(pct=True).fillna(0.5).to_numpy()   # the plain headers notebook 60 writes
+    prio = pd.DataFrame({"Priority": pd.Series(score).rank(ascending=False, method="min").astype(int),
+                         "Risk level": pd.cut(score, [-1, 0.5, 0.8, 2], labels=["Low", "Medium", "High"]).astype(str),
+                         "Risk score": score, "Library id": data["library_id"].to_numpy()})
+    tables.write_csv(prio, run / "private" / "risk" / "priority_list.csv")
     (run.parent / "LATEST").write_text("RUN1\n")
     return run
 
@@ -85,6 +96,14 @@ def test_trend_pipeline_writes_findings_panel_drift_and_figures(runs, tmp_path):
     assert "95% interval" in alt
     for p in (out / "tables").rglob("*.csv"):
         assert "contact_email" not in p.read_text()
+    matching = pd.read_csv(out / "tables" / "trend" / "cluster_matching.csv")
+    assert (matching["status"] == "matched").any()
+    same = matching.loc[matching["status"] == "matched"]
+    assert (same["name_new"] == same["name_previous"]).all()      # same profiles, shuffled cluster numbers
+    prio = pd.read_csv(out / "private" / "trend" / "priority_list_with_previous.csv")
+    assert {"Previous risk level", "Previous risk score", "Change in risk level"} <= set(prio.columns)
+    assert (prio["Change in risk level"] == "new").any() and prio["Previous risk level"].notna().any()
+    assert not (out / "tables" / "trend" / "priority_list_with_previous.csv").exists()
 
 
 def _trend(manifest, tmp_path, capsys, wave="2026w1", extra=()):
@@ -142,3 +161,10 @@ def test_an_unreviewed_mapping_the_trend_needs_is_one_line(runs, tmp_path, capsy
     cw.to_csv(tmp_path / "cw" / f"{runs['waves'][0]}_{runs['waves'][1]}.csv", index=False)
     code, line = _trend(runs["manifest"], tmp_path, capsys, extra=("--set", f"crosswalk_dir={tmp_path / 'cw'}"))
     assert code == 2 and "'reserves'" in line and "not reviewed" in line and _no_findings(tmp_path)
+
+
+def test_waves_runs_without_a_finished_run_is_one_line(tmp_path, capsys):
+    assert cli.main(["waves", "runs", "--instrument", LIB, "2025w1", "2026w1", "--outputs", str(tmp_path),
+                     "--out", str(tmp_path / "m.yml")]) == 2
+    err = capsys.readouterr().err
+    assert "no finished wave run" in err and err.count("\n") == 1 and not (tmp_path / "m.yml").exists()

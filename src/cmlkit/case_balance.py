@@ -13,7 +13,19 @@ import pandas as pd
 
 
 def balance_columns(cands: pd.DataFrame, spec: dict) -> tuple[list, list]:
-    """The numeric and categorical balancing variables of ``spec`` known for every candidate."""
+    """The numeric and categorical balancing variables of ``spec`` known for every candidate.
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        The candidates.
+    spec : dict
+        The case-study specification (``balance_on``).
+
+    Returns
+    -------
+    (numeric, categorical) : (list, list)
+    """
     bal = spec.get("balance_on") or {}
     num = [c for c in bal.get("numeric", []) if c in cands and cands[c].notna().all()]
     cat = [c for c in bal.get("categorical", []) if c in cands and cands[c].notna().all()]
@@ -23,7 +35,8 @@ def balance_columns(cands: pd.DataFrame, spec: dict) -> tuple[list, list]:
 def _balance_groups(table: pd.DataFrame, achieved: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
     """Probability-sampled cases and their weights, purposive cases, and how they were weighted.
 
-    A reserve brought in for a declined library takes that library's inclusion probability.
+    A reserve brought in for a declined library keeps its own inclusion probability (the one the
+    design gave it), not the declined library's: the weight describes the library in the sample.
     """
     role = table["role"].astype(str) if "role" in table else pd.Series("main", index=table.index)
     chosen = (table["status"] == "selected").to_numpy() if achieved and "status" in table else (table["selected"] == 1).to_numpy()
@@ -31,10 +44,6 @@ def _balance_groups(table: pd.DataFrame, achieved: bool) -> tuple[np.ndarray, np
     prob = chosen & ~purposive
     col = "pik_achieved" if "pik_achieved" in table and table["pik_achieved"].notna().any() else "pik"
     pik = table[col].astype(float) if col in table else pd.Series(np.nan, index=table.index)
-    if "reserve_for" in table:
-        by_id = pd.Series(pik.to_numpy(), index=table["library_id"].astype(str))
-        promoted = prob & (role == "reserve").to_numpy()
-        pik = pik.where(~promoted, table["reserve_for"].astype(str).map(by_id))
     pik = pik.to_numpy(dtype=float)
     if np.isfinite(pik[prob]).all() and (pik[prob] > 0).all() and prob.any():
         return prob, np.where(prob, 1.0 / np.where(prob, pik, 1.0), 0.0), purposive, f"1/{col}"
@@ -45,11 +54,20 @@ def balance(table: pd.DataFrame, spec: dict, *, achieved: bool = True) -> pd.Dat
     """Probability-sampled cases, weighted by their inclusion weights, against the population.
 
     The population is every candidate the draw was made from. The main sample (and reserves brought
-    in for declined libraries, with the inclusion probability of the library they replace) is
+    in for declined libraries, each with its own inclusion probability) is
     weighted by 1 / the achieved inclusion probability (``pik_achieved``, else ``pik``); typical and
     deviant cases are chosen on purpose, so they are shown separately, unweighted. With
     maximum-variation selection there are no inclusion probabilities and the sample is unweighted
     (``weighting`` says so).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table (candidates with role, status and inclusion probabilities).
+    spec : dict
+        The case-study specification.
+    achieved : bool, default True
+        Weight by ``pik_achieved`` where present.
 
     Returns
     -------
@@ -89,7 +107,19 @@ def balance(table: pd.DataFrame, spec: dict, *, achieved: bool = True) -> pd.Dat
 
 def balance_summary(bal: pd.DataFrame, *, threshold: float = 0.25) -> dict:
     """The balance table in a few numbers: the probability sample's mean and largest absolute
-    standardised difference, the share of rows within ``threshold``, and the same for the purposive cases."""
+    standardised difference, the share of rows within ``threshold``, and the same for the purposive cases.
+
+    Parameters
+    ----------
+    bal : pandas.DataFrame
+        :func:`balance` output.
+    threshold : float, default 0.25
+        The standardised difference counted as balanced.
+
+    Returns
+    -------
+    dict
+    """
     d = bal["std_diff"].abs()
     p = bal["purposive_std_diff"].abs()
     return {"probability_sample_n": int(bal["sample_n"].iloc[0]) if len(bal) else 0,

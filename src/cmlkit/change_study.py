@@ -46,7 +46,7 @@ def panel_populations(seed: int, *, n_community: int = 480, wave_a: str | None =
     scope_b = syn.in_scope(frame_b)
     pop_b, planted = SP.advance_population(pop_a, scope_b, inst=inst_a, wave_year=waves.wave_year(wave_b), random_state=rng)
     spec = spec or IND.load_spec()
-    common = {"indicators": {k: {**v, "derive": SP._common(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
+    common = {"indicators": {k: {**v, "derive": SP.comparable_derive(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
     truth = SP.change_truth(pop_a, pop_b, inst_a=inst_a, inst_b=inst_b, spec=spec)
     return {"waves": [wave_a, wave_b], "inst_a": inst_a, "inst_b": inst_b, "spec": common, "frame_a": frame_a,
             "frame_b": frame_b, "scope_a": scope_a,
@@ -83,9 +83,7 @@ def estimate_change(panel: dict, *, random_state=0, response_rate: float = 0.5, 
                                     auxiliaries=auxiliaries):
         vals = IND.compute(data, panel["spec"], instrument=panel["inst_a"])
         parts.append(pd.concat([data[["library_id", "region", "type", "weight"]].assign(wave=wave), vals], axis=1))
-    stacked = CH.add_stack_fpc(pd.concat(parts, ignore_index=True),
-                               {wa: panel["scope_a"].assign(type=panel["scope_a"]["operation_23"]),
-                                wb: panel["scope_b"].assign(type=panel["scope_b"]["operation_23"])})
+    stacked = pd.concat(parts, ignore_index=True)
     est = CH.change_estimates(stacked, list(panel["spec"]["indicators"]), waves=[wa, wb], by=by)
     out = est.merge(panel["truth"][["indicator", "breakdown", "domain", "change"]].rename(columns={"change": "true_change"}),
                     on=["indicator", "breakdown", "domain"], how="left")

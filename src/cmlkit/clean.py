@@ -23,6 +23,7 @@ from cmlkit.clean_checks import (EMAIL, PHONE, POSTCODE, check_choice_labels, ch
                                  check_other_recodes, check_personal_text, load_other_recodes, match_other_text)
 from cmlkit.cleaning_log import LOG_COLUMNS, digest
 from cmlkit.coding import code_choices, multi_outside_choices
+from cmlkit.duplicate_entries import duplicate_entries, load_rule
 from cmlkit.finalise import finalise
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose, parse_number_text, repair_mojibake
@@ -112,7 +113,8 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
     Checks (``check_id``), in order: ``test_row`` (platform preview/test status, test names),
     ``incomplete`` (unfinished with progress below ``min_progress``: removed; above: flagged),
     ``exact_duplicate``, ``duplicate_library`` (same library by name + postcode, postcode + email
-    domain, or name + email domain: keep the most complete, then latest), ``mojibake``,
+    domain, or name + email domain: keep the most complete, then latest), the instrument's ``duplicate_entries``
+    rule (paper forms keyed twice; :mod:`cmlkit.duplicate_entries`), ``mojibake``,
     ``choice_label`` (case/spacing variants; wording variants by rapidfuzz, flagged), ``other_recode``
     ('other' text matching a choice, by the dictionary or word coverage), ``number_text``
     (``£1,200``, ``approx 20``, ``1.5k``, ``n/a``; ranges get their midpoint, flagged), ``sentinel``
@@ -162,6 +164,10 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
     first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
     P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
     check_duplicate_libraries(P, inst)
+    rule = load_rule(inst, root=root)
+    if rule:  # paper forms keyed twice (survey_instruments/<instrument>/rules.yaml: duplicate_entries)
+        later, first = duplicate_entries(P.coded, inst, rule)
+        P.remove(later, rule.get("id", "paper_duplicate"), rule.get("message", "duplicate entry of response") + " " + first + " (review)")
 
     # -- values -----------------------------------------------------------------------------
     # mojibake first: every later check parses the text (labels, 'other' recodes, numbers such as 'Â£240')

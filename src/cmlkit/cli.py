@@ -1,4 +1,4 @@
-"""The ``cmlkit`` command line: ``synth``, ``run``, ``xlsform``.
+"""The ``cmlkit`` command line: ``synth``, ``run``, ``xlsform``, ``waves diff``, ``waves runs`` and more.
 
 Expected failures print one line (``cmlkit: error: …`` naming file, row and column) and exit 2;
 anything else is a bug and keeps its traceback.
@@ -49,8 +49,12 @@ def _cmd_synth(args):
         frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
+    from cmlkit.synthetic_users import make_user_wave
+
+    users = make_user_wave(args.out, seed=args.seed, wave=m["wave"], inject=not args.no_errors)
     counts = ", ".join(f"{m[f'n_{name}_genuine']} {unit} responses" for unit, name in m["instruments"].items())
-    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, {counts} -> {args.out}")
+    print(f"synthetic wave {m['wave']} (seed {m['seed']}): {m['n_in_scope']} in-scope libraries, {counts}, "
+          f"{users.get('n_user_responses', 0)} user responses -> {args.out}")
 
 
 def _cmd_run(args):
@@ -86,8 +90,12 @@ def _cmd_ingest(args):
 
     inst = load_instrument(args.instrument, args.wave)
     frame = read_export(args.export, inst, platform=args.platform)
+    excluded = {k: v for k, v in frame.attrs.get("excluded", {}).items() if v}
+    notes = len(frame.attrs.get("ingest_log", ()))
     print(f"{args.export}: {len(frame)} responses, {frame.attrs['platform']} layout, {frame.attrs['container']}, "
-          f"matches {inst.instrument} {inst.version}")
+          f"matches {inst.instrument} {inst.version}"
+          + (f"; rows excluded: {', '.join(f'{v} {k}' for k, v in excluded.items())}" if excluded else "")
+          + (f"; {notes} reading decisions logged (they reach the cleaning log)" if notes else ""))
     if args.out:
         print(write_csv(frame.drop(columns=inst.personal_ids), args.out))
 

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from .errors import CmlkitError
+from .errors import ClosureModelError  # errors live in cmlkit.errors; re-exported here
 from .link import link_responses
 
 YEARS = (2016, 2019, 2021, 2022, 2023)
@@ -42,10 +42,6 @@ COMMUNITY = ("CR", "ICL")
 OPEN = ("LA", "LAU", "C", "CR", "ICL")
 UNCLEAR = ("Unknown", "Temporary Closure")
 NUMERIC = ("log_hours_16", "imd_decile")
-
-
-class ClosureModelError(CmlkitError):
-    """The frame history cannot support a closure model."""
 
 
 def _codes(frame: pd.DataFrame) -> np.ndarray:
@@ -77,7 +73,17 @@ def _statutory(frame: pd.DataFrame) -> np.ndarray:
 
 def closure_years(frame: pd.DataFrame) -> np.ndarray:
     """Year each library closed (NaN if open throughout): the ``closed`` column where it is
-    consistent with the codes, otherwise the first year coded ``Closed``."""
+    consistent with the codes, otherwise the first year coded ``Closed``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame with ``operation_YY`` codes.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     codes = _codes(frame)
     is_closed = codes == "Closed"
     first = np.where(is_closed.any(axis=1), is_closed.argmax(axis=1), -1)
@@ -92,7 +98,20 @@ def closure_years(frame: pd.DataFrame) -> np.ndarray:
 
 def authority_closures(frame: pd.DataFrame, *, window: int = 3) -> pd.DataFrame:
     """Per authority and frame year: libraries (any governance) that closed in the ``window`` years
-    up to and including that year, and the authority's open libraries and community-run share then."""
+    up to and including that year, and the authority's open libraries and community-run share then.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    window : int, default 3
+        Years counted up to each frame year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per authority and frame year.
+    """
     codes = _codes(frame)
     cy = closure_years(frame)
     rows = {}
@@ -106,7 +125,20 @@ def authority_closures(frame: pd.DataFrame, *, window: int = 3) -> pd.DataFrame:
 
 
 def link_taskforce(frame: pd.DataFrame, taskforce: pd.DataFrame) -> pd.DataFrame:
-    """Taskforce 2016 hours and deprivation for frame libraries (exact or fuzzy links only)."""
+    """Taskforce 2016 hours and deprivation for frame libraries (exact or fuzzy links only).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    taskforce : pandas.DataFrame
+        The Taskforce 2016 dataset (:func:`cmlkit.frame.load_taskforce_2016`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``library_id`` with the linked 2016 measures.
+    """
     resp = frame.rename(columns={"library_id": "response_id", "name": "library_name", "authority": "local_authority"})
     links = link_responses(resp[["response_id", "library_name", "postcode", "local_authority"]].reset_index(drop=True), taskforce)
     ok = (links["status"].isin(["exact", "fuzzy"]) & ~links["duplicate_link"]).to_numpy()
@@ -120,7 +152,20 @@ def link_taskforce(frame: pd.DataFrame, taskforce: pd.DataFrame) -> pd.DataFrame
 
 def library_measures(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None) -> pd.DataFrame:
     """Time-fixed measures from 2016: ``log_hours_16`` (Taskforce) and ``imd_decile`` (Taskforce
-    IMD 2015, or the frame's own ``imd_decile``); NaN where unknown."""
+    IMD 2015, or the frame's own ``imd_decile``); NaN where unknown.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    taskforce : pandas.DataFrame, optional
+        The Taskforce 2016 dataset.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``library_id, log_hours_16, imd_decile``.
+    """
     out = pd.DataFrame(index=frame.index)
     if taskforce is not None:
         ever = _codes(frame)
@@ -135,6 +180,15 @@ def library_measures(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = No
 
 def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, codes=COMMUNITY) -> pd.DataFrame:
     """One row per library and interval at risk, with start-of-interval features and the event.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    taskforce : pandas.DataFrame, optional
+        The Taskforce 2016 dataset.
+    codes : tuple of str
+        Governance codes at risk (community run).
 
     Returns
     -------
@@ -174,7 +228,21 @@ def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None,
 
 
 def current_rows(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Start-of-interval features for libraries as they stand in the last frame year (for ranking)."""
+    """Start-of-interval features for libraries as they stand in the last frame year (for ranking).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    library_ids : iterable
+        The libraries to rank.
+    taskforce : pandas.DataFrame, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns as :func:`library_years`.
+    """
     raw = _codes(frame)
     filled = _carried(raw)
     j = len(YEARS) - 1
@@ -200,6 +268,19 @@ def features(rows: pd.DataFrame, *, medians: dict | None = None, columns: list |
 
     ``medians`` and ``columns`` from the training rows are reused for new rows, so the same columns
     come out in the same order.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        :func:`library_years` or :func:`current_rows` output.
+    medians : dict, optional
+        Imputation medians from the training rows.
+    columns : list, optional
+        Columns from the training rows.
+
+    Returns
+    -------
+    (X, medians) : (pandas.DataFrame, dict)
     """
     base = ["icl", "statutory", "status_unclear", "authority_recent_closures", "authority_community_share",
             *[c for c in NUMERIC if c in rows]]
@@ -246,6 +327,15 @@ def fit_hazard(rows: pd.DataFrame) -> HazardModel:
     """Fit the pooled cloglog hazard with ``log(years)`` offset and authority-clustered SEs.
 
     Features are scaled by their standard deviation; constant columns are dropped.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        :func:`library_years` output.
+
+    Returns
+    -------
+    HazardModel
     """
     y = rows["event"].to_numpy(dtype=float)
     if y.sum() < 5:

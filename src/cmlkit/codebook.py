@@ -5,20 +5,24 @@ library responses with their indicators, clean volunteer responses): variable, S
 type, values (choice codes and labels, or the allowed range), wave, source question and whether the
 column is in the labelled files (personal columns are not). It is written as XLSX and Markdown.
 
-``design.json`` states the design cmlkit estimates with — one stage, strata ``region``, finite
-population correction ``N_region``, calibrated weights ``weight`` (treated as fixed), lonely PSUs
-adjusted, design degrees of freedom — and ``design.R`` is the matching ``svydesign(...)`` call on
-the ``.sav`` (or ``.dta``) file, so an R user gets the same estimates and standard errors.
+``design.json`` states the design cmlkit estimates with — the weighted product's recipe (base
+``svydesign``: one stage, strata ``region``, finite population correction ``N_region``; then each
+weighting step, e.g. raking to the frame's region and type counts) and the design degrees of freedom
+— and ``design.R`` replays it in R's ``survey`` (``svydesign`` then ``calibrate``/``postStratify``/
+``trimWeights``, :data:`R_STEPS`) on the ``.sav`` (or ``.dta``) file, checks that the weights come
+out equal to the file's ``weight``, so an R user gets the same estimates and standard errors.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from . import tables
+from . import weighted as weighted_io
 from .report import TEMPLATES
 
 CODEBOOK_COLUMNS = ["dataset", "variable", "stata_name", "label", "type", "values", "wave", "source_question", "in_labelled_files"]
@@ -54,8 +58,88 @@ def write_codebook(book: pd.DataFrame, folder, *, title: str) -> dict:
     return {"xlsx": xlsx, "md": md}
 
 
-def design_spec(weight_report: dict, *, data_files: dict, wave: str, df: int, example: str = "council_dependency") -> dict:
-    """The survey design of the weighted file as data (``design.json``).
+def _r_num(x) -> str:
+    return "NULL" if x is None else repr(float(x)) if not float(x).is_integer() else str(int(x)) if abs(x) < 1e15 else repr(float(x))
+
+
+def _r_str(x) -> str:
+    return '"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _r_vector(d: dict) -> str:
+    return "c(" + ", ".join(f"{_r_str(k)} = {_r_num(v)}" for k, v in d.items()) + ")"
+
+
+def _r_calibrate(step: dict) -> tuple[list, list]:
+    margins, totals = step.get("margins") or {}, step.get("totals") or {}
+    data = []
+    for var, pop in margins.items():
+        data.append(f"pop_{var} <- {_r_vector(pop)}")
+        data.append(f"d${var} <- factor(d${var}, levels = names(pop_{var}))")
+    first = next(iter(margins), None)
+    parts = [f'c("(Intercept)" = sum(pop_{first}))'] if first else []
+    parts += [f'setNames(pop_{v}[-1], paste0("{v}", names(pop_{v})[-1]))' for v in margins]
+    parts += [f"c({_r_str(k)} = {_r_num(v)})" for k, v in totals.items()]
+    formula = " + ".join(list(margins) + list(totals)) or "1"
+    bounds = step.get("bounds") or [None, None]
+    b = "" if bounds == [None, None] else (f", bounds = c({'-Inf' if bounds[0] is None else _r_num(bounds[0])}, "
+                                           f"{'Inf' if bounds[1] is None else _r_num(bounds[1])})")
+    return data, [f"des <- calibrate(des, ~{formula}, population = c({', '.join(parts)}), calfun = {_r_str(step['calfun'])}{b}, "
+                  f"maxit = {int(step.get('maxit', 50))}, epsilon = {step.get('epsilon', 1e-7)!r})"]
+
+
+def _r_poststratify(step: dict) -> tuple[list, list]:
+    cell, pop = step["cell"], step["population"]
+    return ([f"pop_{cell} <- {_r_vector(pop)}"],
+            [f"des <- postStratify(des, ~{cell}, data.frame({cell} = names(pop_{cell}), Freq = unname(pop_{cell})))"])
+
+
+def _r_trim(step: dict) -> list:
+    lo = "-Inf" if step.get("lower") is None else _r_num(step["lower"])
+    hi = "Inf" if step.get("upper") is None else _r_num(step["upper"])
+    return [], [f"des <- trimWeights(des, lower = {lo}, upper = {hi}, strict = {'TRUE' if step.get('strict') else 'FALSE'})"]
+
+
+R_STEPS = {"calibrate": _r_calibrate, "poststratify": _r_poststratify, "trim": _r_trim}
+"""Weighting step of a design recipe (:mod:`cmlkit.weighted`) -> (lines preparing the data, lines replaying the step in R ``survey``)."""
+
+
+def r_design(recipe: dict | None) -> list:
+    """R lines building ``des`` from data ``d``: the base ``svydesign`` and every weighting step of the recipe.
+
+    Without a recipe, a fixed-weight design (weights ``weight``, strata ``region``, fpc ``N_region``).
+    """
+    if not recipe:
+        return ['options(survey.lonely.psu = "adjust")',
+                "des <- svydesign(ids = ~1, strata = ~region, fpc = ~N_region, weights = ~weight, data = d)"]
+    a = recipe["svydesign"]
+    args = ["ids = " + ("~" + " + ".join(a["ids"]) if a.get("ids") else "~1")]
+    if a.get("strata"):
+        args.append(f"strata = ~{a['strata']}")
+    if a.get("fpc"):
+        args.append("fpc = ~" + " + ".join(a["fpc"]))
+    if a.get("weights"):
+        args.append(f"weights = ~{a['weights']}")
+    prepare, steps = [], []
+    for step in recipe.get("steps", []):
+        if step["kind"] not in R_STEPS:
+            raise ValueError(f"no R translation for weighting step {step['kind']!r}")
+        data_lines, step_lines = R_STEPS[step["kind"]](step)
+        prepare += data_lines
+        steps += step_lines
+    return ([f"options(survey.lonely.psu = {_r_str(a.get('lonely_psu') or 'fail')})"] + prepare
+            + [f"des <- svydesign({', '.join(args)}, data = d)"] + steps)
+
+
+def recipe_of(weighted: pd.DataFrame) -> dict | None:
+    """The design recipe a weighted product carries (:mod:`cmlkit.weighted`), or None."""
+    text = weighted.attrs.get(weighted_io.ATTR)
+    return json.loads(text) if text else None
+
+
+def design_spec(weight_report: dict, *, data_files: dict, wave: str, df: int, recipe: dict | None = None,
+                example: str = "council_dependency") -> dict:
+    """The survey design of the weighted file as data (``design.json``), with the R code that rebuilds it.
 
     Parameters
     ----------
@@ -65,17 +149,21 @@ def design_spec(weight_report: dict, *, data_files: dict, wave: str, df: int, ex
         Format -> file name of the weighted data (``sav``, ``dta``).
     df : int
         Design degrees of freedom (responses minus strata).
+    recipe : dict, optional
+        The weighted product's design recipe (:mod:`cmlkit.weighted`): the base design and every
+        weighting step, so R replays the calibration and its standard errors allow for it, as cmlkit's.
     example : str
         A share-valued column of the weighted file that ``design.R`` estimates as a worked example.
     """
     d = weight_report.get("diagnostics") or {}
     return {
-        "wave": wave, "data_files": data_files, "ids": None, "strata": "region", "fpc": "N_region", "weights": "weight",
-        "lonely_psu": "adjust", "degrees_of_freedom": int(df),
-        "weights_note": (f"calibrated ({weight_report.get('method')}, {d.get('calfun', '')}) to the frame's region x type counts; "
-                         "treated as fixed when estimating standard errors (errs on the wide side)"),
+        "wave": wave, "data_files": data_files, "weights": (recipe or {}).get("weight_column", "weight"),
+        "degrees_of_freedom": int(df), "recipe": recipe,
+        "weights_note": (f"{weight_report.get('method')} ({d.get('calfun', '')}) to the frame's region x type counts; "
+                         + ("the calibration is replayed, so standard errors allow for it" if recipe else
+                            "weights treated as fixed when estimating standard errors (errs on the wide side)")),
         "intervals": {"means": "t on design df", "shares": "logit: svyciprop(method = 'logit', df = degf(design))"},
-        "r": "svydesign(ids = ~1, strata = ~region, fpc = ~N_region, weights = ~weight, data = d)", "example": example,
+        "r": r_design(recipe), "example": example,
     }
 
 
@@ -83,6 +171,7 @@ def write_design(spec: dict, folder) -> dict:
     """Write ``design.json`` and ``design.R`` (from ``templates/design.R.j2``) into ``folder``."""
     folder = Path(folder)
     js = tables.write_json(spec, folder / "design.json")
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True)
+    env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True,
+                      trim_blocks=True, lstrip_blocks=True)
     r = tables.write_text(env.get_template("design.R.j2").render(spec=spec), folder / "design.R")
     return {"json": js, "r": r}

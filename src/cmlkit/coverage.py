@@ -26,6 +26,7 @@ from . import design as D
 from . import indicators as I
 from . import nonresponse as NR
 from . import synthetic as syn
+from . import waves
 from .instrument import load_instrument
 
 EXTRA = {"income_total": ("total", "Total income (population total)"),
@@ -35,7 +36,7 @@ METHODS = {"rake": ("rake", ()), "poststratify": ("poststratify", ()), "linear":
            "rake+hours": ("rake", ("hours",))}
 
 
-def population(*, n_community: int = 480, seed: int = 2025, instrument=("cml_library", "2025w1")) -> tuple:
+def population(*, n_community: int = 480, seed: int = 2025, instrument=None) -> tuple:
     """The fixed synthetic population: in-scope frame rows, libraries with headline columns, targets.
 
     Returns
@@ -48,7 +49,8 @@ def population(*, n_community: int = 480, seed: int = 2025, instrument=("cml_lib
     scope = syn.in_scope(frame)
     pop = syn.simulate_libraries(scope, random_state=rng)
     spec = I.load_spec()
-    inst = load_instrument(*instrument)
+    # (instrument, wave) of the library questionnaire; default: the first wave's (cmlkit.waves)
+    inst = load_instrument(*instrument) if instrument else waves.instruments_by_unit(waves.first_wave())["library"]
     lib_spec = {"indicators": {k: v for k, v in spec["indicators"].items() if v.get("unit", "library") == "library"}}
     ind = I.compute(pop, lib_spec, instrument=inst)
     heads = {k: (v["kind"], v["label"]) for k, v in lib_spec["indicators"].items() if k in ind}

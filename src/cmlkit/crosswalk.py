@@ -24,7 +24,7 @@ import pandas as pd
 from rapidfuzz import fuzz, process, utils
 
 from cmlkit import tables, waves
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import CrosswalkError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.instrument import Instrument, load_instrument
 
 MAPPINGS = ("exact", "renamed", "recoded", "not_comparable")
@@ -33,10 +33,6 @@ COLUMNS = ["canonical", "type", "in_waves", "id_a", "id_b", "text_a", "text_b", 
            "choices_added", "choices_removed", "mapping", "value_map", "fuzzy_match", "fuzzy_score",
            "reviewed", "note"]
 REVIEW_KEEP = ("mapping", "value_map", "reviewed", "note")
-
-
-class CrosswalkError(CmlkitError):
-    """A crosswalk that is missing, unreviewed or does not fit the data."""
 
 
 def _family(qtype: str) -> str:
@@ -58,6 +54,20 @@ def propose_value_map(inst_a: Instrument, qa: dict, inst_b: Instrument, qb: dict
     own choices: each of its exclusive choices goes to the best label match (rapidfuzz ``token_set_ratio``)
     among the other side's exclusive choices, when it scores at least ``min_score``. A choice with no
     counterpart (e.g. one added to a multi-select) stays unmapped: it is not comparable across the waves.
+
+    Parameters
+    ----------
+    inst_a, inst_b : Instrument
+        The two versions.
+    qa, qb : dict
+        The question in each version.
+    min_score : float, default 60
+        Lowest label-match score (0-100) accepted.
+
+    Returns
+    -------
+    str
+        ``WAVE:value=harmonised`` pairs separated by ``; `` (empty when none).
     """
     la, lb = _labels(inst_a, qa), _labels(inst_b, qb)
     only_a, only_b = [n for n in la if n not in lb], [n for n in lb if n not in la]
@@ -136,6 +146,18 @@ def merge_reviews(proposed: pd.DataFrame, existing: pd.DataFrame | None) -> pd.D
 
     A row keeps its ``mapping``, ``value_map``, ``reviewed`` and ``note`` when the earlier file has the same
     canonical variable with the same ids, wording and choice changes; anything else comes back unreviewed.
+
+    Parameters
+    ----------
+    proposed : pandas.DataFrame
+        A fresh proposal.
+    existing : pandas.DataFrame or None
+        The earlier reviewed file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``proposed`` with the earlier review where it still applies.
     """
     if existing is None or existing.empty:
         return proposed
@@ -150,12 +172,34 @@ def merge_reviews(proposed: pd.DataFrame, existing: pd.DataFrame | None) -> pd.D
 
 
 def crosswalk_path(instrument_folder, wave_a: str, wave_b: str) -> Path:
-    """``survey_instruments/<instrument>/crosswalks/<a>_<b>.csv``."""
+    """``survey_instruments/<instrument>/crosswalks/<a>_<b>.csv``.
+
+    Parameters
+    ----------
+    instrument_folder : path-like
+        ``survey_instruments/<instrument>``.
+    wave_a, wave_b : str
+        The two waves, in time order.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return Path(instrument_folder) / "crosswalks" / f"{wave_a}_{wave_b}.csv"
 
 
 def read_crosswalk(path) -> pd.DataFrame:
-    """Read a (reviewed) crosswalk CSV, checking its columns and its mapping values (one-line errors)."""
+    """Read a (reviewed) crosswalk CSV, checking its columns and its mapping values (one-line errors).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The crosswalk CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     path = Path(path)
     if not path.is_file():
         raise CrosswalkError(f"{path}: no crosswalk; write one for review with `cmlkit waves diff`")
@@ -172,7 +216,20 @@ def read_crosswalk(path) -> pd.DataFrame:
 
 
 def parse_value_map(text: str, *, where: str = "value_map") -> dict:
-    """``"2026w1:much_better=better; ..."`` -> ``{wave: {value: harmonised}}``."""
+    """``"2026w1:much_better=better; ..."`` -> ``{wave: {value: harmonised}}``.
+
+    Parameters
+    ----------
+    text : str
+        The ``value_map`` cell.
+    where : str, default "value_map"
+        Named in the error.
+
+    Returns
+    -------
+    dict
+        Wave -> {value: harmonised value}.
+    """
     out: dict = {}
     for part in (p.strip() for p in str(text or "").split(";")):
         if not part:
@@ -190,6 +247,20 @@ def usable(cw: pd.DataFrame, variables, *, waves=None) -> pd.DataFrame:
 
     A variable absent from the crosswalk, unreviewed, or reviewed as not comparable is named in the error
     (with the reason), so a trend never silently compares different questions.
+
+    Parameters
+    ----------
+    cw : pandas.DataFrame
+        A crosswalk (:func:`read_crosswalk`).
+    variables : list of str
+        Canonical variables to compare.
+    waves : list of str, optional
+        Only these waves' rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The reviewed, comparable rows.
     """
     src = cw.attrs.get("source", "crosswalk")
     idx = cw.set_index("canonical")
@@ -204,7 +275,20 @@ def usable(cw: pd.DataFrame, variables, *, waves=None) -> pd.DataFrame:
 
 
 def harmonised_choices(cw_row, inst_a: Instrument, inst_b: Instrument) -> dict:
-    """For a select question: ``{wave: {value: harmonised value}}`` over the values comparable in both waves."""
+    """For a select question: ``{wave: {value: harmonised value}}`` over the values comparable in both waves.
+
+    Parameters
+    ----------
+    cw_row : pandas.Series
+        The crosswalk row of the question.
+    inst_a, inst_b : Instrument
+        The two versions.
+
+    Returns
+    -------
+    dict
+        Wave -> {value: harmonised value}.
+    """
     vm = parse_value_map(cw_row["value_map"], where=f"{cw_row['canonical']}.value_map")
     out = {}
     for inst in (inst_a, inst_b):
@@ -220,6 +304,21 @@ def harmonise_select(data: pd.DataFrame, canonical: str, qtype: str, mapping: di
 
     select_one: one column, values outside ``mapping`` become missing. select_multiple: one 0/1 column per
     harmonised value (``canonical__value``), the maximum over the wave's choices mapped to it.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One wave's clean responses.
+    canonical : str
+        The question's canonical name.
+    qtype : {"select_one", "select_multiple"}
+    mapping : dict
+        That wave's value -> harmonised value.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The harmonised column(s).
     """
     if qtype == "select_one":
         col = data[canonical].astype("string")
@@ -238,6 +337,22 @@ def write_review(instrument: str, wave_a: str, wave_b: str, *, out_dir=None, roo
 
     An existing review in the destination is carried over where the proposal is unchanged
     (:func:`merge_reviews`); the waves must be in time order.
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    wave_a, wave_b : str
+        The two waves, in time order.
+    out_dir : path-like, optional
+        Default ``survey_instruments/<instrument>/crosswalks``.
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    str
+        One-line summary.
     """
     waves.check_order([wave_a, wave_b])
     inst_a, inst_b = load_instrument(instrument, wave_a, root=root), load_instrument(instrument, wave_b, root=root)
@@ -254,7 +369,17 @@ def write_review(instrument: str, wave_a: str, wave_b: str, *, out_dir=None, roo
 
 
 def about_sheet(inst_a: Instrument, inst_b: Instrument) -> pd.DataFrame:
-    """The workbook's guide sheet: what each column means and how to review."""
+    """The workbook's guide sheet: what each column means and how to review.
+
+    Parameters
+    ----------
+    inst_a, inst_b : Instrument
+        The two versions.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return pd.DataFrame({"column": COLUMNS, "meaning": [
         "analysis variable (the instrument's canonical name)", "question type (later wave)",
         f"waves that ask it ({inst_a.version}, {inst_b.version})", f"question id in {inst_a.version}",

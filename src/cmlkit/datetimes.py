@@ -46,7 +46,8 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
         out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         out.attrs["format"] = "excel-serial"
         return out.dt.round("s")
-    is_iso = v.str.match(_ISO).fillna(False).to_numpy(bool)
+    arr = pa.array(v.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    is_iso = pc.fill_null(pc.match_substring_regex(arr, _ISO), False).to_numpy(zero_copy_only=False)
     formats = []
     parsed = pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns]")
     if is_iso.any():
@@ -89,8 +90,11 @@ def _day_month(v: pd.Series, *, name, path, rows):
     if parsed.isna().any():
         todo = parsed.isna()
         parsed[todo] = pd.to_datetime(v[todo], format=date_part + time_part, errors="coerce")
-    if parsed.isna().any():
-        parsed = pd.to_datetime(v, format=date_part, errors="coerce").where(parsed.isna(), parsed)
+    for fallback in (" %H:%M", " %I:%M %p", ""):   # a spreadsheet re-save drops the seconds; a date alone
+        if not parsed.isna().any():
+            break
+        todo = parsed.isna()
+        parsed[todo] = pd.to_datetime(v[todo], format=date_part + fallback, errors="coerce")
     return parsed, date_part + time_part
 
 

@@ -31,17 +31,9 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import DesignError, NegativeWeightWarning  # errors live in cmlkit.errors; re-exported here
 
 LONELY_PSU = ("fail", "remove", "certainty", "adjust", "average")
-
-
-class DesignError(CmlkitError):
-    """A design cannot be built or used as asked."""
-
-
-class NegativeWeightWarning(UserWarning):
-    """Calibration produced negative weights (estimates and SEs follow R; consider ``bounds``)."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +214,17 @@ STEP_MATRICES = {"poststrat": _poststrat_matrices, "greg": _greg_matrices}
 
 
 def step_matrices(design: Design) -> list:
-    """(B, L) for each calibration step, in order (the step maps z to z - B (L' z))."""
+    """(B, L) for each calibration step, in order (the step maps z to z - B (L' z)).
+
+    Parameters
+    ----------
+    design : Design
+
+    Returns
+    -------
+    list of (numpy.ndarray, numpy.ndarray)
+        n x p matrices ``B`` and ``L`` per step.
+    """
     out = []
     for step in design.steps:
         fn = STEP_MATRICES.get(step[0])
@@ -233,7 +235,19 @@ def step_matrices(design: Design) -> list:
 
 
 def adjust_influence(design: Design, z: np.ndarray) -> np.ndarray:
-    """Apply the design's calibration steps to influence values (R ``svyrecvar``'s ``postStrata``)."""
+    """Apply the design's calibration steps to influence values (R ``svyrecvar``'s ``postStrata``).
+
+    Parameters
+    ----------
+    design : Design
+    z : numpy.ndarray
+        Influence values, n or n x k.
+
+    Returns
+    -------
+    numpy.ndarray
+        The residuals of ``z`` after every step, same shape.
+    """
     z = np.asarray(z, dtype=float)
     for B, L in step_matrices(design):
         z = z - B @ (L.T @ z)
@@ -252,8 +266,26 @@ def stage_scales(design: Design, strata_of_psu: np.ndarray, n_h: np.ndarray, pop
                  *, stage: int = 1, lonely_psu: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-stratum variance scale, whether to centre, and whether the stratum counts (R's ``onestrat``).
 
-    Returns (scale, centre, ok): V_h = scale_h * sum_i (z_hi - centre_h * zbar_h)^2; ``ok`` False marks
-    a lonely stratum under "average" (left out, the rest scaled up by strata / ok strata).
+    V_h = scale_h * sum_i (z_hi - centre_h * zbar_h)^2.
+
+    Parameters
+    ----------
+    design : Design
+    strata_of_psu : numpy.ndarray
+        Stratum code of each unit of the stage.
+    n_h : numpy.ndarray
+        Units sampled per stratum.
+    pop_h : numpy.ndarray or None
+        Population units per stratum (None: no fpc).
+    stage : int, default 1
+    lonely_psu : str, optional
+        Overrides the design's ``lonely_psu``.
+
+    Returns
+    -------
+    (scale, centre, ok) : tuple of numpy.ndarray
+        ``ok`` False marks a lonely stratum under "average" (left out, the rest scaled up by strata /
+        ok strata).
     """
     rule = lonely_psu or design.lonely_psu
     f = np.ones(len(n_h)) if pop_h is None else np.where(np.isinf(pop_h), 1.0, (pop_h - n_h) / pop_h)
@@ -303,9 +335,20 @@ def _stage_cov(design, units, groups, z, pop_group, *, stage, present=None, mult
 def variance(design: Design, z: np.ndarray, *, present=None) -> np.ndarray:
     """Linearised covariance matrix of estimators with influence values ``z`` (n x k).
 
-    ``present`` (boolean mask) marks the rows R would keep after subsetting an uncalibrated design
-    (a domain, or rows without missing values); it matters only for ``lonely_psu="average"``, where
-    the number of strata counted is that of the rows kept.
+    Parameters
+    ----------
+    design : Design
+    z : numpy.ndarray
+        Influence values, n x k (or n).
+    present : numpy.ndarray of bool, optional
+        The rows R would keep after subsetting an uncalibrated design (a domain, or rows without
+        missing values); it matters only for ``lonely_psu="average"``, where the number of strata
+        counted is that of the rows kept.
+
+    Returns
+    -------
+    numpy.ndarray
+        k x k covariance matrix.
     """
     z = adjust_influence(design, np.atleast_2d(np.asarray(z, dtype=float).T).T)
     st, cl = design.stratum_codes(), design.psu_codes()
@@ -320,7 +363,15 @@ def variance(design: Design, z: np.ndarray, *, present=None) -> np.ndarray:
 def degf(design: Design, *, domain=None) -> int:
     """Design degrees of freedom: PSUs minus strata, counting rows with non-zero weight (R ``degf``).
 
-    With ``domain`` (a boolean mask), counts only the domain's rows, as ``degf(subset(design, ...))``.
+    Parameters
+    ----------
+    design : Design
+    domain : numpy.ndarray of bool, optional
+        Count only the domain's rows, as ``degf(subset(design, ...))``.
+
+    Returns
+    -------
+    int
     """
     keep = design.weights != 0
     if domain is not None:

@@ -37,7 +37,18 @@ def _numeric(design: Design, columns) -> np.ndarray:
 
 
 def domain_codes(design: Design, by) -> tuple[np.ndarray, list]:
-    """Integer domain code per row (-1 where a grouping value is missing) and the sorted domain labels."""
+    """Integer domain code per row (-1 where a grouping value is missing) and the sorted domain labels.
+
+    Parameters
+    ----------
+    design : Design
+    by : str or list of str
+        The grouping column(s).
+
+    Returns
+    -------
+    (codes, labels) : (numpy.ndarray, list)
+    """
     by = [by] if isinstance(by, str) else list(by)
     for b in by:
         if b not in design.data:
@@ -50,7 +61,21 @@ def domain_codes(design: Design, by) -> tuple[np.ndarray, list]:
 
 
 def domain_degf(design: Design, codes: np.ndarray, n_dom: int) -> np.ndarray:
-    """``degf`` of each domain's subset design: PSUs minus strata among rows of non-zero weight."""
+    """``degf`` of each domain's subset design: PSUs minus strata among rows of non-zero weight.
+
+    Parameters
+    ----------
+    design : Design
+    codes : numpy.ndarray
+        Domain code per row (:func:`domain_codes`).
+    n_dom : int
+        Number of domains.
+
+    Returns
+    -------
+    numpy.ndarray
+        One df per domain.
+    """
     keep = (codes >= 0) & (design.weights != 0)
     pairs = pd.DataFrame({"d": codes[keep], "s": design.stratum_codes()[keep], "c": design.psu_codes()[keep]}).drop_duplicates()
     out = pairs.groupby("d").size() - pairs.drop_duplicates(["d", "s"]).groupby("d").size()

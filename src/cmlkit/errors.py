@@ -95,3 +95,47 @@ class ClusterFitError(GovernanceError):
     model converges, or when k-prototypes cannot initialise. In a bootstrap resample this is what a
     dissolved cluster means; any other exception is a bug and propagates.
     """
+
+
+class ChangeError(CmlkitError):
+    """Stacked data that cannot give a change estimate."""
+
+
+class ClosureModelError(CmlkitError):
+    """The frame history cannot support a closure model."""
+
+
+class CrosswalkError(CmlkitError):
+    """A crosswalk that is missing, unreviewed or does not fit the data."""
+
+
+class DesignError(CmlkitError):
+    """A design cannot be built or used as asked."""
+
+
+class NegativeWeightWarning(UserWarning):
+    """Calibration produced negative weights (estimates and SEs follow R; consider ``bounds``)."""
+
+
+class TrendError(CmlkitError):
+    """Wave runs that cannot be compared."""
+
+
+class IndicatorError(CmlkitError):
+    """An indicator definition or input that cannot be used."""
+
+
+class RiskError(CmlkitError):
+    """A risk specification or input that cannot be used."""
+
+
+class SamplingError(CmlkitError):
+    """A selection that cannot be made as specified (an unmet constraint, a bad specification)."""
+
+
+class WaveError(CmlkitError):
+    """A wave id, wave order or wave/instrument combination that cannot be used."""
+
+
+class CalibrationError(DesignError):
+    """Calibration is impossible or did not converge."""

@@ -58,9 +58,26 @@ def _result(est, se, df, level, kind, n, extra=None):
 def total(design: Design, column, *, domain=None, level: float = 0.95, df=None, deff: bool = False) -> dict:
     """Estimated population total of ``column`` (in a domain), as ``svytotal``.
 
-    Influence values z_i = w_i y_i. Returns a dict with ``estimate, se, ci_low, ci_high, df,
-    level, ci_method, n`` (and ``deff``: design variance over SRS without replacement, R's
-    ``deff=TRUE``).
+    Influence values z_i = w_i y_i.
+
+    Parameters
+    ----------
+    design : Design
+    column : str or array-like
+        The variable (a column of the design's data, or values row-aligned with it).
+    domain : str or array-like of bool, optional
+        Estimate within this domain (other rows keep their place with zero weight).
+    level : float, default 0.95
+        Confidence level.
+    df : float, optional
+        Degrees of freedom of the interval; default the (domain) design df.
+    deff : bool, default False
+        Also return the design effect (design variance over SRS without replacement, R's ``deff=TRUE``).
+
+    Returns
+    -------
+    dict
+        ``estimate, se, ci_low, ci_high, df, level, ci_method, n`` (and ``deff``).
     """
     y = _y(design, column)
     dom = _domain(design, domain)
@@ -80,6 +97,24 @@ def mean(design: Design, column, *, domain=None, level: float = 0.95, df=None, d
     """Estimated population mean of ``column`` (in a domain), as ``svymean`` (ratio of totals).
 
     Influence values z_i = w_i (y_i - ybar) / sum(w).
+
+    Parameters
+    ----------
+    design : Design
+    column : str or array-like
+        The variable.
+    domain : str or array-like of bool, optional
+        Estimate within this domain.
+    level : float, default 0.95
+    df : float, optional
+        Degrees of freedom; default the (domain) design df.
+    deff : bool, default False
+        Also return the design effect.
+
+    Returns
+    -------
+    dict
+        As :func:`total`.
     """
     y = _y(design, column)
     dom = _domain(design, domain)
@@ -111,7 +146,23 @@ def _vsrs(design, y, w, ok, *, kind):
 
 
 def ratio(design: Design, numerator, denominator, *, domain=None, level: float = 0.95, df=None) -> dict:
-    """Ratio of two population totals, as ``svyratio``; z_i = w_i (y_i - R x_i) / X."""
+    """Ratio of two population totals, as ``svyratio``; z_i = w_i (y_i - R x_i) / X.
+
+    Parameters
+    ----------
+    design : Design
+    numerator, denominator : str or array-like
+        The two variables.
+    domain : str or array-like of bool, optional
+    level : float, default 0.95
+    df : float, optional
+        Degrees of freedom; default the (domain) design df.
+
+    Returns
+    -------
+    dict
+        As :func:`total`.
+    """
     y, x = _y(design, numerator), _y(design, denominator)
     dom = _domain(design, domain)
     ok = dom & ~np.isnan(y) & ~np.isnan(x)
@@ -129,8 +180,24 @@ def ratio(design: Design, numerator, denominator, *, domain=None, level: float =
 def proportions(design: Design, column, *, domain=None, level: float = 0.95, df=None, method: str = "logit") -> pd.DataFrame:
     """Share of each level of a categorical ``column`` (``svymean(~factor(x))``) with proportion intervals.
 
-    Returns one row per level: ``level_value, estimate, se, ci_low, ci_high, df, ci_method, n,
-    boundary``. Rows with a missing value are left out of the base (``na.rm=TRUE``).
+    Rows with a missing value are left out of the base (``na.rm=TRUE``).
+
+    Parameters
+    ----------
+    design : Design
+    column : str
+        The categorical variable.
+    domain : str or array-like of bool, optional
+    level : float, default 0.95
+    df : float, optional
+        Degrees of freedom; default the (domain) design df.
+    method : {"logit", "wilson", "beta", "mean"}, default "logit"
+        The interval (:func:`ci_proportion`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per level: ``level_value, estimate, se, ci_low, ci_high, df, ci_method, n, boundary``.
     """
     col = design.data[column]
     dom = _domain(design, domain) & col.notna().to_numpy()
@@ -156,6 +223,12 @@ def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95
         the domain's row count for an uncalibrated design (R drops the other rows when
         subsetting), but the whole design's row count for a calibrated or post-stratified one
         (R keeps every row, with zero weight outside the domain).
+
+    Returns
+    -------
+    dict
+        ``estimate, se, df, level, ci_method, n, boundary, ci_low, ci_high, flag`` (``flag`` set where
+        negative weights make the interval unusable).
     """
     if method not in CI_METHODS:
         raise DesignError(f"method must be one of {CI_METHODS}, not {method!r}")
@@ -174,8 +247,27 @@ def ci_proportion(design: Design, indicator, *, domain=None, level: float = 0.95
 def by_domain(design: Design, column, by: str, *, estimator: str = "mean", level: float = 0.95, df=None, **kw) -> pd.DataFrame:
     """An estimate for each domain defined by ``by`` (``svyby``); empty domains give NaN with n = 0.
 
-    ``estimator`` is ``"mean"``, ``"total"``, ``"ratio"`` (with ``denominator``) or ``"proportion"``
-    (of a 0/1 column, with ``method``). Vectorised over domains (:func:`cmlkit.domains.domain_table`).
+    Vectorised over domains (:func:`cmlkit.domains.domain_table`).
+
+    Parameters
+    ----------
+    design : Design
+    column : str
+        The variable.
+    by : str
+        The column defining the domains.
+    estimator : {"mean", "total", "ratio", "proportion"}, default "mean"
+        ``ratio`` needs ``denominator``; ``proportion`` (of a 0/1 column) takes ``method``.
+    level : float, default 0.95
+    df : float, optional
+        Degrees of freedom; default each domain's design df.
+    **kw
+        ``denominator`` or ``method``, passed on.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per domain: the ``by`` value and the estimate's columns.
     """
     if estimator not in domains.ESTIMATORS:
         raise DesignError(f"estimator must be mean, total, ratio or proportion, not {estimator!r}")

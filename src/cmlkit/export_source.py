@@ -4,10 +4,11 @@
 and delimiter and reads the first records (for layout detection and headers); :meth:`Source.body`
 reads the data rows as strings, with the spreadsheet row number of each (header = row 1).
 
-CSV bodies are read by pyarrow's multi-threaded reader *without* a Python callback: a Python
-``invalid_row_handler`` called from arrow's worker threads can still be running when an error
-ends the process, and a thread that calls into a finalising interpreter aborts it
-(``terminate called without an active exception``, exit 134). A row of the wrong width makes the
+CSV bodies are read by pyarrow's multi-threaded reader with nothing of Python in its threads: no
+Python ``invalid_row_handler`` and no Python file object (an ``pa.OSFile`` instead). Either makes
+arrow's worker or read-ahead threads call into Python; one still running when an error ends the
+process calls into a finalising interpreter, which aborts it (``terminate called without an active
+exception``, exit 134). A row of the wrong width makes the
 fast read fail; the slow path then finds the row (Python ``csv``): rows that are only blanks or
 delimiters are skipped (and reported), any other is a one-line error naming its row.
 """
@@ -28,6 +29,16 @@ import pyarrow.csv as pcsv
 from cmlkit.datetimes import DATE_LIKE
 from cmlkit.errors import IngestError
 from cmlkit.file_access import HEAD_BYTES, check_readable, read_head, settle_encoding
+
+
+UNSUPPORTED = {  # containers the readers do not take, and what to do instead
+    ".xls": "an old Excel .xls workbook; open it and save it as .xlsx (or export CSV from the platform)",
+    ".xlsb": "an Excel binary workbook (.xlsb); save it as .xlsx",
+    ".ods": "an OpenDocument spreadsheet; save it as .xlsx or CSV",
+    ".zsav": "a compressed SPSS file (.zsav); save it as .sav",
+    ".por": "an SPSS portable file (.por); save it as .sav",
+    ".json": "a JSON export; export CSV, XLSX or SPSS .sav from the platform",
+}
 
 
 def sniff_delimiter(first_line: str) -> str:
@@ -85,6 +96,8 @@ def open_export(path) -> Source:
     """Open an export for reading: check the path, sniff container, encoding, delimiter; read the first records."""
     path = check_readable(path)
     suffix = path.suffix.lower()
+    if suffix in UNSUPPORTED:
+        raise IngestError(UNSUPPORTED[suffix], file=path)
     if suffix == ".sav":
         rows = read_sav_cells(path)
         return Source(path, rows[:4], "sav", body_rows=rows)
@@ -187,7 +200,8 @@ def _arrow_read(path, offset, enc, delim, names, *, skip_rows: set | None = None
         def handler(row):
             return "skip"
     parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=True, ignore_empty_lines=False, invalid_row_handler=handler)
-    with open(path, "rb") as fh:
+    # a native arrow file, not a Python file object: arrow's read-ahead threads then never call into Python
+    with pa.OSFile(str(path), "r") as fh:
         fh.seek(offset)
         return pcsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
 

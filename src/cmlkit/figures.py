@@ -99,7 +99,7 @@ def readable(text: str, labels: dict | None = None) -> str:
     labels = labels or {}
     if text in labels:
         return labels[text]
-    if re.fullmatch(r"[a-z][a-z ]*", text):  # a bare lowercase word ("statutory", "high") reads as a label capitalised
+    if re.fullmatch(r"[a-z][a-z '-]*", text):  # a bare lowercase word ("statutory", "high") reads as a label capitalised
         return text[:1].upper() + text[1:]
     if not RAW_NAME.search(text):
         return text

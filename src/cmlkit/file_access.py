@@ -123,7 +123,10 @@ def settle_encoding(head: bytes, *, path, complete: bool) -> tuple[str, int, lis
         raise IngestError("file is empty", file=path)
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise IngestError("file is UTF-16 text; export or save it as UTF-8 CSV", file=path)
-    if b"\x00" in head[:8192]:
+    sample = head[:8192]
+    if b"\x00" in sample:
+        if max(sample[0::2].count(0), sample[1::2].count(0)) > 0.3 * len(sample) / 2:   # every other byte NUL
+            raise IngestError("file is UTF-16 text without a byte-order mark; export or save it as UTF-8 CSV", file=path)
         raise IngestError("file is binary, not a text export (found NUL bytes)", file=path)
     bom = head.startswith(codecs.BOM_UTF8)
     skip = 3 if bom else 0

@@ -21,6 +21,7 @@ from . import domains
 from . import olr
 from . import weighted as weighted_io
 from . import estimates as E
+from .link import link_responses
 
 
 def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.Design:
@@ -258,8 +259,6 @@ def link_volunteers(volunteers: pd.DataFrame, weighted: pd.DataFrame, scope: pd.
     responses from it (each library's volunteers represent its volunteer team); elsewhere the weight
     is missing and the volunteer counts only in unweighted summaries.
     """
-    from .link import link_responses
-
     resp = volunteers.rename(columns={"library_postcode": "postcode"})[["response_id", "library_name", "postcode"]]
     links = link_responses(resp.reset_index(drop=True), scope)
     out = volunteers.reset_index(drop=True).copy()

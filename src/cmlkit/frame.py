@@ -47,7 +47,13 @@ def _key(text) -> str:
 
 @lru_cache(maxsize=1)
 def authority_regions() -> pd.DataFrame:
-    """Library authorities (current and 2016 names, with aliases) and their English region."""
+    """Library authorities (current and 2016 names, with aliases) and their English region.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per authority name or alias, with its region.
+    """
     with resources.files("cmlkit.data").joinpath("authority_regions.csv").open("r", encoding="utf-8") as fh:
         table = pd.read_csv(fh, keep_default_na=False)
     return table
@@ -63,7 +69,20 @@ def _region_lookup() -> dict:
 
 
 def region_of(authorities: pd.Series, *, file="<frame>", column="authority") -> pd.Series:
-    """Map library authority names to English regions (raises on an authority it does not know)."""
+    """Map library authority names to English regions (raises on an authority it does not know).
+
+    Parameters
+    ----------
+    authorities : pandas.Series
+        Library authority names.
+    file, column : str
+        Named in the error for an unknown authority.
+
+    Returns
+    -------
+    pandas.Series
+        The English region of each authority.
+    """
     lookup = _region_lookup()
     keys = authorities.fillna("").map(_key)
     regions = keys.map(lookup)
@@ -88,6 +107,11 @@ def normalise_codes(values: pd.Series, *, mapping: dict = ACE_CODE_MAP, file="<f
     allow_blank : bool, default True
         Blank cells become missing; otherwise they are an error.
 
+    Returns
+    -------
+    pandas.Series
+        Normalised codes (missing where blank).
+
     Raises
     ------
     FrameError
@@ -110,7 +134,19 @@ def _yes_no(values: pd.Series) -> pd.Series:
 
 
 def stable_id(*parts: pd.Series, prefix: str) -> pd.Series:
-    """A stable id from normalised key columns (sha1); repeats get ``-2``, ``-3`` in file order."""
+    """A stable id from normalised key columns (sha1); repeats get ``-2``, ``-3`` in file order.
+
+    Parameters
+    ----------
+    *parts : pandas.Series
+        Key columns, normalised before hashing.
+    prefix : str
+        Put in front of every id.
+
+    Returns
+    -------
+    pandas.Series of str
+    """
     key = parts[0].fillna("").map(_key)
     for p in parts[1:]:
         key = key + "|" + p.fillna("").astype(str).str.upper().str.replace(r"\s+", "", regex=True)
@@ -121,6 +157,11 @@ def stable_id(*parts: pd.Series, prefix: str) -> pd.Series:
 
 def load_ace(path) -> pd.DataFrame:
     """Load the Arts Council basic dataset as a normalised frame.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The dataset (CSV).
 
     Returns
     -------
@@ -167,6 +208,18 @@ def load_taskforce_2016(path, authorities_path=None) -> pd.DataFrame:
 
     ``operation_16`` is ``type`` normalised (LAL -> LA, CL -> C, CRL -> CR, ICL) or, for rows with
     a closure code, ``Closed``/``Temporary Closure`` (XL, XLR -> Closed; XLT -> Temporary Closure).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The Taskforce 2016 dataset.
+    authorities_path : str or path-like, optional
+        Authority -> region table; default the packaged one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per library with ``operation_16`` and ``region``.
     """
     path = Path(path)
     if not path.is_file():
@@ -204,6 +257,15 @@ def operation_column(year: int | None = None) -> str:
     """The ``operation_YY`` column for the latest ACE year not after ``year`` (None: the latest frame year).
 
     The year normally comes from the wave's instrument (``frame_year``; see :mod:`cmlkit.waves`).
+
+    Parameters
+    ----------
+    year : int, optional
+        The wave's frame year; None gives the latest frame year.
+
+    Returns
+    -------
+    str
     """
     year = ACE_YEARS[-1] if year is None else year
     usable = [y for y in ACE_YEARS if y <= year]
@@ -213,7 +275,22 @@ def operation_column(year: int | None = None) -> str:
 
 
 def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL")) -> pd.DataFrame:
-    """Libraries whose governance in ``year`` (latest frame year not after it) is one of ``codes``."""
+    """Libraries whose governance in ``year`` (latest frame year not after it) is one of ``codes``.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A frame (:func:`load_frame`).
+    year : int, optional
+        The frame year (:func:`operation_column`).
+    codes : tuple of str, default ("CR", "ICL")
+        Governance codes in scope: community managed libraries.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The in-scope rows.
+    """
     unknown = set(codes) - set(CODES)
     if unknown:
         raise FrameError(f"unknown governance codes in scope {sorted(unknown)}; expected from {CODES}")
@@ -222,14 +299,38 @@ def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL"
 
 
 def population_counts(frame: pd.DataFrame, *, year: int | None = None, by=("region", "operation")) -> pd.DataFrame:
-    """Counts of libraries by region x governance code in ``year`` (``operation`` = that year's code)."""
+    """Counts of libraries by region x governance code in ``year`` (``operation`` = that year's code).
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+    year : int, optional
+        The frame year.
+    by : tuple of str, default ("region", "operation")
+
+    Returns
+    -------
+    pandas.DataFrame
+        The ``by`` columns and ``N``.
+    """
     col = operation_column(year)
     f = frame.assign(operation=frame[col])
     return f.groupby(list(by), dropna=False).size().rename("n").reset_index()
 
 
 def load_frame(path) -> pd.DataFrame:
-    """Load a frame file: the Arts Council basic dataset, or a synthetic frame written by ``cmlkit synth``."""
+    """Load a frame file: the Arts Council basic dataset, or a synthetic frame written by ``cmlkit synth``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The frame file.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The normalised frame (:func:`load_ace`).
+    """
     path = Path(path)
     if not path.is_file():
         raise FrameError("frame file not found", file=path)

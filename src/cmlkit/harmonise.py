@@ -26,18 +26,14 @@ import yaml
 from cmlkit import crosswalk as CW
 from cmlkit import indicators as IND
 from cmlkit import tables, waves
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import TrendError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.frame import in_scope, load_frame, operation_column
-from cmlkit.instrument import load_instrument
-from cmlkit.run import sha256_file
+from cmlkit.instrument import find_root, load_instrument
+from cmlkit.run_cache import sha256_file
 
 WEIGHTED_PRODUCT = "library_weighted"
 RATES_TABLE = Path("tables") / "weighting" / "response_rates.csv"
 DESIGN_COLUMNS = ("library_id", "weight", "region", "type")
-
-
-class TrendError(CmlkitError):
-    """Wave runs that cannot be compared."""
 
 
 def read_manifest(path) -> list:
@@ -78,13 +74,16 @@ def load_run(run_dir) -> dict:
     if sha256_file(weighted) != prod["sha256"]:
         raise TrendError(f"{weighted}: changed since the run (sha256 differs from run.json)")
     frame = record.get("inputs", {}).get("frame")
-    if not frame or not Path(frame["path"]).is_file():
+    frame_path = Path(frame["path"]) if frame else None
+    if frame_path is not None and not frame_path.is_absolute():
+        frame_path = find_root() / frame_path            # run.json keeps paths under the project root relative
+    if frame_path is None or not frame_path.is_file():
         raise TrendError(f"{run_dir}: the run's frame input is missing ({(frame or {}).get('path')})")
-    if sha256_file(frame["path"]) != frame["sha256"]:
-        raise TrendError(f"{frame['path']}: the frame changed since the run (sha256 differs from run.json)")
+    if sha256_file(frame_path) != frame["sha256"]:
+        raise TrendError(f"{frame_path}: the frame changed since the run (sha256 differs from run.json)")
     rates = run_dir / RATES_TABLE
     return {"run_dir": run_dir, "instrument": record["instrument"], "wave": record["wave"], "weighted": weighted,
-            "frame": Path(frame["path"]), "rates": rates if rates.is_file() else None, "record": record}
+            "frame": frame_path, "rates": rates if rates.is_file() else None, "record": record}
 
 
 def load_runs(paths, *, instrument: str | None = None, wave: str | None = None) -> list:
@@ -151,8 +150,7 @@ def comparability(spec: dict, insts: list, cws: list) -> pd.DataFrame:
                     reasons.append(f"{_base(col)} not comparable between {inst_a.version} and {inst_b.version}"
                                    + (f" ({row['note']})" if row["note"] else ""))
                 elif row["mapping"] == "recoded":
-                    hm = CW.harmonised_choices(row.rename(_base(col)).to_frame().T.reset_index().rename(
-                        columns={"index": "canonical"}).iloc[0], inst_a, inst_b)
+                    hm = CW.harmonised_choices(pd.concat([row, pd.Series({"canonical": _base(col)})]), inst_a, inst_b)
                     if "__" in col:
                         choice = col.split("__", 1)[1]
                         if not all(hm[w].get(choice) == choice for w in hm):
@@ -239,11 +237,6 @@ def stack_runs(runs: list, *, spec: dict | None = None, crosswalk_dir=None) -> t
     return stacked, comp, frames, datas
 
 
-def scopes_of(frames: dict) -> dict:
-    """wave -> in-scope frame rows (``library_id, region, type``)."""
-    return {w: f.loc[f["in_scope"], ["library_id", "region", "code"]].rename(columns={"code": "type"}) for w, f in frames.items()}
-
-
 def respondents(stacked: pd.DataFrame) -> dict:
     """wave -> library ids with a weighted response."""
     return {w: g["library_id"].dropna().tolist() for w, g in stacked.groupby("wave", sort=False)}
@@ -299,3 +292,13 @@ def write_manifest(instrument: str, wave_ids: list, out, *, outputs_root=None, p
     out.write_text("# trend manifest: finished wave runs, oldest first (cmlkit waves runs)\n"
                    + yaml.safe_dump({"instrument": instrument, "runs": rel}, sort_keys=False), encoding="utf-8")
     return out
+
+
+def read_run_table(runs: list, relative: str) -> dict:
+    """wave -> a table a run wrote (``relative`` to its folder), for the runs that have it."""
+    return {r["wave"]: pd.read_csv(r["run_dir"] / relative) for r in runs if (r["run_dir"] / relative).is_file()}
+
+
+def wave_ids(runs: list) -> list:
+    """The wave id of each run, in order."""
+    return [r["wave"] for r in runs]

@@ -24,19 +24,26 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CmlkitError
+from .errors import IndicatorError  # errors live in cmlkit.errors; re-exported here
 from .research import read_spec
 
 DERIVATIONS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity", "years_until",
                "source")
 
 
-class IndicatorError(CmlkitError):
-    """An indicator definition or input that cannot be used."""
-
-
 def load_spec(path=None) -> dict:
-    """Read and check ``research/indicators.yml``."""
+    """Read and check ``research/indicators.yml``.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        Default ``research/indicators.yml``.
+
+    Returns
+    -------
+    dict
+        The checked specification.
+    """
     spec, path = read_spec("indicators.yml", path, error=IndicatorError, what="indicator definitions")
     for name, ind in spec.get("indicators", {}).items():
         for key in ("label", "section", "derive", "kind", "direction", "missing", "reference"):
@@ -57,6 +64,11 @@ def _num(data, col):
 
 def _cols(x):
     return [x] if isinstance(x, str) else list(x)
+
+
+DERIVATION_KINDS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity",
+                    "years_until", "source")
+"""The kinds of derivation :func:`derive` knows; a derivation names exactly one of them (specs check against this)."""
 
 
 def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | None = None,
@@ -133,7 +145,20 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | Non
 
 
 def choice_items(d: dict, instrument=None) -> list:
-    """The choices a ``count_choices`` derivation counts: ``items`` when given, else the instrument's list less ``exclude``."""
+    """The choices a ``count_choices`` derivation counts: ``items`` when given, else the instrument's list less ``exclude``.
+
+    Parameters
+    ----------
+    d : dict
+        A ``count_choices`` derivation.
+    instrument : Instrument, optional
+        The wave's instrument (needed when ``items`` is not given).
+
+    Returns
+    -------
+    list of str
+        Choice names.
+    """
     if d.get("items"):
         return list(d["items"])
     if instrument is None:
@@ -142,7 +167,19 @@ def choice_items(d: dict, instrument=None) -> list:
 
 
 def inputs(d: dict, instrument=None) -> list:
-    """Canonical columns a derivation reads (``q__choice`` columns for choice counts)."""
+    """Canonical columns a derivation reads (``q__choice`` columns for choice counts).
+
+    Parameters
+    ----------
+    d : dict
+        One derivation.
+    instrument : Instrument, optional
+        Needed for choice counts without ``items``.
+
+    Returns
+    -------
+    list of str
+    """
     if "count_choices" in d:
         return [f"{d['count_choices']}__{c}" for c in choice_items(d, instrument)]
     key = next(k for k in DERIVATIONS if k in d)
@@ -154,6 +191,22 @@ def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wa
     """Every library-level indicator of the specification (columns), rows as in ``data``.
 
     The wave year comes from ``instrument`` unless ``wave_year`` is given.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean responses (canonical column names).
+    spec : dict, optional
+        Default :func:`load_spec`.
+    instrument : Instrument, optional
+        The wave's instrument.
+    wave_year : int, optional
+        Overrides the instrument's wave year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per indicator, indexed like ``data``.
     """
     spec = spec or load_spec()
     out = {}
@@ -164,13 +217,40 @@ def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wa
 
 
 def item_scores(data: pd.DataFrame, items, *, instrument) -> pd.DataFrame:
-    """Choice scores (1-5) of Likert items; answers without a score are missing."""
+    """Choice scores (1-5) of Likert items; answers without a score are missing.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean responses.
+    items : list of str
+        Likert questions.
+    instrument : Instrument
+        Where the choice scores come from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float column per item.
+    """
     return pd.DataFrame({q: data[q].astype("string").map({c["name"]: c.get("score") for c in instrument.canonical_choices(q)}).astype(float)
                          for q in items}, index=data.index)
 
 
 def scale_score(scores: pd.DataFrame, *, min_items: int = 1) -> pd.Series:
-    """Mean of the answered items, missing when fewer than ``min_items`` are answered."""
+    """Mean of the answered items, missing when fewer than ``min_items`` are answered.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Item scores (:func:`item_scores`).
+    min_items : int, default 1
+        Fewest answered items for a score.
+
+    Returns
+    -------
+    pandas.Series
+    """
     return scores.mean(axis=1).where(scores.notna().sum(axis=1) >= min_items)
 
 
@@ -184,6 +264,13 @@ def cronbach_alpha(scores: pd.DataFrame, weights=None) -> dict:
 
     Listwise: rows with every item answered. Also item-rest correlations (each item with the sum
     of the others), weighted when weights are given.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        Item scores, one column per item.
+    weights : array-like, optional
+        Survey weights (``svycralpha``); None gives the unweighted raw alpha.
 
     Returns
     -------

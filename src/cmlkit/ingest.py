@@ -40,7 +40,7 @@ from cmlkit.errors import IngestError
 from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platforms import JOIN, PLATFORMS, layout
-from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose
+from cmlkit.text_repair import MOJIBAKE, arrow_strings, fix_mojibake, loose
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -191,38 +191,15 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                               column=f"column {j + 1}")
     log = [dict(checks.entry(None, n["action"], n["reason"])) for n in source.notes]
     meta_col = {c.meta: seen[i] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
-    time_cols = [meta_col[m] for m in ("start", "end") if m in meta_col]
-    data, line, more = checks.drop_blank_rows(data, line, source.skipped, time_cols=time_cols, path=path)
-    log += more
-    data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None)
+    data, line, more = _exclude_rows(data, line, source.skipped, [meta_col[m] for m in ("start", "end") if m in meta_col],
+                                     path=path, name_of=name_of)
     log += more
     excluded = {"blank_row": sum(e["action"] == "blank_row" for e in log), "footer_row": sum(e["action"] == "footer_row" for e in log)}
     if data.empty:
         raise IngestError("export has a header but no responses", file=path, row=source.head_rows[n_header - 1] + 1)
     n = len(data)
-    meta = {m: data[j] for m, j in meta_col.items()}
-    where = {m: dict(path=path, column=name_of[j]) for m, j in meta_col.items()}
-    out = {"response_id": pd.Series([None] * n, dtype=object), "_source_row": np.arange(1, n + 1), "_row": line}
-    ids = meta["respondent_id"] if "respondent_id" in meta else pd.Series(np.arange(1, n + 1)).astype(str)
-    if "respondent_id" in meta:
-        checks.check_ids(ids, line, **where["respondent_id"])
-    out["response_id"] = ids.astype(str).str.strip()
-    start = parse_datetimes(meta["start"], name=name_of[meta_col["start"]], path=path, rows=line) if "start" in meta \
-        else pd.Series(pd.NaT, index=data.index)
-    end = parse_datetimes(meta["end"], name=name_of[meta_col["end"]], path=path, rows=line) if "end" in meta \
-        else pd.Series(pd.NaT, index=data.index)
-    for stamp, m in ((start, "start"), (end, "end")):
-        if "+" in stamp.attrs.get("format", ""):
-            log.append(checks.entry(None, "date_forms", f"{name_of[meta_col[m]]}: dates in more than one form ({stamp.attrs['format']}); "
-                                                        "ISO dates read as ISO, the others by the column's day/month order"))
-    out["_start"], out["_end"] = start, end
-    out["_duration_s"] = (checks.read_number(meta["duration"], line, lo=0, **where["duration"]) if "duration" in meta
-                          else (end - start).dt.total_seconds())
-    out["_status"] = checks.read_status(meta["status"], line, **where["status"]) if "status" in meta else pd.Series(["normal"] * n)
-    out["_finished"] = checks.read_finished(meta["finished"], line, **where["finished"]).astype(object).where(
-        lambda v: v.notna(), None) if "finished" in meta else None
-    out["_progress"] = checks.read_number(meta["progress"], line, lo=0, hi=100, percent=True, **where["progress"]) \
-        if "progress" in meta else None
+    out, more = _metadata(data, line, meta_col, name_of, path=path)
+    log += more
     frame = pd.DataFrame(out, index=data.index)
 
     by_q: dict = {}
@@ -257,7 +234,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:
                 joined, leftover, repaired = _split_joined(next(s for c, s, _ in parts if c.role == "joined"), inst.choices(qid), JOIN[platform])
-                log += [checks.entry(line[k], "mojibake_label", "UTF-8 text read as cp1252 (mojibake) repaired to match a choice label",
+                log += [checks.entry(line[k], "mojibake_label", "choice label read as cp1252 (mojibake) repaired before the split",
                                      response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
                 if other_q:
                     other_text = leftover
@@ -267,7 +244,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")
             if q["type"] == "select_one":
-                values[qid], coded = checks.map_codes(values[qid], inst, qid, line, frame["response_id"], path=path, column=header)
+                values[qid], coded = checks.map_codes(values[qid], inst, qid, line, path=path, column=header)
                 log += coded
             if q["type"] == "select_one" and other_q and other_q not in by_q:
                 values[qid], other_text = _route_other(values[qid], other_text, inst.choices(qid))
@@ -281,26 +258,71 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     return frame
 
 
+def _exclude_rows(data, line, skipped, time_cols, *, path, name_of):
+    """Blank rows and footer rows out (logged); a summary row among the responses is an error."""
+    dated = checks.dated_rows(data, time_cols)
+    data, line, log = checks.drop_blank_rows(data, line, skipped, time_cols=time_cols, path=path, dated=dated)
+    if dated is not None and len(data) < len(dated):
+        dated = checks.dated_rows(data, time_cols)
+    data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None,
+                                               dated=dated)
+    return data, line, log + more
+
+
+def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
+    """The metadata columns of the output (ids, times, duration, status, finished, progress) and their log."""
+    n = len(data)
+    meta = {m: data[j] for m, j in meta_col.items()}
+    where = {m: dict(path=path, column=name_of[j]) for m, j in meta_col.items()}
+    out = {"response_id": pd.Series([None] * n, dtype=object), "_source_row": np.arange(1, n + 1), "_row": line}
+    ids = meta["respondent_id"] if "respondent_id" in meta else pd.Series(np.arange(1, n + 1)).astype(str)
+    if "respondent_id" in meta:
+        checks.check_ids(ids, line, **where["respondent_id"])
+    out["response_id"] = ids.astype(str).str.strip()
+    log = []
+    for m in ("start", "end"):
+        stamp = (parse_datetimes(meta[m], name=name_of[meta_col[m]], path=path, rows=line) if m in meta
+                 else pd.Series(pd.NaT, index=data.index))
+        if "+" in stamp.attrs.get("format", ""):
+            log.append(checks.entry(None, "date_forms", f"{name_of[meta_col[m]]}: dates in more than one form ({stamp.attrs['format']}); "
+                                                        "ISO dates read as ISO, the others by the column's day/month order"))
+        out[f"_{m}"] = stamp
+    out["_duration_s"] = (checks.read_number(meta["duration"], line, lo=0, **where["duration"]) if "duration" in meta
+                          else (out["_end"] - out["_start"]).dt.total_seconds())
+    out["_status"] = checks.read_status(meta["status"], line, **where["status"]) if "status" in meta else pd.Series(["normal"] * n)
+    out["_finished"] = checks.read_finished(meta["finished"], line, **where["finished"]).astype(object).where(
+        lambda v: v.notna(), None) if "finished" in meta else None
+    out["_progress"] = checks.read_number(meta["progress"], line, lo=0, hi=100, percent=True, **where["progress"]) \
+        if "progress" in meta else None
+    return out, log
+
+
 def _split_joined(cells: pd.Series, choices: list, sep: str):
     """Split joined multi-select cells using the choice labels (labels may contain the separator).
 
     Labels that contain the separator are first replaced by a placeholder, then cells are split
     (pyarrow list kernels), fragments matched to labels exactly, and what is left joined back as
-    the 'other' text. A fragment that matches no label but is mojibake (``CafÃ©``) is repaired
-    first, so the choice is not lost. Returns (space-joined names in choice order, leftover text or
-    None, ``[(position, old fragment, repaired fragment)]``).
+    the 'other' text. Choice labels double-encoded in a cell (``CafÃ©``) are repaired first, so no
+    choice is lost to the 'other' text (mojibake in typed 'other' text is left to cleaning, which
+    logs it). Returns (space-joined names in choice order, leftover text or None,
+    ``[(position, double-encoded label, label)]`` for every label found double-encoded; the cell
+    itself, which may hold typed 'other' text, is never returned).
     """
     n = len(cells)
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
     repaired = []
-    suspect = cells.astype("string").str.contains(MOJIBAKE.pattern, regex=True).fillna(False).to_numpy(bool)
-    if suspect.any():
-        fixed = cells[suspect].map(fix_mojibake)
-        fixed = fixed[fixed.notna()]
-        repaired = [(int(np.flatnonzero(cells.index == i)[0]), cells[i], f) for i, f in fixed.items()]
+    suspect = pc.fill_null(pc.match_substring_regex(arrow_strings(cells), MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
+    garbled = {c["label"].encode("utf-8").decode("cp1252", errors="replace"): c["label"] for c in choices}
+    garbled = {bad: good for bad, good in garbled.items() if bad != good}
+    if suspect.any() and garbled:  # only the labels are repaired here; mojibake in typed 'other' text is cleaning's (logged there)
+        sub = cells[suspect].astype(str)
+        for bad, good in garbled.items():
+            hit = sub.str.contains(bad, regex=False)
+            repaired += [(int(k), bad, good) for k in np.flatnonzero(suspect)[hit.to_numpy(bool)]]
+            sub = sub.str.replace(bad, good, regex=False)
         cells = cells.copy()
-        cells[fixed.index] = fixed
+        cells[suspect] = sub.to_numpy()
     text = pa.array(cells.astype(object).where(cells.notna(), None).tolist(), type=pa.string())
     text = pc.utf8_rtrim(pc.utf8_trim_whitespace(text), characters=sep.strip() or sep)
     fragment_of = {}

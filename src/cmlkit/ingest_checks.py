@@ -30,6 +30,7 @@ from cmlkit.datetimes import DATE_LIKE
 from cmlkit.errors import IngestError
 from cmlkit.text_repair import arrow_strings, loose, map_unique
 
+SEEN_UNANSWERED = "-99"   # Qualtrics' "recode seen but unanswered questions as -99"
 LOG_FIELDS = ["row", "response_id", "question", "old_value", "new_value", "action", "reason"]
 TRUE_TEXT = {"true", "1", "1.0", "yes", "y", "t", "finished", "selected", "checked", "ticked"}
 FALSE_TEXT = {"false", "0", "0.0", "no", "n", "f", "not selected", "unselected", "unchecked", "not ticked", "-99"}
@@ -68,14 +69,16 @@ def _dated(data: pd.DataFrame, time_cols: list) -> np.ndarray:
     return dated
 
 
-def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None) -> tuple:
+def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None, dated=None) -> tuple:
     """Exclude rows that hold only blanks, spaces or delimiters; return (data, rows, log).
 
     Cells are checked for spaces only in rows that could be blank (no start or end time, or at most
     three non-empty cells), so a large export costs one vectorised pass.
     """
     count = data.notna().sum(axis=1).to_numpy()
-    maybe = (count <= 3) | (~_dated(data, list(time_cols)) if time_cols else False)
+    if dated is None and time_cols:
+        dated = _dated(data, list(time_cols))
+    maybe = (count <= 3) | (~dated if time_cols else False)
     few = np.flatnonzero(maybe & (count > 0))
     if len(few):
         sub = data.iloc[few]
@@ -88,11 +91,16 @@ def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_co
     return data.loc[~blank].reset_index(drop=True), rows[~blank], log
 
 
-def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, path, column: str) -> tuple:
+def dated_rows(data: pd.DataFrame, time_cols: list):
+    """:func:`_dated` for callers that share it between the blank-row and footer checks (None without time columns)."""
+    return _dated(data, time_cols) if time_cols else None
+
+
+def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, path, column: str, dated=None) -> tuple:
     """Exclude footer/summary rows after the last response; a row without start and end time among responses is an error."""
     if not time_cols or not len(data):
         return data, rows, []
-    dated = _dated(data, time_cols)
+    dated = _dated(data, time_cols) if dated is None else dated
     if dated.all():
         return data, rows, []
     last = int(np.flatnonzero(dated)[-1]) if dated.any() else -1
@@ -102,7 +110,9 @@ def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, p
         raise IngestError("row has no start or end time, so it is not a response (a summary row among the responses?)",
                           file=path, row=r, column=column)
     foot = data.iloc[last + 1:]
-    log = [_footer_entry(r, " ".join(str(v) for v in rec.dropna().tolist())) for r, (_, rec) in zip(rows[last + 1:], foot.iterrows())]
+    # the text of a short footer ('Total responses: 245') is shown; a longer row only by its size (it might hold answers)
+    log = [_footer_entry(r, " ".join(str(v) for v in cells) if len(cells) <= 3 else f"{len(cells)} filled cells")
+           for r, cells in zip(rows[last + 1:], (rec.dropna().tolist() for _, rec in foot.iterrows()))]
     return data.iloc[: last + 1].reset_index(drop=True), rows[: last + 1], log
 
 
@@ -157,7 +167,8 @@ def read_status(values, rows, *, path, column) -> pd.Series:
 
 def check_ids(ids: pd.Series, rows, *, path, column) -> None:
     """Every response needs an id, and ids must be unique (the cleaning log addresses responses by id)."""
-    blank = ids.isna() | (ids.astype("string").str.strip() == "")
+    blank = pd.Series(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow_strings(ids.astype(object))), ""), True)
+                      .to_numpy(zero_copy_only=False), index=ids.index)
     if blank.any():
         i = int(np.flatnonzero(blank.to_numpy(bool))[0])
         raise IngestError("response has no id", file=path, row=int(rows[i]), column=column)
@@ -170,25 +181,25 @@ def check_ids(ids: pd.Series, rows, *, path, column) -> None:
                           row=int(rows[again[1]]), column=column)
 
 
-def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> tuple[pd.Series, list]:
+def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple[pd.Series, list]:
     """Map a select_one column that holds only numeric codes to labels by the instrument's declared codes.
 
-    A column with any label or choice name is left alone (cleaning checks it). Returns (values, log).
+    A column with any label or choice name is left alone (cleaning checks it). ``-99`` (Qualtrics'
+    "seen but unanswered") is read as missing. The log has one entry per distinct code. Returns
+    (values, log).
     """
-    s = values.astype("string").str.strip()
-    present = s.notna() & (s != "")
-    if not present.any():
+    uniq = [u for u in pd.unique(values.dropna()) if str(u).strip()]   # a handful of distinct answers: decide on those
+    if not uniq:
         return values, []
     choices = inst.choices(qid)
     known = {loose(c["label"]) for c in choices} | {loose(c["name"]) for c in choices}
-    uniq = pd.unique(s[present])
-    if any(loose(u) in known for u in uniq):
+    if any(loose(u) in known for u in uniq) or not pd.Series([str(u).strip() for u in uniq]).str.fullmatch(r"-?\d+(?:\.0+)?").all():
         return values, []
-    numeric = pd.Series(uniq).str.fullmatch(r"-?\d+(?:\.0+)?")
-    if not numeric.all():
-        return values, []
-    codes = declared_codes(inst, qid)
+    s = values.astype("string").str.strip()
     key = s.str.replace(r"\.0+$", "", regex=True)
+    unanswered = (key == SEEN_UNANSWERED).fillna(False)
+    present = s.notna() & (s != "") & ~unanswered
+    codes = declared_codes(inst, qid)
     undeclared = present & ~key.isin(list(codes))
     if undeclared.any():
         i = int(np.flatnonzero(undeclared.to_numpy(bool))[0])
@@ -196,9 +207,14 @@ def map_codes(values: pd.Series, inst, qid: str, rows, ids, *, path, column) -> 
                           f"(1-{len(codes)}) and the file has no value labels; export with choice text or value labels",
                           file=path, row=int(rows[i]), column=column)
     mapped = key.map(codes).astype(object).where(present, None)
-    log = [entry(r, "declared_code", f"numeric code read by the instrument's declared codes for {qid} (no value labels in the file)",
-                 response_id=str(rid), question=qid, old=str(o), new=str(n))
-           for r, rid, o, n in zip(np.asarray(rows)[present.to_numpy(bool)], ids[present.to_numpy(bool)], values[present], mapped[present])]
+    # one entry per distinct code (a reading rule for the column, not an edit of single answers)
+    counts = key[present].value_counts().sort_index()
+    log = [entry(None, "declared_code", f"{column}: numeric code {code} read as {codes[code]!r} by the instrument's declared "
+                                        f"codes ({n} responses; the file has no value labels)", question=qid, old=code, new=codes[code])
+           for code, n in counts.items()]
+    if unanswered.any():
+        log.append(entry(None, "declared_code", f"{column}: {SEEN_UNANSWERED} (seen but not answered) read as missing "
+                                                f"({int(unanswered.sum())} responses)", question=qid, old=SEEN_UNANSWERED, new=""))
     return mapped, log
 
 

@@ -32,6 +32,15 @@ def find_root(start=None) -> Path:
     """Return the project root: the nearest folder at or above ``start`` holding ``survey_instruments``.
 
     Falls back to the repository the package was installed from (editable install).
+
+    Parameters
+    ----------
+    start : str or path-like, optional
+        Where to look from; default the working directory.
+
+    Returns
+    -------
+    pathlib.Path
     """
     here = Path(start or Path.cwd()).resolve()
     for folder in (here, *here.parents):
@@ -261,12 +270,36 @@ class Instrument:
 
 
 def instrument_path(instrument: str, wave: str, *, root=None) -> Path:
-    """Return the path of ``survey_instruments/<instrument>/waves/<wave>.yaml``."""
+    """Return the path of ``survey_instruments/<instrument>/waves/<wave>.yaml``.
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    wave : str
+        Wave id, ``YYYYwN``.
+    root : path-like, optional
+        Project root (:func:`find_root`).
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return find_root(root) / "survey_instruments" / instrument / "waves" / f"{wave}.yaml"
 
 
 def load_instrument_file(path) -> Instrument:
-    """Load and validate an instrument version from a YAML file."""
+    """Load and validate an instrument version from a YAML file.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The instrument version's YAML file.
+
+    Returns
+    -------
+    Instrument
+    """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -292,6 +325,10 @@ def load_instrument(instrument: str, wave: str, *, root=None) -> Instrument:
         Wave id, ``YYYYwN``.
     root : path-like, optional
         Project root; found from the working directory by default.
+
+    Returns
+    -------
+    Instrument
 
     Raises
     ------

@@ -17,7 +17,19 @@ CI_METHODS = ("logit", "wilson", "beta", "mean")
 
 
 def t_quantile(df, level: float) -> np.ndarray:
-    """Upper (1 + level) / 2 quantile of t(df); normal where df is infinite, NaN where df <= 0."""
+    """Upper (1 + level) / 2 quantile of t(df); normal where df is infinite, NaN where df <= 0.
+
+    Parameters
+    ----------
+    df : float or array-like
+        Degrees of freedom.
+    level : float
+        Confidence level, e.g. 0.95.
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     df = np.asarray(df, dtype=float)
     q = np.full(df.shape, np.nan)
     fin = np.isfinite(df) & (df > 0)
@@ -27,7 +39,20 @@ def t_quantile(df, level: float) -> np.ndarray:
 
 
 def wald(est, se, df, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wald interval ``est ± t(df) se``."""
+    """Wald interval ``est ± t(df) se``.
+
+    Parameters
+    ----------
+    est, se : float or array-like
+        Estimates and their standard errors.
+    df : float or array-like
+        Degrees of freedom (infinite: normal quantile).
+    level : float, default 0.95
+
+    Returns
+    -------
+    (low, high) : tuple of numpy.ndarray
+    """
     q = t_quantile(df, level)
     est, se = np.asarray(est, float), np.asarray(se, float)
     return est - q * se, est + q * se

@@ -25,25 +25,56 @@ import numpy as np
 import pandas as pd
 
 from cmlkit.errors import FrameError
+from cmlkit.instrument import find_root
 
 STATUSES = ("override", "exact", "fuzzy", "ambiguous", "unmatched")
 _DROP = re.compile(r"\b(the|library|libraries|community|village|friends|of|and|hub|centre|center|branch|public)\b")
 
 
 def normalise_name(values: pd.Series) -> pd.Series:
-    """Lower-case, ASCII, '&' -> 'and', generic words dropped: 'Friends of Ashdon Library' -> 'ashdon'."""
+    """Lower-case, ASCII, '&' -> 'and', generic words dropped: 'Friends of Ashdon Library' -> 'ashdon'.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Library names.
+
+    Returns
+    -------
+    pandas.Series of str
+    """
     s = values.fillna("").astype(str).str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii").str.lower()
     s = s.str.replace("&", " and ", regex=False).str.replace(r"[^a-z0-9 ]", " ", regex=True)
     return s.str.replace(_DROP, " ", regex=True).str.split().str.join(" ")
 
 
 def normalise_postcode(values: pd.Series) -> pd.Series:
-    """Upper case without spaces (``ab1 2cd`` -> ``AB12CD``); blank -> ''."""
+    """Upper case without spaces (``ab1 2cd`` -> ``AB12CD``); blank -> ''.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Postcodes as typed.
+
+    Returns
+    -------
+    pandas.Series of str
+    """
     return values.fillna("").astype(str).str.upper().str.replace(r"[^A-Z0-9]", "", regex=True)
 
 
 def normalise_authority(values: pd.Series) -> pd.Series:
-    """Authority without 'council', 'county', 'city of', 'borough' and punctuation."""
+    """Authority without 'council', 'county', 'city of', 'borough' and punctuation.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Local authority names.
+
+    Returns
+    -------
+    pandas.Series of str
+    """
     s = values.fillna("").astype(str).str.lower().str.replace("&", " and ", regex=False)
     s = s.str.replace(r"\b(council|county|city of|borough|metropolitan|district|london borough of|royal borough of)\b", " ", regex=True)
     return s.str.replace(r"[^a-z0-9 ]", " ", regex=True).str.split().str.join(" ")
@@ -62,9 +93,20 @@ def _postcode_score(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def load_overrides(instrument: str, *, root=None) -> pd.DataFrame:
-    """The manual link overrides of an instrument (empty when the file does not exist)."""
-    from cmlkit.instrument import find_root
+    """The manual link overrides of an instrument (empty when the file does not exist).
 
+    Parameters
+    ----------
+    instrument : str
+        Instrument id (``survey_instruments/<instrument>/link_overrides.csv``).
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``library_name, postcode, library_id, note``.
+    """
     path = find_root(root) / "survey_instruments" / instrument / "link_overrides.csv"
     if not path.is_file():
         return pd.DataFrame(columns=["library_name", "postcode", "library_id", "note"])
@@ -155,6 +197,37 @@ def link_responses(responses: pd.DataFrame, frame: pd.DataFrame, *, overrides: p
 
 
 def link_report(links: pd.DataFrame) -> pd.DataFrame:
-    """Responses a person must look at: ambiguous, unmatched and duplicate links."""
+    """Responses a person must look at: ambiguous, unmatched and duplicate links.
+
+    Parameters
+    ----------
+    links : pandas.DataFrame
+        :func:`link_responses` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows to review, with their status.
+    """
     need = links["status"].isin(["ambiguous", "unmatched"]) | links["duplicate_link"]
     return links.loc[need].reset_index(drop=True)
+
+
+def status_table(links: pd.DataFrame) -> pd.DataFrame:
+    """How many responses ended in each linkage status, and how many duplicate a link already made.
+
+    Parameters
+    ----------
+    links : pandas.DataFrame
+        The result of :func:`link_responses` (``status`` and ``duplicate_link`` columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``status, responses``: one row per status (most frequent first), then the row
+        ``linked to a library already linked``.
+    """
+    status = links["status"].value_counts().rename_axis("status").rename("responses").reset_index()
+    dup = pd.DataFrame({"status": ["linked to a library already linked"],
+                        "responses": [int(links["duplicate_link"].sum())]})
+    return pd.concat([status, dup], ignore_index=True)

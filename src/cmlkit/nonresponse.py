@@ -25,7 +25,21 @@ METHODS = ("poststratify", "rake", "linear", "logit")
 def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int | None = None, by=("region", "type")) -> pd.DataFrame:
     """In-scope libraries, responding libraries and the response rate by region x type.
 
-    ``links`` holds each response's ``library_id`` (duplicate links count once).
+    Parameters
+    ----------
+    scope : pandas.DataFrame
+        The in-scope frame (``library_id`` and the ``by`` columns).
+    links : pandas.DataFrame
+        Each response's ``library_id`` (duplicate links count once).
+    year : int, optional
+        The frame year whose ``operation_<yy>`` column gives each library's type.
+    by : tuple of str, default ("region", "type")
+        The cells.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per cell: ``N`` in scope, ``n`` responding, ``rate``; then an ``All`` row.
     """
     f = scope.assign(type=scope[operation_column(year)])
     responded = set(links["library_id"].dropna())
@@ -134,3 +148,39 @@ def _collapse_margins(margins, present, data):
                 m[biggest] += m.pop(k)
         out[f] = m
     return out
+
+
+def describe_weights(report: dict) -> str:
+    """The alt text of the weights histogram: how many weights, their range, design effect and effective n.
+
+    Parameters
+    ----------
+    report : dict
+        The weighting report of :func:`weight_responses` (``method`` and ``diagnostics``).
+
+    Returns
+    -------
+    str
+        One sentence for a screen reader.
+    """
+    d = report["diagnostics"]
+    return (f"Histogram of the {d['n']} survey weights ({report['method']}); they range from {d['min']:.2f} to "
+            f"{d['max']:.2f}, Kish design effect {d['deff_kish']:.2f}, effective sample size {d['n_eff']:.0f}.")
+
+
+def rounded_diagnostics(report: dict, *, digits: int = 3) -> dict:
+    """The weight diagnostics of a weighting report, floats rounded for display.
+
+    Parameters
+    ----------
+    report : dict
+        The weighting report of :func:`weight_responses`.
+    digits : int, default 3
+        Decimal places kept.
+
+    Returns
+    -------
+    dict
+        The ``diagnostics`` mapping with every float rounded.
+    """
+    return {k: round(v, digits) if isinstance(v, float) else v for k, v in report["diagnostics"].items()}

@@ -18,6 +18,7 @@ previous run) and otherwise one line as each step starts and ends.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import threading
 import time
@@ -63,7 +64,7 @@ def track(iterable, *, total: int | None = None, desc: str = "", stream=None):
     if target:
         yield from _to_file(iterable, target, total, desc)
     elif _isatty(stream):
-        yield from tqdm(iterable, total=total, desc=desc, file=stream, leave=False, mininterval=_INTERVAL_S)
+        yield from tqdm(iterable, total=total, desc=desc, file=stream, leave=False, mininterval=_INTERVAL_S, **_size())
     else:
         t0, n = time.perf_counter(), 0
         for item in iterable:
@@ -91,6 +92,13 @@ def _write(target, desc, n, total, elapsed):
     with open(tmp, "w", encoding="utf-8") as fh:
         fh.write(f"{desc}\t{n}\t{'' if total is None else total}\t{elapsed:.3f}\n")
     os.replace(tmp, target)
+
+
+def _size() -> dict:
+    """Terminal width and height for tqdm, 80 x 24 when the terminal does not say (a pty without a size
+    reports 0 x 0, and tqdm then hides every bar)."""
+    size = shutil.get_terminal_size((80, 24))
+    return {"ncols": size.columns, "nrows": max(size.lines, 2)}
 
 
 def read_progress(path) -> dict | None:
@@ -143,7 +151,7 @@ class RunDisplay:
             return
         with self._lock:
             bar = tqdm(total=None, desc=f"[{index}/{self.total}] {name}", file=sys.stderr, leave=False,
-                       bar_format="{desc}: {postfix}", position=len(self._running))
+                       bar_format="{desc}{postfix}", position=len(self._running), **_size())
             self._running[name] = {"bar": bar, "t0": time.perf_counter(), "file": progress_file, "previous_s": previous_s}
 
     def line(self, text: str) -> None:

@@ -111,8 +111,20 @@ def svyglm(design: Design, outcome: str, *, factors=(), numeric=(), family: str 
 def reg_term_test(fit: dict, terms, *, df=None) -> dict:
     """Wald test that the coefficients of one or more terms are zero (``regTermTest(model, ~terms)``).
 
-    Returns ``F`` (chi-square / number of coefficients), ``ndf``, ``ddf`` (the model's residual
-    df unless given) and ``p`` from the F distribution, and ``chisq``.
+    Parameters
+    ----------
+    fit : dict
+        A fitted model (its coefficients, covariance and residual df).
+    terms : str or list of str
+        The terms whose coefficients are tested together.
+    df : float, optional
+        Denominator degrees of freedom; default the model's residual df.
+
+    Returns
+    -------
+    dict
+        ``F`` (chi-square / number of coefficients), ``ndf``, ``ddf``, ``p`` from the F distribution, and
+        ``chisq``.
     """
     terms = [terms] if isinstance(terms, str) else list(terms)
     idx = []

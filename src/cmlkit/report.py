@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -28,7 +29,8 @@ from .instrument import load_instrument
 
 TEMPLATES = resources.files("cmlkit") / "templates"
 PUBLIC_TOP = ("tables", "figures")
-UNIT_LEVEL_IDS = ("library_id", "response_id")  # tables with these columns are unit-level: never in "Other results"  # the report reads products only from these folders (and run.json)
+UNIT_LEVEL_IDS = ("library_id", "response_id")
+RAW_TOKEN = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # variable names inside a sentence  # tables with these columns are unit-level: never in "Other results"  # the report reads products only from these folders (and run.json)
 
 
 class ReportError(CmlkitError):
@@ -82,7 +84,10 @@ def _cell(value, fmt, labels):
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     if fmt == "label":
-        return labels.get(str(value), humanise(value) if "_" in str(value) and " " not in str(value) else str(value))
+        text = str(value)
+        if text in labels:
+            return labels[text]
+        return humanise(text) if " " not in text else RAW_TOKEN.sub(lambda m: m.group(0).replace("_", " "), text)
     if isinstance(value, (float, np.floating)):
         return FORMATS["num2"](float(value)) if abs(value) < 1000 else FORMATS["int"](float(value))
     if isinstance(value, (bool, np.bool_)):
@@ -202,6 +207,42 @@ def table_headline(df: pd.DataFrame, *, label: str, unit: str = "share", section
              f"(95% interval {format_value(r['ci_low'], unit)} to {format_value(r['ci_high'], unit)}{n})."}]
 
 
+def change_headlines(df: pd.DataFrame, *, section: str = "", **_) -> list:
+    """Key-finding sentences from a trend findings table: each indicator's overall change with its interval.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        A trend findings table (``indicator, label, breakdown, wave_a, wave_b, estimate_a, estimate_b, change,
+        ci_low, ci_high, n_both, suppressed``); its ``breakdown == "overall"`` rows are used.
+    section : str
+        The report section the sentences belong to.
+
+    Returns
+    -------
+    list of dict
+        ``{"section", "text"}`` per unsuppressed indicator; shares in percentage points.
+    """
+    units = share_intervals.units(indicators.load_spec())
+    rows = df.loc[(df["breakdown"].astype(str) == "overall") & ~df["suppressed"].astype(str).str.lower().isin(["true", "1"])]
+    out = []
+    for r in rows.to_dict("records"):
+        unit = units.get(r["indicator"], "number")
+        pts = unit == "share"
+        scale, suffix = (100, " percentage points") if pts else (1, UNIT_SUFFIX.get(unit, ""))
+        fmt = (lambda v: f"{v * scale:+.1f}") if pts or unit in ("months", "number") else (lambda v: f"{v:+.2f}")
+        out.append({"section": section, "text": (
+            f"{r['label']}: {format_value(r['estimate_a'], unit)} in {r['wave_a']}, {format_value(r['estimate_b'], unit)} in "
+            f"{r['wave_b']}; change {fmt(r['change'])}{suffix} (95% interval {fmt(r['ci_low'])} to {fmt(r['ci_high'])}; "
+            f"{int(r['n_both'])} libraries answered both waves).")})
+    return out
+
+
+HEADLINE_BUILDERS = {"estimate": lambda df, *, label, unit="share", section="": table_headline(df, label=label, unit=unit, section=section),
+                     "change": change_headlines}
+"""Headline kind (``headlines`` in the section registry) -> function(table, ...) -> key-finding sentences."""
+
+
 def _summary_volunteer_scale(s):
     aw, au = s.get("alpha_weighted") or {}, s.get("alpha_unweighted") or {}
     return [f"The volunteer satisfaction scale ({len(s.get('items', []))} items) has Cronbach's alpha "
@@ -274,8 +315,8 @@ def method_note(run_dir: Path, record: dict, findings: pd.DataFrame | None) -> l
         lines.append(f"Design: stratified by region ({strata} strata) with the finite population correction; design degrees of "
                      f"freedom {n - strata} (responses minus strata), smaller within a domain.")
     if findings is not None:
-        lines.append("Intervals: 95%. " + " ".join(
-            f"{m[:1].upper() + m[1:]}." for m in sorted(findings["method"].dropna().astype(str).unique())))
+        methods = sorted(set(findings["method"].dropna().astype(str).str.replace(r"\(n=\d+\)", "", regex=True)))
+        lines.append("Intervals: 95%. " + " ".join(f"{m[:1].upper() + m[1:]}." for m in methods))
     if (run_dir / "tables" / "codebook" / "codebook.xlsx").is_file():
         lines.append("Data for other tools: the clean and weighted responses as labelled SPSS (.sav) and Stata (.dta) files in "
                      "data/labelled/, described by tables/codebook/codebook.xlsx; data/labelled/design.json and design.R give R "
@@ -319,11 +360,16 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
     used_fig, used_tab = set(sections.get("method_figures", [])), {"tables/findings/findings.csv"}
     views = []
     for sec in sections["sections"]:
-        figs = [f for f in (figure_view(run_dir, s) for s in sec.get("figures", [])) if f]
+        globbed = [str(p.relative_to(run_dir / "figures").with_suffix("")) for pattern in sec.get("figure_globs", [])
+                   for p in sorted((run_dir / "figures").glob(pattern + ".svg"))]
+        sec = {**sec, "figures": list(sec.get("figures", [])) + globbed}
+        figs = [f for f in (figure_view(run_dir, s) for s in sec["figures"]) if f]
         tabs = []
         for t in sec.get("tables", []):
             df = _read_csv(run_dir, t["path"])
             used_tab.add(t["path"])
+            if df is not None and t.get("query"):  # the rows a table shows (report_sections.yml: query)
+                df = df.query(t["query"])
             if df is not None and len(df):
                 tabs.append({"caption": t["caption"], **table_view(df, t.get("columns"), labels=labels)})
         summ = []
@@ -337,7 +383,8 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
         if figs or tabs or summ or (fv and fv["n"]):
             views.append({**{k: sec.get(k, "") for k in ("key", "title", "intro")}, "figures": figs, "tables": tabs,
                           "summaries": summ, "findings": fv if fv and fv["n"] else None})
-    other_figs = [figure_view(run_dir, p.stem) for p in sorted((run_dir / "figures").glob("*.svg")) if p.stem not in used_fig]
+    stems = [str(p.relative_to(run_dir / "figures").with_suffix("")) for p in sorted((run_dir / "figures").rglob("*.svg"))]
+    other_figs = [figure_view(run_dir, stem) for stem in stems if stem not in used_fig]
     other_tabs = []
     for p in sorted((run_dir / "tables").glob("**/*.csv")):
         rel = str(p.relative_to(run_dir))
@@ -356,8 +403,12 @@ def collect(run_dir, *, sections: dict | None = None) -> dict:
         for h in sec.get("headlines", []):
             df = _read_csv(run_dir, h["path"])
             if df is not None:
-                headlines += table_headline(df, label=h["label"], unit=h.get("unit", "share"), section=sec["key"])
-    return {"title": f"Community managed libraries survey, wave {record.get('wave')}", "record": record,
+                opts = {k: v for k, v in h.items() if k not in ("path", "builder")}
+                headlines += HEADLINE_BUILDERS[h.get("builder", "estimate")](df, section=sec["key"], **opts)
+    pipeline = record.get("pipeline") or "wave"
+    title = (f"Community managed libraries survey, wave {record.get('wave')}" if pipeline == "wave"
+             else f"Community managed libraries survey, {pipeline} run to wave {record.get('wave')}")
+    return {"title": title, "record": record,
             "headlines": headlines,
             "method": method_note(run_dir, record, findings), "method_figures": method_figs,
             "sections": views, "quality": data_quality(run_dir),
@@ -397,7 +448,7 @@ FOLDER_NOTES = {
     "report.html": "**Open this first.** The run's report: key findings with intervals, method, one section per topic with its figures and tables, data quality.",
     "README.md": "This index.",
     "run.json": "Machine-readable record of the run: code version, package versions, parameters, sha256 of every input and product, step timings.",
-    "tables": "Published tables (CSV, XLSX, JSON). `tables/findings/findings.xlsx` is the findings table for toolkit authors.",
+    "tables": "Published tables (CSV, XLSX, JSON); the findings workbook is the table for toolkit authors.",
     "figures": "Figures as PNG (150 dpi) and SVG, with alt text beside each as `.txt`.",
     "data": "Response-level data (parquet/CSV) and labelled exports for SPSS, Stata and R. Not for publication as it stands.",
     "notebooks": "The executed notebooks, one per pipeline step, with their narrative and outputs.",
@@ -422,7 +473,8 @@ def write_index(run_dir, *, out=None) -> Path:
         files = sum(1 for q in p.rglob("*") if q.is_file()) if p.is_dir() and name != "notebooks" else None
         entries.append({"name": name + ("/" if p.is_dir() else ""), "note": FOLDER_NOTES.get(name, ""), "subfolders": subs, "files": files})
     steps = [{"name": s["name"], "notebook": s.get("executed_notebook", "")} for s in record.get("steps", [])]
-    text = _env().get_template("run_readme.md.j2").render(record=record, entries=entries, steps=steps)
+    workbooks = [str(p.relative_to(run_dir)) for p in sorted((run_dir / "tables").rglob("findings.xlsx"))] if (run_dir / "tables").is_dir() else []
+    text = _env().get_template("run_readme.md.j2").render(record=record, entries=entries, steps=steps, workbooks=workbooks)
     out = Path(out) if out else run_dir / "README.md"
     out.write_text(text, encoding="utf-8")
     return out

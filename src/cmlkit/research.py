@@ -6,16 +6,34 @@ from pathlib import Path
 
 import yaml
 
+from .errors import CmlkitError
+from .instrument import find_root
+
 
 def read_spec(name: str, path=None, *, error=None, what: str = "specification") -> tuple[dict, Path]:
     """Parse ``research/<name>`` (or ``path``) and return it with the path it came from.
 
-    Raises ``error`` (a :class:`cmlkit.errors.CmlkitError` subclass) with a one-line message naming
-    the file when it cannot be read or parsed.
-    """
-    from .errors import CmlkitError
-    from .instrument import find_root
+    Parameters
+    ----------
+    name : str
+        File name under the project's ``research/`` folder.
+    path : str or path-like, optional
+        Read this file instead.
+    error : type, optional
+        The :class:`cmlkit.errors.CmlkitError` subclass to raise; default ``CmlkitError``.
+    what : str, default "specification"
+        What the file holds, for the message.
 
+    Returns
+    -------
+    (spec, path) : (dict, pathlib.Path)
+
+    Raises
+    ------
+    CmlkitError
+        (or ``error``) with a one-line message naming the file when it cannot be read or parsed, or is
+        not a mapping.
+    """
     path = Path(path) if path else find_root() / "research" / name
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))

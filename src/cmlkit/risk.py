@@ -15,18 +15,36 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import CmlkitError
+from . import disclosure
+from . import estimates as E
+from .errors import RiskError  # errors live in cmlkit.errors; re-exported here
+from .findings import design_of
+from .indicators import DERIVATION_KINDS, IndicatorError, derive
 from .research import read_spec
 
 NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
 
 
-class RiskError(CmlkitError):
-    """A risk specification or input that cannot be used."""
-
-
 def load_spec(path=None) -> dict:
-    """Read and check ``research/risk.yml``."""
+    """Read and check ``research/risk.yml``.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        Default ``research/risk.yml``.
+
+    Returns
+    -------
+    dict
+        The checked specification, with ``publish`` resolved from the disclosure rules it references
+        (``k``, ``numerator_k``).
+
+    Raises
+    ------
+    RiskError
+        An unknown key, a bad direction or goalposts, a derivation that is not exactly one of
+        :data:`cmlkit.indicators.DERIVATION_KINDS`, or a publication threshold of its own.
+    """
     spec, path = read_spec("risk.yml", path, error=RiskError, what="risk specification")
     allowed = {"derive", "direction", "goalposts", "weight", "reason", "support", "missing_means_no_risk"}
     for name, ind in spec.get("indicators", {}).items():
@@ -40,9 +58,26 @@ def load_spec(path=None) -> dict:
             raise RiskError(f"{path}: indicator {name!r}: goalposts must be [safe, risky], two different numbers")
         if (gp[1] > gp[0]) != (ind["direction"] == "higher_is_riskier"):
             raise RiskError(f"{path}: indicator {name!r}: goalposts {gp} contradict direction {ind['direction']}")
-        if len(set(ind.get("derive", {})) & {"ratio", "share", "score", "count", "equals", "years_until", "source"}) != 1:
-            raise RiskError(f"{path}: indicator {name!r}: derive needs exactly one of ratio, share, score, count, equals, years_until, source")
+        if len(set(ind.get("derive", {})) & set(DERIVATION_KINDS)) != 1:
+            raise RiskError(f"{path}: indicator {name!r}: derive needs exactly one of {', '.join(DERIVATION_KINDS)}")
+    spec["publish"] = _publish_rules(spec.get("publish") or {}, path)
     return spec
+
+
+def _publish_rules(publish: dict, path) -> dict:
+    """``publish`` of a risk spec with the disclosure rules it references read in (their one home).
+
+    A resolved spec written back out (``k``, ``numerator_k`` present) reads back the same; a value that
+    contradicts the referenced rules, or a threshold of its own (``min_cell``), is refused.
+    """
+    name = publish.get("disclosure", "disclosure.yml")
+    near = path.parent / name
+    rules = disclosure.load_rules(near if near.is_file() else None)
+    resolved = {"k": int(rules["k"]), "numerator_k": int(rules["numerator"]["k"])}
+    if "min_cell" in publish or any(key in publish and publish[key] != v for key, v in resolved.items()):
+        raise RiskError(f"{path}: publish: the disclosure threshold lives in research/disclosure.yml; "
+                        "reference it with 'disclosure: disclosure.yml'")
+    return {**publish, "disclosure": name, **resolved}
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,12 +89,19 @@ def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.D
 
     Derivations are those of :func:`cmlkit.indicators.derive`.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean, weighted responses.
+    spec : dict
+        The risk specification.
+    instrument : Instrument, optional
+        The wave's instrument (choice scores, wave year).
+
     Returns
     -------
     (values, labels) : DataFrames indexed like ``data``, one column per indicator
     """
-    from .indicators import IndicatorError, derive
-
     values, labels = {}, {}
     for name, ind in spec["indicators"].items():
         try:
@@ -77,6 +119,19 @@ def normalise(values: pd.DataFrame, spec: dict, *, method: str = "goalposts") ->
     direction; rank: percentile rank (ties averaged); zscore: z-score oriented by direction, then
     rescaled to [0, 1] over the observed range. A missing value that the specification marks as
     not applicable (``missing_means_no_risk``) is risk 0.
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        :func:`indicators` values.
+    spec : dict
+        The risk specification (direction, goalposts, ``missing_means_no_risk``).
+    method : {"goalposts", "minmax", "rank", "zscore"}, default "goalposts"
+
+    Returns
+    -------
+    pandas.DataFrame
+        Risks in [0, 1], like ``values``.
     """
     if method not in NORMALISATIONS:
         raise RiskError(f"normalisation {method!r} is not one of {list(NORMALISATIONS)}")
@@ -102,7 +157,22 @@ def normalise(values: pd.DataFrame, spec: dict, *, method: str = "goalposts") ->
 
 
 def aggregate(risks: pd.DataFrame, spec: dict, *, weights: dict | None = None) -> pd.Series:
-    """Weighted mean of the available normalised risks; NaN below ``min_weight_share`` of the weight."""
+    """Weighted mean of the available normalised risks; NaN below ``min_weight_share`` of the weight.
+
+    Parameters
+    ----------
+    risks : pandas.DataFrame
+        :func:`normalise` output.
+    spec : dict
+        The risk specification (indicator weights, ``min_weight_share``).
+    weights : dict, optional
+        Indicator -> weight, replacing the specification's.
+
+    Returns
+    -------
+    pandas.Series
+        The score, 0-1.
+    """
     w = pd.Series(weights or {k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})[risks.columns]
     avail = risks.notna().to_numpy()
     wmat = np.where(avail, w.to_numpy()[None, :], 0.0)
@@ -112,7 +182,19 @@ def aggregate(risks: pd.DataFrame, spec: dict, *, weights: dict | None = None) -
 
 
 def tier_of(score: pd.Series, spec: dict) -> pd.Series:
-    """Tier names from the score thresholds; 'insufficient data' where there is no score."""
+    """Tier names from the score thresholds; 'insufficient data' where there is no score.
+
+    Parameters
+    ----------
+    score : pandas.Series
+        :func:`aggregate` output.
+    spec : dict
+        The risk specification (``tiers``).
+
+    Returns
+    -------
+    pandas.Series of str
+    """
     tiers = sorted(spec["tiers"], key=lambda t: -float(t["min"]))
     out = pd.Series("insufficient data", index=score.index, dtype=object)
     for t in reversed(tiers):
@@ -122,6 +204,17 @@ def tier_of(score: pd.Series, spec: dict) -> pd.Series:
 
 def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: str = "goalposts") -> pd.DataFrame:
     """Score, tier, rank and reasons for every library.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean, weighted responses.
+    spec : dict
+        The risk specification.
+    instrument : Instrument, optional
+        The wave's instrument.
+    method : {"goalposts", "minmax", "rank", "zscore"}, default "goalposts"
+        Normalisation (:func:`normalise`).
 
     Returns
     -------
@@ -177,6 +270,14 @@ def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: 
 def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.DataFrame, dict]:
     """How ranks and tiers move under other normalisations and perturbed weights (JRC step 8).
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean, weighted responses.
+    spec : dict
+        The risk specification (``sensitivity``: normalisations, weight draws and noise, seed).
+    instrument : Instrument, optional
+
     Returns
     -------
     (per_library, summary)
@@ -230,6 +331,21 @@ def validate(score, truth, *, top: float = 0.1) -> dict:
 
     Returns ``auc``, ``base_rate``, ``top_precision`` (share of the top ``top`` fraction by score
     with the outcome), ``lift`` (top precision / base rate), ``n`` and ``events``.
+
+    Parameters
+    ----------
+    score : array-like
+        Risk scores (higher = riskier).
+    truth : array-like of 0/1
+        The outcome.
+    top : float, default 0.1
+        The top fraction by score.
+
+    Returns
+    -------
+    dict
+        ``auc``, ``base_rate``, ``top_precision`` (share of the top fraction with the outcome), ``lift``
+        (top precision / base rate), ``n`` and ``events``.
     """
     from sklearn.metrics import roc_auc_score
 
@@ -251,6 +367,20 @@ def combine(scores: pd.DataFrame, base_risk, *, weight: float) -> pd.DataFrame:
     ``combined = (1 - weight) x score percentile + weight x base-risk percentile`` among scored
     libraries; ``weight`` is the closure model's earned weight
     (:func:`cmlkit.closure_validation.ranking_weight`), so with weight 0 the order is the index's.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        :func:`score_libraries` output.
+    base_risk : array-like
+        The closure model's base risk per library (row-aligned).
+    weight : float
+        The closure model's earned weight, 0-1.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``scores`` with ``base_risk``, ``combined`` and ``combined_rank``.
     """
     out = scores.copy()
     out["base_risk"] = np.asarray(base_risk, dtype=float)
@@ -271,16 +401,24 @@ def public_summary(weighted: pd.DataFrame, scores: pd.DataFrame, *, by=("type", 
     are left out of the base. Cells with fewer than ``k`` scored responses are suppressed, with
     secondary suppression within each breakdown (:func:`cmlkit.disclosure.suppress`).
 
+    Parameters
+    ----------
+    weighted : pandas.DataFrame
+        The weighted responses (design columns).
+    scores : pandas.DataFrame
+        :func:`score_libraries` output, row-aligned.
+    by : tuple of str, default ("type", "cluster_name", "region")
+        Breakdowns (those absent from the data are skipped).
+    tier : str, default "high"
+    k : int, optional
+        Smallest publishable base; default ``research/disclosure.yml``.
+
     Returns
     -------
     pandas.DataFrame
         ``breakdown, domain, estimate, ci_low, ci_high, base_n, ci_method, suppressed, suppression``
         — aggregates only, no library-level rows.
     """
-    from . import disclosure
-    from . import estimates as E
-    from .findings import design_of
-
     data = weighted.assign(_at=np.where(scores["score"].notna().to_numpy(), (scores["tier"] == tier).astype(float), np.nan))
     des = design_of(data)
     rows = [{"breakdown": "all", "domain": "all", **E.ci_proportion(des, "_at")}]

@@ -42,7 +42,7 @@ from cmlkit import progress as P
 from cmlkit import run_cache as C
 from cmlkit.errors import PipelineError, StepFailedError
 from cmlkit.instrument import find_root, instrument_path, load_instrument
-from cmlkit.run_graph import load_pipeline, plan_run, select_steps
+from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps
 from cmlkit.run_kernel import available_cpus, execute_step, stop_all_kernels, threads_per_kernel
 from cmlkit.runlog import read_log
 
@@ -124,6 +124,7 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     load_instrument(instrument, wave, root=root)  # fail early on an unknown instrument/wave
     inputs = {k: str(Path(v).resolve()) for k, v in (inputs or {}).items()}
     overrides = overrides or {}
+    spec, skipped = drop_unused_steps(spec, inputs)
     plans = plan_run(spec, root=root, instrument=instrument, wave=wave, inputs=inputs, overrides=overrides)
     to_run, take = select_steps(spec, from_step=from_step, only=only)
     names = [p["step"]["name"] for p in plans]
@@ -147,7 +148,7 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
         "inputs": {k: {**C.file_entry(v, root=root), "path": v} for k, v in inputs.items()},
         "preflight": preflight, "files_read": {}, "cmlkit_modules": {},
         "steps": [{"name": p["step"]["name"], "notebook": p["step"]["notebook"], "status": "pending"} for p in plans],
-        "products": {},
+        "products": {}, "skipped_steps": skipped,
     }
     runner = _Runner(spec, plans, record, root=root, run_dir=run_dir, inputs=inputs, previous=previous, jobs=jobs,
                      kernel_name=kernel_name, force=force, force_steps=forced, to_run=to_run, take=take,

@@ -121,7 +121,8 @@ def classify_log(log: dict, *, root: Path, run_dir: Path, extra_inputs=()) -> di
     """Sort a kernel's read/write log into input files read and files written in the run folder.
 
     Reads count as inputs when they lie under the project root (outside ``.git``, the virtual
-    environment and the run folder) or are among ``extra_inputs`` (files named by parameters).
+    environment and the run folder), are among ``extra_inputs`` (files named by parameters), or lie
+    elsewhere outside system folders and home dot-folders (e.g. the wave runs a trend step reads).
     Returns ``{"reads": {path: abs}, "reads_in_run": [...], "writes": [...], "modules": [...]}`` (paths in
     the run folder relative to it).
     """
@@ -144,10 +145,27 @@ def classify_log(log: dict, *, root: Path, run_dir: Path, extra_inputs=()) -> di
             if rel.parts and rel.parts[0] in (".git", ".venv", "__pycache__"):
                 continue
             reads[str(rel)] = p
-        elif text in extra:
+        elif text in extra or not _system_file(p):
             reads[text] = p
     return {"reads": reads, "reads_in_run": sorted(set(in_run) - set(writes)), "writes": sorted(writes),
             "modules": log["modules"]}
+
+
+_SYSTEM_DIRS = ("/etc", "/usr", "/var", "/run", "/opt", "/lib", "/lib64", "/bin", "/sbin", "/snap", "/nix")
+
+
+def _system_file(path: Path) -> bool:
+    """Files a kernel reads that are not the analysis's inputs: system files, dot-folders in the home
+    folder (IPython, Jupyter, matplotlib caches), the runner's and kernels' scratch folders."""
+    text = str(path)
+    if text.startswith(tuple(d + "/" for d in _SYSTEM_DIRS)):
+        return True
+    home = Path.home()
+    if path.is_relative_to(home):
+        rel = path.relative_to(home).parts
+        if rel and rel[0].startswith("."):
+            return True
+    return any(part.startswith(("cmlkit-run-", "cmlkit-kernel-")) for part in path.parts)
 
 
 def static_key(*, notebook_sha: str, params: dict, input_hashes: dict, packages: dict) -> str:

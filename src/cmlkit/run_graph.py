@@ -17,6 +17,9 @@ folder) and fixed parameters::
       - name: report
         notebook: notebooks/90_report.ipynb
         after: [clean_library]                           # reads products it does not name
+      - name: clean_users
+        notebook: notebooks/10_clean_responses.ipynb
+        when: user_export                                # runs only when this optional input is given
 
 A step depends on the steps whose products it takes as inputs and on those listed in ``after``
 (``after: all`` = every earlier step; a step that names no inputs at all, such as a report built
@@ -38,7 +41,7 @@ import yaml
 
 from cmlkit.errors import PipelineError, UnknownParameterError
 
-STEP_KEYS = {"name", "notebook", "params", "inputs", "products", "after"}
+STEP_KEYS = {"name", "notebook", "params", "inputs", "products", "after", "when"}
 RUNNER_PARAMS = ("wave", "output_dir", "instrument")
 
 
@@ -79,6 +82,8 @@ def load_pipeline(path) -> dict:
         step["after"] = list(step.get("after") or [])
         if step["name"] in names:
             raise PipelineError(f"step name {step['name']!r} used twice", file=path)
+        if "when" in step and step["when"] not in spec["inputs"]:
+            raise PipelineError(f"step {step['name']!r}: 'when' names {step['when']!r}, which is not a pipeline input", file=path)
         needs = []
         for param, source in step["inputs"].items():
             if source not in producer:
@@ -99,6 +104,23 @@ def load_pipeline(path) -> dict:
                 raise PipelineError(f"step {step['name']!r}: product {pname!r} needs 'param' and 'path'", file=path)
             producer[pname] = step["name"]
     return spec
+
+
+def drop_unused_steps(spec: dict, inputs) -> tuple[dict, list]:
+    """Leave out the steps tied by ``when: <input>`` to an optional input that was not given.
+
+    Returns the specification without them (later steps no longer wait for them and get None for their
+    products) and the names of the steps left out, with the reason, for ``run.json``.
+    """
+    given = set(inputs)
+    gone = {s["name"] for s in spec["steps"] if s.get("when") and s["when"] not in given}
+    if not gone:
+        return spec, []
+    steps = [{**s, "needs": [n for n in s["needs"] if n not in gone], "after": [n for n in s["after"] if n not in gone]}
+             for s in spec["steps"] if s["name"] not in gone]
+    skipped = [{"name": s["name"], "notebook": s["notebook"], "reason": f"input {s['when']!r} not given"}
+               for s in spec["steps"] if s["name"] in gone]
+    return {**spec, "steps": steps}, skipped
 
 
 def notebook_parameters(notebook) -> dict:

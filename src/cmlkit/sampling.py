@@ -25,7 +25,7 @@ import pandas as pd
 
 from .case_balance import balance, balance_summary  # noqa: F401  (the balance table lives in cmlkit.case_balance)
 from .case_balance import balance_columns as _balance_columns
-from .errors import CmlkitError
+from .errors import SamplingError  # errors live in cmlkit.errors; re-exported here
 from .progress import track
 from .research import read_spec
 
@@ -34,21 +34,56 @@ _KEYS = {"sample_size", "draw_from", "method", "stratify_by", "allocation", "ney
          "balance_on", "constraints", "max_tries", "purposive", "reserves_per_case", "random_state"}
 
 
-class SamplingError(CmlkitError):
-    """A selection that cannot be made as specified (an unmet constraint, a bad specification)."""
+SPEC_DEFAULTS = {"draw_from": "respondents", "method": "balanced", "allocation": "proportional",
+                 "min_per_stratum": 1, "max_tries": 1000, "random_state": 0, "reserves_per_case": 2}
+"""The defaults of ``research/case_studies.yml``, in one place (:func:`load_spec` applies them)."""
+
+
+def authority_cap(spec: dict) -> int:
+    """The most libraries one authority may contribute (``constraints.max_per_authority``; no cap when absent).
+
+    Parameters
+    ----------
+    spec : dict
+        A case-study specification.
+
+    Returns
+    -------
+    int
+        The cap (a number larger than any frame when the specification sets none).
+    """
+    cap = (spec.get("constraints") or {}).get("max_per_authority")
+    return 10**9 if cap is None else int(cap)
 
 
 def load_spec(path=None) -> dict:
-    """Read and check ``research/case_studies.yml``."""
+    """Read and check ``research/case_studies.yml``, with :data:`SPEC_DEFAULTS` applied.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The specification; default ``research/case_studies.yml``.
+
+    Returns
+    -------
+    dict
+        The specification, every defaulted key present.
+
+    Raises
+    ------
+    SamplingError
+        An unknown key, method, allocation or draw, or a sample size below 1.
+    """
     spec, path = read_spec("case_studies.yml", path, error=SamplingError, what="case-study specification")
+    spec = {**SPEC_DEFAULTS, **spec}
     unknown = set(spec) - _KEYS
     if unknown:
         raise SamplingError(f"{path}: unknown key(s) {sorted(unknown)}")
-    if spec.get("method", "balanced") not in METHODS:
+    if spec["method"] not in METHODS:
         raise SamplingError(f"{path}: method {spec.get('method')!r} is not one of {list(METHODS)}")
-    if spec.get("allocation", "proportional") not in ("proportional", "neyman"):
+    if spec["allocation"] not in ("proportional", "neyman"):
         raise SamplingError(f"{path}: allocation must be proportional or neyman")
-    if spec.get("draw_from", "respondents") not in ("respondents", "frame"):
+    if spec["draw_from"] not in ("respondents", "frame"):
         raise SamplingError(f"{path}: draw_from must be respondents or frame")
     if int(spec.get("sample_size", 0)) < 1:
         raise SamplingError(f"{path}: sample_size must be a positive integer")
@@ -88,7 +123,7 @@ def candidates(responses: pd.DataFrame, frame: pd.DataFrame, spec: dict, *, clus
     r = responses.drop(columns=[c for c in ("region", "type", "authority") if c in responses], errors="ignore")
     r = r.loc[r["library_id"].notna()].drop_duplicates("library_id")
     excluded = {}
-    if spec.get("draw_from", "respondents") == "respondents":
+    if spec.get("draw_from", SPEC_DEFAULTS["draw_from"]) == "respondents":
         out = r.merge(f, on="library_id", how="inner", validate="one_to_one")
         cons = spec.get("constraints", {})
         col = cons.get("consent_column")
@@ -228,33 +263,32 @@ def cube(pik, X, *, random_state=None, eps: float = 1e-9) -> np.ndarray:
     pi = pik[perm]
     A = np.where(pi[:, None] > 0, X[perm] / np.where(pi > 0, pi, 1)[:, None], 0.0)
     p = A.shape[1]
+    # only the p + 1 units moved in a step can leave (0, 1): keep the live units instead of rescanning all N
+    live = np.flatnonzero((pi > eps) & (pi < 1 - eps))
     for _ in range(4 * N + 10):
-        live = np.flatnonzero((pi > eps) & (pi < 1 - eps))
         if len(live) == 0:
             break
         p = min(p, len(live) - 1)
         if p == 0:
             j = live[0]
             pi[j] = float(rng.random() < pi[j])
+            live = live[1:]
             continue
         sub = live[:p + 1]
-        B = A[sub, :p].T
-        u = np.linalg.svd(B)[2][-1]
-        up = np.where(u > eps, (1 - pi[sub]) / np.where(u > eps, u, 1), np.inf)
-        un = np.where(u < -eps, pi[sub] / np.where(u < -eps, -u, 1), np.inf)
-        l1 = min(up.min(), un.min())
-        dp = np.where(u > eps, pi[sub] / np.where(u > eps, u, 1), np.inf)
-        dn = np.where(u < -eps, (1 - pi[sub]) / np.where(u < -eps, -u, 1), np.inf)
-        l2 = min(dp.min(), dn.min())
+        ps = pi[sub]
+        u = np.linalg.svd(A[sub, :p].T)[2][-1]
+        pos, neg = u > eps, u < -eps
+        upos, uneg = u[pos], -u[neg]
+        l1 = min(((1 - ps[pos]) / upos).min(initial=np.inf), (ps[neg] / uneg).min(initial=np.inf))
+        l2 = min((ps[pos] / upos).min(initial=np.inf), ((1 - ps[neg]) / uneg).min(initial=np.inf))
         if not (np.isfinite(l1) and np.isfinite(l2)):
             p -= 1
             continue
-        if rng.random() < l2 / (l1 + l2):
-            pi[sub] = pi[sub] + l1 * u
-        else:
-            pi[sub] = pi[sub] - l2 * u
-        pi[np.abs(pi) < eps] = 0.0
-        pi[np.abs(pi - 1) < eps] = 1.0
+        ps = ps + l1 * u if rng.random() < l2 / (l1 + l2) else ps - l2 * u
+        ps[np.abs(ps) < eps] = 0.0
+        ps[np.abs(ps - 1) < eps] = 1.0
+        pi[sub] = ps
+        live = np.concatenate([sub[(ps > eps) & (ps < 1 - eps)], live[p + 1:]])
     s = np.zeros(N)
     s[perm] = np.round(pi)
     return s.astype(int)
@@ -291,7 +325,7 @@ def max_variation(cands: pd.DataFrame, spec: dict, n: int, *, alloc: pd.Series |
     """
     rng = np.random.default_rng(random_state)
     Z = balance_matrix(cands, spec).to_numpy()
-    cap = int((spec.get("constraints") or {}).get("max_per_authority", 10**9))
+    cap = authority_cap(spec)
     auth = cands["authority"].to_numpy()
     chosen: list = []
     allowed = ~cands["library_id"].isin(list(exclude)).to_numpy()
@@ -382,7 +416,7 @@ def draw(cands: pd.DataFrame, spec: dict, *, random_state=None) -> Selection:
     """
     setup = _draw_setup(cands, spec)
     method, pik = setup["method"], setup["pik"]
-    seed = spec.get("random_state", 0) if random_state is None else random_state
+    seed = spec.get("random_state", SPEC_DEFAULTS["random_state"]) if random_state is None else random_state
     rng = np.random.default_rng(seed)
     rejected: dict = {}
     for t in range(1, setup["tries"] + 1):
@@ -412,14 +446,14 @@ def _draw_setup(cands: pd.DataFrame, spec: dict) -> dict:
     bad = feasibility(cands, spec, n)
     if bad:
         raise SamplingError("cannot select case studies: " + "; ".join(bad))
-    method = spec.get("method", "balanced")
+    method = spec.get("method", SPEC_DEFAULTS["method"])
     if method not in _METHODS:
         raise SamplingError(f"unknown selection method {method!r}; use one of {sorted(_METHODS)}")
-    alloc = allocate(cands, n, method=spec.get("allocation", "proportional"), variable=spec.get("neyman_variable"),
-                     minimum=int(spec.get("min_per_stratum", 1)))
+    alloc = allocate(cands, n, method=spec.get("allocation", SPEC_DEFAULTS["allocation"]), variable=spec.get("neyman_variable"),
+                     minimum=int(spec.get("min_per_stratum", SPEC_DEFAULTS["min_per_stratum"])))
     pik = inclusion_probabilities(cands, alloc) if method != "max_variation" else np.full(len(cands), np.nan)
     X = _design_matrix(cands, spec, pik) if method == "balanced" else None
-    return {"n": n, "method": method, "alloc": alloc, "pik": pik, "X": X, "tries": int(spec.get("max_tries", 1000))}
+    return {"n": n, "method": method, "alloc": alloc, "pik": pik, "X": X, "tries": int(spec.get("max_tries", SPEC_DEFAULTS["max_tries"]))}
 
 
 _METHODS = {
@@ -507,7 +541,7 @@ def purposive(table: pd.DataFrame, spec: dict) -> pd.DataFrame:
     beta, *_ = np.linalg.lstsq(M, y.to_numpy(), rcond=None)
     fitted = pd.Series(M @ beta, index=y.index)
     resid = (y - fitted).abs()
-    cap = int((spec.get("constraints") or {}).get("max_per_authority", 10**9))
+    cap = authority_cap(spec)
     for role, count, ascending in (("typical", cfg.get("typical", 0), True), ("deviant", cfg.get("deviant", 0), False)):
         for _ in range(int(count)):
             chosen_auth = table.loc[table["selected"] == 1, "authority"].value_counts()
@@ -529,12 +563,12 @@ def add_reserves(table: pd.DataFrame, spec: dict) -> pd.DataFrame:
     ``max_per_authority`` if swapped in are skipped. When a stratum runs out, the nearest libraries
     from other strata are used and the reason says so.
     """
-    k = int(spec.get("reserves_per_case", 2))
+    k = int(spec.get("reserves_per_case", SPEC_DEFAULTS["reserves_per_case"]))
     table = table.copy()
     table["reserve_for"] = pd.Series(pd.NA, index=table.index, dtype="string")
     table["reserve_rank"] = pd.Series(pd.NA, index=table.index, dtype="Int64")
     Z = balance_matrix(table, spec).to_numpy()
-    cap = int((spec.get("constraints") or {}).get("max_per_authority", 10**9))
+    cap = authority_cap(spec)
     used = table["selected"].to_numpy() == 1
     chosen_idx = np.flatnonzero(used)
     for i in chosen_idx:
@@ -590,6 +624,11 @@ def slot_of(table: pd.DataFrame, library_id: str) -> str:
     return str(library_id) if pd.isna(slot) else str(slot)
 
 
+REPLACEMENT_LOG_COLUMNS = ("date", "declined", "reason", "slot", "replaced_by", "reserve_rank", "pik_declined",
+                           "pik_replacement", "skipped")
+"""The columns of the replacement log (``replacements.csv``), one row per :func:`replace`."""
+
+
 def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, date: str) -> tuple[pd.DataFrame, dict]:
     """Record that a chosen library declined and bring in the next unused reserve of its slot.
 
@@ -634,9 +673,8 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
         t.loc[j, "status"] = "selected"
         t.loc[j, "reason"] = f"replacement for {library_id} ({reason}); slot of {slot}"
         pik = t["pik"] if "pik" in t else pd.Series(np.nan, index=t.index)
-        log = {"date": date, "declined": str(library_id), "reason": reason, "slot": slot, "replaced_by": row["library_id"],
-               "reserve_rank": int(row["reserve_rank"]), "pik_declined": float(pik[hit].iloc[0]), "pik_replacement": float(pik[j]),
-               "skipped": "; ".join(skipped)}
+        log = dict(zip(REPLACEMENT_LOG_COLUMNS, (date, str(library_id), reason, slot, row["library_id"], int(row["reserve_rank"]),
+                                                float(pik[hit].iloc[0]), float(pik[j]), "; ".join(skipped))))
         return t, log
     used = cands.loc[cands["status"] != "reserve", "library_id"].astype(str).tolist()
     raise SamplingError(f"no unused reserve of the slot of {slot!r} keeps the constraints"

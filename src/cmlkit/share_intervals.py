@@ -41,6 +41,7 @@ UNIT_OF_DERIVATION = {
     "share": lambda d: "share",
     "equals": lambda d: "share",
     "count": _count_unit,
+    "count_choices": lambda d: "share",
     "diversity": lambda d: "index",
     "score": lambda d: "score",
     "mean_score": lambda d: "score",

@@ -250,7 +250,7 @@ def change_truth(pop_a: pd.DataFrame, pop_b: pd.DataFrame, *, inst_a, inst_b, sp
     over in-scope libraries with a value).
     """
     spec = spec or IND.load_spec()
-    spec = {"indicators": {k: {**v, "derive": _common(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
+    spec = {"indicators": {k: {**v, "derive": comparable_derive(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
     rows = []
     vals = [IND.compute(p, spec, instrument=inst_a) for p in (pop_a, pop_b)]
     for name in spec["indicators"]:
@@ -266,7 +266,8 @@ def change_truth(pop_a: pd.DataFrame, pop_b: pd.DataFrame, *, inst_a, inst_b, sp
     return out
 
 
-def _common(d: dict, inst_a, inst_b) -> dict:
+def comparable_derive(d: dict, inst_a, inst_b) -> dict:
+    """A derivation on the basis comparable across two versions (a choice count over the common choices)."""
     if "count_choices" not in d:
         return d
     b = set(IND.choice_items(d, inst_b))

@@ -24,6 +24,19 @@ def findings_table(changes: pd.DataFrame, comparability: pd.DataFrame, spec: dic
 
     ``changes`` is :func:`cmlkit.change.flag_small_bases` output; refused indicators get one row each with the
     reason and no numbers, so a reader sees what was not compared and why.
+
+    Parameters
+    ----------
+    changes : pandas.DataFrame
+        :func:`cmlkit.change.flag_small_bases` output.
+    comparability : pandas.DataFrame
+        Per indicator: compared or refused, with the reason.
+    spec : dict
+        The indicator specification (labels).
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     comp = comparability.set_index("indicator")
     labels = {k: v["label"] for k, v in spec["indicators"].items()}
@@ -69,7 +82,20 @@ def plot_change(rows: pd.DataFrame, *, title: str = "", ax=None):
 
 
 def save_change_figures(findings: pd.DataFrame, out_dir) -> list:
-    """One dot-and-whisker figure per compared indicator and pair of waves (overall and by type), with alt text."""
+    """One dot-and-whisker figure per compared indicator and pair of waves (overall and by type), with alt text.
+
+    Parameters
+    ----------
+    findings : pandas.DataFrame
+        :func:`findings_table` output.
+    out_dir : path-like
+        Folder for the figures.
+
+    Returns
+    -------
+    list
+        One record per figure saved (:func:`cmlkit.figures.save_figure`).
+    """
     paths = []
     pub = findings.loc[findings["breakdown"].isin(["overall", "type"]) & ~findings["suppressed"].astype(bool)
                        & findings["change"].notna()]
@@ -85,7 +111,21 @@ def save_change_figures(findings: pd.DataFrame, out_dir) -> list:
 
 
 def slope_values(stacked: pd.DataFrame, indicator: str, *, wave_a: str, wave_b: str) -> pd.DataFrame:
-    """Values of ``indicator`` for libraries with a value in both waves (columns ``a``, ``b``, ``weight_b``)."""
+    """Values of ``indicator`` for libraries with a value in both waves (columns ``a``, ``b``, ``weight_b``).
+
+    Parameters
+    ----------
+    stacked : pandas.DataFrame
+        Stacked waves.
+    indicator : str
+    wave_a, wave_b : str
+        The two waves.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``a``, ``b``, ``weight_b``, one row per library.
+    """
     s = stacked.loc[stacked[indicator].notna(), ["library_id", "wave", "weight", indicator]]
     a = s.loc[s["wave"] == wave_a].set_index("library_id")
     b = s.loc[s["wave"] == wave_b].set_index("library_id")
@@ -97,6 +137,21 @@ def plot_slopes(values: pd.DataFrame, *, wave_a: str, wave_b: str, label: str, c
     """Slope chart: one faint line per library in both waves, the weighted mean as a bold line.
 
     Values above ``cap`` are drawn at the cap (stated on the axis).
+
+    Parameters
+    ----------
+    values : pandas.DataFrame
+        :func:`slope_values` output.
+    wave_a, wave_b : str
+    label : str
+        The indicator's label (y axis).
+    cap : float, optional
+        Values above are drawn at the cap.
+    ax : matplotlib.axes.Axes, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(4.8, 4.6))
@@ -117,7 +172,26 @@ def plot_slopes(values: pd.DataFrame, *, wave_a: str, wave_b: str, label: str, c
 
 def save_slope_figure(stacked: pd.DataFrame, indicator: str, *, label: str, wave_a: str, wave_b: str, out_dir,
                       cap: float | None = None, k: int = 5) -> dict | None:
-    """Slope chart of one indicator for libraries in both waves, saved with alt text (None below ``k`` libraries)."""
+    """Slope chart of one indicator for libraries in both waves, saved with alt text (None below ``k`` libraries).
+
+    Parameters
+    ----------
+    stacked : pandas.DataFrame
+        Stacked waves.
+    indicator : str
+    label : str
+    wave_a, wave_b : str
+    out_dir : path-like
+    cap : float, optional
+        Values above are drawn at the cap.
+    k : int, default 5
+        Fewest libraries in both waves to draw.
+
+    Returns
+    -------
+    dict or None
+        The figure's record (:func:`cmlkit.figures.save_figure`), or None below ``k`` libraries.
+    """
     v = slope_values(stacked, indicator, wave_a=wave_a, wave_b=wave_b)
     if len(v) < k:
         return None

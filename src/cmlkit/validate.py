@@ -19,20 +19,46 @@ import yaml
 from cmlkit.cleaning_log import digest
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import InstrumentError
-from cmlkit.instrument import find_root
+from cmlkit.instrument import find_root, load_instrument
 from cmlkit.relevance import evaluate
+from cmlkit.waves import known_waves
 
 REPORT_COLUMNS = ["wave", "response_id", "question", "value", "check", "severity", "message"]
 RULE_TYPES = {"sum_equals": {"total", "parts"}, "ratio_between": {"numerator", "denominator"}, "compare": {"left", "op", "right"}}
 OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge, "==": operator.eq, "!=": operator.ne}
 
 
+def _names_in_any_wave(inst, root) -> set:
+    """Question ids and canonical names of every version of the instrument on disk."""
+    return {n for w in known_waves(inst.instrument, root=root) for q in load_instrument(inst.instrument, w, root=root).questions
+            for n in (q["id"], q["canonical"])}
+
+
+def _resolve(rule: dict, kind: str, ids: dict) -> dict:
+    """The rule with its question names replaced by this version's question ids."""
+    out = dict(rule)
+    for key in ("total", "numerator", "denominator", "left"):
+        if key in out:
+            out[key] = ids[out[key]]
+    if "parts" in out:
+        out["parts"] = [ids[p] for p in out["parts"]]
+    if kind == "compare" and isinstance(out.get("right"), str):
+        out["right"] = ids[out["right"]]
+    return out
+
+
 def load_rules(inst, *, root=None) -> list:
-    """Read and check ``survey_instruments/<instrument>/rules.yaml`` (no file: no rules)."""
+    """Read and check ``survey_instruments/<instrument>/rules.yaml`` (no file: no rules).
+
+    A rule names questions by id or canonical variable; it applies to the waves whose version asks all of
+    them (renamed questions are found through their canonical name) and is skipped in the others. A name
+    that no version of the instrument knows is an error.
+    """
     path = find_root(root) / "survey_instruments" / inst.instrument / "rules.yaml"
     if not path.is_file():
         return []
     rules = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules", [])
+    out = []
     for i, rule in enumerate(rules, start=1):
         kind = rule.get("type")
         if kind not in RULE_TYPES:
@@ -42,12 +68,16 @@ def load_rules(inst, *, root=None) -> list:
             raise InstrumentError(f"rule {rule.get('id')!r} lacks {sorted(missing)}", file=path)
         refs = {"sum_equals": [rule.get("total"), *rule.get("parts", [])], "ratio_between": [rule.get("numerator"), rule.get("denominator")],
                 "compare": [rule.get("left")] + ([rule["right"]] if isinstance(rule.get("right"), str) else [])}[kind]
-        unknown = [r for r in refs if r not in inst.question_ids]
-        if unknown:
+        canon = {q["canonical"]: q["id"] for q in inst.questions}
+        ids = {r: r if r in inst.question_ids else canon.get(r) for r in refs}
+        unknown = [r for r, i in ids.items() if i is None]
+        if unknown and not set(unknown) <= _names_in_any_wave(inst, root):
             raise InstrumentError(f"rule {rule.get('id')!r} refers to unknown question {unknown[0]!r}", file=path)
         if kind == "compare" and rule["op"] not in OPS:
             raise InstrumentError(f"rule {rule.get('id')!r}: unknown operator {rule['op']!r}", file=path)
-    return rules
+        if not unknown:
+            out.append(_resolve(rule, kind, ids))
+    return out
 
 
 def _findings(frame, mask, qid, values, check, severity, message, wave):

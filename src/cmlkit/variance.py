@@ -30,7 +30,18 @@ def _indicator(codes: np.ndarray, n_levels: int | None = None) -> sparse.csr_mat
 
 
 def calibration_terms(design: Design, z: sparse.spmatrix) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(B, C) with adjusted influence ``z - B @ C`` for all calibration steps (None when uncalibrated)."""
+    """(B, C) with adjusted influence ``z - B @ C`` for all calibration steps (None when uncalibrated).
+
+    Parameters
+    ----------
+    design : Design
+    z : scipy.sparse matrix
+        Influence values, n x k.
+
+    Returns
+    -------
+    (B, C) : tuple of numpy.ndarray or None
+    """
     Bs, Cs = [], []
     for B, L in step_matrices(design):
         C = np.asarray((z.T @ L).T)                     # L' z  (p x k)
@@ -90,8 +101,19 @@ def _stage_diag(design, units, groups, z, B, C, pop_group, *, stage, mult=None, 
 def diag_variance(design: Design, z: sparse.spmatrix, *, present: sparse.spmatrix | None = None) -> np.ndarray:
     """Variances (the diagonal of :func:`cmlkit.design.variance`) for the columns of sparse ``z`` (n x k).
 
-    ``present`` (n x k sparse, non-zero where a row is kept for that column) gives, for an
-    uncalibrated design under ``lonely_psu="average"``, the strata R counts after subsetting.
+    Parameters
+    ----------
+    design : Design
+    z : scipy.sparse matrix
+        Influence values, one column per estimate.
+    present : scipy.sparse matrix, optional
+        n x k, non-zero where a row is kept for that column: gives, for an uncalibrated design under
+        ``lonely_psu="average"``, the strata R counts after subsetting.
+
+    Returns
+    -------
+    numpy.ndarray
+        k variances.
     """
     z = sparse.csr_matrix(z)
     B, C = calibration_terms(design, z)

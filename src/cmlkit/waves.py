@@ -12,12 +12,8 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from cmlkit.errors import CmlkitError, InstrumentError
+from cmlkit.errors import InstrumentError, WaveError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.instrument import WAVE_RE, Instrument, find_root, load_instrument
-
-
-class WaveError(CmlkitError):
-    """A wave id, wave order or wave/instrument combination that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -47,6 +43,15 @@ class WaveFacts:
 def parse_wave(wave: str) -> tuple[int, int]:
     """Return ``(year, round)`` of a wave id such as ``"2026w1"``.
 
+    Parameters
+    ----------
+    wave : str
+        A wave id.
+
+    Returns
+    -------
+    (year, round) : (int, int)
+
     Raises
     ------
     WaveError
@@ -59,29 +64,84 @@ def parse_wave(wave: str) -> tuple[int, int]:
 
 
 def wave_year(wave: str) -> int:
-    """Fieldwork year of a wave id."""
+    """Fieldwork year of a wave id.
+
+    Parameters
+    ----------
+    wave : str
+        A wave id.
+
+    Returns
+    -------
+    int
+    """
     return parse_wave(wave)[0]
 
 
 def facts(inst: Instrument) -> WaveFacts:
-    """The :class:`WaveFacts` of a loaded instrument version."""
+    """The :class:`WaveFacts` of a loaded instrument version.
+
+    Parameters
+    ----------
+    inst : Instrument
+        A loaded instrument version.
+
+    Returns
+    -------
+    WaveFacts
+    """
     year, rnd = parse_wave(inst.version)
     return WaveFacts(instrument=inst.instrument, wave=inst.version, year=year, round=rnd,
                      frame_year=inst.frame_year, unit=inst.unit)
 
 
 def wave_facts(instrument: str, wave: str, *, root=None) -> WaveFacts:
-    """Load ``instrument`` at ``wave`` and return its facts."""
+    """Load ``instrument`` at ``wave`` and return its facts.
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    wave : str
+        Wave id.
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    WaveFacts
+    """
     return facts(load_instrument(instrument, wave, root=root))
 
 
 def sort_waves(waves) -> list:
-    """Wave ids in time order (year, then round)."""
+    """Wave ids in time order (year, then round).
+
+    Parameters
+    ----------
+    waves : iterable of str
+        Wave ids.
+
+    Returns
+    -------
+    list of str
+    """
     return sorted(waves, key=parse_wave)
 
 
 def check_order(waves) -> list:
-    """Return ``waves`` unchanged when strictly in time order; otherwise raise a one-line :class:`WaveError`."""
+    """Return ``waves`` unchanged when strictly in time order; otherwise raise a one-line :class:`WaveError`.
+
+    Parameters
+    ----------
+    waves : list of str
+        Wave ids.
+
+    Returns
+    -------
+    list of str
+        ``waves``, unchanged.
+    """
     waves = list(waves)
     keys = [parse_wave(w) for w in waves]
     for i in range(1, len(keys)):
@@ -92,13 +152,35 @@ def check_order(waves) -> list:
 
 
 def instruments(*, root=None) -> list:
-    """Instrument ids: the folders of ``survey_instruments`` that hold a ``waves`` folder."""
+    """Instrument ids: the folders of ``survey_instruments`` that hold a ``waves`` folder.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    list of str
+    """
     base = find_root(root) / "survey_instruments"
     return sorted(p.name for p in base.iterdir() if (p / "waves").is_dir())
 
 
 def known_waves(instrument: str, *, root=None) -> list:
-    """Wave ids of the versions of ``instrument`` on disk, oldest first."""
+    """Wave ids of the versions of ``instrument`` on disk, oldest first.
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    list of str
+    """
     folder = find_root(root) / "survey_instruments" / instrument / "waves"
     if not folder.is_dir():
         raise WaveError(f"no instrument {instrument!r} (known: {instruments(root=root)})")
@@ -106,12 +188,32 @@ def known_waves(instrument: str, *, root=None) -> list:
 
 
 def all_waves(*, root=None) -> list:
-    """Every wave id fielded by any instrument, oldest first."""
+    """Every wave id fielded by any instrument, oldest first.
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    list of str
+    """
     return sort_waves({w for name in instruments(root=root) for w in known_waves(name, root=root)})
 
 
 def first_wave(*, root=None) -> str:
-    """The oldest wave on disk (the default wave of a first synthetic wave)."""
+    """The oldest wave on disk (the default wave of a first synthetic wave).
+
+    Parameters
+    ----------
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    str
+    """
     waves = all_waves(root=root)
     if not waves:
         raise WaveError("no instrument version found under survey_instruments/*/waves")
@@ -119,13 +221,39 @@ def first_wave(*, root=None) -> str:
 
 
 def previous_wave(instrument: str, wave: str, *, root=None) -> str | None:
-    """The wave of ``instrument`` fielded before ``wave`` (None for the first)."""
+    """The wave of ``instrument`` fielded before ``wave`` (None for the first).
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    wave : str
+        Wave id.
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    str or None
+    """
     earlier = [w for w in known_waves(instrument, root=root) if parse_wave(w) < parse_wave(wave)]
     return earlier[-1] if earlier else None
 
 
 def instruments_by_unit(wave: str, *, root=None) -> dict:
     """``{unit: Instrument}`` for every instrument fielded in ``wave`` (e.g. ``library``, ``volunteer``).
+
+    Parameters
+    ----------
+    wave : str
+        Wave id.
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    dict
+        Unit -> Instrument.
 
     Raises
     ------
@@ -154,6 +282,18 @@ def with_wave(spec: dict, inst: Instrument) -> dict:
     """A copy of a research specification with the wave's facts (``wave``, ``wave_year``, ``frame_year``).
 
     Specifications in ``research/`` never state a year; code that needs one reads it from here.
+
+    Parameters
+    ----------
+    spec : dict
+        A research specification.
+    inst : Instrument
+        The wave's instrument version.
+
+    Returns
+    -------
+    dict
+        A new specification.
     """
     f = facts(inst)
     out = copy.deepcopy(spec)
@@ -162,5 +302,17 @@ def with_wave(spec: dict, inst: Instrument) -> dict:
 
 
 def instrument_folder(instrument: str, *, root=None) -> Path:
-    """``survey_instruments/<instrument>``."""
+    """``survey_instruments/<instrument>``.
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    root : path-like, optional
+        Project root.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     return find_root(root) / "survey_instruments" / instrument

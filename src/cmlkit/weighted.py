@@ -26,7 +26,18 @@ VERSION = 1
 
 
 def recipe(design: Design, *, weight_column: str = "weight") -> dict:
-    """The JSON-ready recipe of a design built by :func:`cmlkit.design.svydesign` and :mod:`cmlkit.weights`."""
+    """The JSON-ready recipe of a design built by :func:`cmlkit.design.svydesign` and :mod:`cmlkit.weights`.
+
+    Parameters
+    ----------
+    design : Design
+    weight_column : str, default "weight"
+        The column the weights are stored in.
+
+    Returns
+    -------
+    dict
+    """
     if not design.spec:
         raise DesignError("this design was not built by svydesign, so it cannot be saved with its recipe")
     return {"version": VERSION, "svydesign": dict(design.spec), "steps": list(design.info.get("recipe", [])),
@@ -34,7 +45,17 @@ def recipe(design: Design, *, weight_column: str = "weight") -> dict:
 
 
 def attach_design(design: Design, *, weight_column: str = "weight") -> pd.DataFrame:
-    """The design's data with its weights in ``weight_column`` and the recipe in ``attrs`` (for parquet)."""
+    """The design's data with its weights in ``weight_column`` and the recipe in ``attrs`` (for parquet).
+
+    Parameters
+    ----------
+    design : Design
+    weight_column : str, default "weight"
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     data = design.data.assign(**{weight_column: design.weights})
     data.attrs[ATTR] = json.dumps(recipe(design, weight_column=weight_column), sort_keys=True)
     return data
@@ -63,7 +84,20 @@ REPLAY = {"poststratify": _poststratify, "calibrate": _calibrate, "trim": _trim}
 
 
 def rebuild(data: pd.DataFrame, spec: dict | str | None = None, *, check: bool = True) -> Design:
-    """Replay a recipe on ``data`` (default: the recipe in ``data.attrs``) and return the calibrated design.
+    """Replay a recipe on ``data`` and return the calibrated design.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The weighted data.
+    spec : dict or str, optional
+        The recipe (or its JSON); default the recipe in ``data.attrs``.
+    check : bool, default True
+        Require the replayed weights to equal the stored weight column.
+
+    Returns
+    -------
+    Design
 
     Raises
     ------
@@ -95,7 +129,18 @@ def rebuild(data: pd.DataFrame, spec: dict | str | None = None, *, check: bool =
 
 
 def keep_recipe(data: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
-    """``data`` with the design recipe of ``like`` (pandas drops ``attrs`` in ``merge``; rows must be ``like``'s)."""
+    """``data`` with the design recipe of ``like`` (pandas drops ``attrs`` in ``merge``; rows must be ``like``'s).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    like : pandas.DataFrame
+        A weighted table carrying the recipe.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     out = data.copy(deep=False)
     if ATTR in like.attrs:
         out.attrs[ATTR] = like.attrs[ATTR]
@@ -103,7 +148,20 @@ def keep_recipe(data: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
 
 
 def save_weighted(design: Design, path, *, weight_column: str = "weight") -> Path:
-    """Write the weighted product (parquet, recipe in its metadata) and the recipe beside it as JSON."""
+    """Write the weighted product (parquet, recipe in its metadata) and the recipe beside it as JSON.
+
+    Parameters
+    ----------
+    design : Design
+    path : str or path-like
+        The parquet file.
+    weight_column : str, default "weight"
+
+    Returns
+    -------
+    pathlib.Path
+        The parquet file written.
+    """
     data = attach_design(design, weight_column=weight_column)
     out = tables.write_parquet(data, path)
     tables.write_json(json.loads(data.attrs[ATTR]), Path(path).with_suffix(".design.json"))
@@ -113,7 +171,16 @@ def save_weighted(design: Design, path, *, weight_column: str = "weight") -> Pat
 def load_weighted(path, *, data: pd.DataFrame | None = None) -> Design:
     """Read a weighted product and return its calibrated design (recipe from the parquet metadata or the sidecar).
 
-    ``data`` (row-aligned extra columns, e.g. derived indicators) is added to the design's data.
+    Parameters
+    ----------
+    path : str or path-like
+        The parquet file.
+    data : pandas.DataFrame, optional
+        Row-aligned extra columns (e.g. derived indicators) added to the design's data.
+
+    Returns
+    -------
+    Design
     """
     path = Path(path)
     if not path.exists():

@@ -23,12 +23,9 @@ import numpy as np
 import pandas as pd
 
 from cmlkit.design import Design, DesignError
+from cmlkit.errors import CalibrationError  # errors live in cmlkit.errors; re-exported here
 
 CALFUNS = ("linear", "raking", "logit")
-
-
-class CalibrationError(DesignError):
-    """Calibration is impossible or did not converge."""
 
 
 def post_stratify(design: Design, cell: str, population: dict | pd.Series) -> Design:
@@ -41,6 +38,11 @@ def post_stratify(design: Design, cell: str, population: dict | pd.Series) -> De
         Column holding each response's post-stratum.
     population : dict or pandas.Series
         Cell -> population count.
+
+    Returns
+    -------
+    Design
+        With the post-stratification step recorded for the variance.
 
     Raises
     ------
@@ -67,7 +69,20 @@ def post_stratify(design: Design, cell: str, population: dict | pd.Series) -> De
 def model_matrix(data: pd.DataFrame, *, factors=(), numeric=(), levels: dict | None = None) -> tuple[np.ndarray, list]:
     """Intercept, treatment-coded factors (first level dropped) and numeric columns, as R's ``model.matrix``.
 
-    Returns (matrix, column names in R's style, e.g. ``regionNorth West``).
+    Parameters
+    ----------
+    data : pandas.DataFrame
+    factors : sequence of str
+        Categorical columns.
+    numeric : sequence of str
+        Numeric columns.
+    levels : dict, optional
+        Factor -> its levels in order (default: sorted observed values).
+
+    Returns
+    -------
+    (matrix, names) : (numpy.ndarray, list)
+        Column names in R's style, e.g. ``regionNorth West``.
     """
     cols, names = [np.ones(len(data))], ["(Intercept)"]
     levels = levels or {}
@@ -86,7 +101,17 @@ def model_matrix(data: pd.DataFrame, *, factors=(), numeric=(), levels: dict | N
 def population_vector(margins: dict, *, totals: dict | None = None) -> tuple[dict, dict]:
     """Population totals in model-matrix form from factor margins (level -> count) and numeric totals.
 
-    Returns (totals by column name, levels by factor). All margins must sum to the same population size.
+    Parameters
+    ----------
+    margins : dict
+        Factor -> {level: population count}; all margins must sum to the same population size.
+    totals : dict, optional
+        Numeric column -> population total.
+
+    Returns
+    -------
+    (totals, levels) : (dict, dict)
+        Totals by model-matrix column name, and levels by factor.
     """
     sizes = {f: float(sum(m.values())) for f, m in margins.items()}
     if len(set(round(v, 6) for v in sizes.values())) > 1:
@@ -154,7 +179,24 @@ def grake(X: np.ndarray, d: np.ndarray, T: np.ndarray, *, calfun: str = "linear"
     singular values above ``256 * eps`` times the largest; weights far below the targets (every
     target over 20 times its sample total) are first rescaled by the mean ratio, as R does.
 
-    Returns (g, info) with ``info["failed"]`` the achieved tolerance when not converged.
+    Parameters
+    ----------
+    X : numpy.ndarray
+        n x p calibration variables.
+    d : numpy.ndarray
+        Design weights.
+    T : numpy.ndarray
+        Population totals of the columns of ``X``.
+    calfun : {"linear", "raking", "logit"}, default "linear"
+    bounds : (float, float)
+        Bounds on the g-weights.
+    maxit : int, default 50
+    epsilon : float, default 1e-7
+
+    Returns
+    -------
+    (g, info) : (numpy.ndarray, dict)
+        ``info["failed"]`` is the achieved tolerance when not converged.
     """
     Fm1, dF = CALFUN_REGISTRY[calfun](*bounds)
     ww = np.asarray(d, dtype=float)
@@ -269,7 +311,23 @@ def calibrate(design: Design, *, margins: dict | None = None, totals: dict | Non
 
 
 def rake(design: Design, margins: dict, *, maxit: int = 50, epsilon: float = 1e-7, bounds=(-np.inf, np.inf)) -> Design:
-    """Rake to several one-way margins (= ``calibrate(calfun="raking")``, whose variance R's ``rake`` reproduces)."""
+    """Rake to several one-way margins (= ``calibrate(calfun="raking")``, whose variance R's ``rake`` reproduces).
+
+    Parameters
+    ----------
+    design : Design
+    margins : dict
+        Factor -> {level: population count}.
+    maxit : int, default 50
+    epsilon : float, default 1e-7
+    bounds : (float, float)
+        Bounds on the g-weights.
+
+    Returns
+    -------
+    Design
+        With the raking step recorded for the variance.
+    """
     return calibrate(design, margins=margins, calfun="raking", maxit=maxit, epsilon=epsilon, bounds=bounds)
 
 
@@ -310,6 +368,11 @@ def trim(design: Design, *, lower: float = -np.inf, upper: float = np.inf, stric
         "proportional" (not R's) shares it in proportion to their weights.
     maxit : int
         Safety limit on ``strict`` passes.
+
+    Returns
+    -------
+    Design
+        With the trimmed weights (the variance treats them as fixed).
     """
     if rule not in TRIM_RULES:
         raise CalibrationError(f"trim rule must be one of {tuple(TRIM_RULES)}, not {rule!r}")
@@ -374,8 +437,19 @@ def collapse_cells(counts: pd.DataFrame, *, cell: str, n_col: str = "n", min_n: 
 def diagnostics(design: Design, *, base_weights=None) -> dict:
     """Weight diagnostics: sum, min/max, ratio, CV, Kish design effect and effective sample size.
 
-    ``deff_kish = n * sum(w^2) / sum(w)^2`` (Kish 1965); ``n_eff = n / deff_kish``. With
-    ``base_weights``, also the range of the adjustment factor g = w / base.
+    ``deff_kish = n * sum(w^2) / sum(w)^2`` (Kish 1965); ``n_eff = n / deff_kish``.
+
+    Parameters
+    ----------
+    design : Design
+    base_weights : array-like, optional
+        The weights before adjustment: adds the range of the adjustment factor g = w / base.
+
+    Returns
+    -------
+    dict
+        ``n, sum_weights, min, max, max_min_ratio, cv, deff_kish, n_eff`` (positive weights only), with
+        ``base_weights`` also ``g_min, g_max``, and the calibration summary of ``design.info``.
     """
     w = design.weights[design.weights > 0]
     n = len(w)

@@ -168,6 +168,13 @@ def _family1(C, inst, s, bases, rel, n):
     _codes(recs, cols, inst, 3)
     C.add(f"f1_{s}_qualtrics_numeric_values", 1, inst.instrument, rel["qualtrics"], "read",
           data=_csv_bytes(recs, enc="utf-8-sig"), log=["ingest_declared_code"])
+    seen = [r[:] for r in recs]   # "recode seen but unanswered as -99": blank select_one answers written -99
+    for jj, c in enumerate(cols):
+        if c.role == "value" and inst.question(c.qid)["type"] == "select_one" and not inst.question(c.qid)["relevant"]:
+            for r in seen[3:]:
+                r[jj] = r[jj] or "-99"
+    C.add(f"f1_{s}_qualtrics_numeric_values_seen_unanswered", 1, inst.instrument, rel["qualtrics"], "read",
+          data=_csv_bytes(seen, enc="utf-8-sig"), log=["ingest_declared_code"])
     bad = [r[:] for r in recs]
     j, qid = _first_select_one(cols, inst)
     bad[5][j] = "97"
@@ -277,26 +284,26 @@ def _family4(C, inst, s, bases, rel):
     """SPSS files whose select_one variables carry codes without value labels."""
     frame, meta = pyreadstat.read_sav(str(bases["spss"]), apply_value_formats=False)
     out = _scratch(".sav")
-    pyreadstat.write_sav(frame, str(out), column_labels=meta.column_labels)  # value labels dropped
+    pyreadstat.write_sav(frame, str(out), column_labels=meta.column_labels, row_compress=True)  # value labels dropped
     C.add(f"f4_{s}_spss_codes_only", 4, inst.instrument, rel["spss"], "read", suffix=".sav", data=_pin_sav(out),
           log=["ingest_declared_code"])
     qid = next(q for q in inst.questions_of_type("select_one") if q in frame.columns and frame[q].notna().sum() > 3)
     bad = frame.copy()
     row = int(np.flatnonzero(bad[qid].notna().to_numpy())[1])
     bad.loc[bad.index[row], qid] = 9.0 + len(inst.choices(qid))
-    pyreadstat.write_sav(bad, str(out), column_labels=meta.column_labels)
+    pyreadstat.write_sav(bad, str(out), column_labels=meta.column_labels, row_compress=True)
     C.add(f"f4_{s}_spss_codes_only_undeclared", 4, inst.instrument, rel["spss"], "error", suffix=".sav", data=_pin_sav(out),
           message="not one of the instrument's declared codes", row=row + 2, column=qid)
     dummies = [c for c in frame.columns if "__" in c and c not in ("Duration__in_seconds_",)]
     labels = dict(meta.variable_value_labels)
     labels.update({c: {0.0: "Not selected", 1.0: "Selected"} for c in dummies})
-    pyreadstat.write_sav(frame, str(out), column_labels=meta.column_labels, variable_value_labels=labels)
+    pyreadstat.write_sav(frame, str(out), column_labels=meta.column_labels, variable_value_labels=labels, row_compress=True)
     C.add(f"f4_{s}_spss_dummies_labelled_selected", 4, inst.instrument, rel["spss"], "read", suffix=".sav", data=_pin_sav(out))
     if dummies:
         labels[dummies[0]] = {0.0: "Not selected", 1.0: "Selected", 2.0: "Maybe"}
         odd = frame.copy()
         odd.loc[odd.index[1], dummies[0]] = 2.0
-        pyreadstat.write_sav(odd, str(out), column_labels=meta.column_labels, variable_value_labels=labels)
+        pyreadstat.write_sav(odd, str(out), column_labels=meta.column_labels, variable_value_labels=labels, row_compress=True)
         C.add(f"f4_{s}_spss_dummy_unknown_value", 4, inst.instrument, rel["spss"], "error", suffix=".sav", data=_pin_sav(out),
               message="neither ticked", row=3, column=dummies[0])
 
@@ -372,6 +379,8 @@ def _family6(C, inst, s, bases, rel):
             ("empty", b"", ".csv", "empty"), ("whitespace_only", b" \r\n\r\n", ".csv", "empty"),
             ("binary", b"\x00\x01\x02binary\x00" * 10, ".csv", "binary"),
             ("utf16", "ID,Start time\r\n".encode("utf-16"), ".csv", "UTF-16"),
+            ("utf16_no_bom", "ID,Start time,Completion time\r\n1,2\r\n".encode("utf-16-le"), ".csv", "UTF-16 text without a byte-order mark"),
+            ("old_excel_xls", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 500, ".xls", "old Excel .xls workbook"),
             ("zip_named_csv", bases["msforms"].read_bytes(), ".csv", "zip/Excel workbook"),
             ("broken_xlsx", bases["msforms"].read_bytes()[:2000], ".xlsx", "not a readable Excel workbook"),
             ("broken_sav", bases["spss"].read_bytes()[:700], ".sav", "not a readable SPSS file"),

@@ -2,7 +2,7 @@
 
 Run from the repository root:  python tests/golden/make_trend_fixture.py
 Columns: wave, library_id, region, type, weight (each wave's own post-stratification weight to its
-frame), N_stack (libraries in scope in the region in either wave), N_wave (in the row's wave) and three
+frame) and three
 outcomes: y_cont (months of reserves, some missing), y_bin (has a paid coordinator) and y_stable (weekly
 opening hours: the same library gives nearly the same answer in both waves, so ignoring the overlap
 overstates the standard error of the change).
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlkit import change, synthetic as syn, synthetic_panel as sp, waves
+from cmlkit import synthetic as syn, synthetic_panel as sp, waves
 
 OUT = Path(__file__).with_name("trend_stacked.csv")
 
@@ -40,7 +40,7 @@ def main():
     pop_b, _ = sp.advance_population(pop_a, scope_b, inst=inst, wave_year=waves.wave_year(later), random_state=rng)
     resp_a = rng.random(len(pop_a)) < 0.55
     was = pop_b["library_id"].isin(pop_a.loc[resp_a, "library_id"]).to_numpy()
-    resp_b = rng.random(len(pop_b)) < np.where(was, 0.8, 0.4)
+    resp_b = rng.random(len(pop_b)) < np.where(was, 0.92, 0.25)
     parts = []
     for wave, pop, resp, scope in ((first, pop_a, resp_a, scope_a), (later, pop_b, resp_b, scope_b)):
         r = pop.loc[resp].assign(type=lambda x: x["frame_code"]).reset_index(drop=True)
@@ -53,8 +53,6 @@ def main():
             "y_bin": (r["paid_staff"] == "paid_coordinator").astype(float).where(r["paid_staff"].notna()),
             "y_stable": hours.round(3)}))
     stacked = pd.concat(parts, ignore_index=True)
-    scopes = {first: scope_a.assign(type=scope_a["operation_23"]), later: scope_b.assign(type=scope_b["operation_23"])}
-    stacked = change.add_stack_fpc(stacked, scopes)
     stacked.to_csv(OUT, index=False, float_format="%.10g")
     print(OUT, len(stacked))
 

@@ -2,17 +2,16 @@
 # Run from the repository root:  Rscript tests/golden/trend.R tests/golden/trend.json
 # Reads tests/golden/trend_stacked.csv (written by make_trend_fixture.py). For each outcome and domain:
 # the wave means and the change from svyby(~y, ~wave, design, svymean, covmat = TRUE) + svycontrast on the
-# stacked design with ids = ~library_id (strata = region, fpc = libraries in scope in the region in any wave),
-# and the change's SE when the waves are treated as independent samples (strata = region x wave, each wave's
-# own population). R is used only here, never at run time.
+# stacked design with ids = ~library_id (strata = region, no fpc), and the change's SE when the waves are
+# treated as independent samples (strata = region x wave, each response its own PSU). R is used only here, never at run time.
 suppressMessages(library(survey))
 options(survey.lonely.psu = "adjust")
 args <- commandArgs(trailingOnly = TRUE)
 out <- if (length(args)) args[1] else "tests/golden/trend.json"
 d <- read.csv("tests/golden/trend_stacked.csv", stringsAsFactors = FALSE)
 d$stratum_wave <- paste(d$region, d$wave, sep = "|")
-des <- svydesign(ids = ~library_id, strata = ~region, fpc = ~N_stack, weights = ~weight, data = d)
-ind <- svydesign(ids = ~1, strata = ~stratum_wave, fpc = ~N_wave, weights = ~weight, data = d)
+des <- svydesign(ids = ~library_id, strata = ~region, weights = ~weight, data = d)
+ind <- svydesign(ids = ~1, strata = ~stratum_wave, weights = ~weight, data = d)
 waves <- sort(unique(d$wave))
 num <- function(x) sprintf("%.17g", as.numeric(x))
 cases <- character(0)

@@ -1,0 +1,100 @@
+"""What the case-study step (50) writes and says about a draw: the specification with the run's
+overrides, the achieved inclusion probabilities, the draw's one-paragraph summary, the draw without
+contact columns, and the empty replacement log that ``cmlkit sample replace`` appends to."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import sampling
+
+CONTACT_COLUMNS = ("library_name", "postcode", "local_authority")
+
+
+def with_overrides(spec: dict, **overrides) -> dict:
+    """The specification with each override that is not None put in place.
+
+    Parameters
+    ----------
+    spec : dict
+        A case-study specification (:func:`cmlkit.sampling.load_spec`).
+    **overrides
+        Keys of the specification (e.g. ``sample_size``, ``method``, ``random_state``); None keeps
+        the specification's value.
+
+    Returns
+    -------
+    dict
+        A new specification (``spec`` is not changed).
+    """
+    return {**spec, **{k: v for k, v in overrides.items() if v is not None}}
+
+
+def with_achieved_inclusion(table: pd.DataFrame, cands: pd.DataFrame, spec: dict, *, draws: int) -> pd.DataFrame:
+    """The selection table with ``pik_achieved``: inclusion probabilities over repeated draws.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table, rows aligned with ``cands``.
+    cands : pandas.DataFrame
+        The candidates (:func:`cmlkit.sampling.candidates`).
+    spec : dict
+        The case-study specification.
+    draws : int
+        Repeated draws (:func:`cmlkit.sampling.simulate_inclusion`); 0 adds nothing.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` unchanged for maximum-variation picks (no inclusion probabilities) or when ``draws`` is 0.
+    """
+    if spec["method"] == "max_variation" or not draws:
+        return table
+    return table.assign(pik_achieved=sampling.simulate_inclusion(cands, spec, draws=draws, random_state=spec["random_state"]))
+
+
+def draw_summary(selection, spec: dict) -> str:
+    """The draw in words: its warnings, then on which draw every hard constraint was met.
+
+    Parameters
+    ----------
+    selection : cmlkit.sampling.Selection
+        The result of :func:`cmlkit.sampling.draw`.
+    spec : dict
+        The case-study specification.
+
+    Returns
+    -------
+    str
+        One ``WARNING:`` line per warning, then the summary line.
+    """
+    lines = [f"WARNING: {w}" for w in selection.warnings]
+    lines.append(f"{spec['method']} selection met every hard constraint on draw {selection.tries}; "
+                 f"draws rejected, by constraint: {selection.rejected or 'none'}")
+    return "\n".join(lines)
+
+
+def without_contacts(table: pd.DataFrame) -> pd.DataFrame:
+    """The draw's state without the library's name, postcode and authority (kept in the frame, not the state).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return table.drop(columns=[c for c in CONTACT_COLUMNS if c in table])
+
+
+def empty_replacement_log() -> pd.DataFrame:
+    """The replacement log before any library declined: the columns of :data:`cmlkit.sampling.REPLACEMENT_LOG_COLUMNS`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    return pd.DataFrame(columns=list(sampling.REPLACEMENT_LOG_COLUMNS))
