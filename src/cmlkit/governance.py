@@ -69,7 +69,7 @@ def compare_methods(data: pd.DataFrame, clustering: Clustering, spec: dict, *, m
     methods = spec.get("clustering", {}).get("compare_with", []) if methods is None else methods
     others = [m for m in methods if m != clustering.method]
     return {clustering.method: clustering,
-            **{m: refit(clustering, spec, m, random_state=random_state, data=data, id_column=id_column) for m in others}}
+            **{m: refit(data, clustering, spec, m, random_state=random_state, id_column=id_column) for m in others}}
 
 
 def agreement(clusterings: dict, stated, *, main: str | None = None) -> pd.DataFrame:
