@@ -128,3 +128,9 @@ def test_no_catch_all_around_statistics():
         if lines:
             broad[mod] = lines
     assert broad == {}
+
+
+def test_modules_stay_small():
+    # one job per module: about 550 lines at most (600 allows for a docstring or two before a split)
+    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.glob("*.py")}
+    assert {k: v for k, v in sizes.items() if v > 600} == {}

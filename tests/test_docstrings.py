@@ -49,10 +49,6 @@ def missing_sections(path):
 # are allow-listed until they land; "free" ones are still to fill. The integrator shrinks this list:
 # a function documented since is simply removed from it, a new function must be documented.
 ALLOWED_MISSING = {
-    # free: still to fill
-    'authority_context': {'context_sentence'},
-    # free: still to fill
-    'change_study': {'panel_populations', 'draw_waves', 'estimate_change'},
     # active on issue #17
     'clean': {'ingest_entries'},
     # active on issue #17
@@ -61,22 +57,16 @@ ALLOWED_MISSING = {
     'cleaning_log': {'normalise_log', 'digest', 'apply_log', 'accounting', 'read_log', 'write_review_workbook', 'audit_diff', 'compare_audit'},
     # active on issue #16
     'cli': {'build_parser', 'main'},
-    # free: still to fill
-    'closure_validation': {'baseline_scores', 'weighted_auc', 'authority_bootstrap', 'grouped_cv', 'temporal_split', 'ranking_weight', 'weight_in_words', 'validate', 'report', 'comparison_table'},
     # active on the governance branch
     'cluster_match': {'profile_features', 'distances', 'match_waves'},
     # active on issue #14
     'codebook': {'codebook', 'codebook_markdown', 'write_codebook', 'r_design', 'recipe_of', 'design_spec', 'write_design'},
     # active on issue #17
     'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
-    # free: still to fill
-    'coverage': {'population', 'headline_estimates', 'coverage_study', 'summarise'},
     # active on issue #17
     'datetimes': {'parse_datetimes'},
     # active on issue #17
     'disclosure': {'load_rules', 'small_numerator'},
-    # free: still to fill
-    'drift': {'response_rate_change', 'report'},
     # active on issue #17
     'duplicate_entries': {'load_rule', 'duplicate_entries'},
     # active on issue #17
@@ -91,10 +81,6 @@ ALLOWED_MISSING = {
     'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
     # active on issue #17
     'finalise': {'finalise'},
-    # free: still to fill
-    'findings': {'design_of', 'wald_test', 'rao_scott', 'estimate_rows', 'findings_table', 'weighted_shares', 'likert_shares', 'ordinal_model', 'section_rows', 'difference_tests', 'publishable_groups', 'link_volunteers', 'volunteer_design'},
-    # free: still to fill
-    'harmonise': {'read_manifest', 'load_run', 'load_runs', 'wave_indicators', 'select_maps', 'frame_codes', 'stack_runs', 'respondents', 'versions', 'read_rates', 'inputs_record', 'write_manifest', 'read_run_table', 'wave_ids'},
     # active on issue #17
     'ingest': {'sniff_encoding', 'detect_platform', 'check_header'},
     # active on issue #17
@@ -103,16 +89,10 @@ ALLOWED_MISSING = {
     'labelled': {'variable_label', 'stata_names', 'prepare', 'write_labelled', 'read_back'},
     # active on issue #17
     'platforms': {'layout'},
-    # free: still to fill
-    'priority_list': {'priority_sheet', 'not_responded_sheet', 'glossary', 'write_workbook', 'write_csv'},
     # active on issue #16
     'progress': {'read_progress', 'remaining_s'},
-    # free: still to fill
-    'relevance': {'evaluate'},
     # active on issue #14
     'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
-    # free: still to fill
-    'risk_validation': {'indicator_aucs', 'missing_behaviour'},
     # active on issue #16
     'run': {'new_run_dir', 'run_pipeline', 'main_echo'},
     # active on issue #16
@@ -123,22 +103,12 @@ ALLOWED_MISSING = {
     'run_kernel': {'available_cpus', 'threads_per_kernel', 'kernel_environment', 'stop_all_kernels'},
     # active on issue #16
     'runlog': {'install', 'read_log'},
-    # free: still to fill
-    'sampling': {'balance_matrix', 'largest_remainder', 'allocate', 'inclusion_probabilities', 'max_variation', 'check_constraints', 'feasibility', 'draw', 'simulate_inclusion', 'purposive', 'add_reserves', 'public_table', 'fieldwork_sheet', 'slot_of', 'replace'},
     # active on issue #14
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14
     'summary': {'item_response', 'choice_shares', 'findings_markdown'},
-    # free: still to fill
-    'synthetic': {'prepare_frame', 'in_scope', 'latest_operation_column', 'typed_identity', 'response_propensity'},
-    # free: still to fill
-    'synthetic_panel': {'transition_rates', 'advance_frame', 'advance_population', 'panel_propensity', 'to_layout', 'change_truth', 'comparable_derive'},
-    # free: still to fill
-    'synthetic_risk': {'non_circular', 'apply_scenario'},
     # active on issue #19
     'synthetic_users': {'summarise_population', 'make_user_wave'},
-    # free: still to fill
-    'synthetic_wave': {'render_raw', 'check_layout', 'by_question_id', 'write_exports'},
     # active on issue #14
     'tables': {'neutralise_formulas', 'write_csv', 'write_parquet', 'write_table', 'read_table', 'column_format', 'format_sheet', 'write_xlsx', 'write_findings_xlsx', 'freeze_xlsx', 'write_text', 'write_json'},
     # active on issue #17
@@ -151,8 +121,6 @@ ALLOWED_MISSING = {
     'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
     # active on issue #17
     'validate': {'load_rules'},
-    # free: still to fill
-    'xlsform': {'read_xlsform'},
 }
 
 

@@ -69,7 +69,21 @@ def _n(count: pd.Series, one: str, many: str) -> pd.Series:
 
 def context_sentence(table: pd.DataFrame, *, since: int, last: int) -> pd.Series:
     """Plain words per authority, e.g. 'Since 2019 the council closed 2 libraries and moved 3 to
-    community running; 12 community libraries now (public data, not a prediction).'"""
+    community running; 12 community libraries now (public data, not a prediction).'
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`authority_context` output.
+    since : int
+        First year counted.
+    last : int
+        The last frame year.
+
+    Returns
+    -------
+    pandas.Series of str
+    """
     closed, moved = table[f"closed_{since}_{last}"], table[f"to_community_{since}_{last}"]
     what = np.select([(closed > 0) & (moved > 0), closed > 0, moved > 0],
                      ["closed " + _n(closed, "library", "libraries") + " and moved " + moved.astype(str) + " to community running",

@@ -26,6 +26,15 @@ def panel_populations(seed: int, *, n_community: int = 480, wave_a: str | None =
                       spec: dict | None = None) -> dict:
     """Two waves' populations of one synthetic panel with their frames, scopes and the true changes.
 
+    Parameters
+    ----------
+    seed : int
+    n_community : int, default 480
+    wave_a, wave_b : str, optional
+        Default the first two waves.
+    spec : dict, optional
+        The indicator specification.
+
     Returns
     -------
     dict
@@ -58,6 +67,19 @@ def draw_waves(panel: dict, *, random_state=0, response_rate: float = 0.5, metho
     """Who responds in each wave (previous respondents more often) and each wave's weighted responses.
 
     Returns a list of ``(wave, weighted responses, scope)``; responses keep the earlier instrument's coding.
+
+    Parameters
+    ----------
+    panel : dict
+        :func:`panel_populations` output.
+    random_state : int, default 0
+    response_rate : float, default 0.5
+    method : str, default "rake"
+    auxiliaries : tuple of str, default ("hours",)
+
+    Returns
+    -------
+    list of tuple
     """
     rng = np.random.default_rng(random_state)
     wa, wb = panel["waves"]
@@ -76,7 +98,22 @@ def draw_waves(panel: dict, *, random_state=0, response_rate: float = 0.5, metho
 
 def estimate_change(panel: dict, *, random_state=0, response_rate: float = 0.5, method: str = "rake",
                     auxiliaries=("hours",), by=("type", "region")) -> pd.DataFrame:
-    """One response draw, weighting and change estimation; the change table merged with the truth."""
+    """One response draw, weighting and change estimation; the change table merged with the truth.
+
+    Parameters
+    ----------
+    panel : dict
+        :func:`panel_populations` output.
+    random_state : int, default 0
+    response_rate : float, default 0.5
+    method : str, default "rake"
+    auxiliaries : tuple of str, default ("hours",)
+    by : tuple of str, default ("type", "region")
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     wa, wb = panel["waves"]
     parts = []
     for wave, data, _ in draw_waves(panel, random_state=random_state, response_rate=response_rate, method=method,

@@ -37,7 +37,18 @@ BASELINES = {
 
 
 def baseline_scores(rows: pd.DataFrame) -> pd.DataFrame:
-    """Each available baseline's score (higher = riskier); unknown values get the median (a tie)."""
+    """Each available baseline's score (higher = riskier); unknown values get the median (a tie).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Library-interval rows (:func:`cmlkit.closure.library_years`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per baseline.
+    """
     out = {}
     for name, (col, sign, _) in BASELINES.items():
         if col in rows and rows[col].notna().any():
@@ -54,6 +65,11 @@ def weighted_auc(score, y, weights) -> np.ndarray:
     score, y : array-like, shape (n,)
     weights : array-like, shape (B, n) or (n,)
         Frequency weights (e.g. how often each row's authority was drawn).
+
+    Returns
+    -------
+    numpy.ndarray
+        One AUC per row of ``weights``.
     """
     s = np.asarray(score, dtype=float)
     y = np.asarray(y, dtype=float) > 0
@@ -75,7 +91,26 @@ def weighted_auc(score, y, weights) -> np.ndarray:
 
 def authority_bootstrap(scores: pd.DataFrame, y, authority, *, B: int = 1000, level: float = 0.95,
                         random_state=0) -> pd.DataFrame:
-    """AUC and authority-resampled percentile interval for each score column (same draws for all)."""
+    """AUC and authority-resampled percentile interval for each score column (same draws for all).
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        One column per score (higher = riskier).
+    y : array-like of 0/1
+        The outcome.
+    authority : array-like
+        Each row's authority (the resampling unit).
+    B : int, default 1000
+        Resamples.
+    level : float, default 0.95
+    random_state : int or numpy.random.Generator, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per score: ``auc, ci_low, ci_high``.
+    """
     rng = np.random.default_rng(random_state)
     codes, uniq = pd.factorize(pd.Series(authority).to_numpy())
     draws = rng.integers(0, len(uniq), size=(B, len(uniq)))
@@ -107,7 +142,22 @@ def _summary(table: pd.DataFrame, rows: pd.DataFrame, y, *, what: str) -> dict:
 
 
 def grouped_cv(rows: pd.DataFrame, *, folds: int = 5, B: int = 1000, random_state=0) -> dict:
-    """Authority-grouped cross-validation of the hazard against the baselines (library-intervals)."""
+    """Authority-grouped cross-validation of the hazard against the baselines (library-intervals).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Library-interval rows.
+    folds : int, default 5
+    B : int, default 1000
+        Authority resamples for the intervals.
+    random_state : int, default 0
+
+    Returns
+    -------
+    dict
+        Out-of-fold AUCs of the hazard and the baselines, with intervals.
+    """
     y = rows["event"].to_numpy(dtype=float)
     oof = np.full(len(rows), np.nan)
     k = min(folds, rows["authority"].nunique())
@@ -121,7 +171,21 @@ def grouped_cv(rows: pd.DataFrame, *, folds: int = 5, B: int = 1000, random_stat
 
 
 def temporal_split(rows: pd.DataFrame, *, split_year: int = 2019, B: int = 1000, random_state=0) -> dict:
-    """Fit on intervals ending by ``split_year``; score libraries at risk at ``split_year``."""
+    """Fit on intervals ending by ``split_year``; score libraries at risk at ``split_year``.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Library-interval rows.
+    split_year : int, default 2019
+    B : int, default 1000
+    random_state : int, default 0
+
+    Returns
+    -------
+    dict
+        AUCs of the hazard and the baselines on the later libraries, with intervals.
+    """
     train = rows.loc[rows["end"] <= split_year]
     later = rows.loc[rows["start"] >= split_year]
     test = later.loc[later["start"] == split_year].copy()
@@ -141,7 +205,19 @@ def temporal_split(rows: pd.DataFrame, *, split_year: int = 2019, B: int = 1000,
 
 def ranking_weight(validation: dict, configured: float) -> float:
     """The model's weight in the combined ranking: ``configured`` only if it beats the best
-    baseline (interval above its point estimate) in every validation reported, else 0."""
+    baseline (interval above its point estimate) in every validation reported, else 0.
+
+    Parameters
+    ----------
+    validation : dict
+        :func:`validate` output.
+    configured : float
+        The weight the specification asks for.
+
+    Returns
+    -------
+    float
+    """
     checks = [validation.get(k) for k in ("grouped_cv", "temporal")]
     if not checks or any(c is None or not c.get("model_beats_best_baseline") for c in checks):
         return 0.0
@@ -149,7 +225,19 @@ def ranking_weight(validation: dict, configured: float) -> float:
 
 
 def weight_in_words(validation: dict, weight: float) -> str:
-    """One sentence for network staff on whether the closure model counts in the ranking."""
+    """One sentence for network staff on whether the closure model counts in the ranking.
+
+    Parameters
+    ----------
+    validation : dict
+        :func:`validate` output.
+    weight : float
+        :func:`ranking_weight` output.
+
+    Returns
+    -------
+    str
+    """
     if validation.get("status") != "ok":
         return f"The closure model could not be fitted ({validation.get('status')}); the ranking uses the survey index alone."
     parts = []
@@ -168,6 +256,17 @@ def weight_in_words(validation: dict, weight: float) -> str:
 def validate(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, split_year: int = 2019, folds: int = 5,
              B: int = 1000, random_state: int = 0) -> tuple[dict, pd.DataFrame]:
     """Fit the full-history hazard and both validations.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    taskforce : pandas.DataFrame, optional
+        The Taskforce 2016 dataset.
+    split_year : int, default 2019
+    folds : int, default 5
+    B : int, default 1000
+    random_state : int, default 0
 
     Returns
     -------
@@ -200,6 +299,21 @@ def report(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None =
            horizon: float = 4.0, split_year: int = 2019, B: int = 1000, random_state: int = 0) -> tuple[dict, pd.Series]:
     """Validation, ranking weight and each library's predicted closure risk within ``horizon`` years.
 
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The library frame.
+    library_ids : iterable
+        The libraries to predict for.
+    taskforce : pandas.DataFrame, optional
+    configured_weight : float, default 0.2
+        The weight asked for (:func:`ranking_weight`).
+    horizon : float, default 4.0
+        Years ahead.
+    split_year : int, default 2019
+    B : int, default 1000
+    random_state : int, default 0
+
     Returns
     -------
     (validation, base_risk) : validation dict with ``status``, ``ranking_weight`` and ``in_words``
@@ -223,7 +337,17 @@ def report(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None =
 
 
 def comparison_table(validation: dict) -> pd.DataFrame:
-    """The model and every baseline, per validation: AUC with its authority-resampled interval."""
+    """The model and every baseline, per validation: AUC with its authority-resampled interval.
+
+    Parameters
+    ----------
+    validation : dict
+        :func:`validate` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     rows = []
     for key in ("grouped_cv", "temporal"):
         v = validation.get(key)

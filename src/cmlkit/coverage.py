@@ -39,6 +39,13 @@ METHODS = {"rake": ("rake", ()), "poststratify": ("poststratify", ()), "linear":
 def population(*, n_community: int = 480, seed: int = 2025, instrument=None) -> tuple:
     """The fixed synthetic population: in-scope frame rows, libraries with headline columns, targets.
 
+    Parameters
+    ----------
+    n_community : int, default 480
+        Community libraries in the population.
+    seed : int, default 2025
+    instrument : Instrument, optional
+
     Returns
     -------
     (scope, pop, targets)
@@ -69,6 +76,18 @@ def headline_estimates(design: D.Design, targets: pd.DataFrame, *, level: float 
     :func:`~cmlkit.estimates.total` and :func:`~cmlkit.estimates.ci_proportion` with the logit interval).
 
     Missing values are left out of each headline's base, as the single-headline functions do.
+
+    Parameters
+    ----------
+    design : Design
+    targets : pandas.DataFrame
+        :func:`population` targets.
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per target.
     """
     names = targets["target"].tolist()
     kinds = targets["kind"].to_numpy()
@@ -107,6 +126,18 @@ def coverage_study(*, replications: int = 1000, methods=("rake",), n_community: 
 
     ``methods`` are keys of :data:`METHODS` (``rake``, ``poststratify``, ``linear``, ``rake+hours``).
     Columns: ``replication, method, target, kind, truth, estimate, se, ci_low, ci_high, covered, n``.
+
+    Parameters
+    ----------
+    replications : int, default 1000
+    methods : tuple of str, default ("rake",)
+    n_community : int, default 480
+    seed : int, default 2025
+    level : float, default 0.95
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     scope, pop, targets = population(n_community=n_community, seed=seed)
     p = syn.response_propensity(scope, random_state=np.random.default_rng(seed + 1))
@@ -137,6 +168,17 @@ def summarise(results: pd.DataFrame, *, nominal: float = 0.95, exact_tol: float 
     ``exact_by_construction``: the interval has (numerically) zero width in every replication — the
     weighting reproduces the population value, so coverage says nothing about the interval and the
     row is not ``counted``. ``in_band``: coverage within [0.93, 0.97].
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        :func:`coverage_study` output.
+    nominal : float, default 0.95
+    exact_tol : float, default 1e-9
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     r = results.assign(width=results["ci_high"] - results["ci_low"], err=results["estimate"] - results["truth"])
     g = r.groupby(["method", "target"], sort=False)

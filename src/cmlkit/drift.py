@@ -99,7 +99,19 @@ def item_drift(data_a: pd.DataFrame, data_b: pd.DataFrame, cw: pd.DataFrame, *, 
 
 
 def response_rate_change(rates: dict, *, waves: list) -> pd.DataFrame:
-    """Response rates by region x type in consecutive waves (each run's ``response_rates.csv``) and their change."""
+    """Response rates by region x type in consecutive waves (each run's ``response_rates.csv``) and their change.
+
+    Parameters
+    ----------
+    rates : dict
+        Wave -> response rates table.
+    waves : list of str
+        In time order.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     out = []
     for a, b in zip(waves, waves[1:]):
         m = rates[a].merge(rates[b], on=["region", "type"], how="outer", suffixes=("_a", "_b"))
@@ -111,7 +123,21 @@ def response_rate_change(rates: dict, *, waves: list) -> pd.DataFrame:
 
 
 def report(data: dict, insts: list, cws: list) -> pd.DataFrame:
-    """:func:`item_drift` for every consecutive pair of waves (``data``: wave -> weighted clean data)."""
+    """:func:`item_drift` for every consecutive pair of waves (``data``: wave -> weighted clean data).
+
+    Parameters
+    ----------
+    data : dict
+        Wave -> weighted clean data.
+    insts : list of Instrument
+        Each wave's version.
+    cws : list of pandas.DataFrame
+        The crosswalk of each consecutive pair.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     parts = [item_drift(data[a.version], data[b.version], cw, inst_a=a, inst_b=b).assign(wave_a=a.version, wave_b=b.version)
              for a, b, cw in zip(insts, insts[1:], cws)]
     out = pd.concat(parts, ignore_index=True)

@@ -21,6 +21,7 @@ from . import domains
 from . import olr
 from . import weighted as weighted_io
 from . import estimates as E
+from . import nonresponse as NR
 from .link import link_responses
 
 
@@ -32,6 +33,17 @@ def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.
     not reproduce the weights raises). A table without one (pandas drops it in ``merge``; use
     :func:`cmlkit.weighted.keep_recipe`) gets a fixed-weight design (weights, region strata, fpc),
     which errs on the wide side.
+
+    Parameters
+    ----------
+    weighted : pandas.DataFrame
+        The weighted product.
+    data : pandas.DataFrame, optional
+        Row-aligned extra columns added to the design's data.
+
+    Returns
+    -------
+    Design
     """
     if weighted_io.ATTR in weighted.attrs:
         des = weighted_io.rebuild(weighted.reset_index(drop=True))
@@ -40,7 +52,7 @@ def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.
         extra = data.reset_index(drop=True)
         return D.Design(**{**des.__dict__, "data": pd.concat([des.data, extra.drop(columns=[c for c in extra if c in des.data])], axis=1)})
     frame = weighted if data is None else pd.concat([weighted.reset_index(drop=True), data.reset_index(drop=True)], axis=1)
-    return D.svydesign(frame, weights="weight", strata="region", fpc="N_region", lonely_psu="adjust")
+    return D.svydesign(frame, weights="weight", **NR.LIBRARY_DESIGN, lonely_psu="adjust")
 
 
 def _domain_means(design, column, groups):
@@ -64,6 +76,21 @@ def wald_test(design: D.Design, column, by, *, domain=None) -> dict:
 
     Returns ``F, ndf, ddf, p`` (and the group means), as R ``regTermTest(svyglm(y ~ g), ~g)``;
     ``domain`` (boolean mask) restricts the test to a subpopulation (``subset(design, domain)``).
+
+    Parameters
+    ----------
+    design : Design
+    column : str
+        The variable.
+    by : str
+        The grouping column.
+    domain : array-like of bool, optional
+        A subpopulation.
+
+    Returns
+    -------
+    dict
+        ``F, ndf, ddf, p`` and the group means.
     """
     groups = design.data[by] if isinstance(by, str) else by
     if domain is not None:
@@ -90,6 +117,19 @@ def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     ``svychisq(~row + col, subset(design, domain))``: the full design, zero influence outside.
     Returns ``F, ndf, ddf, p, pearson`` (the Pearson X² on the weighted table scaled to R's
     ``nrow`` of the (subset) design).
+
+    Parameters
+    ----------
+    design : Design
+    row, col : str
+        The two categorical columns.
+    domain : array-like of bool, optional
+        A subpopulation.
+
+    Returns
+    -------
+    dict
+        ``F, ndf, ddf, p, pearson``.
     """
     r = design.data[row].astype("string")
     c = design.data[col].astype("string")
@@ -131,7 +171,25 @@ def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
 
 def estimate_rows(design: D.Design, column: str, *, label: str, section: str, kind: str = "mean",
                   by=("type", "region"), wave: str = "") -> pd.DataFrame:
-    """One indicator's estimate overall and by each breakdown, with intervals and base n."""
+    """One indicator's estimate overall and by each breakdown, with intervals and base n.
+
+    Parameters
+    ----------
+    design : Design
+    column : str
+        The indicator.
+    label, section : str
+        Its label and report section.
+    kind : {"mean", "proportion", "total"}, default "mean"
+    by : tuple of str, default ("type", "region")
+        Breakdowns.
+    wave : str, default ""
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row overall and one per group of each breakdown.
+    """
     fn = E.ci_proportion if kind == "proportion" else E.mean
     rows = [{"breakdown": "all", "domain": "all", **fn(design, column)}]
     for b in by:
@@ -158,7 +216,19 @@ FINDING_COLUMNS = ["finding_id", "section", "indicator", "label", "unit", "break
 
 
 def findings_table(rows: pd.DataFrame, *, k: int | None = None) -> pd.DataFrame:
-    """The findings table with disclosure control (primary and secondary suppression per indicator x breakdown)."""
+    """The findings table with disclosure control (primary and secondary suppression per indicator x breakdown).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        :func:`estimate_rows` output for every indicator.
+    k : int, optional
+        Smallest publishable base; default ``research/disclosure.yml``.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     t = rows.assign(_group=rows["indicator"] + "|" + rows["breakdown"])
     t = disclosure.suppress(t, n_col="base_n", k=k, group="_group").drop(columns="_group")
     return t[[c for c in FINDING_COLUMNS if c in t]]
@@ -168,6 +238,18 @@ def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.D
     """Weighted mean of several 0/1 (or share) columns, overall or by group: rows = groups, columns = items.
 
     One vectorised pass over all groups and columns (:func:`cmlkit.domains.domain_table`).
+
+    Parameters
+    ----------
+    design : Design
+    columns : list of str
+        0/1 (or share) columns.
+    by : str, optional
+        The grouping column.
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     columns = list(columns)
     if by is None:
@@ -182,7 +264,23 @@ def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.D
 
 
 def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.DataFrame:
-    """Weighted share of each scored level per item (rows = items, columns = level labels in order)."""
+    """Weighted share of each scored level per item (rows = items, columns = level labels in order).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean responses.
+    items : list of str
+        Likert questions.
+    instrument : Instrument
+        Where the levels and scores come from.
+    weights : array-like, optional
+        Survey weights (None: unweighted).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     rows = {}
     w_all = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float)
     levels = None
@@ -206,6 +304,23 @@ def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *,
     without variation are left out. Returns the slopes with design-based standard errors, odds ratios
     and p-values (t on the design df), the n used and the limits (proportional odds not tested;
     associations, not effects).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The weighted product.
+    outcome : str
+        The Likert question.
+    predictors : pandas.DataFrame
+        Numeric, row-aligned with ``data``.
+    instrument : Instrument
+    design : Design, optional
+        Use this design instead of rebuilding it.
+
+    Returns
+    -------
+    dict
+        Slopes, standard errors, odds ratios, p-values, n and limits.
     """
     choices = [c for c in instrument.choices(outcome) if c.get("score") is not None]
     levels = [c["name"] for c in choices]
@@ -226,14 +341,40 @@ def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *,
 
 
 def section_rows(design: D.Design, spec: dict, section: str, *, wave: str = "", by=("type", "region")) -> pd.DataFrame:
-    """Estimate rows for every library-level indicator of a section (columns already in the design data)."""
+    """Estimate rows for every library-level indicator of a section (columns already in the design data).
+
+    Parameters
+    ----------
+    design : Design
+    spec : dict
+        The indicator specification.
+    section : str
+    wave : str, default ""
+    by : tuple of str, default ("type", "region")
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     parts = [estimate_rows(design, name, label=ind["label"], section=section, kind=ind["kind"], by=by, wave=wave)
              for name, ind in spec["indicators"].items() if ind["section"] == section]
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
 def difference_tests(design: D.Design, columns, *, by=("type", "region")) -> pd.DataFrame:
-    """Wald F tests of equal means across the groups of each breakdown, one row per indicator x breakdown."""
+    """Wald F tests of equal means across the groups of each breakdown, one row per indicator x breakdown.
+
+    Parameters
+    ----------
+    design : Design
+    columns : list of str
+        The indicators.
+    by : tuple of str, default ("type", "region")
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     rows = []
     for c in columns:
         for b in by:
@@ -244,7 +385,20 @@ def difference_tests(design: D.Design, columns, *, by=("type", "region")) -> pd.
 
 
 def publishable_groups(design: D.Design, by: str, *, k: int | None = None) -> list:
-    """Groups of ``by`` with at least k responses (the others are left out of figures)."""
+    """Groups of ``by`` with at least k responses (the others are left out of figures).
+
+    Parameters
+    ----------
+    design : Design
+    by : str
+        The grouping column.
+    k : int, optional
+        Default ``research/disclosure.yml``.
+
+    Returns
+    -------
+    list
+    """
     k = int(disclosure.load_rules()["k"] if k is None else k)
     n = design.data[by].astype(str).value_counts()
     return sorted(n.index[n >= k])
@@ -258,6 +412,20 @@ def link_volunteers(volunteers: pd.DataFrame, weighted: pd.DataFrame, scope: pd.
     volunteer weight is the library's weight times its active volunteers over the volunteer
     responses from it (each library's volunteers represent its volunteer team); elsewhere the weight
     is missing and the volunteer counts only in unweighted summaries.
+
+    Parameters
+    ----------
+    volunteers : pandas.DataFrame
+        Clean volunteer responses.
+    weighted : pandas.DataFrame
+        The weighted library responses.
+    scope : pandas.DataFrame
+        The in-scope frame.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``volunteers`` with ``library_id`` and ``weight``.
     """
     resp = volunteers.rename(columns={"library_postcode": "postcode"})[["response_id", "library_name", "postcode"]]
     links = link_responses(resp.reset_index(drop=True), scope)
@@ -284,6 +452,17 @@ def volunteer_design(linked: pd.DataFrame, *, two_stage: bool = True) -> D.Desig
     response_id, strata = ~region, fpc = ~N_region + team_size, weights = ~weight)``); a region
     or library with a single sampled unit uses R's "adjust" rule. Otherwise a one-stage cluster
     design with libraries as clusters sampled with replacement (wider intervals).
+
+    Parameters
+    ----------
+    linked : pandas.DataFrame
+        :func:`link_volunteers` output (weighted volunteers only are used).
+    two_stage : bool, default True
+        Use the two-stage design where its population sizes are known.
+
+    Returns
+    -------
+    Design
     """
     v = linked.loc[linked["weight"].notna()].reset_index(drop=True)
     if two_stage and {"N_region", "team_size"} <= set(v) and v[["N_region", "team_size", "region"]].notna().all().all():

@@ -37,7 +37,17 @@ DESIGN_COLUMNS = ("library_id", "weight", "region", "type")
 
 
 def read_manifest(path) -> list:
-    """Run folders listed in a trend manifest (relative paths are relative to the manifest's folder)."""
+    """Run folders listed in a trend manifest (relative paths are relative to the manifest's folder).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The trend manifest (YAML).
+
+    Returns
+    -------
+    list of pathlib.Path
+    """
     path = Path(path)
     try:
         spec = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -51,6 +61,11 @@ def read_manifest(path) -> list:
 
 def load_run(run_dir) -> dict:
     """Check one finished wave run and return what a trend reads from it.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A finished wave run's folder.
 
     Returns
     -------
@@ -87,7 +102,22 @@ def load_run(run_dir) -> dict:
 
 
 def load_runs(paths, *, instrument: str | None = None, wave: str | None = None) -> list:
-    """Check a list of runs: each finished, one instrument, waves in time order, the last one ``wave`` if given."""
+    """Check a list of runs: each finished, one instrument, waves in time order, the last one ``wave`` if given.
+
+    Parameters
+    ----------
+    paths : list of path-like
+        Run folders.
+    instrument : str, optional
+        Required instrument.
+    wave : str, optional
+        Required last wave.
+
+    Returns
+    -------
+    list of dict
+        :func:`load_run` records, in time order.
+    """
     runs = [load_run(p) for p in paths]
     names = {r["instrument"] for r in runs}
     if len(names) > 1 or (instrument and names != {instrument}):
@@ -170,6 +200,24 @@ def wave_indicators(data: pd.DataFrame, spec: dict, comp: pd.DataFrame, *, inst,
     """One wave's indicator values on the comparable basis (refused indicators left out).
 
     ``harmonise`` maps a recoded select_one canonical variable to ``{value: harmonised value}`` for this wave.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        One wave's weighted clean data.
+    spec : dict
+        The indicator specification.
+    comp : pandas.DataFrame
+        The comparability table.
+    inst : Instrument
+        The wave's instrument version.
+    harmonise : dict, optional
+        Canonical select_one variable -> {value: harmonised value}.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One column per comparable indicator.
     """
     data = data.copy()
     for var, mapping in (harmonise or {}).items():
@@ -188,7 +236,19 @@ def wave_indicators(data: pd.DataFrame, spec: dict, comp: pd.DataFrame, *, inst,
 
 
 def select_maps(insts: list, cws: list) -> list:
-    """Per wave, ``{canonical: {value: harmonised}}`` for the recoded select_one variables (chained over pairs)."""
+    """Per wave, ``{canonical: {value: harmonised}}`` for the recoded select_one variables (chained over pairs).
+
+    Parameters
+    ----------
+    insts : list of Instrument
+        Each wave's version, in time order.
+    cws : list of pandas.DataFrame
+        The reviewed crosswalk of each consecutive pair.
+
+    Returns
+    -------
+    list of dict
+    """
     out = [{} for _ in insts]
     for i, (a, b, cw) in enumerate(zip(insts, insts[1:], cws)):
         for _, row in cw.loc[(cw["mapping"] == "recoded") & (cw["type"] == "select_one")].iterrows():
@@ -201,7 +261,20 @@ def select_maps(insts: list, cws: list) -> list:
 
 
 def frame_codes(path, *, year) -> pd.DataFrame:
-    """Every frame library with its region, governance code in ``year`` and whether it is in scope."""
+    """Every frame library with its region, governance code in ``year`` and whether it is in scope.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The wave's frame file.
+    year : int
+        The wave's frame year.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``library_id, region, code, in_scope``.
+    """
     frame = load_frame(path)
     col = operation_column(year)
     scope_ids = set(in_scope(frame, year=year)["library_id"])
@@ -211,6 +284,15 @@ def frame_codes(path, *, year) -> pd.DataFrame:
 
 def stack_runs(runs: list, *, spec: dict | None = None, crosswalk_dir=None) -> tuple[pd.DataFrame, pd.DataFrame, dict, dict]:
     """Stacked, harmonised indicator values of every wave, the comparability table, frames and clean data.
+
+    Parameters
+    ----------
+    runs : list of dict
+        :func:`load_runs` output.
+    spec : dict, optional
+        The indicator specification; default ``research/indicators.yml``.
+    crosswalk_dir : path-like, optional
+        Where the reviewed crosswalks are.
 
     Returns
     -------
@@ -238,7 +320,17 @@ def stack_runs(runs: list, *, spec: dict | None = None, crosswalk_dir=None) -> t
 
 
 def respondents(stacked: pd.DataFrame) -> dict:
-    """wave -> library ids with a weighted response."""
+    """wave -> library ids with a weighted response.
+
+    Parameters
+    ----------
+    stacked : pandas.DataFrame
+        :func:`stack_runs` output.
+
+    Returns
+    -------
+    dict
+    """
     return {w: g["library_id"].dropna().tolist() for w, g in stacked.groupby("wave", sort=False)}
 
 
@@ -246,6 +338,16 @@ def versions(runs: list, *, crosswalk_dir=None) -> tuple[list, list]:
     """The instrument version of each run and the reviewed crosswalk of each consecutive pair.
 
     Crosswalks are read from ``crosswalk_dir`` (default ``survey_instruments/<instrument>/crosswalks``).
+
+    Parameters
+    ----------
+    runs : list of dict
+        :func:`load_runs` output.
+    crosswalk_dir : path-like, optional
+
+    Returns
+    -------
+    (instruments, crosswalks) : (list, list)
     """
     insts = [load_instrument(r["instrument"], r["wave"]) for r in runs]
     folder = Path(crosswalk_dir) if crosswalk_dir else waves.instrument_folder(runs[0]["instrument"]) / "crosswalks"
@@ -253,7 +355,17 @@ def versions(runs: list, *, crosswalk_dir=None) -> tuple[list, list]:
 
 
 def read_rates(runs: list) -> dict:
-    """wave -> the run's response rates by region x type (``tables/weighting/response_rates.csv``)."""
+    """wave -> the run's response rates by region x type (``tables/weighting/response_rates.csv``).
+
+    Parameters
+    ----------
+    runs : list of dict
+        :func:`load_runs` output.
+
+    Returns
+    -------
+    dict
+    """
     out = {}
     for r in runs:
         if r["rates"] is None:
@@ -263,7 +375,17 @@ def read_rates(runs: list) -> dict:
 
 
 def inputs_record(runs: list) -> dict:
-    """What the trend read from each run (paths and sha256), for the trend's own record."""
+    """What the trend read from each run (paths and sha256), for the trend's own record.
+
+    Parameters
+    ----------
+    runs : list of dict
+        :func:`load_runs` output.
+
+    Returns
+    -------
+    dict
+    """
     return {"runs": [{"wave": r["wave"], "run_dir": str(r["run_dir"]), "run_id": r["record"].get("run_id"),
                       "weighted": str(r["weighted"]), "weighted_sha256": sha256_file(r["weighted"]),
                       "frame": str(r["frame"]), "frame_sha256": sha256_file(r["frame"]),
@@ -272,6 +394,22 @@ def inputs_record(runs: list) -> dict:
 
 def write_manifest(instrument: str, wave_ids: list, out, *, outputs_root=None, pipeline: str = "wave") -> Path:
     """Write a trend manifest listing the latest finished run of ``pipeline`` for each wave (paths relative to it).
+
+    Parameters
+    ----------
+    instrument : str
+        Instrument id.
+    wave_ids : list of str
+        The waves, in time order.
+    out : str or path-like
+        The manifest to write.
+    outputs_root : path-like, optional
+        Default ``./outputs``.
+    pipeline : str, default "wave"
+
+    Returns
+    -------
+    pathlib.Path
 
     Raises
     ------
@@ -295,10 +433,33 @@ def write_manifest(instrument: str, wave_ids: list, out, *, outputs_root=None, p
 
 
 def read_run_table(runs: list, relative: str) -> dict:
-    """wave -> a table a run wrote (``relative`` to its folder), for the runs that have it."""
+    """wave -> a table a run wrote (``relative`` to its folder), for the runs that have it.
+
+    Parameters
+    ----------
+    runs : list of dict
+        :func:`load_runs` output.
+    relative : str
+        The table's path inside a run folder.
+
+    Returns
+    -------
+    dict
+        Wave -> pandas.DataFrame.
+    """
     return {r["wave"]: pd.read_csv(r["run_dir"] / relative) for r in runs if (r["run_dir"] / relative).is_file()}
 
 
 def wave_ids(runs: list) -> list:
-    """The wave id of each run, in order."""
+    """The wave id of each run, in order.
+
+    Parameters
+    ----------
+    runs : list of dict
+        :func:`load_runs` output.
+
+    Returns
+    -------
+    list of str
+    """
     return [r["wave"] for r in runs]

@@ -20,6 +20,9 @@ from cmlkit import weights as W
 from cmlkit.frame import REGIONS, operation_column
 
 METHODS = ("poststratify", "rake", "linear", "logit")
+LIBRARY_DESIGN = {"strata": "region", "fpc": "N_region"}
+"""The sampling design of library responses before weighting: stratified by region, with the finite
+population correction from the region's in-scope libraries (one home; :mod:`cmlkit.findings` reuses it)."""
 
 
 def response_rates(scope: pd.DataFrame, links: pd.DataFrame, *, year: int | None = None, by=("region", "type")) -> pd.DataFrame:
@@ -114,7 +117,7 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
     pop_cells["weighting_cell"] = pop_cells["cell"].map(collapse)
     pop_cells = pop_cells.drop(columns="step1")
     data["cell"] = (data["region"] + " | " + data["type"]).map(collapse)
-    base = D.svydesign(data, strata="region", fpc="N_region", lonely_psu=lonely_psu)
+    base = D.svydesign(data, **LIBRARY_DESIGN, lonely_psu=lonely_psu)
     if method == "poststratify":
         des = W.post_stratify(base, "cell", pop_cells.groupby("weighting_cell")["N"].sum().to_dict())
     else:

@@ -78,6 +78,11 @@ def priority_sheet(scores: pd.DataFrame, responses: pd.DataFrame, frame: pd.Data
         The private contacts (``response_id`` and ``contact_name, contact_email, contact_phone``).
     context : pandas.DataFrame, optional
         :func:`cmlkit.authority_context.authority_context` output.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Private: carries contact details; never published.
     """
     base = responses[[c for c in ("library_id", "response_id", "respondent_role", "consent_followup") if c in responses]]
     t = pd.concat([base.reset_index(drop=True), scores.reset_index(drop=True)], axis=1)
@@ -112,7 +117,23 @@ def priority_sheet(scores: pd.DataFrame, responses: pd.DataFrame, frame: pd.Data
 def not_responded_sheet(frame: pd.DataFrame, responded_ids, *, context: pd.DataFrame | None = None,
                         codes=C.COMMUNITY) -> pd.DataFrame:
     """In-scope libraries (community run or independent in the last frame year) that did not answer,
-    with what the public frame says about them. Not survey-based."""
+    with what the public frame says about them. Not survey-based.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The population frame.
+    responded_ids : iterable
+        Library ids with a response.
+    context : pandas.DataFrame, optional
+        :func:`cmlkit.authority_context.authority_context` output.
+    codes : tuple of str
+        Governance codes in scope.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     last = f"operation_{C.YEARS[-1] % 100}"
     scope = frame.loc[frame[last].isin(codes) & ~frame["library_id"].isin(set(responded_ids))]
     hist = C._carried(C._codes(scope)) if len(scope) else np.empty((0, len(C.YEARS)), dtype=str)
@@ -134,7 +155,17 @@ def not_responded_sheet(frame: pd.DataFrame, responded_ids, *, context: pd.DataF
 
 
 def glossary(in_words: str = "") -> pd.DataFrame:
-    """The glossary sheet: each column in one sentence."""
+    """The glossary sheet: each column in one sentence.
+
+    Parameters
+    ----------
+    in_words : str, default ""
+        The closure model's standing in words (:func:`cmlkit.closure_validation.weight_in_words`).
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return pd.DataFrame({"Column": list(GLOSSARY), "Meaning": [v.format(in_words=in_words) for v in GLOSSARY.values()]})
 
 
@@ -147,6 +178,21 @@ def write_workbook(priority: pd.DataFrame, not_responded: pd.DataFrame, path, *,
 
     Headers bold and frozen, filters on every column, risk scores shown with two decimals, text
     wrapped in the long columns, byte-stable (:func:`cmlkit.tables.freeze_xlsx`).
+
+    Parameters
+    ----------
+    priority : pandas.DataFrame
+        :func:`priority_sheet` output.
+    not_responded : pandas.DataFrame
+        :func:`not_responded_sheet` output.
+    path : str or path-like
+        The ``.xlsx`` file.
+    in_words : str, default ""
+        For the glossary.
+
+    Returns
+    -------
+    pathlib.Path
     """
     path = Path(path)
     write_xlsx({"Priority list": priority, "Not responded": not_responded, "Glossary": glossary(in_words)}, path)
@@ -171,7 +217,18 @@ def write_workbook(priority: pd.DataFrame, not_responded: pd.DataFrame, path, *,
 
 
 def write_csv(priority: pd.DataFrame, path) -> Path:
-    """The list as CSV (formula-safe, UTF-8 with BOM so spreadsheets read the accents)."""
+    """The list as CSV (formula-safe, UTF-8 with BOM so spreadsheets read the accents).
+
+    Parameters
+    ----------
+    priority : pandas.DataFrame
+        :func:`priority_sheet` output.
+    path : str or path-like
+
+    Returns
+    -------
+    pathlib.Path
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     neutralise_formulas(priority).to_csv(path, index=False, encoding="utf-8-sig", lineterminator="\n")

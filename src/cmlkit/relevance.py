@@ -41,6 +41,17 @@ def evaluate(expr: str, data: pd.DataFrame) -> pd.Series:
 
     Select_one answers may be choice names or labels; pass ``data`` with names (see
     :func:`cmlkit.clean.code_choices`) for exact results.
+
+    Parameters
+    ----------
+    expr : str
+        An XLSForm ``relevant`` expression.
+    data : pandas.DataFrame
+        Raw answers.
+
+    Returns
+    -------
+    pandas.Series of bool
     """
     toks = _tokens(expr)
     pos = 0

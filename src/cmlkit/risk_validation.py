@@ -38,6 +38,20 @@ def indicator_aucs(data: pd.DataFrame, truth, spec: dict, *, instrument=None, B:
     Each score is evaluated on the libraries where it is available; the bootstrap resamples
     libraries (``B`` draws, shared by all scores).
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean responses.
+    truth : array-like of 0/1
+        The outcome, row-aligned.
+    spec : dict
+        The risk specification.
+    instrument : Instrument, optional
+    B : int, default 1000
+        Bootstrap draws.
+    level : float, default 0.95
+    random_state : int, default 0
+
     Returns
     -------
     (table, gain)
@@ -74,6 +88,24 @@ def missing_behaviour(data: pd.DataFrame, truth, spec: dict, *, instrument=None,
 
     Scenarios: ``none`` (as answered), ``drop <indicator>`` (that indicator missing for everyone) and
     ``random <rate>`` (each answered indicator value removed independently with that probability).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean responses.
+    truth : array-like of 0/1
+        The outcome.
+    spec : dict
+        The risk specification.
+    instrument : Instrument, optional
+    rates : tuple of float, default (0.1, 0.2, 0.3)
+        Random-missing rates.
+    random_state : int, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario.
     """
     values, _ = R.indicators(data, spec, instrument=instrument)
     risks = R.normalise(values, spec)

@@ -23,275 +23,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .case_balance import balance, balance_summary  # noqa: F401  (the balance table lives in cmlkit.case_balance)
+# The specification, candidates, allocation, the cube method and the balance table live in their own
+# modules; their names stay importable from here.
+from .allocation import allocate, inclusion_probabilities, largest_remainder  # noqa: F401
+from .case_balance import balance, balance_summary  # noqa: F401
+from .case_candidates import balance_matrix, candidates  # noqa: F401
+from .cube import cube
 from .case_balance import balance_columns as _balance_columns
 from .errors import SamplingError  # errors live in cmlkit.errors; re-exported here
 from .progress import track
-from .research import read_spec
-
-METHODS = ("balanced", "stratified", "max_variation")
-_KEYS = {"sample_size", "draw_from", "method", "stratify_by", "allocation", "neyman_variable", "min_per_stratum",
-         "balance_on", "constraints", "max_tries", "purposive", "reserves_per_case", "random_state"}
-
-
-SPEC_DEFAULTS = {"draw_from": "respondents", "method": "balanced", "allocation": "proportional",
-                 "min_per_stratum": 1, "max_tries": 1000, "random_state": 0, "reserves_per_case": 2}
-"""The defaults of ``research/case_studies.yml``, in one place (:func:`load_spec` applies them)."""
-
-
-def authority_cap(spec: dict) -> int:
-    """The most libraries one authority may contribute (``constraints.max_per_authority``; no cap when absent).
-
-    Parameters
-    ----------
-    spec : dict
-        A case-study specification.
-
-    Returns
-    -------
-    int
-        The cap (a number larger than any frame when the specification sets none).
-    """
-    cap = (spec.get("constraints") or {}).get("max_per_authority")
-    return 10**9 if cap is None else int(cap)
-
-
-def load_spec(path=None) -> dict:
-    """Read and check ``research/case_studies.yml``, with :data:`SPEC_DEFAULTS` applied.
-
-    Parameters
-    ----------
-    path : str or path-like, optional
-        The specification; default ``research/case_studies.yml``.
-
-    Returns
-    -------
-    dict
-        The specification, every defaulted key present.
-
-    Raises
-    ------
-    SamplingError
-        An unknown key, method, allocation or draw, or a sample size below 1.
-    """
-    spec, path = read_spec("case_studies.yml", path, error=SamplingError, what="case-study specification")
-    spec = {**SPEC_DEFAULTS, **spec}
-    unknown = set(spec) - _KEYS
-    if unknown:
-        raise SamplingError(f"{path}: unknown key(s) {sorted(unknown)}")
-    if spec["method"] not in METHODS:
-        raise SamplingError(f"{path}: method {spec.get('method')!r} is not one of {list(METHODS)}")
-    if spec["allocation"] not in ("proportional", "neyman"):
-        raise SamplingError(f"{path}: allocation must be proportional or neyman")
-    if spec["draw_from"] not in ("respondents", "frame"):
-        raise SamplingError(f"{path}: draw_from must be respondents or frame")
-    if int(spec.get("sample_size", 0)) < 1:
-        raise SamplingError(f"{path}: sample_size must be a positive integer")
-    return spec
-
-
-# --------------------------------------------------------------------------------------------
-# Candidates
-
-
-def candidates(responses: pd.DataFrame, frame: pd.DataFrame, spec: dict, *, clusters: pd.DataFrame | None = None) -> pd.DataFrame:
-    """The libraries a case-study draw chooses from, with strata and balancing variables.
-
-    Parameters
-    ----------
-    responses : pandas.DataFrame
-        Weighted library responses (``library_id``, ``response_id``, survey answers).
-    frame : pandas.DataFrame
-        In-scope frame rows (``library_id, name, authority, region, type, hours, imd_decile``).
-    spec : dict
-    clusters : pandas.DataFrame, optional
-        Governance membership (``library_id, cluster, cluster_name``).
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per eligible library: ``library_id, response_id, authority, region, type, cluster,
-        cluster_name, stratum`` and the balancing and purposive variables. With ``draw_from:
-        respondents`` only respondents who agreed to be contacted (``consent_column``); with
-        ``frame`` every in-scope library (survey variables and clusters missing for non-respondents,
-        so balancing uses frame variables only). ``attrs["excluded"]`` counts who was left out and why.
-    """
-    op = next((c for c in ("operation_23", "operation_22", "operation_21", "operation_19", "operation_16") if c in frame), None)
-    f = frame[["library_id", "authority", "region", "hours", *(c for c in ("imd_decile",) if c in frame)]].copy()
-    f["type"] = frame[op].to_numpy() if op else "unknown"      # governance code (CR/ICL), as in the weighting step
-    f = f.rename(columns={"hours": "frame_hours"})
-    r = responses.drop(columns=[c for c in ("region", "type", "authority") if c in responses], errors="ignore")
-    r = r.loc[r["library_id"].notna()].drop_duplicates("library_id")
-    excluded = {}
-    if spec.get("draw_from", SPEC_DEFAULTS["draw_from"]) == "respondents":
-        out = r.merge(f, on="library_id", how="inner", validate="one_to_one")
-        cons = spec.get("constraints", {})
-        col = cons.get("consent_column")
-        if col:
-            if col not in out:
-                raise SamplingError(f"consent column {col!r} is not in the responses")
-            ok = out[col].astype("string") == str(cons.get("consent_value", "yes"))
-            excluded["did not agree to be contacted"] = int((~ok.fillna(False)).sum())
-            out = out.loc[ok.fillna(False).to_numpy()]
-    else:
-        out = f.merge(r, on="library_id", how="left", validate="one_to_one")
-    if "opening_hours" not in out or out["opening_hours"].isna().all():
-        out["opening_hours"] = out["frame_hours"]
-    out["opening_hours"] = out["opening_hours"].fillna(out["frame_hours"])
-    if clusters is not None:
-        out = out.merge(clusters[["library_id", "cluster", "cluster_name"]], on="library_id", how="left")
-    strat = list(spec.get("stratify_by") or [])
-    missing = [c for c in strat if c not in out]
-    if missing:
-        raise SamplingError(f"stratify_by: column(s) {missing} not available for the candidates")
-    out["stratum"] = out[strat].astype(str).agg(" | ".join, axis=1) if strat else "all"
-    ind = (spec.get("purposive") or {}).get("indicator")
-    if ind and {"numerator", "denominator"} <= set(ind) and ind["numerator"] in out and ind["denominator"] in out:
-        den = pd.to_numeric(out[ind["denominator"]], errors="coerce")
-        out[ind["name"]] = pd.to_numeric(out[ind["numerator"]], errors="coerce") / den.where(den > 0) * float(ind.get("multiplier", 1))
-    out = out.sort_values("library_id", kind="stable").reset_index(drop=True)
-    out.attrs["excluded"] = excluded
-    return out
-
-
-def balance_matrix(cands: pd.DataFrame, spec: dict, *, standardise: bool = True) -> pd.DataFrame:
-    """Balancing variables as numbers: numeric columns (z-scores) and category indicator columns.
-
-    Variables with missing values among the candidates are left out (e.g. survey variables when
-    drawing from the whole frame).
-    """
-    num, cat = _balance_columns(cands, spec)
-    parts = []
-    if num:
-        x = cands[num].astype(float)
-        parts.append((x - x.mean()) / x.std(ddof=0).replace(0, 1) if standardise else x)
-    for c in cat:
-        parts.append(pd.get_dummies(cands[c].astype(str), prefix=c, dtype=float))
-    return pd.concat(parts, axis=1) if parts else pd.DataFrame(index=cands.index)
-
-
-# --------------------------------------------------------------------------------------------
-# Allocation and inclusion probabilities
-
-
-def largest_remainder(quotas: pd.Series, n: int, *, minimum: int = 0, caps: pd.Series | None = None) -> pd.Series:
-    """Round real quotas to integers summing to ``n`` (Hamilton's largest-remainder rule).
-
-    With ``minimum``, every stratum first gets the minimum (never above its cap) and the rest of
-    the sample is shared in proportion to how far each quota exceeds it. Each stratum then gets the
-    floor of its quota and the remaining units go to the largest remainders, ties broken by
-    stratum name.
-    """
-    caps = caps if caps is not None else pd.Series(np.inf, index=quotas.index)
-    floor_min = np.minimum(minimum, caps)
-    if floor_min.sum() > n:
-        raise SamplingError(f"min_per_stratum: {len(quotas)} strata need at least {int(floor_min.sum())} libraries, "
-                            f"more than the sample size {n}")
-    if minimum > 0:
-        # the minimum first, then the rest in proportion to what each stratum's quota exceeds it by
-        extra = (quotas - floor_min).clip(lower=0)
-        rest = n - floor_min.sum()
-        quotas = floor_min + (extra * rest / extra.sum() if extra.sum() > 0 else 0)
-    base = np.minimum(np.maximum(np.floor(quotas + 1e-9), floor_min), caps).astype(int)
-    rem = (quotas - np.floor(quotas)).where(base < caps, -np.inf)
-    order = sorted(quotas.index, key=lambda h: (-rem[h], str(h)))
-    left = n - int(base.sum())
-    while left > 0:
-        progressed = False
-        for h in order:
-            if left and base[h] < caps[h]:
-                base[h] += 1
-                left -= 1
-                progressed = True
-        if not progressed:
-            raise SamplingError(f"sample_size {n} is larger than the {int(caps.sum())} eligible libraries")
-    return base.astype(int)
-
-
-def allocate(cands: pd.DataFrame, n: int, *, method: str = "proportional", variable: str | None = None,
-             minimum: int = 1) -> pd.Series:
-    """Stratum sample sizes: proportional (``N_h``) or Neyman (``N_h S_h``), largest-remainder rounding.
-
-    ``minimum`` applies only when ``n`` is at least the number of strata.
-    """
-    sizes = cands.groupby("stratum").size()
-    if method == "neyman":
-        if not variable or variable not in cands:
-            raise SamplingError("allocation: neyman needs neyman_variable, a numeric column of the candidates")
-        sd = cands.groupby("stratum")[variable].std(ddof=1).fillna(0)
-        share = sizes * sd
-        share = share if share.sum() > 0 else sizes.astype(float)
-    else:
-        share = sizes.astype(float)
-    quotas = n * share / share.sum()
-    minimum = minimum if n >= len(sizes) else 0
-    return largest_remainder(quotas, n, minimum=min(minimum, 1), caps=sizes)
-
-
-def inclusion_probabilities(cands: pd.DataFrame, alloc: pd.Series) -> np.ndarray:
-    """``n_h / N_h`` for each candidate (the design's first-order inclusion probabilities)."""
-    sizes = cands.groupby("stratum").size()
-    return (cands["stratum"].map(alloc) / cands["stratum"].map(sizes)).to_numpy(dtype=float)
+from .sampling_spec import METHODS, SPEC_DEFAULTS, authority_cap, load_spec  # noqa: F401
 
 
 # --------------------------------------------------------------------------------------------
 # Selection methods
-
-
-def cube(pik, X, *, random_state=None, eps: float = 1e-9) -> np.ndarray:
-    """Balanced sample by the cube method (fast flight phase, landing by dropping variables).
-
-    Parameters
-    ----------
-    pik : array of float
-        Inclusion probabilities (sum = sample size).
-    X : array (N x p)
-        Balancing variables in order of importance: the landing phase drops them from the last.
-        The Horvitz-Thompson totals of these columns equal their population totals for a sample
-        that lands exactly.
-    random_state : int or numpy.random.Generator
-
-    Returns
-    -------
-    numpy.ndarray of 0/1
-    """
-    rng = np.random.default_rng(random_state)
-    pik = np.asarray(pik, dtype=float).copy()
-    X = np.asarray(X, dtype=float)
-    N = len(pik)
-    perm = rng.permutation(N)
-    pi = pik[perm]
-    A = np.where(pi[:, None] > 0, X[perm] / np.where(pi > 0, pi, 1)[:, None], 0.0)
-    p = A.shape[1]
-    # only the p + 1 units moved in a step can leave (0, 1): keep the live units instead of rescanning all N
-    live = np.flatnonzero((pi > eps) & (pi < 1 - eps))
-    for _ in range(4 * N + 10):
-        if len(live) == 0:
-            break
-        p = min(p, len(live) - 1)
-        if p == 0:
-            j = live[0]
-            pi[j] = float(rng.random() < pi[j])
-            live = live[1:]
-            continue
-        sub = live[:p + 1]
-        ps = pi[sub]
-        u = np.linalg.svd(A[sub, :p].T)[2][-1]
-        pos, neg = u > eps, u < -eps
-        upos, uneg = u[pos], -u[neg]
-        l1 = min(((1 - ps[pos]) / upos).min(initial=np.inf), (ps[neg] / uneg).min(initial=np.inf))
-        l2 = min((ps[pos] / upos).min(initial=np.inf), ((1 - ps[neg]) / uneg).min(initial=np.inf))
-        if not (np.isfinite(l1) and np.isfinite(l2)):
-            p -= 1
-            continue
-        ps = ps + l1 * u if rng.random() < l2 / (l1 + l2) else ps - l2 * u
-        ps[np.abs(ps) < eps] = 0.0
-        ps[np.abs(ps - 1) < eps] = 1.0
-        pi[sub] = ps
-        live = np.concatenate([sub[(ps > eps) & (ps < 1 - eps)], live[p + 1:]])
-    s = np.zeros(N)
-    s[perm] = np.round(pi)
-    return s.astype(int)
 
 
 def _design_matrix(cands, spec, pik):
@@ -322,6 +67,25 @@ def max_variation(cands: pd.DataFrame, spec: dict, n: int, *, alloc: pd.Series |
     chosen (largest minimum Euclidean distance), skipping any that would break ``max_per_authority``
     and, with ``alloc``, any in a stratum whose allocation is used up. Purposive: no inclusion
     probabilities.
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        The candidates.
+    spec : dict
+        The case-study specification.
+    n : int
+        The sample size.
+    alloc : pandas.Series, optional
+        Stratum allocation to respect.
+    random_state : int or numpy.random.Generator, optional
+    exclude : iterable, default ()
+        Library ids never chosen.
+
+    Returns
+    -------
+    numpy.ndarray of 0/1
+        Row-aligned with ``cands``.
     """
     rng = np.random.default_rng(random_state)
     Z = balance_matrix(cands, spec).to_numpy()
@@ -354,7 +118,21 @@ def max_variation(cands: pd.DataFrame, spec: dict, n: int, *, alloc: pd.Series |
 
 
 def check_constraints(selected: pd.DataFrame, cands: pd.DataFrame, spec: dict) -> list[str]:
-    """Names (with details) of the hard constraints a selection breaks; empty when all hold."""
+    """Names (with details) of the hard constraints a selection breaks; empty when all hold.
+
+    Parameters
+    ----------
+    selected : pandas.DataFrame
+        The chosen rows.
+    cands : pandas.DataFrame
+        Every candidate.
+    spec : dict
+        The case-study specification (``constraints``).
+
+    Returns
+    -------
+    list of str
+    """
     cons = spec.get("constraints") or {}
     broken = []
     cap = cons.get("max_per_authority")
@@ -377,7 +155,22 @@ def check_constraints(selected: pd.DataFrame, cands: pd.DataFrame, spec: dict) -
 
 
 def feasibility(cands: pd.DataFrame, spec: dict, n: int) -> list[str]:
-    """Constraints that no selection of size ``n`` could meet (checked before drawing)."""
+    """Constraints that no selection of size ``n`` could meet (checked before drawing).
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        The candidates.
+    spec : dict
+        The case-study specification.
+    n : int
+        The sample size.
+
+    Returns
+    -------
+    list of str
+        Empty when a selection may exist.
+    """
     cons = spec.get("constraints") or {}
     out = []
     if len(cands) < n:
@@ -407,6 +200,20 @@ class Selection:
 
 def draw(cands: pd.DataFrame, spec: dict, *, random_state=None) -> Selection:
     """Select the main sample as specified, redrawing until the hard constraints hold.
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        The candidates (:func:`candidates`).
+    spec : dict
+        The case-study specification.
+    random_state : int or numpy.random.Generator, optional
+        Default the specification's ``random_state``.
+
+    Returns
+    -------
+    Selection
+        The table, the draw that met the constraints, rejections by constraint, warnings.
 
     Raises
     ------
@@ -499,6 +306,21 @@ def simulate_inclusion(cands: pd.DataFrame, spec: dict, *, draws: int = 1000, ra
     the same as calling :func:`draw` ``draws`` times; what every draw shares (allocation, inclusion
     probabilities, the cube's balancing matrix, the constraint codes) is computed once and the hard
     constraints are checked on arrays. Progress goes through :func:`cmlkit.progress.track`.
+
+    Parameters
+    ----------
+    cands : pandas.DataFrame
+        The candidates.
+    spec : dict
+        The case-study specification.
+    draws : int, default 1000
+        Repetitions.
+    random_state : int, default 0
+
+    Returns
+    -------
+    numpy.ndarray
+        Share of repetitions choosing each candidate.
     """
     setup = _draw_setup(cands, spec)
     meets = _constraint_test(cands, spec)
@@ -528,6 +350,18 @@ def purposive(table: pd.DataFrame, spec: dict) -> pd.DataFrame:
     The indicator is regressed (least squares) on the standardised balancing variables among the
     candidates with a value; the typical case has the smallest absolute residual, the deviant case
     the largest; neither may already be chosen or break ``max_per_authority``.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table.
+    spec : dict
+        The case-study specification (``purposive``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with the typical and deviant cases marked.
     """
     cfg = spec.get("purposive") or {}
     ind = (cfg.get("indicator") or {}).get("name")
@@ -562,6 +396,18 @@ def add_reserves(table: pd.DataFrame, spec: dict) -> pd.DataFrame:
     A library is never a reserve twice nor both chosen and a reserve; reserves that would break
     ``max_per_authority`` if swapped in are skipped. When a stratum runs out, the nearest libraries
     from other strata are used and the reason says so.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table.
+    spec : dict
+        The case-study specification (``reserves_per_case``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``table`` with ``reserve_for`` and ``reserve_rank``.
     """
     k = int(spec.get("reserves_per_case", SPEC_DEFAULTS["reserves_per_case"]))
     table = table.copy()
@@ -600,7 +446,17 @@ PUBLIC_COLUMNS = ["library_id", "role", "status", "stratum", "cluster", "cluster
 
 
 def public_table(table: pd.DataFrame) -> pd.DataFrame:
-    """The public sampling-frame table: chosen libraries and reserves, no names or contact details."""
+    """The public sampling-frame table: chosen libraries and reserves, no names or contact details.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     t = table.loc[table["status"].isin(["selected", "reserve", "declined"]) | (table["role"] != "")]
     cols = [c for c in PUBLIC_COLUMNS if c in t]
     order = {"main": 0, "typical": 1, "deviant": 2, "reserve": 3}
@@ -609,7 +465,22 @@ def public_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def fieldwork_sheet(table: pd.DataFrame, frame: pd.DataFrame, contacts: pd.DataFrame | None) -> pd.DataFrame:
-    """The private fieldwork sheet: who to contact for each chosen library and reserve."""
+    """The private fieldwork sheet: who to contact for each chosen library and reserve.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table.
+    frame : pandas.DataFrame
+        The library frame (names, postcodes).
+    contacts : pandas.DataFrame or None
+        Contact details by library.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Private: never published.
+    """
     t = public_table(table).merge(table[["library_id", "response_id", "authority"]], on="library_id", how="left")
     t = t.merge(frame[["library_id", "name", "postcode"]].rename(columns={"name": "library_name"}), on="library_id", how="left")
     if contacts is not None and "response_id" in t:
@@ -618,7 +489,18 @@ def fieldwork_sheet(table: pd.DataFrame, frame: pd.DataFrame, contacts: pd.DataF
 
 
 def slot_of(table: pd.DataFrame, library_id: str) -> str:
-    """The library a case-study *slot* was drawn for: itself, or, for a reserve brought in, the library it is a reserve for."""
+    """The library a case-study *slot* was drawn for: itself, or, for a reserve brought in, the library it is a reserve for.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table.
+    library_id : str
+
+    Returns
+    -------
+    str
+    """
     row = table.loc[table["library_id"].astype(str) == str(library_id)]
     slot = row["reserve_for"].iloc[0] if "reserve_for" in row and len(row) else pd.NA
     return str(library_id) if pd.isna(slot) else str(slot)
@@ -637,6 +519,19 @@ def replace(table: pd.DataFrame, library_id: str, *, reason: str, spec: dict, da
     must still be a reserve (never reused) and the achieved sample with it must keep the hard
     constraints; reserves that would break one are skipped and named in the log. A replacement keeps
     its own inclusion probability (``pik``): the log records it beside the declined library's.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The selection table (the draw's state).
+    library_id : str
+        The library that declined.
+    reason : str
+        Why, for the log.
+    spec : dict
+        The case-study specification (constraints).
+    date : str
+        ISO date, for the log.
 
     Returns
     -------

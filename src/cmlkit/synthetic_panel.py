@@ -51,6 +51,16 @@ def transition_rates(frame: pd.DataFrame) -> dict:
 
     Read from the frame's last two ``operation_YY`` columns (annualised over the gap), floored at
     :data:`MIN_RATES`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        A frame with at least two ``operation_YY`` columns.
+
+    Returns
+    -------
+    dict
+        Change -> yearly rate.
     """
     cols = sorted(c for c in frame.columns if re.fullmatch(r"operation_\d\d", c))
     rates = dict(MIN_RATES)
@@ -69,6 +79,16 @@ def transition_rates(frame: pd.DataFrame) -> dict:
 
 def advance_frame(frame: pd.DataFrame, *, wave_year: int, rates: dict, random_state=0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The frame a year on and the list of libraries whose governance changed.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The earlier frame.
+    wave_year : int
+        The later wave's year.
+    rates : dict
+        :func:`transition_rates` output.
+    random_state : int, default 0
 
     Returns
     -------
@@ -113,6 +133,24 @@ def advance_population(prev: pd.DataFrame, scope: pd.DataFrame, *, inst, wave_ye
     Libraries in both waves keep their answers with year-on noise (reserves, confidence); new ones are
     simulated; the changes in ``planted`` are applied to everyone in scope. Returns the population and a
     description of what was planted where.
+
+    Parameters
+    ----------
+    prev : pandas.DataFrame
+        The earlier wave's true population.
+    scope : pandas.DataFrame
+        The later wave's in-scope frame.
+    inst : Instrument
+        The earlier instrument version (the coding).
+    wave_year : int
+    governance_signal : float, default 1.0
+    planted : dict
+        The changes to plant.
+    random_state : int, default 0
+
+    Returns
+    -------
+    (population, planted) : (pandas.DataFrame, dict)
     """
     rng = np.random.default_rng(random_state)
     keep = prev.loc[prev["library_id"].isin(scope["library_id"])].drop(columns=["response_propensity", "responded"], errors="ignore")
@@ -156,7 +194,23 @@ def advance_population(prev: pd.DataFrame, scope: pd.DataFrame, *, inst, wave_ye
 def panel_propensity(scope: pd.DataFrame, pop: pd.DataFrame, before: pd.Series, *, response_rate: float = 0.5,
                      random_state=0) -> np.ndarray:
     """Response propensity a year on: previous respondents +0.25 (at most 0.95), previous non-respondents x0.7,
-    libraries new to scope at the base propensity (:func:`cmlkit.synthetic.response_propensity`)."""
+    libraries new to scope at the base propensity (:func:`cmlkit.synthetic.response_propensity`).
+
+    Parameters
+    ----------
+    scope : pandas.DataFrame
+        The later wave's in-scope frame.
+    pop : pandas.DataFrame
+        Its true population.
+    before : pandas.Series
+        Whether each library responded in the earlier wave.
+    response_rate : float, default 0.5
+    random_state : int, default 0
+
+    Returns
+    -------
+    numpy.ndarray
+    """
     base = syn.response_propensity(scope.set_index("library_id").loc[pop["library_id"]].reset_index(),
                                    random_state=random_state, target=response_rate)
     b = pd.Series(before).astype("boolean")
@@ -194,6 +248,21 @@ def to_layout(truth: pd.DataFrame, inst_a, inst_b, cw: pd.DataFrame, *, new_choi
     choice added to a multi-select is ticked with probability ``new_choice_share``; a new select_one choice
     takes a twentieth of the answers; a new question is simulated where its skip logic asks it; a dropped
     question is left out. Columns stay keyed by canonical variable.
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame
+        True answers in ``inst_a``'s coding.
+    inst_a, inst_b : Instrument
+        The two versions.
+    cw : pandas.DataFrame
+        Their reviewed crosswalk.
+    new_choice_share : float, default 0.3
+    random_state : int, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     rng = np.random.default_rng(random_state)
     rows = cw.set_index("canonical")
@@ -248,6 +317,19 @@ def change_truth(pop_a: pd.DataFrame, pop_b: pd.DataFrame, *, inst_a, inst_b, sp
     Both populations are in the earlier instrument's coding; a choice count is taken over the choices common to
     the two versions. Columns: ``indicator, breakdown, domain, truth_a, truth_b, change`` (finite-population means
     over in-scope libraries with a value).
+
+    Parameters
+    ----------
+    pop_a, pop_b : pandas.DataFrame
+        The two populations.
+    inst_a, inst_b : Instrument
+    spec : dict, optional
+        The indicator specification.
+    by : tuple of str, default ("frame_code", "region")
+
+    Returns
+    -------
+    pandas.DataFrame
     """
     spec = spec or IND.load_spec()
     spec = {"indicators": {k: {**v, "derive": comparable_derive(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
@@ -267,7 +349,18 @@ def change_truth(pop_a: pd.DataFrame, pop_b: pd.DataFrame, *, inst_a, inst_b, sp
 
 
 def comparable_derive(d: dict, inst_a, inst_b) -> dict:
-    """A derivation on the basis comparable across two versions (a choice count over the common choices)."""
+    """A derivation on the basis comparable across two versions (a choice count over the common choices).
+
+    Parameters
+    ----------
+    d : dict
+        A derivation.
+    inst_a, inst_b : Instrument
+
+    Returns
+    -------
+    dict
+    """
     if "count_choices" not in d:
         return d
     b = set(IND.choice_items(d, inst_b))

@@ -45,7 +45,18 @@ def _ordinal(latent, cuts, names):
 
 
 def non_circular(df: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
-    """Apply the non-circular scenario to simulated libraries (see the module docstring)."""
+    """Apply the non-circular scenario to simulated libraries (see the module docstring).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Simulated libraries.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     out = df.copy()
     n = len(out)
     h = out["health"].to_numpy(dtype=float)
@@ -72,7 +83,20 @@ SCENARIOS = {"default": None, "non_circular": non_circular}
 
 
 def apply_scenario(df: pd.DataFrame, scenario: str, rng: np.random.Generator) -> pd.DataFrame:
-    """Apply a named scenario (``default`` leaves the draws as they are)."""
+    """Apply a named scenario (``default`` leaves the draws as they are).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Simulated libraries.
+    scenario : str
+        A scenario name.
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     if scenario not in SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}; known: {sorted(SCENARIOS)}")
     fn = SCENARIOS[scenario]

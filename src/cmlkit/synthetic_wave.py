@@ -67,7 +67,23 @@ def _format_numbers(values: pd.Series) -> np.ndarray:
 
 
 def render_raw(truth: pd.DataFrame, inst, *, start: pd.Series, duration_s: np.ndarray, respondent_id: np.ndarray) -> pd.DataFrame:
-    """Render true clean values as respondents would have typed them (labels, numbers as text)."""
+    """Render true clean values as respondents would have typed them (labels, numbers as text).
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame
+        True clean values.
+    inst : Instrument
+    start : pandas.Series
+        Start times.
+    duration_s : numpy.ndarray
+        Durations in seconds.
+    respondent_id : numpy.ndarray
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     raw = {"_respondent_id": respondent_id, "_start": start.to_numpy(),
            "_end": (start + pd.to_timedelta(duration_s, unit="s")).to_numpy(),
            "_status": np.full(len(truth), "normal", dtype=object), "_progress": np.full(len(truth), 100),
@@ -329,6 +345,11 @@ def check_layout(inst) -> None:
 
     A first wave is simulated in the layout of the first instrument version; a later version (renamed,
     added or recoded questions) is written from a previous wave with ``cmlkit synth --previous``.
+
+    Parameters
+    ----------
+    inst : Instrument
+        The version to simulate.
     """
     first = waves.first_wave()
     base = waves.instruments_by_unit(first).get(inst.unit)
@@ -349,7 +370,18 @@ MEDIAN_SECONDS = {"library": 1500, "volunteer": 420}
 
 
 def by_question_id(truth: pd.DataFrame, inst) -> pd.DataFrame:
-    """True answers keyed by canonical variable, renamed to the version's question ids (``q__choice`` too)."""
+    """True answers keyed by canonical variable, renamed to the version's question ids (``q__choice`` too).
+
+    Parameters
+    ----------
+    truth : pandas.DataFrame
+        True answers by canonical variable.
+    inst : Instrument
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     ren = {}
     for q in inst.questions:
         if q["id"] != q["canonical"]:
@@ -365,6 +397,27 @@ def write_exports(out, insts: dict, truths: dict, *, manifest: dict, platforms=P
 
     ``truths`` maps a unit to ``(truth, rng_raw, rng_inj)``; ``truth`` holds true clean answers by canonical
     variable in the layout of that unit's instrument in ``insts``. Fills and returns ``manifest``.
+
+    Parameters
+    ----------
+    out : path-like
+        The wave's folder.
+    insts : dict
+        Unit -> Instrument.
+    truths : dict
+        Unit -> ``(truth, rng_raw, rng_inj)``.
+    manifest : dict
+        Filled in place.
+    platforms : tuple
+        Platforms to write.
+    inject : bool, default True
+        Inject the catalogue of errors.
+    write_truth : bool, default True
+
+    Returns
+    -------
+    dict
+        ``manifest``.
     """
     out = Path(out)
     counter = {"next": 0}

@@ -172,6 +172,10 @@ def read_xlsform(path, *, instrument: str | None = None, version: str | None = N
         Override the ``form_id`` and ``version`` from the settings sheet (ODK versions such as
         ``2025063001`` are not wave ids, so pass the wave here).
 
+    Returns
+    -------
+    Instrument
+
     Raises
     ------
     InstrumentError
