@@ -10,6 +10,8 @@
 * ``wave220_planted_seed*`` / ``wave220_permuted_seed*``: six waves of the usual size (220 responses),
   as drawn and with each feature permuted — the k each information criterion (BIC, sabic, ICL-BIC,
   AIC, AIC3) would choose (1 when one class has the lower value) and, when planted, the ARI at that k;
+* ``speed_220``: CPU and wall seconds of choosing k, five resamples (without and with the null) and the
+  two comparison methods on one 220-library wave (the shape of the baseline's ``speed_220_cpu``);
 * ``step_220``: the whole governance step of the pipeline at 220 responses (choose k, fit the two
   comparison methods, stability of all three with ``--step-B`` resamples each, and their nulls);
 * ``permuted_220``: the same step on a wave whose feature columns are permuted independently.
@@ -128,6 +130,22 @@ def step(args):
                     row[f"ari_{crit}"] = round(g.adjusted_rand(labels, lib["true_model"]), 4)
             out[f"wave220_{kind}_seed{seed}"] = row
             print(f"wave220_{kind}_seed{seed}", row, flush=True)
+    lib = _libraries(1000, 1.0, 1).sample(220, random_state=2).reset_index(drop=True)
+    speed = {}
+    t = _clock()
+    res = g.cluster_libraries(lib, spec)
+    speed["select"] = _since(t)
+    t = _clock()
+    g.clusterboot(lib, res, spec, B=5, null=False)
+    speed["bootstrap5_no_null"] = _since(t)
+    t = _clock()
+    g.compare_methods(lib, res, spec)
+    speed["compare"] = _since(t)
+    t = _clock()
+    g.clusterboot(lib, res, spec, B=5)
+    speed["bootstrap5_with_null"] = _since(t)
+    out["speed_220"] = speed           # the shape of the baseline's speed_220_cpu
+    print("speed_220", speed, flush=True)
     wave = _libraries(1000, 1.0, 3).sample(220, random_state=3).reset_index(drop=True)
     out["step_220"] = _step(wave, spec, args.step_B)
     print("step_220", out["step_220"], flush=True)

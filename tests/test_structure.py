@@ -59,7 +59,6 @@ NOTEBOOKS_STILL_COMPUTING = {
     "31_describe_volunteers.ipynb",   # issue 14
     "32_describe_finances.ipynb",     # issue 14
     "35_describe_users.ipynb",        # issue 19
-    "40_governance_models.ipynb",     # governance branch
     "80_export_labelled.ipynb",       # issue 17 (exports)
     "90_report.ipynb",                # issue 14
 }

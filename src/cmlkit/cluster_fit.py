@@ -215,13 +215,14 @@ def cluster_libraries(data: pd.DataFrame, spec: dict | None = None, *, method: s
                         criterion=criterion)
 
 
-def refit(clustering: Clustering, spec: dict, method: str, *, k: int | None = None, n_init: int | None = None,
-          random_state=None, id_column: str = "library_id", data: pd.DataFrame | None = None,
-          threads: int = 1) -> Clustering:
+def refit(data: pd.DataFrame, clustering: Clustering, spec: dict, method: str, *, k: int | None = None,
+          n_init: int | None = None, random_state=None, id_column: str = "library_id", threads: int = 1) -> Clustering:
     """Cluster the same libraries with another method, reusing the features and distances already computed.
 
     Parameters
     ----------
+    data : pandas.DataFrame
+        The rows ``clustering`` was fitted on (for the library ids).
     clustering : Clustering
         A result of :func:`cluster_libraries` (its features and Gower distances are reused).
     spec : dict
@@ -236,8 +237,6 @@ def refit(clustering: Clustering, spec: dict, method: str, *, k: int | None = No
         Default: the one ``clustering`` used.
     id_column : str, default "library_id"
         Library id column of ``data``.
-    data : pandas.DataFrame
-        The rows ``clustering`` was fitted on (for the library ids).
     threads : int, default 1
         Threads the numerical libraries may use.
 

@@ -9,7 +9,8 @@ The public face of the governance step. The work is done by modules with one job
 * :mod:`cmlkit.latent_class` — the latent class model (``stepmix``);
 * :mod:`cmlkit.cluster_fit` — the registry of methods, choice of k, canonical labels, agreement;
 * :mod:`cmlkit.cluster_stability` — bootstrap stability beside a permuted-features null;
-* :mod:`cmlkit.cluster_profiles` — profiles, names, distinguishing features, the map.
+* :mod:`cmlkit.cluster_profiles` — profiles, names, distinguishing features, the map;
+* :mod:`cmlkit.cluster_describe` — names, figure tables, alt text and the summary record.
 
 This module adds what the step does with several methods at once: fit the comparison methods at
 the chosen k (reusing features and distances), their agreement, and the stability of each.
@@ -20,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .cluster_describe import (cluster_names, describe_map, describe_profiles, describe_vs_stated, profile_shares,
+                               stated_shares, summary)
 from .cluster_fit import (CRITERIA, FITTERS, Clustering, adjusted_rand, canonical_labels, cluster_libraries, crosstab,
                           fit_once, refit)
 from .cluster_profiles import cluster_map, distinguishing, membership, pcoa, profile, propose_names
@@ -31,7 +34,8 @@ from .kproto import kprototypes
 from .latent_class import latent_class
 from .pam import clara, pam, silhouette
 
-__all__ = ["CRITERIA", "ENCODINGS", "FITTERS", "METHODS", "THRESHOLDS", "ClusterFitError", "Clustering", "GovernanceError",
+__all__ = ["cluster_names", "describe_map", "describe_profiles", "describe_vs_stated", "profile_shares",
+           "stated_shares", "summary", "CRITERIA", "ENCODINGS", "FITTERS", "METHODS", "THRESHOLDS", "ClusterFitError", "Clustering", "GovernanceError",
            "adjusted_rand", "agreement", "build_features", "canonical_labels", "clara", "cluster_libraries", "cluster_map",
            "clusterboot", "compare_methods", "crosstab", "default_spec_path", "distinguishing", "fit_once", "gower_matrix",
            "gower_parts", "kprototypes", "latent_class", "load_spec", "membership", "pam", "pcoa", "permuted_features",
@@ -65,7 +69,7 @@ def compare_methods(data: pd.DataFrame, clustering: Clustering, spec: dict, *, m
     methods = spec.get("clustering", {}).get("compare_with", []) if methods is None else methods
     others = [m for m in methods if m != clustering.method]
     return {clustering.method: clustering,
-            **{m: refit(clustering, spec, m, random_state=random_state, data=data, id_column=id_column) for m in others}}
+            **{m: refit(data, clustering, spec, m, random_state=random_state, id_column=id_column) for m in others}}
 
 
 def agreement(clusterings: dict, stated, *, main: str | None = None) -> pd.DataFrame:
