@@ -52,8 +52,8 @@ def test_unknown_code_names_file_row_and_column(tmp_path, shared_data):
 
 
 def test_code_normaliser_unit():
-    s = pd.Series(["LA", "La", "c", "closed", "[Unknown]", "Temporary Closure", ""])
-    assert frame.normalise_codes(s).tolist() == ["LA", "LA", "C", "Closed", "Unknown", "Temporary Closure", None]
+    s = pd.Series(["LA", "La", "c", "closed", "[Unknown]", "Temporary Closure", "", "Unknown"])
+    assert frame.normalise_codes(s).tolist() == ["LA", "LA", "C", "Closed", "Unknown", "Temporary Closure", None, "Unknown"]
     with pytest.raises(FrameError, match="row 3"):
         frame.normalise_codes(pd.Series(["LA", "XX"]))
 
@@ -63,3 +63,7 @@ def test_synthetic_wave_from_the_real_frame(ace, tmp_path):
     assert m["n_in_scope"] == 494
     pop = pd.read_csv(tmp_path / "truth" / "library_population.csv")
     assert set(pop["library_id"]) <= set(ace["library_id"])
+    # the frame.csv it writes (cmlkit's own code spellings, '[Unknown]' -> 'Unknown') loads again as the same frame
+    again = frame.load_frame(tmp_path / "frame.csv")
+    assert len(again) == len(pd.read_csv(tmp_path / "frame.csv"))
+    assert (again["operation_16"] == "Unknown").any()

@@ -28,7 +28,8 @@ ACE_YEARS = (2016, 2019, 2021, 2022, 2023)
 CODES = ("LA", "LAU", "C", "CR", "ICL", "Closed", "Temporary Closure", "Facility Not Open", "Unknown")
 OPEN_CODES = ("LA", "LAU", "C", "CR", "ICL")
 ACE_CODE_MAP = {"LA": "LA", "LAU": "LAU", "C": "C", "CR": "CR", "ICL": "ICL", "CLOSED": "Closed",
-                "TEMPORARY CLOSURE": "Temporary Closure", "FACILITY NOT OPEN": "Facility Not Open", "[UNKNOWN]": "Unknown"}
+                "TEMPORARY CLOSURE": "Temporary Closure", "FACILITY NOT OPEN": "Facility Not Open", "[UNKNOWN]": "Unknown",
+                "UNKNOWN": "Unknown"}  # cmlkit's own spelling: a loaded frame written back out (cmlkit synth --frame) reloads
 TASKFORCE_TYPE_MAP = {"LAL": "LA", "CL": "C", "CRL": "CR", "ICL": "ICL"}
 TASKFORCE_CLOSURE_MAP = {"XL": "Closed", "XLR": "Closed", "XLT": "Temporary Closure"}
 REGIONS = ("North East", "North West", "Yorkshire and The Humber", "East Midlands", "West Midlands",
