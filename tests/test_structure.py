@@ -56,7 +56,6 @@ def test_ci_calls_make_test_and_gitignore_keeps_outputs_out(root):
 NOTEBOOKS_STILL_COMPUTING = {
     "25_weight_users.ipynb",          # issue 19 (users)
     "30_describe_services.ipynb",     # issue 14 (report)
-    "31_describe_volunteers.ipynb",   # issue 14
     "32_describe_finances.ipynb",     # issue 14
     "35_describe_users.ipynb",        # issue 19
     "80_export_labelled.ipynb",       # issue 17 (exports)
