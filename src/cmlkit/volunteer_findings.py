@@ -17,7 +17,7 @@ AGE_BANDS = ("vol_age_under25", "vol_age_25_44", "vol_age_45_59", "vol_age_60_74
 """The library questionnaire's volunteer counts by age band, youngest first."""
 
 
-def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[pd.Series, dict, dict, dict]:
+def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[pd.DataFrame, dict, dict, dict]:
     """Score the satisfaction scale and its reliability, weighted and unweighted.
 
     Parameters
@@ -31,8 +31,9 @@ def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[p
 
     Returns
     -------
-    (score, alpha_weighted, alpha_unweighted, record)
-        The scale score per response, :func:`cmlkit.indicators.cronbach_alpha` weighted and unweighted,
+    (vol, alpha_weighted, alpha_unweighted, record)
+        The responses with their scale score (``satisfaction``), :func:`cmlkit.indicators.cronbach_alpha`
+        weighted and unweighted,
         and the record written to ``volunteer_scale.json``.
     """
     items = indicators.item_scores(vol, scale["items"], instrument=instrument)
@@ -42,22 +43,55 @@ def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[p
     alpha_u = indicators.cronbach_alpha(items)
     record = {"scale": "volunteer_satisfaction", "items": scale["items"], "alpha_unweighted": alpha_u,
               "alpha_weighted": alpha_w, "responses": len(vol), "linked_to_responding_library": int(has_w.sum())}
-    return score, alpha_w, alpha_u, record
+    return vol.assign(satisfaction=score), alpha_w, alpha_u, record
 
 
 def item_rest(alpha_w: dict, alpha_u: dict) -> pd.DataFrame:
-    """Item-rest correlations of the scale, unweighted and weighted, side by side."""
+    """Item-rest correlations of the scale, unweighted and weighted, side by side.
+
+    Parameters
+    ----------
+    alpha_w, alpha_u : dict
+        :func:`cmlkit.indicators.cronbach_alpha`, weighted and unweighted.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item.
+    """
     return pd.DataFrame({"item_rest_unweighted": alpha_u["item_rest"], "item_rest_weighted": alpha_w["item_rest"]})
 
 
 def per_library(vol: pd.DataFrame) -> pd.DataFrame:
-    """Volunteer responses and mean satisfaction per library (responses linked to a library only)."""
+    """Volunteer responses and mean satisfaction per library (responses linked to a library only).
+
+    Parameters
+    ----------
+    vol : pandas.DataFrame
+        Scored volunteer responses (``library_id``, ``response_id``, ``satisfaction``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by library: ``volunteer_responses, satisfaction``.
+    """
     return vol.loc[vol["library_id"].notna()].groupby("library_id").agg(
         volunteer_responses=("response_id", "size"), satisfaction=("satisfaction", "mean"))
 
 
 def per_library_summary(libs: pd.DataFrame) -> pd.DataFrame:
-    """Distribution of volunteer responses per library (count, mean, quartiles), one row."""
+    """Distribution of volunteer responses per library (count, mean, quartiles), one row.
+
+    Parameters
+    ----------
+    libs : pandas.DataFrame
+        :func:`per_library`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row, ``statistic`` first.
+    """
     summary = libs["volunteer_responses"].describe().rename("volunteer responses per library").to_frame().T
     return summary.reset_index(names="statistic")
 
@@ -126,7 +160,19 @@ def training_gap(vdesign, topics) -> pd.DataFrame:
 
 
 def with_topic_labels(gap: pd.DataFrame, labels: dict) -> pd.DataFrame:
-    """:func:`training_gap` indexed by the instrument's labels of the topics (the topic id where none)."""
+    """:func:`training_gap` indexed by the instrument's labels of the topics (the topic id where none).
+
+    Parameters
+    ----------
+    gap : pandas.DataFrame
+        :func:`training_gap`.
+    labels : dict
+        Variable -> label.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     return gap.rename(index={t: labels.get(f"training_needed__{t}", t) for t in gap.index})
 
 
