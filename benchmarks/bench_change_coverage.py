@@ -1,6 +1,6 @@
 """Coverage of 95% change intervals on synthetic panel waves whose true change is known (issue 13 acceptance).
 
-One synthetic population is moved a year on with planted changes (cmlkit.synthetic_panel); who responds in each
+One synthetic population is moved a year on with planted changes (cmlkit.synthetic.panel); who responds in each
 wave is redrawn ``--replications`` times (previous respondents answer more often); each time both waves are
 weighted to their own frames (raking to region and type margins plus weekly hours), stacked, and every headline
 indicator's change is estimated overall, by type and by region with library-clustered SEs (cmlkit.change).
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlkit.change_study import estimate_change, panel_populations
+from cmlkit.synthetic.change_study import estimate_change, panel_populations
 from cmlkit.tables import write_json
 
 

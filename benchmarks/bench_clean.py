@@ -60,7 +60,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=1, help="timed runs per size (the minimum is reported)")
     args = ap.parse_args(argv)
     from cmlkit.synthetic import make_frame
-    from cmlkit.synthetic_wave import make_wave
+    from cmlkit.synthetic.wave import make_wave
 
     results = []
     for n in args.sizes:

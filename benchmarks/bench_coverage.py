@@ -2,7 +2,7 @@
 
 One synthetic population is kept fixed; response is redrawn ``--replications`` times (missing at random given
 region, type and weekly hours); each time the respondents are weighted by each method and every headline is
-estimated (``cmlkit.coverage``). Coverage is reported with its Monte Carlo SE; rows that the weighting reproduces
+estimated (``cmlkit.synthetic.coverage``). Coverage is reported with its Monte Carlo SE; rows that the weighting reproduces
 exactly (zero-width intervals) are labelled ``exact_by_construction`` and not counted. Writes JSON.
 
 Run: ``nice .venv/bin/python benchmarks/bench_coverage.py`` (1,000 replications x 4 methods: a few minutes).
@@ -12,7 +12,7 @@ import json
 import time
 from pathlib import Path
 
-from cmlkit.coverage import METHODS, coverage_study, summarise
+from cmlkit.synthetic.coverage import METHODS, coverage_study, summarise
 
 
 def main(argv=None):

@@ -1,7 +1,7 @@
 """Coverage of the library users' satisfaction intervals: the two-stage design against ignoring the clustering.
 
 One synthetic population of libraries and users is kept fixed; each replication redraws library response, the
-library weights, and the intercept survey of users at the responding libraries (``cmlkit.user_coverage``). Writes
+library weights, and the intercept survey of users at the responding libraries (``cmlkit.synthetic.user_coverage``). Writes
 JSON with, per analysis and target, coverage of the 95% interval (and its Monte Carlo SE), bias, mean SE over the
 replication SD and the mean interval width.
 
@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from cmlkit import user_weights, waves
-from cmlkit.user_coverage import coverage_study, summarise
+from cmlkit.synthetic.user_coverage import coverage_study, summarise
 
 
 def main(argv=None):

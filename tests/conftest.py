@@ -5,7 +5,7 @@ import pytest
 
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
-from cmlkit.synthetic_wave import make_wave
+from cmlkit.synthetic.wave import make_wave
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"

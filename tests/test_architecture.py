@@ -85,7 +85,7 @@ def _function_imports(path):
 
 
 def test_no_cmlkit_imports_hidden_inside_functions():
-    hidden = {p.name: _function_imports(p) for p in sorted(PKG.glob("*.py")) if p.name not in HIDDEN_IMPORTS_ALLOWED}
+    hidden = {str(p.relative_to(PKG)): _function_imports(p) for p in sorted(PKG.rglob("*.py")) if p.name not in HIDDEN_IMPORTS_ALLOWED}
     assert {k: v for k, v in hidden.items() if v} == {}
 
 
@@ -100,7 +100,7 @@ def _is_exception_class(node):
 
 def test_every_error_class_lives_in_errors_py():
     elsewhere = {}
-    for path in sorted(PKG.glob("*.py")):
+    for path in sorted(PKG.rglob("*.py")):
         if path.name == "errors.py":
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -132,5 +132,19 @@ def test_no_catch_all_around_statistics():
 
 def test_modules_stay_small():
     # one job per module: about 550 lines at most (600 allows for a docstring or two before a split)
-    sizes = {p.name: len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.glob("*.py")}
+    sizes = {str(p.relative_to(PKG)): len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.rglob("*.py")}
     assert {k: v for k, v in sizes.items() if v > 600} == {}
+
+
+def test_nothing_in_the_analysis_imports_the_synthetic_generator():
+    # the generator is test data: shipped analysis code must never depend on it (checked by import-linter too)
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / ".importlinter")
+    assert cfg["importlinter:contract:synthetic"]["forbidden_modules"].split() == ["cmlkit.synthetic"]
+    outside = [p for p in sorted(PKG.rglob("*.py")) if "synthetic" not in p.relative_to(PKG).parts and p.name != "cli.py"]
+    users = [str(p.relative_to(PKG)) for p in outside
+             if any((isinstance(n, ast.ImportFrom) and (n.module or "").startswith("cmlkit.synthetic"))
+                    or (isinstance(n, ast.ImportFrom) and n.module == "cmlkit" and any(a.name == "synthetic" for a in n.names))
+                    or (isinstance(n, ast.Import) and any(a.name.startswith("cmlkit.synthetic") for a in n.names))
+                    for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
+    assert users == []

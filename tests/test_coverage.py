@@ -3,7 +3,7 @@ exact-by-construction rows labelled and not counted."""
 import numpy as np
 import pytest
 
-from cmlkit import coverage as CV
+from cmlkit.synthetic import coverage as CV
 from cmlkit import estimates as E
 from cmlkit import nonresponse as NR
 from cmlkit import synthetic as syn

@@ -4,7 +4,7 @@ import pytest
 from cmlkit import frame
 from cmlkit.errors import FrameError
 from cmlkit.synthetic import prepare_frame
-from cmlkit.synthetic_wave import make_wave
+from cmlkit.synthetic.wave import make_wave
 
 
 @pytest.fixture(scope="module")

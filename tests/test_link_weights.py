@@ -8,7 +8,7 @@ from cmlkit import link
 from cmlkit import nonresponse as NR
 from cmlkit import weights as W
 from cmlkit.errors import FrameError
-from cmlkit.synthetic_wave import make_wave
+from cmlkit.synthetic.wave import make_wave
 
 
 @pytest.fixture(scope="module", params=[31, 32, 33])

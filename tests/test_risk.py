@@ -86,7 +86,7 @@ def test_non_circular_validation_per_indicator_and_gain(spec):
     """On the non-circular scenario: no-signal indicators near 0.5, the index beats its best part, and
     missing answers cost little."""
     from cmlkit import risk_validation as RV
-    from cmlkit.synthetic_risk import NO_SIGNAL
+    from cmlkit.synthetic.scenarios import NO_SIGNAL
 
     scope = synthetic.in_scope(synthetic.make_frame(1000, random_state=2))
     d = synthetic.simulate_libraries(scope, random_state=2, scenario="non_circular")

@@ -3,7 +3,7 @@ import pandas as pd
 
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
-from cmlkit.synthetic_wave import EXPECTED, make_wave, render_raw
+from cmlkit.synthetic.wave import EXPECTED, make_wave, render_raw
 from conftest import tree_digest
 
 

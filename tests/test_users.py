@@ -12,8 +12,8 @@ from cmlkit import cleaning_log as logs
 from cmlkit.duplicate_entries import duplicate_entries, load_rule
 from cmlkit.errors import CmlkitError
 from cmlkit.instrument import load_instrument
-from cmlkit.synthetic_users import make_user_wave
-from cmlkit.synthetic_wave import make_wave
+from cmlkit.synthetic.users import make_user_wave
+from cmlkit.synthetic.wave import make_wave
 from cmlkit import user_weights as UW
 from conftest import tree_digest
 

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from cmlkit.run import run_pipeline
-from cmlkit.synthetic_users import make_user_wave
+from cmlkit.synthetic.users import make_user_wave
 from conftest import DEMO_SEED
 
 pytestmark = pytest.mark.slow

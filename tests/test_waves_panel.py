@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from cmlkit import change_study as S
+from cmlkit.synthetic import change_study as S
 from cmlkit import cli
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument

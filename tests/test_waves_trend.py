@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from cmlkit import change_study as S
+from cmlkit.synthetic import change_study as S
 from cmlkit import cli, crosswalk, harmonise, nonresponse, synthetic_panel as SP, tables, waves
 from cmlkit.run import run_pipeline, sha256_file
 

@@ -13,7 +13,7 @@ from cmlkit import link
 from cmlkit import nonresponse as NR
 from cmlkit import tables
 from cmlkit import weighted as Wd
-from cmlkit.synthetic_wave import make_wave
+from cmlkit.synthetic.wave import make_wave
 
 
 @pytest.fixture(scope="module")

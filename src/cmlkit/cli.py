@@ -24,10 +24,10 @@ def _pairs(items, flag):
 
 
 def _cmd_synth(args):
-    from cmlkit.synthetic_wave import make_wave
+    from cmlkit.synthetic.wave import make_wave
 
     if args.previous:
-        from cmlkit.synthetic_panel import make_panel_wave
+        from cmlkit.synthetic.panel import make_panel_wave
 
         if not args.wave:
             raise CmlkitError("--previous needs --wave (the new wave id)")
@@ -49,7 +49,7 @@ def _cmd_synth(args):
         frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
-    from cmlkit.synthetic_users import make_user_wave
+    from cmlkit.synthetic.users import make_user_wave
 
     users = make_user_wave(args.out, seed=args.seed, wave=m["wave"], inject=not args.no_errors)
     counts = ", ".join(f"{m[f'n_{name}_genuine']} {unit} responses" for unit, name in m["instruments"].items())

@@ -2,7 +2,7 @@
 
 A *layout* is a list of :class:`Column` describing every column of an export for an instrument:
 its header cells (one per header row), the question it carries and what its cells hold. The
-writer in :mod:`cmlkit.exports` fills cells from it; the reader in :mod:`cmlkit.ingest` maps
+writer in :mod:`cmlkit.synthetic.exports` fills cells from it; the reader in :mod:`cmlkit.ingest` maps
 headers back through it, so the two can never drift apart.
 
 Platforms

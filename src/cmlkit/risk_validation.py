@@ -6,7 +6,7 @@ draws for every score, so the index's **gain over the best single indicator** ha
 interval). :func:`missing_behaviour` shows how the index holds up when indicators are missing:
 each indicator dropped for everyone, and answers removed completely at random at several rates.
 
-Run it on ``simulate_libraries(..., scenario="non_circular")`` (:mod:`cmlkit.synthetic_risk`): there
+Run it on ``simulate_libraries(..., scenario="non_circular")`` (:mod:`cmlkit.synthetic.scenarios`): there
 some indicators carry no signal and the outcome also depends on a pressure the index cannot see,
 so the index should *not* reach a perfect score, and the no-signal indicators should sit near 0.5.
 What it can show: whether the aggregation rewards the informative indicators, whether it loses to

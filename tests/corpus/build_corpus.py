@@ -32,8 +32,8 @@ import pandas as pd
 import pyreadstat
 from openpyxl import load_workbook
 
-from cmlkit import synthetic_wave
-from cmlkit.exports import EXTENSIONS, write_export
+from cmlkit.synthetic import wave
+from cmlkit.synthetic.exports import EXTENSIONS, write_export
 from cmlkit.instrument import load_instrument
 from cmlkit.platforms import PLATFORMS, layout
 from cmlkit.tables import freeze_xlsx

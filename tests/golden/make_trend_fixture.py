@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cmlkit import synthetic as syn, synthetic_panel as sp, waves
+from cmlkit import synthetic as syn, waves
+from cmlkit.synthetic import panel as sp
 
 OUT = Path(__file__).with_name("trend_stacked.csv")
 

@@ -10,8 +10,8 @@ import pandas as pd
 
 from cmlkit import frame, nonresponse, user_findings, user_weights
 from cmlkit.instrument import load_instrument
-from cmlkit.synthetic_users import make_user_wave
-from cmlkit.synthetic_wave import make_wave
+from cmlkit.synthetic.users import make_user_wave
+from cmlkit.synthetic.wave import make_wave
 
 HERE = Path(__file__).resolve().parent
 

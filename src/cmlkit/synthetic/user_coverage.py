@@ -23,7 +23,7 @@ from cmlkit import design as D
 from cmlkit import estimates as E
 from cmlkit import nonresponse
 from cmlkit import synthetic as syn
-from cmlkit import synthetic_users as su
+from cmlkit.synthetic import users as su
 from cmlkit import user_weights as UW
 
 SCORES = {n: i + 1.0 for i, n in enumerate(su.SAT_NAMES)}

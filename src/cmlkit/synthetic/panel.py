@@ -1,7 +1,7 @@
 """A later synthetic wave from the same synthetic population a year on, with planted changes and ground truth.
 
 :func:`make_panel_wave` reads a wave written by ``cmlkit synth`` (its frame and the true state of every
-in-scope library) and writes the next wave under ``out_dir`` in the same layout as :func:`cmlkit.synthetic_wave.make_wave`,
+in-scope library) and writes the next wave under ``out_dir`` in the same layout as :func:`cmlkit.synthetic.wave.make_wave`,
 plus::
 
     truth/frame_changes.csv     libraries that closed, left community management or transferred in
@@ -29,7 +29,7 @@ import pandas as pd
 from cmlkit import crosswalk as CW
 from cmlkit import indicators as IND
 from cmlkit import synthetic as syn
-from cmlkit import synthetic_wave as SW
+from cmlkit.synthetic import wave as SW
 from cmlkit import waves
 from cmlkit.platforms import PLATFORMS
 

@@ -13,7 +13,7 @@ The model (every number is a keyword option or a module constant, so tests and b
 - paper forms are keyed by staff into a single-header spreadsheet (paper-entry duplicates: a form keyed twice,
   the free text retyped); online forms come from a survey platform.
 
-:func:`make_user_wave` writes, beside a synthetic wave of :func:`cmlkit.synthetic_wave.make_wave`::
+:func:`make_user_wave` writes, beside a synthetic wave of :func:`cmlkit.synthetic.wave.make_wave`::
 
     exports/cml_user_<platform>.csv     raw exports (paper entry: ``singleheader``; online: ``surveymonkey``)
     exports/library_user_counts.csv     active users per library, as libraries would report them
@@ -32,8 +32,9 @@ import numpy as np
 import pandas as pd
 
 from cmlkit import synthetic as syn
-from cmlkit import synthetic_wave as sw
-from cmlkit.exports import EXTENSIONS, write_export
+from cmlkit.synthetic.frame import FIRST_NAMES, LAST_NAMES
+from cmlkit.synthetic import wave as sw
+from cmlkit.synthetic.exports import EXTENSIONS, write_export
 from cmlkit import waves
 
 FREQUENCY = {"most_days": 0.08, "weekly": 0.30, "fortnightly": 0.20, "monthly": 0.20, "less_often": 0.22}
@@ -145,8 +146,8 @@ def simulate_user_population(libraries: pd.DataFrame, *, wave_year: int, users_p
     u["use_more__other"] = (rng.random(m) < 0.03).astype(int)
     u["use_more_other"] = np.where(u["use_more__other"] == 1, rng.choice(["Parking", "Somewhere quiet to work", "Toilets"], m), None)
     u["comments"] = np.where(rng.random(m) < 0.3, rng.choice(USER_COMMENTS, m), None)
-    first = pd.Series(rng.choice(syn._FIRST, m)).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
-    last = pd.Series(rng.choice(syn._LAST, m)).str.lower().str.replace("'", "", regex=False)
+    first = pd.Series(rng.choice(FIRST_NAMES, m)).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
+    last = pd.Series(rng.choice(LAST_NAMES, m)).str.lower().str.replace("'", "", regex=False)
     u["contact_email"] = np.where(rng.random(m) < 0.3, (first + "." + last + "@user.example").to_numpy(dtype=object), None)
     return u
 
@@ -218,7 +219,7 @@ def _paper_duplicates(raw: pd.DataFrame, rng, next_id):
 
 def make_user_wave(out_dir, *, seed: int = 20250301, wave: str | None = None, platforms=("singleheader", "surveymonkey"),
                    inject: bool = True, users_per_hour: float = 10.0) -> dict:
-    """Add the library users' survey to a synthetic wave written by :func:`cmlkit.synthetic_wave.make_wave`.
+    """Add the library users' survey to a synthetic wave written by :func:`cmlkit.synthetic.wave.make_wave`.
 
     Reads ``truth/library_population.csv`` (latent state; ``responded``) from ``out_dir`` and writes the
     files listed in the module docstring (every response in each platform's layout) for the wave's instrument

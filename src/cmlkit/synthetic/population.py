@@ -1,26 +1,4 @@
-"""Synthetic survey waves with ground truth, for the demo and the tests.
-
-The generator builds a library frame with the shape of the Arts Council basic dataset, a latent
-model behind each community library's answers, a self-selected set of respondents, volunteer
-responses, and then the raw exports (see :mod:`cmlkit.platforms`) with injected, recorded errors
-(see :mod:`cmlkit.inject`). Everything is driven by one seed, vectorised with NumPy, and
-deterministic.
-
-Latent model (per in-scope library)
------------------------------------
-* ``true_model``: governance model (community_supported, community_managed, commissioned_community,
-  independent_community), drawn from the frame code (ICL -> mostly independent). It drives legal
-  form, tenure, paid staff, council support in kind, council grant and the income mix.
-  ``governance_signal`` (0..1) blends model-specific probabilities with the pooled average: at 0
-  the features carry no trace of the model.
-* ``health``: latent financial health ~ N(model mean, 1). It drives reserves, confidence at 1/3/5
-  years, business plan, plans, barriers and risks, and closure (``true_at_risk`` = health < -1;
-  ``true_closes_3y`` ~ Bernoulli(logistic(-3.2 - 1.8 * health))).
-* ``sat_lib``: latent volunteer satisfaction of the library; each volunteer adds their own noise,
-  and the six satisfaction items are ordered-category readings of it.
-* Response: logistic in region, frame type (ICL less likely) and weekly hours only, so the
-  responses are missing at random given frame variables (not completely at random).
-"""
+"""The latent model behind each synthetic community library and its volunteers (see :mod:`cmlkit.synthetic`)."""
 
 from __future__ import annotations
 
@@ -29,10 +7,10 @@ import pandas as pd
 
 from cmlkit import waves
 
-from .synthetic_frame import (  # noqa: F401  (the frame lives in cmlkit.synthetic_frame; names kept here)
-    _FIRST, _LAST, FRAME_MIX, MODELS, REGIONS, _logistic, _place_names, _postcodes, in_scope, latest_operation_column,
+from cmlkit.synthetic.frame import (  # noqa: F401  (the frame lives in cmlkit.synthetic.frame; names kept here)
+    FIRST_NAMES, LAST_NAMES, FRAME_MIX, MODELS, REGIONS, _logistic, _place_names, _postcodes, in_scope, latest_operation_column,
     make_frame, prepare_frame)
-from .synthetic_risk import apply_scenario
+from cmlkit.synthetic.scenarios import apply_scenario
 
 
 def _blend(p_model, signal):
@@ -180,7 +158,7 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
         Year of fieldwork (bounds lease and transfer years); default: the year of the first wave on disk
         (:func:`cmlkit.waves.first_wave`).
     scenario : str, default "default"
-        A scenario from :data:`cmlkit.synthetic_risk.SCENARIOS` applied after the default draws
+        A scenario from :data:`cmlkit.synthetic.scenarios.SCENARIOS` applied after the default draws
         (``non_circular``: indicators without signal and an outcome driver the index does not see).
     random_state : int or numpy.random.Generator
 
@@ -215,8 +193,8 @@ def simulate_libraries(scope: pd.DataFrame, *, governance_signal: float = 1.0, w
     # identity, as respondents type it: name variants, postcode slips, council-name variants
     df["library_name"], df["postcode"], df["local_authority"] = typed_identity(
         scope["name"], scope["postcode"], scope["authority"], rng)
-    first = rng.choice(_FIRST, n)
-    last = rng.choice(_LAST, n)
+    first = rng.choice(FIRST_NAMES, n)
+    last = rng.choice(LAST_NAMES, n)
     df["contact_name"] = np.char.add(np.char.add(first.astype(str), " "), last.astype(str)).astype(object)
     slug = pd.Series(df["library_name"]).str.lower().str.replace(r"[^a-z]", "", regex=True)
     local = pd.Series(first).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")

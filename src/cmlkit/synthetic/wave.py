@@ -26,8 +26,9 @@ import numpy as np
 import pandas as pd
 
 from cmlkit import synthetic as syn
+from cmlkit.synthetic.frame import FIRST_NAMES, LAST_NAMES
 from cmlkit import waves
-from cmlkit.exports import EXTENSIONS, write_export
+from cmlkit.synthetic.exports import EXTENSIONS, write_export
 from cmlkit.platforms import OTHER_LABEL, PLATFORMS
 
 EXPECTED = {
@@ -446,8 +447,8 @@ def write_exports(out, insts: dict, truths: dict, *, manifest: dict, platforms=P
         if "contact_email" in truth:
             emails, phones = truth["contact_email"], truth["contact_phone"]
         else:  # volunteers give contact details only inside free text
-            first = pd.Series(rng_inj.choice(syn._FIRST, len(truth))).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
-            emails = first + "." + pd.Series(rng_inj.choice(syn._LAST, len(truth))).str.lower().str.replace("'", "") + "@volunteer.example"
+            first = pd.Series(rng_inj.choice(FIRST_NAMES, len(truth))).str.lower().str.normalize("NFKD").str.encode("ascii", "ignore").str.decode("ascii")
+            emails = first + "." + pd.Series(rng_inj.choice(LAST_NAMES, len(truth))).str.lower().str.replace("'", "") + "@volunteer.example"
             phones = "07700 900" + pd.Series(rng_inj.integers(0, 1000, len(truth))).astype(str).str.zfill(3)
         contacts = dict(zip(ids, zip(emails, phones)))
         if inject:

@@ -1,7 +1,7 @@
 """Change estimates on synthetic panel waves whose true change is known (tests and the coverage benchmark).
 
 :func:`panel_populations` builds a synthetic population, moves it a year on with the planted changes of
-:mod:`cmlkit.synthetic_panel` and returns the true change of every headline indicator. :func:`estimate_change`
+:mod:`cmlkit.synthetic.panel` and returns the true change of every headline indicator. :func:`estimate_change`
 draws who responds in each wave (previous respondents more often), weights each wave to its own frame, stacks
 the waves and estimates every change with library clusters (:mod:`cmlkit.change`). Repeating the response draw
 on fixed populations gives the coverage of the change intervals.
@@ -16,7 +16,7 @@ from cmlkit import change as CH
 from cmlkit import indicators as IND
 from cmlkit import nonresponse as NR
 from cmlkit import synthetic as syn
-from cmlkit import synthetic_panel as SP
+from cmlkit.synthetic import panel as SP
 from cmlkit import waves
 
 TYPE_BREAKDOWN = {"frame_code": "type"}
@@ -39,7 +39,7 @@ def panel_populations(seed: int, *, n_community: int = 480, wave_a: str | None =
     -------
     dict
         ``waves, inst_a, inst_b, spec`` (headline indicators on the comparable basis), ``scope_a, scope_b,
-        pop_a, pop_b, truth`` (:func:`cmlkit.synthetic_panel.change_truth`), ``planted``.
+        pop_a, pop_b, truth`` (:func:`cmlkit.synthetic.panel.change_truth`), ``planted``.
     """
     wave_a = wave_a or waves.first_wave()
     later = [w for w in waves.all_waves() if waves.parse_wave(w) > waves.parse_wave(wave_a)]

@@ -28,12 +28,12 @@ _PREFIX = ["Ash", "Bark", "Beck", "Brad", "Bram", "Brook", "Burn", "Castle", "Ch
 _SUFFIX = ["bury", "by", "caster", "cliffe", "combe", "don", "field", "ford", "gate", "ham", "hurst",
            "ley", "minster", "mouth", "stead", "stow", "thorpe", "ton", "wick", "worth"]
 _MODIFIER = ["", "", "", "", "Upper ", "Lower ", "Great ", "Little ", "North ", "South ", "East ", "West "]
-_FIRST = ["Alison", "Amir", "Anne", "Barbara", "Bernard", "Brian", "Carol", "Chloé", "Christine", "Colin",
+FIRST_NAMES = ["Alison", "Amir", "Anne", "Barbara", "Bernard", "Brian", "Carol", "Chloé", "Christine", "Colin",
           "David", "Deborah", "Derek", "Diane", "Elaine", "Frances", "Geoffrey", "Gillian", "Graham",
           "Helen", "Hilary", "Ian", "Janet", "Jean", "John", "Judith", "Kathleen", "Keith", "Linda",
           "Malcolm", "Margaret", "Martin", "Maureen", "Nigel", "Pamela", "Patricia", "Peter", "Priya",
           "Richard", "Roger", "Ruth", "Sandra", "Shirley", "Stephen", "Susan", "Trevor", "Valerie", "Zoë"]
-_LAST = ["Ahmed", "Atkinson", "Bailey", "Barker", "Bennett", "Booth", "Brown", "Chapman", "Clarke",
+LAST_NAMES = ["Ahmed", "Atkinson", "Bailey", "Barker", "Bennett", "Booth", "Brown", "Chapman", "Clarke",
          "Cooper", "Dawson", "Dixon", "Edwards", "Fletcher", "Foster", "Gibson", "Hall", "Harris",
          "Holmes", "Hughes", "Jackson", "Kaur", "Khan", "Lawrence", "Marsh", "Mason", "Moore", "Nicholls",
          "O'Brien", "Parker", "Patel", "Pearson", "Reynolds", "Robinson", "Shaw", "Singh", "Stevens",

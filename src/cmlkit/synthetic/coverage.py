@@ -22,12 +22,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import design as D
-from . import indicators as I
-from . import nonresponse as NR
-from . import synthetic as syn
-from . import waves
-from .instrument import load_instrument
+from cmlkit import design as D
+from cmlkit import indicators as I
+from cmlkit import nonresponse as NR
+from cmlkit import synthetic as syn
+from cmlkit import waves
+from cmlkit.instrument import load_instrument
 
 EXTRA = {"income_total": ("total", "Total income (population total)"),
          "opening_hours": ("mean", "Mean weekly opening hours"),
