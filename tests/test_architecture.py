@@ -148,3 +148,11 @@ def test_nothing_in_the_analysis_imports_the_synthetic_generator():
                     or (isinstance(n, ast.Import) and any(a.name.startswith("cmlkit.synthetic") for a in n.names))
                     for n in ast.walk(ast.parse(p.read_text(encoding="utf-8"))))]
     assert users == []
+
+
+def test_one_import_style():
+    # absolute imports only (``from cmlkit.x import y``): a module reads the same wherever it moves
+    relative = {str(p.relative_to(PKG)): [n.lineno for n in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                                          if isinstance(n, ast.ImportFrom) and n.level > 0]
+                for p in sorted(PKG.rglob("*.py"))}
+    assert {k: v for k, v in relative.items() if v} == {}

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from cmlkit.synthetic import change_study as S
-from cmlkit import cli, crosswalk, harmonise, nonresponse, synthetic_panel as SP, tables, waves
+from cmlkit import cli, crosswalk, harmonise, nonresponse, tables, waves
+from cmlkit.synthetic import panel as SP
 from cmlkit.run import run_pipeline, sha256_file
 
 LIB = "cml_library"

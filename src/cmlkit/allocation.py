@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import SamplingError
+from cmlkit.errors import SamplingError
 
 
 def largest_remainder(quotas: pd.Series, n: int, *, minimum: int = 0, caps: pd.Series | None = None) -> pd.Series:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import closure as C
+from cmlkit import closure as C
 
 COUNCIL = ("LA", "LAU", "C")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .case_balance import balance_columns as _balance_columns
-from .errors import SamplingError
-from .sampling_spec import SPEC_DEFAULTS
+from cmlkit.case_balance import balance_columns as _balance_columns
+from cmlkit.errors import SamplingError
+from cmlkit.sampling_spec import SPEC_DEFAULTS
 
 
 def candidates(responses: pd.DataFrame, frame: pd.DataFrame, spec: dict, *, clusters: pd.DataFrame | None = None) -> pd.DataFrame:

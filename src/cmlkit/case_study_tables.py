@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import sampling
+from cmlkit import sampling
 
 CONTACT_COLUMNS = ("library_name", "postcode", "local_authority")
 

@@ -134,7 +134,7 @@ def _cmd_sample_replace(args):
 
     import pandas as pd
 
-    from . import sampling, tables
+    from cmlkit import sampling, tables
 
     run = Path(args.run_dir)
     state = run / "data" / "case_studies" / "draw.parquet"

@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 import statsmodels.api as sm
 
-from .errors import ClosureModelError  # errors live in cmlkit.errors; re-exported here
-from .link import link_responses
+from cmlkit.errors import ClosureModelError  # errors live in cmlkit.errors; re-exported here
+from cmlkit.link import link_responses
 
 YEARS = (2016, 2019, 2021, 2022, 2023)
 COMMUNITY = ("CR", "ICL")

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold
 
-from . import closure as C
+from cmlkit import closure as C
 
 BASELINES = {
     "fewer_hours_2016": ("log_hours_16", -1.0, "fewer weekly opening hours in 2016"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cluster_fit import Clustering
+from cmlkit.cluster_fit import Clustering
 
 
 def cluster_names(profiles: pd.DataFrame) -> dict:

@@ -22,12 +22,12 @@ import pandas as pd
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from .errors import ClusterFitError, GovernanceError
-from .governance_spec import METHODS, build_features, load_spec
-from .gower import gower_matrix
-from .kproto import kprototypes
-from .latent_class import latent_class, seed_of
-from .pam import clara, pam, silhouette
+from cmlkit.errors import ClusterFitError, GovernanceError
+from cmlkit.governance_spec import METHODS, build_features, load_spec
+from cmlkit.gower import gower_matrix
+from cmlkit.kproto import kprototypes
+from cmlkit.latent_class import latent_class, seed_of
+from cmlkit.pam import clara, pam, silhouette
 
 CRITERIA = ("bic", "sabic", "icl_bic", "aic", "aic3")
 

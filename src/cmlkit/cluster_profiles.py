@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 from scipy.linalg import eigh
 
-from .cluster_fit import Clustering
-from .governance_spec import load_spec
-from .gower import gower_matrix
+from cmlkit.cluster_fit import Clustering
+from cmlkit.governance_spec import load_spec
+from cmlkit.gower import gower_matrix
 
 
 def profile(clustering: Clustering, spec: dict | None = None, *, weights=None, regions=None) -> pd.DataFrame:

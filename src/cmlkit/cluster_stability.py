@@ -27,11 +27,11 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
-from .cluster_fit import Clustering, canonical_order, fit_once
-from .errors import ClusterFitError
-from .governance_spec import load_spec
-from .gower import gower_matrix
-from .latent_class import seed_of
+from cmlkit.cluster_fit import Clustering, canonical_order, fit_once
+from cmlkit.errors import ClusterFitError
+from cmlkit.governance_spec import load_spec
+from cmlkit.gower import gower_matrix
+from cmlkit.latent_class import seed_of
 
 #: defaults of the ``stability`` section of ``research/governance.yml``
 THRESHOLDS = {"dissolved": 0.5, "unstable": 0.6, "stable": 0.75, "highly_stable": 0.85,

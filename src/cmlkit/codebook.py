@@ -21,9 +21,9 @@ from pathlib import Path
 import pandas as pd
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
-from . import tables
-from . import weighted as weighted_io
-from .report import TEMPLATES
+from cmlkit import tables
+from cmlkit import weighted as weighted_io
+from cmlkit.report import TEMPLATES
 
 CODEBOOK_COLUMNS = ["dataset", "variable", "stata_name", "label", "type", "values", "wave", "source_question", "in_labelled_files"]
 

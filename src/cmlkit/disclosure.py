@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .research import read_spec
+from cmlkit.research import read_spec
 
 
 def load_rules(path=None) -> dict:

@@ -24,7 +24,7 @@ import matplotlib.transforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .figures_alt import (  # noqa: E402,F401  (re-exported: the alt-text builders belong to cmlkit.figures)
+from cmlkit.figures_alt import (  # noqa: E402,F401  (re-exported: the alt-text builders belong to cmlkit.figures)
     ALT_BUILDERS, alt_balance, alt_cluster_map, alt_dumbbell, alt_estimates, alt_heatmap, alt_likert, alt_pyramid,
     alt_response_rates, alt_score_by_tier, alt_share_bars, alt_stacked_shares, alt_text, alt_weights)
 

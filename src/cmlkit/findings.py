@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from . import design as D
-from . import disclosure
-from . import domains
-from . import olr
-from . import weighted as weighted_io
-from . import estimates as E
-from . import nonresponse as NR
-from .link import link_responses
+from cmlkit import design as D
+from cmlkit import disclosure
+from cmlkit import domains
+from cmlkit import olr
+from cmlkit import weighted as weighted_io
+from cmlkit import estimates as E
+from cmlkit import nonresponse as NR
+from cmlkit.link import link_responses
 
 
 def design_of(weighted: pd.DataFrame, *, data: pd.DataFrame | None = None) -> D.Design:

@@ -21,18 +21,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .cluster_describe import (cluster_names, describe_map, describe_profiles, describe_vs_stated, profile_shares,
+from cmlkit.cluster_describe import (cluster_names, describe_map, describe_profiles, describe_vs_stated, profile_shares,
                                stated_shares, summary)
-from .cluster_fit import (CRITERIA, FITTERS, Clustering, adjusted_rand, canonical_labels, cluster_libraries, crosstab,
+from cmlkit.cluster_fit import (CRITERIA, FITTERS, Clustering, adjusted_rand, canonical_labels, cluster_libraries, crosstab,
                           fit_once, refit)
-from .cluster_profiles import cluster_map, distinguishing, membership, pcoa, profile, propose_names
-from .cluster_stability import THRESHOLDS, clusterboot, permuted_features, stability_verdict
-from .errors import ClusterFitError, GovernanceError
-from .governance_spec import ENCODINGS, METHODS, build_features, default_spec_path, load_spec
-from .gower import gower_matrix, gower_parts
-from .kproto import kprototypes
-from .latent_class import latent_class
-from .pam import clara, pam, silhouette
+from cmlkit.cluster_profiles import cluster_map, distinguishing, membership, pcoa, profile, propose_names
+from cmlkit.cluster_stability import THRESHOLDS, clusterboot, permuted_features, stability_verdict
+from cmlkit.errors import ClusterFitError, GovernanceError
+from cmlkit.governance_spec import ENCODINGS, METHODS, build_features, default_spec_path, load_spec
+from cmlkit.gower import gower_matrix, gower_parts
+from cmlkit.kproto import kprototypes
+from cmlkit.latent_class import latent_class
+from cmlkit.pam import clara, pam, silhouette
 
 __all__ = ["cluster_names", "describe_map", "describe_profiles", "describe_vs_stated", "profile_shares",
            "stated_shares", "summary", "CRITERIA", "ENCODINGS", "FITTERS", "METHODS", "THRESHOLDS", "ClusterFitError", "Clustering", "GovernanceError",

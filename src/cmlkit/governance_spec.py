@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import GovernanceError
-from .instrument import find_root
-from .research import read_spec
+from cmlkit.errors import GovernanceError
+from cmlkit.instrument import find_root
+from cmlkit.research import read_spec
 
 ENCODINGS = {"nominal", "ordinal", "binary", "numeric"}
 METHODS = ("pam", "kprototypes", "latent_class")

@@ -24,8 +24,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .errors import IndicatorError  # errors live in cmlkit.errors; re-exported here
-from .research import read_spec
+from cmlkit.errors import IndicatorError  # errors live in cmlkit.errors; re-exported here
+from cmlkit.research import read_spec
 
 DERIVATIONS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity", "years_until",
                "source")

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from kmodes.kprototypes import KPrototypes
 
-from .errors import ClusterFitError
-from .latent_class import seed_of
+from cmlkit.errors import ClusterFitError
+from cmlkit.latent_class import seed_of
 
 
 def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 from stepmix.stepmix import StepMix
 
-from .errors import ClusterFitError
+from cmlkit.errors import ClusterFitError
 
 
 class _WarmStepMix(StepMix):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import silhouette_score
 
-from .errors import ClusterFitError
-from .gower import chunked_to, gower_matrix, gower_parts
+from cmlkit.errors import ClusterFitError
+from cmlkit.gower import chunked_to, gower_matrix, gower_parts
 
 
 def pam(D: np.ndarray, k: int, *, max_iter: int = 100) -> tuple[np.ndarray, np.ndarray]:

@@ -19,8 +19,8 @@ import pandas as pd
 from openpyxl import load_workbook
 from openpyxl.styles import Alignment, Font
 
-from . import closure as C
-from .tables import freeze_xlsx, neutralise_formulas, write_xlsx
+from cmlkit import closure as C
+from cmlkit.tables import freeze_xlsx, neutralise_formulas, write_xlsx
 
 CONTACT_COLUMNS = {"contact_name": "Contact name", "respondent_role": "Contact role", "contact_email": "Email",
                    "contact_phone": "Phone"}

@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from . import disclosure, indicators, share_intervals
-from .errors import CmlkitError
-from .instrument import load_instrument
+from cmlkit import disclosure, indicators, share_intervals
+from cmlkit.errors import CmlkitError
+from cmlkit.instrument import load_instrument
 
 TEMPLATES = resources.files("cmlkit") / "templates"
 PUBLIC_TOP = ("tables", "figures")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from .errors import CmlkitError
-from .instrument import find_root
+from cmlkit.errors import CmlkitError
+from cmlkit.instrument import find_root
 
 
 def read_spec(name: str, path=None, *, error=None, what: str = "specification") -> tuple[dict, Path]:

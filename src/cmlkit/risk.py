@@ -15,12 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import disclosure
-from . import estimates as E
-from .errors import RiskError  # errors live in cmlkit.errors; re-exported here
-from .findings import design_of
-from .indicators import DERIVATION_KINDS, IndicatorError, derive
-from .research import read_spec
+from cmlkit import disclosure
+from cmlkit import estimates as E
+from cmlkit.errors import RiskError  # errors live in cmlkit.errors; re-exported here
+from cmlkit.findings import design_of
+from cmlkit.indicators import DERIVATION_KINDS, IndicatorError, derive
+from cmlkit.research import read_spec
 
 NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
 

@@ -20,8 +20,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import risk as R
-from .closure_validation import weighted_auc
+from cmlkit import risk as R
+from cmlkit.closure_validation import weighted_auc
 
 
 def _boot_weights(n: int, B: int, random_state) -> np.ndarray:

@@ -25,14 +25,14 @@ import pandas as pd
 
 # The specification, candidates, allocation, the cube method and the balance table live in their own
 # modules; their names stay importable from here.
-from .allocation import allocate, inclusion_probabilities, largest_remainder  # noqa: F401
-from .case_balance import balance, balance_summary  # noqa: F401
-from .case_candidates import balance_matrix, candidates  # noqa: F401
-from .cube import cube
-from .case_balance import balance_columns as _balance_columns
-from .errors import SamplingError  # errors live in cmlkit.errors; re-exported here
-from .progress import track
-from .sampling_spec import METHODS, SPEC_DEFAULTS, authority_cap, load_spec  # noqa: F401
+from cmlkit.allocation import allocate, inclusion_probabilities, largest_remainder  # noqa: F401
+from cmlkit.case_balance import balance, balance_summary  # noqa: F401
+from cmlkit.case_candidates import balance_matrix, candidates  # noqa: F401
+from cmlkit.cube import cube
+from cmlkit.case_balance import balance_columns as _balance_columns
+from cmlkit.errors import SamplingError  # errors live in cmlkit.errors; re-exported here
+from cmlkit.progress import track
+from cmlkit.sampling_spec import METHODS, SPEC_DEFAULTS, authority_cap, load_spec  # noqa: F401
 
 
 # --------------------------------------------------------------------------------------------

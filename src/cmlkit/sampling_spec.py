@@ -3,8 +3,8 @@ checked once (:func:`load_spec`)."""
 
 from __future__ import annotations
 
-from .errors import SamplingError
-from .research import read_spec
+from cmlkit.errors import SamplingError
+from cmlkit.research import read_spec
 
 METHODS = ("balanced", "stratified", "max_variation")
 _KEYS = {"sample_size", "draw_from", "method", "stratify_by", "allocation", "neyman_variable", "min_per_stratum",

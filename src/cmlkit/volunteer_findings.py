@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from . import findings, indicators
+from cmlkit import findings, indicators
 
 LIBRARY_MEAN_MIN = 3
 """Volunteer responses a library needs before its volunteers' mean satisfaction is used."""

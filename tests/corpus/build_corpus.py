@@ -48,18 +48,18 @@ N_HEADER = {"surveymonkey": 2, "qualtrics": 3}
 def _raw_tables(tmp: Path) -> dict:
     """The raw response tables of a small synthetic wave (captured from the wave writer)."""
     raws = {}
-    original = synthetic_wave.write_export
+    original = wave.write_export
 
     def capture(raw, inst, platform, path):
         raws[inst.instrument] = raw.copy()
         return original(raw, inst, platform, path)
 
-    synthetic_wave.write_export = capture
+    wave.write_export = capture
     try:
-        synthetic_wave.make_wave(tmp, seed=SEED, n_community=16, volunteers_per_library=(1, 2), inject=False,
+        wave.make_wave(tmp, seed=SEED, n_community=16, volunteers_per_library=(1, 2), inject=False,
                                  platforms=("surveymonkey",))
     finally:
-        synthetic_wave.write_export = original
+        wave.write_export = original
     lib = raws["cml_library"]
     lib.loc[lib.index[2], ["_finished", "_progress"]] = [False, 30]    # removed as incomplete
     lib.loc[lib.index[5], ["_finished", "_progress"]] = [False, 80]    # kept, flagged
