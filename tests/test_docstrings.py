@@ -89,8 +89,6 @@ ALLOWED_MISSING = {
     'labelled': {'variable_label', 'stata_names', 'prepare', 'write_labelled', 'read_back'},
     # active on issue #17
     'platforms': {'layout'},
-    # active on issue #16
-    'progress': {'read_progress', 'remaining_s'},
     # active on issue #14
     'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
     # active on issue #16
@@ -101,8 +99,6 @@ ALLOWED_MISSING = {
     'run_graph': {'load_pipeline', 'drop_unused_steps', 'notebook_parameters', 'plan_run', 'downstream', 'select_steps', 'describe_steps', 'format_steps'},
     # active on issue #16
     'run_kernel': {'available_cpus', 'threads_per_kernel', 'kernel_environment', 'stop_all_kernels'},
-    # active on issue #16
-    'runlog': {'install', 'read_log'},
     # active on issue #14
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14

@@ -102,7 +102,20 @@ def _size() -> dict:
 
 
 def read_progress(path) -> dict | None:
-    """The last progress a step reported: ``{"desc", "n", "total", "elapsed"}`` or None."""
+    """The last progress a step reported, as written by :func:`track` to ``CMLKIT_PROGRESS_FILE``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The step's progress file (one line: ``desc<TAB>n<TAB>total<TAB>elapsed``).
+
+    Returns
+    -------
+    dict or None
+        ``{"desc": str, "n": int, "total": int or None, "elapsed": float}`` (``total`` is None when
+        the loop's length was unknown; ``elapsed`` in seconds), or None when the file cannot be read
+        or does not hold exactly four tab-separated fields.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             desc, n, total, elapsed = fh.read().rstrip("\n").split("\t")
@@ -112,7 +125,23 @@ def read_progress(path) -> dict | None:
 
 
 def remaining_s(*, elapsed: float, inner: dict | None = None, previous_s: float | None = None) -> float | None:
-    """Estimate the seconds a running step still needs: from its inner progress, else its previous duration."""
+    """Estimate the seconds a running step still needs: from its inner progress, else its previous duration.
+
+    Parameters
+    ----------
+    elapsed : float
+        Seconds the step has been running.
+    inner : dict, optional
+        The step's own progress, as returned by :func:`read_progress` (default None). Used when it has
+        a ``total`` and ``n > 0``: the time per item so far times the items left.
+    previous_s : float, optional
+        The step's duration in the previous run (default None). Used otherwise: ``previous_s - elapsed``.
+
+    Returns
+    -------
+    float or None
+        Seconds left, never below 0; None when neither estimate is available (or ``previous_s`` is 0).
+    """
     if inner and inner["total"] and inner["n"] > 0:
         return max(0.0, inner["elapsed"] * (inner["total"] - inner["n"]) / inner["n"])
     if previous_s:

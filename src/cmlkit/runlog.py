@@ -31,7 +31,23 @@ def _is_write(mode, flags) -> bool:
 
 
 def install(path) -> None:
-    """Start recording this process's reads, writes and cmlkit imports to ``path`` (appending)."""
+    """Start recording this process's reads, writes and cmlkit imports to ``path`` (appending).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The log file. Opened for appending, line-buffered, and kept open for the life of the process.
+
+    Notes
+    -----
+    Adds a :pep:`578` audit hook (it cannot be removed). Each distinct event is written once:
+    ``r`` for a file opened for reading, ``w`` for one opened for writing (a mode with ``w``, ``a``,
+    ``x`` or ``+``, or write/create/append/truncate flags) or the target of ``os.rename`` /
+    ``os.replace``, ``m`` for a cmlkit module imported or loaded. Non-string targets, the log itself,
+    ``.py``/``.pyc``/``.so``/``.pth`` files and anything under the Python installation, ``/proc``,
+    ``/sys`` or ``/dev`` are left out. cmlkit modules already imported when it is called are
+    recorded at once.
+    """
     handle = open(path, "a", encoding="utf-8", buffering=1)  # line-buffered: each event reaches the file
     skip_prefixes = tuple(sorted({os.path.realpath(p) + os.sep for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)}
                                  | {"/proc/", "/sys/", "/dev/"}))
@@ -92,7 +108,20 @@ def _module_name(relative: str) -> str | None:
 
 
 def read_log(path) -> dict:
-    """Read a log written by :func:`install`: ``{"reads": [...], "writes": [...], "modules": [...]}`` (sorted)."""
+    """Read a log written by :func:`install`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The log file. A missing file reads as an empty log.
+
+    Returns
+    -------
+    dict
+        ``{"reads": [...], "writes": [...], "modules": [...]}``, each a sorted list of distinct absolute
+        paths (or module names). A file both read and written counts only under ``"writes"``. Lines of
+        an unknown kind or with nothing after the tab are skipped.
+    """
     out = {"r": set(), "w": set(), "m": set()}
     try:
         with open(path, encoding="utf-8") as fh:
