@@ -97,8 +97,6 @@ ALLOWED_MISSING = {
     'run_cache': {'sha256_file', 'sha256_json', 'git_state', 'untracked', 'package_versions', 'file_entry', 'module_file', 'module_hashes', 'classify_log', 'static_key', 'scan_runs', 'runner_alive', 'mark_abandoned', 'find_reusable', 'copy_outputs'},
     # active on issue #16
     'run_graph': {'load_pipeline', 'drop_unused_steps', 'notebook_parameters', 'plan_run', 'downstream', 'select_steps', 'describe_steps', 'format_steps'},
-    # active on issue #16
-    'run_kernel': {'available_cpus', 'threads_per_kernel', 'kernel_environment', 'stop_all_kernels'},
     # active on issue #14
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14

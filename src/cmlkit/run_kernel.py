@@ -27,7 +27,14 @@ _LIVE_LOCK = threading.Lock()
 
 
 def available_cpus() -> int:
-    """The CPUs this process may run on (its affinity mask, else the machine's count)."""
+    """The CPUs this process may run on (its affinity mask, else the machine's count).
+
+    Returns
+    -------
+    int
+        The number of CPUs in this process's affinity mask (``os.sched_getaffinity``); where that is
+        unavailable, ``os.cpu_count()``. At least 1.
+    """
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
@@ -35,13 +42,41 @@ def available_cpus() -> int:
 
 
 def threads_per_kernel(jobs: int, cpus: int | None = None) -> int:
-    """Threads each kernel may use when ``jobs`` kernels share ``cpus`` CPUs (at least one)."""
+    """Threads each kernel may use when ``jobs`` kernels share ``cpus`` CPUs (at least one).
+
+    Parameters
+    ----------
+    jobs : int
+        Kernels running at once (values below 1 count as 1).
+    cpus : int, optional
+        CPUs they share (default None: :func:`available_cpus`).
+
+    Returns
+    -------
+    int
+        ``cpus // jobs``, at least 1.
+    """
     cpus = available_cpus() if cpus is None else cpus
     return max(1, cpus // max(1, jobs))
 
 
 def kernel_environment(threads: int, *, extra: dict | None = None) -> dict:
-    """The environment of a kernel limited to ``threads`` threads per numerical library."""
+    """The environment of a kernel limited to ``threads`` threads per numerical library.
+
+    Parameters
+    ----------
+    threads : int
+        Threads each library may start: written to every variable in ``THREAD_VARIABLES``
+        (``OMP_NUM_THREADS``, the BLAS, numexpr, Arrow and joblib ones, and ``CMLKIT_THREADS``).
+    extra : dict, optional
+        Further variables set last, overriding the others (default None: none).
+
+    Returns
+    -------
+    dict
+        A copy of this process's ``os.environ`` with those variables set (values as strings for the
+        thread variables); ``os.environ`` itself is left unchanged.
+    """
     env = dict(os.environ)
     env.update({name: str(threads) for name in THREAD_VARIABLES})
     env.update(extra or {})
@@ -90,7 +125,18 @@ def _kernel_manager_class(env: dict, startup: list, log=None):
 
 
 def stop_all_kernels() -> int:
-    """Kill every kernel a step of this process started and has not yet shut down; return how many."""
+    """Kill every kernel a step of this process started and has not yet shut down.
+
+    Returns
+    -------
+    int
+        How many kernel processes were sent ``SIGKILL``: those still running; kernels already exited,
+        without a process, or whose signal fails with ``OSError`` are not counted.
+
+    Notes
+    -----
+    Used on an interrupt. The managers stay registered until their own shutdown runs.
+    """
     with _LIVE_LOCK:
         managers = list(_LIVE.values())
     killed = 0
@@ -117,13 +163,23 @@ def execute_step(notebook, out_nb, params: dict, *, root, kernel_name: str = "py
         Parameters injected into the notebook.
     root : path-like
         Working directory of the kernel (the project root).
+    kernel_name : str
+        Jupyter kernel to start (default ``"python3"``).
     threads : int
-        Threads each numerical library in the kernel may start.
+        Threads each numerical library in the kernel may start (default 1).
     runlog, progress : path-like, optional
         Where the kernel records what it reads, writes and imports (:mod:`cmlkit.runlog`) and its
         progress (:mod:`cmlkit.progress`).
     kernel_log : path-like, optional
         Where the kernel process's own output goes (default: the runner's stdout and stderr).
+
+    Raises
+    ------
+    StepFailedError
+        When a cell raises (``"ExceptionName: message"``) or the execution fails otherwise (the kernel
+        died, the notebook cannot be read): one line, at most 300 characters of message.
+    CmlkitError
+        Any other cmlkit error raised during execution, passed on unchanged.
     """
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
