@@ -176,8 +176,8 @@ def execute_step(notebook, out_nb, params: dict, *, root, kernel_name: str = "py
     Raises
     ------
     StepFailedError
-        When a cell raises (``"ExceptionName: message"``) or the execution fails otherwise (the kernel
-        died, the notebook cannot be read): one line, at most 300 characters of message.
+        When a cell raises (message ``"ExceptionName: message"``, on one line) or the execution fails
+        otherwise, e.g. the kernel died (``"ErrorType: text"``, on one line, text cut to 300 characters).
     CmlkitError
         Any other cmlkit error raised during execution, passed on unchanged.
     """
