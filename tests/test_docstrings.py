@@ -94,8 +94,6 @@ ALLOWED_MISSING = {
     # active on issue #16
     'run': {'new_run_dir', 'run_pipeline', 'main_echo'},
     # active on issue #16
-    'run_cache': {'sha256_file', 'sha256_json', 'git_state', 'untracked', 'package_versions', 'file_entry', 'module_file', 'module_hashes', 'classify_log', 'static_key', 'scan_runs', 'runner_alive', 'mark_abandoned', 'find_reusable', 'copy_outputs'},
-    # active on issue #16
     'run_graph': {'load_pipeline', 'drop_unused_steps', 'notebook_parameters', 'plan_run', 'downstream', 'select_steps', 'describe_steps', 'format_steps'},
     # active on issue #14
     'share_intervals': {'units', 'check_bounds'},
