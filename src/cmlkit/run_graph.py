@@ -48,8 +48,29 @@ RUNNER_PARAMS = ("wave", "output_dir", "instrument")
 def load_pipeline(path) -> dict:
     """Load and check a pipeline YAML (structure only; parameters are checked per notebook).
 
-    Returns the specification with defaults filled in and, per step, ``needs``: the names of the
-    steps it depends on (through products it takes or ``after``).
+    Parameters
+    ----------
+    path : str or path-like
+        The pipeline YAML file.
+
+    Returns
+    -------
+    dict
+        The specification with defaults filled in: ``"name"`` (default: the file's stem),
+        ``"inputs"`` (default ``{}``) and, per step, ``"name"`` (default: the notebook's stem),
+        ``"params"``, ``"inputs"`` and ``"products"`` (default ``{}``), ``"after"`` as a list of
+        earlier step names (``all``, or no key on a step that names no inputs, becomes every earlier
+        step) and ``"needs"``: the names of the steps it depends on (through products it takes or
+        ``after``), in pipeline order.
+
+    Raises
+    ------
+    PipelineError
+        When the file is missing or not valid YAML; it has no list of ``steps``; a step has no
+        ``notebook`` or an unknown key; ``after`` is neither a list nor ``all`` or names a step that is
+        not earlier; a step name or product name is used twice; ``when`` names no pipeline input; a
+        step input is neither a pipeline input nor a product of an earlier step; or a product lacks
+        exactly ``param`` and ``path``.
     """
     path = Path(path)
     if not path.is_file():
@@ -109,8 +130,21 @@ def load_pipeline(path) -> dict:
 def drop_unused_steps(spec: dict, inputs) -> tuple[dict, list]:
     """Leave out the steps tied by ``when: <input>`` to an optional input that was not given.
 
-    Returns the specification without them (later steps no longer wait for them and get None for their
-    products) and the names of the steps left out, with the reason, for ``run.json``.
+    Parameters
+    ----------
+    spec : dict
+        A specification from :func:`load_pipeline`.
+    inputs : iterable of str
+        The names of the inputs given (e.g. the keys of the ``--input`` dict).
+
+    Returns
+    -------
+    spec : dict
+        The specification without those steps, their names removed from the other steps' ``needs`` and
+        ``after`` (later steps no longer wait for them and get None for their products); ``spec``
+        itself, unchanged, when no step is left out. The input ``spec`` is not modified.
+    skipped : list of dict
+        ``{"name", "notebook", "reason"}`` per step left out, in pipeline order, for ``run.json``.
     """
     given = set(inputs)
     gone = {s["name"] for s in spec["steps"] if s.get("when") and s["when"] not in given}
@@ -126,11 +160,26 @@ def drop_unused_steps(spec: dict, inputs) -> tuple[dict, list]:
 def notebook_parameters(notebook) -> dict:
     """Return the parameters a notebook declares in its cell tagged ``parameters``.
 
+    Parameters
+    ----------
+    notebook : str or path-like
+        The ``.ipynb`` file, read as JSON (no kernel is started). Only the first code cell tagged
+        ``parameters`` is read, and in it only plain assignments to one name (``x = ...`` or
+        ``x: T = ...``).
+
     Returns
     -------
     dict
         ``name -> {"name", "default", "inferred_type_name", "help"}`` in cell order, where
-        ``default`` is the source text of the value and ``help`` the comment on the same line.
+        ``default`` is the source text of the value, ``inferred_type_name`` the annotation's text,
+        else the type name of the literal value (``"None"`` when the value is not a literal), and
+        ``help`` the comment on the line where the assignment ends (``""`` when none). Empty when no
+        cell is tagged ``parameters``.
+
+    Raises
+    ------
+    PipelineError
+        When the notebook cannot be read or is not JSON, or the parameters cell is not valid Python.
     """
     notebook = Path(notebook)
     try:
@@ -170,9 +219,37 @@ def notebook_parameters(notebook) -> dict:
 def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, overrides: dict) -> list:
     """Resolve every step's parameters (without running) and check them; return the step plans.
 
-    Each plan has ``step``, ``notebook`` and ``params``, where a product parameter is
-    ``("product", name, relative path)``, an input parameter ``("input", source)`` and
-    ``output_dir`` left as None for the runner to fill in.
+    Parameters
+    ----------
+    spec : dict
+        A specification from :func:`load_pipeline` (after :func:`drop_unused_steps`).
+    root : str or path-like
+        The project root; step notebooks are relative to it.
+    instrument, wave : str
+        Given to each step that declares an ``instrument`` or ``wave`` parameter and whose pipeline
+        entry does not fix it.
+    inputs : dict
+        ``{input name: path}`` from ``--input``.
+    overrides : dict
+        ``{"param": value}`` or ``{"step.param": value}`` from ``--set``. ``step.param`` sets that
+        step's parameter; a bare ``param`` sets it in every step that declares it. Overrides win over
+        fixed and runner parameters; product and input wiring wins over overrides.
+
+    Returns
+    -------
+    list of dict
+        One plan per step, in pipeline order: ``"step"`` (its specification), ``"notebook"`` (absolute
+        Path) and ``"params"``, where a product parameter is ``("product", name, relative path)``, an
+        input parameter ``("input", source)`` and ``output_dir`` left as None for the runner to fill in.
+
+    Raises
+    ------
+    PipelineError
+        When an input is unknown to the pipeline, a required input is missing, an input file does not
+        exist, a step's notebook is missing, or its parameters cell cannot be read.
+    UnknownParameterError
+        When a step would receive a parameter its parameters cell does not declare, or an override
+        matches no parameter of any step.
     """
     root = Path(root)
     unknown_inputs = set(inputs) - set(spec["inputs"])
@@ -217,7 +294,21 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
 
 
 def downstream(spec: dict, names) -> set:
-    """Return the named steps and every step that depends on them, directly or not."""
+    """Return the named steps and every step that depends on them, directly or not.
+
+    Parameters
+    ----------
+    spec : dict
+        A specification from :func:`load_pipeline` (``needs`` filled in; steps depend only on earlier
+        ones, so one pass in pipeline order finds them all).
+    names : iterable of str
+        The step names to start from.
+
+    Returns
+    -------
+    set of str
+        ``names`` and the names of all steps downstream of them.
+    """
     out = set(names)
     for step in spec["steps"]:
         if out & set(step["needs"]):
@@ -228,9 +319,27 @@ def downstream(spec: dict, names) -> set:
 def select_steps(spec: dict, *, from_step=None, only=None) -> tuple[set, set]:
     """Split the steps for ``--from``/``--only``: ``(run, take_from_latest)``; the rest are skipped.
 
-    ``--from STEP`` runs STEP and every step after it in the pipeline's order; ``--only STEP``
-    runs STEP alone. Steps before it are taken from the latest run; with ``--only``, the steps
-    after it are skipped.
+    Parameters
+    ----------
+    spec : dict
+        A specification from :func:`load_pipeline`.
+    from_step : str, optional
+        ``--from STEP`` (default None): run STEP and every step after it in the pipeline's order.
+    only : str, optional
+        ``--only STEP`` (default None): run STEP alone.
+
+    Returns
+    -------
+    run : set of str
+        The steps to run (all of them when neither option is given).
+    take_from_latest : set of str
+        The steps before STEP, whose products are taken from the latest run (empty when neither
+        option is given). With ``--only``, the steps after STEP are in neither set: they are skipped.
+
+    Raises
+    ------
+    PipelineError
+        When the named step does not exist, or both options are given.
     """
     order = [s["name"] for s in spec["steps"]]
     for flag, name in (("--from", from_step), ("--only", only)):
@@ -246,7 +355,30 @@ def select_steps(spec: dict, *, from_step=None, only=None) -> tuple[set, set]:
 
 
 def describe_steps(spec: dict, *, root) -> list[dict]:
-    """Return, per step, its notebook, dependencies, parameters (default, help, fixed value), inputs and products."""
+    """Return, per step, its notebook, dependencies, parameters (default, help, fixed value), inputs and products.
+
+    Parameters
+    ----------
+    spec : dict
+        A specification from :func:`load_pipeline`.
+    root : str or path-like
+        The project root; step notebooks are relative to it.
+
+    Returns
+    -------
+    list of dict
+        One per step, in pipeline order: ``"name"``, ``"notebook"`` (as in the YAML), ``"needs"``,
+        ``"parameters"``, ``"inputs"`` (``{param: source}``) and ``"products"`` (``{product: path}``).
+        ``"parameters"`` lists the notebook's declared parameters that are not wired to an input or
+        product, each ``{"name", "default", "help", "fixed", "set_by"}``, where ``fixed`` is the value
+        the pipeline gives (else None) and ``set_by`` is ``"pipeline"``, ``"runner"`` (``wave``,
+        ``output_dir``, ``instrument``) or ``"notebook"``. A missing notebook gives no parameters.
+
+    Raises
+    ------
+    PipelineError
+        When a step's notebook exists but cannot be read, or its parameters cell is not valid Python.
+    """
     root = Path(root)
     out = []
     for step in spec["steps"]:
@@ -264,7 +396,23 @@ def describe_steps(spec: dict, *, root) -> list[dict]:
 
 
 def format_steps(spec: dict, described: list[dict]) -> str:
-    """The text ``cmlkit steps`` prints."""
+    """The text ``cmlkit steps`` prints.
+
+    Parameters
+    ----------
+    spec : dict
+        A specification from :func:`load_pipeline` (its ``name``, optional ``description`` and
+        ``inputs`` are shown).
+    described : list of dict
+        The steps, as returned by :func:`describe_steps`.
+
+    Returns
+    -------
+    str
+        The pipeline's name and description, its inputs (required or optional, with help), then each
+        numbered step with its notebook, the steps it waits for, its inputs, products and ``--set``
+        parameters with their fixed value, default or "set by the runner". No final newline.
+    """
     lines = [f"pipeline {spec['name']}: {spec.get('description', '').strip()}".rstrip(": "), "", "inputs (--input NAME=PATH):"]
     for name, meta in spec["inputs"].items():
         meta = meta or {}
