@@ -238,8 +238,8 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
     Returns
     -------
     list of dict
-        One plan per step, in pipeline order: ``"step"`` (its specification), ``"notebook"`` (absolute
-        Path) and ``"params"``, where a product parameter is ``("product", name, relative path)``, an
+        One plan per step, in pipeline order: ``"step"`` (its specification), ``"notebook"`` (``root``
+        joined with the notebook's path) and ``"params"``, where a product parameter is ``("product", name, relative path)``, an
         input parameter ``("input", source)`` and ``output_dir`` left as None for the runner to fill in.
 
     Raises
