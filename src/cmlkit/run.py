@@ -68,7 +68,23 @@ def _utc_now():
 
 
 def new_run_dir(base: Path, git: dict) -> tuple[str, Path]:
-    """Create and return a fresh run folder (never reusing an existing one)."""
+    """Create and return a fresh run folder (never reusing an existing one).
+
+    Parameters
+    ----------
+    base : Path
+        The pipeline's runs folder (``outputs/<instrument>/<wave>/<pipeline>``); created if missing.
+    git : dict
+        The repository state, as returned by :func:`cmlkit.run_cache.git_state` (``"sha"``, ``"dirty"``).
+
+    Returns
+    -------
+    run_id : str
+        ``<UTC time YYYYmmddTHHMMSSZ>_<first 7 characters of the sha, or "nogit">``, with ``_dirty`` when
+        the tree has uncommitted changes, and ``-2``, ``-3``, ... when that folder already exists.
+    path : Path
+        The new, empty folder ``base / run_id``.
+    """
     stamp = _utc_now().strftime("%Y%m%dT%H%M%SZ")
     run_id = f"{stamp}_{(git['sha'] or 'nogit')[:7]}" + ("_dirty" if git["dirty"] else "")
     candidate, k = run_id, 1
@@ -88,6 +104,11 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
                  tty: bool | None = False) -> Path:
     """Run a pipeline and return its run folder.
 
+    The run folder is ``<outputs_root>/<instrument>/<wave>/<pipeline name>/<run_id>`` (see
+    :func:`new_run_dir`); its ``run.json`` is rewritten as the run goes and says ``ok``, ``failed`` or
+    ``interrupted`` at the end. When every step ended ``ok`` or ``reused``, the pipeline's ``LATEST``
+    file is set to this run.
+
     Parameters
     ----------
     pipeline : path-like
@@ -101,11 +122,16 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     outputs_root : path-like, optional
         Defaults to ``<root>/outputs``.
     root : path-like, optional
-        Project root (notebooks run with it as working directory).
+        Project root (notebooks run with it as working directory); default: found from the working
+        directory (:func:`cmlkit.instrument.find_root`).
+    kernel_name : str
+        Jupyter kernel each step runs in (default ``"python3"``).
+    echo : callable
+        Where progress lines go when there are no bars (default ``print``).
     force : bool
-        Execute every step even where an earlier run's products could be reused.
+        Execute every step even where an earlier run's products could be reused (default False).
     force_steps : iterable of str
-        Execute these steps even where their products could be reused.
+        Execute these steps even where their products could be reused (default ``()``).
     from_step, only : str, optional
         Execute this step and those after it (``from_step``) or this step alone (``only``), taking the
         earlier steps' products from the latest run that finished them.
@@ -115,9 +141,28 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     tty : bool, optional
         Progress bars on stderr (None: when stderr is a terminal; default off, lines through ``echo``).
 
+    Returns
+    -------
+    Path
+        The run folder.
+
     Raises
     ------
-    PipelineError, UnknownParameterError, StepFailedError, RunInterrupted
+    PipelineError
+        When the pipeline or its inputs do not check out (see :func:`cmlkit.run_graph.load_pipeline`,
+        :func:`cmlkit.run_graph.plan_run`, :func:`cmlkit.run_graph.select_steps`), a ``force_steps`` name
+        is not a step, ``from_step``/``only`` need products no earlier run finished, or the steps'
+        dependencies form a cycle.
+    UnknownParameterError
+        When a parameter or override is not declared by the notebook it would go to.
+    InstrumentError
+        When ``instrument``/``wave`` (or an input's instrument) is unknown, or no project root is found.
+    IngestError
+        When an input tied to an instrument does not have that instrument's header.
+    StepFailedError
+        When a step fails; the run is marked ``failed`` and the partial notebook kept.
+    RunInterrupted
+        On Ctrl-C or SIGTERM: every kernel is stopped and the run marked ``interrupted``.
     """
     root = find_root(root)
     spec = load_pipeline(pipeline)
@@ -500,6 +545,13 @@ def _write_json(path, record):
 
 
 def main_echo(text):
+    """Print a progress line to stderr at once (the ``echo`` the command line gives :func:`run_pipeline`).
+
+    Parameters
+    ----------
+    text : str
+        The line, without its newline.
+    """
     print(text, file=sys.stderr, flush=True)
 
 
