@@ -170,6 +170,15 @@ def _cmd_waves_runs(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Build the ``cmlkit`` argument parser and its subcommands.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        The parser (``prog="cmlkit"``) with the subcommands ``synth``, ``run``, ``steps``, ``ingest``,
+        ``frame``, ``xlsform export|import``, ``sample replace`` and ``waves diff|runs``, one required;
+        each sets ``func`` to the function that carries it out.
+    """
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synth", help="write a synthetic wave with ground truth")
@@ -250,6 +259,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """Run the ``cmlkit`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments, without the program name (default None: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        The exit status: 0 on success; 2 after an expected failure (a :class:`~cmlkit.errors.CmlkitError`),
+        printed to stderr as one line ``cmlkit: error: ...``; 130 after Ctrl-C or SIGTERM, printed as
+        ``cmlkit: interrupted`` with the run folder where there is one.
+
+    Raises
+    ------
+    SystemExit
+        From argparse: status 2 on invalid arguments, 0 after ``--help``.
+
+    Notes
+    -----
+    Any other exception is a bug and propagates with its traceback.
+    """
     args = build_parser().parse_args(argv)
     try:
         args.func(args)
