@@ -270,8 +270,9 @@ def main(argv=None) -> int:
     -------
     int
         The exit status: 0 on success; 2 after an expected failure (a :class:`~cmlkit.errors.CmlkitError`),
-        printed to stderr as one line ``cmlkit: error: ...``; 130 after Ctrl-C or SIGTERM, printed as
-        ``cmlkit: interrupted`` with the run folder where there is one.
+        printed to stderr as one line ``cmlkit: error: ...``; 130 after a ``KeyboardInterrupt`` (Ctrl-C,
+        or SIGTERM during ``run``), printed as ``cmlkit: interrupted`` followed by its message, if any
+        (for ``run``, the steps stopped and the run folder).
 
     Raises
     ------
