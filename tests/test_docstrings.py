@@ -93,14 +93,10 @@ ALLOWED_MISSING = {
     'share_intervals': {'units', 'check_bounds'},
     # active on issue #14
     'summary': {'item_response', 'choice_shares', 'findings_markdown'},
-    # active on issue #19
-    'synthetic.users': {'summarise_population', 'make_user_wave'},
     # active on issue #14
     'tables': {'neutralise_formulas', 'write_csv', 'write_parquet', 'write_table', 'read_table', 'column_format', 'format_sheet', 'write_xlsx', 'write_findings_xlsx', 'freeze_xlsx', 'write_text', 'write_json'},
     # active on issue #17
     'text_repair': {'loose', 'strip_accents', 'arrow_strings', 'map_unique', 'fix_mojibake', 'repair_mojibake', 'parse_number_text', 'fmt_number'},
-    # active on issue #19
-    'synthetic.user_coverage': {'population', 'replicate', 'coverage_study', 'summarise'},
     # active on issue #19
     'user_findings': {'derive_indicators', 'with_columns', 'attach_models', 'satisfaction_rows', 'publishable', 'before_after', 'service_gap', 'item_shares', 'before_after_table', 'group_rows', 'gap_figure_table'},
     # active on issue #19

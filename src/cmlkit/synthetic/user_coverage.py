@@ -31,7 +31,28 @@ TARGETS = ("sat_overall_score", "sat_overall_satisfied")
 
 
 def population(*, n_community: int = 480, wave_year: int, seed: int = 2025) -> dict:
-    """The fixed population: in-scope libraries (latent state), their users, true values and age counts."""
+    """The fixed population: in-scope libraries (latent state), their users, true values and age counts.
+
+    Parameters
+    ----------
+    n_community : int, default 480
+        Community managed libraries in the synthetic frame (:func:`cmlkit.synthetic.make_frame`).
+    wave_year : int
+        Year of fieldwork.
+    seed : int, default 2025
+        Seeds four independent streams (frame, libraries, users, response propensity).
+
+    Returns
+    -------
+    dict
+        ``"scope"``: the in-scope libraries of the frame; ``"libraries"``: their simulated latent state
+        (:func:`cmlkit.synthetic.simulate_libraries`); ``"users"``: every user
+        (:func:`cmlkit.synthetic.users.simulate_user_population`, with ``response_id`` = ``user_key``);
+        ``"truth"``: ``{"sat_overall_score", "sat_overall_satisfied"}``, the population's mean overall
+        satisfaction (1-5) and share satisfied or very satisfied; ``"propensity"``: each in-scope
+        library's chance of answering the library questionnaire; ``"counts"``: ``library_id,
+        active_users``; ``"ages"``: ``age_band, users``.
+    """
     ss = np.random.SeedSequence(seed)
     r_frame, r_lib, r_users, r_resp = (np.random.default_rng(s) for s in ss.spawn(4))
     frame = syn.make_frame(n_community, random_state=r_frame)
@@ -57,7 +78,27 @@ def _estimates(des: D.Design) -> dict:
 
 
 def replicate(pop: dict, rng, *, visits_per_month: dict, year: int) -> dict:
-    """One replication: library response, library weights, intercept sample, the four analyses."""
+    """One replication: library response, library weights, intercept sample, the four analyses.
+
+    Parameters
+    ----------
+    pop : dict
+        The population, as returned by :func:`population`.
+    rng : numpy.random.Generator
+        Draws which libraries answer and the intercept sample (advanced in place).
+    visits_per_month : dict
+        ``visit_frequency`` choice -> visits a month (for :func:`cmlkit.user_weights.user_weights`).
+    year : int
+        Year of the library weighting and of fieldwork (the intercept survey starts on 3 March).
+
+    Returns
+    -------
+    dict
+        ``"two_stage"``, ``"ignoring_clustering"``, ``"two_stage_no_age_raking"`` and
+        ``"no_visit_adjustment"``, each ``{target: (estimate, se, ci_low, ci_high)}`` for the targets
+        ``sat_overall_score`` and ``sat_overall_satisfied``; ``"n_users"`` and ``"n_libraries"``: the size
+        of the intercept sample.
+    """
     libs = pop["libraries"]
     responded = rng.random(len(libs)) < pop["propensity"]
     lib_resp = libs.loc[responded, ["library_id", "opening_hours"]].assign(response_id=lambda t: t["library_id"])
@@ -76,7 +117,28 @@ def replicate(pop: dict, rng, *, visits_per_month: dict, year: int) -> dict:
 
 def coverage_study(*, replications: int = 200, seed: int = 2025, n_community: int = 480, wave_year: int,
                    visits_per_month: dict) -> tuple[pd.DataFrame, dict]:
-    """Run the replications; return one row per replication x analysis x target and the population truth."""
+    """Run the replications; return one row per replication x analysis x target and the population truth.
+
+    Parameters
+    ----------
+    replications : int, default 200
+        Number of replications.
+    seed : int, default 2025
+        Seeds the population (:func:`population`) and, through ``[seed, 1]``, the replications.
+    n_community : int, default 480
+        Community managed libraries in the synthetic frame.
+    wave_year : int
+        Year of fieldwork.
+    visits_per_month : dict
+        ``visit_frequency`` choice -> visits a month.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        Columns ``replication, analysis, target, estimate, se, ci_low, ci_high, n_users, n_libraries``.
+    truth : dict
+        The population values, ``{"sat_overall_score", "sat_overall_satisfied"}``.
+    """
     pop = population(n_community=n_community, wave_year=wave_year, seed=seed)
     rng = np.random.default_rng([seed, 1])
     rows = []
@@ -90,7 +152,25 @@ def coverage_study(*, replications: int = 200, seed: int = 2025, n_community: in
 
 
 def summarise(results: pd.DataFrame, truth: dict) -> pd.DataFrame:
-    """Coverage (with Monte Carlo SE), bias, mean SE against the replication SD, mean interval width."""
+    """Coverage (with Monte Carlo SE), bias, mean SE against the replication SD, mean interval width.
+
+    Parameters
+    ----------
+    results : pandas.DataFrame
+        The replications, as returned by :func:`coverage_study`.
+    truth : dict
+        ``target -> population value``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per analysis x target, in order of first appearance, with columns ``analysis, target,
+        coverage`` (share of intervals holding the truth, bounds included), ``replications, truth,
+        mean_estimate, sd_estimate`` (SD of the estimates across replications), ``mean_se,
+        mean_ci_width, mean_users, mean_libraries, mc_se`` (``sqrt(coverage (1 - coverage) /
+        replications)``), ``bias`` (``mean_estimate - truth``) and ``se_over_sd`` (``mean_se /
+        sd_estimate``).
+    """
     t = results.assign(truth=results["target"].map(truth))
     t["covered"] = (t["ci_low"] <= t["truth"]) & (t["truth"] <= t["ci_high"])
     g = t.groupby(["analysis", "target"], sort=False)

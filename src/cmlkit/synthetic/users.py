@@ -193,7 +193,22 @@ def intercept_sample(population: pd.DataFrame, libraries: pd.Series, *, forms_pe
 
 
 def summarise_population(population: pd.DataFrame) -> dict:
-    """True population values the survey estimates (mean overall satisfaction, share satisfied, age counts)."""
+    """True population values the survey estimates (mean overall satisfaction, share satisfied, age counts).
+
+    Parameters
+    ----------
+    population : pandas.DataFrame
+        Output of :func:`simulate_user_population` (``library_id, sat_overall, age_band,
+        visit_frequency`` are used).
+
+    Returns
+    -------
+    dict
+        ``"users"`` and ``"libraries"`` (counts); ``"sat_overall_score"``: mean of ``sat_overall`` scored
+        1 (very dissatisfied) to 5 (very satisfied); ``"sat_overall_satisfied"``: share scoring 4 or 5;
+        ``"age_band_users"`` and ``"visit_frequency_users"``: users per age band and per visit frequency,
+        sorted by name.
+    """
     score = population["sat_overall"].map({n: i + 1 for i, n in enumerate(SAT_NAMES)})
     return {"users": int(len(population)), "libraries": int(population["library_id"].nunique()),
             "sat_overall_score": float(score.mean()), "sat_overall_satisfied": float((score >= 4).mean()),
@@ -223,7 +238,38 @@ def make_user_wave(out_dir, *, seed: int = 20250301, wave: str | None = None, pl
 
     Reads ``truth/library_population.csv`` (latent state; ``responded``) from ``out_dir`` and writes the
     files listed in the module docstring (every response in each platform's layout) for the wave's instrument
-    answered per user (none, and nothing written, when the wave fields no such questionnaire). Returns the manifest entries (also merged into ``manifest.json``).
+    answered per user (none, and nothing written, when the wave fields no such questionnaire).
+
+    Parameters
+    ----------
+    out_dir : str or path-like
+        The synthetic wave's folder (with ``exports/`` and ``truth/``).
+    seed : int, default 20250301
+        Seeds the user population, the intercept sample, the raw export and the injected errors (through
+        ``[seed, 19]``).
+    wave : str, optional
+        Wave id ``YYYYwN`` whose user instrument is used (default None: the first wave on disk).
+    platforms : tuple of str, default ("singleheader", "surveymonkey")
+        Export layouts written, each with every response.
+    inject : bool, default True
+        Inject data errors (rates :data:`USER_RATES`) and paper forms keyed twice
+        (:data:`PAPER_DUPLICATE_RATE`); False writes clean exports.
+    users_per_hour : float, default 10.0
+        Mean active users per weekly opening hour (:func:`simulate_user_population`).
+
+    Returns
+    -------
+    dict
+        The wave's manifest, as merged into and written back to ``manifest.json``: ``"files"`` gains
+        ``<instrument>_<platform>`` -> export path relative to ``out_dir``, and ``n_user_responses``,
+        ``n_<instrument>_genuine`` (users sampled), ``n_<instrument>_rows`` (rows in the export),
+        ``n_<instrument>_errors`` and ``n_user_population`` are set. When the wave fields no user
+        questionnaire, the manifest as read (``{}`` when there is none), unchanged.
+
+    Raises
+    ------
+    FileNotFoundError
+        When ``truth/library_population.csv`` is missing from ``out_dir``.
     """
     out = Path(out_dir)
     wave = wave or waves.first_wave()
