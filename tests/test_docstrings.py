@@ -98,8 +98,6 @@ ALLOWED_MISSING = {
     # active on issue #17
     'text_repair': {'loose', 'strip_accents', 'arrow_strings', 'map_unique', 'fix_mojibake', 'repair_mojibake', 'parse_number_text', 'fmt_number'},
     # active on issue #19
-    'user_findings': {'derive_indicators', 'with_columns', 'attach_models', 'satisfaction_rows', 'publishable', 'before_after', 'service_gap', 'item_shares', 'before_after_table', 'group_rows', 'gap_figure_table'},
-    # active on issue #19
     'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
     # active on issue #17
     'validate': {'load_rules'},

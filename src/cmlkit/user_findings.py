@@ -40,7 +40,29 @@ DERIVATIONS = {"score": _derive_score, "score_at_least": _derive_score_at_least}
 
 
 def derive_indicators(data: pd.DataFrame, spec: dict, *, instrument) -> pd.DataFrame:
-    """User-level indicator columns from ``spec["indicators"]`` (row-aligned with ``data``)."""
+    """User-level indicator columns from ``spec["indicators"]`` (row-aligned with ``data``).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        Clean user responses.
+    spec : dict
+        The research specification; each entry of ``spec["indicators"]`` has ``derive: {kind: rule}``
+        with kind ``score`` (rule: a question; the indicator is the score of its answer) or
+        ``score_at_least`` (rule: ``{question, min}``; 1.0 when the score is at least ``min``, else 0.0).
+    instrument : Instrument
+        Where each choice's ``score`` comes from; answers without a score give NaN.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One float column per indicator, in the specification's order, on a fresh ``RangeIndex``.
+
+    Raises
+    ------
+    KeyError
+        When an indicator's ``derive`` names an unknown kind, or a question is not a column of ``data``.
+    """
     out = {}
     for name, ind in spec["indicators"].items():
         (kind, rule), = ind["derive"].items()
@@ -49,14 +71,50 @@ def derive_indicators(data: pd.DataFrame, spec: dict, *, instrument) -> pd.DataF
 
 
 def with_columns(design: D.Design, extra: pd.DataFrame) -> D.Design:
-    """The design with extra row-aligned columns (replacing same-named ones)."""
+    """The design with extra row-aligned columns (replacing same-named ones).
+
+    Parameters
+    ----------
+    design : Design
+        The survey design; left unchanged.
+    extra : pandas.DataFrame
+        Columns aligned by position with ``design.data`` (its index is ignored).
+
+    Returns
+    -------
+    Design
+        A new design whose ``data`` is ``design.data`` without the columns ``extra`` replaces, then
+        ``extra``'s columns appended; every other field is the same.
+    """
     extra = extra.reset_index(drop=True)
     data = pd.concat([design.data.drop(columns=[c for c in extra if c in design.data]), extra], axis=1)
     return D.Design(**{**design.__dict__, "data": data})
 
 
 def attach_models(design: D.Design, clusters: pd.DataFrame | None, *, column: str = "model") -> D.Design:
-    """Add each user's library's governance model (cluster name from notebook 40; "not clustered" when absent)."""
+    """Add each user's library's governance model (cluster name from notebook 40; "not clustered" when absent).
+
+    Parameters
+    ----------
+    design : Design
+        The users' design (``library_id`` in its data).
+    clusters : pandas.DataFrame or None
+        ``library_id`` and the cluster's name in the first of the columns ``name``, ``cluster_name``,
+        ``cluster`` it has (the first row per library is used). None or empty: every user is
+        "not clustered".
+    column : str, default "model"
+        The column added (replaced when present).
+
+    Returns
+    -------
+    Design
+        The design with ``column``: the model name as a string, "not clustered" for libraries without one.
+
+    Raises
+    ------
+    StopIteration
+        When ``clusters`` has rows but none of the name columns.
+    """
     if clusters is None or not len(clusters):
         model = pd.Series("not clustered", index=design.data.index)
     else:
@@ -68,7 +126,33 @@ def attach_models(design: D.Design, clusters: pd.DataFrame | None, *, column: st
 
 def satisfaction_rows(design: D.Design, spec: dict, *, by=("type", "model"), wave: str = "", k: int | None = None,
                       min_libraries: int = 3) -> pd.DataFrame:
-    """Satisfaction estimates overall and by each breakdown, with disclosure control on responses and libraries."""
+    """Satisfaction estimates overall and by each breakdown, with disclosure control on responses and libraries.
+
+    Parameters
+    ----------
+    design : Design
+        The users' design, with the indicator columns (:func:`derive_indicators`), ``library_id`` and the
+        breakdown columns.
+    spec : dict
+        The research specification; each entry of ``spec["indicators"]`` gives its ``label`` and ``kind``
+        (``mean`` or ``proportion``, :func:`cmlkit.findings.estimate_rows`).
+    by : tuple of str, default ("type", "model")
+        Breakdowns.
+    wave : str, default ""
+        Written to the ``wave`` column.
+    k : int, optional
+        Smallest publishable base (default None: ``k`` of ``research/disclosure.yml``).
+    min_libraries : int, default 3
+        Smallest number of libraries a published cell may hold.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per indicator overall and per domain of each breakdown, columns
+        :data:`USER_FINDING_COLUMNS`: ``base_libraries`` is the number of distinct libraries in the domain
+        (of all users for the ``all`` row), and suppressed rows have no estimate or interval (see
+        :func:`publishable`).
+    """
     parts = [F.estimate_rows(design, name, label=ind["label"], section="users", kind=ind["kind"], by=by, wave=wave)
              for name, ind in spec["indicators"].items()]
     rows = pd.concat(parts, ignore_index=True)
@@ -79,7 +163,25 @@ def satisfaction_rows(design: D.Design, spec: dict, *, by=("type", "model"), wav
 
 
 def publishable(rows: pd.DataFrame, *, k: int | None = None, min_libraries: int = 3) -> pd.DataFrame:
-    """Primary and secondary suppression where a cell has fewer than k responses or fewer than ``min_libraries`` libraries."""
+    """Primary and secondary suppression where a cell has fewer than k responses or fewer than ``min_libraries`` libraries.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Estimate rows with ``indicator``, ``breakdown``, ``base_n``, ``base_libraries`` and, for shares,
+        ``numerator_n``.
+    k : int, optional
+        Smallest publishable base (default None: ``k`` of ``research/disclosure.yml``).
+    min_libraries : int, default 3
+        A cell with fewer libraries is suppressed as if its base were 0.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows after :func:`cmlkit.disclosure.suppress` (primary, numerator when ``numerator_n`` is
+        present, and secondary suppression within each indicator x breakdown), ``suppressed`` and
+        ``suppression`` added, keeping only the columns of :data:`USER_FINDING_COLUMNS` it has, in that order.
+    """
     k = int(disclosure.load_rules()["k"] if k is None else k)
     t = rows.assign(_n=np.where(rows["base_libraries"] >= min_libraries, rows["base_n"], 0),
                     _group=rows["indicator"] + "|" + rows["breakdown"])
@@ -89,7 +191,29 @@ def publishable(rows: pd.DataFrame, *, k: int | None = None, min_libraries: int 
 
 def before_after(design: D.Design, *, question: str = "compare_before", among: dict | None = None, k: int | None = None,
                  min_libraries: int = 3) -> pd.DataFrame:
-    """Shares better / same / worse / don't know among users who used the library before the transfer (logit intervals)."""
+    """Shares better / same / worse / don't know among users who used the library before the transfer (logit intervals).
+
+    Parameters
+    ----------
+    design : Design
+        The users' design.
+    question : str, default "compare_before"
+        The categorical question; users without an answer are left out of the base.
+    among : dict, optional
+        ``column -> value`` conditions defining the domain, all of which must hold (default None:
+        ``{"used_before": "yes"}``).
+    k : int, optional
+        Smallest publishable base (default None: ``k`` of ``research/disclosure.yml``).
+    min_libraries : int, default 3
+        Smallest number of libraries the answering users may come from.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per answer given, sorted by answer name: ``answer, estimate, ci_low, ci_high, base_n``
+        (users in the domain who answered), ``base_libraries`` (their libraries), ``suppressed,
+        suppression`` (:func:`publishable`).
+    """
     among = among or {"used_before": "yes"}
     dom = np.ones(design.n, dtype=bool)
     for col, val in among.items():
@@ -113,6 +237,22 @@ def service_gap(user_design: D.Design, library_design: D.Design, services: list)
     in the last 12 months), ``uptake_where_offered`` (users using it among those whose library offers it) and
     ``used_not_offered`` (users reporting use where their library says it does not offer it: a sign of
     misunderstanding or an offer the library did not report). All from the user design, except the first.
+
+    Parameters
+    ----------
+    user_design : Design
+        The users' design, with ``library_id`` and ``services_used__<service>`` (0/1).
+    library_design : Design
+        The libraries' design, with ``library_id`` and ``services__<service>`` (0/1); a user's library
+        offer is read from the first row of their library.
+    services : list of str
+        The services, in the order of the rows.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``service`` and the five shares above, plus ``users_n``: the users with an answer on any of the
+        services (the same in every row).
     """
     lib = library_design.data.drop_duplicates("library_id").set_index("library_id")
     offered_cols = [f"services__{s}" for s in services]
@@ -138,27 +278,90 @@ def service_gap(user_design: D.Design, library_design: D.Design, services: list)
 
 
 def item_shares(design: D.Design, *, instrument, items=SAT_ITEMS) -> pd.DataFrame:
-    """Weighted share of each satisfaction level per item ("don't use" left out), for the Likert figure."""
+    """Weighted share of each satisfaction level per item ("don't use" left out), for the Likert figure.
+
+    Parameters
+    ----------
+    design : Design
+        The users' design (its weights are used).
+    instrument : Instrument
+        Where each item's levels, labels and scores come from.
+    items : list of str, default SAT_ITEMS
+        The satisfaction questions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per item; one column per scored level (by label, in the questionnaire's order), the shares
+        among users with a scored answer, and ``n``, their unweighted count (:func:`cmlkit.findings.likert_shares`).
+    """
     return F.likert_shares(design.data, items, instrument=instrument, weights=design.weights)
 
 
 def before_after_table(ba: pd.DataFrame, *, instrument, question: str = "compare_before",
                        row: str = "Users who used the library before") -> pd.DataFrame:
-    """The before/after shares as one row of labelled columns in the questionnaire's order (for a stacked bar)."""
+    """The before/after shares as one row of labelled columns in the questionnaire's order (for a stacked bar).
+
+    Parameters
+    ----------
+    ba : pandas.DataFrame
+        The output of :func:`before_after` (``answer``, ``estimate``).
+    instrument : Instrument
+        Where the choices of ``question`` and their labels come from.
+    question : str, default "compare_before"
+        The question whose choices give the columns.
+    row : str, default "Users who used the library before"
+        The row's label (the index).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row; one column per choice label, in the questionnaire's order, holding its estimate (0.0 for
+        a choice nobody gave and for a suppressed one).
+    """
     labels = {c["name"]: c["label"] for c in instrument.choices(question)}
     shares = ba.set_index("answer")["estimate"].reindex(list(labels)).fillna(0.0)
     return shares.rename(labels).to_frame(row).T
 
 
 def group_rows(rows: pd.DataFrame, indicator: str) -> pd.DataFrame:
-    """One indicator's breakdown rows (not "all") with domains named by their breakdown ("Type: CR", "Model: …")."""
+    """One indicator's breakdown rows (not "all") with domains named by their breakdown ("Type: CR", "Model: …").
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Estimate rows, e.g. from :func:`satisfaction_rows`.
+    indicator : str
+        The indicator to keep.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of its rows whose ``breakdown`` is not ``all``, ``domain`` rewritten as
+        ``"<Breakdown capitalised>: <domain>"``, on a fresh ``RangeIndex``.
+    """
     t = rows.loc[(rows["indicator"] == indicator) & (rows["breakdown"] != "all")].copy()
     t["domain"] = t["breakdown"].astype(str).str.capitalize() + ": " + t["domain"].astype(str)
     return t.reset_index(drop=True)
 
 
 def gap_figure_table(gap: pd.DataFrame, *, labels: dict) -> pd.DataFrame:
-    """The gap table indexed by service label, with readable column names for the dumbbell figure."""
+    """The gap table indexed by service label, with readable column names for the dumbbell figure.
+
+    Parameters
+    ----------
+    gap : pandas.DataFrame
+        The output of :func:`service_gap`.
+    labels : dict
+        Column name -> label; each service is labelled by ``labels["services_used__<service>"]``, else
+        keeps its name.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``gap`` indexed by ``label``, with ``users_using`` renamed ``"users who use it"`` and
+        ``users_with_offer`` renamed ``"users whose library offers it"``; other columns unchanged.
+    """
     names = gap["service"].map({s: labels.get(f"services_used__{s}", s) for s in gap["service"]})
     return gap.assign(label=names.to_numpy()).set_index("label").rename(
         columns={"users_using": "users who use it", "users_with_offer": "users whose library offers it"})
