@@ -239,8 +239,9 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
     -------
     list of dict
         One plan per step, in pipeline order: ``"step"`` (its specification), ``"notebook"`` (``root``
-        joined with the notebook's path) and ``"params"``, where a product parameter is ``("product", name, relative path)``, an
-        input parameter ``("input", source)`` and ``output_dir`` left as None for the runner to fill in.
+        joined with the notebook's path) and ``"params"``, where a product parameter is
+        ``("product", name, relative path)``, an input parameter ``("input", source)`` and
+        ``output_dir`` left as None for the runner to fill in.
 
     Raises
     ------

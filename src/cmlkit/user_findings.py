@@ -210,9 +210,9 @@ def before_after(design: D.Design, *, question: str = "compare_before", among: d
     Returns
     -------
     pandas.DataFrame
-        One row per answer found in ``question`` (anywhere in the data), sorted by name: ``answer, estimate, ci_low, ci_high, base_n``
-        (users in the domain who answered), ``base_libraries`` (their libraries), ``suppressed,
-        suppression`` (:func:`publishable`).
+        One row per answer found in ``question`` (anywhere in the data), sorted by name: ``answer,
+        estimate, ci_low, ci_high, base_n`` (users in the domain who answered), ``base_libraries``
+        (their libraries), ``suppressed, suppression`` (:func:`publishable`).
     """
     among = among or {"used_before": "yes"}
     dom = np.ones(design.n, dtype=bool)
