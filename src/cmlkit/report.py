@@ -24,17 +24,13 @@ import pandas as pd
 import yaml
 
 from cmlkit import disclosure, indicators, share_intervals
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import CmlkitError, ReportError  # ReportError re-exported: ``report.ReportError``
 from cmlkit.instrument import load_instrument
 
 TEMPLATES = resources.files("cmlkit") / "templates"
 PUBLIC_TOP = ("tables", "figures")
 UNIT_LEVEL_IDS = ("library_id", "response_id")
 RAW_TOKEN = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # variable names inside a sentence  # tables with these columns are unit-level: never in "Other results"  # the report reads products only from these folders (and run.json)
-
-
-class ReportError(CmlkitError):
-    """A run folder that cannot be reported on."""
 
 
 # ---------------------------------------------------------------- formatting
