@@ -85,8 +85,6 @@ ALLOWED_MISSING = {
     'platforms': {'layout'},
     # active on issue #16
     'progress': {'read_progress', 'remaining_s'},
-    # active on issue #14
-    'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
     # active on issue #16
     'run': {'new_run_dir', 'run_pipeline', 'main_echo'},
     # active on issue #16

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cmlkit.report import format_value, UNIT_SUFFIX
+from cmlkit.report_format import format_value, UNIT_SUFFIX
 
 
 def item_response(clean: pd.DataFrame, inst) -> pd.DataFrame:
