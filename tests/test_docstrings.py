@@ -70,8 +70,6 @@ ALLOWED_MISSING = {
     # active on issue #17
     'synthetic.exports': {'write_export'},
     # active on issue #14
-    'figures': {'source_line', 'instrument_labels', 'readable', 'text_outside', 'save_figure', 'plot_response_rates', 'plot_weights', 'plot_heatmap', 'plot_cluster_map', 'plot_balance', 'plot_score_by_tier', 'plot_estimates', 'plot_likert', 'plot_stacked_shares', 'plot_dumbbell', 'plot_pyramid'},
-    # active on issue #14
     'figures_alt': {'alt_share_bars', 'alt_heatmap', 'alt_likert', 'alt_estimates', 'alt_stacked_shares', 'alt_dumbbell', 'alt_pyramid', 'alt_cluster_map', 'alt_response_rates', 'alt_weights', 'alt_balance', 'alt_score_by_tier', 'alt_text'},
     # active on issue #17
     'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},

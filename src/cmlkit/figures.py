@@ -36,18 +36,26 @@ plt.rcParams.update(STYLE)
 
 def plot_share_bars(table: pd.DataFrame, *, label_col: str = "label", share_col: str = "share", n_col: str = "n_answered",
                     title: str = "", xlabel: str = "Share of responding libraries", ax=None):
-    """Horizontal bars of shares (0-1), largest first, each labelled with its percentage.
+    """Horizontal bars of shares (0-1), largest at the top, each labelled with its percentage.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        One row per bar with ``label_col`` and ``share_col``; ``n_col`` (the base) goes in the
-        subtitle.
+        One row per bar with ``label_col`` and ``share_col``; the largest ``n_col`` value (the base)
+        goes in the title.
+    label_col : str, default "label"
+    share_col : str, default "share"
+    n_col : str, default "n_answered"
+    title : str, default ""
+        First title line, followed by "(unweighted, n = base)"; without it the title is "n = base".
+    xlabel : str, default "Share of responding libraries"
     ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
 
     Returns
     -------
     matplotlib.axes.Axes
+        Figure kind ``share_bars``.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.32 * len(table) + 1.2))
@@ -68,7 +76,19 @@ def plot_share_bars(table: pd.DataFrame, *, label_col: str = "label", share_col:
 def plot_response_rates(rates: pd.DataFrame, *, ax=None):
     """Dot plot of response rate by region, one marker per governance type, labelled n/N.
 
-    ``rates`` is :func:`cmlkit.nonresponse.response_rates` output (the 'All' row is drawn as a line).
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        :func:`cmlkit.nonresponse.response_rates` output (``region, type, n, N, rate``); the row
+        whose region is ``All`` is drawn as a dashed vertical line, the others as markers with
+        regions in alphabetical order from the top.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the number of regions).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``response_rates``.
     """
     data = rates.loc[rates["region"] != "All"]
     regions = sorted(data["region"].unique(), reverse=True)
@@ -95,7 +115,31 @@ def plot_response_rates(rates: pd.DataFrame, *, ax=None):
 
 
 def plot_weights(weights, *, ax=None, title: str = "Distribution of survey weights"):
-    """Histogram of survey weights with the Kish design effect in the title."""
+    """Histogram of survey weights with the Kish design effect in the title.
+
+    Parameters
+    ----------
+    weights : array-like
+        The survey weights.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 6 x 3.2 inch figure).
+    title : str, default "Distribution of survey weights"
+        First title line; a second gives n, the design effect and the effective n.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``weights``.
+
+    Notes
+    -----
+    Kish's design effect due to unequal weights is ``n * sum(w**2) / sum(w)**2`` and the effective
+    sample size ``n / deff``. The histogram has ``min(30, max(5, n // 8))`` bins.
+
+    References
+    ----------
+    Kish, L. (1965). *Survey Sampling*. New York: Wiley.
+    """
     w = np.asarray(weights, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
@@ -115,13 +159,25 @@ def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", c
     Parameters
     ----------
     table : pandas.DataFrame
-        Numeric values; rows are drawn top to bottom, each cell labelled with ``fmt``.
+        Numeric values; rows are drawn top to bottom, each finite cell labelled with ``fmt`` (white
+        text below the middle of the colour scale, black above).
+    title : str, default ""
+    xlabel : str, default ""
+    fmt : str, default "{:.0%}"
+        Format of the cell labels.
     cmap : str, default "cividis"
         A perceptually uniform, colour-vision-deficiency-safe colour map.
-    vmin, vmax : float, optional
+    vmin, vmax : float or None, default 0.0 and 1.0
         Colour scale limits (None: the data range).
-    cbar_label : str
+    cbar_label : str, default ""
         Label of the colour bar, whose ticks use the cells' unit (% when ``fmt`` has %).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the table).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``heatmap``.
     """
     values = table.to_numpy(dtype=float)
     if ax is None:
@@ -149,7 +205,23 @@ def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", c
 def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapped by governance features", ax=None):
     """Scatter of 2-D coordinates (e.g. principal coordinates of Gower distances) coloured by cluster.
 
-    Each cluster has its own colour and marker (so the map reads without colour too).
+    Parameters
+    ----------
+    coords : array-like, shape (n, 2)
+        Coordinates of each library.
+    labels : array-like, shape (n,)
+        Cluster of each library; clusters are drawn in sorted order.
+    names : dict, optional
+        Cluster -> name for the legend (default, or when not a dict: the cluster label).
+    title : str, default "Libraries mapped by governance features"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 6.5 x 5 inch figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``cluster_map``. Each cluster has its own colour and marker (so the map reads
+        without colour too); the legend, below the plot, gives each name with its n.
     """
     coords = np.asarray(coords, dtype=float)
     labels = np.asarray(labels)
@@ -172,7 +244,23 @@ def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapp
 def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str = "Case studies against the population", ax=None):
     """Dot plot of standardised differences (sample - population) / SD, one row per variable/category.
 
-    ``balance`` is :func:`cmlkit.sampling.balance` output; a shaded band marks ±``threshold``.
+    Parameters
+    ----------
+    balance : pandas.DataFrame
+        :func:`cmlkit.sampling.balance` output (``variable, category, std_diff``); a row is labelled
+        ``variable: category`` (``variable`` alone when the category is ``""``), the first row at the
+        top.
+    threshold : float, default 0.25
+        Half-width of the shaded band; points within it are circles, points beyond it diamonds in
+        another colour.
+    title : str, default "Case studies against the population"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``balance``.
     """
     t = balance.assign(label=[f"{v}: {c}" if c != "" else str(v) for v, c in zip(balance["variable"], balance["category"])])
     t = t.iloc[::-1]
@@ -192,7 +280,25 @@ def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str =
 
 
 def plot_score_by_tier(scores: pd.DataFrame, *, thresholds=None, ax=None, title: str = "Risk index score by tier"):
-    """Histogram of risk scores stacked by tier, with the tier thresholds marked."""
+    """Histogram of risk scores stacked by tier, with the tier thresholds marked.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``score`` (0-1) and ``tier`` per library; rows without a score are left out. Tiers stack as
+        ``low``, ``medium``, ``high``, then any others sorted.
+    thresholds : sequence of float, optional
+        Tier thresholds, drawn as dashed vertical lines.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 6.5 x 3.4 inch figure).
+    title : str, default "Risk index score by tier"
+        First title line; a second gives the number of scored libraries.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``score_by_tier``; 25 bins over [0, 1].
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.4))
     s = scores.loc[scores["score"].notna()]
@@ -214,8 +320,26 @@ def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str
                    order: str = "value", ax=None):
     """Estimates with interval whiskers, one row per domain; suppressed cells shown as 'suppressed'.
 
-    ``order="value"`` puts the largest estimate at the top (suppressed rows last) and says so under the
-    axis; ``order="given"`` keeps the table's order.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``label_col``, ``estimate``, ``ci_low``, ``ci_high``, ``base_n`` and optionally boolean
+        ``suppressed``. Estimates are shares: the axis runs from 0% to 100%.
+    label_col : str, default "domain"
+        Column naming each row; an unsuppressed row's label adds ``(n = base_n)``.
+    title : str, default ""
+    xlabel : str, default ""
+    order : str, default "value"
+        ``"value"``: largest estimate at the top (missing estimates last, ties by label), and the
+        axis label says "ordered by estimate"; any other value keeps the table's order, first row
+        at the top.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``estimates``; a suppressed row shows "suppressed (base < k)" instead of a point.
     """
     if order == "value":
         table = table.assign(_k=table["estimate"].fillna(-1)).sort_values(["_k", label_col], ascending=[False, True], kind="stable")
@@ -249,8 +373,28 @@ DIVERGING5 = ["#e66101", "#fdb863", "#d9d9d9", "#b2abd2", "#5e3c99"]
 def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = None, ax=None):
     """Diverging stacked bars for Likert items, centred on the neutral level.
 
-    ``shares``: rows = items, columns = the ordered levels (shares summing to 1 per row) and ``n``.
-    Negative levels extend left of zero, positive ones right, the neutral level straddles zero.
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        Rows = items (the index), columns = the ordered levels, most negative first (shares summing
+        to 1 per row), and optionally ``n``, shown beside each item. The first row is at the top.
+    title : str, default ""
+    labels : dict, optional
+        Item -> label for the rows (default: the index).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the items).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``likert``.
+
+    Notes
+    -----
+    The lower half of the levels extends left of zero and the upper half right; with an odd number
+    of levels the middle (neutral) one straddles zero. Five levels use :data:`DIVERGING5`
+    (ColorBrewer PuOr), other numbers colours sampled from PuOr. Segments of at least 8% are
+    labelled with their percentage.
     """
     levels = [c for c in shares.columns if c != "n"]
     k = len(levels)
@@ -283,7 +427,23 @@ def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = 
 
 
 def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "Share", ax=None):
-    """Horizontal 100% stacked bars: rows = groups, columns = parts (shares per row), e.g. income mix."""
+    """Horizontal 100% stacked bars: rows = groups, columns = parts (shares per row), e.g. income mix.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows = groups (the index, first at the top), columns = parts in stacking order; each part
+        has its own colour and hatch. Segments of at least 7% are labelled with their percentage.
+    title : str, default ""
+    xlabel : str, default "Share"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the groups).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``stacked_shares``.
+    """
     t = table.iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * len(t) + 1.8))
@@ -310,7 +470,26 @@ def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "
 
 
 def plot_dumbbell(table: pd.DataFrame, *, left: str, right: str, title: str = "", xlabel: str = "Share of volunteers", ax=None):
-    """Two values per row joined by a line (e.g. training received vs needed by topic)."""
+    """Two values per row joined by a line (e.g. training received vs needed by topic).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows = topics (the index; underscores shown as spaces), sorted by ``right`` with the largest
+        at the top.
+    left, right : str
+        The two share columns: ``left`` as circles, ``right`` as diamonds; their names label the
+        legend.
+    title : str, default ""
+    xlabel : str, default "Share of volunteers"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``dumbbell``; the axis runs from 0% to 100%.
+    """
     t = table.sort_values(right)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.4 * len(t) + 1.5))
@@ -329,7 +508,24 @@ def plot_dumbbell(table: pd.DataFrame, *, left: str, right: str, title: str = ""
 
 
 def plot_pyramid(table: pd.DataFrame, *, left: str, right: str, title: str = "", ax=None):
-    """Back-to-back bars by band (rows, youngest at the bottom): ``left`` and ``right`` shares."""
+    """Back-to-back bars by band (rows, first at the bottom): ``left`` and ``right`` shares.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows = bands (the index; youngest first, so at the bottom).
+    left, right : str
+        Share columns drawn left and right of zero (the right ones hatched), each bar labelled with
+        its percentage; their names label the legend.
+    title : str, default ""
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the bands).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``pyramid``; the axis is symmetric, to the largest share plus 10 points.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
     y = range(len(table))
