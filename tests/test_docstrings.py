@@ -69,8 +69,6 @@ ALLOWED_MISSING = {
     'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
     # active on issue #17
     'synthetic.exports': {'write_export'},
-    # active on issue #14
-    'figures_alt': {'alt_share_bars', 'alt_heatmap', 'alt_likert', 'alt_estimates', 'alt_stacked_shares', 'alt_dumbbell', 'alt_pyramid', 'alt_cluster_map', 'alt_response_rates', 'alt_weights', 'alt_balance', 'alt_score_by_tier', 'alt_text'},
     # active on issue #17
     'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
     # active on issue #17
