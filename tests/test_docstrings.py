@@ -55,10 +55,6 @@ ALLOWED_MISSING = {
     'clean_checks': {'load_other_recodes', 'match_other_text', 'check_duplicate_libraries', 'check_choice_labels', 'check_other_recodes', 'check_numbers', 'check_personal_text'},
     # active on issue #17
     'cleaning_log': {'normalise_log', 'digest', 'apply_log', 'accounting', 'read_log', 'write_review_workbook', 'audit_diff', 'compare_audit'},
-    # active on the governance branch
-    'cluster_match': {'profile_features', 'distances', 'match_waves'},
-    # active on issue #14
-    'codebook': {'codebook', 'codebook_markdown', 'write_codebook', 'r_design', 'recipe_of', 'design_spec', 'write_design'},
     # active on issue #17
     'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
     # active on issue #17
@@ -71,10 +67,6 @@ ALLOWED_MISSING = {
     'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
     # active on issue #17
     'synthetic.exports': {'write_export'},
-    # active on issue #14
-    'figures': {'source_line', 'instrument_labels', 'readable', 'text_outside', 'save_figure', 'plot_response_rates', 'plot_weights', 'plot_heatmap', 'plot_cluster_map', 'plot_balance', 'plot_score_by_tier', 'plot_estimates', 'plot_likert', 'plot_stacked_shares', 'plot_dumbbell', 'plot_pyramid'},
-    # active on issue #14
-    'figures_alt': {'alt_share_bars', 'alt_heatmap', 'alt_likert', 'alt_estimates', 'alt_stacked_shares', 'alt_dumbbell', 'alt_pyramid', 'alt_cluster_map', 'alt_response_rates', 'alt_weights', 'alt_balance', 'alt_score_by_tier', 'alt_text'},
     # active on issue #17
     'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
     # active on issue #17
@@ -83,18 +75,8 @@ ALLOWED_MISSING = {
     'ingest': {'sniff_encoding', 'detect_platform', 'check_header'},
     # active on issue #17
     'ingest_checks': {'entry', 'drop_blank_rows', 'dated_rows', 'drop_footer_rows', 'read_finished', 'read_number', 'read_status', 'check_ids', 'map_codes', 'ticks'},
-    # active on issue #14
-    'labelled': {'variable_label', 'stata_names', 'prepare', 'write_labelled', 'read_back'},
     # active on issue #17
     'platforms': {'layout'},
-    # active on issue #14
-    'report': {'humanise', 'format_value', 'table_view', 'load_sections', 'figure_view', 'findings_view', 'headline_sentences', 'table_headline', 'method_note', 'data_quality', 'collect', 'write_index'},
-    # active on issue #14
-    'share_intervals': {'units', 'check_bounds'},
-    # active on issue #14
-    'summary': {'item_response', 'choice_shares', 'findings_markdown'},
-    # active on issue #14
-    'tables': {'neutralise_formulas', 'write_csv', 'write_parquet', 'write_table', 'read_table', 'column_format', 'format_sheet', 'write_xlsx', 'write_findings_xlsx', 'freeze_xlsx', 'write_text', 'write_json'},
     # active on issue #17
     'text_repair': {'loose', 'strip_accents', 'arrow_strings', 'map_unique', 'fix_mojibake', 'repair_mojibake', 'parse_number_text', 'fmt_number'},
     # active on issue #19

@@ -18,13 +18,43 @@ PROFILE_SUFFIXES = ("(share)", "(median)")
 
 
 def profile_features(prev: pd.DataFrame, new: pd.DataFrame) -> list:
-    """Numeric profile columns present in both waves' profiles."""
+    """Numeric profile columns present in both waves' profiles.
+
+    Parameters
+    ----------
+    prev, new : pandas.DataFrame
+        Cluster profiles of the previous and the new wave.
+
+    Returns
+    -------
+    list of str
+        Columns of ``prev`` (in its order) whose name ends with one of :data:`PROFILE_SUFFIXES`
+        (``(share)``, ``(median)``), that ``new`` also has, and that are numeric in both.
+    """
     return [c for c in prev.columns if c.endswith(PROFILE_SUFFIXES) and c in new.columns
             and pd.api.types.is_numeric_dtype(prev[c]) and pd.api.types.is_numeric_dtype(new[c])]
 
 
 def distances(prev: pd.DataFrame, new: pd.DataFrame, features=None) -> np.ndarray:
-    """Distance between every previous (rows) and new (columns) cluster profile, features standardised jointly."""
+    """Distance between every previous and new cluster profile, features standardised jointly.
+
+    Parameters
+    ----------
+    prev, new : pandas.DataFrame
+        Cluster profiles of the previous and the new wave.
+    features : list of str, optional
+        Profile columns to compare (default, and when empty: :func:`profile_features`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``len(prev)`` x ``len(new)`` Euclidean distances.
+
+    Notes
+    -----
+    Each feature is standardised over the clusters of both waves together (mean 0, population SD 1;
+    a feature with SD 0 is only centred); a missing standardised value counts as 0, the joint mean.
+    """
     features = features or profile_features(prev, new)
     X = pd.concat([prev[features], new[features]], ignore_index=True).astype(float)
     sd = X.std(ddof=0).replace(0, 1.0)
@@ -80,7 +110,24 @@ def match_clusters(prev: pd.DataFrame, new: pd.DataFrame, *, max_distance: float
 
 
 def match_waves(profiles: dict, *, waves: list, max_distance: float | None = None) -> pd.DataFrame:
-    """:func:`match_clusters` for each consecutive pair of waves that both have profiles (``profiles``: wave -> table)."""
+    """:func:`match_clusters` for each consecutive pair of waves that both have profiles.
+
+    Parameters
+    ----------
+    profiles : dict
+        Wave id -> cluster profile table of that wave (as :func:`match_clusters` takes).
+    waves : list of str
+        Wave ids in order; a pair of consecutive waves is matched when both are in ``profiles``.
+    max_distance : float, optional
+        Passed to :func:`match_clusters` (default: each pair's median distance over all pairs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :func:`match_clusters` tables stacked, with ``wave_previous`` and ``wave_new`` as the first
+        columns; when no pair has profiles, an empty table with columns ``wave_previous, wave_new,
+        status, statement``.
+    """
     parts = [match_clusters(profiles[a], profiles[b], max_distance=max_distance).assign(wave_previous=a, wave_new=b)
              for a, b in zip(waves, waves[1:]) if a in profiles and b in profiles]
     if not parts:

@@ -29,14 +29,46 @@ CODEBOOK_COLUMNS = ["dataset", "variable", "stata_name", "label", "type", "value
 
 
 def codebook(variables: dict, *, wave: str) -> pd.DataFrame:
-    """Stack the ``variables`` tables of :func:`cmlkit.labelled.write_labelled` (dataset name -> table)."""
+    """Stack the ``variables`` tables of :func:`cmlkit.labelled.write_labelled` into one codebook.
+
+    Parameters
+    ----------
+    variables : dict
+        Dataset name -> its ``variables`` table (:func:`cmlkit.labelled.write_labelled`), in
+        codebook order.
+    wave : str
+        Wave id, written in the ``wave`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`CODEBOOK_COLUMNS` (``dataset, variable, stata_name, label, type, values, wave,
+        source_question, in_labelled_files``), one row per variable, missing cells as ``""``; with
+        no datasets, an empty table with those columns.
+    """
     parts = [v.assign(dataset=name, wave=wave) for name, v in variables.items()]
     out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=CODEBOOK_COLUMNS)
     return out.reindex(columns=CODEBOOK_COLUMNS).fillna("")
 
 
 def codebook_markdown(book: pd.DataFrame, *, title: str) -> str:
-    """The codebook as Markdown: one table per dataset (pipes in cells escaped)."""
+    """The codebook as Markdown: one table per dataset.
+
+    Parameters
+    ----------
+    book : pandas.DataFrame
+        A codebook (:func:`codebook`).
+    title : str
+        The document title (``# <title>``).
+
+    Returns
+    -------
+    str
+        The title, a note on coded answers and Stata names, then one ``## <dataset>`` section per
+        dataset (in codebook order) with a pipe table of ``variable, stata name, label, type, values,
+        source question, in labelled files``. Pipes in cells are escaped as ``\\|`` and newlines
+        become spaces.
+    """
     lines = [f"# {title}", "", "One row per column of each data file. Coded answers: the number is stored, the label shown; "
              "`stata_name` is the name in the `.dta` file where Stata's limit shortened it.", ""]
     for name, part in book.groupby("dataset", sort=False):
@@ -50,7 +82,23 @@ def codebook_markdown(book: pd.DataFrame, *, title: str) -> str:
 
 
 def write_codebook(book: pd.DataFrame, folder, *, title: str) -> dict:
-    """Write ``codebook.xlsx`` and ``codebook.md`` into ``folder``; return their paths."""
+    """Write ``codebook.xlsx`` and ``codebook.md`` into ``folder``.
+
+    Parameters
+    ----------
+    book : pandas.DataFrame
+        A codebook (:func:`codebook`).
+    folder : str or path-like
+        Output folder; created if missing.
+    title : str
+        Title of the Markdown codebook (:func:`codebook_markdown`).
+
+    Returns
+    -------
+    dict
+        ``{"xlsx": Path, "md": Path}``. The workbook (:func:`cmlkit.tables.write_xlsx`) has one sheet
+        per dataset, without the ``dataset`` column.
+    """
     folder = Path(folder)
     xlsx = tables.write_xlsx({name: part.drop(columns="dataset") for name, part in book.groupby("dataset", sort=False)},
                              folder / "codebook.xlsx")
@@ -107,7 +155,25 @@ R_STEPS = {"calibrate": _r_calibrate, "poststratify": _r_poststratify, "trim": _
 def r_design(recipe: dict | None) -> list:
     """R lines building ``des`` from data ``d``: the base ``svydesign`` and every weighting step of the recipe.
 
-    Without a recipe, a fixed-weight design (weights ``weight``, strata ``region``, fpc ``N_region``).
+    Parameters
+    ----------
+    recipe : dict or None
+        A design recipe (:mod:`cmlkit.weighted`): ``svydesign`` (``ids``, ``strata``, ``fpc``,
+        ``weights``, ``lonely_psu``) and ``steps``, each with a ``kind`` of :data:`R_STEPS`. Without
+        one (None or empty), a fixed-weight design: weights ``weight``, strata ``region``, fpc
+        ``N_region``, ``survey.lonely.psu = "adjust"``.
+
+    Returns
+    -------
+    list of str
+        R lines: ``options(survey.lonely.psu = ...)`` (the recipe's ``lonely_psu``, default
+        ``"fail"``), the lines preparing population totals and factor levels for the steps, the
+        ``svydesign`` call, then one ``calibrate``/``postStratify``/``trimWeights`` line per step.
+
+    Raises
+    ------
+    ValueError
+        If a step's ``kind`` has no R translation in :data:`R_STEPS`.
     """
     if not recipe:
         return ['options(survey.lonely.psu = "adjust")',
@@ -132,7 +198,19 @@ def r_design(recipe: dict | None) -> list:
 
 
 def recipe_of(weighted: pd.DataFrame) -> dict | None:
-    """The design recipe a weighted product carries (:mod:`cmlkit.weighted`), or None."""
+    """The design recipe a weighted product carries (:mod:`cmlkit.weighted`), or None.
+
+    Parameters
+    ----------
+    weighted : pandas.DataFrame
+        A weighted product as read by :mod:`cmlkit.weighted`; the recipe is the JSON text in its
+        ``attrs[cmlkit.weighted.ATTR]``.
+
+    Returns
+    -------
+    dict or None
+        The parsed recipe, or None when the frame carries none.
+    """
     text = weighted.attrs.get(weighted_io.ATTR)
     return json.loads(text) if text else None
 
@@ -144,16 +222,32 @@ def design_spec(weight_report: dict, *, data_files: dict, wave: str, df: int, re
     Parameters
     ----------
     weight_report : dict
-        The weighting step's ``weight_report.json`` (method, diagnostics).
+        The weighting step's ``weight_report.json`` (``method``; ``diagnostics`` with ``calfun``).
     data_files : dict
         Format -> file name of the weighted data (``sav``, ``dta``).
+    wave : str
+        Wave id.
     df : int
         Design degrees of freedom (responses minus strata).
     recipe : dict, optional
         The weighted product's design recipe (:mod:`cmlkit.weighted`): the base design and every
         weighting step, so R replays the calibration and its standard errors allow for it, as cmlkit's.
-    example : str
+        Without it the weights are treated as fixed.
+    example : str, default "council_dependency"
         A share-valued column of the weighted file that ``design.R`` estimates as a worked example.
+
+    Returns
+    -------
+    dict
+        ``wave``, ``data_files``, ``weights`` (the recipe's ``weight_column``, default ``weight``),
+        ``degrees_of_freedom``, ``recipe``, ``weights_note`` (how the weights were made and whether
+        standard errors allow for the calibration), ``intervals`` (t on design df for means, logit for
+        shares), ``r`` (the lines of :func:`r_design`) and ``example``.
+
+    Raises
+    ------
+    ValueError
+        If a weighting step of ``recipe`` has no R translation (:func:`r_design`).
     """
     d = weight_report.get("diagnostics") or {}
     return {
@@ -168,7 +262,29 @@ def design_spec(weight_report: dict, *, data_files: dict, wave: str, df: int, re
 
 
 def write_design(spec: dict, folder) -> dict:
-    """Write ``design.json`` and ``design.R`` (from ``templates/design.R.j2``) into ``folder``."""
+    """Write ``design.json`` and ``design.R`` into ``folder``.
+
+    Parameters
+    ----------
+    spec : dict
+        A design specification (:func:`design_spec`).
+    folder : str or path-like
+        Output folder; created if missing.
+
+    Returns
+    -------
+    dict
+        ``{"json": Path, "r": Path}``: ``design.json`` (:func:`cmlkit.tables.write_json`) and
+        ``design.R``, rendered from ``templates/design.R.j2``. The R script reads the ``.sav`` (or a
+        ``.dta`` given on the command line), rebuilds the design, stops unless its weights equal the
+        file's and its degrees of freedom equal ``degrees_of_freedom``, and prints the example's mean
+        and logit share interval.
+
+    Raises
+    ------
+    jinja2.exceptions.UndefinedError
+        If ``spec`` lacks a key the template uses.
+    """
     folder = Path(folder)
     js = tables.write_json(spec, folder / "design.json")
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, keep_trailing_newline=True,

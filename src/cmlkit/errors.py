@@ -137,5 +137,9 @@ class WaveError(CmlkitError):
     """A wave id, wave order or wave/instrument combination that cannot be used."""
 
 
+class ReportError(CmlkitError):
+    """A run folder that cannot be reported on (no ``run.json``, or a product outside the public folders)."""
+
+
 class CalibrationError(DesignError):
     """Calibration is impossible or did not converge."""

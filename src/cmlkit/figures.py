@@ -4,26 +4,22 @@ Plot functions draw on ``ax`` (or a new figure) and return the Axes, tagging the
 :func:`save_figure` fits titles, puts variable-name labels in words (labels from the instrument via
 :func:`instrument_labels`), adds the source line (:func:`source_line`), crops to what is drawn and
 writes PNG (150 dpi) and SVG with fixed metadata (byte-stable), the alt text (``.txt``) and a layout
-record (``.json``: texts outside the canvas, labels). Alt text comes from the plotted data through one
+record (``.json``: texts outside the canvas, labels); it and its helpers live in
+:mod:`cmlkit.figure_layout` and are re-exported here. Alt text comes from the plotted data through one
 builder per figure kind (:mod:`cmlkit.figures_alt`, re-exported here as ``alt_*`` and :func:`alt_text`).
 """
 
 from __future__ import annotations
 
-import json
-import re
-import textwrap
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import matplotlib.text  # noqa: E402
-import matplotlib.transforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from cmlkit.figure_layout import (  # noqa: E402,F401  (re-exported: laying out and saving belong to cmlkit.figures)
+    RAW_NAME, instrument_labels, readable, save_figure, source_line, text_outside)
 from cmlkit.figures_alt import (  # noqa: E402,F401  (re-exported: the alt-text builders belong to cmlkit.figures)
     ALT_BUILDERS, alt_balance, alt_cluster_map, alt_dumbbell, alt_estimates, alt_heatmap, alt_likert, alt_pyramid,
     alt_response_rates, alt_score_by_tier, alt_share_bars, alt_stacked_shares, alt_text, alt_weights)
@@ -40,18 +36,26 @@ plt.rcParams.update(STYLE)
 
 def plot_share_bars(table: pd.DataFrame, *, label_col: str = "label", share_col: str = "share", n_col: str = "n_answered",
                     title: str = "", xlabel: str = "Share of responding libraries", ax=None):
-    """Horizontal bars of shares (0-1), largest first, each labelled with its percentage.
+    """Horizontal bars of shares (0-1), largest at the top, each labelled with its percentage.
 
     Parameters
     ----------
     table : pandas.DataFrame
-        One row per bar with ``label_col`` and ``share_col``; ``n_col`` (the base) goes in the
-        subtitle.
+        One row per bar with ``label_col`` and ``share_col``; the largest ``n_col`` value (the base)
+        goes in the title.
+    label_col : str, default "label"
+    share_col : str, default "share"
+    n_col : str, default "n_answered"
+    title : str, default ""
+        First title line, followed by "(unweighted, n = base)"; without it the title is "n = base".
+    xlabel : str, default "Share of responding libraries"
     ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
 
     Returns
     -------
     matplotlib.axes.Axes
+        Figure kind ``share_bars``.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.32 * len(table) + 1.2))
@@ -69,184 +73,22 @@ def plot_share_bars(table: pd.DataFrame, *, label_col: str = "label", share_col:
     return ax
 
 
-def source_line(wave: str, *, n: int | None = None, weighted: bool = True, extra: str = "") -> str:
-    """The source line printed under every published figure: ``cmlkit · wave 2025w1 · weighted, n = 220``."""
-    parts = ["cmlkit", f"wave {wave}", ("weighted" if weighted else "unweighted") + (f", n = {n:,}" if n is not None else "")]
-    return " · ".join(parts + ([extra] if extra else []))
-
-
-RAW_NAME = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|^[a-z]+: ?\d+$")
-"""A text that looks like a variable name (``support_book_stock``) or a bare code (``cluster: 0``)."""
-
-
-def instrument_labels(inst) -> dict:
-    """Variable name -> label from an instrument: grid items by their item text, choice columns
-    (``question__choice``) by the choice label, other questions by their text."""
-    out = {}
-    for q in inst.questions:
-        text = str(q["text"]).split(" - ")[-1].strip().rstrip("?")
-        out[q["canonical"]] = text
-        if q["type"].startswith("select"):
-            for c in inst.choices(q["id"]):
-                out[f"{q['canonical']}__{c['name']}"] = c["label"]
-    return out
-
-
-def readable(text: str, labels: dict | None = None) -> str:
-    """``text`` as a reader should see it: its label when ``labels`` has one, otherwise, when it looks
-    like a variable name or code (:data:`RAW_NAME`), in words (``paid_staff: some_paid_hours`` ->
-    ``Paid staff: some paid hours``), a bare lowercase word capitalised; any other text unchanged."""
-    labels = labels or {}
-    if text in labels:
-        return labels[text]
-    if re.fullmatch(r"[a-z][a-z '-]*", text):  # a bare lowercase word ("statutory", "high") reads as a label capitalised
-        return text[:1].upper() + text[1:]
-    if not RAW_NAME.search(text):
-        return text
-    head, sep, tail = text.partition(": ")
-    words = [labels.get(w, w.replace("__", ": ").replace("_", " ")) for w in ((head, tail) if sep else (text,))]
-    out = sep.join(words).strip()
-    return out[:1].upper() + out[1:]
-
-
-def _undrawn_ticks(fig) -> set:
-    """Tick labels that matplotlib keeps but does not draw (their tick lies outside the axis view)."""
-    out = set()
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            lo, hi = sorted(axis.get_view_interval())
-            eps = (hi - lo) * 1e-9
-            for tick in axis.get_major_ticks() + axis.get_minor_ticks():
-                if not lo - eps <= tick.get_loc() <= hi + eps:
-                    out |= {id(tick.label1), id(tick.label2)}
-    return out
-
-
-def _label_texts(fig):
-    """Tick labels, axis labels and legend entries of every Axes (what a reader takes as labels)."""
-    out = []
-    hidden = _undrawn_ticks(fig)
-    for ax in fig.axes:
-        out += [t for t in list(ax.get_xticklabels()) + list(ax.get_yticklabels()) if id(t) not in hidden]
-        out += [ax.xaxis.label, ax.yaxis.label]
-        leg = ax.get_legend()
-        if leg is not None:
-            out += list(leg.get_texts())
-    return [t for t in out if t.get_visible() and t.get_text()]
-
-
-def _relabel(fig, labels):
-    """Replace variable-name labels (ticks, axis labels, legend entries) by readable ones, in place."""
-    fig.canvas.draw()
-    for ax in fig.axes:
-        for axis in (ax.xaxis, ax.yaxis):
-            old = [t.get_text() for t in axis.get_ticklabels()]
-            new = [readable(t, labels) for t in old]
-            if new != old:
-                axis.set_ticks(axis.get_ticklocs(), new)
-            axis.label.set_text(readable(axis.label.get_text(), labels))
-        leg = ax.get_legend()
-        for t in ([] if leg is None else leg.get_texts()):
-            t.set_text(readable(t.get_text(), labels))
-
-
-def _fit_titles(fig, renderer, *, margin_px: float = 12):
-    """Wrap any title wider than the figure onto more lines (never cut)."""
-    for ax in fig.axes:
-        for t in (ax.title, ax._left_title, ax._right_title):
-            text = t.get_text()
-            if not text:
-                continue
-            for _ in range(6):
-                e = t.get_window_extent(renderer)
-                width = fig.bbox.x1 - margin_px - max(e.x0, fig.bbox.x0 + margin_px)
-                if e.width <= width:
-                    break
-                longest = max(text.split("\n"), key=len)
-                chars = max(12, int(len(longest) * width / t.get_window_extent(renderer).width) - 1)
-                text = "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
-                t.set_text(text)
-
-
-def text_outside(fig, *, bbox=None, tolerance_px: float = 1.0) -> list:
-    """Visible texts of ``fig`` whose drawn extent leaves ``bbox`` (default the figure canvas).
-
-    Returns
-    -------
-    list of str
-        The offending texts (empty when everything lies on the canvas).
-    """
-    renderer = fig.canvas.get_renderer()
-    box = fig.bbox if bbox is None else bbox
-    out = []
-    hidden = _undrawn_ticks(fig)
-    for t in fig.findobj(matplotlib.text.Text):
-        if not t.get_visible() or not t.get_text().strip() or id(t) in hidden:
-            continue
-        e = t.get_window_extent(renderer)
-        if e.width == 0 and e.height == 0:
-            continue
-        if e.x0 < box.x0 - tolerance_px or e.y0 < box.y0 - tolerance_px or e.x1 > box.x1 + tolerance_px or e.y1 > box.y1 + tolerance_px:
-            out.append(t.get_text())
-    return out
-
-
-def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labels: dict | None = None,
-                dpi: int = 150) -> dict:
-    """Lay out, check and save the figure of ``ax`` as PNG and SVG with its alt text and a layout record.
-
-    Titles wider than the figure are wrapped; tick labels, axis labels and legend entries that look
-    like variable names are replaced by ``labels`` (e.g. :func:`instrument_labels`) or put in words
-    (:func:`readable`); ``source`` (:func:`source_line`) is printed under the figure; the canvas is
-    cropped to what is drawn (``bbox_inches="tight"``). Beside the images: the alt text (``.txt``)
-    and ``.json`` with the title, kind, labels, source, every text found outside the saved canvas
-    (``outside``) and any title wider than the figure before cropping (``titles_wider_than_figure``) —
-    both empty for a good figure — which the report and the tests read.
-
-    Returns
-    -------
-    dict
-        ``{"png": path, "svg": path, "alt": path, "meta": path}``.
-    """
-    stem = Path(path_stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    fig = ax.figure
-    _relabel(fig, labels)
-    renderer = fig.canvas.get_renderer()
-    fig.tight_layout()
-    _fit_titles(fig, renderer)
-    fig.tight_layout()
-    _fit_titles(fig, renderer)
-    titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
-    titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
-                      or t.get_window_extent(renderer).x0 < fig.bbox.x0 - 1]
-    if source:
-        tight = fig.get_tightbbox(renderer)
-        fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
-                 fontsize=7, color="0.35", ha="left", va="top")
-    pad = 0.12
-    fig.canvas.draw()  # place legends and ticks as they will be saved before measuring
-    renderer = fig.canvas.get_renderer()
-    canvas = fig.get_tightbbox(renderer).padded(pad)
-    canvas_px = matplotlib.transforms.Bbox.from_extents(*(v * fig.dpi for v in canvas.extents))
-    paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
-             "meta": stem.with_suffix(".json")}
-    meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
-                                                                           for t in (a.title, a._left_title) if t.get_text()),
-            "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
-            "outside": text_outside(fig, bbox=canvas_px), "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=pad)
-    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=pad)
-    paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
-    paths["meta"].write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
-    plt.close(fig)
-    return paths
-
-
 def plot_response_rates(rates: pd.DataFrame, *, ax=None):
     """Dot plot of response rate by region, one marker per governance type, labelled n/N.
 
-    ``rates`` is :func:`cmlkit.nonresponse.response_rates` output (the 'All' row is drawn as a line).
+    Parameters
+    ----------
+    rates : pandas.DataFrame
+        :func:`cmlkit.nonresponse.response_rates` output (``region, type, n, N, rate``); the row
+        whose region is ``All`` is drawn as a dashed vertical line, the others as markers with
+        regions in alphabetical order from the top.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the number of regions).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``response_rates``.
     """
     data = rates.loc[rates["region"] != "All"]
     regions = sorted(data["region"].unique(), reverse=True)
@@ -273,7 +115,31 @@ def plot_response_rates(rates: pd.DataFrame, *, ax=None):
 
 
 def plot_weights(weights, *, ax=None, title: str = "Distribution of survey weights"):
-    """Histogram of survey weights with the Kish design effect in the title."""
+    """Histogram of survey weights with the Kish design effect in the title.
+
+    Parameters
+    ----------
+    weights : array-like
+        The survey weights.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 6 x 3.2 inch figure).
+    title : str, default "Distribution of survey weights"
+        First title line; a second gives n, the design effect and the effective n.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``weights``.
+
+    Notes
+    -----
+    Kish's design effect due to unequal weights is ``n * sum(w**2) / sum(w)**2`` and the effective
+    sample size ``n / deff``. The histogram has ``min(30, max(5, n // 8))`` bins.
+
+    References
+    ----------
+    Kish, L. (1965). *Survey Sampling*. New York: Wiley.
+    """
     w = np.asarray(weights, dtype=float)
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.2))
@@ -293,13 +159,25 @@ def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", c
     Parameters
     ----------
     table : pandas.DataFrame
-        Numeric values; rows are drawn top to bottom, each cell labelled with ``fmt``.
+        Numeric values; rows are drawn top to bottom, each finite cell labelled with ``fmt`` (white
+        text below the middle of the colour scale, black above).
+    title : str, default ""
+    xlabel : str, default ""
+    fmt : str, default "{:.0%}"
+        Format of the cell labels.
     cmap : str, default "cividis"
         A perceptually uniform, colour-vision-deficiency-safe colour map.
-    vmin, vmax : float, optional
+    vmin, vmax : float or None, default 0.0 and 1.0
         Colour scale limits (None: the data range).
-    cbar_label : str
+    cbar_label : str, default ""
         Label of the colour bar, whose ticks use the cells' unit (% when ``fmt`` has %).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the table).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``heatmap``.
     """
     values = table.to_numpy(dtype=float)
     if ax is None:
@@ -327,7 +205,23 @@ def plot_heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = "{:.0%}", c
 def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapped by governance features", ax=None):
     """Scatter of 2-D coordinates (e.g. principal coordinates of Gower distances) coloured by cluster.
 
-    Each cluster has its own colour and marker (so the map reads without colour too).
+    Parameters
+    ----------
+    coords : array-like, shape (n, 2)
+        Coordinates of each library.
+    labels : array-like, shape (n,)
+        Cluster of each library; clusters are drawn in sorted order.
+    names : dict, optional
+        Cluster -> name for the legend (default, or when not a dict: the cluster label).
+    title : str, default "Libraries mapped by governance features"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 6.5 x 5 inch figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``cluster_map``. Each cluster has its own colour and marker (so the map reads
+        without colour too); the legend, below the plot, gives each name with its n.
     """
     coords = np.asarray(coords, dtype=float)
     labels = np.asarray(labels)
@@ -350,7 +244,23 @@ def plot_cluster_map(coords, labels, *, names=None, title: str = "Libraries mapp
 def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str = "Case studies against the population", ax=None):
     """Dot plot of standardised differences (sample - population) / SD, one row per variable/category.
 
-    ``balance`` is :func:`cmlkit.sampling.balance` output; a shaded band marks ±``threshold``.
+    Parameters
+    ----------
+    balance : pandas.DataFrame
+        :func:`cmlkit.sampling.balance` output (``variable, category, std_diff``); a row is labelled
+        ``variable: category`` (``variable`` alone when the category is ``""``), the first row at the
+        top.
+    threshold : float, default 0.25
+        Half-width of the shaded band; points within it are circles, points beyond it diamonds in
+        another colour.
+    title : str, default "Case studies against the population"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``balance``.
     """
     t = balance.assign(label=[f"{v}: {c}" if c != "" else str(v) for v, c in zip(balance["variable"], balance["category"])])
     t = t.iloc[::-1]
@@ -370,7 +280,25 @@ def plot_balance(balance: pd.DataFrame, *, threshold: float = 0.25, title: str =
 
 
 def plot_score_by_tier(scores: pd.DataFrame, *, thresholds=None, ax=None, title: str = "Risk index score by tier"):
-    """Histogram of risk scores stacked by tier, with the tier thresholds marked."""
+    """Histogram of risk scores stacked by tier, with the tier thresholds marked.
+
+    Parameters
+    ----------
+    scores : pandas.DataFrame
+        ``score`` (0-1) and ``tier`` per library; rows without a score are left out. Tiers stack as
+        ``low``, ``medium``, ``high``, then any others sorted.
+    thresholds : sequence of float, optional
+        Tier thresholds, drawn as dashed vertical lines.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new 6.5 x 3.4 inch figure).
+    title : str, default "Risk index score by tier"
+        First title line; a second gives the number of scored libraries.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``score_by_tier``; 25 bins over [0, 1].
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6.5, 3.4))
     s = scores.loc[scores["score"].notna()]
@@ -392,8 +320,26 @@ def plot_estimates(table: pd.DataFrame, *, label_col: str = "domain", title: str
                    order: str = "value", ax=None):
     """Estimates with interval whiskers, one row per domain; suppressed cells shown as 'suppressed'.
 
-    ``order="value"`` puts the largest estimate at the top (suppressed rows last) and says so under the
-    axis; ``order="given"`` keeps the table's order.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        ``label_col``, ``estimate``, ``ci_low``, ``ci_high``, ``base_n`` and optionally boolean
+        ``suppressed``. Estimates are shares: the axis runs from 0% to 100%.
+    label_col : str, default "domain"
+        Column naming each row; an unsuppressed row's label adds ``(n = base_n)``.
+    title : str, default ""
+    xlabel : str, default ""
+    order : str, default "value"
+        ``"value"``: largest estimate at the top (missing estimates last, ties by label), and the
+        axis label says "ordered by estimate"; any other value keeps the table's order, first row
+        at the top.
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``estimates``; a suppressed row shows "suppressed (base < k)" instead of a point.
     """
     if order == "value":
         table = table.assign(_k=table["estimate"].fillna(-1)).sort_values(["_k", label_col], ascending=[False, True], kind="stable")
@@ -427,8 +373,28 @@ DIVERGING5 = ["#e66101", "#fdb863", "#d9d9d9", "#b2abd2", "#5e3c99"]
 def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = None, ax=None):
     """Diverging stacked bars for Likert items, centred on the neutral level.
 
-    ``shares``: rows = items, columns = the ordered levels (shares summing to 1 per row) and ``n``.
-    Negative levels extend left of zero, positive ones right, the neutral level straddles zero.
+    Parameters
+    ----------
+    shares : pandas.DataFrame
+        Rows = items (the index), columns = the ordered levels, most negative first (shares summing
+        to 1 per row), and optionally ``n``, shown beside each item. The first row is at the top.
+    title : str, default ""
+    labels : dict, optional
+        Item -> label for the rows (default: the index).
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the items).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``likert``.
+
+    Notes
+    -----
+    The lower half of the levels extends left of zero and the upper half right; with an odd number
+    of levels the middle (neutral) one straddles zero. Five levels use :data:`DIVERGING5`
+    (ColorBrewer PuOr), other numbers colours sampled from PuOr. Segments of at least 8% are
+    labelled with their percentage.
     """
     levels = [c for c in shares.columns if c != "n"]
     k = len(levels)
@@ -461,7 +427,23 @@ def plot_likert(shares: pd.DataFrame, *, title: str = "", labels: dict | None = 
 
 
 def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "Share", ax=None):
-    """Horizontal 100% stacked bars: rows = groups, columns = parts (shares per row), e.g. income mix."""
+    """Horizontal 100% stacked bars: rows = groups, columns = parts (shares per row), e.g. income mix.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows = groups (the index, first at the top), columns = parts in stacking order; each part
+        has its own colour and hatch. Segments of at least 7% are labelled with their percentage.
+    title : str, default ""
+    xlabel : str, default "Share"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the groups).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``stacked_shares``.
+    """
     t = table.iloc[::-1]
     if ax is None:
         _, ax = plt.subplots(figsize=(8, 0.55 * len(t) + 1.8))
@@ -488,7 +470,26 @@ def plot_stacked_shares(table: pd.DataFrame, *, title: str = "", xlabel: str = "
 
 
 def plot_dumbbell(table: pd.DataFrame, *, left: str, right: str, title: str = "", xlabel: str = "Share of volunteers", ax=None):
-    """Two values per row joined by a line (e.g. training received vs needed by topic)."""
+    """Two values per row joined by a line (e.g. training received vs needed by topic).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows = topics (the index; underscores shown as spaces), sorted by ``right`` with the largest
+        at the top.
+    left, right : str
+        The two share columns: ``left`` as circles, ``right`` as diamonds; their names label the
+        legend.
+    title : str, default ""
+    xlabel : str, default "Share of volunteers"
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the rows).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``dumbbell``; the axis runs from 0% to 100%.
+    """
     t = table.sort_values(right)
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.4 * len(t) + 1.5))
@@ -507,7 +508,24 @@ def plot_dumbbell(table: pd.DataFrame, *, left: str, right: str, title: str = ""
 
 
 def plot_pyramid(table: pd.DataFrame, *, left: str, right: str, title: str = "", ax=None):
-    """Back-to-back bars by band (rows, youngest at the bottom): ``left`` and ``right`` shares."""
+    """Back-to-back bars by band (rows, first at the bottom): ``left`` and ``right`` shares.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Rows = bands (the index; youngest first, so at the bottom).
+    left, right : str
+        Share columns drawn left and right of zero (the right ones hatched), each bar labelled with
+        its percentage; their names label the legend.
+    title : str, default ""
+    ax : matplotlib.axes.Axes, optional
+        Axes to draw on (default: a new figure sized to the bands).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Figure kind ``pyramid``; the axis is symmetric, to the largest share plus 10 points.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1.6))
     y = range(len(table))

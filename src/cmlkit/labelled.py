@@ -47,7 +47,26 @@ def _question_of(column: str, inst) -> dict | None:
 
 
 def variable_label(column: str, inst, *, extra: dict | None = None) -> str:
-    """The label of one column: ``extra``, the instrument (question text, "question: choice"), or :data:`DERIVED_LABELS`."""
+    """The variable label of one column.
+
+    Parameters
+    ----------
+    column : str
+        A column of the data: a question's canonical name, a choice column ``<question>__<choice>``
+        or a column cmlkit adds.
+    inst : cmlkit.instrument.Instrument
+        The wave's instrument.
+    extra : dict, optional
+        Column -> label, taking precedence over everything else (indicator labels).
+
+    Returns
+    -------
+    str
+        In order of precedence: ``extra[column]``; the question text (stripped) for a question's
+        column; "question text without its final ``?``: choice label" for a choice column (the choice
+        name where the question has no such choice); :data:`DERIVED_LABELS`; else the column name
+        with underscores as spaces.
+    """
     extra = extra or {}
     if column in extra:
         return str(extra[column])
@@ -63,7 +82,22 @@ def variable_label(column: str, inst, *, extra: dict | None = None) -> str:
 
 
 def stata_names(columns) -> dict:
-    """Column -> a valid Stata name of at most :data:`STATA_MAX` characters, unique, the same for the same columns."""
+    """Column -> a valid Stata name of at most :data:`STATA_MAX` characters, unique and deterministic.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        Column names, in file order.
+
+    Returns
+    -------
+    dict
+        Column -> Stata name. ``__`` becomes ``_``, any character other than a letter, digit or
+        underscore becomes ``_``, a name not starting with a letter or underscore gets ``v_`` in
+        front, and the name is cut to :data:`STATA_MAX` (28) characters. A name already used
+        (ignoring case) by an earlier column is cut further and suffixed ``_2``, ``_3``, ...; the same
+        columns in the same order always give the same names.
+    """
     out, used = {}, set()
     for col in columns:
         name = re.sub(r"[^A-Za-z0-9_]", "_", str(col).replace("__", "_"))
@@ -82,12 +116,39 @@ def stata_names(columns) -> dict:
 def prepare(data: pd.DataFrame, inst, *, extra_labels: dict | None = None) -> tuple[pd.DataFrame, dict, dict, pd.DataFrame]:
     """Data ready for ReadStat, with variable labels, value labels and one description row per column.
 
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data set to export (cleaned or weighted responses).
+    inst : cmlkit.instrument.Instrument
+        The wave's instrument: question types, choices, constraints and personal questions.
+    extra_labels : dict, optional
+        Column -> variable label, taking precedence (:func:`variable_label`).
+
     Returns
     -------
-    (frame, column_labels, value_labels, variables)
-        ``frame`` has coded ``select_one`` answers, 0/1 choice columns, plain float/str/datetime
-        dtypes and no personal column; ``variables`` has ``variable, label, type, values, source_question,
-        in_labelled_files`` for every column of ``data`` (the codebook's rows).
+    frame : pandas.DataFrame
+        Same index as ``data``, without personal columns (the instrument's ``personal_ids`` and the
+        canonical names of personal questions). A ``select_one`` answer becomes its 1-based position
+        in the choice list (float); ``select_multiple`` choice columns and boolean columns become 0/1
+        floats; date-times are kept; other numeric columns become float; anything else becomes object
+        (str, ``None`` where missing).
+    column_labels : dict
+        Column -> variable label, for every column of ``frame``.
+    value_labels : dict
+        Column -> {code (float): label} for coded ``select_one`` columns (the choice labels) and 0/1
+        columns (No/Yes).
+    variables : pandas.DataFrame
+        One row per column of ``data``, personal ones included (the codebook's rows): ``variable,
+        label, type, values, source_question, in_labelled_files``. ``type`` is ``categorical
+        (coded)``, ``0/1 (chosen)``, ``0/1``, ``date-time``, ``integer``, ``number``, ``text`` or
+        ``text (personal)``; ``values`` lists the codes and labels, or a numeric question's
+        ``min to max`` constraint; ``in_labelled_files`` is ``yes`` or ``no: personal data``.
+
+    Raises
+    ------
+    ValueError
+        If a ``select_one`` column holds a value that is not a choice name of its question.
     """
     personal = set(inst.personal_ids) | {q["canonical"] for q in inst.questions if q.get("personal")}
     out, labels, values, rows = {}, {}, {}, []
@@ -153,12 +214,38 @@ def _fix_dta_time(path: Path) -> None:
 
 
 def write_labelled(data: pd.DataFrame, inst, path_stem, *, extra_labels: dict | None = None, file_label: str = "") -> dict:
-    """Write ``<stem>.sav`` and ``<stem>.dta`` with labels; return paths and the variables table.
+    """Write ``<stem>.sav`` and ``<stem>.dta`` with variable and value labels.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The data set to export; personal columns are left out (:func:`prepare`).
+    inst : cmlkit.instrument.Instrument
+        The wave's instrument.
+    path_stem : str or path-like
+        Path of the files without (or with a replaced) suffix; missing parent folders are created.
+    extra_labels : dict, optional
+        Column -> variable label, taking precedence (:func:`variable_label`).
+    file_label : str, default ""
+        The file label: cut to 64 characters in the ``.sav``, to 80 bytes of UTF-8 in the ``.dta``.
 
     Returns
     -------
     dict
-        ``{"sav": path, "dta": path, "variables": DataFrame}`` (``variables`` with ``stata_name``).
+        ``{"sav": Path, "dta": Path, "variables": DataFrame}``: the two files and :func:`prepare`'s
+        ``variables`` table with ``stata_name`` added (``""`` for columns not written).
+
+    Raises
+    ------
+    ValueError
+        If a ``select_one`` column holds a value that is not a choice of its question.
+
+    Notes
+    -----
+    The ``.sav`` marks labelled columns nominal. The ``.dta`` (Stata 15 format) uses
+    :func:`stata_names`; variable labels are cut to 80 bytes and value labels to 32,000 bytes of
+    UTF-8, text cells to 2,045 characters. The creation timestamps of both files are then fixed
+    (:data:`SAV_EPOCH`, :data:`DTA_EPOCH`), so the same data give the same bytes.
     """
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
@@ -183,7 +270,18 @@ def write_labelled(data: pd.DataFrame, inst, path_stem, *, extra_labels: dict | 
 
 
 def read_back(path) -> tuple[pd.DataFrame, object]:
-    """Read a labelled file with pyreadstat (``.sav`` or ``.dta``): data and metadata (labels)."""
+    """Read a labelled file with pyreadstat: data and metadata (labels).
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.sav`` file (any case of the suffix); any other suffix is read as ``.dta``.
+
+    Returns
+    -------
+    (pandas.DataFrame, pyreadstat.metadata_container)
+        The data and its metadata (variable labels, value labels), as ``pyreadstat`` returns them.
+    """
     path = Path(path)
     reader = pyreadstat.read_sav if path.suffix.lower() == ".sav" else pyreadstat.read_dta
     return reader(str(path))

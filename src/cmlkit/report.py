@@ -14,102 +14,23 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from importlib import resources
 from pathlib import Path
 
 import jinja2
-import numpy as np
 import pandas as pd
 import yaml
 
 from cmlkit import disclosure, indicators, share_intervals
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import CmlkitError, ReportError  # ReportError re-exported: ``report.ReportError``
 from cmlkit.instrument import load_instrument
+from cmlkit.report_format import (  # noqa: F401  (re-exported: the report's formats and views belong to cmlkit.report)
+    FORMATS, HEADLINE_BUILDERS, RAW_TOKEN, SUMMARY_BUILDERS, UNIT_FORMATS, UNIT_SUFFIX, change_headlines, findings_view,
+    format_value, headline_sentences, humanise, table_headline, table_view)
 
 TEMPLATES = resources.files("cmlkit") / "templates"
-PUBLIC_TOP = ("tables", "figures")
-UNIT_LEVEL_IDS = ("library_id", "response_id")
-RAW_TOKEN = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")  # variable names inside a sentence  # tables with these columns are unit-level: never in "Other results"  # the report reads products only from these folders (and run.json)
-
-
-class ReportError(CmlkitError):
-    """A run folder that cannot be reported on."""
-
-
-# ---------------------------------------------------------------- formatting
-
-def _pct(v, digits=None):
-    if v is None or not np.isfinite(v):
-        return ""
-    d = (1 if abs(v) < 0.05 and v != 0 else 0) if digits is None else digits
-    return f"{v * 100:.{d}f}%"
-
-
-FORMATS = {
-    "pct": _pct,
-    "num1": lambda v: "" if not np.isfinite(v) else f"{v:,.1f}",
-    "num2": lambda v: "" if not np.isfinite(v) else f"{v:,.2f}",
-    "int": lambda v: "" if not np.isfinite(v) else f"{int(round(v)):,}",
-    "p": lambda v: "" if not np.isfinite(v) else ("< 0.001" if v < 0.001 else f"{v:.3f}"),
-}
-"""Cell formats of report tables (numbers); ``text`` and ``label`` format strings."""
-
-UNIT_FORMATS = {"share": _pct, "index": FORMATS["num2"], "score": FORMATS["num2"],
-                "months": lambda v: "" if not np.isfinite(v) else f"{v:.1f}", "number": lambda v: "" if not np.isfinite(v) else f"{v:,.3g}"}
-UNIT_SUFFIX = {"share": "", "index": "", "score": "", "months": " months", "number": ""}
-
-
-def humanise(name) -> str:
-    """A readable label for an identifier: ``support_book_stock`` -> ``Support book stock``."""
-    text = str(name).replace("__", ": ").replace("_", " ").strip()
-    return text[:1].upper() + text[1:] if text else text
-
-
-def format_value(value, unit: str) -> str:
-    """One estimate in its unit (``share`` as %, ``months`` to one decimal, ...)."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        return ""
-    return UNIT_FORMATS.get(unit, UNIT_FORMATS["number"])(v)
-
-
-def _cell(value, fmt, labels):
-    if fmt in FORMATS:
-        try:
-            return FORMATS[fmt](float(value))
-        except (TypeError, ValueError):
-            return "" if value is None or (isinstance(value, float) and np.isnan(value)) else str(value)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return ""
-    if fmt == "label":
-        text = str(value)
-        if text in labels:
-            return labels[text]
-        return humanise(text) if " " not in text else RAW_TOKEN.sub(lambda m: m.group(0).replace("_", " "), text)
-    if isinstance(value, (float, np.floating)):
-        return FORMATS["num2"](float(value)) if abs(value) < 1000 else FORMATS["int"](float(value))
-    if isinstance(value, (bool, np.bool_)):
-        return "yes" if value else "no"
-    return str(value)
-
-
-def table_view(df: pd.DataFrame, columns: dict | None = None, *, labels: dict | None = None) -> dict:
-    """A DataFrame as ``{"header": [...], "rows": [[...]]}`` of formatted strings for the template.
-
-    Parameters
-    ----------
-    columns : dict, optional
-        Column -> format (``FORMATS`` key, ``text`` or ``label``); only these columns are shown.
-        Empty or None: every column, numbers to two decimals, identifiers humanised.
-    labels : dict, optional
-        Identifier -> label, used by the ``label`` format.
-    """
-    labels = labels or {}
-    cols = {c: f for c, f in (columns or {}).items() if c in df} or {c: "auto" for c in df.columns}
-    rows = [[_cell(v, cols[c], labels) for c, v in zip(cols, r)] for r in df[list(cols)].itertuples(index=False)]
-    return {"header": [humanise(c) for c in cols], "rows": rows}
+PUBLIC_TOP = ("tables", "figures")  # the report reads products only from these folders (and run.json)
+UNIT_LEVEL_IDS = ("library_id", "response_id")  # tables with these columns are unit-level: never in "Other results"
 
 
 # ---------------------------------------------------------------- reading the run folder
@@ -132,13 +53,47 @@ def _read_json(run_dir, rel):
 
 
 def load_sections(path=None) -> dict:
-    """The section registry (``templates/report_sections.yml`` or ``path``)."""
+    """The section registry: which products go in which section of the report.
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        A YAML registry (default: the packaged ``templates/report_sections.yml``).
+
+    Returns
+    -------
+    dict
+        The parsed YAML: ``sections`` (each with ``key``, ``title``, ``intro`` and optionally
+        ``findings``, ``figures``, ``figure_globs``, ``tables``, ``summaries``, ``headlines``) and
+        ``method_figures``.
+    """
     text = Path(path).read_text(encoding="utf-8") if path else (TEMPLATES / "report_sections.yml").read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
 def figure_view(run_dir: Path, stem: str) -> dict | None:
-    """One figure as an embeddable SVG data URI with its alt text and title (None when absent)."""
+    """One figure as an embeddable SVG data URI with its alt text and title.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The run folder.
+    stem : str
+        Figure path under ``figures/`` without suffix (``services_offered``, ``trend/change_x``).
+
+    Returns
+    -------
+    dict or None
+        ``stem``; ``title`` (the ``.json`` record's title, else the humanised stem, on one line);
+        ``alt`` (the ``.txt`` alt text, else ``"Figure: <title>"``); ``src``
+        (``data:image/svg+xml;base64,...``).
+        None when the SVG does not exist.
+
+    Raises
+    ------
+    cmlkit.errors.ReportError
+        If ``stem`` leads into a ``private`` folder.
+    """
     svg = _public(run_dir, f"figures/{stem}.svg")
     if not svg.is_file():
         return None
@@ -150,128 +105,6 @@ def figure_view(run_dir: Path, stem: str) -> dict | None:
     return {"stem": stem, "title": " ".join(str(title).split()), "alt": alt or f"Figure: {title}",
             "src": "data:image/svg+xml;base64," + base64.b64encode(svg.read_bytes()).decode("ascii")}
 
-
-def findings_view(findings: pd.DataFrame, section: str) -> dict:
-    """The findings rows of one section: overall and by type in the main table, by region apart."""
-    part = findings.loc[findings["section"] == section]
-
-    def rows(sub):
-        out = []
-        for r in sub.itertuples():
-            shown = not bool(r.suppressed)
-            out.append([r.label, "All libraries" if r.breakdown == "all" else f"{humanise(r.breakdown)}: {r.domain}",
-                        format_value(r.estimate, r.unit) + UNIT_SUFFIX.get(r.unit, "") if shown else "suppressed",
-                        f"{format_value(r.ci_low, r.unit)} to {format_value(r.ci_high, r.unit)}" if shown else "",
-                        FORMATS["int"](float(r.base_n)),
-                        "" if shown else f"{r.suppression} suppression"])
-        return out
-    header = ["Indicator", "Libraries", "Estimate", "95% interval", "Responses (n)", "Note"]
-    main = part.loc[part["breakdown"] != "region"]
-    region = part.loc[part["breakdown"] == "region"]
-    sup = part.loc[part["suppressed"].astype(bool)]
-    notes = []
-    if len(sup):
-        counts = sup["suppression"].value_counts()
-        notes.append(f"{len(sup)} of {len(part)} cells suppressed: {int(counts.get('primary', 0))} with fewer than k responses "
-                     f"(primary), {int(counts.get('secondary', 0))} more so that a hidden cell cannot be worked out (secondary).")
-    return {"header": header, "rows": rows(main), "region_rows": rows(region), "notes": notes, "n": len(part)}
-
-
-def headline_sentences(findings: pd.DataFrame) -> list:
-    """One sentence per indicator: its overall estimate with its interval, base and the type range."""
-    out = []
-    for ind, part in findings.groupby("indicator", sort=False):
-        overall = part.loc[(part["breakdown"] == "all") & ~part["suppressed"].astype(bool)]
-        if overall.empty:
-            continue
-        r = overall.iloc[0]
-        unit = r["unit"]
-        est = format_value(r["estimate"], unit) + UNIT_SUFFIX.get(unit, "")
-        text = (f"{r['label']}: {est} across community libraries (95% interval {format_value(r['ci_low'], unit)} to "
-                f"{format_value(r['ci_high'], unit)}; n = {int(r['base_n'])}).")
-        types = part.loc[(part["breakdown"] == "type") & ~part["suppressed"].astype(bool)]
-        if len(types) > 1:
-            text += " By governance type: " + ", ".join(f"{d} {format_value(e, unit)}" for d, e in zip(types["domain"], types["estimate"])) + "."
-        out.append({"section": r["section"], "text": text})
-    return out
-
-
-def table_headline(df: pd.DataFrame, *, label: str, unit: str = "share", section: str = "") -> list:
-    """A key-finding sentence from the ``breakdown == "all"`` row of a table of estimates (none when suppressed)."""
-    rows = df.loc[df["breakdown"].astype(str) == "all"] if "breakdown" in df else df.iloc[:0]
-    if rows.empty or str(rows.iloc[0].get("suppressed", False)).lower() in ("true", "1"):
-        return []
-    r = rows.iloc[0]
-    n = f"; n = {int(r['base_n'])}" if "base_n" in r and pd.notna(r["base_n"]) else ""
-    return [{"section": section, "text": f"{label}: {format_value(r['estimate'], unit)}{UNIT_SUFFIX.get(unit, '')} of community libraries "
-             f"(95% interval {format_value(r['ci_low'], unit)} to {format_value(r['ci_high'], unit)}{n})."}]
-
-
-def change_headlines(df: pd.DataFrame, *, section: str = "", **_) -> list:
-    """Key-finding sentences from a trend findings table: each indicator's overall change with its interval.
-
-    Parameters
-    ----------
-    df : pandas.DataFrame
-        A trend findings table (``indicator, label, breakdown, wave_a, wave_b, estimate_a, estimate_b, change,
-        ci_low, ci_high, n_both, suppressed``); its ``breakdown == "overall"`` rows are used.
-    section : str
-        The report section the sentences belong to.
-
-    Returns
-    -------
-    list of dict
-        ``{"section", "text"}`` per unsuppressed indicator; shares in percentage points.
-    """
-    units = share_intervals.units(indicators.load_spec())
-    rows = df.loc[(df["breakdown"].astype(str) == "overall") & ~df["suppressed"].astype(str).str.lower().isin(["true", "1"])]
-    out = []
-    for r in rows.to_dict("records"):
-        unit = units.get(r["indicator"], "number")
-        pts = unit == "share"
-        scale, suffix = (100, " percentage points") if pts else (1, UNIT_SUFFIX.get(unit, ""))
-        fmt = (lambda v: f"{v * scale:+.1f}") if pts or unit in ("months", "number") else (lambda v: f"{v:+.2f}")
-        out.append({"section": section, "text": (
-            f"{r['label']}: {format_value(r['estimate_a'], unit)} in {r['wave_a']}, {format_value(r['estimate_b'], unit)} in "
-            f"{r['wave_b']}; change {fmt(r['change'])}{suffix} (95% interval {fmt(r['ci_low'])} to {fmt(r['ci_high'])}; "
-            f"{int(r['n_both'])} libraries answered both waves).")})
-    return out
-
-
-HEADLINE_BUILDERS = {"estimate": lambda df, *, label, unit="share", section="": table_headline(df, label=label, unit=unit, section=section),
-                     "change": change_headlines}
-"""Headline kind (``headlines`` in the section registry) -> function(table, ...) -> key-finding sentences."""
-
-
-def _summary_volunteer_scale(s):
-    aw, au = s.get("alpha_weighted") or {}, s.get("alpha_unweighted") or {}
-    return [f"The volunteer satisfaction scale ({len(s.get('items', []))} items) has Cronbach's alpha "
-            f"{aw.get('alpha', float('nan')):.2f} weighted and {au.get('alpha', float('nan')):.2f} unweighted; "
-            f"{s.get('responses')} volunteer responses, {s.get('linked_to_responding_library')} of them from libraries "
-            "that also answered the library survey (the weighted ones)."]
-
-
-def _summary_governance(s):
-    names = s.get("names") or {}
-    st = s.get("stability") or {}
-    lines = [f"Method: {humanise(s.get('method', ''))}, k = {s.get('k')} clusters ("
-             + "; ".join(str(v) for v in names.values()) + ")."]
-    if st:
-        lines.append(f"Bootstrap stability over {st.get('B')} resamples: mean Jaccard {st.get('mean_jaccard', float('nan')):.2f}, "
-                     f"lowest cluster {st.get('min_cluster_jaccard', float('nan')):.2f} ({st.get('verdict', '')}).")
-    for a in s.get("agreement") or []:
-        lines.append(f"Adjusted Rand index with {a.get('compared_with')}: {a.get('adjusted_rand', float('nan')):.2f}.")
-    return lines
-
-
-def _summary_flat(s):
-    """Scalar entries of a JSON summary, one line each (nested values left to the tables)."""
-    return [f"{humanise(k)}: {_cell(v, 'auto', {})}" for k, v in sorted(s.items()) if isinstance(v, (int, float, str, bool)) and v != ""]
-
-
-SUMMARY_BUILDERS = {"volunteer_scale": _summary_volunteer_scale, "governance": _summary_governance,
-                    "case_studies": _summary_flat, "risk": _summary_flat}
-"""Summary key (``summaries`` in the section registry) -> function(JSON) -> list of sentences."""
 
 
 def _findings(run_dir: Path) -> pd.DataFrame | None:
@@ -285,7 +118,28 @@ def _findings(run_dir: Path) -> pd.DataFrame | None:
 
 
 def method_note(run_dir: Path, record: dict, findings: pd.DataFrame | None) -> list:
-    """Sentences on who was surveyed, the frame, response, weighting, intervals and disclosure."""
+    """Sentences on who was surveyed, the frame, response, weighting, design, intervals and disclosure.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The run folder; ``tables/weighting/weight_report.json`` and ``response_rates.csv`` are read
+        when present.
+    record : dict
+        The run's ``run.json`` (``instrument``, ``wave``, optional ``inputs.frame`` with ``path`` and
+        ``sha256``).
+    findings : pandas.DataFrame or None
+        The findings table; its distinct ``method`` texts (without ``(n=...)``) describe the intervals.
+
+    Returns
+    -------
+    list of str
+        In order, each where its inputs exist: who was surveyed (population, responses, response
+        rate; the frame year when the instrument loads), the frame file, the weighting (method,
+        collapsed cells, weight range, Kish design effect), the design (strata, degrees of freedom),
+        the interval methods, the labelled data for other tools (when
+        ``tables/codebook/codebook.xlsx`` exists) and, always, the disclosure rule with its ``k``.
+    """
     lines = []
     try:
         inst = load_instrument(record["instrument"], record["wave"])
@@ -299,7 +153,7 @@ def method_note(run_dir: Path, record: dict, findings: pd.DataFrame | None) -> l
         n, N = wr.get("responses_weighted"), wr.get("population")
         lines.append(f"Who was surveyed: every in-scope community managed library in England (community run and independent "
                      f"community libraries) in the population frame{f' for {year}' if year else ''}: {N} libraries, of which "
-                     f"{n} responded and were linked to the frame (response rate {_pct(n / N) if N else 'n/a'}).")
+                     f"{n} responded and were linked to the frame (response rate {FORMATS['pct'](n / N) if N else 'n/a'}).")
     if frame:
         lines.append(f"Frame: {Path(frame['path']).name} (sha256 {frame['sha256'][:12]}…).")
     if wr:
@@ -328,7 +182,21 @@ def method_note(run_dir: Path, record: dict, findings: pd.DataFrame | None) -> l
 
 
 def data_quality(run_dir: Path) -> list:
-    """Row accounting and cleaning summary per instrument (counts only)."""
+    """Row accounting and cleaning summary per instrument (counts only).
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The run folder; every ``tables/<instrument>/row_accounting.csv`` is one instrument.
+
+    Returns
+    -------
+    list of dict
+        One block per instrument folder, sorted: ``instrument`` (the folder name), ``accounting``
+        (a :func:`table_view` of stage and n); when the folder's ``cleaning_log.csv`` has rows,
+        ``cleaning`` (changes per check and status) and ``cleaning_total``; when its
+        ``validation_report.csv`` has rows, ``validation`` (issues per check and severity).
+    """
     out = []
     for acc_path in sorted((run_dir / "tables").glob("*/row_accounting.csv")):
         name = acc_path.parent.name
@@ -348,7 +216,38 @@ def data_quality(run_dir: Path) -> list:
 
 
 def collect(run_dir, *, sections: dict | None = None) -> dict:
-    """Everything the report shows, read from the run folder's public products."""
+    """Everything the report shows, read from the run folder's public products.
+
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A run folder with ``run.json``.
+    sections : dict, optional
+        A section registry (default, and when empty: :func:`load_sections`).
+
+    Returns
+    -------
+    dict
+        The template's context: ``title``, ``record`` (``run.json``), ``headlines`` (key-finding
+        sentences: :func:`headline_sentences`, then each section's ``headlines``), ``method``
+        (:func:`method_note`), ``method_figures``, ``sections`` (per section shown: ``key, title,
+        intro, figures, tables, summaries, findings``), ``quality`` (:func:`data_quality`), ``code``
+        (short git sha, pipeline) and ``inputs`` (name, file, sha256 of each input).
+
+    Raises
+    ------
+    cmlkit.errors.ReportError
+        If ``run_dir`` has no ``run.json``, or the registry names a product outside ``tables/`` and
+        ``figures/`` (or inside a ``private`` folder).
+
+    Notes
+    -----
+    A section is shown when it has a figure, a non-empty table, a summary sentence or findings
+    rows. "Other results" collects the figures no section (nor ``method_figures``) names, and the
+    CSV tables no section reads, outside ``tables/findings``, ``tables/weighting``,
+    ``tables/summary`` and the instrument folders (those with a ``row_accounting.csv``), with 1 to 60 rows and no unit-level id column
+    (:data:`UNIT_LEVEL_IDS`).
+    """
     run_dir = Path(run_dir)
     rec_path = run_dir / "run.json"
     if not rec_path.is_file():
@@ -460,8 +359,24 @@ FOLDER_NOTES = {
 def write_index(run_dir, *, out=None) -> Path:
     """Write the run folder's ``README.md``: what each folder holds and what to open first.
 
-    Lists what is actually in the folder (generic over pipelines); ``run.json`` stays the
-    machine-readable record.
+    Parameters
+    ----------
+    run_dir : str or path-like
+        A run folder with ``run.json``.
+    out : str or path-like, optional
+        The file to write (default ``<run_dir>/README.md``).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written (rendered from ``templates/run_readme.md.j2``).
+
+    Notes
+    -----
+    Lists what is actually in the folder, whatever the pipeline: each top-level entry (plus
+    ``README.md`` and ``report.html``) with its note from :data:`FOLDER_NOTES`, the number of files
+    and subfolders of each folder (no file count for ``notebooks/``), the steps with their executed
+    notebooks, and the findings workbooks. ``run.json`` stays the machine-readable record.
     """
     run_dir = Path(run_dir)
     record = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))

@@ -79,7 +79,24 @@ def unit_of(indicator: dict) -> str:
 
 
 def units(spec: dict) -> dict:
-    """Indicator name -> unit for every indicator of a specification."""
+    """Indicator name -> unit for every indicator of a specification.
+
+    Parameters
+    ----------
+    spec : dict
+        An indicator specification (``research/indicators.yml``); its ``indicators`` mapping is read
+        (none: an empty result).
+
+    Returns
+    -------
+    dict
+        Indicator name -> one of :data:`UNITS`, from :func:`unit_of`.
+
+    Raises
+    ------
+    ValueError
+        If an indicator states a ``unit`` that is not one of :data:`UNITS`.
+    """
     return {name: unit_of(ind) for name, ind in spec.get("indicators", {}).items()}
 
 
@@ -152,7 +169,20 @@ def bound_shares(rows: pd.DataFrame, *, spec: dict, level: float = 0.95) -> pd.D
 
 
 def check_bounds(rows: pd.DataFrame) -> pd.DataFrame:
-    """Rows of a findings table whose bounded-unit interval leaves [0, 1] (empty when all are inside)."""
+    """Rows of a findings table whose bounded-unit interval leaves [0, 1] or misses its estimate.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        A findings table with ``unit``, ``estimate``, ``ci_low`` and ``ci_high``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows whose unit is in :data:`BOUNDED_UNITS` and whose ``ci_low`` is below 0, ``ci_high``
+        above 1, or estimate outside ``[ci_low, ci_high]``; empty when all are inside. Rows with a
+        missing bound are not reported.
+    """
     b = rows.loc[rows["unit"].isin(BOUNDED_UNITS)]
     lo, hi = b["ci_low"], b["ci_high"]
     return b.loc[(lo < 0) | (hi > 1) | (b["estimate"] < lo) | (b["estimate"] > hi)]

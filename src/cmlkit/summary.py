@@ -4,13 +4,29 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cmlkit.report import format_value, UNIT_SUFFIX
+from cmlkit.report_format import format_value, UNIT_SUFFIX
 
 
 def item_response(clean: pd.DataFrame, inst) -> pd.DataFrame:
-    """Share of kept responses that answered each question (select_multiple: any choice answered).
+    """Share of kept responses that answered each question (unweighted).
 
-    Returns one row per non-personal question: ``question, section, type, n_answered, n_responses, share``.
+    A select_multiple question counts as answered where the column of its first choice is not
+    missing. Personal questions are skipped.
+
+    Parameters
+    ----------
+    clean : pandas.DataFrame
+        The cleaned wave, one row per kept response, with the instrument's canonical columns
+        (``<question>__<choice>`` for select_multiple questions).
+    inst : cmlkit.instrument.Instrument
+        The wave's instrument.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per non-personal question, in instrument order: ``question`` (canonical name),
+        ``section``, ``type``, ``n_answered``, ``n_responses`` (rows of ``clean``) and ``share``
+        (``n_answered / n_responses`` rounded to 6 decimals; NaN when ``clean`` is empty).
     """
     rows = []
     n = len(clean)
@@ -31,7 +47,26 @@ def item_response(clean: pd.DataFrame, inst) -> pd.DataFrame:
 def choice_shares(clean: pd.DataFrame, inst, question: str) -> pd.DataFrame:
     """Unweighted share of respondents ticking each choice of a select_multiple question.
 
-    Returns ``choice, label, n_yes, n_answered, share`` in choice order.
+    Parameters
+    ----------
+    clean : pandas.DataFrame
+        The cleaned wave, with one 0/1 column ``<canonical>__<choice>`` per choice.
+    inst : cmlkit.instrument.Instrument
+        The wave's instrument.
+    question : str
+        Id of a select_multiple question of ``inst``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per choice, in choice order: ``choice``, ``label``, ``n_yes`` (ticks), ``n_answered``
+        (non-missing rows) and ``share`` (``n_yes / n_answered`` rounded to 6 decimals; NaN when no
+        one answered).
+
+    Raises
+    ------
+    ValueError
+        If ``question`` is not a select_multiple question.
     """
     q = inst.question(question)
     if q["type"] != "select_multiple":
@@ -48,8 +83,24 @@ def choice_shares(clean: pd.DataFrame, inst, question: str) -> pd.DataFrame:
 def findings_markdown(table: pd.DataFrame, *, wave: str, breakdowns=("all", "type")) -> str:
     """The findings summary (``summary.md``): each headline with its interval and base, by section.
 
-    Numbers are formatted by the row's ``unit`` (shares as %, scores to two decimals, months to one);
-    suppressed cells are said to be suppressed. Returns Markdown text.
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The findings table (``section, breakdown, domain, label, estimate, ci_low, ci_high, base_n,
+        suppressed`` and, optionally, ``unit``; rows without a ``unit`` column are treated as
+        ``number``).
+    wave : str
+        Wave id, shown in the title ``# Findings, wave <wave>``.
+    breakdowns : tuple of str, default ("all", "type")
+        Breakdowns whose rows are listed; other rows are left out.
+
+    Returns
+    -------
+    str
+        Markdown text: one ``## <Section>`` heading per section (in table order) and one bullet per
+        row. Numbers are formatted by the row's unit (:func:`cmlkit.report.format_value`: shares as %,
+        scores to two decimals, months to one, with :data:`cmlkit.report.UNIT_SUFFIX`); a suppressed
+        row says "suppressed (fewer than k responses)" instead of its numbers.
     """
     head = table.loc[table["breakdown"].isin(breakdowns)]
     lines = [f"# Findings, wave {wave}", "", "Weighted estimates with 95% intervals (shares: logit intervals, inside 0-100%); "

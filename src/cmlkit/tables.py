@@ -14,6 +14,7 @@ number is (the findings table), the estimate and interval cells follow the row's
 
 from __future__ import annotations
 
+import json
 import re
 import zipfile
 from pathlib import Path
@@ -27,7 +28,28 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
-    """Return a copy whose text cells cannot be run as spreadsheet formulas."""
+    """Return a copy whose text cells cannot be run as spreadsheet formulas.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Any table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy in which every string cell of an object or string column that starts with ``=``, ``+``,
+        ``-``, ``@``, a tab or a carriage return, and does not read as a number (``-3``, ``+1.5``
+        stay), is prefixed with ``'``; such a column becomes object dtype. Other cells are unchanged.
+
+    Notes
+    -----
+    OWASP's CSV-injection guidance: a leading apostrophe makes a spreadsheet show the cell as text.
+
+    References
+    ----------
+    OWASP, "CSV Injection", https://owasp.org/www-community/attacks/CSV_Injection
+    """
     out = df.copy()
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
@@ -42,7 +64,27 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_csv(df: pd.DataFrame, path, *, index: bool = False) -> Path:
-    """Write a deterministic, formula-safe UTF-8 CSV."""
+    """Write a deterministic, formula-safe UTF-8 CSV.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; text cells pass through :func:`neutralise_formulas`.
+    path : str or path-like
+        The file to write; missing parent folders are created.
+    index : bool, default False
+        Whether to write the DataFrame's index as the first column.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Notes
+    -----
+    Lines end with LF (``lineterminator='\\n'``) and floats are written with ``%.10g``, so the same
+    data give the same bytes.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     neutralise_formulas(df).to_csv(path, index=index, lineterminator="\n", float_format="%.10g", encoding="utf-8")
@@ -50,7 +92,25 @@ def write_csv(df: pd.DataFrame, path, *, index: bool = False) -> Path:
 
 
 def write_parquet(df: pd.DataFrame, path) -> Path:
-    """Write a parquet file (pyarrow, no index) with byte-identical output for identical data."""
+    """Write a parquet file (pyarrow, no index) with byte-identical output for identical data.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table; its index is dropped.
+    path : str or path-like
+        The file to write (zstd compression); missing parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Notes
+    -----
+    The file is opened with Python's ``open`` so that a pipeline run's write log
+    (:mod:`cmlkit.runlog`) records it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:   # through Python's open, so a pipeline run's write log sees it (cmlkit.runlog)
@@ -59,7 +119,25 @@ def write_parquet(df: pd.DataFrame, path) -> Path:
 
 
 def write_table(df: pd.DataFrame, path) -> Path:
-    """Write ``df`` by the suffix of ``path`` (``.csv`` or ``.parquet``)."""
+    """Write ``df`` by the suffix of ``path`` (``.csv`` or ``.parquet``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The table.
+    path : str or path-like
+        The file to write; its suffix (any case) picks :func:`write_csv` or :func:`write_parquet`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    ValueError
+        If the suffix is neither ``.csv`` nor ``.parquet``.
+    """
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
         return write_csv(df, path)
@@ -69,7 +147,17 @@ def write_table(df: pd.DataFrame, path) -> Path:
 
 
 def read_table(path) -> pd.DataFrame:
-    """Read a table written by :func:`write_table`."""
+    """Read a table written by :func:`write_table`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A ``.parquet`` file (any case of the suffix); any other suffix is read as CSV.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
     path = Path(path)
     return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
 
@@ -90,7 +178,23 @@ UNIT_COLUMNS = ("estimate", "ci_low", "ci_high")
 
 
 def column_format(name: str, values: pd.Series) -> str | None:
-    """The number format of a column: by name (:data:`COLUMN_FORMATS`), else integers or two decimals."""
+    """The Excel number format of a column: by name (:data:`COLUMN_FORMATS`), else integers or two decimals.
+
+    Parameters
+    ----------
+    name : str
+        The column name, matched against the patterns of :data:`COLUMN_FORMATS` (first match wins).
+    values : pandas.Series
+        The column's values.
+
+    Returns
+    -------
+    str or None
+        None for a non-numeric or boolean column. Otherwise the format of the first matching pattern,
+        except that the share format ``0%`` is skipped when a value lies outside [0, 1]; with no match,
+        ``#,##0`` when every non-missing value is a whole number (and there is at least one), else
+        ``0.00``.
+    """
     if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
         return None
     v = pd.to_numeric(values, errors="coerce").dropna()
@@ -105,7 +209,27 @@ def column_format(name: str, values: pd.Series) -> str | None:
 def format_sheet(ws, df: pd.DataFrame, *, max_width: int = 60, unit_col: str = "unit", unit_columns=UNIT_COLUMNS) -> None:
     """Make one written sheet readable: header style, frozen header, autofilter, widths, number formats.
 
-    Where ``df`` has ``unit_col``, the cells of ``unit_columns`` take the number format of their row's unit.
+    Parameters
+    ----------
+    ws : openpyxl.worksheet.worksheet.Worksheet
+        The sheet ``df`` was written to (header in row 1, no index column); changed in place.
+    df : pandas.DataFrame
+        The table written to ``ws``.
+    max_width : int, default 60
+        Widest column width, in characters.
+    unit_col : str, default "unit"
+        Column saying each row's unit; where ``df`` has it, the cells of ``unit_columns`` take the
+        number format of their row's unit (:data:`UNIT_NUMBER_FORMATS`; an unknown unit falls back
+        to the column's format).
+    unit_columns : sequence of str, default ("estimate", "ci_low", "ci_high")
+        Columns formatted by the row's unit.
+
+    Notes
+    -----
+    Header cells are bold, wrapped, top-aligned on a light blue fill; panes freeze below the header;
+    the autofilter covers the used range. Other cells take :func:`column_format`. A column's width is
+    the larger of 0.9 x its header length, its longest text (capped at ``max_width``) + 2, and 8,
+    capped at ``max_width``.
     """
     header_font, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
     for cell in ws[1]:
@@ -133,8 +257,20 @@ def format_sheet(ws, df: pd.DataFrame, *, max_width: int = 60, unit_col: str = "
 def write_xlsx(sheets: dict, path, **format_options) -> Path:
     """Write several DataFrames as sheets of one formula-safe, readable workbook with fixed document times.
 
-    Each sheet gets :func:`format_sheet` (number formats, widths, frozen header, autofilter);
-    ``format_options`` are passed to it.
+    Parameters
+    ----------
+    sheets : dict
+        Sheet name -> DataFrame, in sheet order; names are cut to Excel's 31 characters. Cells pass
+        through :func:`neutralise_formulas`; no index is written.
+    path : str or path-like
+        The ``.xlsx`` file to write; missing parent folders are created.
+    **format_options
+        Passed to :func:`format_sheet` for every sheet (``max_width``, ``unit_col``, ``unit_columns``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``, after :func:`freeze_xlsx`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,8 +293,27 @@ FINDINGS_XLSX_COLUMNS = {
 def write_findings_xlsx(table: pd.DataFrame, path, *, notes: list | None = None) -> Path:
     """The findings workbook for toolkit authors: a notes sheet, then one sheet per section.
 
-    Readable labels come first and the ids last; estimates and intervals are formatted by each
-    row's unit (shares as %, scores to two decimals, months to one).
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        The findings table (``section`` and any of the columns of :data:`FINDINGS_XLSX_COLUMNS`).
+    path : str or path-like
+        The ``.xlsx`` file to write.
+    notes : list of str, optional
+        Lines of the "Read me" sheet (default: four lines explaining estimates, logit intervals of
+        shares, suppression and the ``all``/``type``/``region`` breakdowns).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Notes
+    -----
+    Each section (in table order) gets a sheet named by its title case, with the columns of
+    :data:`FINDINGS_XLSX_COLUMNS` that ``table`` has, in that order and renamed to its headers:
+    readable labels first and ids last. Estimates and intervals are formatted by each row's unit
+    (shares as %, indexes and scores to two decimals, months to one).
     """
     cols = [c for c in FINDINGS_XLSX_COLUMNS if c in table]
     sheets = {"Read me": pd.DataFrame({"Notes": notes or [
@@ -172,7 +327,23 @@ def write_findings_xlsx(table: pd.DataFrame, path, *, notes: list | None = None)
 
 
 def freeze_xlsx(path) -> Path:
-    """Rewrite a workbook with fixed document and zip-entry times, so the same content gives the same bytes."""
+    """Rewrite a workbook with fixed document and zip-entry times, so the same content gives the same bytes.
+
+    Parameters
+    ----------
+    path : str or path-like
+        An ``.xlsx`` file, rewritten in place.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Notes
+    -----
+    The ``created`` and ``modified`` times in ``docProps/core.xml`` become ``2000-01-01T00:00:00Z``;
+    every zip entry is stored deflated with the time 2000-01-01 00:00:00, in the original order.
+    """
     path = Path(path)
     with zipfile.ZipFile(path) as zin:
         entries = [(info.filename, zin.read(info.filename)) for info in zin.infolist()]
@@ -188,7 +359,20 @@ def freeze_xlsx(path) -> Path:
 
 
 def write_text(text: str, path) -> Path:
-    """Write UTF-8 text with a final newline (Markdown summaries, indexes)."""
+    """Write UTF-8 text with exactly one final newline (Markdown summaries, indexes).
+
+    Parameters
+    ----------
+    text : str
+        The text; trailing newlines are replaced by one.
+    path : str or path-like
+        The file to write; missing parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text.rstrip("\n") + "\n", encoding="utf-8")
@@ -196,9 +380,20 @@ def write_text(text: str, path) -> Path:
 
 
 def write_json(obj, path) -> Path:
-    """Write a JSON document with sorted keys and a fixed layout (byte-stable)."""
-    import json
+    """Write a JSON document with sorted keys and a fixed layout (byte-stable).
 
+    Parameters
+    ----------
+    obj : object
+        JSON-serialisable data; other values (paths, dates, numpy integers) are written as ``str(value)``.
+    path : str or path-like
+        The file to write (UTF-8, indent 2, final newline); missing parent folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
