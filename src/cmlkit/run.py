@@ -21,8 +21,6 @@ imported, each step's status and timing, and the products.
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import shutil
 import signal
@@ -33,7 +31,6 @@ import threading
 import time
 import queue
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -41,9 +38,10 @@ import yaml
 from cmlkit import progress as P
 from cmlkit import run_cache as C
 from cmlkit.errors import PipelineError, StepFailedError
-from cmlkit.instrument import find_root, instrument_path, load_instrument
+from cmlkit.instrument import find_root, load_instrument
 from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps
 from cmlkit.run_kernel import available_cpus, execute_step, stop_all_kernels, threads_per_kernel
+from cmlkit.run_record import as_file, finish_run, new_run_dir, preflight_inputs, utc_now, write_json_atomic
 from cmlkit.runlog import read_log
 
 sha256_file = C.sha256_file          # kept here: other modules and tests import it from cmlkit.run
@@ -61,41 +59,6 @@ def _coerce(text: str):
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-
-
-def _utc_now():
-    return datetime.now(timezone.utc)
-
-
-def new_run_dir(base: Path, git: dict) -> tuple[str, Path]:
-    """Create and return a fresh run folder (never reusing an existing one).
-
-    Parameters
-    ----------
-    base : Path
-        The pipeline's runs folder (``outputs/<instrument>/<wave>/<pipeline>``); created if missing.
-    git : dict
-        The repository state, as returned by :func:`cmlkit.run_cache.git_state` (``"sha"``, ``"dirty"``).
-
-    Returns
-    -------
-    run_id : str
-        ``<UTC time YYYYmmddTHHMMSSZ>_<first 7 characters of the sha, or "nogit">``, with ``_dirty`` when
-        the tree has uncommitted changes, and ``-2``, ``-3``, ... when that folder already exists.
-    path : Path
-        The new, empty folder ``base / run_id``.
-    """
-    stamp = _utc_now().strftime("%Y%m%dT%H%M%SZ")
-    run_id = f"{stamp}_{(git['sha'] or 'nogit')[:7]}" + ("_dirty" if git["dirty"] else "")
-    candidate, k = run_id, 1
-    while True:
-        path = base / candidate
-        try:
-            path.mkdir(parents=True, exist_ok=False)
-            return candidate, path
-        except FileExistsError:
-            k += 1
-            candidate = f"{run_id}-{k}"
 
 
 def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = None, overrides: dict | None = None,
@@ -180,12 +143,12 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     jobs = max(1, int(jobs or available_cpus()))
     base = Path(outputs_root or root / "outputs") / instrument / wave / spec["name"]
     previous = C.scan_runs(base)
-    preflight = _preflight_inputs(spec, inputs, wave, root, previous)
+    preflight = preflight_inputs(spec, inputs, wave, root, previous)
     git = C.git_state(root)
     run_id, run_dir = new_run_dir(base, git)
     record = {
         "pipeline": spec["name"], "pipeline_file": str(Path(pipeline)), "pipeline_sha256": C.sha256_file(pipeline),
-        "instrument": instrument, "wave": wave, "run_id": run_id, "git": git, "started_utc": _utc_now().isoformat(),
+        "instrument": instrument, "wave": wave, "run_id": run_id, "git": git, "started_utc": utc_now().isoformat(),
         "ended_utc": None, "status": "running", "message": None, "runner_pid": os.getpid(), "runner_host": socket.gethostname(),
         "jobs": jobs, "threads_per_kernel": threads_per_kernel(jobs), "cpus_available": available_cpus(),
         "packages": C.package_versions(), "overrides": overrides,
@@ -198,7 +161,7 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     runner = _Runner(spec, plans, record, root=root, run_dir=run_dir, inputs=inputs, previous=previous, jobs=jobs,
                      kernel_name=kernel_name, force=force, force_steps=forced, to_run=to_run, take=take,
                      display=P.RunDisplay(len(plans), echo=echo, tty=tty))
-    _write_json(run_dir / "run.json", record)
+    write_json_atomic(run_dir / "run.json", record)
     try:
         with _signals_as_interrupt():
             runner.run()
@@ -212,7 +175,7 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
         raise
     finally:
         runner.close()
-    _finish(record, root=root, run_dir=run_dir, base=base, products=runner.products)
+    finish_run(record, root=root, run_dir=run_dir, base=base, products=runner.products)
     return run_dir
 
 
@@ -294,7 +257,7 @@ class _Runner:
             self.entries[plan["step"]["name"]]["status"] = "not run"
         self._write()
         if self.failed is not None:
-            self.record.update(status="failed", ended_utc=_utc_now().isoformat(), message=self.failed.message)
+            self.record.update(status="failed", ended_utc=utc_now().isoformat(), message=self.failed.message)
             self._write()
             raise self.failed
 
@@ -364,7 +327,7 @@ class _Runner:
                 params[key], key_params[key] = str(self.run_dir), "<run folder>"
             else:
                 params[key] = key_params[key] = value
-                path = _as_file(value, self.root)
+                path = as_file(value, self.root)
                 if path is not None:
                     hashes[key] = C.sha256_file(path)
                     self.record["inputs"][f"{plan['step']['name']}.{key}"] = C.file_entry(path, root=self.root)
@@ -380,7 +343,7 @@ class _Runner:
         out_nb = self.run_dir / entry["executed_notebook"]
         out_nb.parent.mkdir(parents=True, exist_ok=True)
         self.claimed.add(entry["executed_notebook"])
-        entry.update(status="running", started_utc=_utc_now().isoformat(), duration_s=None)
+        entry.update(status="running", started_utc=utc_now().isoformat(), duration_s=None)
         self._write()
         log, prog = self.scratch / f"{name}.log", self.scratch / f"{name}.progress"
         previous_s = next((e.get("original_duration_s") or e.get("duration_s") for r in self.previous
@@ -475,7 +438,7 @@ class _Runner:
                 entry["status"] = status
             elif entry["status"] == "pending":
                 entry["status"] = "not run"
-        self.record.update(status=status, ended_utc=_utc_now().isoformat(),
+        self.record.update(status=status, ended_utc=utc_now().isoformat(),
                            message=message or f"stopped by the user (Ctrl-C or SIGTERM); {_where(self.record)}")
         self._write()
 
@@ -484,64 +447,7 @@ class _Runner:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     def _write(self):
-        _write_json(self.run_dir / "run.json", self.record)
-
-
-def _as_file(value, root):
-    """The file a parameter value names, if it is a string naming an existing file."""
-    if not isinstance(value, str) or not value or len(value) > 4096 or "\n" in value:
-        return None
-    path = Path(value) if os.path.isabs(value) else Path(root) / value
-    return path if path.is_file() else None
-
-
-def _finish(record, *, root, run_dir, base, products):
-    """Aggregate inputs read, code and products; decide dirty; mark the run ok and point LATEST at it."""
-    reads, modules = {}, {}
-    for entry in record["steps"]:
-        for rel, sha in (entry.get("reads") or {}).items():
-            reads[rel] = sha
-        modules.update(entry.get("modules") or {})
-    record["files_read"] = {rel: {"sha256": sha, "bytes": (Path(rel) if os.path.isabs(rel) else root / rel).stat().st_size}
-                            for rel, sha in sorted(reads.items())}
-    record["cmlkit_modules"] = dict(sorted(modules.items()))
-    under_root = [rel for rel in reads if not os.path.isabs(rel)]
-    under_root += [e["path"] for e in record["inputs"].values() if not os.path.isabs(e["path"])]
-    loose = C.untracked(root, sorted(set(under_root)))
-    if loose:
-        record["git"].update(dirty=True, untracked_read=loose)
-    for name, path in products.items():
-        if path.exists():
-            record["products"][name] = {"path": str(path.relative_to(run_dir)), "sha256": C.sha256_file(path)}
-    record["row_accounting"] = _row_accounting(run_dir)
-    record.update(status="ok", ended_utc=_utc_now().isoformat())
-    _write_json(run_dir / "run.json", record)
-    if all(s["status"] in ("ok", "reused") for s in record["steps"]):
-        (base / "LATEST").write_text(record["run_id"] + "\n", encoding="utf-8")
-
-
-def _preflight_inputs(spec, inputs, wave, root, previous) -> dict:
-    """Check that every input tied to an instrument has that instrument's header (fail before running).
-
-    An input whose bytes passed the same check against the same instrument file in an earlier run
-    is not read again. Returns ``name -> [input sha256, instrument sha256]`` of the inputs checked.
-    """
-    out = {}
-    for name, meta in spec["inputs"].items():
-        if name in inputs and (meta or {}).get("instrument"):
-            pair = [C.sha256_file(inputs[name]), C.sha256_file(instrument_path(meta["instrument"], wave, root=root))]
-            if not any(r["record"].get("preflight", {}).get(name) == pair for r in previous):
-                from cmlkit.ingest import check_header   # pandas: only when a header must be checked
-
-                check_header(inputs[name], load_instrument(meta["instrument"], wave, root=root))
-            out[name] = pair
-    return out
-
-
-def _write_json(path, record):
-    tmp = Path(path).with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=False, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
+        write_json_atomic(self.run_dir / "run.json", self.record)
 
 
 def main_echo(text):
@@ -555,10 +461,3 @@ def main_echo(text):
     print(text, file=sys.stderr, flush=True)
 
 
-def _row_accounting(run_dir: Path) -> dict:
-    """Collect every ``tables/<instrument>/row_accounting.csv`` of the run (responses in = kept + removed)."""
-    out = {}
-    for path in sorted(run_dir.glob("tables/*/row_accounting.csv")):
-        with open(path, encoding="utf-8", newline="") as fh:
-            out[path.parent.name] = {str(row["stage"]): int(float(row["n"])) for row in csv.DictReader(fh)}
-    return out
