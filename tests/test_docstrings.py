@@ -64,31 +64,17 @@ ALLOWED_MISSING = {
     # active on issue #17
     'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
     # active on issue #17
-    'datetimes': {'parse_datetimes'},
-    # active on issue #17
     'disclosure': {'load_rules', 'small_numerator'},
     # active on issue #17
     'duplicate_entries': {'load_rule', 'duplicate_entries'},
-    # active on issue #17
-    'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
-    # active on issue #17
-    'synthetic.exports': {'write_export'},
     # active on issue #14
     'figures': {'source_line', 'instrument_labels', 'readable', 'text_outside', 'save_figure', 'plot_response_rates', 'plot_weights', 'plot_heatmap', 'plot_cluster_map', 'plot_balance', 'plot_score_by_tier', 'plot_estimates', 'plot_likert', 'plot_stacked_shares', 'plot_dumbbell', 'plot_pyramid'},
     # active on issue #14
     'figures_alt': {'alt_share_bars', 'alt_heatmap', 'alt_likert', 'alt_estimates', 'alt_stacked_shares', 'alt_dumbbell', 'alt_pyramid', 'alt_cluster_map', 'alt_response_rates', 'alt_weights', 'alt_balance', 'alt_score_by_tier', 'alt_text'},
     # active on issue #17
-    'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
-    # active on issue #17
     'finalise': {'finalise'},
-    # active on issue #17
-    'ingest': {'sniff_encoding', 'detect_platform', 'check_header'},
-    # active on issue #17
-    'ingest_checks': {'entry', 'drop_blank_rows', 'dated_rows', 'drop_footer_rows', 'read_finished', 'read_number', 'read_status', 'check_ids', 'map_codes', 'ticks'},
     # active on issue #14
     'labelled': {'variable_label', 'stata_names', 'prepare', 'write_labelled', 'read_back'},
-    # active on issue #17
-    'platforms': {'layout'},
     # active on issue #16
     'progress': {'read_progress', 'remaining_s'},
     # active on issue #14
