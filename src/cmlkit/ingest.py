@@ -379,9 +379,9 @@ def _route_other(value: pd.Series, other_text, choices: list):
 def check_header(path, inst, *, platform: str | None = None) -> str:
     """Check that an export's header matches ``inst`` without reading its body; return the platform.
 
-    Only the first header row is checked for columns the instrument does not have (every header cell
-    of a platform with a sparse first row, SurveyMonkey's): missing or duplicated columns and the body
-    are :func:`read_export`'s.
+    Every header column must be a column of the platform layout of ``inst``; a column whose first
+    header cell is blank is passed over (except on a platform with a sparse first header row,
+    SurveyMonkey's). Missing or duplicated columns and the body are left to :func:`read_export`.
 
     Parameters
     ----------
