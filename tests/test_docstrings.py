@@ -58,25 +58,11 @@ ALLOWED_MISSING = {
     # active on issue #17
     'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
     # active on issue #17
-    'datetimes': {'parse_datetimes'},
-    # active on issue #17
     'disclosure': {'load_rules', 'small_numerator'},
     # active on issue #17
     'duplicate_entries': {'load_rule', 'duplicate_entries'},
     # active on issue #17
-    'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
-    # active on issue #17
-    'synthetic.exports': {'write_export'},
-    # active on issue #17
-    'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
-    # active on issue #17
     'finalise': {'finalise'},
-    # active on issue #17
-    'ingest': {'sniff_encoding', 'detect_platform', 'check_header'},
-    # active on issue #17
-    'ingest_checks': {'entry', 'drop_blank_rows', 'dated_rows', 'drop_footer_rows', 'read_finished', 'read_number', 'read_status', 'check_ids', 'map_codes', 'ticks'},
-    # active on issue #17
-    'platforms': {'layout'},
     # active on issue #17
     'text_repair': {'loose', 'strip_accents', 'arrow_strings', 'map_unique', 'fix_mojibake', 'repair_mojibake', 'parse_number_text', 'fmt_number'},
     # active on issue #19

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from cmlkit.errors import CmlkitError
+from cmlkit.platforms import platform_names
 
 
 def _pairs(items, flag):
@@ -213,7 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("export")
     g.add_argument("--instrument", required=True)
     g.add_argument("--wave", required=True)
-    g.add_argument("--platform", help="skip detection: surveymonkey, qualtrics, singleheader, msforms, kobo, spss")
+    g.add_argument("--platform", help=f"skip detection: {', '.join(platform_names())}")
     g.add_argument("--out", help="write the mapped responses (personal-data questions dropped) to this CSV")
     g.set_defaults(func=_cmd_ingest)
     fr = sub.add_parser("frame", help="load a population frame, normalise its codes and print counts")

@@ -26,8 +26,21 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
 
     Parameters
     ----------
+    values : pandas.Series
+        The column's cells (text, or Excel serial numbers).
+    name : str, default "date"
+        The column's header, for error messages.
+    path : str or path-like, default "<data>"
+        The file, for error messages.
     rows : array-like, optional
-        Spreadsheet row of each value (header = row 1), for error messages; default index + 2.
+        Spreadsheet row of each value (header = row 1), for error messages; default position + 2.
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64[ns]`` (time-zone-aware ISO values converted to UTC and made naive), NaT where
+        blank; ``attrs["format"]`` names the form(s) read (``excel-serial``, ``iso``, a
+        ``strptime`` format, or ``iso + <format>``), absent when every value is blank.
 
     Raises
     ------

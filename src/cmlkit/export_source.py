@@ -42,7 +42,18 @@ UNSUPPORTED = {  # containers the readers do not take, and what to do instead
 
 
 def sniff_delimiter(first_line: str) -> str:
-    """Return the delimiter (``,``, ``;`` or tab) used most outside quotes in the header line."""
+    """Return the delimiter (``,``, ``;`` or tab) used most outside quotes in the header line.
+
+    Parameters
+    ----------
+    first_line : str
+        The export's first line.
+
+    Returns
+    -------
+    str
+        ``,``, ``;`` or ``\t``; ``,`` on a tie (or when none occurs).
+    """
     unquoted = re.sub(r'"[^"]*"', "", first_line)
     counts = {d: unquoted.count(d) for d in (",", ";", "\t")}
     return max(counts, key=lambda d: (counts[d], d == ","))
@@ -93,7 +104,29 @@ class Source:
 
 
 def open_export(path) -> Source:
-    """Open an export for reading: check the path, sniff container, encoding, delimiter; read the first records."""
+    """Open an export for reading: check the path, sniff container, encoding, delimiter; read the first records.
+
+    The container is settled by the extension: ``.sav`` (SPSS), ``.xlsx``/``.xlsm`` (workbook, read
+    whole), anything else as CSV text (encoding by :func:`cmlkit.file_access.settle_encoding`,
+    delimiter by :func:`sniff_delimiter`, the first four non-blank records read).
+
+    Parameters
+    ----------
+    path : path-like
+        The export.
+
+    Returns
+    -------
+    Source
+        The first records, their rows, the container and a reader for the body.
+
+    Raises
+    ------
+    IngestError
+        A path that is not a readable regular file; a container the readers do not take
+        (:data:`UNSUPPORTED`, or a workbook named ``.csv``); an empty, binary, UTF-16 or mixed-encoding
+        file; a malformed CSV header; an unreadable workbook or SPSS file.
+    """
     path = check_readable(path)
     suffix = path.suffix.lower()
     if suffix in UNSUPPORTED:
@@ -157,7 +190,23 @@ def _check_ending(path, delim: str, last_row: int) -> None:
 
 
 def read_xlsx_cells(path: Path) -> list:
-    """The first sheet of a workbook as rows of strings (datetimes ISO), header first; blank rows kept."""
+    """The first sheet of a workbook as rows of strings (datetimes ISO), header first; blank rows kept.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The workbook (``.xlsx`` or ``.xlsm``).
+
+    Returns
+    -------
+    list of list
+        One list per sheet row; cells as text (datetimes ``YYYY-MM-DD hh:mm:ss``), None when empty.
+
+    Raises
+    ------
+    IngestError
+        The workbook cannot be read, or its first sheet is empty.
+    """
     try:
         frame = pd.read_excel(path, header=None, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
     except Exception as exc:  # openpyxl raises many unrelated types for a broken workbook
@@ -169,7 +218,24 @@ def read_xlsx_cells(path: Path) -> list:
 
 
 def read_sav_cells(path: Path) -> list:
-    """Read an SPSS .sav (value labels applied) into rows of strings, header first."""
+    """Read an SPSS .sav (value labels applied) into rows of strings, header first.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The ``.sav`` file.
+
+    Returns
+    -------
+    list of list
+        The variable names, then one list per case: value labels where a value has one, datetimes
+        as ``YYYY-MM-DD hh:mm:ss``, whole numbers without ``.0``, None for missing or empty values.
+
+    Raises
+    ------
+    IngestError
+        The file cannot be read as SPSS, or it holds no cases.
+    """
     import pyreadstat
 
     try:
@@ -260,6 +326,17 @@ def footer_like(rec) -> bool:
     """A short record of words after the last response ('Total responses: 245', 'Report generated 2025-04-30').
 
     Every platform's rows start with an id or a date, so a row cut short (truncated) is never taken for one.
+
+    Parameters
+    ----------
+    rec : list of str
+        The record's fields.
+
+    Returns
+    -------
+    bool
+        True when it has one to three non-blank fields and the first holds a letter and does not
+        start like a date.
     """
     cells = [c.strip() for c in rec if c.strip()]
     return 0 < len(cells) <= 3 and bool(re.search(r"[A-Za-z]", cells[0])) and not DATE_LIKE.search(cells[0])

@@ -37,7 +37,23 @@ _NOT_A_FILE = [  # (stat test, message): a registry, checked in order
 def check_readable(path) -> Path:
     """Return ``path`` if it is a regular, readable file; else raise a one-line :class:`IngestError`.
 
-    Nothing is opened: the checks use ``os.lstat``/``os.stat`` and ``os.access``.
+    Nothing is opened: the checks use ``os.stat``, ``os.path.islink`` and ``os.access``.
+
+    Parameters
+    ----------
+    path : path-like
+        The input file.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    IngestError
+        A missing file, a broken symbolic link, a path that cannot be reached, a folder, named pipe,
+        device or socket, or a file without read permission.
     """
     path = Path(path)
     try:
@@ -61,7 +77,25 @@ def check_readable(path) -> Path:
 
 
 def read_head(path, n: int = HEAD_BYTES) -> bytes:
-    """The first ``n`` bytes of a checked file (an OS error becomes a one-line :class:`IngestError`)."""
+    """The first ``n`` bytes of a checked file (an OS error becomes a one-line :class:`IngestError`).
+
+    Parameters
+    ----------
+    path : path-like
+        A file :func:`check_readable` accepted.
+    n : int, default HEAD_BYTES (1 MiB)
+        Number of bytes to read.
+
+    Returns
+    -------
+    bytes
+        Up to ``n`` bytes.
+
+    Raises
+    ------
+    IngestError
+        Permission denied or another OS error while reading.
+    """
     try:
         with open(path, "rb") as fh:
             return fh.read(n)
@@ -72,7 +106,22 @@ def read_head(path, n: int = HEAD_BYTES) -> bytes:
 
 
 def locate(text: str, pos: int, delim: str = ",") -> tuple[int, int]:
-    """Spreadsheet row (header = 1) and 0-based field of character ``pos`` of CSV ``text`` (errors only)."""
+    """Spreadsheet row (header = 1) and 0-based field of character ``pos`` of CSV ``text`` (errors only).
+
+    Parameters
+    ----------
+    text : str
+        The CSV text from its start.
+    pos : int
+        Character offset in ``text``.
+    delim : str, default ","
+        The delimiter.
+
+    Returns
+    -------
+    tuple of int
+        ``(row, field)``.
+    """
     records = list(csv.reader(io.StringIO(text[:pos] + "\x00", newline=""), delimiter=delim))
     return max(len(records), 1), (len(records[-1]) - 1 if records else 0)
 
@@ -107,6 +156,16 @@ def _mostly_utf8(data: bytes) -> bool:
 
 def settle_encoding(head: bytes, *, path, complete: bool) -> tuple[str, int, list]:
     """Decide how to decode a text export from its first bytes.
+
+    Parameters
+    ----------
+    head : bytes
+        The file's first bytes (:func:`read_head`).
+    path : path-like
+        The file, for messages (and to read the rest of a large file).
+    complete : bool
+        ``head`` is the whole file; when False, a UTF-8 head is confirmed by decoding the rest of
+        the file in chunks.
 
     Returns
     -------

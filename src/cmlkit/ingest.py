@@ -1,9 +1,12 @@
 """Read a survey platform's raw export into one row per response, columns = instrument question ids.
 
 The reader detects the file's encoding (UTF-8 with or without BOM, else cp1252), its delimiter
-(``,``, ``;`` or tab) and its platform (from the header: SurveyMonkey's two rows, Qualtrics' three
-rows with the ``ImportId`` row, a single header row, or a Microsoft Forms workbook), then maps every
-column to a question through the platform layout of the instrument (:mod:`cmlkit.platforms`).
+(``,``, ``;`` or tab) and its platform (each registered platform's ``detect`` hook looks at the
+header: SurveyMonkey's two rows, Qualtrics' three rows with the ``ImportId`` row, KoboToolbox's
+``_uuid`` columns, a single header row, a Microsoft Forms workbook, an SPSS file), then maps every
+column to a question through the platform layout of the instrument (:mod:`cmlkit.platforms`), keyed
+and matched by the platform's reader hooks (:mod:`cmlkit.platform_registry`); nothing here branches
+on a platform's name.
 
 Values are kept as the respondent's text (strings; blank -> missing) except that
 select_multiple answers are stored XLSForm-style as space-joined choice *names* (the export's
@@ -39,85 +42,76 @@ from cmlkit.datetimes import parse_datetimes
 from cmlkit.errors import IngestError
 from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
-from cmlkit.platforms import JOIN, PLATFORMS, layout
+from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
+from cmlkit.platforms import layout
 from cmlkit.text_repair import MOJIBAKE, arrow_strings, fix_mojibake, loose
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
 
-N_HEADER = {"surveymonkey": 2, "qualtrics": 3}
 META_COLUMNS = ["response_id", "_source_row", "_row", "_start", "_end", "_duration_s", "_status", "_finished", "_progress"]
 
 
-def _norm(text) -> str:
-    return " ".join(str(text).replace("\ufeff", "").split()).casefold() if text is not None else ""
-
-
 def sniff_encoding(data: bytes, *, path="<bytes>") -> str:
-    """Return ``utf-8-sig`` or ``cp1252`` for the bytes of a text export (raises on binary or mixed encodings)."""
+    """Return the encoding to decode the bytes of a text export with.
+
+    Parameters
+    ----------
+    data : bytes
+        The whole export.
+    path : str or path-like, default "<bytes>"
+        Named in error messages.
+
+    Returns
+    -------
+    str
+        ``utf-8-sig`` (UTF-8, with or without a BOM) or ``cp1252``.
+
+    Raises
+    ------
+    IngestError
+        Empty, UTF-16 or binary data; UTF-8 mixed with stray bytes of another encoding; text that is
+        neither UTF-8 nor cp1252 (see :func:`cmlkit.file_access.settle_encoding`).
+    """
     enc, _, _ = settle_encoding(data, path=path, complete=True)
     return "utf-8-sig" if enc == "utf-8" else enc
 
 
 def detect_platform(rows: list, *, path="<rows>", container: str = "csv") -> str:
-    """Return the platform whose header layout the first rows show."""
+    """Return the registered platform whose header layout the first rows show.
+
+    The platforms' ``detect`` hooks are tried by their ``priority``
+    (:func:`cmlkit.platform_registry.detect`).
+
+    Parameters
+    ----------
+    rows : list of list
+        The export's first records, header rows first.
+    path : str or path-like, default "<rows>"
+        Named in error messages.
+    container : str, default "csv"
+        ``sav``, ``xlsx`` or ``csv (<encoding>, delimiter <d>)`` (:class:`cmlkit.export_source.Source`).
+
+    Returns
+    -------
+    str
+        The platform's name.
+
+    Raises
+    ------
+    IngestError
+        ``rows`` is empty, or no registered platform recognises the header (the message names every
+        registered platform).
+    """
     if not rows:
         raise IngestError("file has no header", file=path)
-    first = [_norm(c) for c in rows[0]]
-    if container == "sav":
-        return "spss"
-    if container == "xlsx" and first[:3] == ["id", "start time", "completion time"]:
-        return "msforms"
-    if "_uuid" in first or "_submission_time" in first or (first[:2] == ["start", "end"] and any("/" in c for c in first)):
-        return "kobo"
-    if "respondent id" in first and len(rows) > 1 and any(_norm(c) in ("response", "open-ended response") for c in rows[1]):
-        return "surveymonkey"
-    if len(rows) > 2 and any(str(c).lstrip().startswith('{"ImportId"') for c in rows[2]):
-        return "qualtrics"
-    if first[:3] == ["id", "start time", "completion time"]:
-        return "singleheader"
-    raise IngestError("unknown export layout: header matches none of SurveyMonkey, Qualtrics, single-header CSV "
-                      "or Microsoft Forms", file=path, row=1)
-
-
-def _header_keys(rows, platform, n_cols):
-    if platform == "surveymonkey":
-        top, sub = list(rows[0]) + [""] * n_cols, list(rows[1]) + [""] * n_cols
-        keys, last = [], ""
-        for i in range(n_cols):
-            t = top[i] if top[i] not in (None, "") else last
-            last = t
-            keys.append((_norm(t), _norm(sub[i])))
-        return keys, 2
-    if platform == "qualtrics":
-        tags, labels = rows[0], rows[1]
-        return [(_norm(tags[i]), _norm(labels[i])) for i in range(n_cols)], 3
-    return [(_norm(c),) for c in rows[0][:n_cols]], 1
-
-
-def _expected_keys(cols, platform):
-    keys = []
-    last = ""
-    for c in cols:
-        if platform == "surveymonkey":
-            t = c.headers[0] if c.headers[0] else last
-            last = t
-            keys.append((_norm(t), _norm(c.headers[1])))
-        elif platform == "qualtrics":
-            keys.append((_norm(c.headers[0]), _norm(c.headers[1])))
-        else:
-            keys.append((_norm(c.headers[0]),))
-    return keys
-
-
-def _match(keys, expected, platform):
-    """Map each file column to a layout column index (Qualtrics: tag for metadata, label for questions)."""
-    if platform != "qualtrics":
-        lookup = {k: i for i, k in enumerate(expected)}
-        return [lookup.get(k) for k in keys]
-    by_label = {k[1]: i for i, k in enumerate(expected)}
-    by_tag = {k[0]: i for i, k in enumerate(expected)}
-    return [by_tag.get(k[0]) if k[0] in by_tag and expected[by_tag[k[0]]][1] == k[1] else by_label.get(k[1]) for k in keys]
+    found = detect(rows, container)
+    if found is None:
+        titles = platform_titles()
+        listed = f"{', '.join(titles[:-1])} or {titles[-1]}" if len(titles) > 1 else "".join(titles)
+        raise IngestError(f"unknown export layout: header matches none of {listed} "
+                          f"(registered platforms: {', '.join(platform_names())})", file=path, row=1)
+    return found
 
 
 def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
@@ -130,7 +124,8 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     inst : Instrument
         The instrument version the export answers.
     platform : str, optional
-        One of :data:`cmlkit.platforms.PLATFORMS`; detected from the header when omitted.
+        A registered platform name (:func:`cmlkit.platform_registry.platform_names`); detected from the
+        header when omitted.
 
     Returns
     -------
@@ -148,27 +143,27 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     source = open_export(path)
     rows, container = source.head, source.container
     platform = platform or detect_platform(rows, path=path, container=container)
-    if platform not in PLATFORMS:
-        raise IngestError(f"unknown platform {platform!r}; expected one of {PLATFORMS}", file=path)
+    if platform not in platform_names():
+        raise IngestError(f"unknown platform {platform!r}; expected one of {platform_names()}", file=path)
+    spec = get_platform(platform)
     cols = layout(inst, platform)
     width = len(rows[0])
     n_cols = width
-    while n_cols and (rows[0][n_cols - 1] in (None, "")) and platform != "surveymonkey":
+    while n_cols and (rows[0][n_cols - 1] in (None, "")) and not spec.sparse_top_row:
         n_cols -= 1
-    n_header = N_HEADER.get(platform, 1)
+    n_header = spec.header_rows
     if len(rows) < n_header:
         raise IngestError("file ends inside its header rows (truncated?)", file=path, row=len(rows) + 1)
     for k in range(1, n_header):
         if len(rows[k]) < n_cols:
             raise IngestError(f"header row has {len(rows[k])} fields but the first header row has {n_cols} (truncated?)",
                               file=path, row=source.head_rows[k])
-    keys, _ = _header_keys(rows, platform, n_cols)
-    expected = _expected_keys(cols, platform)
-    idx = _match(keys, expected, platform)
-    header_row = 1 if platform != "surveymonkey" else 2
+    keys = spec.header_keys(rows, n_cols)
+    idx = spec.match(keys, spec.expected_keys(cols))
+    header_row = n_header if spec.sparse_top_row else 1  # a sparse first row: columns are named by the last header row
     seen = {}
     for j, (k, i) in enumerate(zip(keys, idx)):
-        label = rows[0][j] if platform != "surveymonkey" or rows[0][j] else f"{keys[j][0]} / {rows[1][j]}"
+        label = rows[0][j] if not spec.sparse_top_row or rows[0][j] else f"{keys[j][0]} / {rows[1][j]}"
         if i is None:
             raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
                               file=path, row=header_row, column=str(label)[:80])
@@ -233,7 +228,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                 if other_q and other_text is not None:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:
-                joined, leftover, repaired = _split_joined(next(s for c, s, _ in parts if c.role == "joined"), inst.choices(qid), JOIN[platform])
+                joined, leftover, repaired = _split_joined(next(s for c, s, _ in parts if c.role == "joined"), inst.choices(qid), spec.join)
                 log += [checks.entry(line[k], "mojibake_label", "choice label read as cp1252 (mojibake) repaired before the split",
                                      response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
                 if other_q:
@@ -381,22 +376,45 @@ def _route_other(value: pd.Series, other_text, choices: list):
     return value.where(~unknown, other_label), text
 
 
-
 def check_header(path, inst, *, platform: str | None = None) -> str:
     """Check that an export's header matches ``inst`` without reading its body; return the platform.
 
-    Raises the same one-line :class:`~cmlkit.errors.IngestError` as :func:`read_export`.
+    Every header column must be a column of the platform layout of ``inst``; a column whose first
+    header cell is blank is passed over (except on a platform with a sparse first header row,
+    SurveyMonkey's). Missing or duplicated columns and the body are left to :func:`read_export`.
+
+    Parameters
+    ----------
+    path : path-like
+        The export (CSV, XLSX or SPSS .sav).
+    inst : Instrument
+        The instrument version the export should answer.
+    platform : str, optional
+        A registered platform name; detected from the header when omitted.
+
+    Returns
+    -------
+    str
+        The platform's name.
+
+    Raises
+    ------
+    IngestError
+        The same one-line errors as :func:`read_export` for an unreadable file, an unknown layout or
+        a column that is not a question of ``inst``.
+    ValueError
+        ``platform`` is given but not registered.
     """
     source = open_export(path)
     rows = source.head
     platform = platform or detect_platform(rows, path=path, container=source.container)
+    spec = get_platform(platform)
     cols = layout(inst, platform)
     n_cols = len(rows[0])
-    n_header = N_HEADER.get(platform, 1)
-    keys, _ = _header_keys(rows[:n_header] + [[]], platform, n_cols)
-    idx = _match(keys, _expected_keys(cols, platform), platform)
+    keys = spec.header_keys(rows[:spec.header_rows] + [[]], n_cols)
+    idx = spec.match(keys, spec.expected_keys(cols))
     for j, i in enumerate(idx):
-        if i is None and (rows[0][j] or platform == "surveymonkey"):
+        if i is None and (rows[0][j] or spec.sparse_top_row):
             raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
                               file=path, row=1, column=str(rows[0][j] or keys[j][0])[:80])
     return platform

@@ -56,7 +56,30 @@ class IngestLog(tuple):
 
 
 def entry(row, action, reason, *, response_id="", question="", old="", new="") -> dict:
-    """One ingest-log record."""
+    """One ingest-log record.
+
+    Parameters
+    ----------
+    row : int or None
+        Spreadsheet row (header = row 1); None for a decision about the whole file or column.
+    action : str
+        What was done (``blank_row``, ``footer_row``, ``declared_code``, ``mojibake_label`` …).
+    reason : str
+        Why, in a sentence.
+    response_id : str, default ""
+        The response concerned.
+    question : str, default ""
+        The question id concerned.
+    old : str, default ""
+        The value before.
+    new : str, default ""
+        The value after.
+
+    Returns
+    -------
+    dict
+        The record, keys :data:`LOG_FIELDS` (``row`` is ``""`` when None).
+    """
     return {"row": int(row) if row is not None else "", "response_id": response_id, "question": question,
             "old_value": old, "new_value": new, "action": action, "reason": reason}
 
@@ -70,10 +93,32 @@ def _dated(data: pd.DataFrame, time_cols: list) -> np.ndarray:
 
 
 def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None, dated=None) -> tuple:
-    """Exclude rows that hold only blanks, spaces or delimiters; return (data, rows, log).
+    """Exclude rows that hold only blanks, spaces or delimiters.
 
     Cells are checked for spaces only in rows that could be blank (no start or end time, or at most
     three non-empty cells), so a large export costs one vectorised pass.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The body, cells as text (None when empty).
+    rows : numpy.ndarray
+        Spreadsheet row of each body row.
+    skipped : iterable of (int, str), default ()
+        Rows the CSV reader already skipped (:attr:`cmlkit.export_source.Source.skipped`): ``"blank"``
+        or a footer's text; they are logged here too.
+    time_cols : sequence, default ()
+        Columns of ``data`` holding the start and end times.
+    path : path-like, optional
+        The export (unused in messages here; kept for a uniform call).
+    dated : numpy.ndarray, optional
+        :func:`dated_rows` of ``data``, when the caller has it.
+
+    Returns
+    -------
+    tuple
+        ``(data, rows, log)``: the rows kept (index reset), their spreadsheet rows, and one
+        ``blank_row`` or ``footer_row`` record per row excluded, in row order.
     """
     count = data.notna().sum(axis=1).to_numpy()
     if dated is None and time_cols:
@@ -92,12 +137,54 @@ def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_co
 
 
 def dated_rows(data: pd.DataFrame, time_cols: list):
-    """:func:`_dated` for callers that share it between the blank-row and footer checks (None without time columns)."""
+    """Which rows hold something shaped like a date (or an Excel serial) in a start or end column.
+
+    Callers share the result between the blank-row and footer checks.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The body, cells as text.
+    time_cols : list
+        Columns of ``data`` holding the start and end times.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        A boolean per row; None when ``time_cols`` is empty.
+    """
     return _dated(data, time_cols) if time_cols else None
 
 
 def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, path, column: str, dated=None) -> tuple:
-    """Exclude footer/summary rows after the last response; a row without start and end time among responses is an error."""
+    """Exclude footer/summary rows after the last response; a row without start and end time among responses is an error.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The body, cells as text.
+    rows : numpy.ndarray
+        Spreadsheet row of each body row.
+    time_cols : list
+        Columns of ``data`` holding the start and end times; none: nothing is checked.
+    path : path-like
+        The export, for messages.
+    column : str
+        Column named in the error message.
+    dated : numpy.ndarray, optional
+        :func:`dated_rows` of ``data``, when the caller has it.
+
+    Returns
+    -------
+    tuple
+        ``(data, rows, log)``: rows up to the last dated one, their spreadsheet rows, and one
+        ``footer_row`` record per row excluded.
+
+    Raises
+    ------
+    IngestError
+        A row without a start or end time before the last response (a summary row among responses).
+    """
     if not time_cols or not len(data):
         return data, rows, []
     dated = _dated(data, time_cols) if dated is None else dated
@@ -134,12 +221,62 @@ def _flag(values: pd.Series, rows, *, path, column, what) -> pd.Series:
 
 
 def read_finished(values, rows, *, path, column) -> pd.Series:
-    """``Finished`` as a nullable boolean from any of the platforms' spellings."""
+    """``Finished`` as a nullable boolean from any of the platforms' spellings.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's cells.
+    rows : array-like
+        Spreadsheet row of each value, for messages.
+    path : path-like
+        The export, for messages.
+    column : str
+        The column's header, for messages.
+
+    Returns
+    -------
+    pandas.Series
+        ``boolean`` dtype: True for :data:`TRUE_TEXT` spellings, False for :data:`FALSE_TEXT`, NA when blank.
+
+    Raises
+    ------
+    IngestError
+        A value that is none of the spellings (naming its row).
+    """
     return _flag(values, rows, path=path, column=column, what="Finished")
 
 
 def read_number(values, rows, *, path, column, lo=None, hi=None, percent=False) -> pd.Series:
-    """A metadata number (``Progress``, ``Duration``): ``85``, ``85.0``, ``85%``; anything else is an error."""
+    """A metadata number (``Progress``, ``Duration``): ``85``, ``85.0``, ``85%``; anything else is an error.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's cells.
+    rows : array-like
+        Spreadsheet row of each value, for messages.
+    path : path-like
+        The export, for messages.
+    column : str
+        The column's header, for messages.
+    lo : float, optional
+        Smallest value allowed (default: no bound).
+    hi : float, optional
+        Largest value allowed (default: no bound).
+    percent : bool, default False
+        Accept a trailing ``%``.
+
+    Returns
+    -------
+    pandas.Series
+        ``float``; NaN where blank.
+
+    Raises
+    ------
+    IngestError
+        A value that is not a number or lies outside ``lo``-``hi`` (naming its row).
+    """
     s = values.astype("string").str.strip()
     if percent:
         s = s.str.replace(r"\s*%$", "", regex=True)
@@ -153,7 +290,32 @@ def read_number(values, rows, *, path, column, lo=None, hi=None, percent=False) 
 
 
 def read_status(values, rows, *, path, column) -> pd.Series:
-    """``Status`` -> ``normal``, ``preview`` (preview or test) or ``spam``; an unknown status is an error."""
+    """``Status`` -> ``normal``, ``preview`` (preview or test) or ``spam``; an unknown status is an error.
+
+    Text and Qualtrics' numeric codes are read through :data:`STATUS`; any other status mentioning
+    preview or test is ``preview``.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's cells.
+    rows : array-like
+        Spreadsheet row of each value, for messages.
+    path : path-like
+        The export, for messages.
+    column : str
+        The column's header, for messages.
+
+    Returns
+    -------
+    pandas.Series
+        ``normal``, ``preview`` or ``spam`` per row (blank is ``normal``).
+
+    Raises
+    ------
+    IngestError
+        An unknown status (naming its row).
+    """
     s = values.astype("string").str.strip().str.casefold()
     s = s.str.replace(r"\.0$", "", regex=True)
     kind = s.map(STATUS)
@@ -166,7 +328,24 @@ def read_status(values, rows, *, path, column) -> pd.Series:
 
 
 def check_ids(ids: pd.Series, rows, *, path, column) -> None:
-    """Every response needs an id, and ids must be unique (the cleaning log addresses responses by id)."""
+    """Every response needs an id, and ids must be unique (the cleaning log addresses responses by id).
+
+    Parameters
+    ----------
+    ids : pandas.Series
+        The response ids.
+    rows : array-like
+        Spreadsheet row of each id, for messages.
+    path : path-like
+        The export, for messages.
+    column : str
+        The id column's header, for messages.
+
+    Raises
+    ------
+    IngestError
+        A blank id (naming its row), or an id repeating an earlier row's (naming both rows).
+    """
     blank = pd.Series(pc.fill_null(pc.equal(pc.utf8_trim_whitespace(arrow_strings(ids.astype(object))), ""), True)
                       .to_numpy(zero_copy_only=False), index=ids.index)
     if blank.any():
@@ -184,9 +363,34 @@ def check_ids(ids: pd.Series, rows, *, path, column) -> None:
 def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple[pd.Series, list]:
     """Map a select_one column that holds only numeric codes to labels by the instrument's declared codes.
 
-    A column with any label or choice name is left alone (cleaning checks it). ``-99`` (Qualtrics'
-    "seen but unanswered") is read as missing. The log has one entry per distinct code. Returns
-    (values, log).
+    A column with any label or choice name, or any value that is not a whole number, is left alone
+    (cleaning checks it). ``-99`` (Qualtrics' "seen but unanswered") is read as missing.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's cells.
+    inst : Instrument
+        The instrument.
+    qid : str
+        The select_one question the column answers.
+    rows : array-like
+        Spreadsheet row of each value, for messages.
+    path : path-like
+        The export, for messages.
+    column : str
+        The column's header, for messages and the log.
+
+    Returns
+    -------
+    tuple
+        ``(values, log)``: the labels (or ``values`` unchanged), and one ``declared_code`` record per
+        distinct code (plus one for ``-99`` when present); ``[]`` when nothing was mapped.
+
+    Raises
+    ------
+    IngestError
+        A code the instrument does not declare (:func:`cmlkit.coding.declared_codes`).
     """
     uniq = [u for u in pd.unique(values.dropna()) if str(u).strip()]   # a handful of distinct answers: decide on those
     if not uniq:
@@ -219,7 +423,31 @@ def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple
 
 
 def ticks(values: pd.Series, label: str, rows, *, path, column) -> np.ndarray:
-    """1 where a 0/1 choice column says the choice was ticked (``1``, ``True``, ``Selected``, its label); else 0."""
+    """Where a 0/1 choice column says the choice was ticked (``1``, ``True``, ``Selected``, its label).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The column's cells.
+    label : str
+        The choice's label (an SPSS value label also means ticked).
+    rows : array-like
+        Spreadsheet row of each value, for messages.
+    path : path-like
+        The export, for messages.
+    column : str
+        The column's header, for messages.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean per row: True where ticked; False where blank or unticked (``0``, ``False``, ``Not selected``).
+
+    Raises
+    ------
+    IngestError
+        A value that is neither ticked nor unticked (naming its row).
+    """
     s = values.astype("string").str.strip()
     low = s.str.casefold()
     on = low.isin(TRUE_TEXT).fillna(False).to_numpy(bool)

@@ -4,6 +4,11 @@ The *raw table* is what respondents typed, one row per submission: metadata colu
 ``_respondent_id, _start, _end, _status, _progress, _finished`` and one column per question id
 holding a string (a choice *label* for select_one, a tuple of choice *names* for
 select_multiple, text or numbers as typed), or None when blank.
+
+Everything that differs between platforms comes from the registered
+:class:`~cmlkit.platform_registry.Platform`: its layout, date format, multi-select separator, ids,
+metadata cells and single-choice 'other' convention, and its container (CSV with its encoding and
+delimiter, an XLSX workbook or an SPSS .sav), written by :data:`CONTAINER_WRITERS`.
 """
 
 from __future__ import annotations
@@ -15,80 +20,55 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
+from cmlkit.platform_registry import OTHER_LABEL, get_platform, platform_names
+from cmlkit.platforms import layout
 from cmlkit.tables import freeze_xlsx
-from cmlkit.platforms import DATE_FORMATS, JOIN, OTHER_LABEL, layout
 
-EXTENSIONS = {"surveymonkey": ".csv", "qualtrics": ".csv", "singleheader": ".csv", "msforms": ".xlsx", "kobo": ".csv", "spss": ".sav"}
-ENCODINGS = {"surveymonkey": "utf-8", "qualtrics": "utf-8-sig", "singleheader": "utf-8", "kobo": "utf-8"}
-DELIMITERS = {"kobo": ";"}
+EXTENSIONS = {name: get_platform(name).extension for name in platform_names()}   # the built-in platforms
+DEFAULT_CELLS = {  # metadata key -> cells from the raw table, where the platform's ``cells`` says nothing else
+    "status": lambda raw: list(raw["_status"].map({"normal": "IP Address", "preview": "Survey Preview"})),
+    "progress": lambda raw: list(raw["_progress"].astype(str)),
+    "duration": lambda raw: list(((raw["_end"] - raw["_start"]).dt.total_seconds()).astype(int).astype(str)),
+    "finished": lambda raw: list(raw["_finished"].map({True: "True", False: "False"})),
+}
 
 
 def _labels(inst, qid):
     return {c["name"]: c["label"] for c in inst.choices(qid)}
 
 
-def _cells(raw: pd.DataFrame, inst, platform: str) -> list:
+def _meta_cells(raw: pd.DataFrame, col, spec) -> list:
+    """The cells of one metadata column: the platform's own ``cells``, its ids and dates, or the default."""
+    if col.meta in spec.cells:
+        return list(spec.cells[col.meta](raw))
+    if col.meta == "respondent_id":
+        return list(spec.ids(raw["_respondent_id"]))
+    if col.meta in ("start", "end"):
+        ts = raw["_" + col.meta]
+        return list(ts) if spec.date_format is None else list(ts.dt.strftime(spec.date_format))
+    if col.meta in DEFAULT_CELLS:
+        return DEFAULT_CELLS[col.meta](raw)
+    return [None] * len(raw)
+
+
+def _cells(raw: pd.DataFrame, inst, spec, cols) -> list:
     """Return the export's body as a list of columns (each a list of cell values)."""
     n = len(raw)
-    fmt = DATE_FORMATS[platform]
     out = []
-    for col in layout(inst, platform):
+    for col in cols:
         if col.role == "meta":
-            if col.meta == "respondent_id":
-                ids = raw["_respondent_id"].astype(str)
-                if platform == "qualtrics":
-                    ids = "R_" + raw["_respondent_id"].map(lambda v: np.base_repr(int(v), 36)).str.rjust(15, "0")
-                elif platform in ("singleheader", "msforms"):
-                    ids = pd.Series(np.arange(1, n + 1), index=raw.index).astype(str)
-                out.append(list(ids))
-            elif col.meta in ("start", "end"):
-                ts = raw["_" + col.meta]
-                out.append(list(ts) if fmt is None else list(ts.dt.strftime(fmt)))
-            elif col.meta in ("_uuid", "ignored:_uuid"):
-                out.append(list(raw["_respondent_id"].map(lambda v: f"{int(v):032x}"[-32:])))
-            elif col.meta in ("ignored:_submission_time",):
-                out.append(list(raw["_end"].dt.strftime("%Y-%m-%dT%H:%M:%S")))
-            elif col.meta == "ignored:_index":
-                out.append([str(i) for i in range(1, n + 1)])
-            elif col.meta == "ignored:_status":
-                out.append(list(raw["_status"].map({"normal": "submitted_via_web", "preview": "submitted_via_web"})))
-            elif col.meta == "status" and platform == "spss":
-                out.append(list(raw["_status"].map({"normal": 0, "preview": 1})))
-            elif col.meta == "finished" and platform == "spss":
-                out.append(list(raw["_finished"].astype(int)))
-            elif col.meta == "progress" and platform == "spss":
-                out.append(list(raw["_progress"].astype(int)))
-            elif col.meta == "duration" and platform == "spss":
-                out.append(list(((raw["_end"] - raw["_start"]).dt.total_seconds()).astype(int)))
-            elif col.meta == "status":
-                out.append(list(raw["_status"].map({"normal": "IP Address", "preview": "Survey Preview"})))
-            elif col.meta == "progress":
-                out.append(list(raw["_progress"].astype(str)))
-            elif col.meta == "duration":
-                out.append(list(((raw["_end"] - raw["_start"]).dt.total_seconds()).astype(int).astype(str)))
-            elif col.meta == "finished":
-                out.append(list(raw["_finished"].map({True: "True", False: "False"})))
-            elif col.headers[0] == "DistributionChannel":
-                out.append(list(raw["_status"].map({"normal": "anonymous", "preview": "preview"})))
-            elif col.headers[0] == "UserLanguage":
-                out.append(["EN"] * n)
-            elif col.headers[0] == "Collector ID":
-                out.append(["431234567"] * n)
-            elif col.headers[0] == "Email" and platform == "msforms":
-                out.append(["anonymous"] * n)
-            else:
-                out.append([None] * n)
+            out.append(_meta_cells(raw, col, spec))
             continue
         q = inst.question(col.qid)
         values = raw[col.qid]
         other_q = inst.other_text_for(col.qid) if q["type"].startswith("select") else None
         if col.role == "value":
-            if q["type"] == "select_one" and platform in ("kobo", "spss"):
+            if q["type"] == "select_one" and spec.writes_names:
                 names = {c["label"]: c["name"] for c in inst.choices(col.qid)}
                 values = values.map(lambda v: names.get(v, v) if isinstance(v, str) else v)  # XML values; typed variants stay text
-            if q["type"] == "select_one" and platform == "surveymonkey" and other_q:
+            if q["type"] == "select_one" and other_q and spec.select_one_other == "blank":
                 values = values.where(values != OTHER_LABEL, None)
-            elif q["type"] == "select_one" and platform in ("singleheader", "msforms") and other_q:
+            elif q["type"] == "select_one" and other_q and spec.select_one_other == "text":
                 values = values.where(values != OTHER_LABEL, raw[other_q])
             out.append(list(values))
         elif col.role == "other_text":
@@ -101,7 +81,6 @@ def _cells(raw: pd.DataFrame, inst, platform: str) -> list:
             out.append([label if isinstance(v, tuple) and col.choice in v else None for v in values])
         elif col.role == "joined":
             labels = _labels(inst, col.qid)
-            sep = JOIN[platform]
             cells = []
             for v, other_text in zip(values, raw[other_q] if other_q else [None] * n):
                 if not isinstance(v, tuple) or not v:
@@ -110,8 +89,7 @@ def _cells(raw: pd.DataFrame, inst, platform: str) -> list:
                 parts = [labels[c] for c in v if not (c == "other" and other_q)]
                 if "other" in v and other_q and isinstance(other_text, str):
                     parts.append(other_text)
-                cell = sep.join(parts)
-                cells.append(cell + ";" if platform == "msforms" else cell)
+                cells.append(spec.join.join(parts) + spec.join_end)
             out.append(cells)
     return out
 
@@ -125,35 +103,54 @@ def write_export(raw: pd.DataFrame, inst, platform: str, path) -> Path:
         Raw response table (see module docstring).
     inst : Instrument
         The instrument the responses answer.
-    platform : {"surveymonkey", "qualtrics", "singleheader", "msforms"}
+    platform : str
+        A registered platform name (:func:`cmlkit.platform_registry.platform_names`; the built-in
+        ones are ``surveymonkey``, ``qualtrics``, ``singleheader``, ``msforms``, ``kobo``, ``spss``).
     path : path-like
-        Destination (``.csv`` or, for ``msforms``, ``.xlsx``).
+        Destination; its extension should be the platform's (:data:`EXTENSIONS`,
+        :attr:`~cmlkit.platform_registry.Platform.extension`). Folders are created.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``. Workbooks and SPSS files have their creation times pinned, so the same raw table
+        gives the same bytes.
+
+    Raises
+    ------
+    ValueError
+        ``platform`` is not registered.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    spec = get_platform(platform)
     cols = layout(inst, platform)
-    body = _cells(raw, inst, platform)
-    n_header = len(cols[0].headers)
-    headers = [[c.headers[i] for c in cols] for i in range(n_header)]
-    if platform == "spss":
-        return _write_sav(cols, body, inst, path)
-    if platform == "msforms":
-        wb = Workbook()
-        ws = wb.active
-        ws.title = "Sheet1"
-        for row in headers + [list(r) for r in zip(*body)]:
-            ws.append([None if (isinstance(v, float) and np.isnan(v)) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
-        wb.save(path)
-        return freeze_xlsx(path)  # fixed times: the same seed gives the same bytes
-    delim = DELIMITERS.get(platform, ",")
-    with open(path, "w", encoding=ENCODINGS[platform], newline="") as fh:
-        csv.writer(fh, lineterminator="\r\n", delimiter=delim).writerows(headers)
+    body = _cells(raw, inst, spec, cols)
+    headers = [[c.headers[i] for c in cols] for i in range(len(cols[0].headers))]
+    return CONTAINER_WRITERS[spec.container](spec, path, headers, body, cols, inst)
+
+
+def _write_csv(spec, path, headers, body, cols, inst) -> Path:
+    """CSV in the platform's encoding and delimiter, CRLF line ends."""
+    with open(path, "w", encoding=spec.encoding, newline="") as fh:
+        csv.writer(fh, lineterminator="\r\n", delimiter=spec.delimiter).writerows(headers)
         frame = pd.DataFrame({i: col for i, col in enumerate(body)})
-        frame.to_csv(fh, header=False, index=False, sep=delim, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+        frame.to_csv(fh, header=False, index=False, sep=spec.delimiter, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
     return path
 
 
-def _write_sav(cols, body, inst, path) -> Path:
+def _write_xlsx(spec, path, headers, body, cols, inst) -> Path:
+    """A one-sheet workbook (``Sheet1``): header rows, then the body; datetimes as Excel datetimes."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Sheet1"
+    for row in headers + [list(r) for r in zip(*body)]:
+        ws.append([None if (isinstance(v, float) and np.isnan(v)) else (v.to_pydatetime() if isinstance(v, pd.Timestamp) else v) for v in row])
+    wb.save(path)
+    return freeze_xlsx(path)  # fixed times: the same seed gives the same bytes
+
+
+def _write_sav(spec, path, headers, body, cols, inst) -> Path:
     """SPSS .sav: select_one as codes with value labels (text where a value is not a choice), dummies 0/1."""
     import pyreadstat
 
@@ -196,3 +193,6 @@ def _write_sav(cols, body, inst, path) -> Path:
         data[92:109] = b"01 Jan 2500:00:00"
         path.write_bytes(bytes(data))
     return path
+
+
+CONTAINER_WRITERS = {"csv": _write_csv, "xlsx": _write_xlsx, "sav": _write_sav}   # Platform.container -> writer
