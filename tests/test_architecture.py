@@ -156,3 +156,40 @@ def test_one_import_style():
                                           if isinstance(n, ast.ImportFrom) and n.level > 0]
                 for p in sorted(PKG.rglob("*.py"))}
     assert {k: v for k, v in relative.items() if v} == {}
+
+
+def _code_lines(text):
+    """(line number, folded text) of a module's code: docstrings, comments, imports and blank lines left out."""
+    tree = ast.parse(text)
+    doc = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+                doc.update(range(first.lineno, first.end_lineno + 1))
+    out = []
+    for i, line in enumerate(text.splitlines(), 1):
+        s = " ".join(line.split())
+        if i in doc or not s or s.startswith(("#", "import ", "from ")) or s in {")", "]", "}", "):", "],", "},"}:
+            continue
+        out.append((i, s))
+    return out
+
+
+def duplicated_code(texts: dict, n: int = 6) -> dict:
+    """Runs of ``n`` code lines that stand in two places: folded lines -> [(file, first line), ...]."""
+    seen = {}
+    for name, text in texts.items():
+        lines = _code_lines(text)
+        for j in range(len(lines) - n + 1):
+            seen.setdefault(tuple(s for _, s in lines[j:j + n]), []).append((name, lines[j][0]))
+    return {k: v for k, v in seen.items() if len(v) > 1}
+
+
+def test_no_block_of_six_code_lines_stands_twice():
+    # one piece of code where the logic is the same (numpydoc sections may repeat a parameter's description)
+    texts = {str(p.relative_to(PKG)): p.read_text(encoding="utf-8") for p in sorted(PKG.rglob("*.py"))}
+    assert sorted({tuple(f for f, _ in v) for v in duplicated_code(texts).values()}) == []
+    body = "".join(f"    y{i} = x + {i}\n" for i in range(6))
+    probe = {"a.py": f'def f(x):\n    """Doc."""\n{body}', "b.py": f"def g(x):\n    # same\n{body}"}
+    assert len(duplicated_code(probe)) == 1
