@@ -14,25 +14,20 @@ The checks are listed in :func:`propose_changes`.
 from __future__ import annotations
 
 import functools
-import re
 
 import numpy as np
 import pandas as pd
 
-from cmlkit.clean_checks import (EMAIL, PHONE, POSTCODE, check_choice_labels, check_duplicate_libraries, check_numbers,
-                                 check_other_recodes, check_personal_text, load_other_recodes, match_other_text)
+from cmlkit.check_registry import run_checks
+from cmlkit.clean_checks import EMAIL, PHONE, POSTCODE, load_other_recodes, match_other_text
 from cmlkit.cleaning_log import LOG_COLUMNS, digest
 from cmlkit.coding import code_choices, multi_outside_choices
-from cmlkit.duplicate_entries import duplicate_entries, load_rule
 from cmlkit.finalise import finalise
-from cmlkit.relevance import evaluate
-from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose, parse_number_text, repair_mojibake
+from cmlkit.response_checks import TEST_NAME
+from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose, parse_number_text
 
 __all__ = ["propose_changes", "finalise", "code_choices", "multi_outside_choices", "loose", "fix_mojibake", "parse_number_text",
            "match_other_text", "load_other_recodes", "EMAIL", "PHONE", "POSTCODE", "MOJIBAKE", "TEST_NAME"]
-
-
-TEST_NAME = re.compile(r"(?i)^\s*(?:test\b|testing\b|preview\b|dummy\b|ignore\b)|\btest response\b|please ignore")
 
 
 class _Proposals:
@@ -90,10 +85,6 @@ def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:
                          "reason": t["reason"] + " (at ingest)", "decision": "", "reviewer": "", "decided_at": ""})
 
 
-def _is_private_text(q) -> bool:
-    return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
-
-
 def _cow(fn):
     """Run ``fn`` with pandas copy-on-write, so working copies share untouched columns with the input."""
     @functools.wraps(fn)
@@ -141,67 +132,9 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
         ``(review)`` mark proposals a person should check.
     """
     P = _Proposals(raw, inst, wave)
+    run_checks(P, inst, min_progress=min_progress, speeder_seconds=speeder_seconds, speeder_fraction=speeder_fraction,
+               outlier_z=outlier_z, other_recodes=other_recodes, root=root)
     qids = inst.question_ids
-    text_ids = inst.questions_of_type("text")
-    first_text = text_ids[0]
-
-    # -- whole responses --------------------------------------------------------------------
-    status_test = P.coded["_status"] == "preview"
-    name_test = P.coded[first_text].fillna("").str.contains(TEST_NAME)
-    P.remove(status_test | name_test, "test_row",
-             pd.Series(np.where(status_test, "platform marks it a preview/test response", "name marks it a test response"), index=P.coded.index))
-    P.remove(P.coded["_status"] == "spam", "spam", "platform marks it as spam")
-    if P.coded["_finished"].notna().any():
-        progress = pd.to_numeric(P.coded["_progress"], errors="coerce").fillna(0)
-        unfinished = P.coded["_finished"].eq(False)
-        P.remove(unfinished & (progress < min_progress), "incomplete",
-                 "unfinished response, progress " + progress.astype(int).astype(str) + f"% (below {min_progress:g}%)")
-        keep_flag = unfinished & (progress >= min_progress)
-        P.add(keep_flag, "", "", "no_action", "incomplete",
-              "unfinished response kept, progress " + progress.astype(int).astype(str) + "% (review)", old="")
-    hashes = pd.util.hash_pandas_object(P.coded[qids], index=False)
-    dup = hashes.duplicated(keep="first")
-    first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
-    P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
-    check_duplicate_libraries(P, inst)
-    rule = load_rule(inst, root=root)
-    if rule:  # paper forms keyed twice (survey_instruments/<instrument>/rules.yaml: duplicate_entries)
-        later, first = duplicate_entries(P.coded, inst, rule)
-        P.remove(later, rule.get("id", "paper_duplicate"), rule.get("message", "duplicate entry of response") + " " + first + " (review)")
-
-    # -- values -----------------------------------------------------------------------------
-    # mojibake first: every later check parses the text (labels, 'other' recodes, numbers such as 'Â£240')
-    for q in inst.questions:
-        if q["type"] != "select_multiple":
-            fixed = repair_mojibake(P.coded[q["id"]])
-            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
-                  "UTF-8 text read as cp1252 (mojibake) repaired", private=_is_private_text(q))
-    check_choice_labels(P, inst)
-    check_other_recodes(P, inst, other_recodes if other_recodes is not None else load_other_recodes(inst, root=root))
-    check_numbers(P, inst, outlier_z)
-    for q in inst.questions:
-        if q["relevant"]:
-            asked = evaluate(q["relevant"], P.coded)
-            extra = ~asked & P.coded[q["id"]].notna()
-            P.add(extra, q["id"], "", "blank_response", "skip_logic",
-                  f"answered although skip logic ({q['relevant']}) says it was not asked", private=_is_private_text(q))
-    check_personal_text(P, inst)
-
-    # -- response quality flags (no change proposed) -----------------------------------------
-    dur = pd.to_numeric(P.coded["_duration_s"], errors="coerce")
-    if dur.notna().any():
-        limit = speeder_seconds if speeder_seconds is not None else speeder_fraction * float(dur.median())
-        P.add(dur < limit, "", "", "no_action", "speeder",
-              "completed in " + dur.round().astype("Int64").astype(str) + f"s, under the {limit:.0f}s speeder threshold (review)", old="")
-    for grid, ids in inst.grids.items():
-        q0 = inst.question(ids[0])
-        if q0["type"] != "select_one" or len(ids) < 4:
-            continue
-        block = P.coded[ids]
-        same = block.notna().all(axis=1) & block.eq(block.iloc[:, 0], axis=0).all(axis=1)
-        P.add(same, ids[0], "", "no_action", "straight_lining",
-              f"the same answer to all {len(ids)} items of the {grid} grid (review)", old="")
-
     P.logs.insert(0, ingest_entries(raw, wave))
     log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
     pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()

@@ -15,10 +15,12 @@ import pandas as pd
 import pyarrow.compute as pac
 from rapidfuzz import fuzz, process
 
+from cmlkit.check_registry import register_check
 from cmlkit.instrument import find_root
+from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text
+from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text, repair_mojibake
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -32,6 +34,10 @@ GENERIC_EMAIL_DOMAINS = {"gmail.com", "googlemail.com", "hotmail.com", "hotmail.
                          "yahoo.com", "yahoo.co.uk", "btinternet.com", "aol.com", "icloud.com", "sky.com", "talktalk.net",
                          "virginmedia.com", "ntlworld.com", "me.com", "msn.com"}
 NAME_CUE = re.compile(r"\b(?:[Mm]y name is|[Cc]ontact|[Aa]sk for|[Ss]peak to|[Ww]rite to)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)?)")
+
+
+def is_private_text(q) -> bool:
+    return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
 
 
 def _stem(word: str) -> str:
@@ -92,15 +98,13 @@ def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = 
     return _map_unique(texts, one)
 
 
+@register_check("duplicate_library", phase="responses", order=50, units=("library",),
+                columns=("library_name", ("postcode", "library_postcode"), "_end"))
 def check_duplicate_libraries(P, inst):
     """Same library answering more than once: keep the most complete, then the latest response."""
-    if "library_name" not in P.coded:
-        return
     c = P.coded
     name = _loose_arrow(c["library_name"])
-    pc_col = "postcode" if "postcode" in c else ("library_postcode" if "library_postcode" in c else None)
-    if inst.unit != "library" or pc_col is None:
-        return
+    pc_col = "postcode" if "postcode" in c else "library_postcode"
     pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
     if "contact_email" in c:
         em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
@@ -143,6 +147,21 @@ def _loose_arrow(values: pd.Series) -> pd.Series:
     return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
 
 
+@register_check("mojibake", phase="values", order=110)
+def check_mojibake(P, inst):
+    """Repair UTF-8 text read as cp1252 in every question but select_multiple (``mojibake``).
+
+    Runs first among the value checks: every later check parses the text (labels, 'other' recodes,
+    numbers such as 'Â£240').
+    """
+    for q in inst.questions:
+        if q["type"] != "select_multiple":
+            fixed = repair_mojibake(P.coded[q["id"]])
+            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
+                  "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
+
+
+@register_check("choice_label", phase="values", order=120)
 def check_choice_labels(P, inst):
     for qid in inst.questions_of_type("select_one"):
         choices = inst.choices(qid)
@@ -176,7 +195,9 @@ def check_choice_labels(P, inst):
         P.add(pd.Series(True, index=left), qid, "", "blank_response", "choice_label", "answer is not one of the choices (review)")
 
 
-def check_other_recodes(P, inst, recodes: pd.DataFrame):
+@register_check("other_recode", phase="values", order=130, options=("other_recodes", "root"))
+def check_other_recodes(P, inst, other_recodes: pd.DataFrame | None = None, root=None):
+    recodes = other_recodes if other_recodes is not None else load_other_recodes(inst, root=root)
     for q in inst.questions:
         if not q["type"].startswith("select"):
             continue
@@ -206,7 +227,8 @@ def check_other_recodes(P, inst, recodes: pd.DataFrame):
         P.add(hit, q["id"], new, "change_response", "other_recode", reason)
 
 
-def check_numbers(P, inst, outlier_z):
+@register_check("numbers", phase="values", order=140, options=("outlier_z",))
+def check_numbers(P, inst, outlier_z: float = 3.5):
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
         parsed = parse_number_text(P.coded[qid])
@@ -245,10 +267,22 @@ def check_numbers(P, inst, outlier_z):
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
 
 
+@register_check("skip_logic", phase="values", order=150)
+def check_skip_logic(P, inst):
+    """Blank answers to questions that the skip logic (``relevant``) says were not asked (``skip_logic``)."""
+    for q in inst.questions:
+        if q["relevant"]:
+            asked = evaluate(q["relevant"], P.coded)
+            extra = ~asked & P.coded[q["id"]].notna()
+            P.add(extra, q["id"], "", "blank_response", "skip_logic",
+                  f"answered although skip logic ({q['relevant']}) says it was not asked", private=is_private_text(q))
+
+
 _PII_HINT = (r"@|[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9]"
              r"|[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}|(?i:my name is|contact|ask for|speak to|write to)")
 
 
+@register_check("pii_text", phase="values", order=160)
 def check_personal_text(P, inst):
     if "contact_name" in P.coded:
         own = P.coded["contact_name"]
