@@ -8,7 +8,7 @@ The log schema (one row per proposed or decided change)::
 ``no_action`` (the ``cleaningtools`` vocabulary; see :mod:`cmlkit.cleaning_log`). Personal data never enters the log: where the old value holds personal data, the
 log keeps ``sha256:<digest>`` of it, which is enough for :func:`apply_log` to check it is unchanged.
 
-The checks are listed in :func:`propose_changes`.
+The checks are registered in :mod:`cmlkit.check_registry` and listed in :func:`propose_changes`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import functools
 import numpy as np
 import pandas as pd
 
+from cmlkit import clean_checks, response_checks  # noqa: F401  (importing them registers their checks)
 from cmlkit.check_registry import run_checks
 from cmlkit.clean_checks import EMAIL, PHONE, POSTCODE, load_other_recodes, match_other_text
 from cmlkit.cleaning_log import LOG_COLUMNS, digest
@@ -99,47 +100,73 @@ def _cow(fn):
 def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float = 50, speeder_seconds: float | None = None,
                     speeder_fraction: float = 0.3, outlier_z: float = 3.5, other_recodes: pd.DataFrame | None = None,
                     root=None) -> pd.DataFrame:
-    """Run every check on an ingested export and return the proposed cleaning log.
+    """Run every registered cleaning check on an ingested export and return the proposed cleaning log.
 
-    Checks (``check_id``), in order: ``test_row`` (platform preview/test status, test names),
-    ``incomplete`` (unfinished with progress below ``min_progress``: removed; above: flagged),
-    ``exact_duplicate``, ``duplicate_library`` (same library by name + postcode, postcode + email
-    domain, or name + email domain: keep the most complete, then latest), the instrument's ``duplicate_entries``
-    rule (paper forms keyed twice; :mod:`cmlkit.duplicate_entries`), ``mojibake``,
-    ``choice_label`` (case/spacing variants; wording variants by rapidfuzz, flagged), ``other_recode``
-    ('other' text matching a choice, by the dictionary or word coverage), ``number_text``
-    (``£1,200``, ``approx 20``, ``1.5k``, ``n/a``; ranges get their midpoint, flagged), ``sentinel``
-    (99, 999, -1 … where out of range or outlying), ``out_of_range``, ``outlier`` (robust z from
-    median/MAD, on log scale for money; flagged only), ``skip_logic``, ``pii_text`` (emails, UK phone
-    numbers, postcodes, the respondent's own name and cued names in free text: redacted),
-    ``speeder`` (duration below ``speeder_seconds``, default ``speeder_fraction`` x the median;
-    flagged), ``straight_lining`` (one answer across a Likert grid of 4+ items; flagged).
+    The checks are :func:`cmlkit.check_registry.registered_checks`, in order (``check_id`` of their
+    log rows in brackets):
+
+    * whole responses (:mod:`cmlkit.response_checks`, :mod:`cmlkit.clean_checks`): ``test_row``
+      (platform preview/test status, test names), ``spam``, ``incomplete`` (unfinished with progress
+      below ``min_progress``: removed; at or above: flagged), ``exact_duplicate``, ``duplicate_library``
+      (library instruments: same library by name + postcode, postcode + email domain, or name + email
+      domain; keep the most complete, then latest), the instrument's ``duplicate_entries`` rule (paper
+      forms keyed twice; :mod:`cmlkit.duplicate_entries`; ``check_id`` the rule's id);
+    * values (:mod:`cmlkit.clean_checks`): ``mojibake``, ``choice_label`` (case/spacing variants;
+      wording variants by rapidfuzz, flagged), ``other_recode`` ('other' text matching a choice, by the
+      dictionary or word coverage), numbers: ``number_text`` (``£1,200``, ``approx 20``, ``1.5k``,
+      ``n/a``; ranges get their midpoint, flagged), ``sentinel`` (99, 999, -1 … where out of range or
+      outlying), ``out_of_range``, ``outlier`` (robust z from median/MAD, on log scale for money;
+      flagged only), ``skip_logic``, ``pii_text`` (emails, UK phone numbers, postcodes, the
+      respondent's own name and cued names in free text: redacted);
+    * quality flags (:mod:`cmlkit.response_checks`): ``speeder`` (duration below ``speeder_seconds``,
+      default ``speeder_fraction`` x the median), ``straight_lining`` (one answer across a Likert grid
+      of 4+ items).
+
+    A check whose declared input is missing (a column the data lack, no question of the type it needs)
+    adds one ``check_skipped`` row naming the check and the missing input instead of running. The
+    reading decisions of ingest come first (:func:`ingest_entries`).
 
     Parameters
     ----------
     raw : pandas.DataFrame
         Output of :func:`cmlkit.ingest.read_export` (never modified).
     inst : Instrument
+        The instrument the export answers.
     wave : str
+        Wave id written in the log's ``wave`` column.
+    min_progress : float, default 50
+        Unfinished responses with ``_progress`` below this percentage are removed; the others are flagged.
+    speeder_seconds : float, optional
+        Speeder threshold in seconds; default ``speeder_fraction`` x the median duration.
+    speeder_fraction : float, default 0.3
+        Fraction of the median duration used when ``speeder_seconds`` is not given.
+    outlier_z : float, default 3.5
+        Robust z (MADs above the median) beyond which a number is an outlier.
     other_recodes : pandas.DataFrame, optional
         The other->choice dictionary; read from ``survey_instruments/<instrument>/other_recodes.csv``
         when omitted.
+    root : path, optional
+        Project root holding ``survey_instruments/`` (found from the working directory when omitted).
 
     Returns
     -------
     pandas.DataFrame
-        Proposed log with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, in file order. Reasons ending in
-        ``(review)`` mark proposals a person should check.
+        Proposed log with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, all strings, in file order (by
+        response, then question in questionnaire order; entries on one cell in check order; notes
+        on the file first). Reasons ending in ``(review)`` mark proposals a person should check.
     """
     P = _Proposals(raw, inst, wave)
     run_checks(P, inst, min_progress=min_progress, speeder_seconds=speeder_seconds, speeder_fraction=speeder_fraction,
                outlier_z=outlier_z, other_recodes=other_recodes, root=root)
-    qids = inst.question_ids
-    P.logs.insert(0, ingest_entries(raw, wave))
-    log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
+    return _in_file_order([ingest_entries(raw, wave)] + P.logs, raw, inst)
+
+
+def _in_file_order(logs: list, raw: pd.DataFrame, inst) -> pd.DataFrame:
+    """The log entries as one log sorted by response (file order), then question (stable), all strings."""
+    log = pd.concat([lg for lg in logs if len(lg)], ignore_index=True) if any(len(lg) for lg in logs) else pd.DataFrame(columns=LOG_COLUMNS)
     pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()
-    qpos = {q: i for i, q in enumerate(qids)}
-    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level ingest notes first
+    qpos = {q: i for i, q in enumerate(inst.question_ids)}
+    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level notes (ingest, skipped checks) first
     log["_q"] = log["question"].map(qpos).fillna(-1)
     log = log.sort_values(["_r", "_q"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
     for col in LOG_COLUMNS:
