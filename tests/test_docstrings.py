@@ -49,12 +49,6 @@ def missing_sections(path):
 # are allow-listed until they land; "free" ones are still to fill. The integrator shrinks this list:
 # a function documented since is simply removed from it, a new function must be documented.
 ALLOWED_MISSING = {
-    # active on issue #17
-    'clean': {'ingest_entries'},
-    # active on issue #17
-    'clean_checks': {'load_other_recodes', 'match_other_text', 'check_duplicate_libraries', 'check_choice_labels', 'check_other_recodes', 'check_numbers', 'check_personal_text'},
-    # active on issue #17
-    'cleaning_log': {'normalise_log', 'digest', 'apply_log', 'accounting', 'read_log', 'write_review_workbook', 'audit_diff', 'compare_audit'},
     # active on issue #16
     'cli': {'build_parser', 'main'},
     # active on the governance branch
@@ -62,13 +56,9 @@ ALLOWED_MISSING = {
     # active on issue #14
     'codebook': {'codebook', 'codebook_markdown', 'write_codebook', 'r_design', 'recipe_of', 'design_spec', 'write_design'},
     # active on issue #17
-    'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
-    # active on issue #17
     'datetimes': {'parse_datetimes'},
     # active on issue #17
     'disclosure': {'load_rules', 'small_numerator'},
-    # active on issue #17
-    'duplicate_entries': {'load_rule', 'duplicate_entries'},
     # active on issue #17
     'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
     # active on issue #17
@@ -79,8 +69,6 @@ ALLOWED_MISSING = {
     'figures_alt': {'alt_share_bars', 'alt_heatmap', 'alt_likert', 'alt_estimates', 'alt_stacked_shares', 'alt_dumbbell', 'alt_pyramid', 'alt_cluster_map', 'alt_response_rates', 'alt_weights', 'alt_balance', 'alt_score_by_tier', 'alt_text'},
     # active on issue #17
     'file_access': {'check_readable', 'read_head', 'locate', 'settle_encoding'},
-    # active on issue #17
-    'finalise': {'finalise'},
     # active on issue #17
     'ingest': {'sniff_encoding', 'detect_platform', 'check_header'},
     # active on issue #17
@@ -111,16 +99,12 @@ ALLOWED_MISSING = {
     'synthetic.users': {'summarise_population', 'make_user_wave'},
     # active on issue #14
     'tables': {'neutralise_formulas', 'write_csv', 'write_parquet', 'write_table', 'read_table', 'column_format', 'format_sheet', 'write_xlsx', 'write_findings_xlsx', 'freeze_xlsx', 'write_text', 'write_json'},
-    # active on issue #17
-    'text_repair': {'loose', 'strip_accents', 'arrow_strings', 'map_unique', 'fix_mojibake', 'repair_mojibake', 'parse_number_text', 'fmt_number'},
     # active on issue #19
     'synthetic.user_coverage': {'population', 'replicate', 'coverage_study', 'summarise'},
     # active on issue #19
     'user_findings': {'derive_indicators', 'with_columns', 'attach_models', 'satisfaction_rows', 'publishable', 'before_after', 'service_gap', 'item_shares', 'before_after_table', 'group_rows', 'gap_figure_table'},
     # active on issue #19
     'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
-    # active on issue #17
-    'validate': {'load_rules'},
 }
 
 

@@ -76,6 +76,20 @@ def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:
     ``check_id`` is ``ingest_<action>`` (``ingest_blank_row``, ``ingest_footer_row``,
     ``ingest_declared_code``, ``ingest_mojibake_label`` …); rows excluded while reading have no
     response id, and their reason names the row (header = row 1).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        Output of :func:`cmlkit.ingest.read_export`; its ``attrs["ingest_log"]`` holds the notes
+        (``response_id``, ``question``, ``old_value``, ``new_value``, ``action``, ``reason``).
+    wave : str
+        Wave id written in the ``wave`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One log row per note with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, reason suffixed
+        `` (at ingest)``; empty (columns only) when there are none.
     """
     notes = raw.attrs.get("ingest_log") or []
     if not notes:
