@@ -4,6 +4,7 @@ check-specific code."""
 import ast
 import inspect
 import textwrap
+from types import SimpleNamespace
 
 import pandas as pd
 import pytest
@@ -29,8 +30,8 @@ def test_registry_runs_the_built_in_checks_in_their_order():
 # -- the worked example of the README ("Adding a cleaning check") --------------------------------------
 def check_date_in_future(P, inst):
     """Flag responses whose end date is after the export was cleaned (a clock or import error)."""
-    end = pd.to_datetime(P.coded["_end"], errors="coerce")
-    P.add(end > pd.Timestamp.now(), "", "", "no_action", "date_in_future", "end date after the export date (review)", old="")
+    end = pd.to_datetime(P.coded["_end"], errors="coerce", utc=True)   # naive times read as UTC
+    P.add(end > pd.Timestamp.now(tz="UTC"), "", "", "no_action", "date_in_future", "end date after the export date (review)", old="")
 
 
 @pytest.fixture
@@ -111,3 +112,16 @@ def test_propose_changes_only_runs_the_registry():
     code = ast.unparse(ast.Module(body=body, type_ignores=[]))
     for check_id in ["_status", "_finished", "_duration_s", "mojibake", "grids", "relevant"]:
         assert check_id not in code
+
+
+def test_no_text_question_and_a_missing_rule_column_are_named(raw, lib):
+    no_text = SimpleNamespace(unit="library", questions_of_type=lambda *types: [])
+    test_row = {c.id: c for c in registered_checks()}["test_row"]
+    assert test_row.missing_inputs(clean.code_choices(raw, lib), no_text) == ["a text question"]
+    # a check that finds a missing input itself (as the duplicate_entries rule does) returns it
+    register_check("reads_a_rule", phase="quality", order=250)(lambda P, inst: "column 'x' named by the rule")
+    try:
+        log = clean.propose_changes(raw, lib, wave="2025w1")
+    finally:
+        unregister_check("reads_a_rule")
+    assert log.loc[log["check_id"] == SKIPPED, "reason"].tolist() == ["check reads_a_rule not run: missing column 'x' named by the rule"]
