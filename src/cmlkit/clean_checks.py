@@ -1,9 +1,10 @@
-"""The cleaning checks that look at values: duplicates of a library, choice labels, 'other' recodes,
-numbers as text and outliers, personal data in free text.
+"""The cleaning checks that look at values: duplicates of a library, mojibake, choice labels, 'other'
+recodes, numbers as text and outliers, skip logic, personal data in free text.
 
-Each ``check_*`` function takes the working state of :func:`cmlkit.clean.propose_changes` (``P``:
-``P.coded`` the values in play, ``P.add``/``P.remove`` to propose) and the instrument; it proposes
-and never changes data itself.
+Each ``check_*`` function is registered in :mod:`cmlkit.check_registry` with its declared inputs and
+takes the working state of :func:`cmlkit.clean.propose_changes` (``P``: ``P.coded`` the values in
+play, ``P.add``/``P.remove`` to propose) and the instrument; it proposes and never changes data itself.
+The whole-response checks and quality flags are in :mod:`cmlkit.response_checks`.
 """
 
 from __future__ import annotations
