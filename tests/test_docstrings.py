@@ -49,26 +49,8 @@ def missing_sections(path):
 # are allow-listed until they land; "free" ones are still to fill. The integrator shrinks this list:
 # a function documented since is simply removed from it, a new function must be documented.
 ALLOWED_MISSING = {
-    # active on issue #17
-    'clean': {'ingest_entries'},
-    # active on issue #17
-    'clean_checks': {'load_other_recodes', 'match_other_text', 'check_duplicate_libraries', 'check_choice_labels', 'check_other_recodes', 'check_numbers', 'check_personal_text'},
-    # active on issue #17
-    'cleaning_log': {'normalise_log', 'digest', 'apply_log', 'accounting', 'read_log', 'write_review_workbook', 'audit_diff', 'compare_audit'},
-    # active on issue #17
-    'coding': {'code_choices', 'multi_outside_choices', 'declared_codes'},
-    # active on issue #17
-    'disclosure': {'load_rules', 'small_numerator'},
-    # active on issue #17
-    'duplicate_entries': {'load_rule', 'duplicate_entries'},
-    # active on issue #17
-    'finalise': {'finalise'},
-    # active on issue #17
-    'text_repair': {'loose', 'strip_accents', 'arrow_strings', 'map_unique', 'fix_mojibake', 'repair_mojibake', 'parse_number_text', 'fmt_number'},
     # active on issue #19
     'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
-    # active on issue #17
-    'validate': {'load_rules'},
 }
 
 

@@ -8,31 +8,27 @@ The log schema (one row per proposed or decided change)::
 ``no_action`` (the ``cleaningtools`` vocabulary; see :mod:`cmlkit.cleaning_log`). Personal data never enters the log: where the old value holds personal data, the
 log keeps ``sha256:<digest>`` of it, which is enough for :func:`apply_log` to check it is unchanged.
 
-The checks are listed in :func:`propose_changes`.
+The checks are registered in :mod:`cmlkit.check_registry` and listed in :func:`propose_changes`.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 
 import numpy as np
 import pandas as pd
 
-from cmlkit.clean_checks import (EMAIL, PHONE, POSTCODE, check_choice_labels, check_duplicate_libraries, check_numbers,
-                                 check_other_recodes, check_personal_text, load_other_recodes, match_other_text)
+from cmlkit import clean_checks, response_checks  # noqa: F401  (importing them registers their checks)
+from cmlkit.check_registry import run_checks
+from cmlkit.clean_checks import EMAIL, PHONE, POSTCODE, load_other_recodes, match_other_text
 from cmlkit.cleaning_log import LOG_COLUMNS, digest
 from cmlkit.coding import code_choices, multi_outside_choices
-from cmlkit.duplicate_entries import duplicate_entries, load_rule
 from cmlkit.finalise import finalise
-from cmlkit.relevance import evaluate
-from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose, parse_number_text, repair_mojibake
+from cmlkit.response_checks import TEST_NAME
+from cmlkit.text_repair import MOJIBAKE, fix_mojibake, loose, parse_number_text
 
 __all__ = ["propose_changes", "finalise", "code_choices", "multi_outside_choices", "loose", "fix_mojibake", "parse_number_text",
            "match_other_text", "load_other_recodes", "EMAIL", "PHONE", "POSTCODE", "MOJIBAKE", "TEST_NAME"]
-
-
-TEST_NAME = re.compile(r"(?i)^\s*(?:test\b|testing\b|preview\b|dummy\b|ignore\b)|\btest response\b|please ignore")
 
 
 class _Proposals:
@@ -80,6 +76,20 @@ def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:
     ``check_id`` is ``ingest_<action>`` (``ingest_blank_row``, ``ingest_footer_row``,
     ``ingest_declared_code``, ``ingest_mojibake_label`` …); rows excluded while reading have no
     response id, and their reason names the row (header = row 1).
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        Output of :func:`cmlkit.ingest.read_export`; its ``attrs["ingest_log"]`` holds the notes
+        (``response_id``, ``question``, ``old_value``, ``new_value``, ``action``, ``reason``).
+    wave : str
+        Wave id written in the ``wave`` column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One log row per note with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, reason suffixed
+        `` (at ingest)``; empty (columns only) when there are none.
     """
     notes = raw.attrs.get("ingest_log") or []
     if not notes:
@@ -88,10 +98,6 @@ def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:
     return pd.DataFrame({"wave": wave, "response_id": t["response_id"], "question": t["question"], "old_value": t["old_value"],
                          "new_value": t["new_value"], "change_type": "no_action", "check_id": "ingest_" + t["action"],
                          "reason": t["reason"] + " (at ingest)", "decision": "", "reviewer": "", "decided_at": ""})
-
-
-def _is_private_text(q) -> bool:
-    return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
 
 
 def _cow(fn):
@@ -108,105 +114,73 @@ def _cow(fn):
 def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float = 50, speeder_seconds: float | None = None,
                     speeder_fraction: float = 0.3, outlier_z: float = 3.5, other_recodes: pd.DataFrame | None = None,
                     root=None) -> pd.DataFrame:
-    """Run every check on an ingested export and return the proposed cleaning log.
+    """Run every registered cleaning check on an ingested export and return the proposed cleaning log.
 
-    Checks (``check_id``), in order: ``test_row`` (platform preview/test status, test names),
-    ``incomplete`` (unfinished with progress below ``min_progress``: removed; above: flagged),
-    ``exact_duplicate``, ``duplicate_library`` (same library by name + postcode, postcode + email
-    domain, or name + email domain: keep the most complete, then latest), the instrument's ``duplicate_entries``
-    rule (paper forms keyed twice; :mod:`cmlkit.duplicate_entries`), ``mojibake``,
-    ``choice_label`` (case/spacing variants; wording variants by rapidfuzz, flagged), ``other_recode``
-    ('other' text matching a choice, by the dictionary or word coverage), ``number_text``
-    (``£1,200``, ``approx 20``, ``1.5k``, ``n/a``; ranges get their midpoint, flagged), ``sentinel``
-    (99, 999, -1 … where out of range or outlying), ``out_of_range``, ``outlier`` (robust z from
-    median/MAD, on log scale for money; flagged only), ``skip_logic``, ``pii_text`` (emails, UK phone
-    numbers, postcodes, the respondent's own name and cued names in free text: redacted),
-    ``speeder`` (duration below ``speeder_seconds``, default ``speeder_fraction`` x the median;
-    flagged), ``straight_lining`` (one answer across a Likert grid of 4+ items; flagged).
+    The checks are :func:`cmlkit.check_registry.registered_checks`, in order (``check_id`` of their
+    log rows in brackets):
+
+    * whole responses (:mod:`cmlkit.response_checks`, :mod:`cmlkit.clean_checks`): ``test_row``
+      (platform preview/test status, test names), ``spam``, ``incomplete`` (unfinished with progress
+      below ``min_progress``: removed; at or above: flagged), ``exact_duplicate``, ``duplicate_library``
+      (library instruments: same library by name + postcode, postcode + email domain, or name + email
+      domain; keep the most complete, then latest), the instrument's ``duplicate_entries`` rule (paper
+      forms keyed twice; :mod:`cmlkit.duplicate_entries`; ``check_id`` the rule's id);
+    * values (:mod:`cmlkit.clean_checks`): ``mojibake``, ``choice_label`` (case/spacing variants;
+      wording variants by rapidfuzz, flagged), ``other_recode`` ('other' text matching a choice, by the
+      dictionary or word coverage), numbers: ``number_text`` (``£1,200``, ``approx 20``, ``1.5k``,
+      ``n/a``; ranges get their midpoint, flagged), ``sentinel`` (99, 999, -1 … where out of range or
+      outlying), ``out_of_range``, ``outlier`` (robust z from median/MAD, on log scale for money;
+      flagged only), ``skip_logic``, ``pii_text`` (emails, UK phone numbers, postcodes, the
+      respondent's own name and cued names in free text: redacted);
+    * quality flags (:mod:`cmlkit.response_checks`): ``speeder`` (duration below ``speeder_seconds``,
+      default ``speeder_fraction`` x the median), ``straight_lining`` (one answer across a Likert grid
+      of 4+ items).
+
+    A check whose declared input is missing (a column the data lack, no question of the type it needs)
+    adds one ``check_skipped`` row naming the check and the missing input instead of running. The
+    reading decisions of ingest come first (:func:`ingest_entries`).
 
     Parameters
     ----------
     raw : pandas.DataFrame
         Output of :func:`cmlkit.ingest.read_export` (never modified).
     inst : Instrument
+        The instrument the export answers.
     wave : str
+        Wave id written in the log's ``wave`` column.
+    min_progress : float, default 50
+        Unfinished responses with ``_progress`` below this percentage are removed; the others are flagged.
+    speeder_seconds : float, optional
+        Speeder threshold in seconds; default ``speeder_fraction`` x the median duration.
+    speeder_fraction : float, default 0.3
+        Fraction of the median duration used when ``speeder_seconds`` is not given.
+    outlier_z : float, default 3.5
+        Robust z (MADs above the median) beyond which a number is an outlier.
     other_recodes : pandas.DataFrame, optional
         The other->choice dictionary; read from ``survey_instruments/<instrument>/other_recodes.csv``
         when omitted.
+    root : path, optional
+        Project root holding ``survey_instruments/`` (found from the working directory when omitted).
 
     Returns
     -------
     pandas.DataFrame
-        Proposed log with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, in file order. Reasons ending in
-        ``(review)`` mark proposals a person should check.
+        Proposed log with :data:`~cmlkit.cleaning_log.LOG_COLUMNS`, all strings, in file order (by
+        response, then question in questionnaire order; entries on one cell in check order; notes
+        on the file first). Reasons ending in ``(review)`` mark proposals a person should check.
     """
     P = _Proposals(raw, inst, wave)
-    qids = inst.question_ids
-    text_ids = inst.questions_of_type("text")
-    first_text = text_ids[0]
+    run_checks(P, inst, min_progress=min_progress, speeder_seconds=speeder_seconds, speeder_fraction=speeder_fraction,
+               outlier_z=outlier_z, other_recodes=other_recodes, root=root)
+    return _in_file_order([ingest_entries(raw, wave)] + P.logs, raw, inst)
 
-    # -- whole responses --------------------------------------------------------------------
-    status_test = P.coded["_status"] == "preview"
-    name_test = P.coded[first_text].fillna("").str.contains(TEST_NAME)
-    P.remove(status_test | name_test, "test_row",
-             pd.Series(np.where(status_test, "platform marks it a preview/test response", "name marks it a test response"), index=P.coded.index))
-    P.remove(P.coded["_status"] == "spam", "spam", "platform marks it as spam")
-    if P.coded["_finished"].notna().any():
-        progress = pd.to_numeric(P.coded["_progress"], errors="coerce").fillna(0)
-        unfinished = P.coded["_finished"].eq(False)
-        P.remove(unfinished & (progress < min_progress), "incomplete",
-                 "unfinished response, progress " + progress.astype(int).astype(str) + f"% (below {min_progress:g}%)")
-        keep_flag = unfinished & (progress >= min_progress)
-        P.add(keep_flag, "", "", "no_action", "incomplete",
-              "unfinished response kept, progress " + progress.astype(int).astype(str) + "% (review)", old="")
-    hashes = pd.util.hash_pandas_object(P.coded[qids], index=False)
-    dup = hashes.duplicated(keep="first")
-    first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
-    P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
-    check_duplicate_libraries(P, inst)
-    rule = load_rule(inst, root=root)
-    if rule:  # paper forms keyed twice (survey_instruments/<instrument>/rules.yaml: duplicate_entries)
-        later, first = duplicate_entries(P.coded, inst, rule)
-        P.remove(later, rule.get("id", "paper_duplicate"), rule.get("message", "duplicate entry of response") + " " + first + " (review)")
 
-    # -- values -----------------------------------------------------------------------------
-    # mojibake first: every later check parses the text (labels, 'other' recodes, numbers such as 'Â£240')
-    for q in inst.questions:
-        if q["type"] != "select_multiple":
-            fixed = repair_mojibake(P.coded[q["id"]])
-            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
-                  "UTF-8 text read as cp1252 (mojibake) repaired", private=_is_private_text(q))
-    check_choice_labels(P, inst)
-    check_other_recodes(P, inst, other_recodes if other_recodes is not None else load_other_recodes(inst, root=root))
-    check_numbers(P, inst, outlier_z)
-    for q in inst.questions:
-        if q["relevant"]:
-            asked = evaluate(q["relevant"], P.coded)
-            extra = ~asked & P.coded[q["id"]].notna()
-            P.add(extra, q["id"], "", "blank_response", "skip_logic",
-                  f"answered although skip logic ({q['relevant']}) says it was not asked", private=_is_private_text(q))
-    check_personal_text(P, inst)
-
-    # -- response quality flags (no change proposed) -----------------------------------------
-    dur = pd.to_numeric(P.coded["_duration_s"], errors="coerce")
-    if dur.notna().any():
-        limit = speeder_seconds if speeder_seconds is not None else speeder_fraction * float(dur.median())
-        P.add(dur < limit, "", "", "no_action", "speeder",
-              "completed in " + dur.round().astype("Int64").astype(str) + f"s, under the {limit:.0f}s speeder threshold (review)", old="")
-    for grid, ids in inst.grids.items():
-        q0 = inst.question(ids[0])
-        if q0["type"] != "select_one" or len(ids) < 4:
-            continue
-        block = P.coded[ids]
-        same = block.notna().all(axis=1) & block.eq(block.iloc[:, 0], axis=0).all(axis=1)
-        P.add(same, ids[0], "", "no_action", "straight_lining",
-              f"the same answer to all {len(ids)} items of the {grid} grid (review)", old="")
-
-    P.logs.insert(0, ingest_entries(raw, wave))
-    log = pd.concat([lg for lg in P.logs if len(lg)], ignore_index=True) if any(len(lg) for lg in P.logs) else pd.DataFrame(columns=LOG_COLUMNS)
+def _in_file_order(logs: list, raw: pd.DataFrame, inst) -> pd.DataFrame:
+    """The log entries as one log sorted by response (file order), then question (stable), all strings."""
+    log = pd.concat([lg for lg in logs if len(lg)], ignore_index=True) if any(len(lg) for lg in logs) else pd.DataFrame(columns=LOG_COLUMNS)
     pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()
-    qpos = {q: i for i, q in enumerate(qids)}
-    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level ingest notes first
+    qpos = {q: i for i, q in enumerate(inst.question_ids)}
+    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level notes (ingest, skipped checks) first
     log["_q"] = log["question"].map(qpos).fillna(-1)
     log = log.sort_values(["_r", "_q"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
     for col in LOG_COLUMNS:

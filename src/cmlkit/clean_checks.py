@@ -1,9 +1,10 @@
-"""The cleaning checks that look at values: duplicates of a library, choice labels, 'other' recodes,
-numbers as text and outliers, personal data in free text.
+"""The cleaning checks that look at values: duplicates of a library, mojibake, choice labels, 'other'
+recodes, numbers as text and outliers, skip logic, personal data in free text.
 
-Each ``check_*`` function takes the working state of :func:`cmlkit.clean.propose_changes` (``P``:
-``P.coded`` the values in play, ``P.add``/``P.remove`` to propose) and the instrument; it proposes
-and never changes data itself.
+Each ``check_*`` function is registered in :mod:`cmlkit.check_registry` with its declared inputs and
+takes the working state of :func:`cmlkit.clean.propose_changes` (``P``: ``P.coded`` the values in
+play, ``P.add``/``P.remove`` to propose) and the instrument; it proposes and never changes data itself.
+The whole-response checks and quality flags are in :mod:`cmlkit.response_checks`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ import pandas as pd
 import pyarrow.compute as pac
 from rapidfuzz import fuzz, process
 
+from cmlkit.check_registry import register_check
 from cmlkit.instrument import find_root
+from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text
+from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text, repair_mojibake
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -32,6 +35,23 @@ GENERIC_EMAIL_DOMAINS = {"gmail.com", "googlemail.com", "hotmail.com", "hotmail.
                          "yahoo.com", "yahoo.co.uk", "btinternet.com", "aol.com", "icloud.com", "sky.com", "talktalk.net",
                          "virginmedia.com", "ntlworld.com", "me.com", "msn.com"}
 NAME_CUE = re.compile(r"\b(?:[Mm]y name is|[Cc]ontact|[Aa]sk for|[Ss]peak to|[Ww]rite to)\s+([A-Z][a-z]+(?:\s+[A-Z][a-z'’-]+)?)")
+
+
+def is_private_text(q) -> bool:
+    """Whether a question's old values are logged as ``sha256:`` digests by the value checks.
+
+    Parameters
+    ----------
+    q : dict
+        A question record of the instrument.
+
+    Returns
+    -------
+    bool
+        True for text questions that are personal or outside the ``identity`` and ``library`` sections
+        (free text may hold personal data).
+    """
+    return q["type"] == "text" and (q["personal"] or q["section"] not in ("identity", "library"))
 
 
 def _stem(word: str) -> str:
@@ -50,8 +70,18 @@ def _tokens(text: str) -> list:
 def load_other_recodes(inst, *, root=None) -> pd.DataFrame:
     """The reusable other->choice dictionary ``survey_instruments/<instrument>/other_recodes.csv``.
 
-    Columns ``question, other_text, choice``; matched on the loose form of ``other_text``. A missing
-    file is an empty dictionary.
+    Parameters
+    ----------
+    inst : Instrument
+        Its ``instrument`` names the folder ``survey_instruments/<instrument>/``.
+    root : path, optional
+        Project root (found from the working directory when omitted).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``question, other_text, choice`` as text; matched on the loose form of ``other_text``.
+        A missing file is an empty dictionary (those columns, no rows).
     """
     path = find_root(root) / "survey_instruments" / inst.instrument / "other_recodes.csv"
     if not path.is_file():
@@ -68,6 +98,25 @@ def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = 
     least ``min_coverage`` of its content words (stop words dropped) are found among the choice label's
     words (word similarity >= ``token_score`` with rapidfuzz, so 'deliveries' ~ 'delivery') and exactly
     one choice reaches the best coverage. 'Repair café' does not become 'Café' (coverage 1/2).
+    Choices named ``other`` and ``none`` are never matched by words.
+
+    Parameters
+    ----------
+    texts : pandas.Series
+        The 'other' texts.
+    choices : list of dict
+        The question's choice records (``name``, ``label``).
+    recodes : dict, optional
+        Loose text (accents stripped) -> choice name; checked first.
+    min_coverage : float, default 0.6
+        Share of the text's content words that must be found among a choice label's words.
+    token_score : int, default 85
+        rapidfuzz ``ratio`` at which two words count as the same.
+
+    Returns
+    -------
+    pandas.Series
+        Same index: the matched choice name, or None.
     """
     recodes = recodes or {}
     label_tokens = {c["name"]: set(_tokens(c["label"])) - OTHER_STOPWORDS for c in choices if c["name"] not in ("other", "none")}
@@ -92,15 +141,27 @@ def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = 
     return _map_unique(texts, one)
 
 
+@register_check("duplicate_library", phase="responses", order=50, units=("library",),
+                columns=("library_name", ("postcode", "library_postcode"), "_end"))
 def check_duplicate_libraries(P, inst):
-    """Same library answering more than once: keep the most complete, then the latest response."""
-    if "library_name" not in P.coded:
-        return
+    """Same library answering more than once: keep the most complete, then the latest response.
+
+    Responses are linked (connected components) when they share the loose library name and postcode
+    (spaces removed, upper case), the postcode and a non-generic email domain, or the name and that
+    domain. In each group the response with most answered questions, then the latest ``_end``, is kept;
+    the others are removed (``duplicate_library``). Registered for ``library`` instruments only, with
+    ``library_name``, ``postcode`` (or ``library_postcode``) and ``_end`` as declared inputs;
+    ``contact_email`` is used when present.
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
     c = P.coded
     name = _loose_arrow(c["library_name"])
-    pc_col = "postcode" if "postcode" in c else ("library_postcode" if "library_postcode" in c else None)
-    if inst.unit != "library" or pc_col is None:
-        return
+    pc_col = "postcode" if "postcode" in c else "library_postcode"
     pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
     if "contact_email" in c:
         em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
@@ -143,7 +204,41 @@ def _loose_arrow(values: pd.Series) -> pd.Series:
     return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
 
 
+@register_check("mojibake", phase="values", order=110)
+def check_mojibake(P, inst):
+    """Repair UTF-8 text read as cp1252 in every question but select_multiple (``mojibake``).
+
+    Runs first among the value checks: every later check parses the text (labels, 'other' recodes,
+    numbers such as 'Â£240').
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
+    for q in inst.questions:
+        if q["type"] != "select_multiple":
+            fixed = repair_mojibake(P.coded[q["id"]])
+            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
+                  "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
+
+
+@register_check("choice_label", phase="values", order=120)
 def check_choice_labels(P, inst):
+    """select_one answers that are not a choice name: recode, move to 'other' or blank (``choice_label``).
+
+    A label equal to a choice's label up to case, spacing, accents and end punctuation is recoded; one
+    within rapidfuzz ``ratio`` 88 of a label is recoded for review; otherwise, when the question has an
+    empty 'other (please specify)' text, the answer moves there and the question becomes ``other``
+    (review); else it is blanked (review).
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
     for qid in inst.questions_of_type("select_one"):
         choices = inst.choices(qid)
         names = {c["name"] for c in choices}
@@ -176,7 +271,25 @@ def check_choice_labels(P, inst):
         P.add(pd.Series(True, index=left), qid, "", "blank_response", "choice_label", "answer is not one of the choices (review)")
 
 
-def check_other_recodes(P, inst, recodes: pd.DataFrame):
+@register_check("other_recode", phase="values", order=130, options=("other_recodes", "root"))
+def check_other_recodes(P, inst, other_recodes: pd.DataFrame | None = None, root=None):
+    """'Other' texts that match an existing choice: the text is blanked and the choice set (``other_recode``).
+
+    Matching is :func:`match_other_text` (the dictionary first, then word coverage); for
+    select_multiple the matched choice replaces ``other`` among the ticked names, in list order.
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    other_recodes : pandas.DataFrame, optional
+        The other->choice dictionary (``question, other_text, choice``); read by
+        :func:`load_other_recodes` when omitted.
+    root : path, optional
+        Project root for :func:`load_other_recodes`.
+    """
+    recodes = other_recodes if other_recodes is not None else load_other_recodes(inst, root=root)
     for q in inst.questions:
         if not q["type"].startswith("select"):
             continue
@@ -206,7 +319,24 @@ def check_other_recodes(P, inst, recodes: pd.DataFrame):
         P.add(hit, q["id"], new, "change_response", "other_recode", reason)
 
 
-def check_numbers(P, inst, outlier_z):
+@register_check("numbers", phase="values", order=140, options=("outlier_z",))
+def check_numbers(P, inst, outlier_z: float = 3.5):
+    """Numbers as text, sentinel codes, out-of-range values and outliers in integer and decimal questions.
+
+    ``number_text``: numbers written as text are rewritten, ``n/a`` blanked, ranges get their
+    midpoint (review), the rest is blanked (review); ``sentinel``: -1, -9, 99, 999 … that are out of
+    range or outlying are blanked; ``out_of_range``: outside the question's ``constraint`` min/max,
+    blanked (review); ``outlier``: robust z, ``(x - median) / (1.4826 x MAD)`` (``x`` on
+    ``log1p`` for money questions), above ``outlier_z``, flagged only (``no_action``, review).
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    outlier_z : float, default 3.5
+        Robust z above which a value is an outlier (high side only).
+    """
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
         parsed = parse_number_text(P.coded[qid])
@@ -245,11 +375,42 @@ def check_numbers(P, inst, outlier_z):
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
 
 
+@register_check("skip_logic", phase="values", order=150)
+def check_skip_logic(P, inst):
+    """Blank answers to questions that the skip logic (``relevant``) says were not asked (``skip_logic``).
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
+    for q in inst.questions:
+        if q["relevant"]:
+            asked = evaluate(q["relevant"], P.coded)
+            extra = ~asked & P.coded[q["id"]].notna()
+            P.add(extra, q["id"], "", "blank_response", "skip_logic",
+                  f"answered although skip logic ({q['relevant']}) says it was not asked", private=is_private_text(q))
+
+
 _PII_HINT = (r"@|[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9][ -]?[0-9]"
              r"|[A-Za-z]{1,2}[0-9][A-Za-z0-9]? ?[0-9][A-Za-z]{2}|(?i:my name is|contact|ask for|speak to|write to)")
 
 
+@register_check("pii_text", phase="values", order=160)
 def check_personal_text(P, inst):
+    """Redact personal data in free text (``pii_text``), logging only a digest of the old value.
+
+    Text questions that are not personal and not in the ``identity`` or ``library`` sections are
+    searched for emails, UK phone numbers, postcodes, a name after a cue (``my name is``, ``contact``,
+    ``ask for`` …) and the respondent's own ``contact_name`` (full, or the surname) when the data hold it.
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
     if "contact_name" in P.coded:
         own = P.coded["contact_name"]
         last = pd.Series(pac.replace_substring_regex(pac.fill_null(_arrow_strings(own), ""), r"^.*\s", "").to_numpy(zero_copy_only=False),

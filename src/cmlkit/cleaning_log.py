@@ -38,7 +38,19 @@ DECISIONS = ("accept", "reject", "edit")
 
 
 def normalise_log(log: pd.DataFrame) -> pd.DataFrame:
-    """A log in the current schema: legacy change types renamed, a missing ``decision`` column added (blank = accept)."""
+    """A log in the current schema: legacy change types renamed, a missing ``decision`` column added (blank = accept).
+
+    Parameters
+    ----------
+    log : pandas.DataFrame
+        A cleaning log, possibly written before the ``decision`` column or the ``cleaningtools`` names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with ``remove_response`` read as ``remove_survey`` and ``decision`` trimmed and
+        casefolded (missing -> ``""``).
+    """
     log = log.copy()
     if "decision" not in log:
         log.insert(LOG_COLUMNS.index("decision") if len(log.columns) >= LOG_COLUMNS.index("decision") else len(log.columns),
@@ -49,7 +61,18 @@ def normalise_log(log: pd.DataFrame) -> pd.DataFrame:
 
 
 def digest(value) -> str:
-    """Return ``sha256:<16 hex>`` of a value, used in place of personal data in logs."""
+    """Return ``sha256:<16 hex>`` of a value, used in place of personal data in logs.
+
+    Parameters
+    ----------
+    value : object
+        Hashed as ``str(value)`` in UTF-8.
+
+    Returns
+    -------
+    str
+        ``sha256:`` and the first 16 hex digits of the digest.
+    """
     return "sha256:" + hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:16]
 
 
@@ -63,6 +86,15 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
     in log order (each must match the value the previous one left; only the last must be a value the
     instrument allows, so a repair chain such as mojibake then number-as-text applies). Vectorised per question.
 
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The ingested export (choice labels are coded to names before the log is applied).
+    log : pandas.DataFrame
+        The cleaning log (:data:`LOG_COLUMNS`; a missing ``decision`` column reads as accept).
+    inst : Instrument
+        Gives the allowed values of each question.
+
     Returns
     -------
     applied : pandas.DataFrame
@@ -73,7 +105,7 @@ def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame,
     Raises
     ------
     CleaningLogError
-        On an unknown ``change_type`` (naming the log row) or response ids that are not unique.
+        On an unknown ``change_type`` or ``decision`` (naming the log row) or response ids that are not unique.
     """
     with pd.option_context("mode.copy_on_write", True):  # working copies share untouched columns with raw
         return _apply_log(raw, log, inst)
@@ -177,7 +209,27 @@ def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> 
 
     Rows excluded while reading (blank rows, footer or summary rows; ``raw.attrs["excluded"]``) are
     counted as ``excluded_<kind>`` under ``rows_in`` (both lines only when a row was excluded), so
-    ``rows_in = excluded + responses_in`` and ``responses_in = removed + responses_kept``. Raises if the numbers do not add up.
+    ``rows_in = excluded + responses_in`` and ``responses_in = removed + responses_kept``.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The ingested export (its ``attrs["excluded"]`` counts the rows excluded while reading).
+    report : pandas.DataFrame
+        The report of :func:`apply_log`; applied ``remove_survey`` rows count as removed, by ``check_id``.
+    clean : pandas.DataFrame
+        The responses kept.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``stage, n``: ``rows_in`` and ``excluded_<kind>`` (only when a row was excluded),
+        ``responses_in``, ``removed_<check_id>`` per check, ``responses_kept``.
+
+    Raises
+    ------
+    CleaningLogError
+        If the numbers do not add up.
     """
     removed = report.loc[(report["change_type"].replace(LEGACY_CHANGE_TYPES) == "remove_survey") & (report["status"] == "applied")]
     by = removed.drop_duplicates("response_id").groupby("check_id").size()
@@ -195,6 +247,18 @@ def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> 
 
 def read_log(path) -> "pd.DataFrame":
     """Read a (reviewed) cleaning log from CSV or the XLSX review workbook (sheet ``cleaning_log``).
+
+    Parameters
+    ----------
+    path : path
+        ``.xlsx`` (sheet ``cleaning_log``) or CSV (UTF-8, BOM allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The log with :data:`LOG_COLUMNS` as text (``decision`` added when missing, legacy change
+        types renamed), with the spreadsheet formula guard (a leading ``'``) removed from
+        ``old_value`` and ``new_value``.
 
     Raises
     ------
@@ -241,7 +305,22 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     Sheet ``cleaning_log`` holds the log with drop-downs on ``change_type`` and ``decision`` (accept,
     reject, edit) and, for questions with
     choices, a drop-down of the allowed choice names on ``new_value``; ``readme`` explains the change
-    types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered.
+    types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered, and
+    cells that a spreadsheet would read as formulas are neutralised.
+
+    Parameters
+    ----------
+    log : pandas.DataFrame
+        The cleaning log to review.
+    inst : Instrument
+        Gives the select_one questions and their choice names.
+    path : path
+        Where to write the workbook (folders are created).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file (saved with fixed metadata by :func:`cmlkit.tables.freeze_xlsx`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,6 +387,23 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, rep
     proposal the reviewer rejected is listed too (``no_action``, ``check_id`` = ``audit_rejected``),
     saying that the raw value was kept, and when that raw value cannot be typed (a number written
     as text, an answer that is not a choice) what the typed data hold instead.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        The ingested export.
+    applied : pandas.DataFrame
+        The first result of :func:`apply_log`.
+    inst : Instrument
+    wave : str
+        Wave id written in the ``wave`` column.
+    report : pandas.DataFrame, optional
+        The second result of :func:`apply_log`; when given, rejected proposals are listed too.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Log-shaped rows with :data:`LOG_COLUMNS`, all text; reason ``found by diffing raw and clean data``.
     """
     before = code_choices(raw, inst).set_index("response_id")
     after = applied.set_index("response_id")
@@ -361,7 +457,18 @@ def compare_audit(report: pd.DataFrame, audit: pd.DataFrame) -> pd.DataFrame:
     """Cells where the applied log and the audit diff disagree (empty when every change is explained).
 
     Rejections listed by the audit (``audit_rejected``) change nothing and are not compared.
-    Returns ``response_id, question, in_log, in_audit``.
+    Parameters
+    ----------
+    report : pandas.DataFrame
+        The report of :func:`apply_log` (its ``applied`` entries are compared).
+    audit : pandas.DataFrame
+        The result of :func:`audit_diff`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``response_id, question, in_log, in_audit`` for each cell in one but not the other (``question``
+        blank for a removed response), sorted.
     """
     acted = report.loc[(report["status"] == "applied")]
     removal = acted["change_type"].replace(LEGACY_CHANGE_TYPES) == "remove_survey"

@@ -17,6 +17,19 @@ def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
 
     The copy is shallow under pandas copy-on-write: columns not changed here or later share memory
     with ``raw``, and any write copies just that column, so ``raw`` never changes.
+
+    Parameters
+    ----------
+    raw : pandas.DataFrame
+        Responses with one column per question id.
+    inst : Instrument
+        Gives the select_one questions and their choice labels.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same frame with each select_one answer that equals a choice's label exactly replaced by the
+        choice's name; other answers (names, variants, blanks) are left as they are.
     """
     out = raw.copy(deep=False) if pd.get_option("mode.copy_on_write") else raw.copy()
     for qid in inst.questions_of_type("select_one"):
@@ -27,12 +40,37 @@ def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
 
 
 def multi_outside_choices(values: pd.Series, allowed) -> pd.Series:
-    """True where a space-joined select_multiple answer holds a name not in ``allowed`` (vectorised)."""
+    """True where a space-joined select_multiple answer holds a name not in ``allowed`` (vectorised).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Space-joined choice names (missing allowed).
+    allowed : iterable of str
+        The allowed choice names.
+
+    Returns
+    -------
+    pandas.Series of bool
+        Same index; False for missing answers.
+    """
     parts = values.dropna().astype(str).str.split().explode()
     bad = (~parts.isin(list(allowed)) & parts.notna()).groupby(level=0).any()
     return bad.reindex(values.index, fill_value=False).astype(bool)
 
 
 def declared_codes(inst, qid: str) -> dict:
-    """Return ``{code text: choice label}`` for a select question (``"1"`` -> first choice's label)."""
+    """Return ``{code text: choice label}`` for a select question (``"1"`` -> first choice's label).
+
+    Parameters
+    ----------
+    inst : Instrument
+    qid : str
+        A select question's id.
+
+    Returns
+    -------
+    dict
+        ``"1"``, ``"2"`` … (the choice's 1-based position in its list, as text) -> the choice's label.
+    """
     return {str(k): c["label"] for k, c in enumerate(inst.choices(qid), start=1)}

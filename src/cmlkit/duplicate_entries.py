@@ -26,7 +26,21 @@ CLOSED = ("select_one", "select_multiple", "integer", "decimal")
 
 
 def load_rule(inst, *, root=None) -> dict | None:
-    """The instrument's ``duplicate_entries`` rule, or None when it has none."""
+    """The instrument's ``duplicate_entries`` rule, or None when it has none.
+
+    Parameters
+    ----------
+    inst : Instrument
+        Its ``instrument`` names the folder ``survey_instruments/<instrument>/``.
+    root : path, optional
+        Project root (found from the working directory when omitted).
+
+    Returns
+    -------
+    dict or None
+        The ``duplicate_entries`` mapping of ``rules.yaml`` (keys ``id``, ``library``, ``day``,
+        ``answers``, ``message``); None when the file is missing or has no such key.
+    """
     path = find_root(root) / "survey_instruments" / inst.instrument / "rules.yaml"
     if not path.is_file():
         return None
@@ -39,6 +53,20 @@ def _loose(values: pd.Series) -> pd.Series:
 
 def duplicate_entries(coded: pd.DataFrame, inst, rule: dict) -> tuple[pd.Series, pd.Series]:
     """Which rows repeat an earlier entry under ``rule``, and the response id of that earlier entry.
+
+    Two rows are one form when they agree, compared loosely (lower case, only letters and digits), on the
+    rule's ``library`` columns that the data hold (default ``["library_name"]``), on the day (the rule's
+    ``day`` column, else the date of ``_start``) and on the ``answers`` (``closed``, the default: every
+    select_one, select_multiple, integer and decimal question; or a list of question ids). Rows with
+    a blank first library column are never duplicates.
+
+    Parameters
+    ----------
+    coded : pandas.DataFrame
+        The responses in play (choice labels coded to names), with ``response_id`` and ``_start``.
+    inst : Instrument
+    rule : dict
+        The rule as :func:`load_rule` returns it.
 
     Returns
     -------

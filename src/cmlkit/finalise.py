@@ -12,12 +12,21 @@ from cmlkit.text_repair import parse_number_text
 def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Type the applied responses and split off personal data.
 
+    Parameters
+    ----------
+    applied : pandas.DataFrame
+        Responses after :func:`cmlkit.cleaning_log.apply_log` (question ids as columns, plus
+        ``response_id``, ``_end`` and ``_duration_s``).
+    inst : Instrument
+        Gives each question's type, canonical variable, choices and personal flag.
+
     Returns
     -------
     clean : pandas.DataFrame
         ``response_id, submitted_at, duration_s`` and one column per canonical variable
         (select_one: choice name, or the raw answer where a reviewer rejected its fix; select_multiple: ``<canonical>__<choice>`` 0/1, missing when
-        unanswered; numbers: Float64/Int64; text: string). Personal-data questions are dropped.
+        unanswered; numbers: Float64/Int64, plain numbers only, Int64 rounded for integer questions;
+        dates: datetime; text: string). Personal-data questions are dropped.
     private : pandas.DataFrame
         ``response_id`` and the personal-data questions (write under ``private/`` only).
     """

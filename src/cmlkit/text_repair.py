@@ -22,30 +22,86 @@ MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u01
 
 
 def loose(text) -> str:
-    """Case-, whitespace- and end-punctuation-insensitive form of a label."""
+    """Case-, whitespace- and end-punctuation-insensitive form of a label.
+
+    Parameters
+    ----------
+    text : object
+        The label (converted with ``str``).
+
+    Returns
+    -------
+    str
+        Casefolded, runs of whitespace collapsed to one space, non-word characters stripped from both ends.
+    """
     return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
 
 
 def strip_accents(text: str) -> str:
-    """``text`` with accents removed (NFKD, non-ASCII dropped)."""
+    """``text`` with accents removed (NFKD, non-ASCII dropped).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+        ASCII text (``café`` -> ``cafe``; characters with no ASCII base are dropped).
+    """
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
 def arrow_strings(values: pd.Series):
-    """The values as a pyarrow string array (missing -> null)."""
+    """The values as a pyarrow string array (missing -> null).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings (object or ``string[pyarrow]`` dtype); None/NaN are missing.
+
+    Returns
+    -------
+    pyarrow.Array
+        A string array of the same length, null where a value is missing.
+    """
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)
     return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)   # None/NaN -> null
 
 
 def map_unique(values: pd.Series, fn) -> pd.Series:
-    """``values.map(fn)`` computed once per distinct value (survey columns repeat a lot)."""
+    """``values.map(fn)`` computed once per distinct value (survey columns repeat a lot).
+
+    Parameters
+    ----------
+    values : pandas.Series
+    fn : callable
+        Called once per distinct non-missing value.
+
+    Returns
+    -------
+    pandas.Series
+        ``fn(value)`` for each value, same index; missing where the value is missing.
+    """
     uniq = pd.unique(values.dropna())
     return values.map(dict(zip(uniq, map(fn, uniq))))
 
 
 def fix_mojibake(text):
-    """Undo UTF-8 text that was decoded as cp1252 (``cafÃ©`` -> ``café``); return None when not mojibake."""
+    """Undo UTF-8 text that was decoded as cp1252 (``cafÃ©`` -> ``café``).
+
+    Parameters
+    ----------
+    text : object
+        A value; only strings matching :data:`MOJIBAKE` are tried.
+
+    Returns
+    -------
+    str or None
+        The repaired text; None when ``text`` is not a string, does not look like mojibake, or does not
+        survive the cp1252 -> UTF-8 round trip.
+    """
     if not isinstance(text, str) or not MOJIBAKE.search(text):
         return None
     try:
@@ -56,7 +112,19 @@ def fix_mojibake(text):
 
 
 def repair_mojibake(values: pd.Series) -> pd.Series:
-    """The repaired text where a value is mojibake, else missing (vectorised pre-filter, one repair per distinct value)."""
+    """The repaired text where a value is mojibake, else missing.
+
+    A pyarrow regex pre-filter picks the suspects; :func:`fix_mojibake` runs once per distinct suspect value.
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    pandas.Series
+        Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
+    """
     arr = arrow_strings(values)
     suspect = pc.fill_null(pc.match_substring_regex(arr, MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
     if not suspect.any():
@@ -67,11 +135,21 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
 def parse_number_text(values: pd.Series) -> pd.DataFrame:
     """Parse numbers written as text.
 
-    Returns a frame with ``value`` (float), ``lower``/``upper`` (for ranges) and ``kind``:
-    ``blank``, ``number`` (already a plain number), ``text_number`` (``£1,200``, ``approx 20``,
-    ``1.5k``), ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``) or ``bad``.
     Plain numbers (the vast majority) are recognised and converted with pyarrow kernels; only the
     rest goes through the text rules. Mojibake (``Â£240``) must be repaired before this is called.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The answers as text (or missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Same index, columns ``value`` (float; NaN unless ``number`` or ``text_number``), ``lower`` and
+        ``upper`` (float, ranges only) and ``kind``: ``blank``, ``number`` (already a plain number),
+        ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``na`` (``n/a``, ``don't know``),
+        ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
     """
     n = len(values)
     arr = arrow_strings(values)
@@ -112,5 +190,15 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
 
 
 def fmt_number(v: float) -> str:
-    """A number as the log writes it (``12``, ``12.5``)."""
+    """A number as the log writes it (``12``, ``12.5``).
+
+    Parameters
+    ----------
+    v : float
+
+    Returns
+    -------
+    str
+        The integer without a decimal point when ``v`` is whole, else ``repr`` of the float.
+    """
     return str(int(v)) if float(v).is_integer() else repr(float(v))

@@ -53,6 +53,24 @@ def load_rules(inst, *, root=None) -> list:
     A rule names questions by id or canonical variable; it applies to the waves whose version asks all of
     them (renamed questions are found through their canonical name) and is skipped in the others. A name
     that no version of the instrument knows is an error.
+
+    Parameters
+    ----------
+    inst : Instrument
+        The wave's instrument.
+    root : path, optional
+        Project root holding ``survey_instruments/`` (found from the working directory when omitted).
+
+    Returns
+    -------
+    list of dict
+        The rules that apply to this wave, question references resolved to this version's ids.
+
+    Raises
+    ------
+    InstrumentError
+        On an unknown rule type, a rule lacking a key its type needs, a question no version of the
+        instrument knows, or an unknown ``compare`` operator.
     """
     path = find_root(root) / "survey_instruments" / inst.instrument / "rules.yaml"
     if not path.is_file():
