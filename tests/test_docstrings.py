@@ -49,7 +49,9 @@ def missing_sections(path):
 # are allow-listed until they land; "free" ones are still to fill. The integrator shrinks this list:
 # a function documented since is simply removed from it, a new function must be documented.
 ALLOWED_MISSING = {
-    # active on issue #19
+    # the specs branch documents these
+    'disclosure': {'load_rules', 'small_numerator'},
+    # the specs branch documents these
     'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
 }
 
