@@ -291,3 +291,39 @@ def write_design(spec: dict, folder) -> dict:
                       trim_blocks=True, lstrip_blocks=True)
     r = tables.write_text(env.get_template("design.R.j2").render(spec=spec), folder / "design.R")
     return {"json": js, "r": r}
+
+
+def indicator_labels(spec: dict) -> dict:
+    """Variable labels of the indicator columns: indicator name -> its label in the specification.
+
+    Parameters
+    ----------
+    spec : dict
+        The indicator specification (:func:`cmlkit.indicators.load_spec`).
+
+    Returns
+    -------
+    dict
+    """
+    return {name: ind["label"] for name, ind in spec["indicators"].items()}
+
+
+def dataset_variables(files: dict) -> dict:
+    """The variables tables of written labelled data sets, by data set (the input of :func:`codebook`).
+
+    Parameters
+    ----------
+    files : dict
+        Data set name -> the record :func:`cmlkit.labelled.write_labelled` returned (its ``variables``).
+
+    Returns
+    -------
+    dict
+        Data set name -> its ``variables`` table, in the order of ``files``.
+
+    Raises
+    ------
+    KeyError
+        When a record has no ``variables``.
+    """
+    return {name: f["variables"] for name, f in files.items()}

@@ -286,3 +286,21 @@ def read_back(path) -> tuple[pd.DataFrame, object]:
     reader = pyreadstat.read_sav if path.suffix.lower() == ".sav" else pyreadstat.read_dta
     return reader(str(path))
 
+
+
+def with_indicators(weighted: pd.DataFrame, values: pd.DataFrame) -> pd.DataFrame:
+    """The weighted responses with the indicator columns they do not already hold, side by side.
+
+    Parameters
+    ----------
+    weighted : pandas.DataFrame
+        The weighted responses.
+    values : pandas.DataFrame
+        The indicators computed from them (:func:`cmlkit.indicators.compute`), with the same index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``weighted``'s columns, then the columns of ``values`` not in ``weighted`` (their order kept).
+    """
+    return pd.concat([weighted, values.drop(columns=[c for c in values if c in weighted])], axis=1)

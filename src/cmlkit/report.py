@@ -393,3 +393,18 @@ def write_index(run_dir, *, out=None) -> Path:
     out = Path(out) if out else run_dir / "README.md"
     out.write_text(text, encoding="utf-8")
     return out
+
+
+def headline_texts(context: dict) -> list:
+    """The key findings' sentences as they appear at the top of the report.
+
+    Parameters
+    ----------
+    context : dict
+        The report context (:func:`collect`), with ``headlines`` (each a dict with ``text``).
+
+    Returns
+    -------
+    list of str
+    """
+    return [h["text"] for h in context["headlines"]]

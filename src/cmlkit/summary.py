@@ -115,3 +115,77 @@ def findings_markdown(table: pd.DataFrame, *, wave: str, breakdowns=("all", "typ
             lines.append(f"- {r.label}, {where}: " + ("suppressed (fewer than k responses)" if bool(r.suppressed) else value))
         lines.append("")
     return "\n".join(lines)
+
+
+def services_paragraph(rows: pd.DataFrame, tests: pd.DataFrame, change: dict) -> str:
+    """The paragraph of notebook 30 on breadth of services and Universal Offer delivery (Markdown).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The services findings rows (``finding_id`` ``service_breadth|all|all`` and
+        ``universal_offer_score|all|all`` with ``estimate, ci_low, ci_high, base_n``).
+    tests : pandas.DataFrame
+        The services tests (:func:`cmlkit.services_findings.service_tests`): Wald F and p of
+        ``service_breadth`` by ``type`` and by ``region``.
+    change : dict
+        The Rao-Scott record of service change by type (its ``p``).
+
+    Returns
+    -------
+    str
+        Breadth as a percentage with its 95% CI and n, the Universal Offer score on the 1–5 scale, whether
+        the difference in breadth between types is "unlikely to be chance" (p < 0.05) or "within what chance
+        would give", the regions' p and the Rao-Scott p.
+
+    Raises
+    ------
+    KeyError
+        When a row or test named above is missing.
+    """
+    overall = rows.set_index("finding_id")
+    b = overall.loc["service_breadth|all|all"]
+    u = overall.loc["universal_offer_score|all|all"]
+    t = tests.set_index(["indicator", "breakdown"])
+    return f"""Community libraries offer on average **{b.estimate:.0%}** of the 13 listed services (95% CI {b.ci_low:.0%} to
+{b.ci_high:.0%}, n = {int(b.base_n)}). Their own rating of Universal Offer delivery averages **{u.estimate:.2f}** on a 1–5
+scale ({u.ci_low:.2f} to {u.ci_high:.2f}). The difference in breadth between governance types is
+{"unlikely to be chance" if t.loc[("service_breadth", "type"), "p"] < 0.05 else "within what chance would give"}
+(Wald F = {t.loc[("service_breadth", "type"), "F"]:.2f}, p = {t.loc[("service_breadth", "type"), "p"]:.3f}); between regions,
+p = {t.loc[("service_breadth", "region"), "p"]:.3f}. Whether the service is better or worse since transfer depends on type:
+Rao-Scott p = {change["p"]:.3f}."""
+
+
+def finances_paragraph(rows: pd.DataFrame, tests: pd.DataFrame) -> str:
+    """The paragraph of notebook 32 on reserves, council dependency and confidence (Markdown).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The finances findings rows (``finding_id`` ``months_of_reserves|all|all``,
+        ``council_dependency|all|all`` and ``confident_3yr|all|all`` with ``estimate, ci_low, ci_high``).
+    tests : pandas.DataFrame
+        The finances tests (:func:`cmlkit.findings.difference_tests`): p of ``council_dependency`` by ``type``.
+
+    Returns
+    -------
+    str
+        Months of reserves with its 95% CI, the council's share of income and whether governance types
+        differ "clearly" (Wald p < 0.05) or "no more than chance would give", and the share confident of
+        being open in three years.
+
+    Raises
+    ------
+    KeyError
+        When a row or test named above is missing.
+    """
+    o = rows.set_index("finding_id")
+    res = o.loc["months_of_reserves|all|all"]
+    dep = o.loc["council_dependency|all|all"]
+    conf = o.loc["confident_3yr|all|all"]
+    t = tests.set_index(["indicator", "breakdown"])
+    return f"""Reserves cover **{res.estimate:.1f} months** of spending on average (95% CI {res.ci_low:.1f} to {res.ci_high:.1f}).
+The council provides **{dep.estimate:.0%}** of income on average ({dep.ci_low:.0%} to {dep.ci_high:.0%}); governance types differ
+{"clearly" if t.loc[("council_dependency", "type"), "p"] < 0.05 else "no more than chance would give"} (Wald p =
+{t.loc[("council_dependency", "type"), "p"]:.3f}). **{conf.estimate:.0%}** of libraries are fairly or very confident of being open
+in three years ({conf.ci_low:.0%} to {conf.ci_high:.0%})."""

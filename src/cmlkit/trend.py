@@ -202,3 +202,51 @@ def save_slope_figure(stacked: pd.DataFrame, indicator: str, *, label: str, wave
            f"library{f' (values above {cap:g} drawn at {cap:g})' if cap is not None else ''}; {up} went up, {down} went down, "
            f"{len(v) - up - down} unchanged; weighted mean {m[0]:.3g} then {m[1]:.3g}.")
     return figures.save_figure(ax, Path(out_dir) / f"slope_{indicator}_{wave_a}_{wave_b}", alt_text=alt)
+
+
+def compared_indicators(comparability: pd.DataFrame) -> list:
+    """The headline indicators compared across the waves (every one whose comparability is not refused).
+
+    Parameters
+    ----------
+    comparability : pandas.DataFrame
+        One row per indicator with ``indicator`` and ``status`` (from :func:`cmlkit.harmonise.stack_runs`).
+
+    Returns
+    -------
+    list of str
+        The indicators, in the table's order.
+    """
+    return comparability.loc[comparability["status"] != "refused", "indicator"].tolist()
+
+
+def overall_changes(findings: pd.DataFrame) -> pd.DataFrame:
+    """The overall rows of the trend findings table that carry a change (suppressed or uncomputed ones left out).
+
+    Parameters
+    ----------
+    findings : pandas.DataFrame
+        The trend findings table (:func:`findings_table`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows with ``breakdown == "overall"`` and a non-missing ``change``, index and order kept.
+    """
+    return findings.loc[(findings["breakdown"] == "overall") & findings["change"].notna()]
+
+
+def median_se_ratio(rows: pd.DataFrame) -> float:
+    """Median ratio of the change's standard error with library clusters to the independent-samples one.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        Change rows with ``se`` and ``se_independent`` (e.g. :func:`overall_changes`).
+
+    Returns
+    -------
+    float
+        The median of ``se / se_independent`` (NaN ratios skipped; NaN when there are none).
+    """
+    return (rows["se"] / rows["se_independent"]).median()

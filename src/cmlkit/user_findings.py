@@ -365,3 +365,19 @@ def gap_figure_table(gap: pd.DataFrame, *, labels: dict) -> pd.DataFrame:
     names = gap["service"].map({s: labels.get(f"services_used__{s}", s) for s in gap["service"]})
     return gap.assign(label=names.to_numpy()).set_index("label").rename(
         columns={"users_using": "users who use it", "users_with_offer": "users whose library offers it"})
+
+
+def used_services(instrument) -> list:
+    """The services asked about in ``services_used`` (the choice ``other`` left out), in questionnaire order.
+
+    Parameters
+    ----------
+    instrument : Instrument
+        The user questionnaire.
+
+    Returns
+    -------
+    list of str
+        Choice names (the same names as the library questionnaire's ``services`` choices).
+    """
+    return [c for c in instrument.choice_names("services_used") if c != "other"]
