@@ -9,6 +9,7 @@ from cmlkit import design as D
 from cmlkit import estimates as E
 from cmlkit import findings as Fd
 from cmlkit import indicators as I
+from cmlkit import volunteer_weights
 from cmlkit import weights as W
 from cmlkit.instrument import load_instrument
 
@@ -130,10 +131,10 @@ def test_volunteer_design_is_two_stage_when_team_sizes_are_known(root):
     resp, vol = pd.read_csv(g / "cml_responses.csv"), pd.read_csv(g / "cml_volunteers.csv")
     v = vol.assign(response_id=np.arange(len(vol))).merge(resp[["library_id", "region", "N_region", "volunteers"]], on="library_id")
     v = v.assign(weight=v["w_vol"], team_size=np.maximum(v["volunteers"], v.groupby("library_id")["response_id"].transform("size")))
-    des = Fd.volunteer_design(v)
+    des = volunteer_weights.volunteer_design(v)
     direct = D.svydesign(v, weights="weight", strata="region", ids=["library_id", "response_id"], fpc=["N_region", "team_size"],
                          lonely_psu="adjust")
     assert des.ssu is not None and E.mean(des, "sat_score")["se"] == pytest.approx(E.mean(direct, "sat_score")["se"], rel=1e-12)
-    one = Fd.volunteer_design(v.assign(team_size=v["team_size"].where(v.index > 0)))      # a team size unknown
+    one = volunteer_weights.volunteer_design(v.assign(team_size=v["team_size"].where(v.index > 0)))      # a team size unknown
     assert one.ssu is None and one.strata is None
     assert E.mean(one, "sat_score")["se"] > E.mean(des, "sat_score")["se"]              # with-replacement: wider

@@ -137,7 +137,7 @@ def training_gap(vdesign, topics) -> pd.DataFrame:
     Parameters
     ----------
     vdesign : Design
-        The volunteer design (:func:`cmlkit.findings.volunteer_design`).
+        The volunteer design (:func:`cmlkit.volunteer_weights.volunteer_design`).
     topics : list of str
         Training topics (``training_needed__<topic>`` and ``training_received__<topic>`` columns).
 
