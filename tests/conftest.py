@@ -5,6 +5,7 @@ import pytest
 
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
+from cmlkit.synthetic.users import make_user_wave
 from cmlkit.synthetic.wave import make_wave
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -19,16 +20,27 @@ def root():
 
 @pytest.fixture(scope="session")
 def demo_wave(tmp_path_factory):
-    """The default demo wave (480 community libraries), written once per session."""
+    """The default demo wave (480 community libraries) with its users' survey, written once per session."""
     out = tmp_path_factory.mktemp("demo_wave")
     manifest = make_wave(out, seed=DEMO_SEED)
+    make_user_wave(out, seed=DEMO_SEED)
     return out, manifest
 
 
 def demo_inputs(out):
-    """The named inputs of pipelines/wave.yml for a synthetic wave folder."""
-    return {"library_export": out / "exports" / "cml_library_surveymonkey.csv",
-            "volunteer_export": out / "exports" / "cml_volunteer_qualtrics.csv", "frame": out / "frame.csv"}
+    """The named inputs of pipelines/wave.yml for a synthetic wave folder (the users' survey included when present)."""
+    ex = out / "exports"
+    inputs = {"library_export": ex / "cml_library_surveymonkey.csv", "volunteer_export": ex / "cml_volunteer_qualtrics.csv",
+              "frame": out / "frame.csv"}
+    if (ex / "cml_user_singleheader.csv").exists():
+        inputs.update(user_export=ex / "cml_user_singleheader.csv", user_counts=ex / "library_user_counts.csv",
+                      user_age_population=ex / "user_age_population.csv")
+    return inputs
+
+
+# The shared runs check behaviour (files, privacy, reruns, byte identity), not the stability figures: 20 bootstrap
+# resamples and 100 inclusion-probability draws instead of 100 and 500 (the statistics are tested on their own).
+DEMO_OVERRIDES = {"governance_models.bootstrap": 20, "case_study_frame.inclusion_draws": 100}
 
 
 @pytest.fixture(scope="session")
@@ -44,7 +56,7 @@ def finished_run(demo_wave, root, wave_outputs):
 
     out, _ = demo_wave
     return run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=demo_inputs(out),
-                        outputs_root=wave_outputs, root=root, echo=lambda *_: None)
+                        overrides=DEMO_OVERRIDES, outputs_root=wave_outputs, root=root, echo=lambda *_: None)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +66,7 @@ def forced_run(finished_run, demo_wave, root, wave_outputs):
 
     out, _ = demo_wave
     return run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=demo_inputs(out),
-                        outputs_root=wave_outputs, root=root, echo=lambda *_: None, force=True)
+                        overrides=DEMO_OVERRIDES, outputs_root=wave_outputs, root=root, echo=lambda *_: None, force=True)
 
 
 @pytest.fixture(scope="session")

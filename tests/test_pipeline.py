@@ -22,7 +22,8 @@ def test_run_folder_holds_what_was_promised(two_runs):
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "ok" and all(s["status"] == "ok" for s in record["steps"])
     assert all(s["status"] == "ok" for s in json.loads((two_runs[1] / "run.json").read_text())["steps"])   # forced: executed
-    assert set(record["inputs"]) == {"library_export", "volunteer_export", "frame"}
+    assert set(record["inputs"]) == {"library_export", "volunteer_export", "frame", "user_export", "user_counts",
+                                     "user_age_population"}
     assert all(len(v["sha256"]) == 64 for v in record["inputs"].values())
     assert record["packages"]["pandas"] and "dirty" in record["git"]
     assert len(list((run / "notebooks").glob("*.ipynb"))) == len(record["steps"]) >= 6

@@ -6,15 +6,16 @@ import pytest
 
 from cmlkit.run import run_pipeline
 from cmlkit.run_graph import downstream, load_pipeline
-from conftest import demo_inputs, tree_digest
+from conftest import DEMO_OVERRIDES, demo_inputs, tree_digest
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wave_run")]
 
 
-def _rerun(root, demo_wave, wave_outputs, **kw):
+def _rerun(root, demo_wave, wave_outputs, overrides=None):
     out, _ = demo_wave
     return run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=demo_inputs(out),
-                        outputs_root=wave_outputs, root=root, echo=lambda *_: None, **kw)
+                        overrides={**DEMO_OVERRIDES, **(overrides or {})}, outputs_root=wave_outputs, root=root,
+                        echo=lambda *_: None)
 
 
 def _statuses(run):

@@ -1,30 +1,16 @@
-"""The wave pipeline with the library users' survey (slow: executes every notebook), and user privacy."""
+"""The wave pipeline with the library users' survey (the session's shared run of the demo wave), and user privacy."""
 import json
-import shutil
 
 import pandas as pd
 import pytest
 
-from cmlkit.run import run_pipeline
-from cmlkit.synthetic.users import make_user_wave
-from conftest import DEMO_SEED
-
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wave_run")]   # reads the shared run
 
 
 @pytest.fixture(scope="module")
-def user_run(demo_wave, root, tmp_path_factory):
-    src, _ = demo_wave
-    wave = tmp_path_factory.mktemp("users_demo") / "wave"
-    shutil.copytree(src, wave)
-    make_user_wave(wave, seed=DEMO_SEED)
-    ex = wave / "exports"
-    inputs = {"library_export": ex / "cml_library_surveymonkey.csv", "volunteer_export": ex / "cml_volunteer_qualtrics.csv",
-              "frame": wave / "frame.csv", "user_export": ex / "cml_user_singleheader.csv",
-              "user_counts": ex / "library_user_counts.csv", "user_age_population": ex / "user_age_population.csv"}
-    run = run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
-                       outputs_root=tmp_path_factory.mktemp("outputs"), root=root, echo=lambda *_: None)
-    return wave, run
+def user_run(demo_wave, finished_run):
+    """The session's shared run: the demo wave carries the users' survey, so the user steps ran in it."""
+    return demo_wave[0], finished_run
 
 
 def _text_of(path):
