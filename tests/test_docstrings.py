@@ -66,8 +66,6 @@ ALLOWED_MISSING = {
     # active on issue #17
     'datetimes': {'parse_datetimes'},
     # active on issue #17
-    'disclosure': {'load_rules', 'small_numerator'},
-    # active on issue #17
     'duplicate_entries': {'load_rule', 'duplicate_entries'},
     # active on issue #17
     'export_source': {'sniff_delimiter', 'open_export', 'read_xlsx_cells', 'read_sav_cells', 'footer_like'},
