@@ -115,8 +115,6 @@ ALLOWED_MISSING = {
     'synthetic.user_coverage': {'population', 'replicate', 'coverage_study', 'summarise'},
     # active on issue #19
     'user_findings': {'derive_indicators', 'with_columns', 'attach_models', 'satisfaction_rows', 'publishable', 'before_after', 'service_gap', 'item_shares', 'before_after_table', 'group_rows', 'gap_figure_table'},
-    # active on issue #19
-    'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
     # active on issue #17
     'validate': {'load_rules'},
 }
