@@ -33,6 +33,7 @@ DERIVATION_KINDS = ("ratio", "share", "count", "count_choices", "score", "mean_s
                     "years_until", "source")
 """The kinds of derivation :func:`derive` knows, their one registry: a derivation names exactly one of them, and
 every specification that holds derivations (``indicators.yml``, ``risk.yml``) is checked against this."""
+DERIVATIONS = DERIVATION_KINDS  # the same registry under its earlier name (cmlkit.share_intervals, tests)
 
 _REQUIRED = ("label", "section", "derive", "kind", "direction", "missing", "reference")
 
