@@ -1,6 +1,5 @@
 """The case-study balance table: probability-sampled cases with inclusion weights against the population,
 purposive cases separately, replacements weighted by their own inclusion probability."""
-import copy
 
 import numpy as np
 import pandas as pd
@@ -56,7 +55,7 @@ def test_no_inclusion_probabilities_means_unweighted_and_said():
 
 def test_weighted_balance_on_the_synthetic_frame():
     scope = synthetic.in_scope(synthetic.make_frame(480, random_state=3))
-    sp = copy.deepcopy(S.load_spec())
+    sp = S.load_spec().as_dict()
     sp.update(draw_from="frame", sample_size=20, stratify_by=["type"], constraints={},
               balance_on={"numeric": ["frame_hours", "imd_decile"], "categorical": ["region"]},
               purposive={"indicator": {"name": "frame_hours"}, "typical": 1, "deviant": 1})

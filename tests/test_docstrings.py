@@ -45,23 +45,11 @@ def missing_sections(path):
     return found
 
 
-# Functions still without full numpydoc sections, by module. Modules other branches are changing
-# are allow-listed until they land; "free" ones are still to fill. The integrator shrinks this list:
-# a function documented since is simply removed from it, a new function must be documented.
-ALLOWED_MISSING = {
-    # the specs branch documents these
-    'disclosure': {'load_rules', 'small_numerator'},
-    # the specs branch documents these
-    'user_weights': {'load_spec', 'link_users', 'user_design', 'public_columns', 'accounting', 'weighting_effect'},
-}
-
-
 def test_every_public_function_has_numpydoc_sections():
     bad = {}
     for path in sorted(PKG.rglob("*.py")):
         module = ".".join(path.relative_to(PKG).with_suffix("").parts)
-        allowed = ALLOWED_MISSING.get(module, set())
-        missing = [f"{name} ({', '.join(what)})" for name, what in missing_sections(path) if name not in allowed]
+        missing = [f"{name} ({', '.join(what)})" for name, what in missing_sections(path)]
         if missing:
             bad[module] = missing
     assert bad == {}, "public functions without numpydoc sections (see tests/test_docstrings.py)"

@@ -25,7 +25,7 @@ def libraries():
 
 
 def _two_indicator_spec(spec):
-    sp = copy.deepcopy(spec)
+    sp = spec.as_dict()
     sp["indicators"] = {k: spec["indicators"][k] for k in ("months_of_reserves", "no_business_plan")}
     sp["min_weight_share"] = 0.5
     return sp

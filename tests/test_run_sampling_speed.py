@@ -1,5 +1,4 @@
 """The fast inclusion-probability simulation gives exactly what repeating the whole draw gives."""
-import copy
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,7 @@ def cands_and_spec():
 @pytest.mark.parametrize("method", ["balanced", "stratified"])
 def test_simulate_inclusion_equals_repeated_draws(cands_and_spec, method, monkeypatch, tmp_path):
     cands, spec = cands_and_spec
-    sp = copy.deepcopy(spec)
-    sp["method"] = method
+    sp = spec.replace(method=method)
     rng = np.random.default_rng(7)
     expected = np.mean([S.draw(cands, sp, random_state=int(rng.integers(0, 2**31 - 1))).table["selected"].to_numpy()
                         for _ in range(12)], axis=0)
@@ -37,7 +35,7 @@ def test_simulate_inclusion_equals_repeated_draws(cands_and_spec, method, monkey
 
 def test_vectorised_constraint_check_agrees_with_check_constraints(cands_and_spec):
     cands, spec = cands_and_spec
-    sp = copy.deepcopy(spec)
+    sp = spec.as_dict()
     sp["constraints"] = {"max_per_authority": 2, "min_per_cluster": 1, "cover_all_regions_from": 8}
     meets = S._constraint_test(cands, sp)
     rng = np.random.default_rng(1)

@@ -1,6 +1,5 @@
 """Case-study sampling: allocation, hard constraints over many seeds, balance and inclusion
 probabilities over 1,000 draws, reproducibility, reserves and replacements."""
-import copy
 
 import numpy as np
 import pandas as pd
@@ -58,8 +57,7 @@ def test_consent_and_strata(respondents, population):
 
 @pytest.mark.parametrize("method", ["balanced", "stratified", "max_variation"])
 def test_hard_constraints_always_hold(respondents, spec, method):
-    sp = copy.deepcopy(spec)
-    sp["method"] = method
+    sp = spec.replace(method=method)
     for seed in range(60):
         sel = S.draw(respondents, sp, random_state=seed)
         chosen = sel.table.loc[sel.table["selected"] == 1]
@@ -71,13 +69,13 @@ def test_hard_constraints_always_hold(respondents, spec, method):
 
 
 def test_unmet_constraint_fails_naming_it(respondents, spec):
-    sp = copy.deepcopy(spec)
+    sp = spec.as_dict()
     sp["sample_size"] = 5                                    # 9 regions cannot be covered by 5 libraries
     sp["constraints"]["cover_all_regions_from"] = 5
     sp["stratify_by"] = []
     with pytest.raises(S.SamplingError, match="cover_all_regions_from"):
         S.draw(respondents, sp)
-    sp = copy.deepcopy(spec)
+    sp = spec.as_dict()
     sp["max_tries"] = 3
     sp["constraints"]["min_per_cluster"] = 4                 # four of each cluster: possible but never drawn
     with pytest.raises(S.SamplingError, match="constraint min_per_cluster could not be met in 3 draws"):
@@ -86,7 +84,7 @@ def test_unmet_constraint_fails_naming_it(respondents, spec):
 
 def test_balance_and_inclusion_over_1000_draws(population, spec):
     scope, _, _ = population
-    sp = copy.deepcopy(spec)
+    sp = spec.as_dict()
     sp.update(draw_from="frame", sample_size=20, stratify_by=["type"], constraints={},
               balance_on={"numeric": ["frame_hours", "imd_decile"], "categorical": ["region"]})
     cands = S.candidates(pd.DataFrame({"library_id": scope["library_id"]}), scope, sp)

@@ -7,16 +7,17 @@ from __future__ import annotations
 import pandas as pd
 
 from cmlkit import sampling
+from cmlkit.research import SpecRecord
 
 CONTACT_COLUMNS = ("library_name", "postcode", "local_authority")
 
 
-def with_overrides(spec: dict, **overrides) -> dict:
+def with_overrides(spec, **overrides):
     """The specification with each override that is not None put in place.
 
     Parameters
     ----------
-    spec : dict
+    spec : Mapping
         A case-study specification (:func:`cmlkit.sampling.load_spec`).
     **overrides
         Keys of the specification (e.g. ``sample_size``, ``method``, ``random_state``); None keeps
@@ -24,10 +25,12 @@ def with_overrides(spec: dict, **overrides) -> dict:
 
     Returns
     -------
-    dict
-        A new specification (``spec`` is not changed).
+    Mapping
+        A new specification (``spec`` is not changed): a checked record (:meth:`cmlkit.research.SpecRecord.replace`)
+        when ``spec`` is one, else a dict.
     """
-    return {**spec, **{k: v for k, v in overrides.items() if v is not None}}
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return spec.replace(**changes) if isinstance(spec, SpecRecord) else {**spec, **changes}
 
 
 def with_achieved_inclusion(table: pd.DataFrame, cands: pd.DataFrame, spec: dict, *, draws: int) -> pd.DataFrame:

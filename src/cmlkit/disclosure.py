@@ -13,24 +13,101 @@ The rules are data (``research/disclosure.yml``):
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
+
 import numpy as np
 import pandas as pd
 
-from cmlkit.research import read_spec
+from cmlkit.errors import DisclosureError
+from cmlkit.research import SpecRecord, read_spec
 
 
-def load_rules(path=None) -> dict:
-    """``research/disclosure.yml``: ``k`` (the smallest publishable base) and ``numerator`` (``k``, ``complement``)."""
-    rules = dict(read_spec("disclosure.yml", path, what="disclosure rules")[0])
-    num = dict(rules.get("numerator") or {})
-    num.setdefault("k", rules.get("k"))
-    num.setdefault("complement", True)
-    rules["numerator"] = num
-    return rules
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class DisclosureRules(SpecRecord):
+    """The suppression rules of ``research/disclosure.yml``, checked, with their defaults.
+
+    Parameters
+    ----------
+    k : int
+        The smallest publishable base (unweighted responses); required.
+    numerator : Mapping, optional
+        ``k`` (the smallest publishable numerator count; default the base ``k``) and ``complement``
+        (whether base minus numerator counts too; default True). Always present, defaults filled in.
+    source : str, optional
+        The file read.
+
+    Raises
+    ------
+    DisclosureError
+        A missing or non-positive ``k``, an unknown key of ``numerator``, or a non-boolean ``complement``.
+    """
+
+    k: int | None = None
+    numerator: Mapping | None = None
+
+    error = DisclosureError
+    file = "research/disclosure.yml"
+
+    def __post_init__(self):
+        if not isinstance(self.k, int) or isinstance(self.k, bool) or self.k < 1:
+            self.fail(f"k must be a positive integer, not {self.k!r}")
+        num = dict(self.numerator or {})
+        unknown = set(num) - {"k", "complement"}
+        if unknown:
+            self.fail(f"numerator: unknown key(s) {sorted(unknown)} (known: ['complement', 'k'])")
+        num.setdefault("k", self.k)
+        num.setdefault("complement", True)
+        if not isinstance(num["k"], int) or isinstance(num["k"], bool) or num["k"] < 1:
+            self.fail(f"numerator.k must be a positive integer, not {num['k']!r}")
+        if not isinstance(num["complement"], bool):
+            self.fail(f"numerator.complement must be true or false, not {num['complement']!r}")
+        object.__setattr__(self, "numerator", num)
+
+
+def load_rules(path=None) -> DisclosureRules:
+    """Read and check the disclosure rules, ``research/disclosure.yml`` (or ``path``).
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The rules file; default ``research/disclosure.yml`` in the project root.
+
+    Returns
+    -------
+    DisclosureRules
+        ``k`` (the smallest publishable base) and ``numerator`` (``k``, default the base ``k``;
+        ``complement``, default True); a read-only mapping.
+
+    Raises
+    ------
+    DisclosureError
+        A one-line message naming the file: it cannot be read, is not a mapping, has an unknown key or a
+        value that is not usable (see :class:`DisclosureRules`).
+    """
+    spec, path = read_spec("disclosure.yml", path, error=DisclosureError, what="disclosure rules")
+    return DisclosureRules.from_mapping(spec, path)
 
 
 def small_numerator(num: pd.Series, base: pd.Series, *, k: int, complement: bool = True) -> pd.Series:
-    """True where a share's numerator count (or, with ``complement``, base minus it) is from 1 to k - 1."""
+    """True where a share's numerator count (or, with ``complement``, base minus it) is from 1 to k - 1.
+
+    Parameters
+    ----------
+    num : pandas.Series
+        Unweighted numerator counts (coerced to numbers; missing is never small).
+    base : pandas.Series
+        Unweighted bases, aligned with ``num``.
+    k : int
+        The smallest publishable numerator count.
+    complement : bool, default True
+        Also flag rows where ``base - num`` is from 1 to k - 1.
+
+    Returns
+    -------
+    pandas.Series
+        Boolean, indexed like ``num``.
+    """
     num = pd.to_numeric(num, errors="coerce")
     base = pd.to_numeric(base, errors="coerce")
     small = num.between(1, k - 1)

@@ -143,3 +143,15 @@ class ReportError(CmlkitError):
 
 class CalibrationError(DesignError):
     """Calibration is impossible or did not converge."""
+
+
+class SpecError(CmlkitError):
+    """A research specification (``research/*.yml``) with an unknown key or a value it cannot use."""
+
+
+class DisclosureError(SpecError):
+    """The disclosure rules (``research/disclosure.yml``) cannot be used."""
+
+
+class UserSpecError(SpecError):
+    """The user survey specification (``research/user_indicators.yml``) cannot be used."""

@@ -8,6 +8,8 @@ method, the k range, the number of starts, the bootstrap size and the stability 
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +17,7 @@ import pandas as pd
 
 from cmlkit.errors import GovernanceError
 from cmlkit.instrument import find_root
-from cmlkit.research import read_spec
+from cmlkit.research import SpecRecord, read_spec
 
 ENCODINGS = {"nominal", "ordinal", "binary", "numeric"}
 METHODS = ("pam", "kprototypes", "latent_class")
@@ -35,7 +37,69 @@ def default_spec_path() -> Path:
     return find_root() / "research" / "governance.yml"
 
 
-def load_spec(path=None) -> dict:
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class GovernanceSpec(SpecRecord):
+    """The governance features and clustering settings of ``research/governance.yml``, checked.
+
+    Parameters
+    ----------
+    features : Mapping
+        name -> ``source`` (a clean column) or ``derive`` (share or years_since, with ``numerator`` and
+        ``denominator`` or ``column``), ``encoding`` (one of :data:`ENCODINGS`), ``levels`` (ordinal),
+        ``positive``, ``missing_values``, ``weight``, ``transform``, ``zero_as_missing``. Required.
+    clustering : Mapping, optional
+        ``method`` (one of :data:`METHODS`; "pam" when absent), ``compare_with``, ``k_range``, ``n_init``
+        and the other settings read by :mod:`cmlkit.cluster_fit`.
+    stability : Mapping, optional
+        Non-negative thresholds, keys among ``dissolved, unstable, stable, highly_stable, null_margin,
+        min_silhouette, null_min_resamples`` (defaults in :data:`cmlkit.cluster_stability.THRESHOLDS`).
+    names : list, optional
+        Naming rules: ``{name, when}``.
+    wave, wave_year, frame_year : optional
+        Set from the wave by :func:`cmlkit.waves.with_wave`, never in ``research/``.
+    source : str, optional
+        The file read.
+
+    Raises
+    ------
+    GovernanceError
+        An unknown feature or stability key, a bad encoding, an ordinal feature without levels, a
+        feature with neither source nor derivation, a negative threshold or an unknown method.
+    """
+
+    features: Mapping | None = None
+    clustering: Mapping | None = None
+    stability: Mapping | None = None
+    names: list | None = None
+    wave: str | None = None
+    wave_year: int | None = None
+    frame_year: int | None = None
+
+    error = GovernanceError
+    file = "research/governance.yml"
+
+    def __post_init__(self):
+        for name, f in (self.features or {}).items():
+            unknown = set(f) - _FEATURE_KEYS
+            if unknown:
+                self.fail(f"feature {name!r}: unknown key(s) {sorted(unknown)}")
+            if f.get("encoding") not in ENCODINGS:
+                self.fail(f"feature {name!r}: encoding must be one of {sorted(ENCODINGS)}")
+            if f["encoding"] == "ordinal" and not f.get("levels"):
+                self.fail(f"feature {name!r}: an ordinal feature needs its levels")
+            if "source" not in f and f.get("derive") not in ("share", "years_since"):
+                self.fail(f"feature {name!r}: needs a source column or derive: share|years_since")
+        for key, value in (self.stability or {}).items():
+            if key not in _STABILITY_KEYS:
+                self.fail(f"stability: unknown key {key!r} (known: {sorted(_STABILITY_KEYS)})")
+            if not isinstance(value, (int, float)) or value < 0:
+                self.fail(f"stability.{key} must be a non-negative number, not {value!r}")
+        method = (self.clustering or {}).get("method", "pam")
+        if method not in METHODS:
+            self.fail(f"clustering.method {method!r} is not one of {list(METHODS)}")
+
+
+def load_spec(path=None) -> GovernanceSpec:
     """Read and check ``research/governance.yml``.
 
     Parameters
@@ -45,29 +109,16 @@ def load_spec(path=None) -> dict:
 
     Returns
     -------
-    dict
-        With ``features`` (name -> definition), ``clustering``, ``stability``, ``names``.
+    GovernanceSpec
+        A read-only mapping with ``features`` (name -> definition), ``clustering``, ``stability``, ``names``.
+
+    Raises
+    ------
+    GovernanceError
+        A one-line message naming the file (see :class:`GovernanceSpec`).
     """
     spec, path = read_spec("governance.yml", path, error=GovernanceError, what="governance specification")
-    for name, f in spec.get("features", {}).items():
-        unknown = set(f) - _FEATURE_KEYS
-        if unknown:
-            raise GovernanceError(f"{path}: feature {name!r}: unknown key(s) {sorted(unknown)}")
-        if f.get("encoding") not in ENCODINGS:
-            raise GovernanceError(f"{path}: feature {name!r}: encoding must be one of {sorted(ENCODINGS)}")
-        if f["encoding"] == "ordinal" and not f.get("levels"):
-            raise GovernanceError(f"{path}: feature {name!r}: an ordinal feature needs its levels")
-        if "source" not in f and f.get("derive") not in ("share", "years_since"):
-            raise GovernanceError(f"{path}: feature {name!r}: needs a source column or derive: share|years_since")
-    for key, value in (spec.get("stability") or {}).items():
-        if key not in _STABILITY_KEYS:
-            raise GovernanceError(f"{path}: stability: unknown key {key!r} (known: {sorted(_STABILITY_KEYS)})")
-        if not isinstance(value, (int, float)) or value < 0:
-            raise GovernanceError(f"{path}: stability.{key} must be a non-negative number, not {value!r}")
-    method = spec.get("clustering", {}).get("method", "pam")
-    if method not in METHODS:
-        raise GovernanceError(f"{path}: clustering.method {method!r} is not one of {list(METHODS)}")
-    return spec
+    return GovernanceSpec.from_mapping(spec, path)
 
 
 # --------------------------------------------------------------------------------------------

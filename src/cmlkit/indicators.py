@@ -20,18 +20,89 @@ total), with design-weighted variances when weights are given (listwise complete
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 
 from cmlkit.errors import IndicatorError  # errors live in cmlkit.errors; re-exported here
-from cmlkit.research import read_spec
+from cmlkit.research import SpecRecord, read_spec
 
-DERIVATIONS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity", "years_until",
-               "source")
+DERIVATION_KINDS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity",
+                    "years_until", "source")
+"""The kinds of derivation :func:`derive` knows, their one registry: a derivation names exactly one of them, and
+every specification that holds derivations (``indicators.yml``, ``risk.yml``) is checked against this."""
+DERIVATIONS = DERIVATION_KINDS  # the same registry under its earlier name (cmlkit.share_intervals, tests)
+
+_REQUIRED = ("label", "section", "derive", "kind", "direction", "missing", "reference")
 
 
-def load_spec(path=None) -> dict:
+def check_derivation(d, where: str, error=IndicatorError) -> None:
+    """Refuse a derivation that does not name exactly one of :data:`DERIVATION_KINDS`.
+
+    Parameters
+    ----------
+    d : Mapping
+        One derivation (``derive`` of an indicator).
+    where : str
+        The file and indicator, for the message.
+    error : type, default IndicatorError
+        The error class to raise.
+
+    Raises
+    ------
+    IndicatorError
+        (or ``error``) with a one-line message naming ``where`` and the known kinds.
+    """
+    if not isinstance(d, Mapping) or len(set(d) & set(DERIVATION_KINDS)) != 1:
+        raise error(f"{where}: derive needs exactly one of {', '.join(DERIVATION_KINDS)}")
+
+
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class IndicatorSpec(SpecRecord):
+    """The indicators and scales of ``research/indicators.yml``, checked.
+
+    Parameters
+    ----------
+    indicators : Mapping
+        name -> definition: ``label``, ``section``, ``derive`` (exactly one of :data:`DERIVATION_KINDS`),
+        ``kind`` (mean or proportion), ``direction``, ``missing``, ``reference``; optional ``min_items``
+        (default 1, applied where it is used: :func:`compute`). Required.
+    scales : Mapping, optional
+        Likert scales (name -> items and their settings), read by the findings notebooks.
+    training_topics : Mapping or list, optional
+        The training topics the volunteers' findings report.
+    source : str, optional
+        The file read.
+
+    Raises
+    ------
+    IndicatorError
+        No ``indicators``, an indicator lacking a required key, a derivation that is not exactly one
+        kind, or a kind other than mean or proportion.
+    """
+
+    indicators: Mapping | None = None
+    scales: Mapping | None = None
+    training_topics: object = None
+
+    error = IndicatorError
+    file = "research/indicators.yml"
+
+    def __post_init__(self):
+        if not isinstance(self.indicators, Mapping):
+            self.fail("indicators must be a mapping of name -> definition")
+        for name, ind in self.indicators.items():
+            for key in _REQUIRED:
+                if key not in ind:
+                    self.fail(f"indicator {name!r} lacks {key!r} (each states its inputs, direction, missing-data rule and reference)")
+            check_derivation(ind["derive"], f"{self.source or self.file}: indicator {name!r}")
+            if ind["kind"] not in ("mean", "proportion"):
+                self.fail(f"indicator {name!r}: kind must be mean or proportion")
+
+
+def load_spec(path=None) -> IndicatorSpec:
     """Read and check ``research/indicators.yml``.
 
     Parameters
@@ -41,19 +112,16 @@ def load_spec(path=None) -> dict:
 
     Returns
     -------
-    dict
-        The checked specification.
+    IndicatorSpec
+        The checked specification (a read-only mapping: ``indicators``, ``scales``, ``training_topics``).
+
+    Raises
+    ------
+    IndicatorError
+        A one-line message naming the file (see :class:`IndicatorSpec`).
     """
     spec, path = read_spec("indicators.yml", path, error=IndicatorError, what="indicator definitions")
-    for name, ind in spec.get("indicators", {}).items():
-        for key in ("label", "section", "derive", "kind", "direction", "missing", "reference"):
-            if key not in ind:
-                raise IndicatorError(f"{path}: indicator {name!r} lacks {key!r} (each states its inputs, direction, missing-data rule and reference)")
-        if len(set(ind["derive"]) & set(DERIVATIONS)) != 1:
-            raise IndicatorError(f"{path}: indicator {name!r}: derive needs exactly one of {list(DERIVATIONS)}")
-        if ind["kind"] not in ("mean", "proportion"):
-            raise IndicatorError(f"{path}: indicator {name!r}: kind must be mean or proportion")
-    return spec
+    return IndicatorSpec.from_mapping(spec, path)
 
 
 def _num(data, col):
@@ -64,11 +132,6 @@ def _num(data, col):
 
 def _cols(x):
     return [x] if isinstance(x, str) else list(x)
-
-
-DERIVATION_KINDS = ("ratio", "share", "count", "count_choices", "score", "mean_score", "equals", "diversity",
-                    "years_until", "source")
-"""The kinds of derivation :func:`derive` knows; a derivation names exactly one of them (specs check against this)."""
 
 
 def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | None = None,
@@ -182,7 +245,7 @@ def inputs(d: dict, instrument=None) -> list:
     """
     if "count_choices" in d:
         return [f"{d['count_choices']}__{c}" for c in choice_items(d, instrument)]
-    key = next(k for k in DERIVATIONS if k in d)
+    key = next(k for k in DERIVATION_KINDS if k in d)
     cols = _cols(d[key]) + (list(d.get("of") or []) if key == "share" else []) + list(d.get("plus_equals") or {})
     return list(dict.fromkeys(cols))
 

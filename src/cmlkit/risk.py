@@ -19,65 +19,11 @@ from cmlkit import disclosure
 from cmlkit import estimates as E
 from cmlkit.errors import RiskError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.findings import design_of
-from cmlkit.indicators import DERIVATION_KINDS, IndicatorError, derive
-from cmlkit.research import read_spec
+from cmlkit.indicators import IndicatorError, derive
+from cmlkit.risk_spec import NORMALISATIONS, SECTION_DEFAULTS, RiskSpec, load_spec  # noqa: F401
 
-NORMALISATIONS = ("goalposts", "minmax", "rank", "zscore")
-
-
-def load_spec(path=None) -> dict:
-    """Read and check ``research/risk.yml``.
-
-    Parameters
-    ----------
-    path : str or path-like, optional
-        Default ``research/risk.yml``.
-
-    Returns
-    -------
-    dict
-        The checked specification, with ``publish`` resolved from the disclosure rules it references
-        (``k``, ``numerator_k``).
-
-    Raises
-    ------
-    RiskError
-        An unknown key, a bad direction or goalposts, a derivation that is not exactly one of
-        :data:`cmlkit.indicators.DERIVATION_KINDS`, or a publication threshold of its own.
-    """
-    spec, path = read_spec("risk.yml", path, error=RiskError, what="risk specification")
-    allowed = {"derive", "direction", "goalposts", "weight", "reason", "support", "missing_means_no_risk"}
-    for name, ind in spec.get("indicators", {}).items():
-        extra = set(ind) - allowed
-        if extra:
-            raise RiskError(f"{path}: indicator {name!r}: unknown key(s) {sorted(extra)}")
-        if ind.get("direction") not in ("higher_is_riskier", "lower_is_riskier"):
-            raise RiskError(f"{path}: indicator {name!r}: direction must be higher_is_riskier or lower_is_riskier")
-        gp = ind.get("goalposts")
-        if not (isinstance(gp, list) and len(gp) == 2 and gp[0] != gp[1]):
-            raise RiskError(f"{path}: indicator {name!r}: goalposts must be [safe, risky], two different numbers")
-        if (gp[1] > gp[0]) != (ind["direction"] == "higher_is_riskier"):
-            raise RiskError(f"{path}: indicator {name!r}: goalposts {gp} contradict direction {ind['direction']}")
-        if len(set(ind.get("derive", {})) & set(DERIVATION_KINDS)) != 1:
-            raise RiskError(f"{path}: indicator {name!r}: derive needs exactly one of {', '.join(DERIVATION_KINDS)}")
-    spec["publish"] = _publish_rules(spec.get("publish") or {}, path)
-    return spec
-
-
-def _publish_rules(publish: dict, path) -> dict:
-    """``publish`` of a risk spec with the disclosure rules it references read in (their one home).
-
-    A resolved spec written back out (``k``, ``numerator_k`` present) reads back the same; a value that
-    contradicts the referenced rules, or a threshold of its own (``min_cell``), is refused.
-    """
-    name = publish.get("disclosure", "disclosure.yml")
-    near = path.parent / name
-    rules = disclosure.load_rules(near if near.is_file() else None)
-    resolved = {"k": int(rules["k"]), "numerator_k": int(rules["numerator"]["k"])}
-    if "min_cell" in publish or any(key in publish and publish[key] != v for key, v in resolved.items()):
-        raise RiskError(f"{path}: publish: the disclosure threshold lives in research/disclosure.yml; "
-                        "reference it with 'disclosure: disclosure.yml'")
-    return {**publish, "disclosure": name, **resolved}
+RISK_DEFAULTS = RiskSpec.defaults()
+"""The top-level defaults of the risk specification (stated once, on :class:`cmlkit.risk_spec.RiskSpec`)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,7 +124,7 @@ def aggregate(risks: pd.DataFrame, spec: dict, *, weights: dict | None = None) -
     wmat = np.where(avail, w.to_numpy()[None, :], 0.0)
     share = wmat.sum(axis=1) / w.sum()
     score = np.nansum(risks.to_numpy() * wmat, axis=1) / np.where(wmat.sum(axis=1) > 0, wmat.sum(axis=1), np.nan)
-    return pd.Series(np.where(share >= float(spec.get("min_weight_share", 0.6)), score, np.nan), index=risks.index)
+    return pd.Series(np.where(share >= float(spec.get("min_weight_share", RISK_DEFAULTS["min_weight_share"])), score, np.nan), index=risks.index)
 
 
 def tier_of(score: pd.Series, spec: dict) -> pd.Series:
@@ -230,11 +176,11 @@ def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: 
     score = aggregate(risks, spec)
     w = pd.Series({k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})
     contrib = risks.mul(w, axis=1)
-    thr = float(spec.get("reason_threshold", 0.5))
+    thr = float(spec.get("reason_threshold", RISK_DEFAULTS["reason_threshold"]))
     eligible = risks >= thr
     order = (-contrib.where(eligible)).to_numpy()
     order = np.where(np.isnan(order), np.inf, order)
-    ranked = np.argsort(order, axis=1, kind="stable")[:, :int(spec.get("max_reasons", 3))]
+    ranked = np.argsort(order, axis=1, kind="stable")[:, :int(spec.get("max_reasons", RISK_DEFAULTS["max_reasons"]))]
     names = np.array(risks.columns)
     reasons, inds, supports = [], [], []
     elig = eligible.to_numpy()
@@ -285,15 +231,15 @@ def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.
         scenarios with a different tier. summary: per scenario family, the median absolute rank shift,
         the Spearman correlation with the base ranking and the share of libraries changing tier.
     """
-    cfg = spec.get("sensitivity", {})
-    rng = np.random.default_rng(cfg.get("random_state", 0))
+    cfg = {**SECTION_DEFAULTS["sensitivity"], **(spec.get("sensitivity") or {})}
+    rng = np.random.default_rng(cfg["random_state"])
     values, _ = indicators(data, spec, instrument=instrument)
     base_risk = normalise(values, spec, method="goalposts")
     base = aggregate(base_risk, spec)
     base_rank = base.rank(ascending=False, method="average")
     base_tier = tier_of(base, spec)
     ranks, tiers, family = [], [], []
-    for m in cfg.get("normalisations", NORMALISATIONS):
+    for m in cfg["normalisations"]:
         if m == "goalposts":
             continue
         s = aggregate(normalise(values, spec, method=m), spec)
@@ -301,8 +247,8 @@ def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.
         tiers.append(tier_of(s, spec))
         family.append(f"normalisation: {m}")
     w0 = pd.Series({k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})
-    noise = float(cfg.get("weight_noise", 0.5))
-    for _ in range(int(cfg.get("weight_draws", 200))):
+    noise = float(cfg["weight_noise"])
+    for _ in range(int(cfg["weight_draws"])):
         w = w0 * rng.uniform(1 - noise, 1 + noise, len(w0))
         s = aggregate(base_risk, spec, weights=w.to_dict())
         ranks.append(s.rank(ascending=False, method="average"))

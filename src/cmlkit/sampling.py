@@ -295,7 +295,7 @@ def _constraint_test(cands: pd.DataFrame, spec: dict):
 def _reason(method, spec):
     strat = ", ".join(spec.get("stratify_by") or []) or "none"
     return {"balanced": f"balanced selection (cube method) within strata ({strat})",
-            "stratified": f"stratified random selection ({strat}, {spec.get('allocation', 'proportional')} allocation)",
+            "stratified": f"stratified random selection ({strat}, {spec.get('allocation', SPEC_DEFAULTS['allocation'])} allocation)",
             "max_variation": "maximum variation on the balancing variables"}[method]
 
 

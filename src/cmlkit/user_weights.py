@@ -27,38 +27,121 @@ recipe (:mod:`cmlkit.weighted`), so later steps replay it.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from cmlkit import design as D
 from cmlkit import estimates as E
 from cmlkit import user_findings as UF
 from cmlkit import weights as W
-from cmlkit.errors import CmlkitError
+from cmlkit.errors import CmlkitError, UserSpecError
 from cmlkit.instrument import find_root
 from cmlkit.link import link_responses
+from cmlkit.research import SpecRecord, read_spec
 
 ADJUSTMENTS = ("visits", "none")
 LIB_COLUMNS = ["library_id", "region", "type", "cell", "N_region", "weight", "opening_hours"]
 
 
-def load_spec(path=None, *, root=None) -> dict:
-    """Read ``research/user_indicators.yml`` (or ``path``)."""
+@dataclasses.dataclass(frozen=True, eq=False, kw_only=True)
+class UserSpec(SpecRecord):
+    """The user survey's weighting inputs and indicators (``research/user_indicators.yml``), checked.
+
+    Parameters
+    ----------
+    visits_per_month : Mapping
+        ``visit_frequency`` answer -> visits a month it stands for (positive numbers); required.
+    users_per_hour_default : float, default 10
+        Active users per weekly opening hour when no library reported a count.
+    indicators : Mapping
+        name -> ``label``, ``derive``, ``kind`` (read by :func:`cmlkit.user_findings.derive_indicators`); required.
+    before_after : Mapping, optional
+        ``question``, ``among`` and ``caveat`` of the before/after comparison.
+    min_libraries_per_domain : int, default 3
+        Fewest libraries behind a published domain.
+    source : str, optional
+        The file read.
+
+    Raises
+    ------
+    UserSpecError
+        A missing ``visits_per_month`` or ``indicators``, a visit rate that is not a positive number, or a
+        default that is not a positive number.
+    """
+
+    visits_per_month: Mapping | None = None
+    users_per_hour_default: float = 10
+    indicators: Mapping | None = None
+    before_after: Mapping | None = None
+    min_libraries_per_domain: int = 3
+
+    error = UserSpecError
+    file = "research/user_indicators.yml"
+
+    def __post_init__(self):
+        for key in ("visits_per_month", "indicators"):
+            if getattr(self, key) is None:
+                self.fail(f"missing key {key!r}")
+            if not isinstance(getattr(self, key), Mapping):
+                self.fail(f"{key} must be a mapping")
+        for answer, v in self.visits_per_month.items():
+            if not _positive(v):
+                self.fail(f"visits_per_month.{answer} must be a positive number, not {v!r}")
+        for key in ("users_per_hour_default", "min_libraries_per_domain"):
+            if not _positive(getattr(self, key)):
+                self.fail(f"{key} must be a positive number, not {getattr(self, key)!r}")
+
+
+SPEC_DEFAULTS = UserSpec.defaults()
+"""The defaults of ``research/user_indicators.yml`` (the fields of :class:`UserSpec`)."""
+
+
+def _positive(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+
+
+def load_spec(path=None, *, root=None) -> UserSpec:
+    """Read and check the user survey specification, ``research/user_indicators.yml`` (or ``path``).
+
+    Parameters
+    ----------
+    path : str or path-like, optional
+        The specification; default ``research/user_indicators.yml`` under the project root.
+    root : path-like, optional
+        The project root (default: found from the working directory); used when ``path`` is not given.
+
+    Returns
+    -------
+    UserSpec
+        A read-only mapping: ``visits_per_month``, ``users_per_hour_default`` (default 10), ``indicators``,
+        ``before_after``, ``min_libraries_per_domain`` (default 3).
+
+    Raises
+    ------
+    UserSpecError
+        A one-line message naming the file: it cannot be read, is not a mapping, has an unknown key, lacks
+        ``visits_per_month`` or ``indicators``, or holds a value that is not usable (see :class:`UserSpec`).
+    """
     path = Path(path) if path else find_root(root) / "research" / "user_indicators.yml"
-    if not path.is_file():
-        raise CmlkitError(f"{path}: no such user research spec")
-    spec = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    for key in ("visits_per_month", "indicators"):
-        if key not in spec:
-            raise CmlkitError(f"{path}: missing key {key!r}")
-    return spec
+    spec, path = read_spec("user_indicators.yml", path, error=UserSpecError, what="user research specification")
+    return UserSpec.from_mapping(spec, path)
 
 
 def link_users(users: pd.DataFrame, scope: pd.DataFrame, *, overrides: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Link each user response to a frame library by library name and postcode.
+
+    Parameters
+    ----------
+    users : pandas.DataFrame
+        Clean user responses with ``response_id``, ``library_name`` and optionally ``library_postcode``.
+    scope : pandas.DataFrame
+        The in-scope frame libraries (:func:`cmlkit.frame.in_scope`).
+    overrides : pandas.DataFrame, optional
+        Reviewed link overrides (:func:`cmlkit.link.link_responses`).
 
     Returns
     -------
@@ -90,7 +173,7 @@ def _library_table(library_weighted: pd.DataFrame) -> pd.DataFrame:
 
 
 def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_per_month: dict, user_counts: pd.DataFrame | None = None,
-                 users_per_hour: float | None = None, default_users_per_hour: float = 10.0,
+                 users_per_hour: float | None = None, default_users_per_hour: float = SPEC_DEFAULTS["users_per_hour_default"],
                  adjust: str = "visits") -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     """Two-stage user weights (see module docstring).
 
@@ -106,7 +189,10 @@ def user_weights(users: pd.DataFrame, library_weighted: pd.DataFrame, *, visits_
         ``library_id, active_users``.
     users_per_hour : float, optional
         Active users per weekly opening hour for libraries without a count (default: the median among
-        libraries with one; else ``default_users_per_hour``, ``users_per_hour_default`` of the research spec).
+        libraries with one; else ``default_users_per_hour``).
+    default_users_per_hour : float, default 10
+        The proxy rate when no library reported a count: pass ``users_per_hour_default`` of the research spec
+        (:class:`UserSpec`, whose default this is).
     adjust : {"visits", "none"}
         Inverse visit-frequency adjustment within libraries, or equal weights within libraries.
 
@@ -168,6 +254,21 @@ def user_design(weighted_users: pd.DataFrame, *, age_population: pd.DataFrame | 
     ``age_population`` gives the population by age band (``age_band, users`` rows or a mapping), as counts or
     shares; shares are scaled to the estimated users who gave an age. Users without an age (or "prefer not")
     are a category of their own held at its weighted total.
+
+    Parameters
+    ----------
+    weighted_users : pandas.DataFrame
+        Weighted users (:func:`user_weights`): ``weight, region, library_id, response_id, N_region, active_users``.
+    age_population : pandas.DataFrame or dict, optional
+        Population by age band (first column band, second count or share); None gives the design unraked.
+    age_column : str, default "age_band"
+        The users' age band column.
+
+    Returns
+    -------
+    cmlkit.design.Design
+        Strata ``region``, clusters ``library_id`` then ``response_id``, fpc ``N_region`` and ``active_users``,
+        lonely PSUs "adjust"; raked on ``age_cal`` when ``age_population`` is given.
     """
     data = weighted_users.reset_index(drop=True)
     des = D.svydesign(data, weights="weight", strata="region", ids=["library_id", "response_id"],
@@ -193,12 +294,43 @@ EFFECT_COLUMNS = {"sat_overall_score": "Overall satisfaction (1-5)", "sat_overal
 
 
 def public_columns(weighted_users: pd.DataFrame) -> pd.DataFrame:
-    """The weighted users without free text (comments, 'other' answers, typed library names): the public analysis file."""
+    """The weighted users without free text (comments, 'other' answers, typed library names): the public analysis file.
+
+    Parameters
+    ----------
+    weighted_users : pandas.DataFrame
+        Weighted users (:func:`user_weights`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy without the columns of :data:`FREE_TEXT` it holds.
+    """
     return weighted_users.drop(columns=[c for c in FREE_TEXT if c in weighted_users])
 
 
 def accounting(users: pd.DataFrame, weighted_users: pd.DataFrame, excluded: pd.DataFrame) -> pd.DataFrame:
-    """Clean user responses in = weighted + excluded (by reason); raises if they do not add up."""
+    """Clean user responses in = weighted + excluded (by reason); raises if they do not add up.
+
+    Parameters
+    ----------
+    users : pandas.DataFrame
+        The clean user responses.
+    weighted_users : pandas.DataFrame
+        The weighted users (:func:`user_weights`).
+    excluded : pandas.DataFrame
+        The excluded responses, with ``reason`` (:func:`link_users`, :func:`user_weights`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``stage, n``: ``clean_responses_in``, ``weighted``, then ``excluded: <reason>`` per reason (sorted).
+
+    Raises
+    ------
+    CmlkitError
+        When the responses in are not the weighted plus the excluded.
+    """
     rows = [{"stage": "clean_responses_in", "n": int(len(users))}, {"stage": "weighted", "n": int(len(weighted_users))}]
     rows += [{"stage": f"excluded: {r}", "n": int(n)} for r, n in excluded["reason"].value_counts().sort_index().items()]
     if len(users) != len(weighted_users) + len(excluded):
@@ -221,6 +353,27 @@ def weighting_effect(linked: pd.DataFrame, library_weighted: pd.DataFrame, *, sp
 
     Rows: each weighting (libraries only, equal weights within a library / inverse visit frequency / the same
     raked to age bands) x indicator, with estimate, SE and 95% interval from the two-stage design.
+
+    Parameters
+    ----------
+    linked : pandas.DataFrame
+        Linked user responses (:func:`link_users`).
+    library_weighted : pandas.DataFrame
+        The library weighting step's product.
+    spec : Mapping
+        The user survey specification (:func:`load_spec`): ``visits_per_month`` and ``indicators``.
+    instrument : Instrument
+        The user instrument (choice scores).
+    user_counts : pandas.DataFrame, optional
+        ``library_id, active_users``.
+    age_population : pandas.DataFrame or dict, optional
+        Population by age band; adds the raked weighting.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``weighting, indicator, label, estimate, se, ci_low, ci_high, n``, one row per weighting and
+        column of :data:`EFFECT_COLUMNS`.
     """
     kw = {"visits_per_month": spec["visits_per_month"], "user_counts": user_counts}
     plain = user_design(user_weights(linked, library_weighted, adjust="none", **kw)[0])

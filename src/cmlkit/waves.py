@@ -14,6 +14,7 @@ from pathlib import Path
 
 from cmlkit.errors import InstrumentError, WaveError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.instrument import WAVE_RE, Instrument, find_root, load_instrument
+from cmlkit.research import SpecRecord
 
 
 @dataclass(frozen=True)
@@ -278,26 +279,32 @@ def instruments_by_unit(wave: str, *, root=None) -> dict:
     return out
 
 
-def with_wave(spec: dict, inst: Instrument) -> dict:
+def with_wave(spec, inst: Instrument):
     """A copy of a research specification with the wave's facts (``wave``, ``wave_year``, ``frame_year``).
 
     Specifications in ``research/`` never state a year; code that needs one reads it from here.
 
     Parameters
     ----------
-    spec : dict
-        A research specification.
+    spec : Mapping
+        A research specification: a :class:`cmlkit.research.SpecRecord` (one whose fields include the
+        three facts, as :class:`cmlkit.governance_spec.GovernanceSpec` and :class:`cmlkit.risk_spec.RiskSpec`)
+        or a plain dict.
     inst : Instrument
         The wave's instrument version.
 
     Returns
     -------
-    dict
-        A new specification.
+    Mapping
+        A new specification of the same kind (a record through :meth:`cmlkit.research.SpecRecord.replace`,
+        else a deep-copied dict); ``spec`` is not changed.
     """
     f = facts(inst)
+    wave = {"wave": f.wave, "wave_year": f.year, "frame_year": f.frame_year}
+    if isinstance(spec, SpecRecord):
+        return copy.deepcopy(spec).replace(**wave)
     out = copy.deepcopy(spec)
-    out.update({"wave": f.wave, "wave_year": f.year, "frame_year": f.frame_year})
+    out.update(wave)
     return out
 
 
