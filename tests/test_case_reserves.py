@@ -3,6 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmlkit import case_fieldwork as F
 from cmlkit import sampling as S
 
 
@@ -24,17 +25,17 @@ def _table():
 
 def test_a_declining_replacement_brings_in_the_next_reserve_of_its_slot():
     spec = {"constraints": {}}
-    t, log = S.replace(_table(), "A", reason="refusal", spec=spec, date="2026-01-01")
+    t, log = F.replace(_table(), "A", reason="refusal", spec=spec, date="2026-01-01")
     assert (log["replaced_by"], log["reserve_rank"], log["slot"]) == ("A1", 1, "A")
-    t, log = S.replace(t, "A1", reason="closed", spec=spec, date="2026-01-02")   # the replacement declines too
+    t, log = F.replace(t, "A1", reason="closed", spec=spec, date="2026-01-02")   # the replacement declines too
     assert (log["replaced_by"], log["reserve_rank"], log["slot"]) == ("A2", 2, "A")
     # its own inclusion probability, not the declined library's
     assert log["pik_replacement"] == 0.5 and log["pik_declined"] == 0.4
     assert t.set_index("library_id").at["A2", "pik"] == 0.5
-    t, log = S.replace(t, "A2", reason="refusal", spec=spec, date="2026-01-03")
+    t, log = F.replace(t, "A2", reason="refusal", spec=spec, date="2026-01-03")
     assert log["replaced_by"] == "A3"
     with pytest.raises(S.SamplingError, match="no unused reserve of the slot of 'A'") as exc:
-        S.replace(t, "A3", reason="refusal", spec=spec, date="2026-01-04")
+        F.replace(t, "A3", reason="refusal", spec=spec, date="2026-01-04")
     assert "A1, A2" in str(exc.value)                         # B1 belongs to another slot: never taken
     assert t.set_index("library_id").at["B1", "status"] == "reserve"
     assert np.array_equal(t["pik"].to_numpy(), _table()["pik"].to_numpy())

@@ -3,7 +3,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmlkit import case_study_tables, link, nonresponse, risk_summary, sampling
+from cmlkit import case_fieldwork, case_study_tables, link, nonresponse, risk_summary
 from cmlkit.sampling import Selection
 
 
@@ -60,4 +60,4 @@ def test_case_study_tables():
     t = pd.DataFrame({"library_id": ["a"], "postcode": ["X1"], "pik": [0.1]})
     assert case_study_tables.without_contacts(t).columns.tolist() == ["library_id", "pik"]
     assert case_study_tables.with_achieved_inclusion(t, t, {**spec, "method": "max_variation"}, draws=50) is t
-    assert case_study_tables.empty_replacement_log().columns.tolist() == list(sampling.REPLACEMENT_LOG_COLUMNS)
+    assert case_study_tables.empty_replacement_log().columns.tolist() == list(case_fieldwork.REPLACEMENT_LOG_COLUMNS)

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cmlkit import case_fieldwork as F
 from cmlkit import sampling as S
 from cmlkit import synthetic
 
@@ -110,7 +111,7 @@ def test_balance_and_inclusion_over_1000_draws(population, spec):
 def test_same_seed_same_selection(respondents, spec):
     a = S.add_reserves(S.purposive(S.draw(respondents, spec, random_state=5).table, spec), spec)
     b = S.add_reserves(S.purposive(S.draw(respondents, spec, random_state=5).table, spec), spec)
-    pd.testing.assert_frame_equal(S.public_table(a), S.public_table(b))
+    pd.testing.assert_frame_equal(F.public_table(a), F.public_table(b))
     c = S.draw(respondents, spec, random_state=6).table
     assert set(c.loc[c["selected"] == 1, "library_id"]) != set(a.loc[a["role"] == "main", "library_id"])
 
@@ -133,7 +134,7 @@ def test_reserves_and_replacements_never_reuse_and_keep_constraints(respondents,
     seen = set(t.loc[t["status"] == "selected", "library_id"])
     for lib_id in t.loc[t["role"] == "main", "library_id"]:
         try:
-            t, log = S.replace(t, lib_id, reason="refusal", spec=spec, date="2026-01-01")
+            t, log = F.replace(t, lib_id, reason="refusal", spec=spec, date="2026-01-01")
         except S.SamplingError as exc:
             assert "keeps the constraints" in str(exc)
             continue
@@ -143,18 +144,18 @@ def test_reserves_and_replacements_never_reuse_and_keep_constraints(respondents,
         assert S.check_constraints(chosen, t, spec) == []
         assert t.loc[t["library_id"] == lib_id, "status"].item() == "declined"
     with pytest.raises(S.SamplingError, match="not currently selected"):
-        S.replace(t, lib_id, reason="refusal", spec=spec, date="2026-01-01")
+        F.replace(t, lib_id, reason="refusal", spec=spec, date="2026-01-01")
 
 
 def test_public_table_has_no_contact_details(respondents, spec, population):
     scope, lib, _ = population
     t = S.add_reserves(S.purposive(S.draw(respondents, spec).table, spec), spec)
-    public = S.public_table(t)
+    public = F.public_table(t)
     text = public.to_csv()
     for col in ("contact_name", "contact_email", "contact_phone"):
         assert col not in public
         assert not any(v in text for v in lib[col])
-    sheet = S.fieldwork_sheet(t, scope, lib[["response_id", "contact_name", "contact_email", "contact_phone"]])
+    sheet = F.fieldwork_sheet(t, scope, lib[["response_id", "contact_name", "contact_email", "contact_phone"]])
     assert sheet["contact_email"].notna().all() and len(sheet) == len(public)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from cmlkit import sampling
+from cmlkit import case_fieldwork, sampling
 from cmlkit.research import SpecRecord
 
 CONTACT_COLUMNS = ("library_name", "postcode", "local_authority")
@@ -94,10 +94,10 @@ def without_contacts(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def empty_replacement_log() -> pd.DataFrame:
-    """The replacement log before any library declined: the columns of :data:`cmlkit.sampling.REPLACEMENT_LOG_COLUMNS`.
+    """The replacement log before any library declined: the columns of :data:`cmlkit.case_fieldwork.REPLACEMENT_LOG_COLUMNS`.
 
     Returns
     -------
     pandas.DataFrame
     """
-    return pd.DataFrame(columns=list(sampling.REPLACEMENT_LOG_COLUMNS))
+    return pd.DataFrame(columns=list(case_fieldwork.REPLACEMENT_LOG_COLUMNS))

@@ -135,7 +135,7 @@ def _cmd_sample_replace(args):
 
     import pandas as pd
 
-    from cmlkit import sampling, tables
+    from cmlkit import case_fieldwork, sampling, tables
 
     run = Path(args.run_dir)
     state = run / "data" / "case_studies" / "draw.parquet"
@@ -144,13 +144,13 @@ def _cmd_sample_replace(args):
     spec = sampling.load_spec(args.spec)
     table = pd.read_parquet(state)
     date = args.date or _dt.date.today().isoformat()
-    table, log = sampling.replace(table, args.library, reason=args.reason, spec=spec, date=date)
+    table, log = case_fieldwork.replace(table, args.library, reason=args.reason, spec=spec, date=date)
     tabdir = run / "tables" / "case_studies"
     log_path = tabdir / "replacements.csv"
     old = pd.read_csv(log_path, dtype=str) if log_path.exists() else pd.DataFrame()
     tables.write_parquet(table, state)
     tables.write_csv(pd.concat([old, pd.DataFrame([log]).astype(str)], ignore_index=True), log_path)
-    tables.write_csv(sampling.public_table(table), tabdir / "selection.csv")
+    tables.write_csv(case_fieldwork.public_table(table), tabdir / "selection.csv")
     bal = sampling.balance(table, spec)
     tables.write_csv(bal, tabdir / "balance.csv")
     print(f"{args.library} declined ({args.reason}); replaced by {log['replaced_by']} (reserve {log['reserve_rank']}); "
