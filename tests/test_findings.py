@@ -85,7 +85,7 @@ def test_indicators_by_hand():
                 "conf_1yr": "very_confident", "conf_3yr": "fairly_confident", "conf_5yr": None, "paid_staff": "none",
                 "vol_age_under25": 1, "vol_age_25_44": 1, "vol_age_45_59": 2, "vol_age_60_74": 4, "vol_age_75plus": 2})
     second = dict(row, uo_information=None, uo_health=None, conf_3yr=None, inc_council=0, inc_fundraising=0, inc_room_hire=0)
-    v = I.compute(pd.DataFrame([row, second]), spec, instrument=inst)
+    v = I.compute(pd.DataFrame([row, second]), spec, inst=inst)
     first = v.iloc[0]
     assert first["service_breadth"] == pytest.approx(3 / 13)
     assert first["universal_offer_score"] == pytest.approx((5 + 4 + 3) / 3)          # don't know and blank left out
@@ -119,7 +119,7 @@ def test_ordinal_model_is_design_based_svyolr(golden, root):
             return [{"name": str(i), "score": i} for i in range(1, 6)]
 
     preds = pd.DataFrame({"independent": (r["type"] == "ICL").astype(float), "hours": r["hours"]})
-    m = Fd.ordinal_model(data, "conf3", preds, instrument=Inst())
+    m = Fd.ordinal_model(data, "conf3", preds, inst=Inst())
     want = golden["o6_olr_conf_type_hours"]
     assert np.all(np.abs(m["coefficients"]["coef"] - want["estimate"][:2]) / np.array(want["se"][:2]) < 1e-6)
     assert np.allclose(m["coefficients"]["se"], want["se"][:2], rtol=1e-6)

@@ -130,7 +130,7 @@ def test_headline_intervals_cover_the_generators_truth(two_runs, demo_wave):
     table = pd.read_csv(run / "tables" / "findings" / "findings.csv")
     spec = indicators.load_spec()
     truth = pd.read_csv(out / "truth" / "library_population.csv")
-    values = indicators.compute(truth, spec, instrument=load_instrument("cml_library", "2025w1"))
+    values = indicators.compute(truth, spec, inst=load_instrument("cml_library", "2025w1"))
     values["type"] = truth["frame_code"]
     true_all = values.drop(columns="type").mean()
     true_type = values.groupby("type").mean()

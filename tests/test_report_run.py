@@ -109,7 +109,7 @@ def test_labelled_exports_match_the_instrument_and_codebook(run, root):
 def _python_headline(run, column):
     weighted = tables.read_table(run / "data" / "cml_library" / "weighted.parquet")
     inst = load_instrument("cml_library", "2025w1")
-    values = indicators.compute(weighted, indicators.load_spec(), instrument=inst, wave_year=2025)
+    values = indicators.compute(weighted, indicators.load_spec(), inst=inst, wave_year=2025)
     design = findings.design_of(weighted, data=values.drop(columns=[c for c in values if c in weighted]))
     return E.mean(design, column)
 

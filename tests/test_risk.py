@@ -35,7 +35,7 @@ def test_index_by_hand(spec):
     sp = _two_indicator_spec(spec)              # reserves: weight 2, goalposts [12, 0]; no plan: weight 0.5
     data = pd.DataFrame({"reserves": [3000, 12000, 500, np.nan], "expenditure_total": [12000, 6000, 12000, 1000],
                          "business_plan": ["no", "yes", np.nan, "no"]})
-    s = risk.score_libraries(data, sp, instrument=INST)
+    s = risk.score_libraries(data, sp, inst=INST)
     # library 0: 3 months -> risk (3 - 12) / (0 - 12) = 0.75; no plan -> 1; score (2 * .75 + .5 * 1) / 2.5 = 0.8
     assert s["value:months_of_reserves"].iloc[0] == pytest.approx(3.0)
     assert s["risk:months_of_reserves"].iloc[0] == pytest.approx(0.75)
@@ -73,7 +73,7 @@ def test_spec_checks(tmp_path):
 
 
 def test_synthetic_ground_truth(libraries, spec):
-    s = risk.score_libraries(libraries, spec, instrument=INST)
+    s = risk.score_libraries(libraries, spec, inst=INST)
     v = risk.validate(s["score"], libraries["true_at_risk"])
     close = risk.validate(s["score"], libraries["true_closes_3y"])
     print(f"\ntruly at risk: AUC {v['auc']:.3f}, top decile {v['top_precision']:.2f} vs base rate {v['base_rate']:.3f} "
@@ -90,7 +90,7 @@ def test_non_circular_validation_per_indicator_and_gain(spec):
 
     scope = synthetic.in_scope(synthetic.make_frame(1000, random_state=2))
     d = synthetic.simulate_libraries(scope, random_state=2, scenario="non_circular")
-    table, gain = RV.indicator_aucs(d, d["true_at_risk"], spec, instrument=INST, B=500)
+    table, gain = RV.indicator_aucs(d, d["true_at_risk"], spec, inst=INST, B=500)
     print("\n" + table.round(3).to_string(index=False))
     print(f"index AUC {gain['index_auc']:.3f}; best single indicator {gain['best_indicator']} {gain['best_indicator_auc']:.3f}; "
           f"gain {gain['gain']:+.3f} (95% CI {gain['ci_low']:+.3f} to {gain['ci_high']:+.3f})")
@@ -99,7 +99,7 @@ def test_non_circular_validation_per_indicator_and_gain(spec):
         assert abs(aucs[name] - 0.5) <= 0.1, name
     assert 0.6 < aucs["index"] < 0.9                      # informative, and not the self-consistent 0.95
     assert gain["gain"] > 0
-    missing = RV.missing_behaviour(d, d["true_at_risk"], spec, instrument=INST)
+    missing = RV.missing_behaviour(d, d["true_at_risk"], spec, inst=INST)
     print(missing.round(3).to_string(index=False))
     m = missing.set_index("scenario")
     assert m.loc["none", "share_scored"] == 1.0
@@ -121,7 +121,7 @@ def test_default_scenario_is_unchanged():
 
 
 def test_reasons_are_consistent_with_values(libraries, spec):
-    s = risk.score_libraries(libraries, spec, instrument=INST)
+    s = risk.score_libraries(libraries, spec, inst=INST)
     listed = s.loc[s["tier"].isin(["high", "medium"])]
     assert len(listed) > 50
     assert (listed["reasons"].str.len() > 0).all()
@@ -144,7 +144,7 @@ def test_reasons_are_consistent_with_values(libraries, spec):
 def test_sensitivity(libraries, spec):
     sp = copy.deepcopy(spec)
     sp["sensitivity"]["weight_draws"] = 30
-    per, summary = risk.sensitivity(libraries.iloc[:300], sp, instrument=INST)
+    per, summary = risk.sensitivity(libraries.iloc[:300], sp, inst=INST)
     assert set(summary) == {"weights", "normalisation: minmax", "normalisation: rank", "normalisation: zscore"}
     assert summary["weights"]["spearman_with_base"] > 0.9
     assert (per["rank_p05"] <= per["rank_p95"]).all()

@@ -47,7 +47,7 @@ def test_years_need_the_wave_not_a_default():
     data = pd.DataFrame({"lease_end_year": [2030, None]})
     with pytest.raises(indicators.IndicatorError, match="wave year"):
         indicators.derive(data, d)
-    v, _ = indicators.derive(data, d, instrument=load_instrument(LIB, "2026w1"))
+    v, _ = indicators.derive(data, d, inst=load_instrument(LIB, "2026w1"))
     assert v.iloc[0] == 4 and pd.isna(v.iloc[1])
 
 
@@ -130,10 +130,10 @@ def test_service_breadth_counts_the_waves_choices_or_the_common_ones():
     assert len(indicators.inputs(spec, a)) == 13 and len(indicators.inputs(spec, b)) == 14
     common = [c for c in indicators.choice_items(spec, a) if c in indicators.choice_items(spec, b)]
     data = pd.DataFrame({f"services__{c}": [1] for c in indicators.choice_items(spec, b)})
-    assert indicators.derive(data, spec, instrument=b)[0].iloc[0] == 1
+    assert indicators.derive(data, spec, inst=b)[0].iloc[0] == 1
     data["services__warm_space"] = 0
-    assert indicators.derive(data, spec, instrument=b)[0].iloc[0] == pytest.approx(13 / 14)
-    assert indicators.derive(data, {**spec, "items": common}, instrument=b)[0].iloc[0] == 1
+    assert indicators.derive(data, spec, inst=b)[0].iloc[0] == pytest.approx(13 / 14)
+    assert indicators.derive(data, {**spec, "items": common}, inst=b)[0].iloc[0] == 1
 
 
 def test_clusters_are_matched_by_profile_with_new_and_disappeared_models():

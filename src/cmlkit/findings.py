@@ -262,7 +262,7 @@ def weighted_shares(design: D.Design, columns, *, by: str | None = None) -> pd.D
     return out
 
 
-def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.DataFrame:
+def likert_shares(data: pd.DataFrame, items, *, inst, weights=None) -> pd.DataFrame:
     """Weighted share of each scored level per item (rows = items, columns = level labels in order).
 
     Parameters
@@ -271,7 +271,7 @@ def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.
         Clean responses.
     items : list of str
         Likert questions.
-    instrument : Instrument
+    inst : Instrument
         Where the levels and scores come from.
     weights : array-like, optional
         Survey weights (None: unweighted).
@@ -284,7 +284,7 @@ def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.
     w_all = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float)
     levels = None
     for q in items:
-        choices = [c for c in instrument.choices(q) if c.get("score") is not None]
+        choices = [c for c in inst.choices(q) if c.get("score") is not None]
         levels = [c["label"] for c in choices]
         ans = data[q].astype("string")
         ok = ans.isin([c["name"] for c in choices]).fillna(False).to_numpy()
@@ -294,7 +294,7 @@ def likert_shares(data: pd.DataFrame, items, *, instrument, weights=None) -> pd.
     return pd.DataFrame(rows).T[[*levels, "n"]]
 
 
-def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, instrument, design: D.Design | None = None) -> dict:
+def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *, inst, design: D.Design | None = None) -> dict:
     """Design-based proportional-odds model of a Likert outcome (R ``svyolr``; :func:`cmlkit.olr.svyolr`).
 
     ``data`` is the weighted product (its design is rebuilt with :func:`design_of` unless ``design``
@@ -312,7 +312,7 @@ def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *,
         The Likert question.
     predictors : pandas.DataFrame
         Numeric, row-aligned with ``data``.
-    instrument : Instrument
+    inst : Instrument
     design : Design, optional
         Use this design instead of rebuilding it.
 
@@ -321,7 +321,7 @@ def ordinal_model(data: pd.DataFrame, outcome: str, predictors: pd.DataFrame, *,
     dict
         Slopes, standard errors, odds ratios, p-values, n and limits.
     """
-    choices = [c for c in instrument.choices(outcome) if c.get("score") is not None]
+    choices = [c for c in inst.choices(outcome) if c.get("score") is not None]
     levels = [c["name"] for c in choices]
     X = predictors.reset_index(drop=True).astype(float)
     X = X.loc[:, X.std() > 0]

@@ -105,7 +105,7 @@ def load_section(instrument: str, wave: str, weighted_path, *, output_dir, spec_
     spec = indicators.load_spec(spec_path)
     inst = load_instrument(instrument, wave)
     weighted = tables.read_table(weighted_path)
-    values = indicators.compute(weighted, spec, instrument=inst, wave_year=int(wave[:4]))
+    values = indicators.compute(weighted, spec, inst=inst, wave_year=int(wave[:4]))
     design = findings.design_of(weighted, data=new_indicator_columns(weighted, values))
     return FindingsSection(out=Path(output_dir), k=k, spec=spec, inst=inst, weighted=weighted, values=values, design=design,
                            labels=figures.instrument_labels(inst), source=figures.source_line(wave, n=len(weighted)))

@@ -232,7 +232,7 @@ def wave_indicators(data: pd.DataFrame, spec: dict, comp: pd.DataFrame, *, inst,
         if "count_choices" in d:
             d["items"] = keep.loc[name, "items"].split(";")
         ok[name] = {**ind, "derive": d}
-    return IND.compute(data, {"indicators": ok}, instrument=inst)
+    return IND.compute(data, {"indicators": ok}, inst=inst)
 
 
 def select_maps(insts: list, cws: list) -> list:

@@ -134,7 +134,7 @@ def _cols(x):
     return [x] if isinstance(x, str) else list(x)
 
 
-def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | None = None,
+def derive(data: pd.DataFrame, d: dict, *, inst=None, wave_year: int | None = None,
            min_items: int = 1) -> tuple[pd.Series, pd.Series]:
     """Values of one derivation for every row, and the answer labels where the derivation reads one question.
 
@@ -144,7 +144,7 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | Non
         Clean responses (canonical column names).
     d : dict
         One derivation (see the module docstring).
-    instrument : Instrument, optional
+    inst : Instrument, optional
         The wave's instrument: needed for choice scores, and the source of the wave year.
     wave_year : int, optional
         Overrides the instrument's wave year (``years_until``); there is no built-in default.
@@ -169,17 +169,17 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | Non
             v = v + (data[col].astype("string") == str(val)).fillna(False).astype(float)
         v = v / float(d.get("divide_by", 1))
     elif "count_choices" in d:
-        cols = [f"{d['count_choices']}__{c}" for c in choice_items(d, instrument)]
+        cols = [f"{d['count_choices']}__{c}" for c in choice_items(d, inst)]
         v = pd.concat([_num(data, c) for c in cols], axis=1).sum(axis=1, min_count=1) / float(len(cols))
     elif "score" in d or "mean_score" in d:
-        if instrument is None:
+        if inst is None:
             raise IndicatorError(f"derivation {sorted(d)} reads choice scores: pass the wave's instrument")
         qs = _cols(d.get("score") or d.get("mean_score"))
         scores = []
         for q in qs:
             if q not in data:
                 raise IndicatorError(f"column {q!r} (needed by an indicator) is not in the data")
-            choices = instrument.canonical_choices(q)
+            choices = inst.canonical_choices(q)
             scores.append(data[q].astype("string").map({c["name"]: c.get("score") for c in choices}).astype(float))
             if len(qs) == 1:
                 lab = data[q].astype("string").map({c["name"]: c["label"] for c in choices}).fillna("")
@@ -196,7 +196,7 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | Non
         v = 1 - (shares ** 2).sum(axis=1, min_count=1)
         v = v.where(total > 0)
     elif "years_until" in d:
-        year = wave_year if wave_year is not None else getattr(instrument, "wave_year", None)
+        year = wave_year if wave_year is not None else getattr(inst, "wave_year", None)
         if year is None:
             raise IndicatorError(f"years_until {d['years_until']!r} needs the wave year: pass the wave's instrument")
         v = _num(data, d["years_until"]) - float(year)
@@ -207,14 +207,14 @@ def derive(data: pd.DataFrame, d: dict, *, instrument=None, wave_year: int | Non
     return v.astype(float), lab.astype(str)
 
 
-def choice_items(d: dict, instrument=None) -> list:
+def choice_items(d: dict, inst=None) -> list:
     """The choices a ``count_choices`` derivation counts: ``items`` when given, else the instrument's list less ``exclude``.
 
     Parameters
     ----------
     d : dict
         A ``count_choices`` derivation.
-    instrument : Instrument, optional
+    inst : Instrument, optional
         The wave's instrument (needed when ``items`` is not given).
 
     Returns
@@ -224,19 +224,19 @@ def choice_items(d: dict, instrument=None) -> list:
     """
     if d.get("items"):
         return list(d["items"])
-    if instrument is None:
+    if inst is None:
         raise IndicatorError(f"count_choices {d['count_choices']!r} reads the choice list: pass the wave's instrument")
-    return [c["name"] for c in instrument.canonical_choices(d["count_choices"]) if c["name"] not in set(d.get("exclude") or [])]
+    return [c["name"] for c in inst.canonical_choices(d["count_choices"]) if c["name"] not in set(d.get("exclude") or [])]
 
 
-def inputs(d: dict, instrument=None) -> list:
+def inputs(d: dict, inst=None) -> list:
     """Canonical columns a derivation reads (``q__choice`` columns for choice counts).
 
     Parameters
     ----------
     d : dict
         One derivation.
-    instrument : Instrument, optional
+    inst : Instrument, optional
         Needed for choice counts without ``items``.
 
     Returns
@@ -244,13 +244,13 @@ def inputs(d: dict, instrument=None) -> list:
     list of str
     """
     if "count_choices" in d:
-        return [f"{d['count_choices']}__{c}" for c in choice_items(d, instrument)]
+        return [f"{d['count_choices']}__{c}" for c in choice_items(d, inst)]
     key = next(k for k in DERIVATION_KINDS if k in d)
     cols = _cols(d[key]) + (list(d.get("of") or []) if key == "share" else []) + list(d.get("plus_equals") or {})
     return list(dict.fromkeys(cols))
 
 
-def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wave_year: int | None = None) -> pd.DataFrame:
+def compute(data: pd.DataFrame, spec: dict | None = None, *, inst=None, wave_year: int | None = None) -> pd.DataFrame:
     """Every library-level indicator of the specification (columns), rows as in ``data``.
 
     The wave year comes from ``instrument`` unless ``wave_year`` is given.
@@ -261,7 +261,7 @@ def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wa
         Clean responses (canonical column names).
     spec : dict, optional
         Default :func:`load_spec`.
-    instrument : Instrument, optional
+    inst : Instrument, optional
         The wave's instrument.
     wave_year : int, optional
         Overrides the instrument's wave year.
@@ -274,12 +274,12 @@ def compute(data: pd.DataFrame, spec: dict | None = None, *, instrument=None, wa
     spec = spec or load_spec()
     out = {}
     for name, ind in spec["indicators"].items():
-        out[name], _ = derive(data, ind["derive"], instrument=instrument, wave_year=wave_year,
+        out[name], _ = derive(data, ind["derive"], inst=inst, wave_year=wave_year,
                               min_items=int(ind.get("min_items", 1)))
     return pd.DataFrame(out, index=data.index)
 
 
-def item_scores(data: pd.DataFrame, items, *, instrument) -> pd.DataFrame:
+def item_scores(data: pd.DataFrame, items, *, inst) -> pd.DataFrame:
     """Choice scores (1-5) of Likert items; answers without a score are missing.
 
     Parameters
@@ -288,7 +288,7 @@ def item_scores(data: pd.DataFrame, items, *, instrument) -> pd.DataFrame:
         Clean responses.
     items : list of str
         Likert questions.
-    instrument : Instrument
+    inst : Instrument
         Where the choice scores come from.
 
     Returns
@@ -296,7 +296,7 @@ def item_scores(data: pd.DataFrame, items, *, instrument) -> pd.DataFrame:
     pandas.DataFrame
         One float column per item.
     """
-    return pd.DataFrame({q: data[q].astype("string").map({c["name"]: c.get("score") for c in instrument.canonical_choices(q)}).astype(float)
+    return pd.DataFrame({q: data[q].astype("string").map({c["name"]: c.get("score") for c in inst.canonical_choices(q)}).astype(float)
                          for q in items}, index=data.index)
 
 

@@ -30,7 +30,7 @@ RISK_DEFAULTS = RiskSpec.defaults()
 # Indicators
 
 
-def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def indicators(data: pd.DataFrame, spec: dict, *, inst=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Each library's indicator values (own scale) and, for choice questions, the answer labels.
 
     Derivations are those of :func:`cmlkit.indicators.derive`.
@@ -41,7 +41,7 @@ def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.D
         Clean, weighted responses.
     spec : dict
         The risk specification.
-    instrument : Instrument, optional
+    inst : Instrument, optional
         The wave's instrument (choice scores, wave year).
 
     Returns
@@ -51,7 +51,7 @@ def indicators(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.D
     values, labels = {}, {}
     for name, ind in spec["indicators"].items():
         try:
-            values[name], labels[name] = derive(data, ind["derive"], instrument=instrument,
+            values[name], labels[name] = derive(data, ind["derive"], inst=inst,
                                                 wave_year=spec.get("wave_year"))
         except IndicatorError as exc:
             raise RiskError(f"risk indicator {name!r}: {exc}") from None
@@ -148,7 +148,7 @@ def tier_of(score: pd.Series, spec: dict) -> pd.Series:
     return out
 
 
-def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: str = "goalposts") -> pd.DataFrame:
+def score_libraries(data: pd.DataFrame, spec: dict, *, inst=None, method: str = "goalposts") -> pd.DataFrame:
     """Score, tier, rank and reasons for every library.
 
     Parameters
@@ -157,7 +157,7 @@ def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: 
         Clean, weighted responses.
     spec : dict
         The risk specification.
-    instrument : Instrument, optional
+    inst : Instrument, optional
         The wave's instrument.
     method : {"goalposts", "minmax", "rank", "zscore"}, default "goalposts"
         Normalisation (:func:`normalise`).
@@ -171,7 +171,7 @@ def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: 
         ``n_indicators``, and the indicator
         values (``value:<name>``) and normalised risks (``risk:<name>``).
     """
-    values, labels = indicators(data, spec, instrument=instrument)
+    values, labels = indicators(data, spec, inst=inst)
     risks = normalise(values, spec, method=method)
     score = aggregate(risks, spec)
     w = pd.Series({k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})
@@ -213,7 +213,7 @@ def score_libraries(data: pd.DataFrame, spec: dict, *, instrument=None, method: 
 # Sensitivity and validation
 
 
-def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.DataFrame, dict]:
+def sensitivity(data: pd.DataFrame, spec: dict, *, inst=None) -> tuple[pd.DataFrame, dict]:
     """How ranks and tiers move under other normalisations and perturbed weights (JRC step 8).
 
     Parameters
@@ -222,7 +222,7 @@ def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.
         Clean, weighted responses.
     spec : dict
         The risk specification (``sensitivity``: normalisations, weight draws and noise, seed).
-    instrument : Instrument, optional
+    inst : Instrument, optional
 
     Returns
     -------
@@ -233,7 +233,7 @@ def sensitivity(data: pd.DataFrame, spec: dict, *, instrument=None) -> tuple[pd.
     """
     cfg = {**SECTION_DEFAULTS["sensitivity"], **(spec.get("sensitivity") or {})}
     rng = np.random.default_rng(cfg["random_state"])
-    values, _ = indicators(data, spec, instrument=instrument)
+    values, _ = indicators(data, spec, inst=inst)
     base_risk = normalise(values, spec, method="goalposts")
     base = aggregate(base_risk, spec)
     base_rank = base.rank(ascending=False, method="average")

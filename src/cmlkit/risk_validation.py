@@ -31,7 +31,7 @@ def _boot_weights(n: int, B: int, random_state) -> np.ndarray:
     return W
 
 
-def indicator_aucs(data: pd.DataFrame, truth, spec: dict, *, instrument=None, B: int = 1000, level: float = 0.95,
+def indicator_aucs(data: pd.DataFrame, truth, spec: dict, *, inst=None, B: int = 1000, level: float = 0.95,
                    random_state=0) -> tuple[pd.DataFrame, dict]:
     """AUC of each indicator's normalised risk and of the index against ``truth``.
 
@@ -46,7 +46,7 @@ def indicator_aucs(data: pd.DataFrame, truth, spec: dict, *, instrument=None, B:
         The outcome, row-aligned.
     spec : dict
         The risk specification.
-    instrument : Instrument, optional
+    inst : Instrument, optional
     B : int, default 1000
         Bootstrap draws.
     level : float, default 0.95
@@ -58,7 +58,7 @@ def indicator_aucs(data: pd.DataFrame, truth, spec: dict, *, instrument=None, B:
         table: ``score, auc, ci_low, ci_high, n, weight`` (``index`` first, then the indicators by AUC);
         gain: ``best_indicator``, ``gain`` (index AUC - best indicator AUC), ``ci_low``, ``ci_high``.
     """
-    values, _ = R.indicators(data, spec, instrument=instrument)
+    values, _ = R.indicators(data, spec, inst=inst)
     risks = R.normalise(values, spec)
     score = R.aggregate(risks, spec)
     y = np.asarray(truth, dtype=float)
@@ -82,7 +82,7 @@ def indicator_aucs(data: pd.DataFrame, truth, spec: dict, *, instrument=None, B:
     return table, gain
 
 
-def missing_behaviour(data: pd.DataFrame, truth, spec: dict, *, instrument=None, rates=(0.1, 0.2, 0.3),
+def missing_behaviour(data: pd.DataFrame, truth, spec: dict, *, inst=None, rates=(0.1, 0.2, 0.3),
                       random_state=0) -> pd.DataFrame:
     """Index AUC, share of libraries scored and rank agreement with the full index when indicators go missing.
 
@@ -97,7 +97,7 @@ def missing_behaviour(data: pd.DataFrame, truth, spec: dict, *, instrument=None,
         The outcome.
     spec : dict
         The risk specification.
-    instrument : Instrument, optional
+    inst : Instrument, optional
     rates : tuple of float, default (0.1, 0.2, 0.3)
         Random-missing rates.
     random_state : int, default 0
@@ -107,7 +107,7 @@ def missing_behaviour(data: pd.DataFrame, truth, spec: dict, *, instrument=None,
     pandas.DataFrame
         One row per scenario.
     """
-    values, _ = R.indicators(data, spec, instrument=instrument)
+    values, _ = R.indicators(data, spec, inst=inst)
     risks = R.normalise(values, spec)
     full = R.aggregate(risks, spec)
     y = np.asarray(truth, dtype=float)

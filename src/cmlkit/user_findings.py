@@ -39,7 +39,7 @@ def _derive_score_at_least(data, inst, rule):
 DERIVATIONS = {"score": _derive_score, "score_at_least": _derive_score_at_least}
 
 
-def derive_indicators(data: pd.DataFrame, spec: dict, *, instrument) -> pd.DataFrame:
+def derive_indicators(data: pd.DataFrame, spec: dict, *, inst) -> pd.DataFrame:
     """User-level indicator columns from ``spec["indicators"]`` (row-aligned with ``data``).
 
     Parameters
@@ -50,7 +50,7 @@ def derive_indicators(data: pd.DataFrame, spec: dict, *, instrument) -> pd.DataF
         The research specification; each entry of ``spec["indicators"]`` has ``derive: {kind: rule}``
         with kind ``score`` (rule: a question; the indicator is the score of its answer) or
         ``score_at_least`` (rule: ``{question, min}``; 1.0 when the score is at least ``min``, else 0.0).
-    instrument : Instrument
+    inst : Instrument
         Where each choice's ``score`` comes from; answers without a score give NaN.
 
     Returns
@@ -66,7 +66,7 @@ def derive_indicators(data: pd.DataFrame, spec: dict, *, instrument) -> pd.DataF
     out = {}
     for name, ind in spec["indicators"].items():
         (kind, rule), = ind["derive"].items()
-        out[name] = DERIVATIONS[kind](data.reset_index(drop=True), instrument, rule).to_numpy()
+        out[name] = DERIVATIONS[kind](data.reset_index(drop=True), inst, rule).to_numpy()
     return pd.DataFrame(out)
 
 
@@ -277,14 +277,14 @@ def service_gap(user_design: D.Design, library_design: D.Design, services: list)
     return out
 
 
-def item_shares(design: D.Design, *, instrument, items=SAT_ITEMS) -> pd.DataFrame:
+def item_shares(design: D.Design, *, inst, items=SAT_ITEMS) -> pd.DataFrame:
     """Weighted share of each satisfaction level per item ("don't use" left out), for the Likert figure.
 
     Parameters
     ----------
     design : Design
         The users' design (its weights are used).
-    instrument : Instrument
+    inst : Instrument
         Where each item's levels, labels and scores come from.
     items : list of str, default SAT_ITEMS
         The satisfaction questions.
@@ -295,10 +295,10 @@ def item_shares(design: D.Design, *, instrument, items=SAT_ITEMS) -> pd.DataFram
         One row per item; one column per scored level (by label, in the questionnaire's order), the shares
         among users with a scored answer, and ``n``, their unweighted count (:func:`cmlkit.findings.likert_shares`).
     """
-    return F.likert_shares(design.data, items, instrument=instrument, weights=design.weights)
+    return F.likert_shares(design.data, items, inst=inst, weights=design.weights)
 
 
-def before_after_table(ba: pd.DataFrame, *, instrument, question: str = "compare_before",
+def before_after_table(ba: pd.DataFrame, *, inst, question: str = "compare_before",
                        row: str = "Users who used the library before") -> pd.DataFrame:
     """The before/after shares as one row of labelled columns in the questionnaire's order (for a stacked bar).
 
@@ -306,7 +306,7 @@ def before_after_table(ba: pd.DataFrame, *, instrument, question: str = "compare
     ----------
     ba : pandas.DataFrame
         The output of :func:`before_after` (``answer``, ``estimate``).
-    instrument : Instrument
+    inst : Instrument
         Where the choices of ``question`` and their labels come from.
     question : str, default "compare_before"
         The question whose choices give the columns.
@@ -319,7 +319,7 @@ def before_after_table(ba: pd.DataFrame, *, instrument, question: str = "compare
         One row; one column per choice label, in the questionnaire's order, holding its estimate (0.0 for
         a choice nobody gave and for a suppressed one).
     """
-    labels = {c["name"]: c["label"] for c in instrument.choices(question)}
+    labels = {c["name"]: c["label"] for c in inst.choices(question)}
     shares = ba.set_index("answer")["estimate"].reindex(list(labels)).fillna(0.0)
     return shares.rename(labels).to_frame(row).T
 
@@ -367,12 +367,12 @@ def gap_figure_table(gap: pd.DataFrame, *, labels: dict) -> pd.DataFrame:
         columns={"users_using": "users who use it", "users_with_offer": "users whose library offers it"})
 
 
-def used_services(instrument) -> list:
+def used_services(inst) -> list:
     """The services asked about in ``services_used`` (the choice ``other`` left out), in questionnaire order.
 
     Parameters
     ----------
-    instrument : Instrument
+    inst : Instrument
         The user questionnaire.
 
     Returns
@@ -380,4 +380,4 @@ def used_services(instrument) -> list:
     list of str
         Choice names (the same names as the library questionnaire's ``services`` choices).
     """
-    return [c for c in instrument.choice_names("services_used") if c != "other"]
+    return [c for c in inst.choice_names("services_used") if c != "other"]

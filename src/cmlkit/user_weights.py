@@ -338,8 +338,8 @@ def accounting(users: pd.DataFrame, weighted_users: pd.DataFrame, excluded: pd.D
     return pd.DataFrame(rows)
 
 
-def _effect_columns(design: D.Design, spec: dict, instrument) -> D.Design:
-    ind = UF.derive_indicators(design.data, spec, instrument=instrument)
+def _effect_columns(design: D.Design, spec: dict, inst) -> D.Design:
+    ind = UF.derive_indicators(design.data, spec, inst=inst)
     age = design.data["age_band"].astype("string")
     known = age.notna() & (age != "prefer_not")
     ind["visits_most_days"] = (design.data["visit_frequency"].astype("string") == "most_days").astype(float).to_numpy()
@@ -347,7 +347,7 @@ def _effect_columns(design: D.Design, spec: dict, instrument) -> D.Design:
     return UF.with_columns(design, ind)
 
 
-def weighting_effect(linked: pd.DataFrame, library_weighted: pd.DataFrame, *, spec: dict, instrument, user_counts=None,
+def weighting_effect(linked: pd.DataFrame, library_weighted: pd.DataFrame, *, spec: dict, inst, user_counts=None,
                      age_population=None) -> pd.DataFrame:
     """The effect of the visit-frequency adjustment (and age raking, when a population is given) on key estimates.
 
@@ -362,7 +362,7 @@ def weighting_effect(linked: pd.DataFrame, library_weighted: pd.DataFrame, *, sp
         The library weighting step's product.
     spec : Mapping
         The user survey specification (:func:`load_spec`): ``visits_per_month`` and ``indicators``.
-    instrument : Instrument
+    inst : Instrument
         The user instrument (choice scores).
     user_counts : pandas.DataFrame, optional
         ``library_id, active_users``.
@@ -383,7 +383,7 @@ def weighting_effect(linked: pd.DataFrame, library_weighted: pd.DataFrame, *, sp
         designs["inverse visit frequency, raked to age bands"] = user_design(visits, age_population=age_population)
     rows = []
     for name, des in designs.items():
-        des = _effect_columns(des, spec, instrument)
+        des = _effect_columns(des, spec, inst)
         for col, label in EFFECT_COLUMNS.items():
             r = E.mean(des, col)
             rows.append({"weighting": name, "indicator": col, "label": label, "estimate": r["estimate"], "se": r["se"],

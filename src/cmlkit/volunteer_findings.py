@@ -17,7 +17,7 @@ AGE_BANDS = ("vol_age_under25", "vol_age_25_44", "vol_age_45_59", "vol_age_60_74
 """The library questionnaire's volunteer counts by age band, youngest first."""
 
 
-def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[pd.DataFrame, dict, dict, dict]:
+def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, inst) -> tuple[pd.DataFrame, dict, dict, dict]:
     """Score the satisfaction scale and its reliability, weighted and unweighted.
 
     Parameters
@@ -26,7 +26,7 @@ def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[p
         Volunteer responses linked to libraries (``weight`` missing where the library did not answer).
     scale : dict
         The scale's definition (``items``, ``min_items``) from ``research/indicators.yml``.
-    instrument : Instrument
+    inst : Instrument
         The volunteer questionnaire (choice scores).
 
     Returns
@@ -36,7 +36,7 @@ def satisfaction_scale(vol: pd.DataFrame, scale: dict, *, instrument) -> tuple[p
         weighted and unweighted,
         and the record written to ``volunteer_scale.json``.
     """
-    items = indicators.item_scores(vol, scale["items"], instrument=instrument)
+    items = indicators.item_scores(vol, scale["items"], inst=inst)
     score = indicators.scale_score(items, min_items=int(scale["min_items"]))
     has_w = vol["weight"].notna().to_numpy()
     alpha_w = indicators.cronbach_alpha(items.loc[has_w], vol.loc[has_w, "weight"])
@@ -176,7 +176,7 @@ def with_topic_labels(gap: pd.DataFrame, labels: dict) -> pd.DataFrame:
     return gap.rename(index={t: labels.get(f"training_needed__{t}", t) for t in gap.index})
 
 
-def age_profile(design, vdesign, instrument, labels: dict) -> pd.DataFrame:
+def age_profile(design, vdesign, inst, labels: dict) -> pd.DataFrame:
     """Volunteer ages: the libraries' reported counts (weighted shares) beside the volunteers' own answers.
 
     Parameters
@@ -185,7 +185,7 @@ def age_profile(design, vdesign, instrument, labels: dict) -> pd.DataFrame:
         The library design (its data holds the ``vol_age_*`` counts).
     vdesign : Design
         The volunteer design (``age_band``).
-    instrument : Instrument
+    inst : Instrument
         The volunteer questionnaire (order of the age bands).
     labels : dict
         Variable -> label.
@@ -199,6 +199,6 @@ def age_profile(design, vdesign, instrument, labels: dict) -> pd.DataFrame:
     reported = findings.weighted_shares(design, bands).iloc[0]
     reported = reported / reported.sum()
     answered = vdesign.data["age_band"].value_counts(normalize=True)
-    own = answered.reindex([c["name"] for c in instrument.choices("age_band")][:len(bands)]).fillna(0.0)
+    own = answered.reindex([c["name"] for c in inst.choices("age_band")][:len(bands)]).fillna(0.0)
     return pd.DataFrame({"libraries' reported volunteers": reported.to_numpy(), "responding volunteers": own.to_numpy()},
                         index=[labels[b] for b in bands])

@@ -28,7 +28,7 @@ def main(seed: int = 11, n_community: int = 120) -> None:
     des, _ = nonresponse.weight_responses(libs.assign(response_id=libs["respondent_id"]), scope, year=2023)
     spec = user_weights.load_spec()
     wu, _, _ = user_weights.user_weights(users, des.data, visits_per_month=spec["visits_per_month"], user_counts=counts)
-    ind = user_findings.derive_indicators(wu, spec, instrument=load_instrument("cml_user", "2025w1"))
+    ind = user_findings.derive_indicators(wu, spec, inst=load_instrument("cml_user", "2025w1"))
     age = wu["age_band"].astype("string")
     out = pd.DataFrame({"library_id": wu["library_id"], "response_id": wu["response_id"], "region": wu["region"], "type": wu["type"],
                         "N_region": wu["N_region"], "active_users": wu["active_users"], "weight": wu["weight"],

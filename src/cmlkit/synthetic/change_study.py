@@ -118,7 +118,7 @@ def estimate_change(panel: dict, *, random_state=0, response_rate: float = 0.5, 
     parts = []
     for wave, data, _ in draw_waves(panel, random_state=random_state, response_rate=response_rate, method=method,
                                     auxiliaries=auxiliaries):
-        vals = IND.compute(data, panel["spec"], instrument=panel["inst_a"])
+        vals = IND.compute(data, panel["spec"], inst=panel["inst_a"])
         parts.append(pd.concat([data[["library_id", "region", "type", "weight"]].assign(wave=wave), vals], axis=1))
     stacked = pd.concat(parts, ignore_index=True)
     est = CH.change_estimates(stacked, list(panel["spec"]["indicators"]), waves=[wa, wb], by=by)

@@ -36,7 +36,7 @@ METHODS = {"rake": ("rake", ()), "poststratify": ("poststratify", ()), "linear":
            "rake+hours": ("rake", ("hours",))}
 
 
-def population(*, n_community: int = 480, seed: int = 2025, instrument=None) -> tuple:
+def population(*, n_community: int = 480, seed: int = 2025, inst=None) -> tuple:
     """The fixed synthetic population: in-scope frame rows, libraries with headline columns, targets.
 
     Parameters
@@ -44,7 +44,7 @@ def population(*, n_community: int = 480, seed: int = 2025, instrument=None) -> 
     n_community : int, default 480
         Community libraries in the population.
     seed : int, default 2025
-    instrument : Instrument, optional
+    inst : Instrument, optional
 
     Returns
     -------
@@ -57,9 +57,9 @@ def population(*, n_community: int = 480, seed: int = 2025, instrument=None) -> 
     pop = syn.simulate_libraries(scope, random_state=rng)
     spec = I.load_spec()
     # (instrument, wave) of the library questionnaire; default: the first wave's (cmlkit.waves)
-    inst = load_instrument(*instrument) if instrument else waves.instruments_by_unit(waves.first_wave())["library"]
+    inst = load_instrument(*inst) if inst else waves.instruments_by_unit(waves.first_wave())["library"]
     lib_spec = {"indicators": {k: v for k, v in spec["indicators"].items() if v.get("unit", "library") == "library"}}
-    ind = I.compute(pop, lib_spec, instrument=inst)
+    ind = I.compute(pop, lib_spec, inst=inst)
     heads = {k: (v["kind"], v["label"]) for k, v in lib_spec["indicators"].items() if k in ind}
     pop = pd.concat([pop, ind[list(heads)]], axis=1)
     heads.update(EXTRA)

@@ -334,7 +334,7 @@ def change_truth(pop_a: pd.DataFrame, pop_b: pd.DataFrame, *, inst_a, inst_b, sp
     spec = spec or IND.load_spec()
     spec = {"indicators": {k: {**v, "derive": comparable_derive(v["derive"], inst_a, inst_b)} for k, v in spec["indicators"].items()}}
     rows = []
-    vals = [IND.compute(p, spec, instrument=inst_a) for p in (pop_a, pop_b)]
+    vals = [IND.compute(p, spec, inst=inst_a) for p in (pop_a, pop_b)]
     for name in spec["indicators"]:
         for breakdown in ("overall", *by):
             ga = pop_a[breakdown] if breakdown != "overall" else pd.Series("all", index=pop_a.index)
