@@ -131,9 +131,9 @@ def test_no_catch_all_around_statistics():
 
 
 def test_modules_stay_small():
-    # one job per module: about 550 lines at most (600 allows for a docstring or two before a split)
+    # one job per module: about 550 lines at most (560 allows for a docstring before a split)
     sizes = {str(p.relative_to(PKG)): len(p.read_text(encoding="utf-8").splitlines()) for p in PKG.rglob("*.py")}
-    assert {k: v for k, v in sizes.items() if v > 600} == {}
+    assert {k: v for k, v in sizes.items() if v > 560} == {}
 
 
 def test_nothing_in_the_analysis_imports_the_synthetic_generator():
