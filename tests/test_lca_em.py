@@ -172,3 +172,10 @@ def test_no_usable_indicator_is_a_cluster_fit_error(governance_features):
     empty[name] = None
     with pytest.raises(ClusterFitError):
         g.latent_class(empty, spec, 2, n_init=1)
+
+
+@pytest.mark.parametrize("k", range(1, 12))
+def test_row_sum_is_numpys(k):
+    rng = np.random.default_rng(k)
+    a = rng.normal(size=(300, k)) * 10.0 ** rng.integers(-8, 8, size=(300, k))
+    assert np.array_equal(lca_em.row_sum(a), np.sum(a, axis=1))

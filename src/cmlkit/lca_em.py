@@ -154,6 +154,36 @@ def prepare(data, Y=None) -> LCAData:
                    max_n_outcomes=width, total_outcomes=total, Y=Y)
 
 
+def row_sum(a: np.ndarray) -> np.ndarray:
+    """``numpy.sum(a, axis=1)`` of a float array, bit for bit, without NumPy's slow short-row reduction.
+
+    NumPy adds a row of fewer than 8 values from left to right; such rows are summed here as
+    whole columns in that order. Wider rows go to ``numpy.sum`` itself.
+
+    Parameters
+    ----------
+    a : numpy.ndarray (n x k)
+        Real values.
+
+    Returns
+    -------
+    numpy.ndarray (n,)
+    """
+    if a.shape[1] >= 8 or a.shape[1] == 0:
+        return np.sum(a, axis=1)
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        out += a[:, j]
+    return out
+
+
+def _row_max(a):
+    out = a[:, 0].copy()
+    for j in range(1, a.shape[1]):
+        np.maximum(out, a[:, j], out=out)
+    return out
+
+
 def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     """Log of the sum of exponentials of each row, computed as ``scipy.special.logsumexp(a, axis=1)``.
 
@@ -171,16 +201,16 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     numpy.ndarray (n,)
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        a_max = np.max(a, axis=1, keepdims=True)
+        a_max = _row_max(a)[:, None]
         top = a == a_max
-        m = np.sum(top.astype(a.dtype), axis=1, keepdims=True, dtype=a.dtype)
-        s = np.sum(np.exp(np.where(top, -np.inf, a) - a_max), axis=1, keepdims=True, dtype=a.dtype)
+        m = row_sum(top.astype(a.dtype))
+        s = row_sum(np.exp(np.where(top, -np.inf, a) - a_max))
         s = np.where(s == 0, s, s / m)
-        out = np.log1p(s) + np.log(m) + a_max
+        out = np.log1p(s) + np.log(m) + a_max[:, 0]
         finite = np.isfinite(out)
         if not finite.all():
-            out = np.where(finite, out, np.log(np.sum(np.exp(a), axis=1, keepdims=True)))
-    return out[:, 0]
+            out = np.where(finite, out, np.log(row_sum(np.exp(a))))
+    return out
 
 
 def _categorical_m_step(d: LCAData, resp):
@@ -227,7 +257,7 @@ def _gaussian_log_prob(Y, means, precisions_chol):
     for k in range(n_components):
         prec_chol = precisions_chol[k, :, :]
         y = (Y @ prec_chol) - (means[k, :] @ prec_chol)
-        log_prob[:, k] = np.sum(np.square(y), axis=1)
+        log_prob[:, k] = row_sum(np.square(y))
     return -0.5 * (n_features * math.log(2 * math.pi) + log_prob) + log_det
 
 
