@@ -155,25 +155,26 @@ def prepare(data, Y=None) -> LCAData:
 
 
 def row_sum(a: np.ndarray) -> np.ndarray:
-    """``numpy.sum(a, axis=1)`` of a float array, bit for bit, without NumPy's slow short-row reduction.
+    """``numpy.sum(a, axis=-1)`` of a float array, bit for bit, without NumPy's slow short-row reduction.
 
     NumPy adds a row of fewer than 8 values from left to right; such rows are summed here as
     whole columns in that order. Wider rows go to ``numpy.sum`` itself.
 
     Parameters
     ----------
-    a : numpy.ndarray (n x k)
+    a : numpy.ndarray (... x k)
         Real values.
 
     Returns
     -------
-    numpy.ndarray (n,)
+    numpy.ndarray (...)
+        The sums over the last axis.
     """
-    if a.shape[1] >= 8 or a.shape[1] == 0:
-        return np.sum(a, axis=1)
-    out = a[:, 0].copy()
-    for j in range(1, a.shape[1]):
-        out += a[:, j]
+    if a.shape[-1] >= 8 or a.shape[-1] == 0:
+        return np.sum(a, axis=-1)
+    out = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        out += a[..., j]
     return out
 
 
@@ -231,17 +232,22 @@ def _cholesky_lower(a, k):
 
 
 def _gaussian_m_step(Y, resp):
-    """Means, covariances and precision Cholesky factors (scikit-learn's full-covariance M-step)."""
+    """Means, covariances and precision Cholesky factors (scikit-learn's full-covariance M-step).
+
+    The class loop of scikit-learn's ``_estimate_gaussian_covariances_full`` is one stacked
+    ``matmul`` here: the same BLAS call on each class's slice, with the same memory layout.
+    """
     n_components, n_features = resp.shape[1], Y.shape[1]
     nk = np.sum(resp, axis=0) + 10 * np.finfo(resp.dtype).eps
     means = (resp.T @ Y) / nk[:, np.newaxis]
-    covariances = np.empty((n_components, n_features, n_features), dtype=Y.dtype)
+    diff = Y[np.newaxis, :, :] - means[:, np.newaxis, :]
+    weighted = resp.T[:, :, np.newaxis] * diff                  # class k: resp[:, k] * diff.T, transposed
+    covariances = np.matmul(weighted.transpose(0, 2, 1), diff) / nk[:, np.newaxis, np.newaxis]
+    diag = np.arange(n_features)
+    covariances[:, diag, diag] += REG_COVAR
     precisions_chol = np.empty((n_components, n_features, n_features), dtype=Y.dtype)
     eye = np.eye(n_features, dtype=Y.dtype)
     for k in range(n_components):
-        diff = Y - means[k, :]
-        covariances[k, :, :] = ((resp[:, k] * diff.T) @ diff) / nk[k]
-        covariances[k, :, :].flat[:n_features * n_features:n_features + 1] += REG_COVAR
         cov_chol = _cholesky_lower(covariances[k, :, :], k)
         x, info = dtrtrs(cov_chol, eye, overwrite_b=False, lower=True, trans=0, unitdiag=0)
         if info != 0:
@@ -251,13 +257,11 @@ def _gaussian_m_step(Y, resp):
 
 
 def _gaussian_log_prob(Y, means, precisions_chol):
+    """Log densities (n x k), as scikit-learn's ``_estimate_log_gaussian_prob`` with the class loop stacked."""
     n_components, n_features = means.shape
     log_det = np.sum(np.log(precisions_chol.reshape((n_components, -1))[:, :: n_features + 1]), axis=1)
-    log_prob = np.empty((Y.shape[0], n_components), dtype=Y.dtype)
-    for k in range(n_components):
-        prec_chol = precisions_chol[k, :, :]
-        y = (Y @ prec_chol) - (means[k, :] @ prec_chol)
-        log_prob[:, k] = row_sum(np.square(y))
+    y = np.matmul(Y, precisions_chol) - np.matmul(means[:, np.newaxis, :], precisions_chol)
+    log_prob = row_sum(np.square(y)).T
     return -0.5 * (n_features * math.log(2 * math.pi) + log_prob) + log_det
 
 
