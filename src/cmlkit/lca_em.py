@@ -48,8 +48,8 @@ class LCAData:
     """Indicators and Gaussian block prepared once for any number of EM runs (see :func:`prepare`)."""
 
     onehot: np.ndarray            # n x (p * max_n_outcomes), NaN replaced by 0
-    masks: list                   # one boolean row mask per distinct pattern of observed rows
-    pattern: np.ndarray           # for each indicator, its index in ``masks``
+    rows: list                    # observed rows of each distinct pattern (None: all rows)
+    pattern: np.ndarray           # for each indicator, its index in ``rows``
     max_n_outcomes: int
     total_outcomes: int
     Y: np.ndarray | None          # n x q, or None
@@ -149,8 +149,8 @@ def prepare(data, Y=None) -> LCAData:
     onehot[np.arange(n)[:, None], codes + np.arange(p) * width] = 1.0
     onehot.reshape((n, p, width))[~observed] = 0.0          # a missing answer: no category (stepmix: NaN, then 0)
     patterns, pattern = np.unique(observed, axis=1, return_inverse=True)
-    masks = [patterns[:, j].copy() for j in range(patterns.shape[1])]
-    return LCAData(onehot=onehot, masks=masks, pattern=np.asarray(pattern).reshape(-1),
+    rows = [None if patterns[:, j].all() else np.flatnonzero(patterns[:, j]) for j in range(patterns.shape[1])]
+    return LCAData(onehot=onehot, rows=rows, pattern=np.asarray(pattern).reshape(-1),
                    max_n_outcomes=width, total_outcomes=total, Y=Y)
 
 
@@ -216,15 +216,14 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
 def _categorical_m_step(d: LCAData, resp):
     pis = d.onehot.T @ resp
-    sums = np.stack([resp[mask].sum(axis=0) for mask in d.masks])
+    # stepmix divides each one-hot column by resp[observed].sum(axis=0): the same sums, once per pattern
+    sums = np.stack([(resp if rows is None else resp.take(rows, axis=0)).sum(axis=0) for rows in d.rows])
     pis.reshape((-1, d.max_n_outcomes, pis.shape[1]))[:] /= sums[d.pattern][:, None, :]
     return pis
 
 
 def _cholesky_lower(a, k):
-    """``scipy.linalg.cholesky(a, lower=True)`` without its per-call checks: the same LAPACK ``dpotrf``."""
-    if not np.isfinite(a).all():
-        raise ValueError(f"class {k}: covariance is not finite")
+    """``scipy.linalg.cholesky(a, lower=True)`` (finite ``a``) without its per-call checks: the same LAPACK ``dpotrf``."""
     c, info = dpotrf(a, lower=True, overwrite_a=False, clean=True)
     if info != 0:
         raise ValueError(f"class {k}: ill-defined empirical covariance (potrf info {info})")
@@ -245,6 +244,8 @@ def _gaussian_m_step(Y, resp):
     covariances = np.matmul(weighted.transpose(0, 2, 1), diff) / nk[:, np.newaxis, np.newaxis]
     diag = np.arange(n_features)
     covariances[:, diag, diag] += REG_COVAR
+    if not np.isfinite(covariances).all():
+        raise ValueError("a class covariance is not finite")
     precisions_chol = np.empty((n_components, n_features, n_features), dtype=Y.dtype)
     eye = np.eye(n_features, dtype=Y.dtype)
     for k in range(n_components):
