@@ -11,8 +11,11 @@ licence), written once with the work that does not change between iterations don
   once per one-hot column.
 
 Every floating-point operation that reaches a result is the one stepmix and scikit-learn perform, in
-the same order, on arrays of the same shape and memory layout, so that fits agree with stepmix to the
-last bit (``tests/test_lca_em.py`` compares them):
+the same order, so that fits agree with stepmix to the last bit (``tests/test_lca_em.py`` compares
+them). Where the code differs it computes the same numbers faster: scikit-learn's loops over classes
+are stacked ``matmul`` calls (NumPy makes the same BLAS call on each class's slice, laid out as
+before), sums over rows of fewer than 8 values are added column by column in the left-to-right order
+NumPy uses (:func:`row_sum`), and SciPy's and scikit-learn's per-call checks are done once. The model:
 
 * start: responsibilities drawn by ``numpy.random.RandomState(seed).uniform(size=(n, k))`` and
   normalised by row, clipped to [1e-15, 1 - 1e-15] and logged; class weights 1/k; both blocks are
@@ -223,7 +226,7 @@ def _categorical_m_step(d: LCAData, resp):
 
 
 def _cholesky_lower(a, k):
-    """``scipy.linalg.cholesky(a, lower=True)`` (finite ``a``) without its per-call checks: the same LAPACK ``dpotrf``."""
+    """``scipy.linalg.cholesky(a, lower=True)`` of a finite ``a``, without its per-call checks (same ``dpotrf``)."""
     c, info = dpotrf(a, lower=True, overwrite_a=False, clean=True)
     if info != 0:
         raise ValueError(f"class {k}: ill-defined empirical covariance (potrf info {info})")
@@ -325,7 +328,8 @@ def fit(d: LCAData, k: int, *, seed=None, init_resp=None, max_iter: int = 1000, 
     ------
     ValueError
         When there are fewer libraries than classes, ``init_resp`` has the wrong shape, or a
-        Gaussian class covariance is not positive definite (a collapsed class).
+        Gaussian class covariance is not finite or not positive definite (a collapsed class, a
+        start without mass).
     """
     n = d.onehot.shape[0]
     if n < k:
