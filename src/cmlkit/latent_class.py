@@ -1,11 +1,14 @@
-"""Latent class model of governance features (``stepmix.StepMix``), with a stated rule for random starts.
+"""Latent class model of governance features (EM of :mod:`cmlkit.lca_em`), with a stated rule for random starts.
 
 Nominal, ordinal and binary features are categorical indicators (0-indexed codes). Numeric features
 with missing values are cut at their quartiles into ordered categories (the usual latent class
 practice; poLCA takes categorical items only), which also avoids Gaussian classes with no observed
 values of a feature that does not apply to them; complete numeric features enter one
 full-covariance Gaussian, so that size measures that move together do not pose as classes. Missing
-values are handled by full-information likelihood (``categorical_nan``).
+values are handled by full-information likelihood (stepmix's ``categorical_nan``). The model and
+its EM are stepmix's ``StepMix(measurement="categorical_nan", structural="gaussian_full")``,
+reimplemented in :mod:`cmlkit.lca_em` with the one-hot encoding done once per call (the fits agree
+with stepmix to the last bit; ``tests/test_lca_em.py``).
 
 The reported partition is the best of ``n_init`` random starts (all run: on the synthetic waves
 the rule "stop once the best log-likelihood is replicated" missed the best optimum of ten starts on
@@ -21,30 +24,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-from stepmix.stepmix import StepMix
 
 from cmlkit.errors import ClusterFitError
-
-
-class _WarmStepMix(StepMix):
-    """``StepMix`` whose first E-step may start from given class responsibilities.
-
-    ``init_resp`` (set after construction, n x k) replaces the random responsibilities of
-    ``init_params="random"``; the measurement and structural models are then initialised from
-    them by stepmix's own M-step code.
-    """
-
-    init_resp = None
-
-    def _initialize_parameters(self, X, random_state):
-        if self.init_resp is None:
-            return super()._initialize_parameters(X, random_state)
-        resp = np.clip(np.asarray(self.init_resp, dtype=float), 1e-15, None)
-        resp /= resp.sum(axis=1, keepdims=True)
-        self.log_resp_ = np.log(np.clip(resp, 1e-15, 1 - 1e-15))
-        self.weights_ = resp.mean(axis=0)
-        self._initialize_parameters_measurement(X, random_state)
-        return None
+from cmlkit.lca_em import LCAData, fit, prepare
 
 
 def lca_inputs(X: pd.DataFrame, spec: dict, *, bins: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
@@ -81,21 +63,13 @@ def lca_inputs(X: pd.DataFrame, spec: dict, *, bins: int = 4) -> tuple[np.ndarra
     return np.column_stack(cols), (np.column_stack(gauss) if gauss else None)
 
 
-def _model(k: int, seed: int) -> _WarmStepMix:
-    return _WarmStepMix(n_components=k, measurement="categorical_nan", structural="gaussian_full", n_steps=1,
-                        n_init=1, random_state=int(seed), verbose=0, progress_bar=0, max_iter=1000,
-                        abs_tol=1e-6, rel_tol=1e-8)
-
-
-def _fit_start(k, seed, data, Y, init_resp=None):
+def _fit_start(k, seed, d: LCAData, init_resp=None):
     """One EM run; None when the start degenerates (empty class, NaN likelihood, singular covariance)."""
-    model = _model(k, seed)
-    model.init_resp = init_resp
     try:
-        model.fit(data, Y)
-        ll = float(model.score(data, Y))
+        model = fit(d, k, seed=int(seed), init_resp=init_resp, max_iter=1000, abs_tol=1e-6, rel_tol=1e-8)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return None
+    ll = float(model.score)
     return (ll, model) if np.isfinite(ll) else None
 
 
@@ -142,14 +116,18 @@ def latent_class(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, rando
     data, Y = lca_inputs(X, spec, bins=bins)
     rng = np.random.default_rng(seed_of(random_state))
     seeds = rng.integers(0, 2**31 - 1, max(int(n_init), 1))
+    try:
+        d = prepare(data, Y)
+    except ValueError as err:
+        raise ClusterFitError(f"latent class model with {k} classes: no random start converged") from err
     runs = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if init_resp is not None:
-            runs.append(_fit_start(k, seeds[0], data, Y, init_resp=init_resp))
+            runs.append(_fit_start(k, seeds[0], d, init_resp=init_resp))
         first = len(runs)
         for seed in seeds[first:]:
-            runs.append(_fit_start(k, seed, data, Y))
+            runs.append(_fit_start(k, seed, d))
             lls = np.array([r[0] for r in runs[first:] if r is not None])
             if replicate and lls.size >= replicate and (lls >= lls.max() - tol).sum() >= replicate:
                 break
@@ -158,15 +136,14 @@ def latent_class(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, rando
         raise ClusterFitError(f"latent class model with {k} classes: no random start converged")
     ll, model = max(good, key=lambda r: r[0])     # first of equals: deterministic
     lls = np.array([r[0] for r in good])
-    post = np.asarray(model.predict_proba(data, Y), dtype=float)
-    n = len(data)
-    bic = float(model.bic(data, Y))
+    post = model.posterior
+    bic = float(model.bic())
     entropy = float(-(np.clip(post, 1e-15, 1) * np.log(np.clip(post, 1e-15, 1))).sum())
     labels = post.argmax(axis=1).astype(int)
-    aic = float(model.aic(data, Y))
-    return labels, {"bic": bic, "sabic": float(model.sabic(data, Y)), "icl_bic": bic + 2.0 * entropy,
-                    "aic": aic, "aic3": aic + float(model.n_parameters), "loglik": ll * n, "starts": len(runs),
-                    "best_reached": int((lls >= ll - tol).sum()), "posterior": post}
+    aic = float(model.aic())
+    return labels, {"bic": bic, "sabic": float(model.sabic()), "icl_bic": bic + 2.0 * entropy,
+                    "aic": aic, "aic3": aic + float(model.n_parameters), "loglik": ll * len(data),
+                    "starts": len(runs), "best_reached": int((lls >= ll - tol).sum()), "posterior": post}
 
 
 def seed_of(random_state) -> int:
