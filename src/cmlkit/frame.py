@@ -275,8 +275,10 @@ def operation_column(year: int | None = None) -> str:
     return f"operation_{usable[-1] % 100}"
 
 
-def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL")) -> pd.DataFrame:
+def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL"), column: str | None = None) -> pd.DataFrame:
     """Libraries whose governance in ``year`` (latest frame year not after it) is one of ``codes``.
+
+    The one home of the scope rule; the synthetic generator's frames call it with their own column.
 
     Parameters
     ----------
@@ -286,6 +288,8 @@ def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL"
         The frame year (:func:`operation_column`).
     codes : tuple of str, default ("CR", "ICL")
         Governance codes in scope: community managed libraries.
+    column : str, optional
+        Read the codes from this ``operation_YY`` column instead of the one ``year`` gives.
 
     Returns
     -------
@@ -295,7 +299,7 @@ def in_scope(frame: pd.DataFrame, *, year: int | None = None, codes=("CR", "ICL"
     unknown = set(codes) - set(CODES)
     if unknown:
         raise FrameError(f"unknown governance codes in scope {sorted(unknown)}; expected from {CODES}")
-    col = operation_column(year)
+    col = column or operation_column(year)
     return frame.loc[frame[col].isin(codes)].reset_index(drop=True)
 
 

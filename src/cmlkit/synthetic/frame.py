@@ -9,6 +9,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from cmlkit import frame as F
 from cmlkit.frame import ACE_YEARS
 
 
@@ -230,7 +231,7 @@ def in_scope(frame: pd.DataFrame, *, codes=("CR", "ICL"), year: int | None = Non
     pandas.DataFrame
     """
     col = f"operation_{year % 100:02d}" if year is not None else latest_operation_column(frame)
-    return frame.loc[frame[col].isin(codes)].reset_index(drop=True)
+    return F.in_scope(frame, codes=codes, column=col)
 
 
 def latest_operation_column(frame: pd.DataFrame) -> str:
