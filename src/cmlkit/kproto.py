@@ -111,25 +111,37 @@ def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float]:
 
 
 def _move_cat(point, to, frm, freq, cat) -> None:
-    """Move one row's categories between clusters, updating counts and modes as kmodes does."""
-    attrs = np.arange(len(point))
-    freq[to, attrs, point] += 1
-    up = freq[to, attrs, cat[to]] < freq[to, attrs, point]
-    cat[to, up] = point[up]
-    freq[frm, attrs, point] -= 1
-    redo = cat[frm] == point
-    if redo.any():
-        cat[frm, redo] = np.argmax(freq[frm, redo], axis=1)
+    """Move one row's categories between clusters, updating counts and modes as kmodes does.
+
+    The new cluster's mode changes only on a strictly higher count; the old cluster's mode is
+    recomputed (highest count, lowest code on ties) when the row held it.
+    """
+    for a, v in enumerate(point):
+        up = freq[to, a]
+        up[v] += 1
+        if up[cat[to, a]] < up[v]:
+            cat[to, a] = v
+        freq[frm, a, v] -= 1
+        if cat[frm, a] == v:
+            cat[frm, a] = freq[frm, a].argmax()
 
 
-def _move(i, to, frm, Xnum, C, lab, sums, size, freq, cat) -> None:
+def _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat) -> None:
     """Move row ``i`` from cluster ``frm`` to ``to`` (sums, sizes, counts, modes, membership)."""
-    sums[to] += Xnum[i]
-    sums[frm] -= Xnum[i]
+    x = Xnum[i]
+    sums[to] += x
+    sums[frm] -= x
     size[to] += 1
     size[frm] -= 1
     lab[i] = to
-    _move_cat(C[i], to, frm, freq, cat)
+    _move_cat(rows[i], to, frm, freq, cat)
+
+
+def _columns(Xnum, C, num, cat, gamma) -> np.ndarray:
+    """:func:`_dissim` for a few prototypes, with the ufuncs called directly (the same operations)."""
+    sq = np.subtract(num[None, :, :], Xnum[:, None, :], order="C")
+    np.square(sq, out=sq)
+    return np.add.reduce(sq, axis=2) + gamma * np.add.reduce(np.not_equal(cat[None, :, :], C[:, None, :]), axis=2)
 
 
 def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
@@ -139,28 +151,30 @@ def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
     clusters it changed are recomputed. Returns the number of moves.
     """
     n = len(Xnum)
+    rows = C.tolist()
     D = _dissim(Xnum, C, num, cat, gamma)
     moves, i = 0, 0
     while i < n:
-        nearest = np.argmin(D[i:], axis=1)
-        off = np.flatnonzero(nearest != lab[i:])
-        if not off.size:
+        nearest = D[i:].argmin(axis=1)
+        stay = nearest == lab[i:]
+        j = int(stay.argmin())        # the first row that moves
+        if stay[j]:
             break
-        i += int(off[0])
-        to, frm = int(nearest[off[0]]), int(lab[i])
+        i += j
+        to, frm = int(nearest[j]), int(lab[i])
         moves += 1
-        _move(i, to, frm, Xnum, C, lab, sums, size, freq, cat)
+        _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat)
         for c in (to, frm):
             num[c] = sums[c] / size[c] if size[c] else 0.0
         changed = [to, frm]
         if not size[frm]:   # an emptied cluster takes a random row of the largest (numeric prototype kept)
             big = int(np.argmax(np.bincount(lab, minlength=len(size))))
             r = int(rs.choice(np.flatnonzero(lab == big)))
-            _move(r, frm, big, Xnum, C, lab, sums, size, freq, cat)
+            _move(r, frm, big, Xnum, rows, lab, sums, size, freq, cat)
             changed.append(big)
         i += 1
         if i < n:
-            D[i:, changed] = _dissim(Xnum[i:], C[i:], num[changed], cat[changed], gamma)
+            D[i:, changed] = _columns(Xnum[i:], C[i:], num[changed], cat[changed], gamma)
     return moves
 
 
@@ -182,8 +196,9 @@ def _prepare(M: np.ndarray, categorical: list[int], k: int) -> dict:
     prep = {"Xnum": np.ascontiguousarray(Xnum), "C": C, "levels": levels, "k": k, "max_iter": MAX_ITER,
             "init": None, "gamma": 0.5 * np.mean(Xnum.std(axis=0)), "mean": np.mean(Xnum, axis=0),
             "std": np.std(Xnum, axis=0)}
-    unique = np.vstack(list({tuple(row) for row in M}))   # kmodes' get_unique_rows, same set order
-    if unique.shape[0] <= k:    # every distinct row is a prototype and there is no iteration
+    distinct = {tuple(row) for row in M}   # kmodes' get_unique_rows, in the same set order
+    if len(distinct) <= k:    # every distinct row is a prototype and there is no iteration
+        unique = np.vstack(list(distinct))
         unum, ucat = _split(unique, categorical)
         lookup = [{v: c for c, v in enumerate(values)} for values in levels]
         ucodes = np.array([[lookup[j][v] for j, v in enumerate(row)] for row in ucat], dtype=np.int64)
