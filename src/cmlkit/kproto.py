@@ -28,6 +28,7 @@ from cmlkit.latent_class import seed_of
 MAX_ITER = 100          # kmodes' default iterations per start
 MAX_INIT_TRIES = 20     # starts with an empty cluster before kmodes switches to random prototypes
 RAISE_INIT_TRIES = 100  # starts with an empty cluster before kmodes gives up
+BLOCK = 64              # rows whose distances a pass keeps at a time (any size gives the same result)
 
 
 def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:
@@ -147,34 +148,38 @@ def _columns(Xnum, C, num, cat, gamma) -> np.ndarray:
 def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
     """One pass over the rows in order; each row moves to its nearest prototype at that moment.
 
-    The distances of the rows still to visit are kept; after a move only the columns of the
-    clusters it changed are recomputed. Returns the number of moves.
+    Rows are taken in blocks of ``BLOCK``: the block's distances to all prototypes are computed at
+    once and kept; after a move only the columns of the clusters it changed are recomputed for the
+    block's rows still to visit. Returns the number of moves.
     """
     n = len(Xnum)
     rows = C.tolist()
-    D = _dissim(Xnum, C, num, cat, gamma)
-    moves, i = 0, 0
-    while i < n:
-        nearest = D[i:].argmin(axis=1)
-        stay = nearest == lab[i:]
-        j = int(stay.argmin())        # the first row that moves
-        if stay[j]:
-            break
-        i += j
-        to, frm = int(nearest[j]), int(lab[i])
-        moves += 1
-        _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat)
-        for c in (to, frm):
-            num[c] = sums[c] / size[c] if size[c] else 0.0
-        changed = [to, frm]
-        if not size[frm]:   # an emptied cluster takes a random row of the largest (numeric prototype kept)
-            big = int(np.argmax(np.bincount(lab, minlength=len(size))))
-            r = int(rs.choice(np.flatnonzero(lab == big)))
-            _move(r, frm, big, Xnum, rows, lab, sums, size, freq, cat)
-            changed.append(big)
-        i += 1
-        if i < n:
-            D[i:, changed] = _columns(Xnum[i:], C[i:], num[changed], cat[changed], gamma)
+    moves = 0
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        D = _dissim(Xnum[start:stop], C[start:stop], num, cat, gamma)
+        i = start
+        while i < stop:
+            nearest = D[i - start:].argmin(axis=1)
+            stay = nearest == lab[i:stop]
+            j = int(stay.argmin())        # the first row that moves
+            if stay[j]:
+                break
+            i += j
+            to, frm = int(nearest[j]), int(lab[i])
+            moves += 1
+            _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat)
+            for c in (to, frm):
+                num[c] = sums[c] / size[c] if size[c] else 0.0
+            changed = [to, frm]
+            if not size[frm]:   # an emptied cluster takes a random row of the largest (numeric prototype kept)
+                big = int(np.argmax(np.bincount(lab, minlength=len(size))))
+                r = int(rs.choice(np.flatnonzero(lab == big)))
+                _move(r, frm, big, Xnum, rows, lab, sums, size, freq, cat)
+                changed.append(big)
+            i += 1
+            if i < stop:
+                D[i - start:, changed] = _columns(Xnum[i:stop], C[i:stop], num[changed], cat[changed], gamma)
     return moves
 
 
