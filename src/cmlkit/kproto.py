@@ -98,10 +98,12 @@ def _dissim(Xnum, C, num, cat, gamma) -> np.ndarray:
     """Squared Euclidean plus ``gamma`` times matching distance of every row to every prototype.
 
     The squares are laid out C-contiguous so each sum runs along one contiguous row of length p,
-    as kmodes' ``np.sum((prototypes - x) ** 2, axis=1)`` does (the same pairwise summation).
+    as kmodes' ``np.sum((prototypes - x) ** 2, axis=1)`` does (the same pairwise summation); the
+    mismatches are counted as integers and then multiplied by ``gamma``, as kmodes does.
     """
-    nd = np.sum(np.square(np.subtract(num[None, :, :], Xnum[:, None, :], order="C"), order="C"), axis=2)
-    return nd + gamma * np.sum(cat[None, :, :] != C[:, None, :], axis=2)
+    sq = np.subtract(num[None, :, :], Xnum[:, None, :], order="C")
+    np.square(sq, out=sq)
+    return np.add.reduce(sq, axis=2) + gamma * np.add.reduce(np.not_equal(cat[None, :, :], C[:, None, :]), axis=2)
 
 
 def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float]:
@@ -138,13 +140,6 @@ def _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat) -> None:
     _move_cat(rows[i], to, frm, freq, cat)
 
 
-def _columns(Xnum, C, num, cat, gamma) -> np.ndarray:
-    """:func:`_dissim` for a few prototypes, with the ufuncs called directly (the same operations)."""
-    sq = np.subtract(num[None, :, :], Xnum[:, None, :], order="C")
-    np.square(sq, out=sq)
-    return np.add.reduce(sq, axis=2) + gamma * np.add.reduce(np.not_equal(cat[None, :, :], C[:, None, :]), axis=2)
-
-
 def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
     """One pass over the rows in order; each row moves to its nearest prototype at that moment.
 
@@ -179,7 +174,7 @@ def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
                 changed.append(big)
             i += 1
             if i < stop:
-                D[i - start:, changed] = _columns(Xnum[i:stop], C[i:stop], num[changed], cat[changed], gamma)
+                D[i - start:, changed] = _dissim(Xnum[i:stop], C[i:stop], num[changed], cat[changed], gamma)
     return moves
 
 
