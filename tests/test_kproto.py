@@ -62,7 +62,9 @@ def _assert_same_start(M, cat, k, seed):
 
 
 @pytest.mark.parametrize("case", range(6))
-def test_starts_match_kmodes_on_random_mixed_data(case):
+def test_starts_match_kmodes_on_random_mixed_data(case, monkeypatch):
+    if case == 5:
+        monkeypatch.setattr(kproto, "BLOCK", 7)     # whole starts with many block boundaries
     r = np.random.default_rng(case)
     n, p, a = int(r.integers(20, 160)), int(r.integers(1, 20)), int(r.integers(1, 5))
     M, cat = _mixed(case, n, p, a, int(r.integers(2, 5)), dup=[0, 0.3, 0.8][case % 3],
@@ -112,8 +114,11 @@ def _kmodes_state(lab, Xnum, C, k):
     return membship, sums, size, freq
 
 
-def test_one_pass_matches_kmodes_including_re_seeded_empty_clusters():
-    """From arbitrary memberships and prototypes, so clusters empty and are re-seeded from the RNG."""
+@pytest.mark.parametrize("block", [kproto.BLOCK, 5])
+def test_one_pass_matches_kmodes_including_re_seeded_empty_clusters(block, monkeypatch):
+    """From arbitrary memberships and prototypes, so clusters empty and are re-seeded from the RNG;
+    with the default block of rows and with blocks of 5 (moves across block boundaries)."""
+    monkeypatch.setattr(kproto, "BLOCK", block)
     reseeded = 0
     for case in range(120):
         r = np.random.default_rng(case)
