@@ -11,10 +11,12 @@ The algorithm is that of ``kmodes.kprototypes.KPrototypes`` (kmodes 0.12, MIT li
 re-implemented with the distances vectorised: the same random draws for the same seed, the same
 point-by-point reassignment in row order with incremental prototype updates, the same re-seeding of
 an emptied cluster, the same tie-breaking (lowest cluster; for a categorical mode the lowest code,
-but a mode only changes on a strictly higher count), the same convergence rule and cost. The
-distances of the points not yet visited are kept in an array and only the columns of the clusters
-a move changes are recomputed, with the same floating-point operations as kmodes, so labels,
-prototypes and cost are bit-identical to kmodes (checked against it in ``tests/test_kproto.py``).
+but a mode only changes on a strictly higher count), the same convergence rule and cost. A pass
+computes the distances of a block of rows to all prototypes at once and keeps them; after a move
+only the columns of the clusters it changed are recomputed, with the same floating-point operations
+as kmodes, so labels, prototypes and cost are bit-identical to kmodes (checked against it in
+``tests/test_kproto.py``; kmodes is no longer imported here). Per start on 480 libraries this is
+about 10-14 times faster (``benchmarks/bench_kproto.py``).
 """
 
 from __future__ import annotations
@@ -329,6 +331,9 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
     ------
     ClusterFitError
         When no start could initialise (each left a cluster empty 100 times).
+    ValueError, NotImplementedError, AssertionError
+        As :func:`kprototypes_start`, for a numeric column with NaN or infinity, no nominal feature,
+        only nominal features, or more clusters than rows.
     """
     M, cat_idx = kproto_matrix(X, spec)
     seeds = np.random.default_rng(seed_of(random_state)).integers(0, 2**31 - 1, max(int(n_init), 1))
