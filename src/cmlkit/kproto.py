@@ -1,22 +1,36 @@
-"""k-prototypes clustering of governance features (``kmodes.KPrototypes``), with a stated rule for starts.
+"""k-prototypes clustering of governance features, with a stated rule for starts.
 
 Numeric, ordinal and binary features are min-max scaled to [0, 1] with missing values set to the
 median; nominal features keep their categories with missing as ``"(missing)"``. ``gamma`` is the
 package default (half the mean standard deviation of the numeric columns). Starts: Cao
 initialisation for the categorical prototypes, random numeric prototypes; all ``n_init`` run for the
 reported partition, and bootstrap refits stop once the lowest cost has been reached twice.
+
+The algorithm is that of ``kmodes.kprototypes.KPrototypes`` (kmodes 0.12, MIT licence, Nico de Vos;
+``init="Cao"``, ``n_init=1`` per start, ``max_iter=100``, Euclidean and matching dissimilarities),
+re-implemented with the distances vectorised: the same random draws for the same seed, the same
+point-by-point reassignment in row order with incremental prototype updates, the same re-seeding of
+an emptied cluster, the same tie-breaking (lowest cluster; for a categorical mode the lowest code,
+but a mode only changes on a strictly higher count), the same convergence rule and cost. A pass
+computes the distances of a block of rows to all prototypes at once and keeps them; after a move
+only the columns of the clusters it changed are recomputed, with the same floating-point operations
+as kmodes, so labels, prototypes and cost are bit-identical to kmodes (checked against it in
+``tests/test_kproto.py``; kmodes is no longer imported here). Per start on 480 libraries this is
+about 10-14 times faster (``benchmarks/bench_kproto.py``).
 """
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pandas as pd
-from kmodes.kprototypes import KPrototypes
 
 from cmlkit.errors import ClusterFitError
 from cmlkit.latent_class import seed_of
+
+MAX_ITER = 100          # kmodes' default iterations per start
+MAX_INIT_TRIES = 20     # starts with an empty cluster before kmodes switches to random prototypes
+RAISE_INIT_TRIES = 100  # starts with an empty cluster before kmodes gives up
+BLOCK = 64              # rows whose distances a pass keeps at a time (any size gives the same result)
 
 
 def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:
@@ -48,9 +62,247 @@ def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:
     return M, list(range(len(num_cols), len(num_cols) + len(cat_cols)))
 
 
+
+
+def _split(M: np.ndarray, categorical: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Numeric columns as floats and categorical columns as they are (kmodes' ``_split_num_cat``)."""
+    num = np.asarray(M[:, [j for j in range(M.shape[1]) if j not in categorical]]).astype(np.float64)
+    return num, np.asarray(M[:, categorical])
+
+
+def _encode(cat: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Codes 0..L-1 per column in sorted order of the values (kmodes' ``encode_features``)."""
+    codes = np.zeros(cat.shape, dtype=np.int64)
+    levels = []
+    for j in range(cat.shape[1]):
+        values, codes[:, j] = np.unique(cat[:, j], return_inverse=True)
+        levels.append(values)
+    return codes, levels
+
+
+def _init_cao(C: np.ndarray, k: int) -> np.ndarray:
+    """Cao et al. (2009) categorical prototypes: densest row first, then density times distance."""
+    n, a = C.shape
+    dens = np.zeros(n)
+    for j in range(a):
+        dens += np.bincount(C[:, j])[C[:, j]] / float(n) / float(a)
+    cent = np.empty((k, a), dtype=C.dtype)
+    cent[0] = C[np.argmax(dens)]
+    for ik in range(1, k):
+        dd = np.empty((ik, n))
+        for ikk in range(ik):
+            dd[ikk] = np.sum(C != cent[ikk], axis=1) * dens
+        cent[ik] = C[np.argmax(np.min(dd, axis=0))]
+    return cent
+
+
+def _dissim(Xnum, C, num, cat, gamma) -> np.ndarray:
+    """Squared Euclidean plus ``gamma`` times matching distance of every row to every prototype.
+
+    The squares are laid out C-contiguous so each sum runs along one contiguous row of length p,
+    as kmodes' ``np.sum((prototypes - x) ** 2, axis=1)`` does (the same pairwise summation); the
+    mismatches are counted as integers and then multiplied by ``gamma``, as kmodes does.
+    """
+    sq = np.subtract(num[None, :, :], Xnum[:, None, :], order="C")
+    np.square(sq, out=sq)
+    return np.add.reduce(sq, axis=2) + gamma * np.add.reduce(np.not_equal(cat[None, :, :], C[:, None, :]), axis=2)
+
+
+def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float]:
+    """Nearest prototype of each row (lowest cluster on ties) and the summed distance, in row order."""
+    D = _dissim(Xnum, C, num, cat, gamma)
+    labels = np.argmin(D, axis=1)
+    return labels, float(np.add.accumulate(D[np.arange(len(D)), labels])[-1])
+
+
+def _move_cat(point, to, frm, freq, cat) -> None:
+    """Move one row's categories between clusters, updating counts and modes as kmodes does.
+
+    The new cluster's mode changes only on a strictly higher count; the old cluster's mode is
+    recomputed (highest count, lowest code on ties) when the row held it.
+    """
+    for a, v in enumerate(point):
+        up = freq[to, a]
+        up[v] += 1
+        if up[cat[to, a]] < up[v]:
+            cat[to, a] = v
+        freq[frm, a, v] -= 1
+        if cat[frm, a] == v:
+            cat[frm, a] = freq[frm, a].argmax()
+
+
+def _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat) -> None:
+    """Move row ``i`` from cluster ``frm`` to ``to`` (sums, sizes, counts, modes, membership)."""
+    x = Xnum[i]
+    sums[to] += x
+    sums[frm] -= x
+    size[to] += 1
+    size[frm] -= 1
+    lab[i] = to
+    _move_cat(rows[i], to, frm, freq, cat)
+
+
+def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
+    """One pass over the rows in order; each row moves to its nearest prototype at that moment.
+
+    Rows are taken in blocks of ``BLOCK``: the block's distances to all prototypes are computed at
+    once and kept; after a move only the columns of the clusters it changed are recomputed for the
+    block's rows still to visit. Returns the number of moves.
+    """
+    n = len(Xnum)
+    rows = C.tolist()
+    moves = 0
+    for start in range(0, n, BLOCK):
+        stop = min(start + BLOCK, n)
+        D = _dissim(Xnum[start:stop], C[start:stop], num, cat, gamma)
+        i = start
+        while i < stop:
+            nearest = D[i - start:].argmin(axis=1)
+            stay = nearest == lab[i:stop]
+            j = int(stay.argmin())        # the first row that moves
+            if stay[j]:
+                break
+            i += j
+            to, frm = int(nearest[j]), int(lab[i])
+            moves += 1
+            _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat)
+            for c in (to, frm):
+                num[c] = sums[c] / size[c] if size[c] else 0.0
+            changed = [to, frm]
+            if not size[frm]:   # an emptied cluster takes a random row of the largest (numeric prototype kept)
+                big = int(np.argmax(np.bincount(lab, minlength=len(size))))
+                r = int(rs.choice(np.flatnonzero(lab == big)))
+                _move(r, frm, big, Xnum, rows, lab, sums, size, freq, cat)
+                changed.append(big)
+            i += 1
+            if i < stop:
+                D[i - start:, changed] = _dissim(Xnum[i:stop], C[i:stop], num[changed], cat[changed], gamma)
+    return moves
+
+
+def _prepare(M: np.ndarray, categorical: list[int], k: int) -> dict:
+    """What every start shares: numeric and coded categorical columns, gamma, the Cao prototypes."""
+    if not categorical:
+        raise NotImplementedError("No categorical data selected, effectively doing k-means. "
+                                  "Present a list of categorical columns, or use scikit-learn's KMeans instead.")
+    if len(categorical) == M.shape[1]:
+        raise AssertionError("All columns are categorical, use k-modes instead of k-prototypes.")
+    if k > M.shape[0]:
+        raise AssertionError(f"Cannot have more clusters ({k}) than data points ({M.shape[0]}).")
+    Xnum, Xcat = _split(M, categorical)
+    if not np.isfinite(Xnum).all():
+        raise ValueError("Input contains NaN or infinity.")
+    C, levels = _encode(Xcat)
+    # gamma, means and spreads sum down the columns in the memory layout kmodes has (column-major
+    # here); the distances then use rows laid out contiguously, each summed in kmodes' order
+    prep = {"Xnum": np.ascontiguousarray(Xnum), "C": C, "levels": levels, "k": k, "max_iter": MAX_ITER,
+            "init": None, "gamma": 0.5 * np.mean(Xnum.std(axis=0)), "mean": np.mean(Xnum, axis=0),
+            "std": np.std(Xnum, axis=0)}
+    distinct = {tuple(row) for row in M}   # kmodes' get_unique_rows, in the same set order
+    if len(distinct) <= k:    # every distinct row is a prototype and there is no iteration
+        unique = np.vstack(list(distinct))
+        unum, ucat = _split(unique, categorical)
+        lookup = [{v: c for c, v in enumerate(values)} for values in levels]
+        ucodes = np.array([[lookup[j][v] for j, v in enumerate(row)] for row in ucat], dtype=np.int64)
+        prep.update(k=unique.shape[0], max_iter=0, init=(unum, ucodes))
+    else:
+        prep["cao"] = _init_cao(C, k)
+    return prep
+
+
+def _start(prep: dict, seed: int) -> dict:
+    """One kmodes start (``KPrototypes(init="Cao", n_init=1, random_state=seed)``) on prepared data."""
+    Xnum, C, k, gamma = prep["Xnum"], prep["C"], prep["k"], prep["gamma"]
+    n, p = Xnum.shape
+    rs = np.random.RandomState(np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=1)[0])
+    init, tries = prep["init"], 0
+    while True:
+        tries += 1
+        if init is None:
+            cat = prep["cao"].copy()
+        elif init == "random":
+            cat = C[rs.choice(range(n), k)]
+        else:
+            num, cat = init[0].copy(), init[1].copy()
+        if not isinstance(init, tuple):
+            num = prep["mean"] + rs.randn(k, p) * prep["std"]
+        lab = np.argmin(_dissim(Xnum, C, num, cat, gamma), axis=1)
+        if np.bincount(lab, minlength=k).min() > 0:
+            break
+        if tries == MAX_INIT_TRIES:
+            init = "random"
+        elif tries == RAISE_INIT_TRIES:
+            raise ValueError("Clustering algorithm could not initialize. "
+                             "Consider assigning the initial clusters manually.")
+    sums = np.zeros((k, p))
+    np.add.at(sums, lab, Xnum)
+    size = np.bincount(lab, minlength=k).astype(np.float64)
+    freq = np.zeros((k, C.shape[1], max(len(v) for v in prep["levels"])), dtype=np.int64)
+    np.add.at(freq, (lab[:, None], np.arange(C.shape[1])[None, :], C), 1)
+    num = sums / size[:, None]
+    cat = np.argmax(freq, axis=2)
+    labels, cost = _labels_cost(Xnum, C, num, cat, gamma)
+    itr, converged = 0, False
+    while itr < prep["max_iter"] and not converged:
+        itr += 1
+        moves = _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs)
+        labels, ncost = _labels_cost(Xnum, C, num, cat, gamma)
+        converged = moves == 0 or ncost >= cost
+        cost = ncost
+    return {"labels": labels, "cost": cost, "n_iter": itr, "numeric": num, "categorical": cat}
+
+
+def kprototypes_start(M: np.ndarray, categorical: list[int], k: int, seed: int) -> dict:
+    """One start of k-prototypes, bit-identical to ``kmodes`` for the same seed.
+
+    Same result as ``kmodes.kprototypes.KPrototypes(n_clusters=k, init="Cao", n_init=1,
+    random_state=seed).fit_predict(M, categorical=categorical)`` (kmodes 0.12, default
+    ``max_iter=100`` and ``gamma``), with the distances vectorised.
+
+    Parameters
+    ----------
+    M : numpy.ndarray
+        Rows to cluster, numeric and categorical columns (object array when mixed), as from
+        :func:`kproto_matrix`.
+    categorical : list of int
+        Positions of the categorical columns in ``M``.
+    k : int
+        Number of clusters.
+    seed : int
+        Seed of the start (kmodes' ``random_state``).
+
+    Returns
+    -------
+    dict
+        ``labels`` (cluster of each row, 0..k-1), ``cost`` (sum of each row's distance to its
+        prototype: squared Euclidean plus gamma times mismatches), ``n_iter`` (passes over the rows),
+        ``numeric`` (k x numeric columns prototype means) and ``categorical`` (k x categorical
+        columns prototype modes, as values of ``M``). When ``M`` has no more than ``k`` distinct
+        rows, the distinct rows are the prototypes, there is no pass, and the clusters number the
+        distinct rows.
+
+    Raises
+    ------
+    ValueError
+        When every one of 100 initialisations leaves a cluster empty ("could not initialize"), or
+        when a numeric column holds NaN or infinity.
+    NotImplementedError
+        When ``categorical`` is empty.
+    AssertionError
+        When every column is categorical or ``k`` exceeds the number of rows (as kmodes).
+    """
+    prep = _prepare(M, list(categorical), k)
+    out = _start(prep, seed)
+    out["categorical"] = np.column_stack([v[out["categorical"][:, j]] for j, v in enumerate(prep["levels"])])
+    return out
+
+
 def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random_state=0, replicate: int = 0,
                 rtol: float = 1e-9) -> tuple[np.ndarray, dict]:
     """k-prototypes on scaled features; returns each library's cluster.
+
+    Each start is :func:`kprototypes_start` (kmodes' algorithm with ``init="Cao"``) with its own
+    seed; the start with the lowest cost wins (the first of equal costs).
 
     Parameters
     ----------
@@ -61,7 +313,7 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
     k : int
         Number of clusters.
     n_init : int, default 10
-        Most starts.
+        Most starts (at least one); their seeds are drawn from ``random_state``.
     random_state : int or numpy.random.Generator, default 0
         Seeds the starts.
     replicate : int, default 0
@@ -72,30 +324,32 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
     Returns
     -------
     (labels, info)
-        ``info`` holds ``cost`` and ``starts``.
+        ``labels`` an int array, the cluster of each row of ``X``; ``info`` holds ``cost`` (of the
+        best start) and ``starts`` (starts that initialised).
 
     Raises
     ------
     ClusterFitError
-        When there are fewer distinct libraries than ``k`` or kmodes cannot initialise.
+        When no start could initialise (each left a cluster empty 100 times).
+    ValueError, NotImplementedError, AssertionError
+        As :func:`kprototypes_start`, for a numeric column with NaN or infinity, no nominal feature,
+        only nominal features, or more clusters than rows.
     """
     M, cat_idx = kproto_matrix(X, spec)
     seeds = np.random.default_rng(seed_of(random_state)).integers(0, 2**31 - 1, max(int(n_init), 1))
+    prep = _prepare(M, cat_idx, k)
     runs = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for seed in seeds:
-            model = KPrototypes(n_clusters=k, init="Cao", n_init=1, random_state=int(seed), n_jobs=1)
-            try:
-                labels = np.asarray(model.fit_predict(M, categorical=cat_idx), dtype=int)
-            except ValueError as exc:
-                if "could not initialize" not in str(exc):
-                    raise
-                continue
-            runs.append((float(model.cost_), labels))
-            costs = np.array([c for c, _ in runs])
-            if replicate and len(runs) >= replicate and (costs <= costs.min() * (1 + rtol)).sum() >= replicate:
-                break
+    for seed in seeds:
+        try:
+            fit = _start(prep, int(seed))
+        except ValueError as exc:
+            if "could not initialize" not in str(exc):
+                raise
+            continue
+        runs.append((fit["cost"], np.asarray(fit["labels"], dtype=int)))
+        costs = np.array([c for c, _ in runs])
+        if replicate and len(runs) >= replicate and (costs <= costs.min() * (1 + rtol)).sum() >= replicate:
+            break
     if not runs:
         raise ClusterFitError(f"k-prototypes with {k} clusters: no start could initialise")
     cost, labels = min(runs, key=lambda r: r[0])
