@@ -5,7 +5,7 @@ The public face of the governance step. The work is done by modules with one job
 * :mod:`cmlkit.governance_spec` — ``research/governance.yml`` and the encoded features;
 * :mod:`cmlkit.gower` — Gower distances (R ``cluster::daisy`` conventions), vectorised;
 * :mod:`cmlkit.pam` — PAM (BUILD + SWAP), CLARA above ``pam_max_n`` rows, silhouette width;
-* :mod:`cmlkit.kproto` — k-prototypes (``kmodes``);
+* :mod:`cmlkit.kproto` — k-prototypes (kmodes' algorithm, vectorised);
 * :mod:`cmlkit.latent_class` — the latent class model (EM in :mod:`cmlkit.lca_em`, as ``stepmix``);
 * :mod:`cmlkit.cluster_fit` — the registry of methods, choice of k, canonical labels, agreement;
 * :mod:`cmlkit.cluster_stability` — bootstrap stability beside a permuted-features null;

@@ -27,7 +27,7 @@ from importlib import metadata
 from pathlib import Path
 
 PACKAGES = ["cmlkit", "numpy", "pandas", "scipy", "pyarrow", "matplotlib", "papermill", "openpyxl", "pyyaml",
-            "rapidfuzz", "pyreadstat", "nbformat", "ipykernel", "scikit-learn", "statsmodels", "kmodes", "stepmix"]
+            "rapidfuzz", "pyreadstat", "nbformat", "ipykernel", "scikit-learn", "statsmodels"]
 CONFIG_DIRS = ("src", "research", "survey_instruments", "pipelines", "notebooks")
 
 
