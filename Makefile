@@ -38,7 +38,7 @@ demo: $(STAMP)
 	@echo "report: outputs/cml_library/$(DEMO_WAVE)/wave/$$(cat outputs/cml_library/$(DEMO_WAVE)/wave/LATEST)/report.html"
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q --durations=15
 
 BENCH_SIZES ?= 1000 10000 100000 1000000
 
