@@ -25,13 +25,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from cmlkit.cluster_fit import Clustering, canonical_order, fit_once
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import load_spec
 from cmlkit.gower import gower_matrix
 from cmlkit.latent_class import seed_of
+from cmlkit.progress import track
 
 #: defaults of the ``stability`` section of ``research/governance.yml``
 THRESHOLDS = {"dissolved": 0.5, "unstable": 0.6, "stable": 0.75, "highly_stable": 0.85,
@@ -110,7 +110,8 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     stop : callable, optional
         ``stop(jaccards_so_far, b) -> bool``, checked after each resample.
     desc : str, default "bootstrap"
-        Label of the progress bar (shown on a terminal only).
+        What the progress line counts (:func:`cmlkit.progress.track`: a bar on a terminal, the runner's
+        progress line inside a pipeline, a closing line otherwise).
 
     Returns
     -------
@@ -118,7 +119,7 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     """
     n = len(X)
     jac = np.full((B, k), np.nan)
-    for b in tqdm(range(B), desc=desc, disable=None, leave=False):
+    for b in track(range(B), desc=desc):
         idx = np.unique(rng.integers(0, n, n))
         try:
             lab, _ = fit_once(X.iloc[idx].reset_index(drop=True), spec, method, k,
@@ -224,7 +225,7 @@ def clusterboot(data: pd.DataFrame, clustering: Clustering, spec: dict | None = 
     n_init = refit_starts(clustering)
     with threadpool_limits(limits=threads):
         jac = resample_jaccards(X, orig, spec, method, k, B=B, rng=rng, D=D, warm=warm, n_init=n_init,
-                                desc=f"{method} stability")
+                                desc=f"{method} bootstrap resamples")
         mean = np.nanmean(jac, axis=0)
         overall = float(np.nanmean(mean))
         gate = _structure_gate(clustering, thr)
@@ -299,6 +300,6 @@ def _null(X, spec, clustering, *, B, seed, thr, mean, overall, gate, pam_max_n, 
         return ok
 
     jn = resample_jaccards(Xn, labels, spec, method, k, B=B, rng=rng, D=Dn, warm=extra.get("posterior"),
-                           n_init=n_init, stop=settled, desc=f"{method} null")
+                           n_init=n_init, stop=settled, desc=f"{method} resamples of permuted features")
     per = np.nanmean(jn[:, np.isfinite(jn).any(axis=0)], axis=0)
     return {"mean": float(per.mean()), "max": float(per.max()), "B": int(len(jn)), "clusters": per.tolist()}
