@@ -74,3 +74,12 @@ def test_alt_builders_state_the_plotted_values():
     assert "Wifi: CR 50%, ICL not available" in figures.alt_heatmap(heat, what="w", rows="services", columns="types")
     mix = pd.DataFrame({"Council": [0.7], "Other": [0.01]}, index=["CR"])
     assert "CR: Council 70%" in figures.alt_stacked_shares(mix, what="income") and "Other 1%" not in figures.alt_stacked_shares(mix, what="income")
+
+
+def test_balance_alt_text_names_the_draw_when_counts_are_given():
+    bal = pd.DataFrame({"variable": ["region", "type"], "category": ["London", "ICL"], "std_diff": [0.1, -0.4]})
+    plain = figures.alt_balance(bal)
+    named = figures.alt_balance(bal, n_sample=20, n_population=310)
+    assert "between the sample and the population for 2 variables" in plain
+    assert "between the 20 selected libraries and the 310 eligible libraries for 2 variables" in named
+    assert named.endswith("1 lie within ±0.25. Largest: type ICL -0.40.")

@@ -101,3 +101,32 @@ def empty_replacement_log() -> pd.DataFrame:
     pandas.DataFrame
     """
     return pd.DataFrame(columns=list(case_fieldwork.REPLACEMENT_LOG_COLUMNS))
+
+
+def summary_record(spec, cands: pd.DataFrame, selection, public: pd.DataFrame, balance: pd.DataFrame) -> dict:
+    """What ``tables/case_studies/summary.json`` records about a draw.
+
+    Parameters
+    ----------
+    spec : mapping
+        The case-study specification with the run's overrides (:func:`with_overrides`).
+    cands : pandas.DataFrame
+        The eligible libraries (:func:`cmlkit.sampling.candidates`; ``attrs["excluded"]`` says who was left out).
+    selection : cmlkit.sampling.Selection
+        The draw (``tries``, ``rejected``, ``warnings``).
+    public : pandas.DataFrame
+        The public table (:func:`cmlkit.case_fieldwork.public_table`).
+    balance : pandas.DataFrame
+        The balance table (:func:`cmlkit.sampling.balance`).
+
+    Returns
+    -------
+    dict
+        ``sample_size, method, eligible, excluded, draw, rejected_draws, warnings, purposive`` (library id and
+        role of the typical and deviant cases), ``reserves`` and ``balance`` (:func:`cmlkit.sampling.balance_summary`).
+    """
+    return {"sample_size": int(spec["sample_size"]), "method": spec["method"],
+            "eligible": len(cands), "excluded": cands.attrs["excluded"], "draw": selection.tries,
+            "rejected_draws": selection.rejected, "warnings": selection.warnings,
+            "purposive": public.loc[public["role"].isin(["typical", "deviant"]), ["library_id", "role"]].to_dict("records"),
+            "reserves": int((public["role"] == "reserve").sum()), "balance": sampling.balance_summary(balance)}

@@ -262,7 +262,8 @@ def alt_weights(weights) -> str:
             f"{deff:.2f}, effective sample size {len(w) / deff:.0f}.")
 
 
-def alt_balance(balance: pd.DataFrame, *, threshold: float = 0.25) -> str:
+def alt_balance(balance: pd.DataFrame, *, threshold: float = 0.25, n_sample: int | None = None,
+                n_population: int | None = None) -> str:
     """Alt text of standardised differences of the sample against the population (:func:`cmlkit.figures.plot_balance`).
 
     Parameters
@@ -271,6 +272,8 @@ def alt_balance(balance: pd.DataFrame, *, threshold: float = 0.25) -> str:
         The plotted table (``variable, category, std_diff``).
     threshold : float, default 0.25
         The band: the text counts the rows within ±``threshold``.
+    n_sample, n_population : int, optional
+        The selected and the eligible libraries; when both are given the text names them (a case-study draw).
 
     Returns
     -------
@@ -279,7 +282,9 @@ def alt_balance(balance: pd.DataFrame, *, threshold: float = 0.25) -> str:
     """
     inside = int((balance["std_diff"].abs() <= threshold).sum())
     worst = balance.loc[balance["std_diff"].abs().idxmax()]
-    return (f"Dot plot of standardised differences between the sample and the population for {len(balance)} variables and "
+    between = ("the sample and the population" if n_sample is None or n_population is None else
+               f"the {n_sample} selected libraries and the {n_population} eligible libraries")
+    return (f"Dot plot of standardised differences between {between} for {len(balance)} variables and "
             f"categories; {inside} lie within ±{threshold}. Largest: {worst['variable']} {worst['category']} {worst['std_diff']:+.2f}.")
 
 
