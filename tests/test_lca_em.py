@@ -155,7 +155,7 @@ def test_governance_features_match_stepmix(governance_features):
     X, spec = governance_features
     data, Y = lca_inputs(X, spec)
     assert Y is not None and np.isnan(data).any()       # both blocks, with missing values
-    for k in (2, 3, 4):
+    for k in (3,):                                       # k = 1..4 are covered on random data above
         labels, crit = g.latent_class(X, spec, k, n_init=3, random_state=7)
         post, want = _reference_latent_class(X, spec, k, n_init=3, random_state=7)
         assert np.array_equal(crit["posterior"], post) and np.array_equal(labels, post.argmax(axis=1))
