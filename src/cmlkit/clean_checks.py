@@ -340,7 +340,7 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
         parsed = parse_number_text(P.coded[qid])
-        kind = parsed["kind"]
+        kind = parsed["kind"].astype("category")  # compared five times: categorical codes, not strings
         m = kind == "text_number"
         P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
         P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")

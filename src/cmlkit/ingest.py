@@ -318,7 +318,7 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
             sub = sub.str.replace(bad, good, regex=False)
         cells = cells.copy()
         cells[suspect] = sub.to_numpy()
-    text = pa.array(cells.astype(object).where(cells.notna(), None).tolist(), type=pa.string())
+    text = arrow_strings(cells)
     text = pc.utf8_rtrim(pc.utf8_trim_whitespace(text), characters=sep.strip() or sep)
     fragment_of = {}
     for k, c in enumerate(sorted(choices, key=lambda c: -len(c["label"]))):
@@ -349,9 +349,10 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     rest = keep & ~matched
     if rest.any():
         joiner = sep if sep.strip() != sep else sep.strip()
-        rest_text = np.asarray(pc.filter(frags, pa.array(rest)).to_pylist(), dtype=object)
-        grouped = pd.Series(rest_text, index=parent[rest]).groupby(level=0, sort=True).agg(joiner.join)
-        left[grouped.index.to_numpy()] = grouped.to_numpy()
+        owner = parent[rest]  # non-decreasing: a cell's fragments are contiguous and in their order in the cell
+        cell, start = np.unique(owner, return_index=True)
+        grouped = pa.ListArray.from_arrays(pa.array(np.append(start, len(owner)).astype(np.int32)), pc.filter(frags, pa.array(rest)))
+        left[cell] = pc.binary_join(grouped, joiner).to_numpy(zero_copy_only=False)
     return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object), repaired
 
 

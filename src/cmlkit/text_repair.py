@@ -132,6 +132,34 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     return map_unique(values[suspect], fix_mojibake).reindex(values.index)
 
 
+def _plain_numbers(arr) -> tuple[np.ndarray, np.ndarray]:
+    """(where the text is a plain number, its value: float, NaN elsewhere) for a pyarrow string array."""
+    plain = pc.fill_null(pc.match_substring_regex(arr, r"^-?[0-9]+(\.[0-9]+)?$"), False).to_numpy(zero_copy_only=False)
+    value = np.full(len(arr), np.nan)
+    if plain.any():
+        value[plain] = pc.cast(pc.filter(arr, plain), "float64").to_numpy(zero_copy_only=False)
+    return plain, value
+
+
+def plain_numbers(values: pd.Series) -> np.ndarray:
+    """The values that are plain numbers (``12``, ``-3.5``), as floats; NaN for anything else.
+
+    The ``value`` of :func:`parse_number_text` where its ``kind`` is ``number``, without the text
+    rules for the rest.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The answers as text (or missing).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, same length: the number where the whole text matches ``-?[0-9]+(\.[0-9]+)?``, else NaN.
+    """
+    return _plain_numbers(arrow_strings(values))[1]
+
+
 def parse_number_text(values: pd.Series) -> pd.DataFrame:
     """Parse numbers written as text.
 
@@ -154,10 +182,7 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     n = len(values)
     arr = arrow_strings(values)
     null = pc.is_null(arr).to_numpy(zero_copy_only=False)
-    plain = pc.fill_null(pc.match_substring_regex(arr, r"^-?[0-9]+(\.[0-9]+)?$"), False).to_numpy(zero_copy_only=False)
-    value = np.full(n, np.nan)
-    if plain.any():
-        value[plain] = pc.cast(pc.filter(arr, plain), "float64").to_numpy(zero_copy_only=False)
+    plain, value = _plain_numbers(arr)
     kind = np.where(null, "blank", np.where(plain, "number", "bad")).astype(object)
     lower = np.full(n, np.nan)
     upper = np.full(n, np.nan)
