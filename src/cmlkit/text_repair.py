@@ -157,14 +157,22 @@ def plain_numbers(values: pd.Series) -> np.ndarray:
     numpy.ndarray
         float64, same length: the number where the whole text matches ``-?[0-9]+(\.[0-9]+)?``, else NaN.
     """
-    return _plain_numbers(arrow_strings(values))[1]
+    codes, uniq = _distinct(values)
+    return np.append(_plain_numbers(arrow_strings(uniq))[1], np.nan)[codes]
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code of each value, -1 where missing; the distinct values as an object Series): number columns repeat a lot."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    return codes, pd.Series(np.asarray(uniq, dtype=object), dtype=object)
 
 
 def parse_number_text(values: pd.Series) -> pd.DataFrame:
     """Parse numbers written as text.
 
-    Plain numbers (the vast majority) are recognised and converted with pyarrow kernels; only the
-    rest goes through the text rules. Mojibake (``Â£240``) must be repaired before this is called.
+    Each distinct value is parsed once. Plain numbers (the vast majority) are recognised and converted
+    with pyarrow kernels; only the rest goes through the text rules. Mojibake (``Â£240``) must be
+    repaired before this is called.
 
     Parameters
     ----------
@@ -179,6 +187,15 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
         ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``na`` (``n/a``, ``don't know``),
         ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
     """
+    codes, uniq = _distinct(values)
+    parsed = _parse_distinct(uniq)
+    out = {c: np.append(parsed[c].to_numpy(), np.nan)[codes] for c in ("value", "lower", "upper")}
+    out["kind"] = np.append(parsed["kind"].to_numpy(dtype=object), "blank")[codes]
+    return pd.DataFrame(out, index=values.index)
+
+
+def _parse_distinct(values: pd.Series) -> pd.DataFrame:
+    """:func:`parse_number_text` on every value (no repeats expected)."""
     n = len(values)
     arr = arrow_strings(values)
     null = pc.is_null(arr).to_numpy(zero_copy_only=False)
