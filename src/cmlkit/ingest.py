@@ -246,8 +246,11 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         if other_q and other_q not in by_q:
             values[other_q] = other_text if other_text is not None else pd.Series(np.full(n, None, dtype=object), index=data.index)
     empty = pd.Series(np.full(n, None, dtype=object), index=data.index)
-    frame = pd.concat([frame, pd.DataFrame({q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions},
-                                           index=data.index)], axis=1)
+    answers = {q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions}
+    if set(answers) & set(frame.columns):  # a question named like a metadata column: both kept, as concat keeps them
+        frame = pd.concat([frame, pd.DataFrame(answers, index=data.index)], axis=1)
+    else:  # one frame built once: the text columns are copied into it once, not twice
+        frame = pd.DataFrame({**{c: frame[c] for c in frame.columns}, **answers}, index=data.index)
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n,
                         "ingest_log": checks.IngestLog(log), "excluded": excluded})
     return frame
