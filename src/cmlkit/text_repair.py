@@ -155,7 +155,7 @@ def plain_numbers(values: pd.Series) -> np.ndarray:
     Returns
     -------
     numpy.ndarray
-        float64, same length: the number where the whole text matches ``-?[0-9]+(\.[0-9]+)?``, else NaN.
+        float64, same length: the number where the whole text matches ``-?[0-9]+(\\.[0-9]+)?``, else NaN.
     """
     codes, uniq = _distinct(values)
     return np.append(_plain_numbers(arrow_strings(uniq))[1], np.nan)[codes]
