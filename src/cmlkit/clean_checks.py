@@ -188,9 +188,11 @@ def check_duplicate_libraries(P, inst):
     superseded = order.duplicated("g", keep="first")
     keeper = order.loc[~superseded].reset_index().set_index("g")["index"]
     kept_id = order["g"].map(keeper).map(P.live["response_id"])
-    P.remove(superseded.reindex(c.index), "duplicate_library",
-             ("same library answered again (name, postcode or email domain); kept the more complete, later response "
-              + kept_id.astype(str)).reindex(c.index))
+    drop = superseded.reindex(c.index)
+    reason = ("same library answered again (name, postcode or email domain); kept the more complete, later response "
+              + kept_id.astype(str)).reindex(c.index)
+    del c, name, pc, email, domain, keys  # P.remove copies the rows in play: let go of this check's columns first
+    P.remove(drop, "duplicate_library", reason)
 
 
 def _loose_arrow(values: pd.Series) -> pd.Series:

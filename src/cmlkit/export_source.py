@@ -319,7 +319,8 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
         del col
     del table
     pool.release_unused()  # the reader's buffers go back to the system: nothing else allocates from this pool
-    return pd.DataFrame(cols), skipped
+    # the columns side by side as they are: DataFrame(dict) would copy every text column into one 2-D block
+    return pd.concat(cols, axis=1, copy=False), skipped
 
 
 def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:

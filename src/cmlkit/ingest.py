@@ -249,8 +249,8 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     answers = {q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions}
     if set(answers) & set(frame.columns):  # a question named like a metadata column: both kept, as concat keeps them
         frame = pd.concat([frame, pd.DataFrame(answers, index=data.index)], axis=1)
-    else:  # one frame built once: the text columns are copied into it once, not twice
-        frame = pd.DataFrame({**{c: frame[c] for c in frame.columns}, **answers}, index=data.index)
+    else:  # the columns side by side, not copied into one 2-D block (which would hold every text column twice at its peak)
+        frame = pd.concat({**{c: frame[c] for c in frame.columns}, **answers}, axis=1, copy=False)
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n,
                         "ingest_log": checks.IngestLog(log), "excluded": excluded})
     return frame
