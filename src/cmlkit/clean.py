@@ -67,7 +67,33 @@ class _Proposals:
             return                                  # nothing to drop: no copy of the working frame
         self.add(mask, "", "", "remove_survey", check, reason, old="")
         self.live = self.live.loc[~mask]
-        self.coded = self.coded.loc[~mask]
+        self._drop_rows(~mask.to_numpy())
+
+    def _drop_rows(self, keep):
+        """``coded.loc[keep]`` built a column at a time, each old column let go once copied.
+
+        The old and the new working frame then never exist in full together (at 1M responses each
+        holds hundreds of MB of text pointers). A shallow copy is emptied, so a check still holding
+        the old frame sees it unchanged (and keeps its columns alive).
+        """
+        if not self.coded.columns.is_unique or not self.coded.shape[1]:
+            self.coded = self.coded.loc[keep]
+            return
+        old = self.coded.copy(deep=False)
+        self.coded = None
+        self.coded = _take_columns(old, keep)
+
+
+def _take_columns(old: pd.DataFrame, keep) -> pd.DataFrame:
+    """The rows ``keep`` of ``old``, column by column; ``old`` is emptied on the way."""
+    attrs, old.attrs = old.attrs, {}  # carried over once, not copied with every column
+    cols = {}
+    for c in list(old.columns):
+        cols[c] = old[c][keep]
+        del old[c]
+    out = pd.concat(cols, axis=1, copy=False)
+    out.attrs = attrs
+    return out
 
 
 def ingest_entries(raw: pd.DataFrame, wave: str) -> pd.DataFrame:

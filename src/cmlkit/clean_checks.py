@@ -188,9 +188,11 @@ def check_duplicate_libraries(P, inst):
     superseded = order.duplicated("g", keep="first")
     keeper = order.loc[~superseded].reset_index().set_index("g")["index"]
     kept_id = order["g"].map(keeper).map(P.live["response_id"])
-    P.remove(superseded.reindex(c.index), "duplicate_library",
-             ("same library answered again (name, postcode or email domain); kept the more complete, later response "
-              + kept_id.astype(str)).reindex(c.index))
+    drop = superseded.reindex(c.index)
+    reason = ("same library answered again (name, postcode or email domain); kept the more complete, later response "
+              + kept_id.astype(str)).reindex(c.index)
+    del c, name, pc, email, domain, keys  # P.remove copies the rows in play: let go of this check's columns first
+    P.remove(drop, "duplicate_library", reason)
 
 
 def _loose_arrow(values: pd.Series) -> pd.Series:
@@ -340,7 +342,7 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
         parsed = parse_number_text(P.coded[qid])
-        kind = parsed["kind"]
+        kind = parsed["kind"].astype("category")  # compared five times: categorical codes, not strings
         m = kind == "text_number"
         P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
         P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
@@ -417,6 +419,7 @@ def check_personal_text(P, inst):
                          index=own.index)
     else:
         own = last = pd.Series("", index=P.coded.index, dtype=object)
+    surnames = _rows_by_value(last)
     for q in inst.questions:
         if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
             continue
@@ -425,7 +428,10 @@ def check_personal_text(P, inst):
         # or the respondent's own surname can hold personal data
         arr = _arrow_strings(vals)
         hint = pac.fill_null(pac.match_substring_regex(arr, _PII_HINT), False).to_numpy(zero_copy_only=False)
-        has_last = np.array([bool(n) and isinstance(t, str) and n in t for t, n in zip(vals.to_numpy(dtype=object), last.to_numpy(dtype=object))])
+        has_last = np.zeros(len(vals), dtype=bool)
+        for n, rows in surnames:  # the surname in the text: one substring kernel per distinct surname
+            if n:
+                has_last[rows] = pac.fill_null(pac.match_substring(arr.take(rows), n), False).to_numpy(zero_copy_only=False)
         has = pd.Series(hint | has_last, index=vals.index)
         if not has.any():
             continue
@@ -439,6 +445,14 @@ def check_personal_text(P, inst):
         changed = red != vals[has]
         P.add(changed.reindex(vals.index, fill_value=False), q["id"], red, "change_response", "pii_text",
               "personal data (email, phone, postcode or name) in free text redacted", private=True)
+
+
+def _rows_by_value(values: pd.Series) -> list:
+    """``[(value, positions of the rows holding it)]`` for each distinct non-missing value, positions ascending."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
+    return [(u, order[bounds[k]:bounds[k + 1]]) for k, u in enumerate(uniq)]
 
 
 def _redact_name(text, name):

@@ -257,6 +257,22 @@ def read_sav_cells(path: Path) -> list:
     return [list(frame.columns)] + body.to_numpy(dtype=object).tolist()
 
 
+def _reader_pool():
+    """The arrow memory pool of the CSV reader: jemalloc where pyarrow has it, else the default pool.
+
+    The reader's worker threads allocate the whole file's columns; jemalloc, told to purge freed
+    pages at once (decay 0; only this reader allocates from it), hands each column back to the
+    system as soon as it is converted, where mimalloc keeps the pages in the threads' own heaps
+    for the rest of the run.
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+        pa.jemalloc_set_decay_ms(0)
+        return pool
+    except NotImplementedError:  # a pyarrow built without jemalloc
+        return pa.default_memory_pool()
+
+
 def _arrow_read(path, offset, enc, delim, names, *, skip_rows: set | None = None):
     convert = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=False, quoted_strings_can_be_null=False)
     read = pcsv.ReadOptions(column_names=names, encoding="cp1252" if enc == "cp1252" else "utf8", block_size=1 << 24,
@@ -269,7 +285,7 @@ def _arrow_read(path, offset, enc, delim, names, *, skip_rows: set | None = None
     # a native arrow file, not a Python file object: arrow's read-ahead threads then never call into Python
     with pa.OSFile(str(path), "r") as fh:
         fh.seek(offset)
-        return pcsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert)
+        return pcsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert, memory_pool=_reader_pool())
 
 
 def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataFrame, list]:
@@ -293,14 +309,18 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
     # convert one column at a time and let go of its arrow buffers, so the arrow table and the pandas
     # objects never both exist in full (this sets the peak memory of the whole cleaning run)
     cols = {}
+    pool = _reader_pool()
     for i in range(width):
         col = table.column(0)
         table = table.remove_column(0)
-        col = pc.utf8_trim(col, characters="\r\n")
-        col = pc.if_else(pc.equal(col, ""), pa.scalar(None, pa.string()), col)
-        cols[i] = col.to_pandas(deduplicate_objects=True)
+        col = pc.utf8_trim(col, characters="\r\n", memory_pool=pool)
+        col = pc.if_else(pc.equal(col, "", memory_pool=pool), pa.scalar(None, pa.string()), col, memory_pool=pool)
+        cols[i] = col.to_pandas(deduplicate_objects=True, memory_pool=pool)
         del col
-    return pd.DataFrame(cols), skipped
+    del table
+    pool.release_unused()  # the reader's buffers go back to the system: nothing else allocates from this pool
+    # the columns side by side as they are: DataFrame(dict) would copy every text column into one 2-D block
+    return pd.concat(cols, axis=1, copy=False), skipped
 
 
 def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:

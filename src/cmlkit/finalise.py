@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
-import pyarrow.compute as pac
 
-from cmlkit.text_repair import arrow_strings as _arrow_strings
-from cmlkit.text_repair import parse_number_text
+from cmlkit.text_repair import plain_numbers
 
 
 def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -34,6 +33,21 @@ def finalise(applied: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
         return _finalise(applied, inst)
 
 
+def _ticks(v: pd.Series, name: str, choices: list) -> dict:
+    """``<name>__<choice>``: 0/1 (Int8, missing where unanswered) for each choice named in the space-joined answers.
+
+    Worked out once per distinct answer (a multi-select column holds few), then spread to the rows.
+    """
+    codes, uniq = pd.factorize(v, use_na_sentinel=True)
+    padded = [f" {u} " for u in uniq]
+    answered = codes >= 0
+    out = {}
+    for c in choices:
+        hit = np.array([f" {c} " in u for u in padded] + [False], dtype="int8")  # the last: unanswered (code -1)
+        out[f"{name}__{c}"] = pd.arrays.IntegerArray(hit[codes], ~answered)
+    return out
+
+
 def _finalise(applied, inst):
     cols = {"response_id": applied["response_id"].astype("string"),
             "submitted_at": applied["_end"], "duration_s": pd.to_numeric(applied["_duration_s"], errors="coerce").astype("Float64")}
@@ -45,16 +59,11 @@ def _finalise(applied, inst):
             cols[name] = v.astype("string")   # a value that is not a choice is here only when a reviewer rejected its fix
 
         elif q["type"] == "select_multiple":
-            answered = v.notna().to_numpy()
-            padded = pac.binary_join_element_wise(" ", pac.fill_null(_arrow_strings(v), ""), " ", "")
-            for c in inst.choice_names(q["id"]):
-                ticked = pac.match_substring(padded, f" {c} ").to_numpy(zero_copy_only=False).astype("int8")
-                cols[f"{name}__{c}"] = pd.arrays.IntegerArray(ticked, ~answered)
+            cols.update(_ticks(v, name, inst.choice_names(q["id"])))
         elif q["type"] in ("integer", "decimal"):
             # plain numbers only: text the cleaning log did not turn into a number (a rejected proposal) stays
             # out of the typed data, and the audit says so; it is never re-parsed here behind the reviewer's back
-            parsed = parse_number_text(v)
-            value = parsed["value"].where(parsed["kind"] == "number").to_numpy()
+            value = plain_numbers(v)
             cols[name] = (pd.Series(value).round().astype("Int64").to_numpy() if q["type"] == "integer"
                           else pd.array(value, dtype="Float64"))
         elif q["type"] == "date":

@@ -246,8 +246,11 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
         if other_q and other_q not in by_q:
             values[other_q] = other_text if other_text is not None else pd.Series(np.full(n, None, dtype=object), index=data.index)
     empty = pd.Series(np.full(n, None, dtype=object), index=data.index)
-    frame = pd.concat([frame, pd.DataFrame({q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions},
-                                           index=data.index)], axis=1)
+    answers = {q["id"]: values[q["id"]] if q["id"] in values else empty for q in inst.questions}
+    if set(answers) & set(frame.columns):  # a question named like a metadata column: both kept, as concat keeps them
+        frame = pd.concat([frame, pd.DataFrame(answers, index=data.index)], axis=1)
+    else:  # the columns side by side, not copied into one 2-D block (which would hold every text column twice at its peak)
+        frame = pd.concat({**{c: frame[c] for c in frame.columns}, **answers}, axis=1, copy=False)
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n,
                         "ingest_log": checks.IngestLog(log), "excluded": excluded})
     return frame
@@ -318,7 +321,7 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
             sub = sub.str.replace(bad, good, regex=False)
         cells = cells.copy()
         cells[suspect] = sub.to_numpy()
-    text = pa.array(cells.astype(object).where(cells.notna(), None).tolist(), type=pa.string())
+    text = arrow_strings(cells)
     text = pc.utf8_rtrim(pc.utf8_trim_whitespace(text), characters=sep.strip() or sep)
     fragment_of = {}
     for k, c in enumerate(sorted(choices, key=lambda c: -len(c["label"]))):
@@ -349,9 +352,10 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     rest = keep & ~matched
     if rest.any():
         joiner = sep if sep.strip() != sep else sep.strip()
-        rest_text = np.asarray(pc.filter(frags, pa.array(rest)).to_pylist(), dtype=object)
-        grouped = pd.Series(rest_text, index=parent[rest]).groupby(level=0, sort=True).agg(joiner.join)
-        left[grouped.index.to_numpy()] = grouped.to_numpy()
+        owner = parent[rest]  # non-decreasing: a cell's fragments are contiguous and in their order in the cell
+        cell, start = np.unique(owner, return_index=True)
+        grouped = pa.ListArray.from_arrays(pa.array(np.append(start, len(owner)).astype(np.int32)), pc.filter(frags, pa.array(rest)))
+        left[cell] = pc.binary_join(grouped, joiner).to_numpy(zero_copy_only=False)
     return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object), repaired
 
 

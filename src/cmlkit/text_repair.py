@@ -132,11 +132,47 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     return map_unique(values[suspect], fix_mojibake).reindex(values.index)
 
 
+def _plain_numbers(arr) -> tuple[np.ndarray, np.ndarray]:
+    """(where the text is a plain number, its value: float, NaN elsewhere) for a pyarrow string array."""
+    plain = pc.fill_null(pc.match_substring_regex(arr, r"^-?[0-9]+(\.[0-9]+)?$"), False).to_numpy(zero_copy_only=False)
+    value = np.full(len(arr), np.nan)
+    if plain.any():
+        value[plain] = pc.cast(pc.filter(arr, plain), "float64").to_numpy(zero_copy_only=False)
+    return plain, value
+
+
+def plain_numbers(values: pd.Series) -> np.ndarray:
+    """The values that are plain numbers (``12``, ``-3.5``), as floats; NaN for anything else.
+
+    The ``value`` of :func:`parse_number_text` where its ``kind`` is ``number``, without the text
+    rules for the rest.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The answers as text (or missing).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, same length: the number where the whole text matches ``-?[0-9]+(\\.[0-9]+)?``, else NaN.
+    """
+    codes, uniq = _distinct(values)
+    return np.append(_plain_numbers(arrow_strings(uniq))[1], np.nan)[codes]
+
+
+def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
+    """(code of each value, -1 where missing; the distinct values as an object Series): number columns repeat a lot."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=True)
+    return codes, pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+
+
 def parse_number_text(values: pd.Series) -> pd.DataFrame:
     """Parse numbers written as text.
 
-    Plain numbers (the vast majority) are recognised and converted with pyarrow kernels; only the
-    rest goes through the text rules. Mojibake (``Â£240``) must be repaired before this is called.
+    Each distinct value is parsed once. Plain numbers (the vast majority) are recognised and converted
+    with pyarrow kernels; only the rest goes through the text rules. Mojibake (``Â£240``) must be
+    repaired before this is called.
 
     Parameters
     ----------
@@ -151,13 +187,19 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
         ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``na`` (``n/a``, ``don't know``),
         ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
     """
+    codes, uniq = _distinct(values)
+    parsed = _parse_distinct(uniq)
+    out = {c: np.append(parsed[c].to_numpy(), np.nan)[codes] for c in ("value", "lower", "upper")}
+    out["kind"] = np.append(parsed["kind"].to_numpy(dtype=object), "blank")[codes]
+    return pd.DataFrame(out, index=values.index)
+
+
+def _parse_distinct(values: pd.Series) -> pd.DataFrame:
+    """:func:`parse_number_text` on every value (no repeats expected)."""
     n = len(values)
     arr = arrow_strings(values)
     null = pc.is_null(arr).to_numpy(zero_copy_only=False)
-    plain = pc.fill_null(pc.match_substring_regex(arr, r"^-?[0-9]+(\.[0-9]+)?$"), False).to_numpy(zero_copy_only=False)
-    value = np.full(n, np.nan)
-    if plain.any():
-        value[plain] = pc.cast(pc.filter(arr, plain), "float64").to_numpy(zero_copy_only=False)
+    plain, value = _plain_numbers(arr)
     kind = np.where(null, "blank", np.where(plain, "number", "bad")).astype(object)
     lower = np.full(n, np.nan)
     upper = np.full(n, np.nan)
