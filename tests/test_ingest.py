@@ -180,10 +180,10 @@ def test_spam_and_test_statuses_are_removed_with_their_reason(demo_wave, lib, tm
 
 def test_mojibake_labels_are_repaired_before_the_split_and_other_text_is_left_to_cleaning(lib):
     from cmlkit.ingest import _split_joined
-    from cmlkit.platforms import JOIN
+    from cmlkit.platform_registry import get_platform
 
     cells = pd.Series(["Book lending, CafÃ©, Repair cafÃ© with Jo", None, "Room hire"])
-    names, left, repaired = _split_joined(cells, lib.choices("services"), JOIN["singleheader"])
+    names, left, repaired = _split_joined(cells, lib.choices("services"), get_platform("singleheader").join)
     assert names[0].split() == ["book_lending", "cafe"] and names[2] == "room_hire"
     assert left[0] == "Repair cafÃ© with Jo"            # typed text: repaired (and logged, as a digest) by cleaning
     assert repaired == [(0, "CafÃ©", "Café")]            # the log names the label, never the respondent's text

@@ -46,7 +46,7 @@ from cmlkit.platform_registry import (OTHER_LABEL, Column, Platform, detect, get
                                       platform_names, question_groups, register_platform, single_header_columns,
                                       split_grid_text)
 
-__all__ = ["Column", "Platform", "OTHER_LABEL", "PLATFORMS", "JOIN", "DATE_FORMATS", "layout", "register_platform",
+__all__ = ["Column", "Platform", "OTHER_LABEL", "PLATFORMS", "layout", "register_platform",
            "get_platform", "platform_names", "detect"]
 
 SM_META = ["Respondent ID", "Collector ID", "Start Date", "End Date", "IP Address", "Email Address",
@@ -288,8 +288,6 @@ register_platform(Platform(
 
 
 PLATFORMS = platform_names()   # the built-in platforms, in registration order
-JOIN = {name: get_platform(name).join for name in PLATFORMS if get_platform(name).join}
-DATE_FORMATS = {name: get_platform(name).date_format for name in PLATFORMS}
 
 
 def layout(inst, platform: str) -> list:

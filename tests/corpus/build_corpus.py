@@ -33,7 +33,8 @@ import pyreadstat
 from openpyxl import load_workbook
 
 from cmlkit.synthetic import wave
-from cmlkit.synthetic.exports import EXTENSIONS, write_export
+from cmlkit.platform_registry import get_platform
+from cmlkit.synthetic.exports import write_export
 from cmlkit.instrument import load_instrument
 from cmlkit.platforms import PLATFORMS, layout
 from cmlkit.tables import freeze_xlsx
@@ -123,7 +124,7 @@ def _build_cases(root, raws):
         s = SHORT[instrument]
         bases = {}
         for platform in PLATFORMS:
-            path = root / "base" / f"{instrument}_{platform}{EXTENSIONS[platform]}"
+            path = root / "base" / f"{instrument}_{platform}{get_platform(platform).extension}"
             write_export(raw, inst, platform, path)
             bases[platform] = path
         rel = {p: f"base/{b.name}" for p, b in bases.items()}

@@ -20,11 +20,10 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 
-from cmlkit.platform_registry import OTHER_LABEL, get_platform, platform_names
+from cmlkit.platform_registry import OTHER_LABEL, get_platform
 from cmlkit.platforms import layout
 from cmlkit.tables import freeze_xlsx
 
-EXTENSIONS = {name: get_platform(name).extension for name in platform_names()}   # the built-in platforms
 DEFAULT_CELLS = {  # metadata key -> cells from the raw table, where the platform's ``cells`` says nothing else
     "status": lambda raw: list(raw["_status"].map({"normal": "IP Address", "preview": "Survey Preview"})),
     "progress": lambda raw: list(raw["_progress"].astype(str)),
@@ -107,8 +106,8 @@ def write_export(raw: pd.DataFrame, inst, platform: str, path) -> Path:
         A registered platform name (:func:`cmlkit.platform_registry.platform_names`; the built-in
         ones are ``surveymonkey``, ``qualtrics``, ``singleheader``, ``msforms``, ``kobo``, ``spss``).
     path : path-like
-        Destination; its extension should be the platform's (:data:`EXTENSIONS`,
-        :attr:`~cmlkit.platform_registry.Platform.extension`). Folders are created.
+        Destination; its extension should be the platform's
+        (:attr:`~cmlkit.platform_registry.Platform.extension`). Folders are created.
 
     Returns
     -------

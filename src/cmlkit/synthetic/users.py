@@ -34,7 +34,8 @@ import pandas as pd
 from cmlkit import synthetic as syn
 from cmlkit.synthetic.frame import FIRST_NAMES, LAST_NAMES
 from cmlkit.synthetic import wave as sw
-from cmlkit.synthetic.exports import EXTENSIONS, write_export
+from cmlkit.platform_registry import get_platform
+from cmlkit.synthetic.exports import write_export
 from cmlkit import waves
 
 FREQUENCY = {"most_days": 0.08, "weekly": 0.30, "fortnightly": 0.20, "monthly": 0.20, "less_often": 0.22}
@@ -327,7 +328,7 @@ def make_user_wave(out_dir, *, seed: int = 20250301, wave: str | None = None, pl
                   "role": role}).to_csv(out / "truth" / f"{name}_responses.csv", index=False)
     files = {}
     for platform in platforms:  # every response in each layout (paper forms keyed in, online ones downloaded)
-        path = out / "exports" / f"{name}_{platform}{EXTENSIONS[platform]}"
+        path = out / "exports" / f"{name}_{platform}{get_platform(platform).extension}"
         write_export(raw, inst, platform, path)
         files[f"{name}_{platform}"] = str(path.relative_to(out))
     manifest.setdefault("files", {}).update(files)

@@ -28,7 +28,8 @@ import pandas as pd
 from cmlkit import synthetic as syn
 from cmlkit.synthetic.frame import FIRST_NAMES, LAST_NAMES
 from cmlkit import waves
-from cmlkit.synthetic.exports import EXTENSIONS, write_export
+from cmlkit.platform_registry import get_platform
+from cmlkit.synthetic.exports import write_export
 from cmlkit.platforms import OTHER_LABEL, PLATFORMS
 
 EXPECTED = {
@@ -472,7 +473,7 @@ def write_exports(out, insts: dict, truths: dict, *, manifest: dict, platforms=P
         pd.DataFrame({"row": np.arange(1, len(raw) + 1), "respondent_id": raw["_respondent_id"], "library_id": lib_ids,
                       "role": role}).to_csv(out / "truth" / f"{instrument}_responses.csv", index=False)
         for platform in platforms:
-            path = out / "exports" / f"{instrument}_{platform}{EXTENSIONS[platform]}"
+            path = out / "exports" / f"{instrument}_{platform}{get_platform(platform).extension}"
             write_export(raw, inst, platform, path)
             manifest["files"][f"{instrument}_{platform}"] = str(path.relative_to(out))
         manifest[f"n_{instrument}_genuine"] = int(len(truth))
