@@ -7,6 +7,7 @@ import pytest
 from cmlkit import progress
 from cmlkit import sampling as S
 from cmlkit import synthetic
+from cmlkit.cube import cube, cube_many, null_vector
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def _cube_reference(pik, X, *, random_state=None, eps=1e-9):
             pi[j] = float(rng.random() < pi[j])
             continue
         sub = live[:p + 1]
-        u = np.linalg.svd(A[sub, :p].T)[2][-1]
+        u = np.linalg.qr(A[sub, :p], mode="complete")[0][:, -1]   # a unit vector of the null space of A[sub, :p].T
         up = np.where(u > eps, (1 - pi[sub]) / np.where(u > eps, u, 1), np.inf)
         un = np.where(u < -eps, pi[sub] / np.where(u < -eps, -u, 1), np.inf)
         l1 = min(up.min(), un.min())
@@ -92,3 +93,32 @@ def test_cube_matches_the_reference_implementation(cands_and_spec):
     for seed in range(25):
         assert np.array_equal(S.cube(setup["pik"], setup["X"], random_state=seed),
                               _cube_reference(setup["pik"], setup["X"], random_state=seed)), seed
+
+
+def test_cube_many_draws_what_cube_draws_from_each_generator(cands_and_spec):
+    cands, spec = cands_and_spec
+    setup = S._draw_setup(cands, spec)
+    cases = [(setup["pik"], setup["X"])]
+    rng = np.random.default_rng(0)
+    for _ in range(12):                     # odd shapes: units fixed at 0 or 1, few units, one equation
+        N, p = int(rng.integers(3, 120)), int(rng.integers(1, 7))
+        pik = rng.uniform(0, 1, N)
+        pik[rng.random(N) < 0.1], pik[rng.random(N) < 0.1] = 1.0, 0.0
+        cases.append((pik, np.column_stack([pik, rng.normal(size=(N, p - 1)), np.zeros((N, 1))])))
+    for pik, X in cases:
+        one = [np.random.default_rng(s) for s in range(30)]
+        many = [np.random.default_rng(s) for s in range(30)]
+        expected = np.array([cube(pik, X, random_state=g) for g in one])
+        assert np.array_equal(cube_many(pik, X, many), expected)
+        assert all(a.bit_generator.state == b.bit_generator.state for a, b in zip(one, many))   # same stream left
+
+
+def test_null_vector_is_orthogonal_to_the_equations_whatever_their_rank():
+    rng = np.random.default_rng(3)
+    M = rng.normal(size=(40, 9, 8))
+    M[:20, :, 3] = 0.0                      # an equation no unit of the step takes part in
+    M[10:30, :, 5] = M[10:30, :, 6]         # two equal equations
+    u = null_vector(M)
+    assert np.allclose(np.einsum("bnp,bn->bp", M, u), 0.0, atol=1e-12)
+    assert np.allclose(np.linalg.norm(u, axis=1), 1.0)
+    assert np.array_equal(u[7], null_vector(M[7]))

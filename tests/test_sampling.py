@@ -8,6 +8,7 @@ import pytest
 from cmlkit import case_fieldwork as F
 from cmlkit import sampling as S
 from cmlkit import synthetic
+from cmlkit.cube import cube_many
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +94,15 @@ def test_balance_and_inclusion_over_400_draws(population, spec):
               balance_on={"numeric": ["frame_hours", "imd_decile"], "categorical": ["region"]})
     cands = S.candidates(pd.DataFrame({"library_id": scope["library_id"]}), scope, sp)
     x = cands[["frame_hours", "imd_decile"]].to_numpy(float)
-    counts = np.zeros(len(cands))
-    diffs = []
-    for seed in range(DRAWS):
-        t = S.draw(cands, sp, random_state=seed).table
-        s = t["selected"].to_numpy() == 1
-        w = 1 / t["pik"].to_numpy()[s]
-        counts += s
-        diffs.append((w @ x[s] / w.sum() - x.mean(axis=0)) / x.std(axis=0))
-    pik = t["pik"].to_numpy()
+    setup = S._draw_setup(cands, sp)
+    # the draws together (cube_many is bit for bit cube on each generator, and draw's sample without constraints)
+    samples = cube_many(setup["pik"], setup["X"], [np.random.default_rng(seed) for seed in range(DRAWS)]) == 1
+    for seed in (0, 1, DRAWS - 1):
+        assert np.array_equal(S.draw(cands, sp, random_state=seed).table["selected"].to_numpy() == 1, samples[seed])
+    pik = setup["pik"]
+    w = np.where(samples, 1 / pik, 0.0)
+    diffs = (w @ x / w.sum(axis=1)[:, None] - x.mean(axis=0)) / x.std(axis=0)
+    counts = samples.sum(axis=0)
     diffs = np.abs(np.array(diffs))
     z = (counts / DRAWS - pik) / np.sqrt(pik * (1 - pik) / DRAWS)
     print(f"\nmean |standardised difference| over {DRAWS} draws: {diffs.mean(axis=0).round(3)}; "

@@ -28,7 +28,7 @@ import pandas as pd
 from cmlkit.allocation import allocate, inclusion_probabilities, largest_remainder  # noqa: F401
 from cmlkit.case_balance import balance, balance_summary  # noqa: F401
 from cmlkit.case_candidates import balance_matrix, candidates  # noqa: F401
-from cmlkit.cube import cube
+from cmlkit.cube import cube, cube_many
 from cmlkit.case_balance import balance_columns as _balance_columns
 from cmlkit.errors import SamplingError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.progress import track
@@ -299,13 +299,42 @@ def _reason(method, spec):
             "max_variation": "maximum variation on the balancing variables"}[method]
 
 
+_BLOCK = 250   # draws taken together (the cube's flight phases run in lockstep; progress moves block by block)
+
+
+def _first_meeting(setup, cands, spec, meets, method, generators) -> list:
+    """For each generator, the first sample of ``draw``'s tries that meets the constraints (None if none does).
+
+    Tries go in rounds: every draw's first try, then a second try for the draws whose first broke a
+    constraint, and so on; each generator is used exactly as :func:`draw` uses it, so a draw's
+    sample does not depend on the others. The balanced method's tries of a round run together.
+    """
+    found = [None] * len(generators)
+    pending = list(range(len(generators)))
+    for _try in range(setup["tries"]):
+        if not pending:
+            break
+        gens = [generators[j] for j in pending]
+        samples = (cube_many(setup["pik"], setup["X"], gens) if setup["method"] == "balanced"
+                   else [method(setup, cands, spec, g) for g in gens])
+        still = []
+        for j, s in zip(pending, samples):
+            if meets(s):
+                found[j] = s
+            else:
+                still.append(j)
+        pending = still
+    return found
+
+
 def simulate_inclusion(cands: pd.DataFrame, spec: dict, *, draws: int = 1000, random_state=0) -> np.ndarray:
     """Achieved inclusion probabilities under the whole procedure (draw + redraws), by repetition.
 
     Each repetition is :func:`draw` with its own seed (taken from ``random_state``), so the result is
     the same as calling :func:`draw` ``draws`` times; what every draw shares (allocation, inclusion
-    probabilities, the cube's balancing matrix, the constraint codes) is computed once and the hard
-    constraints are checked on arrays. Progress goes through :func:`cmlkit.progress.track`.
+    probabilities, the cube's balancing matrix, the constraint codes) is computed once, the cube
+    method's first tries run together (:func:`cmlkit.cube.cube_many`) and the hard constraints are
+    checked on arrays. Progress goes through :func:`cmlkit.progress.track`.
 
     Parameters
     ----------
@@ -325,18 +354,16 @@ def simulate_inclusion(cands: pd.DataFrame, spec: dict, *, draws: int = 1000, ra
     setup = _draw_setup(cands, spec)
     meets = _constraint_test(cands, spec)
     method = _METHODS[setup["method"]]
-    counts = np.zeros(len(cands))
     rng = np.random.default_rng(random_state)
-    for _ in track(range(draws), desc="inclusion-probability draws"):
-        seed = int(rng.integers(0, 2**31 - 1))
-        inner = np.random.default_rng(seed)
-        for _try in range(setup["tries"]):
-            s = method(setup, cands, spec, inner)
-            if meets(s):
-                counts += s
-                break
-        else:
-            draw(cands, spec, random_state=seed)   # raises the SamplingError naming the constraint
+    seeds = [int(rng.integers(0, 2**31 - 1)) for _ in range(draws)]
+    inner = [np.random.default_rng(seed) for seed in seeds]
+    counts = np.zeros(len(cands))
+    for i in track(range(draws), desc="inclusion-probability draws"):
+        if i % _BLOCK == 0:
+            block = _first_meeting(setup, cands, spec, meets, method, inner[i:i + _BLOCK])
+        if block[i % _BLOCK] is None:
+            draw(cands, spec, random_state=seeds[i])   # raises the SamplingError naming the constraint
+        counts += block[i % _BLOCK]
     return counts / draws
 
 
