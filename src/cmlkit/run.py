@@ -39,7 +39,7 @@ from cmlkit import progress as P
 from cmlkit import run_cache as C
 from cmlkit.errors import PipelineError, StepFailedError
 from cmlkit.instrument import find_root, load_instrument
-from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps
+from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps, start_order
 from cmlkit.run_kernel import available_cpus, execute_step, stop_all_kernels, threads_per_kernel
 from cmlkit.run_record import as_file, finish_run, new_run_dir, preflight_inputs, utc_now, write_json_atomic
 from cmlkit.runlog import read_log
@@ -212,6 +212,7 @@ class _Runner:
         self.jobs, self.kernel_name, self.force, self.force_steps = jobs, kernel_name, force, force_steps
         self.to_run, self.take, self.display = to_run, take, display
         self.entries = {e["name"]: e for e in record["steps"]}
+        self.rank = start_order([p["step"] for p in plans], self._previous_durations())
         self.index = {p["step"]["name"]: i for i, p in enumerate(plans, start=1)}
         self.products = {}
         for plan in plans:
@@ -238,6 +239,7 @@ class _Runner:
                         done.add(plan["step"]["name"])
                     else:
                         ready.append(plan)
+            ready.sort(key=lambda plan: self.rank[plan["step"]["name"]])   # the head of the longest chain first
             while ready and len(self.running) < self.jobs and self.failed is None:
                 self._submit(ready.pop(0))
             if not self.running:
@@ -346,14 +348,22 @@ class _Runner:
         entry.update(status="running", started_utc=utc_now().isoformat(), duration_s=None)
         self._write()
         log, prog = self.scratch / f"{name}.log", self.scratch / f"{name}.progress"
-        previous_s = next((e.get("original_duration_s") or e.get("duration_s") for r in self.previous
-                           for e in r["record"].get("steps", []) if e.get("name") == name and e.get("status") == "ok"), None)
+        previous_s = self._previous_durations().get(name)
         self.display.start(self.index[name], name, progress_file=prog, previous_s=previous_s)
         self.windows[name] = [time.time(), None]
         worker = threading.Thread(target=self._execute, args=(name, plan, out_nb, log, prog), daemon=True,
                                   name=f"cmlkit-step-{name}")
         self.running[name] = worker
         worker.start()
+
+    def _previous_durations(self) -> dict:
+        """Seconds each step took when it last finished ok (its original execution when it was reused)."""
+        out = {}
+        for r in self.previous:
+            for e in r["record"].get("steps", []):
+                if e.get("status") == "ok" and e.get("name") not in out:
+                    out[e["name"]] = e.get("original_duration_s") or e.get("duration_s")
+        return out
 
     def _execute(self, name, plan, out_nb, log, prog):
         t0, error = time.perf_counter(), None
