@@ -30,6 +30,7 @@ from cmlkit.errors import TrendError  # errors live in cmlkit.errors; re-exporte
 from cmlkit.frame import in_scope, load_frame, operation_column
 from cmlkit.instrument import find_root, load_instrument
 from cmlkit.run_cache import sha256_file
+from cmlkit.yaml_text import load_yaml
 
 WEIGHTED_PRODUCT = "library_weighted"
 RATES_TABLE = Path("tables") / "weighting" / "response_rates.csv"
@@ -50,7 +51,7 @@ def read_manifest(path) -> list:
     """
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise TrendError(f"{path}: cannot read the trend manifest ({' '.join(str(exc).split())[:120]})") from None
     runs = spec.get("runs") if isinstance(spec, dict) else None

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from cmlkit.errors import InstrumentError
+from cmlkit.yaml_text import load_yaml
 
 QUESTION_TYPES = ("select_one", "select_multiple", "integer", "decimal", "text", "date")
 QUESTION_KEYS = (
@@ -306,7 +307,7 @@ def load_instrument_file(path) -> Instrument:
     except FileNotFoundError:
         raise InstrumentError("instrument file not found", file=path) from None
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InstrumentError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=path,

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import jinja2
 import pandas as pd
-import yaml
 
 from cmlkit import disclosure, indicators, share_intervals
 from cmlkit.errors import CmlkitError, ReportError  # ReportError re-exported: ``report.ReportError``
@@ -27,6 +26,7 @@ from cmlkit.instrument import load_instrument
 from cmlkit.report_format import (  # noqa: F401  (re-exported: the report's formats and views belong to cmlkit.report)
     FORMATS, HEADLINE_BUILDERS, RAW_TOKEN, SUMMARY_BUILDERS, UNIT_FORMATS, UNIT_SUFFIX, change_headlines, findings_view,
     format_value, headline_sentences, humanise, table_headline, table_view)
+from cmlkit.yaml_text import load_yaml
 
 TEMPLATES = resources.files("cmlkit") / "templates"
 PUBLIC_TOP = ("tables", "figures")  # the report reads products only from these folders (and run.json)
@@ -68,7 +68,7 @@ def load_sections(path=None) -> dict:
         ``method_figures``.
     """
     text = Path(path).read_text(encoding="utf-8") if path else (TEMPLATES / "report_sections.yml").read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text)
 
 
 def figure_view(run_dir: Path, stem: str) -> dict | None:

@@ -20,6 +20,7 @@ import yaml
 
 from cmlkit.errors import CmlkitError
 from cmlkit.instrument import find_root
+from cmlkit.yaml_text import load_yaml
 
 
 def read_spec(name: str, path=None, *, error=None, what: str = "specification") -> tuple[dict, Path]:
@@ -48,7 +49,7 @@ def read_spec(name: str, path=None, *, error=None, what: str = "specification") 
     """
     path = Path(path) if path else find_root() / "research" / name
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise (error or CmlkitError)(f"{path}: cannot read the {what} ({exc})") from None
     if not isinstance(spec, dict):

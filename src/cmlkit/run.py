@@ -43,6 +43,7 @@ from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_
 from cmlkit.run_kernel import available_cpus, execute_step, stop_all_kernels, threads_per_kernel
 from cmlkit.run_record import as_file, finish_run, new_run_dir, preflight_inputs, utc_now, write_json_atomic
 from cmlkit.runlog import read_log
+from cmlkit.yaml_text import load_yaml
 
 sha256_file = C.sha256_file          # kept here: other modules and tests import it from cmlkit.run
 git_state = C.git_state
@@ -56,7 +57,7 @@ class RunInterrupted(KeyboardInterrupt):
 def _coerce(text: str):
     """Read a ``--set`` value as YAML (numbers, booleans, null, lists) or keep it as a string."""
     try:
-        return yaml.safe_load(text)
+        return load_yaml(text)
     except yaml.YAMLError:
         return text
 

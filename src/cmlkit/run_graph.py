@@ -40,6 +40,7 @@ from pathlib import Path
 import yaml
 
 from cmlkit.errors import PipelineError, UnknownParameterError
+from cmlkit.yaml_text import load_yaml
 
 STEP_KEYS = {"name", "notebook", "params", "inputs", "products", "after", "when"}
 RUNNER_PARAMS = ("wave", "output_dir", "instrument")
@@ -76,7 +77,7 @@ def load_pipeline(path) -> dict:
     if not path.is_file():
         raise PipelineError("pipeline file not found", file=path)
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        spec = load_yaml(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise PipelineError(f"invalid YAML: {' '.join(str(exc).split())}", file=path) from None
     if not isinstance(spec, dict) or not isinstance(spec.get("steps"), list):

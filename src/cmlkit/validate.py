@@ -14,7 +14,6 @@ import operator
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from cmlkit.cleaning_log import digest
 from cmlkit.coding import code_choices, multi_outside_choices
@@ -22,6 +21,7 @@ from cmlkit.errors import InstrumentError
 from cmlkit.instrument import find_root, load_instrument
 from cmlkit.relevance import evaluate
 from cmlkit.waves import known_waves
+from cmlkit.yaml_text import load_yaml
 
 REPORT_COLUMNS = ["wave", "response_id", "question", "value", "check", "severity", "message"]
 RULE_TYPES = {"sum_equals": {"total", "parts"}, "ratio_between": {"numerator", "denominator"}, "compare": {"left", "op", "right"}}
@@ -75,7 +75,7 @@ def load_rules(inst, *, root=None) -> list:
     path = find_root(root) / "survey_instruments" / inst.instrument / "rules.yaml"
     if not path.is_file():
         return []
-    rules = (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("rules", [])
+    rules = (load_yaml(path.read_text(encoding="utf-8")) or {}).get("rules", [])
     out = []
     for i, rule in enumerate(rules, start=1):
         kind = rule.get("type")
