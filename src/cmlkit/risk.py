@@ -127,22 +127,36 @@ def aggregate(risks: pd.DataFrame, spec: dict, *, weights: dict | None = None) -
     return pd.Series(np.where(share >= float(spec.get("min_weight_share", RISK_DEFAULTS["min_weight_share"])), score, np.nan), index=risks.index)
 
 
-def tier_of(score: pd.Series, spec: dict) -> pd.Series:
+def _aggregate_many(risks: pd.DataFrame, spec: dict, weights: pd.DataFrame) -> pd.DataFrame:
+    """:func:`aggregate` under each row of ``weights`` (draws x indicators): libraries x draws."""
+    w = weights[risks.columns].to_numpy()                              # draws x q
+    avail = risks.notna().to_numpy()                                   # n x q
+    wmat = np.where(avail[None, :, :], w[:, None, :], 0.0)             # draws x n x q
+    total = wmat.sum(axis=2)
+    share = total / w.sum(axis=1)[:, None]
+    score = np.nansum(risks.to_numpy()[None, :, :] * wmat, axis=2) / np.where(total > 0, total, np.nan)
+    keep = share >= float(spec.get("min_weight_share", RISK_DEFAULTS["min_weight_share"]))
+    return pd.DataFrame(np.where(keep, score, np.nan).T, index=risks.index)
+
+
+def tier_of(score, spec: dict):
     """Tier names from the score thresholds; 'insufficient data' where there is no score.
 
     Parameters
     ----------
-    score : pandas.Series
-        :func:`aggregate` output.
+    score : pandas.Series or pandas.DataFrame
+        :func:`aggregate` output (or one column per scenario).
     spec : dict
         The risk specification (``tiers``).
 
     Returns
     -------
-    pandas.Series of str
+    pandas.Series or pandas.DataFrame of str
+        Shaped as ``score``.
     """
     tiers = sorted(spec["tiers"], key=lambda t: -float(t["min"]))
-    out = pd.Series("insufficient data", index=score.index, dtype=object)
+    out = (pd.DataFrame("insufficient data", index=score.index, columns=score.columns, dtype=object)
+           if isinstance(score, pd.DataFrame) else pd.Series("insufficient data", index=score.index, dtype=object))
     for t in reversed(tiers):
         out = out.where(~(score >= float(t["min"])), t["name"])
     return out
@@ -248,14 +262,15 @@ def sensitivity(data: pd.DataFrame, spec: dict, *, inst=None) -> tuple[pd.DataFr
         family.append(f"normalisation: {m}")
     w0 = pd.Series({k: float(v.get("weight", 1)) for k, v in spec["indicators"].items()})
     noise = float(cfg["weight_noise"])
-    for _ in range(int(cfg["weight_draws"])):
-        w = w0 * rng.uniform(1 - noise, 1 + noise, len(w0))
-        s = aggregate(base_risk, spec, weights=w.to_dict())
-        ranks.append(s.rank(ascending=False, method="average"))
-        tiers.append(tier_of(s, spec))
-        family.append("weights")
-    R = pd.concat(ranks, axis=1)
-    T = pd.concat(tiers, axis=1)
+    draws = int(cfg["weight_draws"])
+    # every weight draw at once: the draws in the order one call per draw would take them
+    W = w0.to_numpy()[None, :] * rng.uniform(1 - noise, 1 + noise, (draws, len(w0)))
+    S = _aggregate_many(base_risk, spec, pd.DataFrame(W, columns=w0.index))
+    ranks.append(S.rank(ascending=False, method="average"))
+    tiers.append(tier_of(S, spec))
+    family += ["weights"] * draws
+    R = pd.concat(ranks, axis=1, ignore_index=True)
+    T = pd.concat(tiers, axis=1, ignore_index=True)
     changed = T.ne(base_tier, axis=0) & base.notna().to_numpy()[:, None]
     per = pd.DataFrame({"base_rank": base_rank, "median_rank": R.median(axis=1),
                         "rank_p05": R.quantile(0.05, axis=1), "rank_p95": R.quantile(0.95, axis=1),
