@@ -17,7 +17,9 @@ import yaml
 from cmlkit.synthetic import change_study as S
 from cmlkit import cli, crosswalk, harmonise, nonresponse, tables, waves
 from cmlkit.synthetic import panel as SP
+from cmlkit.errors import PipelineError
 from cmlkit.run import run_pipeline, sha256_file
+from cmlkit.run_record import preflight_inputs
 
 LIB = "cml_library"
 
@@ -169,3 +171,8 @@ def test_waves_runs_without_a_finished_run_is_one_line(tmp_path, capsys):
                      "--out", str(tmp_path / "m.yml")]) == 2
     err = capsys.readouterr().err
     assert "no finished wave run" in err and err.count("\n") == 1 and not (tmp_path / "m.yml").exists()
+
+
+def test_an_unknown_input_check_is_one_line(tmp_path):
+    with pytest.raises(PipelineError, match="input 'runs': unknown check 'nope'"):
+        preflight_inputs({"inputs": {"runs": {"check": "nope"}}}, {"runs": tmp_path / "m.yml"}, "2026w1", tmp_path, [])

@@ -130,6 +130,31 @@ def load_runs(paths, *, instrument: str | None = None, wave: str | None = None) 
     return runs
 
 
+def check_manifest(path, *, instrument: str | None = None, wave: str | None = None) -> None:
+    """Check a trend manifest before a trend runs: its runs finished, one instrument, waves in time order.
+
+    The runner calls it for an input declared ``check: trend_manifest`` (``pipelines/trend.yml``), so
+    a bad manifest is one line before any kernel starts.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The trend manifest.
+    instrument : str, optional
+        Required instrument.
+    wave : str, optional
+        Required last wave.
+
+    Raises
+    ------
+    TrendError
+        Naming the manifest or the run at fault (:func:`read_manifest`, :func:`load_runs`).
+    WaveError
+        For waves out of time order.
+    """
+    load_runs(read_manifest(path), instrument=instrument, wave=wave)
+
+
 def _base(col: str) -> str:
     return col.split("__", 1)[0]
 

@@ -144,7 +144,7 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     jobs = max(1, int(jobs or available_cpus()))
     base = Path(outputs_root or root / "outputs") / instrument / wave / spec["name"]
     previous = C.scan_runs(base)
-    preflight = preflight_inputs(spec, inputs, wave, root, previous)
+    preflight = preflight_inputs(spec, inputs, wave, root, previous, instrument=instrument)
     git = C.git_state(root)
     run_id, run_dir = new_run_dir(base, git)
     record = {

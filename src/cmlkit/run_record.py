@@ -5,12 +5,14 @@ and the summary a finished run adds (inputs read with their hashes, code, produc
 from __future__ import annotations
 
 import csv
+import importlib
 import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from cmlkit import run_cache as C
+from cmlkit.errors import PipelineError
 from cmlkit.instrument import instrument_path, load_instrument
 
 
@@ -118,11 +120,18 @@ def finish_run(record: dict, *, root, run_dir, base, products: dict) -> None:
         (base / "LATEST").write_text(record["run_id"] + "\n", encoding="utf-8")
 
 
-def preflight_inputs(spec, inputs, wave, root, previous) -> dict:
-    """Check that every input tied to an instrument has that instrument's header (fail before running).
+#: checks a pipeline input may name (``inputs: NAME: {check: KIND}``), run before any kernel starts:
+#: kind -> ``"module:function"`` called as ``function(path, instrument=..., wave=...)``, imported on use
+#: (the runner starts without the analysis modules).
+INPUT_CHECKS = {"trend_manifest": "cmlkit.harmonise:check_manifest"}
 
-    An input whose bytes passed the same check against the same instrument file in an earlier run
-    is not read again.
+
+def preflight_inputs(spec, inputs, wave, root, previous, *, instrument=None) -> dict:
+    """Check the inputs before running: exports against their instrument's header, and named checks.
+
+    An export whose bytes passed the same check against the same instrument file in an earlier run
+    is not read again. An input declaring ``check: KIND`` (a key of :data:`INPUT_CHECKS`) is checked
+    every run (a trend manifest's runs can change without the manifest changing).
 
     Parameters
     ----------
@@ -136,6 +145,8 @@ def preflight_inputs(spec, inputs, wave, root, previous) -> dict:
         Project root.
     previous : list of dict
         Earlier runs (``{"record": run.json}``) whose ``preflight`` may already cover an input.
+    instrument : str, optional
+        The run's instrument, passed to named checks.
 
     Returns
     -------
@@ -146,9 +157,18 @@ def preflight_inputs(spec, inputs, wave, root, previous) -> dict:
     ------
     cmlkit.errors.IngestError
         When an export's header does not match its instrument (one line naming the file).
+    cmlkit.errors.CmlkitError
+        From a named check (e.g. ``TrendError`` naming the run that did not finish); a check kind
+        not in :data:`INPUT_CHECKS` is a ``PipelineError``.
     """
     out = {}
     for name, meta in spec["inputs"].items():
+        kind = (meta or {}).get("check")
+        if name in inputs and kind:
+            if kind not in INPUT_CHECKS:
+                raise PipelineError(f"input {name!r}: unknown check {kind!r}; use one of {sorted(INPUT_CHECKS)}")
+            module, func = INPUT_CHECKS[kind].split(":")
+            getattr(importlib.import_module(module), func)(inputs[name], instrument=instrument, wave=wave)
         if name in inputs and (meta or {}).get("instrument"):
             pair = [C.sha256_file(inputs[name]), C.sha256_file(instrument_path(meta["instrument"], wave, root=root))]
             if not any(r["record"].get("preflight", {}).get(name) == pair for r in previous):
