@@ -22,6 +22,10 @@ import matplotlib.text  # noqa: E402
 import matplotlib.transforms  # noqa: E402
 
 
+CROP_PAD_INCHES = 0.12
+"""Padding, in inches, around what is drawn when :func:`save_figure` crops the canvas."""
+
+
 def source_line(wave: str, *, n: int | None = None, weighted: bool = True, extra: str = "") -> str:
     """The source line printed under every published figure: ``cmlkit · wave 2025w1 · weighted, n = 220``.
 
@@ -134,8 +138,10 @@ def _label_texts(fig):
 
 
 def _relabel(fig, labels):
-    """Replace variable-name labels (ticks, axis labels, legend entries) by readable ones, in place."""
-    fig.canvas.draw()
+    """Replace variable-name labels (ticks, axis labels, legend entries) by readable ones, in place.
+
+    ``Axis.get_ticklabels`` updates the ticks to the current view itself, so no draw is needed first.
+    """
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             old = [t.get_text() for t in axis.get_ticklabels()]
@@ -199,6 +205,21 @@ def text_outside(fig, *, bbox=None, tolerance_px: float = 1.0) -> list:
     return out
 
 
+def _tight_box_at(fig, dpi):
+    """The padded tight box (inches) of ``fig`` as measured at ``dpi``: what ``savefig(dpi=dpi, bbox_inches="tight")`` crops to.
+
+    Text extents depend on the resolution (glyph hinting), so the PNG's box is measured at its own
+    dpi; one layout-only draw, which ``savefig`` then need not repeat.
+    """
+    screen = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        fig.draw_without_rendering()
+        return fig.get_tightbbox(fig.canvas.get_renderer()).padded(CROP_PAD_INCHES)
+    finally:
+        fig.set_dpi(screen)
+
+
 def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labels: dict | None = None,
                 dpi: int = 150) -> dict:
     """Lay out, check and save the figure of ``ax`` as PNG and SVG with its alt text and a layout record.
@@ -250,10 +271,9 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
         tight = fig.get_tightbbox(renderer)
         fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
                  fontsize=7, color="0.35", ha="left", va="top")
-    pad = 0.12
-    fig.canvas.draw()  # place legends and ticks as they will be saved before measuring
+    fig.draw_without_rendering()  # place legends and ticks as they will be saved before measuring (layout only)
     renderer = fig.canvas.get_renderer()
-    canvas = fig.get_tightbbox(renderer).padded(pad)
+    canvas = fig.get_tightbbox(renderer).padded(CROP_PAD_INCHES)
     canvas_px = matplotlib.transforms.Bbox.from_extents(*(v * fig.dpi for v in canvas.extents))
     paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
              "meta": stem.with_suffix(".json")}
@@ -261,8 +281,8 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
                                                                            for t in (a.title, a._left_title) if t.get_text()),
             "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
             "outside": text_outside(fig, bbox=canvas_px), "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=pad)
-    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=pad)
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=_tight_box_at(fig, dpi))
+    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=CROP_PAD_INCHES)
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
     paths["meta"].write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     plt.close(fig)
