@@ -18,6 +18,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.layout_engine  # noqa: E402
 import matplotlib.text  # noqa: E402
 import matplotlib.transforms  # noqa: E402
 
@@ -205,17 +206,30 @@ def text_outside(fig, *, bbox=None, tolerance_px: float = 1.0) -> list:
     return out
 
 
-def _tight_box_at(fig, dpi):
-    """The padded tight box (inches) of ``fig`` as measured at ``dpi``: what ``savefig(dpi=dpi, bbox_inches="tight")`` crops to.
+def _tight_layout(fig):
+    """``fig.tight_layout()`` that leaves no layout engine behind.
 
-    Text extents depend on the resolution (glyph hinting), so the PNG's box is measured at its own
-    dpi; one layout-only draw, which ``savefig`` then need not repeat.
+    ``Figure.tight_layout`` leaves a do-nothing placeholder engine, with which every ``savefig`` draws
+    the figure once more before saving even when given the box to crop to.
+    """
+    if fig.get_layout_engine() is not None:
+        fig.set_layout_engine("none")  # as tight_layout does: an engine of the caller's must not run again
+    matplotlib.layout_engine.TightLayoutEngine(rect=None).execute(fig)
+
+
+def _measure_at(fig, dpi, labels_and_outside):
+    """Lay ``fig`` out at ``dpi`` (one draw without rendering) and measure it as it will be saved there.
+
+    Returns the padded tight box in inches (what ``savefig(dpi=dpi, bbox_inches="tight")`` crops
+    to: text extents depend on the resolution through glyph hinting, so the box is measured at the
+    PNG's own dpi) and ``labels_and_outside(fig, box_px)`` evaluated on that layout.
     """
     screen = fig.dpi
     fig.set_dpi(dpi)
     try:
         fig.draw_without_rendering()
-        return fig.get_tightbbox(fig.canvas.get_renderer()).padded(CROP_PAD_INCHES)
+        box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(CROP_PAD_INCHES)
+        return box, labels_and_outside(fig, matplotlib.transforms.Bbox.from_extents(*(v * dpi for v in box.extents)))
     finally:
         fig.set_dpi(screen)
 
@@ -260,9 +274,9 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     fig = ax.figure
     _relabel(fig, labels)
     renderer = fig.canvas.get_renderer()
-    fig.tight_layout()
+    _tight_layout(fig)
     _fit_titles(fig, renderer)
-    fig.tight_layout()
+    _tight_layout(fig)
     _fit_titles(fig, renderer)
     titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
     titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
@@ -271,17 +285,16 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
         tight = fig.get_tightbbox(renderer)
         fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
                  fontsize=7, color="0.35", ha="left", va="top")
-    fig.draw_without_rendering()  # place legends and ticks as they will be saved before measuring (layout only)
-    renderer = fig.canvas.get_renderer()
-    canvas = fig.get_tightbbox(renderer).padded(CROP_PAD_INCHES)
-    canvas_px = matplotlib.transforms.Bbox.from_extents(*(v * fig.dpi for v in canvas.extents))
+    # measured as the PNG will be drawn; its box then crops the PNG, so savefig need not find it again
+    canvas, (drawn_labels, outside) = _measure_at(
+        fig, dpi, lambda f, box_px: (sorted({t.get_text() for t in _label_texts(f)}), text_outside(f, bbox=box_px)))
     paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
              "meta": stem.with_suffix(".json")}
     meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
                                                                            for t in (a.title, a._left_title) if t.get_text()),
-            "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
-            "outside": text_outside(fig, bbox=canvas_px), "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=_tight_box_at(fig, dpi))
+            "labels": drawn_labels, "source": source or "", "outside": outside,
+            "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=canvas)
     fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=CROP_PAD_INCHES)
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
     paths["meta"].write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
