@@ -9,7 +9,9 @@ draws the figures and re-exports these functions.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -18,6 +20,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.artist  # noqa: E402
+import matplotlib.backends.backend_svg  # noqa: E402
 import matplotlib.layout_engine  # noqa: E402
 import matplotlib.text  # noqa: E402
 import matplotlib.transforms  # noqa: E402
@@ -217,21 +221,45 @@ def _tight_layout(fig):
     matplotlib.layout_engine.TightLayoutEngine(rect=None).execute(fig)
 
 
-def _measure_at(fig, dpi, labels_and_outside):
-    """Lay ``fig`` out at ``dpi`` (one draw without rendering) and measure it as it will be saved there.
+def _crop_box(fig, dpi, renderer=None):
+    """The box in inches that ``savefig(dpi=dpi, bbox_inches="tight", pad_inches=CROP_PAD_INCHES)`` crops to.
 
-    Returns the padded tight box in inches (what ``savefig(dpi=dpi, bbox_inches="tight")`` crops
-    to: text extents depend on the resolution through glyph hinting, so the box is measured at the
-    PNG's own dpi) and ``labels_and_outside(fig, box_px)`` evaluated on that layout.
+    Measured as ``savefig`` measures it, on the figure as laid out: its tight box with the figure at
+    ``dpi`` and ``renderer`` (a function of the figure; default the Agg canvas's renderer, for PNG),
+    padded by :data:`CROP_PAD_INCHES`. Text extents depend on the renderer and resolution (glyph
+    hinting), so each file gets its own box; ``savefig`` given it need not draw once more to find it.
     """
     screen = fig.dpi
     fig.set_dpi(dpi)
     try:
-        fig.draw_without_rendering()
-        box = fig.get_tightbbox(fig.canvas.get_renderer()).padded(CROP_PAD_INCHES)
-        return box, labels_and_outside(fig, matplotlib.transforms.Bbox.from_extents(*(v * dpi for v in box.extents)))
+        return fig.get_tightbbox(renderer(fig) if renderer else fig.canvas.get_renderer()).padded(CROP_PAD_INCHES)
     finally:
         fig.set_dpi(screen)
+
+
+def _svg_renderer(fig):
+    """The renderer ``savefig`` measures an SVG's text with (figure at 72 dpi, text as unhinted outlines)."""
+    w, h = fig.get_size_inches() * 72
+    return matplotlib.backends.backend_svg.RendererSVG(w, h, io.StringIO())
+
+
+class _OutsideProbe(matplotlib.artist.Artist):
+    """Draws nothing; drawn last, it records :func:`text_outside` the canvas being drawn (the saved crop).
+
+    Legend entries and other texts placed by a draw are where the saved file has them, so the check
+    needs no draw of its own.
+    """
+
+    zorder = math.inf
+
+    def __init__(self):
+        super().__init__()
+        self.set_in_layout(False)
+        self.outside = []
+
+    def draw(self, renderer):
+        """Record the texts outside the figure's canvas as drawn by ``renderer``."""
+        self.outside = text_outside(self.get_figure(root=True))
 
 
 def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labels: dict | None = None,
@@ -285,17 +313,16 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
         tight = fig.get_tightbbox(renderer)
         fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
                  fontsize=7, color="0.35", ha="left", va="top")
-    # measured as the PNG will be drawn; its box then crops the PNG, so savefig need not find it again
-    canvas, (drawn_labels, outside) = _measure_at(
-        fig, dpi, lambda f, box_px: (sorted({t.get_text() for t in _label_texts(f)}), text_outside(f, bbox=box_px)))
     paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
              "meta": stem.with_suffix(".json")}
+    probe = fig.add_artist(_OutsideProbe())
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=_crop_box(fig, dpi))
+    probe.remove()
+    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches=_crop_box(fig, 72, _svg_renderer))
     meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
                                                                            for t in (a.title, a._left_title) if t.get_text()),
-            "labels": drawn_labels, "source": source or "", "outside": outside,
-            "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=canvas)
-    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=CROP_PAD_INCHES)
+            "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
+            "outside": probe.outside, "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
     paths["meta"].write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     plt.close(fig)
