@@ -244,10 +244,10 @@ def _svg_renderer(fig):
 
 
 class _OutsideProbe(matplotlib.artist.Artist):
-    """Draws nothing; drawn last, it records :func:`text_outside` the canvas being drawn (the saved crop).
+    """Draws nothing; drawn last, it records the texts outside the canvas being drawn (:func:`text_outside`).
 
-    Legend entries and other texts placed by a draw are where the saved file has them, so the check
-    needs no draw of its own.
+    Added to a figure while its PNG is saved, it checks the saved crop with every text (legend entries
+    included, which only a draw places) where the file has it, so the check needs no draw of its own.
     """
 
     zorder = math.inf
@@ -259,7 +259,7 @@ class _OutsideProbe(matplotlib.artist.Artist):
 
     def draw(self, renderer):
         """Record the texts outside the figure's canvas as drawn by ``renderer``."""
-        self.outside = text_outside(self.get_figure(root=True))
+        self.outside = text_outside(self.figure)
 
 
 def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labels: dict | None = None,
@@ -290,12 +290,15 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     Notes
     -----
     Titles wider than the figure are wrapped (never cut); labels are put in words (:func:`readable`);
-    the canvas is cropped to what is drawn (``bbox_inches="tight"``, 0.12 inch padding). The PNG and
-    SVG carry no software, date or creator metadata, so the same figure gives the same bytes. The
-    ``.json`` holds ``kind`` (the plot function's ``cmlkit_kind``, else ``other``), ``title``,
-    ``labels``, ``source``, ``alt``, every text found outside the saved canvas (``outside``) and any
-    title wider than the figure before cropping (``titles_wider_than_figure``) — both empty for a
-    good figure — which the report and the tests read.
+    the canvas is cropped to what is drawn with :data:`CROP_PAD_INCHES` (0.12 inch) padding: the box
+    ``bbox_inches="tight"`` gives, measured for each file as ``savefig`` measures it (PNG at its dpi,
+    SVG with the SVG renderer) and passed to ``savefig``, so each file is drawn once (the same crop as
+    ``bbox_inches="tight"``). The PNG and SVG carry no software, date or creator
+    metadata, so the same figure gives the same bytes. The ``.json`` holds ``kind`` (the plot
+    function's ``cmlkit_kind``, else ``other``), ``title``, ``labels``, ``source``, ``alt``, every
+    text found outside the saved PNG's canvas as it is drawn (``outside``) and any title wider than
+    the figure before cropping (``titles_wider_than_figure``) — both empty for a good figure — which
+    the report and the tests read.
     """
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
