@@ -1,7 +1,9 @@
 """cmlkit.figures: layout checks, readable labels, source line and the alt-text builders."""
+import io
 import json
 import re
 
+import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -32,6 +34,53 @@ def test_save_figure_wraps_titles_relabels_and_records(tmp_path, lib):
     assert "Book lending" in meta["labels"] and "Support book stock" in meta["labels"]
     assert not [x for x in meta["labels"] if figures.RAW_NAME.search(x)]
     assert paths["png"].read_bytes()[:4] == b"\x89PNG" and paths["alt"].read_text().startswith("Horizontal bar chart")
+
+
+def _heatmap_and_legend(title):
+    """A heatmap with a colour bar and a line chart with a legend outside the axes (what save_figure lays out)."""
+    heat = figures.plot_heatmap(pd.DataFrame({"a_b": [0.1, 0.9], "c": [0.5, 0.4]}, index=["x_y", "z"]), title=title,
+                                cbar_label="Share")
+    _, ax = plt.subplots(figsize=(4, 2.5))
+    ax.plot([0, 1], [0, 1], label="rising_line")
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return [heat, ax]
+
+
+def test_save_figure_crops_as_savefig_would_and_is_byte_stable(tmp_path, monkeypatch):
+    saved = matplotlib.figure.Figure.savefig
+    tight = {}
+
+    def savefig(fig, fname, **kw):  # what matplotlib's own tight crop gives for the same figure, just before
+        suffix = str(fname).rsplit(".", 1)[1]
+        buf = io.BytesIO()
+        saved(fig, buf, format=suffix, dpi=kw.get("dpi"), metadata=kw["metadata"], bbox_inches="tight", pad_inches=0.12)
+        tight[suffix] = buf.getvalue()
+        return saved(fig, fname, **kw)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    title = "A title far too long to fit on one line of a figure four inches wide, so it is wrapped onto more lines"
+    for i, ax in enumerate(_heatmap_and_legend(title)):
+        paths = figures.save_figure(ax, tmp_path / f"f{i}", alt_text="x", source="cmlkit · wave 2025w1")
+        png, svg = paths["png"].read_bytes(), paths["svg"].read_bytes()
+        assert png == tight["png"] and plt.imread(paths["png"]).shape[1] > 400
+        size = re.compile(rb'width="([\d.]+)pt" height="([\d.]+)pt"')
+        assert size.search(svg).groups() == size.search(tight["svg"]).groups()
+        assert json.loads(paths["meta"].read_text())["outside"] == []
+    monkeypatch.undo()
+    for i, ax in enumerate(_heatmap_and_legend(title)):  # the same figures again: the same bytes
+        again = figures.save_figure(ax, tmp_path / f"g{i}", alt_text="x", source="cmlkit · wave 2025w1")
+        for kind in ("png", "svg", "meta"):
+            assert again[kind].read_bytes() == (tmp_path / f"f{i}").with_suffix(again[kind].suffix).read_bytes()
+
+
+def test_save_figure_records_text_outside_the_saved_canvas(tmp_path):
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.text(1.6, 0.5, "far right").set_in_layout(False)  # left out of the crop, so it falls outside
+    meta = json.loads(figures.save_figure(ax, tmp_path / "f", alt_text="x")["meta"].read_text())
+    assert meta["outside"] == ["far right"] and "A line" in meta["labels"]
 
 
 def test_readable_and_instrument_labels(lib):

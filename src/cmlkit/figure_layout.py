@@ -9,7 +9,9 @@ draws the figures and re-exports these functions.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -18,8 +20,15 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.artist  # noqa: E402
+import matplotlib.backends.backend_svg  # noqa: E402
+import matplotlib.layout_engine  # noqa: E402
 import matplotlib.text  # noqa: E402
 import matplotlib.transforms  # noqa: E402
+
+
+CROP_PAD_INCHES = 0.12
+"""Padding, in inches, around what is drawn when :func:`save_figure` crops the canvas."""
 
 
 def source_line(wave: str, *, n: int | None = None, weighted: bool = True, extra: str = "") -> str:
@@ -134,8 +143,10 @@ def _label_texts(fig):
 
 
 def _relabel(fig, labels):
-    """Replace variable-name labels (ticks, axis labels, legend entries) by readable ones, in place."""
-    fig.canvas.draw()
+    """Replace variable-name labels (ticks, axis labels, legend entries) by readable ones, in place.
+
+    ``Axis.get_ticklabels`` updates the ticks to the current view itself, so no draw is needed first.
+    """
     for ax in fig.axes:
         for axis in (ax.xaxis, ax.yaxis):
             old = [t.get_text() for t in axis.get_ticklabels()]
@@ -199,6 +210,58 @@ def text_outside(fig, *, bbox=None, tolerance_px: float = 1.0) -> list:
     return out
 
 
+def _tight_layout(fig):
+    """``fig.tight_layout()`` that leaves no layout engine behind.
+
+    ``Figure.tight_layout`` leaves a do-nothing placeholder engine, with which every ``savefig`` draws
+    the figure once more before saving even when given the box to crop to.
+    """
+    if fig.get_layout_engine() is not None:
+        fig.set_layout_engine("none")  # as tight_layout does: an engine of the caller's must not run again
+    matplotlib.layout_engine.TightLayoutEngine(rect=None).execute(fig)
+
+
+def _crop_box(fig, dpi, renderer=None):
+    """The box in inches that ``savefig(dpi=dpi, bbox_inches="tight", pad_inches=CROP_PAD_INCHES)`` crops to.
+
+    Measured as ``savefig`` measures it, on the figure as laid out: its tight box with the figure at
+    ``dpi`` and ``renderer`` (a function of the figure; default the Agg canvas's renderer, for PNG),
+    padded by :data:`CROP_PAD_INCHES`. Text extents depend on the renderer and resolution (glyph
+    hinting), so each file gets its own box; ``savefig`` given it need not draw once more to find it.
+    """
+    screen = fig.dpi
+    fig.set_dpi(dpi)
+    try:
+        return fig.get_tightbbox(renderer(fig) if renderer else fig.canvas.get_renderer()).padded(CROP_PAD_INCHES)
+    finally:
+        fig.set_dpi(screen)
+
+
+def _svg_renderer(fig):
+    """The renderer ``savefig`` measures an SVG's text with (figure at 72 dpi, text as unhinted outlines)."""
+    w, h = fig.get_size_inches() * 72
+    return matplotlib.backends.backend_svg.RendererSVG(w, h, io.StringIO())
+
+
+class _OutsideProbe(matplotlib.artist.Artist):
+    """Draws nothing; drawn last, it records the texts outside the canvas being drawn (:func:`text_outside`).
+
+    Added to a figure while its PNG is saved, it checks the saved crop with every text (legend entries
+    included, which only a draw places) where the file has it, so the check needs no draw of its own.
+    """
+
+    zorder = math.inf
+
+    def __init__(self):
+        super().__init__()
+        self.set_in_layout(False)
+        self.outside = []
+
+    def draw(self, renderer):
+        """Record the texts outside the figure's canvas as drawn by ``renderer``."""
+        self.outside = text_outside(self.figure)
+
+
 def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labels: dict | None = None,
                 dpi: int = 150) -> dict:
     """Lay out, check and save the figure of ``ax`` as PNG and SVG with its alt text and a layout record.
@@ -227,21 +290,24 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     Notes
     -----
     Titles wider than the figure are wrapped (never cut); labels are put in words (:func:`readable`);
-    the canvas is cropped to what is drawn (``bbox_inches="tight"``, 0.12 inch padding). The PNG and
-    SVG carry no software, date or creator metadata, so the same figure gives the same bytes. The
-    ``.json`` holds ``kind`` (the plot function's ``cmlkit_kind``, else ``other``), ``title``,
-    ``labels``, ``source``, ``alt``, every text found outside the saved canvas (``outside``) and any
-    title wider than the figure before cropping (``titles_wider_than_figure``) — both empty for a
-    good figure — which the report and the tests read.
+    the canvas is cropped to what is drawn with :data:`CROP_PAD_INCHES` (0.12 inch) padding: the box
+    ``bbox_inches="tight"`` gives, measured for each file as ``savefig`` measures it (PNG at its dpi,
+    SVG with the SVG renderer) and passed to ``savefig``, so each file is drawn once (the same crop as
+    ``bbox_inches="tight"``). The PNG and SVG carry no software, date or creator
+    metadata, so the same figure gives the same bytes. The ``.json`` holds ``kind`` (the plot
+    function's ``cmlkit_kind``, else ``other``), ``title``, ``labels``, ``source``, ``alt``, every
+    text found outside the saved PNG's canvas as it is drawn (``outside``) and any title wider than
+    the figure before cropping (``titles_wider_than_figure``) — both empty for a good figure — which
+    the report and the tests read.
     """
     stem = Path(path_stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig = ax.figure
     _relabel(fig, labels)
     renderer = fig.canvas.get_renderer()
-    fig.tight_layout()
+    _tight_layout(fig)
     _fit_titles(fig, renderer)
-    fig.tight_layout()
+    _tight_layout(fig)
     _fit_titles(fig, renderer)
     titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
     titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
@@ -250,19 +316,16 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
         tight = fig.get_tightbbox(renderer)
         fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
                  fontsize=7, color="0.35", ha="left", va="top")
-    pad = 0.12
-    fig.canvas.draw()  # place legends and ticks as they will be saved before measuring
-    renderer = fig.canvas.get_renderer()
-    canvas = fig.get_tightbbox(renderer).padded(pad)
-    canvas_px = matplotlib.transforms.Bbox.from_extents(*(v * fig.dpi for v in canvas.extents))
     paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
              "meta": stem.with_suffix(".json")}
+    probe = fig.add_artist(_OutsideProbe())
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=_crop_box(fig, dpi))
+    probe.remove()
+    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches=_crop_box(fig, 72, _svg_renderer))
     meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
                                                                            for t in (a.title, a._left_title) if t.get_text()),
             "labels": sorted({t.get_text() for t in _label_texts(fig)}), "source": source or "",
-            "outside": text_outside(fig, bbox=canvas_px), "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches="tight", pad_inches=pad)
-    fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=pad)
+            "outside": probe.outside, "titles_wider_than_figure": titles_outside, "alt": alt_text.strip()}
     paths["alt"].write_text(alt_text.strip() + "\n", encoding="utf-8")
     paths["meta"].write_text(json.dumps(meta, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     plt.close(fig)
