@@ -133,30 +133,79 @@ def cube_many(pik, X, generators, *, eps: float = 1e-9) -> np.ndarray:
     for rng in generators:                     # each generator: its permutation, then its uniforms in order
         tails.append(_live(pik, rng.permutation(N), eps))
         states.append(rng.bit_generator.state)
-        uniforms.append(rng.random(len(tails[-1]) + 1))
+        uniforms.append(rng.random(len(tails[-1]) + p + 2))
     L = len(tails[0]) if B else 0
-    tail = np.array(tails, dtype=np.intp).reshape(B, L)
-    U = np.array(uniforms).reshape(B, L + 1)
-    pi = np.tile(pik, (B, 1))
-    used = np.zeros(B, dtype=np.intp)          # uniforms taken by each draw's flight
-    window = np.zeros((B, p + 1), dtype=np.intp)
-    held = np.zeros(B, dtype=np.intp)          # live units carried in the window from the last step
-    ptr = np.zeros(B, dtype=np.intp)           # next unit of the tail
-    flying = np.ones(B, dtype=bool) if p > 0 else np.zeros(B, dtype=bool)
-    slots = np.arange(p + 1)
-    while True:
-        # a draw flies on while it has p + 1 live units, a uniform left and (below) finite steps
-        flying &= (held + L - ptr >= p + 1) & (used < L + 1)
-        rows = np.flatnonzero(flying)
+    st = _Lockstep(pi=np.tile(pik, (B, 1)), A=A, tail=np.array(tails, dtype=np.intp).reshape(B, L),
+                   U=np.array(uniforms).reshape(B, L + p + 2), p=p, eps=eps)
+    st.run()
+    out = np.empty((B, N), dtype=int)
+    for b, rng in enumerate(generators):       # each generator moved on by the uniforms its draw took
+        rng.bit_generator.state = states[b]
+        rng.random(st.used[b])
+        live = np.concatenate([st.window[b, :st.held[b]], st.tail[b, st.ptr[b]:]])
+        if len(live):                          # the rare draw left to the sequential steps (see _Lockstep)
+            _finish(st.pi[b], A, live, int(st.q[b]), rng, eps, 4 * N + 10 - st.used[b])
+        out[b] = np.round(st.pi[b]).astype(int)
+    return out
+
+
+class _Lockstep:
+    """The cube's steps for many draws at once (flight and landing), each draw on its own uniforms.
+
+    A draw's live units are the ones carried in its window from its last step (``held``) followed by
+    the rest of its permuted tail (from ``ptr``), exactly the order of the sequential loop; ``q`` is
+    its number of equations (``p``, then fewer as it lands). Draws with the same ``q`` step together:
+    one batched QR. A draw whose step cannot move (no finite step length: the sequential loop drops
+    an equation there) or that used up its uniforms stops here and :func:`cube_many` finishes it
+    with :func:`_finish`, from the same state.
+    """
+
+    def __init__(self, *, pi, A, tail, U, p, eps):
+        self.pi, self.A, self.tail, self.U, self.eps = pi, A, tail, U, eps
+        B, self.L = tail.shape
+        self.used = np.zeros(B, dtype=np.intp)
+        self.window = np.zeros((B, p + 1), dtype=np.intp)
+        self.held = np.zeros(B, dtype=np.intp)
+        self.ptr = np.zeros(B, dtype=np.intp)
+        self.q = np.full(B, p, dtype=np.intp)
+        self.active = np.full(B, p > 0)
+
+    def run(self):
+        """Step every active draw until each has no live unit or stops."""
+        while True:
+            live = self.held + self.L - self.ptr
+            self.q = np.minimum(self.q, live - 1)
+            self.active &= (live > 0) & (self.used < self.U.shape[1])
+            rows = np.flatnonzero(self.active)
+            if len(rows) == 0:
+                return
+            q = self.q[rows]
+            self._last_unit(rows[q == 0])
+            for k in np.unique(q[q > 0]):
+                self._step(rows[q == k], int(k))
+
+    def _last_unit(self, rows):
+        """One live unit left: it is selected with its probability (one uniform)."""
         if len(rows) == 0:
-            break
-        h, t = held[rows], ptr[rows]
+            return
+        carried = self.held[rows] > 0
+        j = np.where(carried, self.window[rows, 0], self.tail[rows, np.minimum(self.ptr[rows], self.L - 1)])
+        r = self.U[rows, self.used[rows]]
+        self.used[rows] += 1
+        self.pi[rows, j] = (r < self.pi[rows, j]).astype(float)
+        self.ptr[rows] += ~carried
+        self.held[rows] = 0
+
+    def _step(self, rows, q):
+        """One step of the draws ``rows``, each with ``q`` equations on its first ``q + 1`` live units."""
+        eps, slots = self.eps, np.arange(q + 1)
+        h, t = self.held[rows], self.ptr[rows]
         fill = slots[None, :] >= h[:, None]
-        src = np.minimum(t[:, None] + slots[None, :] - h[:, None], L - 1)
-        win = np.where(fill, tail[rows[:, None], src], window[rows])
-        ptr[rows] = t + (p + 1 - h)
-        u = null_vector(A[win, :p])
-        ps = pi[rows[:, None], win]
+        src = np.minimum(t[:, None] + slots[None, :] - h[:, None], self.L - 1)
+        win = np.where(fill, self.tail[rows[:, None], src], self.window[rows, :q + 1])
+        self.ptr[rows] = t + (q + 1 - h)
+        u = null_vector(self.A[win, :q])
+        ps = self.pi[rows[:, None], win]
         pos, neg = u > eps, u < -eps
         with np.errstate(divide="ignore", invalid="ignore"):
             up = np.where(pos, u, 1.0)
@@ -166,26 +215,16 @@ def cube_many(pik, X, generators, *, eps: float = 1e-9) -> np.ndarray:
         ok = np.isfinite(l1) & np.isfinite(l2)
         if not ok.all():                       # the sequential loop drops an equation here: leave it to _finish
             bad = rows[~ok]
-            window[bad] = win[~ok]
-            held[bad] = p + 1
-            flying[bad] = False
+            self.window[bad, :q + 1] = win[~ok]
+            self.held[bad] = q + 1
+            self.active[bad] = False
             rows, win, u, ps, l1, l2 = rows[ok], win[ok], u[ok], ps[ok], l1[ok], l2[ok]
-        r = U[rows, used[rows]]
-        used[rows] += 1
-        up_move = (r < l2 / (l1 + l2))[:, None]
-        ps = np.where(up_move, ps + l1[:, None] * u, ps - l2[:, None] * u)
+        r = self.U[rows, self.used[rows]]
+        self.used[rows] += 1
+        ps = np.where((r < l2 / (l1 + l2))[:, None], ps + l1[:, None] * u, ps - l2[:, None] * u)
         ps[np.abs(ps) < eps] = 0.0
         ps[np.abs(ps - 1) < eps] = 1.0
-        pi[rows[:, None], win] = ps
+        self.pi[rows[:, None], win] = ps
         keep = (ps > eps) & (ps < 1 - eps)
-        order = np.argsort(~keep, axis=1, kind="stable")
-        window[rows] = np.take_along_axis(win, order, axis=1)
-        held[rows] = keep.sum(axis=1)
-    out = np.empty((B, N), dtype=int)
-    for b, rng in enumerate(generators):       # landing, draw by draw, on each generator's own stream
-        rng.bit_generator.state = states[b]
-        rng.random(used[b])
-        live = np.concatenate([window[b, :held[b]], tail[b, ptr[b]:]])
-        steps = 4 * N + 10 - used[b]
-        out[b] = np.round(_finish(pi[b], A, live, p, rng, eps, steps)).astype(int)
-    return out
+        self.window[rows, :q + 1] = np.take_along_axis(win, np.argsort(~keep, axis=1, kind="stable"), axis=1)
+        self.held[rows] = keep.sum(axis=1)
