@@ -28,7 +28,7 @@ from threadpoolctl import threadpool_limits
 
 from cmlkit.cluster_fit import Clustering, canonical_order, fit_once
 from cmlkit.errors import ClusterFitError
-from cmlkit.governance_spec import load_spec
+from cmlkit.governance_spec import FeatureRows, load_spec
 from cmlkit.gower import gower_matrix
 from cmlkit.latent_class import seed_of
 from cmlkit.progress import track
@@ -118,11 +118,12 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     numpy.ndarray
     """
     n = len(X)
+    rows = FeatureRows(X)      # each resample's rows, with the columns read once for all of them
     jac = np.full((B, k), np.nan)
     for b in track(range(B), desc=desc):
         idx = np.unique(rng.integers(0, n, n))
         try:
-            lab, _ = fit_once(X.iloc[idx].reset_index(drop=True), spec, method, k,
+            lab, _ = fit_once(rows.take(idx), spec, method, k,
                               D=None if D is None else D[np.ix_(idx, idx)], n_init=n_init,
                               random_state=int(rng.integers(0, 2**31 - 1)),
                               warm=None if warm is None else warm[idx], replicate=2)

@@ -26,15 +26,22 @@ import numpy as np
 import pandas as pd
 
 from cmlkit.errors import ClusterFitError
+from cmlkit.governance_spec import FeatureRows
 from cmlkit.lca_em import LCAData, fit, prepare
 
 
-def lca_inputs(X: pd.DataFrame, spec: dict, *, bins: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
+def lca_inputs(X, spec: dict, *, bins: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
     """Indicator matrix and Gaussian block for :func:`latent_class`.
+
+    Computed in NumPy from the columns read once (:class:`~cmlkit.governance_spec.FeatureRows`
+    shares them between the subsets of a bootstrap), with the numbers pandas gives: standardisation
+    by the mean and the standard deviation (ddof=1) of ``Series.mean``/``Series.std``, quartile
+    codes of ``pandas.qcut`` on ``Series.rank(method="min")``, and nominal codes in the sorted order of
+    ``pandas.Categorical`` (``tests/test_lca_em.py`` compares them with the pandas code).
 
     Parameters
     ----------
-    X : pandas.DataFrame
+    X : pandas.DataFrame or FeatureRows
         Encoded governance features (``build_features``).
     spec : dict
         The governance specification.
@@ -47,20 +54,65 @@ def lca_inputs(X: pd.DataFrame, spec: dict, *, bins: int = 4) -> tuple[np.ndarra
         Categorical codes with NaN for missing (n x p), and the standardised complete numeric
         features (n x q, or None).
     """
+    if isinstance(X, FeatureRows):
+        columns, rows = X.columns(("lca", id(spec)), lambda frame: _lca_columns(frame, spec)), X.rows
+    else:
+        columns, rows = _lca_columns(X, spec), slice(None)
     cols, gauss = [], []
-    for name, f in spec["features"].items():
-        if f["encoding"] == "numeric":
-            v = X[name].astype(float)
-            if v.notna().all():
-                gauss.append(((v - v.mean()) / (v.std() or 1.0)).to_numpy())
+    for encoding, values in columns:
+        v = values[rows]
+        if encoding == "numeric":
+            if not np.isnan(v).any():
+                gauss.append(_standardised(v))
                 continue
-            codes = pd.qcut(v.rank(method="min"), q=bins, labels=False, duplicates="drop").astype(float)
-        elif f["encoding"] == "nominal":
-            codes = pd.Categorical(X[name]).codes.astype(float)
+            codes = _quartile_codes(v, bins)
+        elif encoding == "nominal":
+            codes = np.searchsorted(np.unique(v[v >= 0]), v).astype(float)
+            codes[v < 0] = np.nan
         else:
-            codes = X[name].to_numpy(dtype=float)
-        cols.append(np.where(np.asarray(codes) < 0, np.nan, codes))
+            codes = v
+        cols.append(np.where(codes < 0, np.nan, codes))
     return np.column_stack(cols), (np.column_stack(gauss) if gauss else None)
+
+
+def _lca_columns(X: pd.DataFrame, spec: dict) -> list[tuple[str, np.ndarray]]:
+    """Each feature's values as floats (nominal: codes of the sorted categories, -1 for missing)."""
+    out = []
+    for name, f in spec["features"].items():
+        if f["encoding"] == "nominal":
+            cat = pd.Categorical(X[name])       # a categorical column keeps its categories, present or not
+            kind = "codes" if isinstance(X[name].dtype, pd.CategoricalDtype) else "nominal"
+            out.append((kind, cat.codes.astype(np.int64 if kind == "nominal" else float)))
+        else:
+            out.append((f["encoding"], X[name].to_numpy(dtype=float)))
+    return out
+
+
+def _standardised(v: np.ndarray) -> np.ndarray:
+    """``(v - v.mean()) / (v.std() or 1.0)`` of a complete float Series (pandas' two-pass ddof=1 variance)."""
+    n = np.float64(len(v))
+    mean = v.sum() / n
+    var = ((v.sum(dtype=np.float64) / n - v) ** 2).sum(dtype=np.float64) / (n - 1) if n > 1 else np.nan
+    return (v - mean) / (np.sqrt(var) or 1.0)
+
+
+def _quartile_codes(v: np.ndarray, bins: int) -> np.ndarray:
+    """``pd.qcut(Series(v).rank(method="min"), q=bins, labels=False, duplicates="drop")`` as floats."""
+    ok = ~np.isnan(v)
+    if not ok.any():
+        return pd.qcut(pd.Series(v).rank(method="min"), q=bins, labels=False, duplicates="drop").to_numpy(dtype=float)
+    seen = v[ok]
+    ranks = np.full(len(v), np.nan)
+    ranks[ok] = np.searchsorted(np.sort(seen), seen, side="left") + 1.0
+    edges = np.percentile(ranks[ok][None, :], np.linspace(0, 1, bins + 1) * 100.0, axis=1, method="linear")[:, 0]
+    unique = pd.unique(edges)
+    if len(unique) < len(edges) and len(edges) != 2:
+        edges = unique
+    ids = np.searchsorted(edges, ranks, side="left")
+    ids[ranks == edges[0]] = 1
+    codes = (ids - 1).astype(np.float64)
+    codes[~ok | (ids == len(edges)) | (ids == 0)] = np.nan
+    return codes
 
 
 def _fit_start(k, seed, d: LCAData, init_resp=None):
