@@ -44,6 +44,8 @@ from scipy.linalg.lapack import dpotrf, dtrtrs
 
 CLIP = 1e-15
 REG_COVAR = 1e-6
+EPS10 = 10 * np.finfo(np.float64).eps
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -51,8 +53,8 @@ class LCAData:
     """Indicators and Gaussian block prepared once for any number of EM runs (see :func:`prepare`)."""
 
     onehot: np.ndarray            # n x (p * max_n_outcomes), NaN replaced by 0
-    rows: list                    # observed rows of each distinct pattern (None: all rows)
-    pattern: np.ndarray           # for each indicator, its index in ``rows``
+    masks: np.ndarray             # n x (patterns + 1): 1.0 where a row is observed in each distinct pattern, then all ones
+    pattern: np.ndarray           # for each indicator, its pattern (a column of ``masks``)
     max_n_outcomes: int
     total_outcomes: int
     Y: np.ndarray | None          # n x q, or None
@@ -152,8 +154,8 @@ def prepare(data, Y=None) -> LCAData:
     onehot[np.arange(n)[:, None], codes + np.arange(p) * width] = 1.0
     onehot.reshape((n, p, width))[~observed] = 0.0          # a missing answer: no category (stepmix: NaN, then 0)
     patterns, pattern = np.unique(observed, axis=1, return_inverse=True)
-    rows = [None if patterns[:, j].all() else np.flatnonzero(patterns[:, j]) for j in range(patterns.shape[1])]
-    return LCAData(onehot=onehot, rows=rows, pattern=np.asarray(pattern).reshape(-1),
+    masks = np.column_stack([patterns, np.ones(n, dtype=bool)]).astype(np.float64)
+    return LCAData(onehot=onehot, masks=masks, pattern=np.asarray(pattern).reshape(-1),
                    max_n_outcomes=width, total_outcomes=total, Y=Y)
 
 
@@ -209,18 +211,61 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
         top = a == a_max
         m = row_sum(top.astype(a.dtype))
         s = row_sum(np.exp(np.where(top, -np.inf, a) - a_max))
-        s = np.where(s == 0, s, s / m)
-        out = np.log1p(s) + np.log(m) + a_max[:, 0]
+        if (m == 1).all():      # no ties: dividing by 1 and adding log(1) = 0 change nothing
+            out = np.log1p(s) + a_max[:, 0]
+        else:
+            s = np.where(s == 0, s, s / m)
+            out = np.log1p(s) + np.log(m) + a_max[:, 0]
         finite = np.isfinite(out)
         if not finite.all():
             out = np.where(finite, out, np.log(row_sum(np.exp(a))))
     return out
 
 
-def _categorical_m_step(d: LCAData, resp):
+def column_sums(d: LCAData, resp: np.ndarray, spread=None) -> np.ndarray:
+    """Sums of the responsibilities over the rows observed in each pattern, then over all rows.
+
+    ``resp.take(rows, axis=0).sum(axis=0)`` for each pattern and ``resp.sum(axis=0)``, bit for bit,
+    in one reduction: NumPy sums a C-ordered array down its first axis row after row, and the rows
+    outside a pattern add exact zeros.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data.
+    resp : numpy.ndarray (n x k)
+        Responsibilities, C-ordered.
+    spread : tuple, optional
+        ``column_spread(d, k)``, when already made.
+
+    Returns
+    -------
+    numpy.ndarray ((patterns + 1) x k)
+    """
+    columns, masks = spread or column_spread(d, resp.shape[1])
+    return (resp.take(columns, axis=1) * masks).sum(axis=0).reshape((d.masks.shape[1], resp.shape[1]))
+
+
+def column_spread(d: LCAData, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of a responsibility matrix repeated once per pattern, and the masks repeated to match.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data.
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    (columns, masks) : arrays of (patterns + 1) * k column positions and n x ((patterns + 1) * k) masks
+    """
+    return np.tile(np.arange(k), d.masks.shape[1]), np.repeat(d.masks, k, axis=1)
+
+
+def _categorical_m_step(d: LCAData, resp, sums):
     pis = d.onehot.T @ resp
     # stepmix divides each one-hot column by resp[observed].sum(axis=0): the same sums, once per pattern
-    sums = np.stack([(resp if rows is None else resp.take(rows, axis=0)).sum(axis=0) for rows in d.rows])
     pis.reshape((-1, d.max_n_outcomes, pis.shape[1]))[:] /= sums[d.pattern][:, None, :]
     return pis
 
@@ -233,14 +278,16 @@ def _cholesky_lower(a, k):
     return c
 
 
-def _gaussian_m_step(Y, resp):
+def _gaussian_m_step(Y, resp, total):
     """Means, covariances and precision Cholesky factors (scikit-learn's full-covariance M-step).
 
     The class loop of scikit-learn's ``_estimate_gaussian_covariances_full`` is one stacked
     ``matmul`` here: the same BLAS call on each class's slice, with the same memory layout.
+    ``total`` is ``np.sum(resp, axis=0)``. With one feature the Cholesky factor of a variance is its
+    square root and the precision factor its reciprocal (what ``dpotrf`` and ``dtrtrs`` compute).
     """
     n_components, n_features = resp.shape[1], Y.shape[1]
-    nk = np.sum(resp, axis=0) + 10 * np.finfo(resp.dtype).eps
+    nk = total + EPS10
     means = (resp.T @ Y) / nk[:, np.newaxis]
     diff = Y[np.newaxis, :, :] - means[:, np.newaxis, :]
     weighted = resp.T[:, :, np.newaxis] * diff                  # class k: resp[:, k] * diff.T, transposed
@@ -249,6 +296,10 @@ def _gaussian_m_step(Y, resp):
     covariances[:, diag, diag] += REG_COVAR
     if not np.isfinite(covariances).all():
         raise ValueError("a class covariance is not finite")
+    if n_features == 1:
+        if not (covariances > 0).all():
+            raise ValueError("ill-defined empirical covariance (a variance is not positive)")
+        return means, covariances, 1.0 / np.sqrt(covariances)
     precisions_chol = np.empty((n_components, n_features, n_features), dtype=Y.dtype)
     eye = np.eye(n_features, dtype=Y.dtype)
     for k in range(n_components):
@@ -263,6 +314,10 @@ def _gaussian_m_step(Y, resp):
 def _gaussian_log_prob(Y, means, precisions_chol):
     """Log densities (n x k), as scikit-learn's ``_estimate_log_gaussian_prob`` with the class loop stacked."""
     n_components, n_features = means.shape
+    if n_features == 1:      # products of two numbers: the same as the matmul calls below
+        pc = precisions_chol[:, 0, 0]
+        y = Y[:, 0] * pc[:, np.newaxis] - (means[:, 0] * pc)[:, np.newaxis]
+        return -0.5 * (LOG_2PI + np.square(y).T) + np.log(pc)
     log_det = np.sum(np.log(precisions_chol.reshape((n_components, -1))[:, :: n_features + 1]), axis=1)
     y = np.matmul(Y, precisions_chol) - np.matmul(means[:, np.newaxis, :], precisions_chol)
     log_prob = row_sum(np.square(y)).T
@@ -270,7 +325,7 @@ def _gaussian_log_prob(Y, means, precisions_chol):
 
 
 def _e_step(d: LCAData, weights, pis, gauss):
-    log_resp = d.onehot @ np.log(np.clip(pis, CLIP, 1 - CLIP))
+    log_resp = d.onehot @ np.log(np.minimum(np.maximum(pis, CLIP), 1 - CLIP))   # np.clip, without its wrapper
     log_resp += np.log(weights).reshape((1, -1))
     if gauss is not None:
         log_resp += _gaussian_log_prob(d.Y, gauss[0], gauss[2])
@@ -335,18 +390,21 @@ def fit(d: LCAData, k: int, *, seed=None, init_resp=None, max_iter: int = 1000, 
     if n < k:
         raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n}")
     weights, resp = _start(d, k, seed, init_resp)
-    pis = _categorical_m_step(d, resp)
-    gauss = _gaussian_m_step(d.Y, resp) if d.Y is not None else None
+    spread = column_spread(d, k)
+    sums = column_sums(d, resp, spread)
+    pis = _categorical_m_step(d, resp, sums)
+    gauss = _gaussian_m_step(d.Y, resp, sums[-1]) if d.Y is not None else None
     lower_bound, converged = -np.inf, False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         prev_lower_bound = lower_bound
         lower_bound, log_resp = _e_step(d, weights, pis, gauss)
         resp = np.exp(log_resp)
-        weights = np.clip(resp.sum(axis=0) / n, CLIP, 1 - CLIP)
-        pis = _categorical_m_step(d, resp)
+        sums = column_sums(d, resp, spread)
+        weights = np.minimum(np.maximum(sums[-1] / n, CLIP), 1 - CLIP)
+        pis = _categorical_m_step(d, resp, sums)
         if d.Y is not None:
-            gauss = _gaussian_m_step(d.Y, resp)
+            gauss = _gaussian_m_step(d.Y, resp, sums[-1])
         change = lower_bound - prev_lower_bound
         rel_change = change / lower_bound
         if abs(change) < abs_tol or abs(rel_change) < rel_tol:
