@@ -151,11 +151,11 @@ def _dissim(Xnum, C, num, cat, gamma) -> np.ndarray:
     return np.add.reduce(sq, axis=2) + gamma * np.add.reduce(np.not_equal(cat[None, :, :], C[:, None, :]), axis=2)
 
 
-def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float]:
-    """Nearest prototype of each row (lowest cluster on ties) and the summed distance, in row order."""
+def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float, np.ndarray]:
+    """Nearest prototype of each row (lowest cluster on ties), the summed distance in row order, the distances."""
     D = _dissim(Xnum, C, num, cat, gamma)
     labels = np.argmin(D, axis=1)
-    return labels, float(np.add.accumulate(D[np.arange(len(D)), labels])[-1])
+    return labels, float(np.add.accumulate(D[np.arange(len(D)), labels])[-1]), D
 
 
 def _move_cat(point, to, frm, freq, cat) -> None:
@@ -185,19 +185,21 @@ def _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat) -> None:
     _move_cat(rows[i], to, frm, freq, cat)
 
 
-def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
+def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs, dist=None) -> int:
     """One pass over the rows in order; each row moves to its nearest prototype at that moment.
 
     Rows are taken in blocks of ``BLOCK``: the block's distances to all prototypes are computed at
     once and kept; after a move only the columns of the clusters it changed are recomputed for the
-    block's rows still to visit. Returns the number of moves.
+    block's rows still to visit. ``dist``, when given, holds every row's distances to the prototypes the pass
+    starts from (a row's distances do not depend on the other rows computed with it): blocks reached
+    before the first move take theirs from it. Returns the number of moves.
     """
     n = len(Xnum)
     rows = C.tolist()
     moves = 0
     for start in range(0, n, BLOCK):
         stop = min(start + BLOCK, n)
-        D = _dissim(Xnum[start:stop], C[start:stop], num, cat, gamma)
+        D = dist[start:stop].copy() if dist is not None and not moves else _dissim(Xnum[start:stop], C[start:stop], num, cat, gamma)
         i = start
         while i < stop:
             nearest = D[i - start:].argmin(axis=1)
@@ -292,13 +294,14 @@ def _start(prep: dict, seed: int) -> dict:
     np.add.at(freq, (lab[:, None], np.arange(C.shape[1])[None, :], C), 1)
     num = sums / size[:, None]
     cat = np.argmax(freq, axis=2)
-    labels, cost = _labels_cost(Xnum, C, num, cat, gamma)
+    labels, cost, dist = _labels_cost(Xnum, C, num, cat, gamma)
     itr, converged = 0, False
     while itr < prep["max_iter"] and not converged:
         itr += 1
-        moves = _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs)
-        labels, ncost = _labels_cost(Xnum, C, num, cat, gamma)
-        converged = moves == 0 or ncost >= cost
+        if not _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs, dist):
+            break        # no move: the prototypes, hence the labels and the cost, are unchanged
+        labels, ncost, dist = _labels_cost(Xnum, C, num, cat, gamma)
+        converged = ncost >= cost
         cost = ncost
     return {"labels": labels, "cost": cost, "n_iter": itr, "numeric": num, "categorical": cat}
 
