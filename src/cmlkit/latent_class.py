@@ -27,7 +27,7 @@ import pandas as pd
 
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows
-from cmlkit.lca_em import LCAData, fit, prepare
+from cmlkit.lca_em import LCAData, fit, fit_many, prepare
 
 
 def lca_inputs(X, spec: dict, *, bins: int = 4) -> tuple[np.ndarray, np.ndarray | None]:
@@ -115,14 +115,42 @@ def _quartile_codes(v: np.ndarray, bins: int) -> np.ndarray:
     return codes
 
 
+EM = {"max_iter": 1000, "abs_tol": 1e-6, "rel_tol": 1e-8}
+
+
 def _fit_start(k, seed, d: LCAData, init_resp=None):
     """One EM run; None when the start degenerates (empty class, NaN likelihood, singular covariance)."""
     try:
-        model = fit(d, k, seed=int(seed), init_resp=init_resp, max_iter=1000, abs_tol=1e-6, rel_tol=1e-8)
+        model = fit(d, k, seed=int(seed), init_resp=init_resp, **EM)
     except (ValueError, FloatingPointError, np.linalg.LinAlgError):
         return None
+    return _scored(model)
+
+
+def _scored(model):
     ll = float(model.score)
     return (ll, model) if np.isfinite(ll) else None
+
+
+def _fit_starts(k, seeds, d: LCAData, init_resp, replicate, tol):
+    """The runs of :func:`latent_class`: in lockstep (:func:`~cmlkit.lca_em.fit_many`) when the stopping rule
+    cannot end them early, otherwise one after another."""
+    first = int(init_resp is not None)
+    if not replicate or len(seeds) - first <= replicate:
+        starts = [(int(seed), init_resp if i < first else None) for i, seed in enumerate(seeds)]
+        try:
+            return [None if isinstance(m, Exception) else _scored(m) for m in fit_many(d, k, starts, **EM)]
+        except ValueError:
+            return [None] * len(starts)
+        except (FloatingPointError, np.linalg.LinAlgError):
+            pass      # floating-point errors raised (numpy.seterr): run the starts one by one
+    runs = [_fit_start(k, seeds[0], d, init_resp=init_resp)] if first else []
+    for seed in seeds[first:]:
+        runs.append(_fit_start(k, seed, d))
+        lls = np.array([r[0] for r in runs[first:] if r is not None])
+        if replicate and lls.size >= replicate and (lls >= lls.max() - tol).sum() >= replicate:
+            break
+    return runs
 
 
 def latent_class(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random_state=0, bins: int = 4,
@@ -172,17 +200,9 @@ def latent_class(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, rando
         d = prepare(data, Y)
     except ValueError as err:
         raise ClusterFitError(f"latent class model with {k} classes: no random start converged") from err
-    runs = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if init_resp is not None:
-            runs.append(_fit_start(k, seeds[0], d, init_resp=init_resp))
-        first = len(runs)
-        for seed in seeds[first:]:
-            runs.append(_fit_start(k, seed, d))
-            lls = np.array([r[0] for r in runs[first:] if r is not None])
-            if replicate and lls.size >= replicate and (lls >= lls.max() - tol).sum() >= replicate:
-                break
+        runs = _fit_starts(k, seeds, d, init_resp, replicate, tol)
     good = [r for r in runs if r is not None]
     if not good:
         raise ClusterFitError(f"latent class model with {k} classes: no random start converged")

@@ -184,9 +184,9 @@ def row_sum(a: np.ndarray) -> np.ndarray:
 
 
 def _row_max(a):
-    out = a[:, 0].copy()
-    for j in range(1, a.shape[1]):
-        np.maximum(out, a[:, j], out=out)
+    out = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        np.maximum(out, a[..., j], out=out)
     return out
 
 
@@ -199,23 +199,23 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    a : numpy.ndarray (n x k)
+    a : numpy.ndarray (... x n x k)
         Real values.
 
     Returns
     -------
-    numpy.ndarray (n,)
+    numpy.ndarray (... x n)
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        a_max = _row_max(a)[:, None]
+        a_max = _row_max(a)[..., None]
         top = a == a_max
         m = row_sum(top.astype(a.dtype))
         s = row_sum(np.exp(np.where(top, -np.inf, a) - a_max))
         if (m == 1).all():      # no ties: dividing by 1 and adding log(1) = 0 change nothing
-            out = np.log1p(s) + a_max[:, 0]
+            out = np.log1p(s) + a_max[..., 0]
         else:
             s = np.where(s == 0, s, s / m)
-            out = np.log1p(s) + np.log(m) + a_max[:, 0]
+            out = np.log1p(s) + np.log(m) + a_max[..., 0]
         finite = np.isfinite(out)
         if not finite.all():
             out = np.where(finite, out, np.log(row_sum(np.exp(a))))
@@ -233,17 +233,17 @@ def column_sums(d: LCAData, resp: np.ndarray, spread=None) -> np.ndarray:
     ----------
     d : LCAData
         Prepared data.
-    resp : numpy.ndarray (n x k)
-        Responsibilities, C-ordered.
+    resp : numpy.ndarray (... x n x k)
+        Responsibilities, C-ordered (a leading axis: several runs).
     spread : tuple, optional
         ``column_spread(d, k)``, when already made.
 
     Returns
     -------
-    numpy.ndarray ((patterns + 1) x k)
+    numpy.ndarray (... x (patterns + 1) x k)
     """
-    columns, masks = spread or column_spread(d, resp.shape[1])
-    return (resp.take(columns, axis=1) * masks).sum(axis=0).reshape((d.masks.shape[1], resp.shape[1]))
+    columns, masks = spread or column_spread(d, resp.shape[-1])
+    return (resp.take(columns, axis=-1) * masks).sum(axis=-2).reshape((*resp.shape[:-2], d.masks.shape[1], resp.shape[-1]))
 
 
 def column_spread(d: LCAData, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -264,9 +264,9 @@ def column_spread(d: LCAData, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _categorical_m_step(d: LCAData, resp, sums):
-    pis = d.onehot.T @ resp
+    pis = np.matmul(d.onehot.T, resp)
     # stepmix divides each one-hot column by resp[observed].sum(axis=0): the same sums, once per pattern
-    pis.reshape((-1, d.max_n_outcomes, pis.shape[1]))[:] /= sums[d.pattern][:, None, :]
+    pis.reshape((*pis.shape[:-2], -1, d.max_n_outcomes, pis.shape[-1]))[:] /= sums[..., d.pattern, :][..., None, :]
     return pis
 
 
@@ -285,54 +285,68 @@ def _gaussian_m_step(Y, resp, total):
     ``matmul`` here: the same BLAS call on each class's slice, with the same memory layout.
     ``total`` is ``np.sum(resp, axis=0)``. With one feature the Cholesky factor of a variance is its
     square root and the precision factor its reciprocal (what ``dpotrf`` and ``dtrtrs`` compute).
+    Raises ValueError for an ill-defined covariance; see :func:`_gaussian_m_steps` for several runs.
     """
-    n_components, n_features = resp.shape[1], Y.shape[1]
-    nk = total + EPS10
-    means = (resp.T @ Y) / nk[:, np.newaxis]
-    diff = Y[np.newaxis, :, :] - means[:, np.newaxis, :]
-    weighted = resp.T[:, :, np.newaxis] * diff                  # class k: resp[:, k] * diff.T, transposed
-    covariances = np.matmul(weighted.transpose(0, 2, 1), diff) / nk[:, np.newaxis, np.newaxis]
-    diag = np.arange(n_features)
-    covariances[:, diag, diag] += REG_COVAR
-    if not np.isfinite(covariances).all():
-        raise ValueError("a class covariance is not finite")
-    if n_features == 1:
-        if not (covariances > 0).all():
-            raise ValueError("ill-defined empirical covariance (a variance is not positive)")
-        return means, covariances, 1.0 / np.sqrt(covariances)
-    precisions_chol = np.empty((n_components, n_features, n_features), dtype=Y.dtype)
-    eye = np.eye(n_features, dtype=Y.dtype)
-    for k in range(n_components):
-        cov_chol = _cholesky_lower(covariances[k, :, :], k)
-        x, info = dtrtrs(cov_chol, eye, overwrite_b=False, lower=True, trans=0, unitdiag=0)
-        if info != 0:
-            raise ValueError(f"class {k}: ill-defined empirical covariance (trtrs info {info})")
-        precisions_chol[k, :, :] = x.T
+    means, covariances, precisions_chol, bad = _gaussian_m_steps(Y, resp, total)
+    if bad.any():
+        raise ValueError("ill-defined empirical covariance (not finite or not positive definite)")
     return means, covariances, precisions_chol
 
 
+def _gaussian_m_steps(Y, resp, total):
+    """:func:`_gaussian_m_step` of responsibilities with leading run axes; ``bad`` marks the runs it refuses."""
+    n_features = Y.shape[1]
+    nk = total + EPS10
+    resp_t = np.swapaxes(resp, -1, -2)
+    means = np.matmul(resp_t, Y) / nk[..., np.newaxis]
+    diff = Y[np.newaxis, :, :] - means[..., np.newaxis, :]
+    weighted = resp_t[..., np.newaxis] * diff                   # class k: resp[:, k] * diff.T, transposed
+    covariances = np.matmul(np.swapaxes(weighted, -1, -2), diff) / nk[..., np.newaxis, np.newaxis]
+    diag = np.arange(n_features)
+    covariances[..., diag, diag] += REG_COVAR
+    bad = ~np.isfinite(covariances).all(axis=(-3, -2, -1))
+    if n_features == 1:
+        bad |= ~(covariances > 0).all(axis=(-3, -2, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return means, covariances, 1.0 / np.sqrt(covariances), bad
+    precisions_chol = np.full(covariances.shape, np.nan)
+    eye = np.eye(n_features, dtype=Y.dtype)
+    for run in np.ndindex(bad.shape):
+        try:
+            for k in range(covariances.shape[-3]) if not bad[run] else ():
+                cov_chol = _cholesky_lower(covariances[run][k, :, :], k)
+                x, info = dtrtrs(cov_chol, eye, overwrite_b=False, lower=True, trans=0, unitdiag=0)
+                if info != 0:
+                    raise ValueError(f"class {k}: ill-defined empirical covariance (trtrs info {info})")
+                precisions_chol[run][k, :, :] = x.T
+        except ValueError:
+            bad[run] = True
+    return means, covariances, precisions_chol, bad
+
+
 def _gaussian_log_prob(Y, means, precisions_chol):
-    """Log densities (n x k), as scikit-learn's ``_estimate_log_gaussian_prob`` with the class loop stacked."""
-    n_components, n_features = means.shape
+    """Log densities (... x n x k), as scikit-learn's ``_estimate_log_gaussian_prob`` with the class loop stacked."""
+    n_features = means.shape[-1]
     if n_features == 1:      # products of two numbers: the same as the matmul calls below
-        pc = precisions_chol[:, 0, 0]
-        y = Y[:, 0] * pc[:, np.newaxis] - (means[:, 0] * pc)[:, np.newaxis]
-        return -0.5 * (LOG_2PI + np.square(y).T) + np.log(pc)
-    log_det = np.sum(np.log(precisions_chol.reshape((n_components, -1))[:, :: n_features + 1]), axis=1)
-    y = np.matmul(Y, precisions_chol) - np.matmul(means[:, np.newaxis, :], precisions_chol)
-    log_prob = row_sum(np.square(y)).T
-    return -0.5 * (n_features * math.log(2 * math.pi) + log_prob) + log_det
+        pc = precisions_chol[..., 0, 0]
+        y = Y[:, 0] * pc[..., np.newaxis] - (means[..., 0] * pc)[..., np.newaxis]
+        return -0.5 * (LOG_2PI + np.swapaxes(np.square(y), -1, -2)) + np.log(pc)[..., np.newaxis, :]
+    diagonal = precisions_chol.reshape((*precisions_chol.shape[:-2], -1))[..., :: n_features + 1]
+    log_det = np.sum(np.log(diagonal), axis=-1)
+    y = np.matmul(Y, precisions_chol) - np.matmul(means[..., np.newaxis, :], precisions_chol)
+    log_prob = np.swapaxes(row_sum(np.square(y)), -1, -2)
+    return -0.5 * (n_features * math.log(2 * math.pi) + log_prob) + log_det[..., np.newaxis, :]
 
 
 def _e_step(d: LCAData, weights, pis, gauss):
-    log_resp = d.onehot @ np.log(np.minimum(np.maximum(pis, CLIP), 1 - CLIP))   # np.clip, without its wrapper
-    log_resp += np.log(weights).reshape((1, -1))
+    log_resp = np.matmul(d.onehot, np.log(np.minimum(np.maximum(pis, CLIP), 1 - CLIP)))   # np.clip, without its wrapper
+    log_resp += np.log(weights)[..., np.newaxis, :]
     if gauss is not None:
         log_resp += _gaussian_log_prob(d.Y, gauss[0], gauss[2])
     ll = logsumexp_rows(log_resp)
     with np.errstate(under="ignore"):
-        log_resp -= ll.reshape((-1, 1))
-    return ll.sum() / ll.shape[0], log_resp
+        log_resp -= ll[..., np.newaxis]
+    return ll.sum(axis=-1) / ll.shape[-1], log_resp
 
 
 def _start(d: LCAData, k: int, seed, init_resp):
@@ -411,11 +425,107 @@ def fit(d: LCAData, k: int, *, seed=None, init_resp=None, max_iter: int = 1000, 
             converged = True
             break
     score, log_resp = _e_step(d, weights, pis, gauss)
-    n_par = (k - 1) + k * (d.total_outcomes - len(d.pattern))
-    if d.Y is not None:
-        q = d.Y.shape[1]
-        n_par += int(k * q * (q + 1) / 2.0 + q * k + k - 1) - (k - 1)
+    n_par = _n_parameters(d, k)
     return LCAFit(weights=weights, pis=pis, means=gauss[0] if gauss else None,
                   covariances=gauss[1] if gauss else None, precisions_cholesky=gauss[2] if gauss else None,
                   score=score, posterior=np.exp(log_resp), n_parameters=n_par, n_samples=n, n_iter=n_iter,
                   converged=converged)
+
+
+def fit_many(d: LCAData, k: int, starts, *, max_iter: int = 1000, abs_tol: float = 1e-6,
+             rel_tol: float = 1e-8) -> list:
+    """Several EM runs in lockstep: for each start, what :func:`fit` returns or the ValueError it raises.
+
+    The runs are stacked on a leading axis, so each NumPy call serves all of them; a run leaves the
+    stack at the iteration where :func:`fit` would stop it. Every operation is elementwise, a sum
+    down the rows, or the same BLAS call on each run's slice, so each result is bit for bit that of
+    :func:`fit` with the same start.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data (:func:`prepare`).
+    k : int
+        Number of classes.
+    starts : list of (seed, init_resp)
+        As the ``seed`` and ``init_resp`` arguments of :func:`fit`.
+    max_iter, abs_tol, rel_tol
+        As for :func:`fit`.
+
+    Returns
+    -------
+    list
+        An :class:`LCAFit` or a ValueError for each start, in order.
+
+    Raises
+    ------
+    ValueError
+        When there are fewer libraries than classes.
+    """
+    n = d.onehot.shape[0]
+    if n < k:
+        raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n}")
+    out, begun = [None] * len(starts), []
+    for i, (seed, init_resp) in enumerate(starts):
+        try:
+            begun.append((i, *_start(d, k, seed, init_resp)))
+        except ValueError as err:
+            out[i] = err
+    if not begun:
+        return out
+    ids = [b[0] for b in begun]
+    weights, resp = np.stack([b[1] for b in begun]), np.stack([b[2] for b in begun])
+    spread = column_spread(d, k)
+    sums = column_sums(d, resp, spread)
+    pis = _categorical_m_step(d, resp, sums)
+    gauss, bad = None, np.zeros(len(ids), dtype=bool)
+    if d.Y is not None:
+        *gauss, bad = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
+    lower, n_iter, converged = np.full(len(ids), -np.inf), np.zeros(len(ids), dtype=int), np.zeros(len(ids), dtype=bool)
+    active = np.flatnonzero(~bad)
+    for it in range(1, max_iter + 1):
+        if not active.size:
+            break
+        lb, log_resp = _e_step(d, weights[active], pis[active], None if gauss is None else [a[active] for a in gauss])
+        resp = np.exp(log_resp)
+        sums = column_sums(d, resp, spread)
+        weights[active] = np.minimum(np.maximum(sums[..., -1, :] / n, CLIP), 1 - CLIP)
+        pis[active] = _categorical_m_step(d, resp, sums)
+        if gauss is not None:
+            *new, bad[active] = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
+            for a, v in zip(gauss, new):
+                a[active] = v
+        change = lb - lower[active]
+        rel_change = change / lb
+        lower[active], n_iter[active] = lb, it
+        done = (np.abs(change) < abs_tol) | (np.abs(rel_change) < rel_tol)
+        converged[active] = done
+        active = active[~done & ~bad[active]]
+    return _many_fits(d, k, out, ids, weights, pis, gauss, bad, n_iter, converged)
+
+
+def _many_fits(d, k, out, ids, weights, pis, gauss, bad, n_iter, converged):
+    """The closing E-step of :func:`fit_many` and its results."""
+    ok = np.flatnonzero(~bad)
+    if ok.size:
+        score, log_resp = _e_step(d, weights[ok], pis[ok], None if gauss is None else [a[ok] for a in gauss])
+        posterior = np.exp(log_resp)
+    n_par = _n_parameters(d, k)
+    for j, r in enumerate(ok):
+        out[ids[r]] = LCAFit(weights=weights[r], pis=pis[r], means=gauss[0][r] if gauss else None,
+                             covariances=gauss[1][r] if gauss else None,
+                             precisions_cholesky=gauss[2][r] if gauss else None, score=score[j],
+                             posterior=posterior[j], n_parameters=n_par, n_samples=d.onehot.shape[0],
+                             n_iter=int(n_iter[r]), converged=bool(converged[r]))
+    for r in np.flatnonzero(bad):
+        out[ids[r]] = ValueError("ill-defined empirical covariance (not finite or not positive definite)")
+    return out
+
+
+def _n_parameters(d: LCAData, k: int) -> int:
+    """Free parameters, counted as stepmix counts them."""
+    n_par = (k - 1) + k * (d.total_outcomes - len(d.pattern))
+    if d.Y is not None:
+        q = d.Y.shape[1]
+        n_par += int(k * q * (q + 1) / 2.0 + q * k + k - 1) - (k - 1)
+    return n_par
