@@ -481,44 +481,54 @@ def fit_many(d: LCAData, k: int, starts, *, max_iter: int = 1000, abs_tol: float
     gauss, bad = None, np.zeros(len(ids), dtype=bool)
     if d.Y is not None:
         *gauss, bad = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
-    lower, n_iter, converged = np.full(len(ids), -np.inf), np.zeros(len(ids), dtype=int), np.zeros(len(ids), dtype=bool)
+    final = {int(r): None for r in np.flatnonzero(bad)}     # run -> (weights, pis, gauss, n_iter, converged)
     active = np.flatnonzero(~bad)
+    weights, pis, lower = weights[active], pis[active], np.full(active.size, -np.inf)
+    gauss = None if gauss is None else [a[active] for a in gauss]
+    it = 0
     for it in range(1, max_iter + 1):
         if not active.size:
             break
-        lb, log_resp = _e_step(d, weights[active], pis[active], None if gauss is None else [a[active] for a in gauss])
+        lb, log_resp = _e_step(d, weights, pis, gauss)
         resp = np.exp(log_resp)
         sums = column_sums(d, resp, spread)
-        weights[active] = np.minimum(np.maximum(sums[..., -1, :] / n, CLIP), 1 - CLIP)
-        pis[active] = _categorical_m_step(d, resp, sums)
+        weights = np.minimum(np.maximum(sums[..., -1, :] / n, CLIP), 1 - CLIP)
+        pis = _categorical_m_step(d, resp, sums)
+        failed = np.zeros(active.size, dtype=bool)
         if gauss is not None:
-            *new, bad[active] = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
-            for a, v in zip(gauss, new):
-                a[active] = v
-        change = lb - lower[active]
+            *gauss, failed = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
+        change = lb - lower
         rel_change = change / lb
-        lower[active], n_iter[active] = lb, it
+        lower = lb
         done = (np.abs(change) < abs_tol) | (np.abs(rel_change) < rel_tol)
-        converged[active] = done
-        active = active[~done & ~bad[active]]
-    return _many_fits(d, k, out, ids, weights, pis, gauss, bad, n_iter, converged)
+        leave = done | failed
+        if leave.any():
+            for j in np.flatnonzero(leave):
+                final[int(active[j])] = None if failed[j] else (weights[j], pis[j], gauss and [a[j] for a in gauss], it, True)
+            keep = ~leave
+            active, weights, pis, lower = active[keep], weights[keep], pis[keep], lower[keep]
+            gauss = None if gauss is None else [a[keep] for a in gauss]
+    for j, r in enumerate(active):          # still running after max_iter iterations
+        final[int(r)] = (weights[j], pis[j], gauss and [a[j] for a in gauss], it, False)
+    return _many_fits(d, k, out, ids, final)
 
 
-def _many_fits(d, k, out, ids, weights, pis, gauss, bad, n_iter, converged):
+def _many_fits(d, k, out, ids, final):
     """The closing E-step of :func:`fit_many` and its results."""
-    ok = np.flatnonzero(~bad)
-    if ok.size:
-        score, log_resp = _e_step(d, weights[ok], pis[ok], None if gauss is None else [a[ok] for a in gauss])
+    ok = [r for r in sorted(final) if final[r] is not None]
+    if ok:
+        gauss = None if d.Y is None else [np.stack([final[r][2][i] for r in ok]) for i in range(3)]
+        score, log_resp = _e_step(d, np.stack([final[r][0] for r in ok]), np.stack([final[r][1] for r in ok]), gauss)
         posterior = np.exp(log_resp)
     n_par = _n_parameters(d, k)
     for j, r in enumerate(ok):
-        out[ids[r]] = LCAFit(weights=weights[r], pis=pis[r], means=gauss[0][r] if gauss else None,
-                             covariances=gauss[1][r] if gauss else None,
-                             precisions_cholesky=gauss[2][r] if gauss else None, score=score[j],
-                             posterior=posterior[j], n_parameters=n_par, n_samples=d.onehot.shape[0],
-                             n_iter=int(n_iter[r]), converged=bool(converged[r]))
-    for r in np.flatnonzero(bad):
-        out[ids[r]] = ValueError("ill-defined empirical covariance (not finite or not positive definite)")
+        w, pis, g, n_iter, converged = final[r]
+        out[ids[r]] = LCAFit(weights=w, pis=pis, means=g[0] if g else None, covariances=g[1] if g else None,
+                             precisions_cholesky=g[2] if g else None, score=score[j], posterior=posterior[j],
+                             n_parameters=n_par, n_samples=d.onehot.shape[0], n_iter=n_iter, converged=converged)
+    for r, f in final.items():
+        if f is None:
+            out[ids[r]] = ValueError("ill-defined empirical covariance (not finite or not positive definite)")
     return out
 
 
