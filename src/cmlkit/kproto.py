@@ -12,9 +12,9 @@ re-implemented with the distances vectorised: the same random draws for the same
 point-by-point reassignment in row order with incremental prototype updates, the same re-seeding of
 an emptied cluster, the same tie-breaking (lowest cluster; for a categorical mode the lowest code,
 but a mode only changes on a strictly higher count), the same convergence rule and cost. A pass
-computes the distances of a block of rows to all prototypes at once and keeps them; after a move
-only the columns of the clusters it changed are recomputed, with the same floating-point operations
-as kmodes, so labels, prototypes and cost are bit-identical to kmodes (checked against it in
+computes the distances of a block of rows to all prototypes at once and keeps them (taken from the
+previous pass's closing distances until its first move); after a move the rest of the block is
+recomputed, with the same floating-point operations as kmodes, so labels, prototypes and cost are bit-identical to kmodes (checked against it in
 ``tests/test_kproto.py``; kmodes is no longer imported here). Per start on 480 libraries this is
 about 10-14 times faster (``benchmarks/bench_kproto.py``).
 """
@@ -189,8 +189,9 @@ def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs, dist=None) -> 
     """One pass over the rows in order; each row moves to its nearest prototype at that moment.
 
     Rows are taken in blocks of ``BLOCK``: the block's distances to all prototypes are computed at
-    once and kept; after a move only the columns of the clusters it changed are recomputed for the
-    block's rows still to visit. ``dist``, when given, holds every row's distances to the prototypes the pass
+    once and kept; after a move the distances of the block's rows still to visit are recomputed (one
+    call for all prototypes: a distance depends only on its row and its prototype, so those of the
+    clusters the move left alone come out unchanged). ``dist``, when given, holds every row's distances to the prototypes the pass
     starts from (a row's distances do not depend on the other rows computed with it): blocks reached
     before the first move take theirs from it. Returns the number of moves.
     """
@@ -213,15 +214,13 @@ def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs, dist=None) -> 
             _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat)
             for c in (to, frm):
                 num[c] = sums[c] / size[c] if size[c] else 0.0
-            changed = [to, frm]
             if not size[frm]:   # an emptied cluster takes a random row of the largest (numeric prototype kept)
                 big = int(np.argmax(np.bincount(lab, minlength=len(size))))
                 r = int(rs.choice(np.flatnonzero(lab == big)))
                 _move(r, frm, big, Xnum, rows, lab, sums, size, freq, cat)
-                changed.append(big)
             i += 1
-            if i < stop:
-                D[i - start:, changed] = _dissim(Xnum[i:stop], C[i:stop], num[changed], cat[changed], gamma)
+            if i < stop:     # every column: those of unchanged clusters come out as they were
+                D[i - start:] = _dissim(Xnum[i:stop], C[i:stop], num, cat, gamma)
     return moves
 
 
