@@ -209,11 +209,13 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         a_max = _row_max(a)[..., None]
         top = a == a_max
-        m = row_sum(top.astype(a.dtype))
         s = row_sum(np.exp(np.where(top, -np.inf, a) - a_max))
-        if (m == 1).all():      # no ties: dividing by 1 and adding log(1) = 0 change nothing
+        # every row holds its maximum, except a row of NaN, which holds none: as many tops as rows
+        # and no NaN row mean one top per row, so dividing by 1 and adding log(1) = 0 change nothing
+        if np.count_nonzero(top) == a_max.size and not np.isnan(a_max).any():
             out = np.log1p(s) + a_max[..., 0]
         else:
+            m = row_sum(top.astype(a.dtype))
             s = np.where(s == 0, s, s / m)
             out = np.log1p(s) + np.log(m) + a_max[..., 0]
         finite = np.isfinite(out)
@@ -304,11 +306,11 @@ def _gaussian_m_steps(Y, resp, total):
     covariances = np.matmul(np.swapaxes(weighted, -1, -2), diff) / nk[..., np.newaxis, np.newaxis]
     diag = np.arange(n_features)
     covariances[..., diag, diag] += REG_COVAR
-    bad = ~np.isfinite(covariances).all(axis=(-3, -2, -1))
-    if n_features == 1:
-        bad |= ~(covariances > 0).all(axis=(-3, -2, -1))
+    if n_features == 1:      # finite and positive
+        bad = ~((covariances > 0) & (covariances < np.inf)).all(axis=(-3, -2, -1))
         with np.errstate(invalid="ignore", divide="ignore"):
             return means, covariances, 1.0 / np.sqrt(covariances), bad
+    bad = ~np.isfinite(covariances).all(axis=(-3, -2, -1))
     precisions_chol = np.full(covariances.shape, np.nan)
     eye = np.eye(n_features, dtype=Y.dtype)
     for run in np.ndindex(bad.shape):
