@@ -291,9 +291,17 @@ def distinct_rows(X) -> int:
     """
     if not isinstance(X, FeatureRows) or not len(X.full.columns):
         return len(X.drop_duplicates() if isinstance(X, pd.DataFrame) else X.frame().drop_duplicates())
-    return int(len(np.unique(X.columns("factorized", _factorized)[X.rows], axis=0)))
+    codes, weights = X.columns("factorized", _factorized)
+    if weights is None:
+        return int(len(np.unique(codes[X.rows], axis=0)))
+    return int(len(np.unique(codes[X.rows] @ weights)))
 
 
-def _factorized(frame: pd.DataFrame) -> np.ndarray:
-    """Codes of each column's values (missing: -1), equal where ``DataFrame.duplicated`` finds them equal."""
-    return np.column_stack([pd.factorize(frame[c])[0].astype(np.int64) for c in frame.columns])
+def _factorized(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes of each column's values (0 for missing), equal where ``DataFrame.duplicated`` finds them equal,
+    and the place values that make one integer of a row's codes (None when that would overflow)."""
+    codes = np.column_stack([pd.factorize(frame[c])[0].astype(np.int64) + 1 for c in frame.columns])
+    radix = codes.max(axis=0) + 1
+    if np.sum(np.log2(radix.astype(float))) >= 62:
+        return codes, None
+    return codes, np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]]).astype(np.int64)
