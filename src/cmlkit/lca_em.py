@@ -8,7 +8,9 @@ licence), written once with the work that does not change between iterations don
 * the one-hot encoding of the indicators (NaN = missing) is built once (:func:`prepare`), not in
   every E- and M-step, and the input checks run once;
 * the denominators of the categorical M-step are summed once per pattern of missing values, not
-  once per one-hot column.
+  once per one-hot column (all patterns in one masked reduction, :func:`column_sums`);
+* several starts on the same data can run in lockstep (:func:`fit_many`), stacked on a leading
+  axis, so that each NumPy call serves all of them.
 
 Every floating-point operation that reaches a result is the one stepmix and scikit-learn perform, in
 the same order, so that fits agree with stepmix to the last bit (``tests/test_lca_em.py`` compares
