@@ -429,7 +429,7 @@ def fit(d: LCAData, k: int, *, seed=None, init_resp=None, max_iter: int = 1000, 
             converged = True
             break
     score, log_resp = _e_step(d, weights, pis, gauss)
-    n_par = _n_parameters(d, k)
+    n_par = n_parameters(d, k)
     return LCAFit(weights=weights, pis=pis, means=gauss[0] if gauss else None,
                   covariances=gauss[1] if gauss else None, precisions_cholesky=gauss[2] if gauss else None,
                   score=score, posterior=np.exp(log_resp), n_parameters=n_par, n_samples=n, n_iter=n_iter,
@@ -524,7 +524,7 @@ def _many_fits(d, k, out, ids, final):
         gauss = None if d.Y is None else [np.stack([final[r][2][i] for r in ok]) for i in range(3)]
         score, log_resp = _e_step(d, np.stack([final[r][0] for r in ok]), np.stack([final[r][1] for r in ok]), gauss)
         posterior = np.exp(log_resp)
-    n_par = _n_parameters(d, k)
+    n_par = n_parameters(d, k)
     for j, r in enumerate(ok):
         w, pis, g, n_iter, converged = final[r]
         out[ids[r]] = LCAFit(weights=w, pis=pis, means=g[0] if g else None, covariances=g[1] if g else None,
@@ -536,8 +536,20 @@ def _many_fits(d, k, out, ids, final):
     return out
 
 
-def _n_parameters(d: LCAData, k: int) -> int:
-    """Free parameters, counted as stepmix counts them."""
+def n_parameters(d: LCAData, k: int) -> int:
+    """Free parameters of a model with ``k`` classes, counted as stepmix counts them.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data.
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    int
+    """
     n_par = (k - 1) + k * (d.total_outcomes - len(d.pattern))
     if d.Y is not None:
         q = d.Y.shape[1]
