@@ -16,7 +16,7 @@ from cmlkit import lca_em, synthetic, waves
 from cmlkit import governance as g
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows, distinct_rows
-from cmlkit.latent_class import lca_inputs
+from cmlkit.latent_class import fit_ragged, latent_class_many, lca_inputs
 
 
 class _WarmStepMix(StepMix):
@@ -241,3 +241,52 @@ def test_fit_many_is_fit_run_by_run(governance_features):
                     a, b = getattr(got, f), getattr(want, f)
                     assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes()
                                                          and type(a) is type(b)), f
+
+
+def test_fit_ragged_is_fit_run_by_run(governance_features):
+    """Runs on different resamples stacked row after row give each run's fit to the last bit."""
+    X, spec = governance_features
+    rows = FeatureRows(X)
+    r = np.random.default_rng(8)
+    for gaussian in (True, False):
+        ds, starts = [], []
+        while len(ds) < 6:
+            data, Y = lca_inputs(rows.take(np.unique(r.integers(0, len(X), int(r.integers(20, len(X) + 1))))), spec)
+            d = lca_em.prepare(data, Y[:, :1] if gaussian and Y is not None else None)   # one Gaussian feature
+            hollow = np.full((len(data), 3), 1 / 3)
+            hollow[1] = np.nan
+            ds.append(d)
+            starts.append([(0, r.dirichlet(np.ones(3), len(data))), (int(r.integers(0, 2**31 - 1)), None),
+                           *([(0, hollow)] if len(ds) == 2 else [])])
+        for d, st, got in zip(ds, starts, fit_ragged(ds, 3, starts)):
+            for (seed, init), fit in zip(st, got):
+                try:
+                    want = lca_em.fit(d, 3, seed=seed, init_resp=init)
+                except ValueError:
+                    assert isinstance(fit, ValueError)
+                    continue
+                for f in ("weights", "pis", "means", "covariances", "precisions_cholesky", "score", "posterior",
+                          "n_parameters", "n_iter", "converged"):
+                    a, b = getattr(fit, f), getattr(want, f)
+                    assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes()
+                                                         and type(a) is type(b)), f
+
+
+def test_latent_class_many_is_latent_class(governance_features):
+    X, spec = governance_features
+    rows = FeatureRows(X)
+    r = np.random.default_rng(9)
+    post = g.latent_class(X, spec, 3, n_init=2, random_state=1)[1]["posterior"]
+    idxs = [np.unique(r.integers(0, len(X), len(X))) for _ in range(4)] + [np.arange(2)]
+    seeds = [int(s) for s in r.integers(0, 2**31 - 1, len(idxs))]
+    got = latent_class_many([rows.take(i) for i in idxs], spec, 3, n_init=2, random_states=seeds,
+                            init_resps=[post[i] for i in idxs], replicate=2)
+    for i, seed, fit in zip(idxs, seeds, got):
+        try:
+            labels, crit = g.latent_class(X.iloc[i].reset_index(drop=True), spec, 3, n_init=2, random_state=seed,
+                                          init_resp=post[i], replicate=2)
+        except ClusterFitError:
+            assert isinstance(fit, ClusterFitError)
+            continue
+        assert np.array_equal(fit[0], labels) and fit[1].keys() == crit.keys()
+        assert all(np.asarray(fit[1][key]).tobytes() == np.asarray(crit[key]).tobytes() for key in crit)
