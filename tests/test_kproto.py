@@ -20,6 +20,7 @@ from kmodes.util.dissim import euclidean_dissim, matching_dissim
 from cmlkit import governance as g
 from cmlkit import kproto, synthetic, waves
 from cmlkit.errors import ClusterFitError
+from cmlkit.governance_spec import FeatureRows
 from cmlkit.latent_class import seed_of
 
 
@@ -219,3 +220,37 @@ def test_kprototypes_keeps_its_contract(governance_features):
     assert isinstance(info["cost"], float)
     M, cat = kproto.kproto_matrix(X, spec)
     assert M.shape[0] == len(X) and cat and isinstance(pd.DataFrame(M), pd.DataFrame)
+
+
+def _same(a, b):
+    """Equal to the last bit (arrays by bytes, dtype and layout; dicts and lists item by item)."""
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray):
+        return (a.dtype == b.dtype and a.shape == b.shape and a.flags.c_contiguous == b.flags.c_contiguous
+                and (bool((a == b).all()) if a.dtype == object else a.tobytes() == b.tobytes()))
+    if isinstance(a, float):
+        return np.float64(a).tobytes() == np.float64(b).tobytes()
+    return a == b
+
+
+def test_resamples_as_feature_rows_prepare_what_the_matrix_gives(governance_features):
+    """Scaling, codes, gamma and Cao prototypes of a bootstrap resample read from the full frame's
+    columns (FeatureRows) are those of kproto_matrix on the resample's own frame, refusals included."""
+    spec, X, holed = governance_features
+    r = np.random.default_rng(11)
+    for data in (X, holed):
+        rows = FeatureRows(data)
+        for t in range(25):
+            idx = np.unique(r.integers(0, len(data), int(r.integers(2, len(data) + 1)) if t % 3 else 6))
+            k = int(r.integers(2, 7))
+            M, cat = kproto.kproto_matrix(data.iloc[idx].reset_index(drop=True), spec)
+            try:
+                want = kproto._prepare(M, cat, k)
+            except (AssertionError, ValueError) as exc:      # more clusters than rows; a column with no value
+                with pytest.raises(type(exc), match=str(exc)[:20]):
+                    kproto._prepare_rows(rows.take(idx), spec, k)
+                continue
+            assert _same(kproto._prepare_rows(rows.take(idx), spec, k), want)

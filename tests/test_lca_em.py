@@ -7,6 +7,7 @@ the last bit: log-likelihood, posterior, iterations, parameters, BIC, AIC, SABIC
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from scipy.special import logsumexp
 from stepmix.stepmix import StepMix
@@ -14,7 +15,8 @@ from stepmix.stepmix import StepMix
 from cmlkit import lca_em, synthetic, waves
 from cmlkit import governance as g
 from cmlkit.errors import ClusterFitError
-from cmlkit.latent_class import lca_inputs
+from cmlkit.governance_spec import FeatureRows, distinct_rows
+from cmlkit.latent_class import fit_ragged, latent_class_many, lca_inputs
 
 
 class _WarmStepMix(StepMix):
@@ -179,3 +181,112 @@ def test_row_sum_is_numpys(k):
     rng = np.random.default_rng(k)
     a = rng.normal(size=(300, k)) * 10.0 ** rng.integers(-8, 8, size=(300, k))
     assert np.array_equal(lca_em.row_sum(a), np.sum(a, axis=1))
+
+
+def _pandas_lca_inputs(X, spec, bins=4):
+    """``lca_inputs`` as it was, in pandas (the numbers to keep)."""
+    cols, gauss = [], []
+    for name, f in spec["features"].items():
+        if f["encoding"] == "numeric":
+            v = X[name].astype(float)
+            if v.notna().all():
+                gauss.append(((v - v.mean()) / (v.std() or 1.0)).to_numpy())
+                continue
+            codes = pd.qcut(v.rank(method="min"), q=bins, labels=False, duplicates="drop").astype(float)
+        elif f["encoding"] == "nominal":
+            codes = pd.Categorical(X[name]).codes.astype(float)
+        else:
+            codes = X[name].to_numpy(dtype=float)
+        cols.append(np.where(np.asarray(codes) < 0, np.nan, codes))
+    return np.column_stack(cols), (np.column_stack(gauss) if gauss else None)
+
+
+def test_lca_inputs_of_resamples_are_the_pandas_numbers(governance_features):
+    """Quartile codes, standardisation and nominal codes of resamples (FeatureRows or frames), to the last bit;
+    small resamples make numeric features complete (Gaussian) or leave quartiles tied."""
+    X, spec = governance_features
+    rows = FeatureRows(X)
+    r = np.random.default_rng(5)
+    for t in range(40):
+        idx = np.unique(r.integers(0, len(X), int(r.integers(2, len(X) + 1)) if t % 2 else int(r.integers(2, 12))))
+        sub = X.iloc[idx].reset_index(drop=True)
+        want = _pandas_lca_inputs(sub, spec)
+        for got in (lca_inputs(rows.take(idx), spec), lca_inputs(sub, spec)):
+            assert got[0].tobytes() == want[0].tobytes() and got[0].shape == want[0].shape
+            assert (got[1] is None) == (want[1] is None) and (want[1] is None or got[1].tobytes() == want[1].tobytes())
+        assert distinct_rows(rows.take(idx)) == len(sub.drop_duplicates())
+
+
+def test_fit_many_is_fit_run_by_run(governance_features):
+    """Runs in lockstep give each run's fit to the last bit, failed starts (a start without mass) included."""
+    X, spec = governance_features
+    data, Y = lca_inputs(X, spec)
+    r = np.random.default_rng(6)
+    fields = ("weights", "pis", "means", "covariances", "precisions_cholesky", "score", "posterior", "n_parameters",
+              "n_iter", "converged")
+    for block in (Y, np.column_stack([Y, r.normal(size=len(Y))]), None):
+        d = lca_em.prepare(data, block)
+        for k in (1, 3):
+            hollow = np.full((len(data), k), 1.0 / k)
+            hollow[4] = np.nan
+            starts = [(0, r.dirichlet(np.ones(k), len(data))), (0, hollow),
+                      *((int(s), None) for s in r.integers(0, 2**31 - 1, 2))]
+            for (seed, init), got in zip(starts, lca_em.fit_many(d, k, starts)):
+                try:
+                    want = lca_em.fit(d, k, seed=seed, init_resp=init)
+                except ValueError:
+                    assert isinstance(got, ValueError)
+                    continue
+                for f in fields:
+                    a, b = getattr(got, f), getattr(want, f)
+                    assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes()
+                                                         and type(a) is type(b)), f
+
+
+def test_fit_ragged_is_fit_run_by_run(governance_features):
+    """Runs on different resamples stacked row after row give each run's fit to the last bit."""
+    X, spec = governance_features
+    rows = FeatureRows(X)
+    r = np.random.default_rng(8)
+    for gaussian in (True, False):
+        ds, starts = [], []
+        while len(ds) < 6:
+            data, Y = lca_inputs(rows.take(np.unique(r.integers(0, len(X), int(r.integers(20, len(X) + 1))))), spec)
+            d = lca_em.prepare(data, Y[:, :1] if gaussian and Y is not None else None)   # one Gaussian feature
+            hollow = np.full((len(data), 3), 1 / 3)
+            hollow[1] = np.nan
+            ds.append(d)
+            starts.append([(0, r.dirichlet(np.ones(3), len(data))), (int(r.integers(0, 2**31 - 1)), None),
+                           *([(0, hollow)] if len(ds) == 2 else [])])
+        for d, st, got in zip(ds, starts, fit_ragged(ds, 3, starts)):
+            for (seed, init), fit in zip(st, got):
+                try:
+                    want = lca_em.fit(d, 3, seed=seed, init_resp=init)
+                except ValueError:
+                    assert isinstance(fit, ValueError)
+                    continue
+                for f in ("weights", "pis", "means", "covariances", "precisions_cholesky", "score", "posterior",
+                          "n_parameters", "n_iter", "converged"):
+                    a, b = getattr(fit, f), getattr(want, f)
+                    assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes()
+                                                         and type(a) is type(b)), f
+
+
+def test_latent_class_many_is_latent_class(governance_features):
+    X, spec = governance_features
+    rows = FeatureRows(X)
+    r = np.random.default_rng(9)
+    post = g.latent_class(X, spec, 3, n_init=2, random_state=1)[1]["posterior"]
+    idxs = [np.unique(r.integers(0, len(X), len(X))) for _ in range(4)] + [np.arange(2)]
+    seeds = [int(s) for s in r.integers(0, 2**31 - 1, len(idxs))]
+    got = latent_class_many([rows.take(i) for i in idxs], spec, 3, n_init=2, random_states=seeds,
+                            init_resps=[post[i] for i in idxs], replicate=2)
+    for i, seed, fit in zip(idxs, seeds, got):
+        try:
+            labels, crit = g.latent_class(X.iloc[i].reset_index(drop=True), spec, 3, n_init=2, random_state=seed,
+                                          init_resp=post[i], replicate=2)
+        except ClusterFitError:
+            assert isinstance(fit, ClusterFitError)
+            continue
+        assert np.array_equal(fit[0], labels) and fit[1].keys() == crit.keys()
+        assert all(np.asarray(fit[1][key]).tobytes() == np.asarray(crit[key]).tobytes() for key in crit)

@@ -23,7 +23,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from cmlkit.errors import ClusterFitError, GovernanceError
-from cmlkit.governance_spec import METHODS, build_features, load_spec
+from cmlkit.governance_spec import METHODS, FeatureRows, build_features, distinct_rows, load_spec
 from cmlkit.gower import gower_matrix
 from cmlkit.kproto import kprototypes
 from cmlkit.latent_class import latent_class, seed_of
@@ -56,7 +56,7 @@ def _fit_pam(X, spec, k, *, D=None, n_init=10, random_state=0, warm=None, replic
     if D is not None:
         med, labels = pam(D, k)
         return labels, {"medoids": med}
-    med, labels, cost = clara(X, spec, k, random_state=seed_of(random_state))
+    med, labels, cost = clara(X.frame() if isinstance(X, FeatureRows) else X, spec, k, random_state=seed_of(random_state))
     return labels, {"medoids": med, "cost": cost}
 
 
@@ -80,8 +80,8 @@ def fit_once(X, spec, method, k, *, D=None, n_init=10, random_state=0, warm=None
 
     Parameters
     ----------
-    X : pandas.DataFrame
-        Encoded features in canonical order.
+    X : pandas.DataFrame or FeatureRows
+        Encoded features in canonical order (a bootstrap passes its resamples as ``FeatureRows``).
     spec : dict
         The governance specification.
     method : str
@@ -111,8 +111,9 @@ def fit_once(X, spec, method, k, *, D=None, n_init=10, random_state=0, warm=None
     """
     if method not in FITTERS:
         raise GovernanceError(f"unknown clustering method {method!r}; use one of {list(FITTERS)}")
-    if len(X.drop_duplicates()) < k:
-        raise ClusterFitError(f"cannot form {k} clusters from {len(X.drop_duplicates())} distinct libraries")
+    distinct = distinct_rows(X)
+    if distinct < k:
+        raise ClusterFitError(f"cannot form {k} clusters from {distinct} distinct libraries")
     return FITTERS[method](X, spec, k, D=D, n_init=n_init, random_state=random_state, warm=warm, replicate=replicate)
 
 

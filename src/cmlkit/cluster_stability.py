@@ -28,9 +28,9 @@ from threadpoolctl import threadpool_limits
 
 from cmlkit.cluster_fit import Clustering, canonical_order, fit_once
 from cmlkit.errors import ClusterFitError
-from cmlkit.governance_spec import load_spec
+from cmlkit.governance_spec import FeatureRows, distinct_rows, load_spec
 from cmlkit.gower import gower_matrix
-from cmlkit.latent_class import seed_of
+from cmlkit.latent_class import latent_class_many, seed_of
 from cmlkit.progress import track
 
 #: defaults of the ``stability`` section of ``research/governance.yml``
@@ -118,11 +118,14 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     numpy.ndarray
     """
     n = len(X)
+    rows = FeatureRows(X)      # each resample's rows, with the columns read once for all of them
+    if method == "latent_class":
+        return _latent_jaccards(rows, orig, spec, k, B=B, rng=rng, warm=warm, n_init=n_init, stop=stop, desc=desc)
     jac = np.full((B, k), np.nan)
     for b in track(range(B), desc=desc):
         idx = np.unique(rng.integers(0, n, n))
         try:
-            lab, _ = fit_once(X.iloc[idx].reset_index(drop=True), spec, method, k,
+            lab, _ = fit_once(rows.take(idx), spec, method, k,
                               D=None if D is None else D[np.ix_(idx, idx)], n_init=n_init,
                               random_state=int(rng.integers(0, 2**31 - 1)),
                               warm=None if warm is None else warm[idx], replicate=2)
@@ -133,6 +136,39 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
         if stop is not None and stop(jac[:b + 1], b + 1):
             return jac[:b + 1]
     return jac
+
+
+def _latent_jaccards(rows, orig, spec, k, *, B, rng, warm, n_init, stop, desc):
+    """:func:`resample_jaccards` of the latent class model: the refits of a batch of resamples (all of them,
+    or ten at a time when ``stop`` may end the bootstrap) run stacked (``latent_class_many``). The
+    resamples and seeds are drawn in the same order, and each refit is the one ``fit_once`` makes."""
+    n = len(rows)
+    jac = np.full((B, k), np.nan)
+    batch, first = [], 0
+    for b in track(range(B), desc=desc):
+        if b == first + len(batch):
+            first, batch = b, []
+            for _ in range(min(10 if stop is not None else B, B - b)):
+                idx = np.unique(rng.integers(0, n, n))
+                batch.append((idx, int(rng.integers(0, 2**31 - 1))))
+            fits = _latent_refits(rows, spec, k, batch, warm, n_init)
+        idx, fit = batch[b - first][0], fits[b - first]
+        # a resample that cannot hold k clusters: every cluster dissolves
+        jac[b] = 0.0 if isinstance(fit, ClusterFitError) else _jaccard_best(orig[idx], np.asarray(fit[0]), k)
+        if stop is not None and stop(jac[:b + 1], b + 1):
+            return jac[:b + 1]
+    return jac
+
+
+def _latent_refits(rows, spec, k, batch, warm, n_init):
+    """``fit_once(..., "latent_class", k, replicate=2)`` of each resample: labels and criteria, or the ClusterFitError."""
+    subsets = [rows.take(idx) for idx, _ in batch]
+    few = [distinct_rows(s) < k for s in subsets]
+    fits = iter(latent_class_many([s for s, f in zip(subsets, few) if not f], spec, k, n_init=n_init,
+                                  random_states=[seed for (_, seed), f in zip(batch, few) if not f],
+                                  init_resps=[None if warm is None else warm[idx] for (idx, _), f in zip(batch, few) if not f],
+                                  replicate=2))
+    return [ClusterFitError(f"cannot form {k} clusters") if f else next(fits) for f in few]
 
 
 def refit_starts(clustering: Clustering) -> int:

@@ -205,3 +205,103 @@ def _require(data, cols, name):
     missing = [c for c in cols if c not in data.columns]
     if missing:
         raise GovernanceError(f"feature {name!r}: column(s) {missing} not in the data")
+
+
+class FeatureRows:
+    """Some rows of an encoded feature frame, with what the methods read from its columns kept once.
+
+    A bootstrap refits a method on many subsets of the same libraries. Passing each subset as
+    positions into the full frame (:meth:`take`) lets a method read the frame's columns once
+    (:meth:`columns`) and each subset as an index into them, instead of copying a frame and
+    redoing the pandas work per refit; the methods return exactly what they return on
+    :meth:`frame`.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Encoded features (:func:`build_features`), rows in canonical order.
+    rows : array of int, optional
+        Positions of the rows taken (default: all, in order).
+    store : dict, optional
+        Column data shared with the other subsets of ``frame`` (internal).
+    """
+
+    def __init__(self, frame: pd.DataFrame, rows=None, store: dict | None = None):
+        self.full = frame
+        self.rows = np.arange(len(frame)) if rows is None else np.asarray(rows, dtype=np.intp)
+        self.store = {} if store is None else store
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def take(self, positions) -> FeatureRows:
+        """The rows at ``positions`` of these rows, sharing the column data.
+
+        Parameters
+        ----------
+        positions : array of int
+            Positions among the rows held.
+
+        Returns
+        -------
+        FeatureRows
+        """
+        return FeatureRows(self.full, self.rows[np.asarray(positions, dtype=np.intp)], self.store)
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as a frame of their own (index 0..n-1).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        return self.full.iloc[self.rows].reset_index(drop=True)
+
+    def columns(self, key, make):
+        """``make(full_frame)``, computed on the first call for ``key`` and shared by every subset.
+
+        Parameters
+        ----------
+        key : hashable
+            Names what ``make`` computes (with anything it depends on besides the frame).
+        make : callable
+            Reads the full frame.
+
+        Returns
+        -------
+        object
+            What ``make`` returned.
+        """
+        if key not in self.store:
+            self.store[key] = make(self.full)
+        return self.store[key]
+
+
+def distinct_rows(X) -> int:
+    """Number of distinct rows (missing values equal to each other), as ``len(X.drop_duplicates())``.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame or FeatureRows
+        Encoded features.
+
+    Returns
+    -------
+    int
+    """
+    if not isinstance(X, FeatureRows) or not len(X.full.columns):
+        return len(X.drop_duplicates() if isinstance(X, pd.DataFrame) else X.frame().drop_duplicates())
+    codes, weights = X.columns("factorized", _factorized)
+    if weights is None:
+        return int(len(np.unique(codes[X.rows], axis=0)))
+    return int(len(np.unique(codes[X.rows] @ weights)))
+
+
+def _factorized(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """Codes of each column's values (0 for missing), equal where ``DataFrame.duplicated`` finds them equal,
+    and the place values that make one integer of a row's codes (None when that would overflow)."""
+    codes = np.column_stack([pd.factorize(frame[c])[0].astype(np.int64) + 1 for c in frame.columns])
+    radix = codes.max(axis=0) + 1
+    if np.sum(np.log2(radix.astype(float))) >= 62:
+        return codes, None
+    return codes, np.concatenate([np.cumprod(radix[::-1])[::-1][1:], [1]]).astype(np.int64)

@@ -12,19 +12,22 @@ re-implemented with the distances vectorised: the same random draws for the same
 point-by-point reassignment in row order with incremental prototype updates, the same re-seeding of
 an emptied cluster, the same tie-breaking (lowest cluster; for a categorical mode the lowest code,
 but a mode only changes on a strictly higher count), the same convergence rule and cost. A pass
-computes the distances of a block of rows to all prototypes at once and keeps them; after a move
-only the columns of the clusters it changed are recomputed, with the same floating-point operations
-as kmodes, so labels, prototypes and cost are bit-identical to kmodes (checked against it in
+computes the distances of a block of rows to all prototypes at once and keeps them (taken from the
+previous pass's closing distances until its first move); after a move the rest of the block is
+recomputed, with the same floating-point operations as kmodes, so labels, prototypes and cost are bit-identical to kmodes (checked against it in
 ``tests/test_kproto.py``; kmodes is no longer imported here). Per start on 480 libraries this is
 about 10-14 times faster (``benchmarks/bench_kproto.py``).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from cmlkit.errors import ClusterFitError
+from cmlkit.governance_spec import FeatureRows
 from cmlkit.latent_class import seed_of
 
 MAX_ITER = 100          # kmodes' default iterations per start
@@ -47,12 +50,7 @@ def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:
     -------
     (M, categorical) : object array (scaled numeric columns, then nominal columns) and positions
     """
-    num_cols, cat_cols = [], []
-    for name, f in spec["features"].items():
-        if f["encoding"] == "nominal":
-            cat_cols.append(name)
-        else:
-            num_cols.append(name)
+    num_cols, cat_cols = _columns(spec)
     num = X[num_cols].astype(float)
     num = num.fillna(num.median())
     lo, hi = num.min(), num.max()
@@ -62,6 +60,51 @@ def kproto_matrix(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, list[int]]:
     return M, list(range(len(num_cols), len(num_cols) + len(cat_cols)))
 
 
+def _columns(spec: dict) -> tuple[list[str], list[str]]:
+    """Names of the numeric (non-nominal) and of the nominal features."""
+    nominal = [name for name, f in spec["features"].items() if f["encoding"] == "nominal"]
+    return [name for name in spec["features"] if name not in nominal], nominal
+
+
+def _full_columns(X: pd.DataFrame, spec: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Numeric features as floats, and each nominal feature as codes of its sorted strings (missing: "(missing)")."""
+    num_cols, cat_cols = _columns(spec)
+    cat = X[cat_cols].astype(object).where(X[cat_cols].notna(), "(missing)").astype(str).to_numpy(dtype=object)
+    codes, levels = _encode(cat)
+    return X[num_cols].to_numpy(dtype=float), codes, levels
+
+
+def _prepare_rows(X: FeatureRows, spec: dict, k: int) -> dict:
+    """:func:`_prepare` of ``kproto_matrix(X.frame(), spec)``, from the columns of the full frame read once.
+
+    The median fill, the min-max scaling and the category codes are those of :func:`kproto_matrix`
+    and :func:`_encode` on the rows held (the same floating-point operations); the rare inputs that
+    :func:`_prepare` refuses or answers without iterating (no more distinct rows than ``k``) go
+    through it.
+    """
+    full_num, full_codes, full_levels = X.columns(("kproto", id(spec)), lambda frame: _full_columns(frame, spec))
+    num, codes = full_num[X.rows], full_codes[X.rows]
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        num = np.where(np.isnan(num), np.nanmedian(num, axis=0), num)
+    lo, hi = num.min(axis=0), num.max(axis=0)
+    Xnum = np.asfortranarray((num - lo) / np.where(hi > lo, hi - lo, 1.0))
+    C = np.empty_like(codes)
+    levels = []
+    for j in range(codes.shape[1]):
+        present, C[:, j] = np.unique(codes[:, j], return_inverse=True)
+        levels.append(full_levels[j][present])
+    if (not levels or not Xnum.shape[1] or k > len(Xnum) or not np.isfinite(Xnum).all()
+            or _distinct(Xnum, C) <= k):
+        M, categorical = kproto_matrix(X.frame(), spec)
+        return _prepare(M, categorical, k)
+    return _shared(Xnum, C, levels, k)
+
+
+def _distinct(Xnum: np.ndarray, C: np.ndarray) -> int:
+    """Distinct rows of the numeric values (-0.0 equal to 0.0) and codes, as ``{tuple(row) for row in M}`` counts them."""
+    A = np.ascontiguousarray(np.column_stack([Xnum + 0.0, C.astype(np.float64)]))
+    return len(np.unique(A.view(np.dtype((np.void, A.dtype.itemsize * A.shape[1]))).ravel()))
 
 
 def _split(M: np.ndarray, categorical: list[int]) -> tuple[np.ndarray, np.ndarray]:
@@ -108,11 +151,11 @@ def _dissim(Xnum, C, num, cat, gamma) -> np.ndarray:
     return np.add.reduce(sq, axis=2) + gamma * np.add.reduce(np.not_equal(cat[None, :, :], C[:, None, :]), axis=2)
 
 
-def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float]:
-    """Nearest prototype of each row (lowest cluster on ties) and the summed distance, in row order."""
+def _labels_cost(Xnum, C, num, cat, gamma) -> tuple[np.ndarray, float, np.ndarray]:
+    """Nearest prototype of each row (lowest cluster on ties), the summed distance in row order, the distances."""
     D = _dissim(Xnum, C, num, cat, gamma)
     labels = np.argmin(D, axis=1)
-    return labels, float(np.add.accumulate(D[np.arange(len(D)), labels])[-1])
+    return labels, float(np.add.accumulate(D[np.arange(len(D)), labels])[-1]), D
 
 
 def _move_cat(point, to, frm, freq, cat) -> None:
@@ -142,19 +185,22 @@ def _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat) -> None:
     _move_cat(rows[i], to, frm, freq, cat)
 
 
-def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
+def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs, dist=None) -> int:
     """One pass over the rows in order; each row moves to its nearest prototype at that moment.
 
     Rows are taken in blocks of ``BLOCK``: the block's distances to all prototypes are computed at
-    once and kept; after a move only the columns of the clusters it changed are recomputed for the
-    block's rows still to visit. Returns the number of moves.
+    once and kept; after a move the distances of the block's rows still to visit are recomputed (one
+    call for all prototypes: a distance depends only on its row and its prototype, so those of the
+    clusters the move left alone come out unchanged). ``dist``, when given, holds every row's distances to the prototypes the pass
+    starts from (a row's distances do not depend on the other rows computed with it): blocks reached
+    before the first move take theirs from it. Returns the number of moves.
     """
     n = len(Xnum)
     rows = C.tolist()
     moves = 0
     for start in range(0, n, BLOCK):
         stop = min(start + BLOCK, n)
-        D = _dissim(Xnum[start:stop], C[start:stop], num, cat, gamma)
+        D = dist[start:stop].copy() if dist is not None and not moves else _dissim(Xnum[start:stop], C[start:stop], num, cat, gamma)
         i = start
         while i < stop:
             nearest = D[i - start:].argmin(axis=1)
@@ -168,15 +214,13 @@ def _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs) -> int:
             _move(i, to, frm, Xnum, rows, lab, sums, size, freq, cat)
             for c in (to, frm):
                 num[c] = sums[c] / size[c] if size[c] else 0.0
-            changed = [to, frm]
             if not size[frm]:   # an emptied cluster takes a random row of the largest (numeric prototype kept)
                 big = int(np.argmax(np.bincount(lab, minlength=len(size))))
                 r = int(rs.choice(np.flatnonzero(lab == big)))
                 _move(r, frm, big, Xnum, rows, lab, sums, size, freq, cat)
-                changed.append(big)
             i += 1
-            if i < stop:
-                D[i - start:, changed] = _dissim(Xnum[i:stop], C[i:stop], num[changed], cat[changed], gamma)
+            if i < stop:     # every column: those of unchanged clusters come out as they were
+                D[i - start:] = _dissim(Xnum[i:stop], C[i:stop], num, cat, gamma)
     return moves
 
 
@@ -193,19 +237,27 @@ def _prepare(M: np.ndarray, categorical: list[int], k: int) -> dict:
     if not np.isfinite(Xnum).all():
         raise ValueError("Input contains NaN or infinity.")
     C, levels = _encode(Xcat)
+    distinct = {tuple(row) for row in M}   # kmodes' get_unique_rows, in the same set order
+    if len(distinct) > k:
+        return _shared(Xnum, C, levels, k)
+    # every distinct row is a prototype and there is no iteration
+    prep = _shared(Xnum, C, levels, k, cao=False)
+    unique = np.vstack(list(distinct))
+    unum, ucat = _split(unique, categorical)
+    lookup = [{v: c for c, v in enumerate(values)} for values in levels]
+    ucodes = np.array([[lookup[j][v] for j, v in enumerate(row)] for row in ucat], dtype=np.int64)
+    prep.update(k=unique.shape[0], max_iter=0, init=(unum, ucodes))
+    return prep
+
+
+def _shared(Xnum: np.ndarray, C: np.ndarray, levels: list, k: int, cao: bool = True) -> dict:
+    """The prepared data of :func:`_prepare` from the numeric columns (kmodes' layout) and the codes."""
     # gamma, means and spreads sum down the columns in the memory layout kmodes has (column-major
     # here); the distances then use rows laid out contiguously, each summed in kmodes' order
     prep = {"Xnum": np.ascontiguousarray(Xnum), "C": C, "levels": levels, "k": k, "max_iter": MAX_ITER,
             "init": None, "gamma": 0.5 * np.mean(Xnum.std(axis=0)), "mean": np.mean(Xnum, axis=0),
             "std": np.std(Xnum, axis=0)}
-    distinct = {tuple(row) for row in M}   # kmodes' get_unique_rows, in the same set order
-    if len(distinct) <= k:    # every distinct row is a prototype and there is no iteration
-        unique = np.vstack(list(distinct))
-        unum, ucat = _split(unique, categorical)
-        lookup = [{v: c for c, v in enumerate(values)} for values in levels]
-        ucodes = np.array([[lookup[j][v] for j, v in enumerate(row)] for row in ucat], dtype=np.int64)
-        prep.update(k=unique.shape[0], max_iter=0, init=(unum, ucodes))
-    else:
+    if cao:
         prep["cao"] = _init_cao(C, k)
     return prep
 
@@ -241,13 +293,14 @@ def _start(prep: dict, seed: int) -> dict:
     np.add.at(freq, (lab[:, None], np.arange(C.shape[1])[None, :], C), 1)
     num = sums / size[:, None]
     cat = np.argmax(freq, axis=2)
-    labels, cost = _labels_cost(Xnum, C, num, cat, gamma)
+    labels, cost, dist = _labels_cost(Xnum, C, num, cat, gamma)
     itr, converged = 0, False
     while itr < prep["max_iter"] and not converged:
         itr += 1
-        moves = _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs)
-        labels, ncost = _labels_cost(Xnum, C, num, cat, gamma)
-        converged = moves == 0 or ncost >= cost
+        if not _iterate(Xnum, C, gamma, lab, sums, size, freq, num, cat, rs, dist):
+            break        # no move: the prototypes, hence the labels and the cost, are unchanged
+        labels, ncost, dist = _labels_cost(Xnum, C, num, cat, gamma)
+        converged = ncost >= cost
         cost = ncost
     return {"labels": labels, "cost": cost, "n_iter": itr, "numeric": num, "categorical": cat}
 
@@ -306,7 +359,7 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
 
     Parameters
     ----------
-    X : pandas.DataFrame
+    X : pandas.DataFrame or FeatureRows
         Encoded governance features, rows in canonical order.
     spec : dict
         The governance specification.
@@ -335,9 +388,8 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
         As :func:`kprototypes_start`, for a numeric column with NaN or infinity, no nominal feature,
         only nominal features, or more clusters than rows.
     """
-    M, cat_idx = kproto_matrix(X, spec)
     seeds = np.random.default_rng(seed_of(random_state)).integers(0, 2**31 - 1, max(int(n_init), 1))
-    prep = _prepare(M, cat_idx, k)
+    prep = _prepare_rows(X if isinstance(X, FeatureRows) else FeatureRows(X), spec, k)
     runs = []
     for seed in seeds:
         try:

@@ -8,7 +8,9 @@ licence), written once with the work that does not change between iterations don
 * the one-hot encoding of the indicators (NaN = missing) is built once (:func:`prepare`), not in
   every E- and M-step, and the input checks run once;
 * the denominators of the categorical M-step are summed once per pattern of missing values, not
-  once per one-hot column.
+  once per one-hot column (all patterns in one masked reduction, :func:`column_sums`);
+* several starts on the same data can run in lockstep (:func:`fit_many`), stacked on a leading
+  axis, so that each NumPy call serves all of them.
 
 Every floating-point operation that reaches a result is the one stepmix and scikit-learn perform, in
 the same order, so that fits agree with stepmix to the last bit (``tests/test_lca_em.py`` compares
@@ -44,6 +46,8 @@ from scipy.linalg.lapack import dpotrf, dtrtrs
 
 CLIP = 1e-15
 REG_COVAR = 1e-6
+EPS10 = 10 * np.finfo(np.float64).eps
+LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
@@ -51,8 +55,8 @@ class LCAData:
     """Indicators and Gaussian block prepared once for any number of EM runs (see :func:`prepare`)."""
 
     onehot: np.ndarray            # n x (p * max_n_outcomes), NaN replaced by 0
-    rows: list                    # observed rows of each distinct pattern (None: all rows)
-    pattern: np.ndarray           # for each indicator, its index in ``rows``
+    masks: np.ndarray             # n x (patterns + 1): 1.0 where a row is observed in each distinct pattern, then all ones
+    pattern: np.ndarray           # for each indicator, its pattern (a column of ``masks``)
     max_n_outcomes: int
     total_outcomes: int
     Y: np.ndarray | None          # n x q, or None
@@ -152,8 +156,8 @@ def prepare(data, Y=None) -> LCAData:
     onehot[np.arange(n)[:, None], codes + np.arange(p) * width] = 1.0
     onehot.reshape((n, p, width))[~observed] = 0.0          # a missing answer: no category (stepmix: NaN, then 0)
     patterns, pattern = np.unique(observed, axis=1, return_inverse=True)
-    rows = [None if patterns[:, j].all() else np.flatnonzero(patterns[:, j]) for j in range(patterns.shape[1])]
-    return LCAData(onehot=onehot, rows=rows, pattern=np.asarray(pattern).reshape(-1),
+    masks = np.column_stack([patterns, np.ones(n, dtype=bool)]).astype(np.float64)
+    return LCAData(onehot=onehot, masks=masks, pattern=np.asarray(pattern).reshape(-1),
                    max_n_outcomes=width, total_outcomes=total, Y=Y)
 
 
@@ -182,9 +186,9 @@ def row_sum(a: np.ndarray) -> np.ndarray:
 
 
 def _row_max(a):
-    out = a[:, 0].copy()
-    for j in range(1, a.shape[1]):
-        np.maximum(out, a[:, j], out=out)
+    out = a[..., 0].copy()
+    for j in range(1, a.shape[-1]):
+        np.maximum(out, a[..., j], out=out)
     return out
 
 
@@ -197,31 +201,76 @@ def logsumexp_rows(a: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    a : numpy.ndarray (n x k)
+    a : numpy.ndarray (... x n x k)
         Real values.
 
     Returns
     -------
-    numpy.ndarray (n,)
+    numpy.ndarray (... x n)
     """
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        a_max = _row_max(a)[:, None]
+        a_max = _row_max(a)[..., None]
         top = a == a_max
-        m = row_sum(top.astype(a.dtype))
         s = row_sum(np.exp(np.where(top, -np.inf, a) - a_max))
-        s = np.where(s == 0, s, s / m)
-        out = np.log1p(s) + np.log(m) + a_max[:, 0]
+        # every row holds its maximum, except a row of NaN, which holds none: as many tops as rows
+        # and no NaN row mean one top per row, so dividing by 1 and adding log(1) = 0 change nothing
+        if np.count_nonzero(top) == a_max.size and not np.isnan(a_max).any():
+            out = np.log1p(s) + a_max[..., 0]
+        else:
+            m = row_sum(top.astype(a.dtype))
+            s = np.where(s == 0, s, s / m)
+            out = np.log1p(s) + np.log(m) + a_max[..., 0]
         finite = np.isfinite(out)
         if not finite.all():
             out = np.where(finite, out, np.log(row_sum(np.exp(a))))
     return out
 
 
-def _categorical_m_step(d: LCAData, resp):
-    pis = d.onehot.T @ resp
+def column_sums(d: LCAData, resp: np.ndarray, spread=None) -> np.ndarray:
+    """Sums of the responsibilities over the rows observed in each pattern, then over all rows.
+
+    ``resp.take(rows, axis=0).sum(axis=0)`` for each pattern and ``resp.sum(axis=0)``, bit for bit,
+    in one reduction: NumPy sums a C-ordered array down its first axis row after row, and the rows
+    outside a pattern add exact zeros.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data.
+    resp : numpy.ndarray (... x n x k)
+        Responsibilities, C-ordered (a leading axis: several runs).
+    spread : tuple, optional
+        ``column_spread(d, k)``, when already made.
+
+    Returns
+    -------
+    numpy.ndarray (... x (patterns + 1) x k)
+    """
+    columns, masks = spread or column_spread(d, resp.shape[-1])
+    return (resp.take(columns, axis=-1) * masks).sum(axis=-2).reshape((*resp.shape[:-2], d.masks.shape[1], resp.shape[-1]))
+
+
+def column_spread(d: LCAData, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The columns of a responsibility matrix repeated once per pattern, and the masks repeated to match.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data.
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    (columns, masks) : arrays of (patterns + 1) * k column positions and n x ((patterns + 1) * k) masks
+    """
+    return np.tile(np.arange(k), d.masks.shape[1]), np.repeat(d.masks, k, axis=1)
+
+
+def _categorical_m_step(d: LCAData, resp, sums):
+    pis = np.matmul(d.onehot.T, resp)
     # stepmix divides each one-hot column by resp[observed].sum(axis=0): the same sums, once per pattern
-    sums = np.stack([(resp if rows is None else resp.take(rows, axis=0)).sum(axis=0) for rows in d.rows])
-    pis.reshape((-1, d.max_n_outcomes, pis.shape[1]))[:] /= sums[d.pattern][:, None, :]
+    pis.reshape((*pis.shape[:-2], -1, d.max_n_outcomes, pis.shape[-1]))[:] /= sums[..., d.pattern, :][..., None, :]
     return pis
 
 
@@ -233,51 +282,75 @@ def _cholesky_lower(a, k):
     return c
 
 
-def _gaussian_m_step(Y, resp):
+def _gaussian_m_step(Y, resp, total):
     """Means, covariances and precision Cholesky factors (scikit-learn's full-covariance M-step).
 
     The class loop of scikit-learn's ``_estimate_gaussian_covariances_full`` is one stacked
     ``matmul`` here: the same BLAS call on each class's slice, with the same memory layout.
+    ``total`` is ``np.sum(resp, axis=0)``. With one feature the Cholesky factor of a variance is its
+    square root and the precision factor its reciprocal (what ``dpotrf`` and ``dtrtrs`` compute).
+    Raises ValueError for an ill-defined covariance; see :func:`_gaussian_m_steps` for several runs.
     """
-    n_components, n_features = resp.shape[1], Y.shape[1]
-    nk = np.sum(resp, axis=0) + 10 * np.finfo(resp.dtype).eps
-    means = (resp.T @ Y) / nk[:, np.newaxis]
-    diff = Y[np.newaxis, :, :] - means[:, np.newaxis, :]
-    weighted = resp.T[:, :, np.newaxis] * diff                  # class k: resp[:, k] * diff.T, transposed
-    covariances = np.matmul(weighted.transpose(0, 2, 1), diff) / nk[:, np.newaxis, np.newaxis]
-    diag = np.arange(n_features)
-    covariances[:, diag, diag] += REG_COVAR
-    if not np.isfinite(covariances).all():
-        raise ValueError("a class covariance is not finite")
-    precisions_chol = np.empty((n_components, n_features, n_features), dtype=Y.dtype)
-    eye = np.eye(n_features, dtype=Y.dtype)
-    for k in range(n_components):
-        cov_chol = _cholesky_lower(covariances[k, :, :], k)
-        x, info = dtrtrs(cov_chol, eye, overwrite_b=False, lower=True, trans=0, unitdiag=0)
-        if info != 0:
-            raise ValueError(f"class {k}: ill-defined empirical covariance (trtrs info {info})")
-        precisions_chol[k, :, :] = x.T
+    means, covariances, precisions_chol, bad = _gaussian_m_steps(Y, resp, total)
+    if bad.any():
+        raise ValueError("ill-defined empirical covariance (not finite or not positive definite)")
     return means, covariances, precisions_chol
 
 
+def _gaussian_m_steps(Y, resp, total):
+    """:func:`_gaussian_m_step` of responsibilities with leading run axes; ``bad`` marks the runs it refuses."""
+    n_features = Y.shape[1]
+    nk = total + EPS10
+    resp_t = np.swapaxes(resp, -1, -2)
+    means = np.matmul(resp_t, Y) / nk[..., np.newaxis]
+    diff = Y[np.newaxis, :, :] - means[..., np.newaxis, :]
+    weighted = resp_t[..., np.newaxis] * diff                   # class k: resp[:, k] * diff.T, transposed
+    covariances = np.matmul(np.swapaxes(weighted, -1, -2), diff) / nk[..., np.newaxis, np.newaxis]
+    diag = np.arange(n_features)
+    covariances[..., diag, diag] += REG_COVAR
+    if n_features == 1:      # finite and positive
+        bad = ~((covariances > 0) & (covariances < np.inf)).all(axis=(-3, -2, -1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return means, covariances, 1.0 / np.sqrt(covariances), bad
+    bad = ~np.isfinite(covariances).all(axis=(-3, -2, -1))
+    precisions_chol = np.full(covariances.shape, np.nan)
+    eye = np.eye(n_features, dtype=Y.dtype)
+    for run in np.ndindex(bad.shape):
+        try:
+            for k in range(covariances.shape[-3]) if not bad[run] else ():
+                cov_chol = _cholesky_lower(covariances[run][k, :, :], k)
+                x, info = dtrtrs(cov_chol, eye, overwrite_b=False, lower=True, trans=0, unitdiag=0)
+                if info != 0:
+                    raise ValueError(f"class {k}: ill-defined empirical covariance (trtrs info {info})")
+                precisions_chol[run][k, :, :] = x.T
+        except ValueError:
+            bad[run] = True
+    return means, covariances, precisions_chol, bad
+
+
 def _gaussian_log_prob(Y, means, precisions_chol):
-    """Log densities (n x k), as scikit-learn's ``_estimate_log_gaussian_prob`` with the class loop stacked."""
-    n_components, n_features = means.shape
-    log_det = np.sum(np.log(precisions_chol.reshape((n_components, -1))[:, :: n_features + 1]), axis=1)
-    y = np.matmul(Y, precisions_chol) - np.matmul(means[:, np.newaxis, :], precisions_chol)
-    log_prob = row_sum(np.square(y)).T
-    return -0.5 * (n_features * math.log(2 * math.pi) + log_prob) + log_det
+    """Log densities (... x n x k), as scikit-learn's ``_estimate_log_gaussian_prob`` with the class loop stacked."""
+    n_features = means.shape[-1]
+    if n_features == 1:      # products of two numbers: the same as the matmul calls below
+        pc = precisions_chol[..., 0, 0]
+        y = Y[:, 0] * pc[..., np.newaxis] - (means[..., 0] * pc)[..., np.newaxis]
+        return -0.5 * (LOG_2PI + np.swapaxes(np.square(y), -1, -2)) + np.log(pc)[..., np.newaxis, :]
+    diagonal = precisions_chol.reshape((*precisions_chol.shape[:-2], -1))[..., :: n_features + 1]
+    log_det = np.sum(np.log(diagonal), axis=-1)
+    y = np.matmul(Y, precisions_chol) - np.matmul(means[..., np.newaxis, :], precisions_chol)
+    log_prob = np.swapaxes(row_sum(np.square(y)), -1, -2)
+    return -0.5 * (n_features * math.log(2 * math.pi) + log_prob) + log_det[..., np.newaxis, :]
 
 
 def _e_step(d: LCAData, weights, pis, gauss):
-    log_resp = d.onehot @ np.log(np.clip(pis, CLIP, 1 - CLIP))
-    log_resp += np.log(weights).reshape((1, -1))
+    log_resp = np.matmul(d.onehot, np.log(np.minimum(np.maximum(pis, CLIP), 1 - CLIP)))   # np.clip, without its wrapper
+    log_resp += np.log(weights)[..., np.newaxis, :]
     if gauss is not None:
         log_resp += _gaussian_log_prob(d.Y, gauss[0], gauss[2])
     ll = logsumexp_rows(log_resp)
     with np.errstate(under="ignore"):
-        log_resp -= ll.reshape((-1, 1))
-    return ll.sum() / ll.shape[0], log_resp
+        log_resp -= ll[..., np.newaxis]
+    return ll.sum(axis=-1) / ll.shape[-1], log_resp
 
 
 def _start(d: LCAData, k: int, seed, init_resp):
@@ -335,29 +408,150 @@ def fit(d: LCAData, k: int, *, seed=None, init_resp=None, max_iter: int = 1000, 
     if n < k:
         raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n}")
     weights, resp = _start(d, k, seed, init_resp)
-    pis = _categorical_m_step(d, resp)
-    gauss = _gaussian_m_step(d.Y, resp) if d.Y is not None else None
+    spread = column_spread(d, k)
+    sums = column_sums(d, resp, spread)
+    pis = _categorical_m_step(d, resp, sums)
+    gauss = _gaussian_m_step(d.Y, resp, sums[-1]) if d.Y is not None else None
     lower_bound, converged = -np.inf, False
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         prev_lower_bound = lower_bound
         lower_bound, log_resp = _e_step(d, weights, pis, gauss)
         resp = np.exp(log_resp)
-        weights = np.clip(resp.sum(axis=0) / n, CLIP, 1 - CLIP)
-        pis = _categorical_m_step(d, resp)
+        sums = column_sums(d, resp, spread)
+        weights = np.minimum(np.maximum(sums[-1] / n, CLIP), 1 - CLIP)
+        pis = _categorical_m_step(d, resp, sums)
         if d.Y is not None:
-            gauss = _gaussian_m_step(d.Y, resp)
+            gauss = _gaussian_m_step(d.Y, resp, sums[-1])
         change = lower_bound - prev_lower_bound
         rel_change = change / lower_bound
         if abs(change) < abs_tol or abs(rel_change) < rel_tol:
             converged = True
             break
     score, log_resp = _e_step(d, weights, pis, gauss)
-    n_par = (k - 1) + k * (d.total_outcomes - len(d.pattern))
-    if d.Y is not None:
-        q = d.Y.shape[1]
-        n_par += int(k * q * (q + 1) / 2.0 + q * k + k - 1) - (k - 1)
+    n_par = n_parameters(d, k)
     return LCAFit(weights=weights, pis=pis, means=gauss[0] if gauss else None,
                   covariances=gauss[1] if gauss else None, precisions_cholesky=gauss[2] if gauss else None,
                   score=score, posterior=np.exp(log_resp), n_parameters=n_par, n_samples=n, n_iter=n_iter,
                   converged=converged)
+
+
+def fit_many(d: LCAData, k: int, starts, *, max_iter: int = 1000, abs_tol: float = 1e-6,
+             rel_tol: float = 1e-8) -> list:
+    """Several EM runs in lockstep: for each start, what :func:`fit` returns or the ValueError it raises.
+
+    The runs are stacked on a leading axis, so each NumPy call serves all of them; a run leaves the
+    stack at the iteration where :func:`fit` would stop it. Every operation is elementwise, a sum
+    down the rows, or the same BLAS call on each run's slice, so each result is bit for bit that of
+    :func:`fit` with the same start.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data (:func:`prepare`).
+    k : int
+        Number of classes.
+    starts : list of (seed, init_resp)
+        As the ``seed`` and ``init_resp`` arguments of :func:`fit`.
+    max_iter, abs_tol, rel_tol
+        As for :func:`fit`.
+
+    Returns
+    -------
+    list
+        An :class:`LCAFit` or a ValueError for each start, in order.
+
+    Raises
+    ------
+    ValueError
+        When there are fewer libraries than classes.
+    """
+    n = d.onehot.shape[0]
+    if n < k:
+        raise ValueError(f"Expected n_samples >= n_components but got n_components = {k}, n_samples = {n}")
+    out, begun = [None] * len(starts), []
+    for i, (seed, init_resp) in enumerate(starts):
+        try:
+            begun.append((i, *_start(d, k, seed, init_resp)))
+        except ValueError as err:
+            out[i] = err
+    if not begun:
+        return out
+    ids = [b[0] for b in begun]
+    weights, resp = np.stack([b[1] for b in begun]), np.stack([b[2] for b in begun])
+    spread = column_spread(d, k)
+    sums = column_sums(d, resp, spread)
+    pis = _categorical_m_step(d, resp, sums)
+    gauss, bad = None, np.zeros(len(ids), dtype=bool)
+    if d.Y is not None:
+        *gauss, bad = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
+    final = {int(r): None for r in np.flatnonzero(bad)}     # run -> (weights, pis, gauss, n_iter, converged)
+    active = np.flatnonzero(~bad)
+    weights, pis, lower = weights[active], pis[active], np.full(active.size, -np.inf)
+    gauss = None if gauss is None else [a[active] for a in gauss]
+    it = 0
+    for it in range(1, max_iter + 1):
+        if not active.size:
+            break
+        lb, log_resp = _e_step(d, weights, pis, gauss)
+        resp = np.exp(log_resp)
+        sums = column_sums(d, resp, spread)
+        weights = np.minimum(np.maximum(sums[..., -1, :] / n, CLIP), 1 - CLIP)
+        pis = _categorical_m_step(d, resp, sums)
+        failed = np.zeros(active.size, dtype=bool)
+        if gauss is not None:
+            *gauss, failed = _gaussian_m_steps(d.Y, resp, sums[..., -1, :])
+        change = lb - lower
+        rel_change = change / lb
+        lower = lb
+        done = (np.abs(change) < abs_tol) | (np.abs(rel_change) < rel_tol)
+        leave = done | failed
+        if leave.any():
+            for j in np.flatnonzero(leave):
+                final[int(active[j])] = None if failed[j] else (weights[j], pis[j], gauss and [a[j] for a in gauss], it, True)
+            keep = ~leave
+            active, weights, pis, lower = active[keep], weights[keep], pis[keep], lower[keep]
+            gauss = None if gauss is None else [a[keep] for a in gauss]
+    for j, r in enumerate(active):          # still running after max_iter iterations
+        final[int(r)] = (weights[j], pis[j], gauss and [a[j] for a in gauss], it, False)
+    return _many_fits(d, k, out, ids, final)
+
+
+def _many_fits(d, k, out, ids, final):
+    """The closing E-step of :func:`fit_many` and its results."""
+    ok = [r for r in sorted(final) if final[r] is not None]
+    if ok:
+        gauss = None if d.Y is None else [np.stack([final[r][2][i] for r in ok]) for i in range(3)]
+        score, log_resp = _e_step(d, np.stack([final[r][0] for r in ok]), np.stack([final[r][1] for r in ok]), gauss)
+        posterior = np.exp(log_resp)
+    n_par = n_parameters(d, k)
+    for j, r in enumerate(ok):
+        w, pis, g, n_iter, converged = final[r]
+        out[ids[r]] = LCAFit(weights=w, pis=pis, means=g[0] if g else None, covariances=g[1] if g else None,
+                             precisions_cholesky=g[2] if g else None, score=score[j], posterior=posterior[j],
+                             n_parameters=n_par, n_samples=d.onehot.shape[0], n_iter=n_iter, converged=converged)
+    for r, f in final.items():
+        if f is None:
+            out[ids[r]] = ValueError("ill-defined empirical covariance (not finite or not positive definite)")
+    return out
+
+
+def n_parameters(d: LCAData, k: int) -> int:
+    """Free parameters of a model with ``k`` classes, counted as stepmix counts them.
+
+    Parameters
+    ----------
+    d : LCAData
+        Prepared data.
+    k : int
+        Number of classes.
+
+    Returns
+    -------
+    int
+    """
+    n_par = (k - 1) + k * (d.total_outcomes - len(d.pattern))
+    if d.Y is not None:
+        q = d.Y.shape[1]
+        n_par += int(k * q * (q + 1) / 2.0 + q * k + k - 1) - (k - 1)
+    return n_par
