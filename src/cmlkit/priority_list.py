@@ -16,11 +16,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import load_workbook
 from openpyxl.styles import Alignment, Font
 
 from cmlkit import closure as C
-from cmlkit.tables import freeze_xlsx, neutralise_formulas, write_xlsx
+from cmlkit.tables import neutralise_formulas, write_xlsx
 
 CONTACT_COLUMNS = {"contact_name": "Contact name", "respondent_role": "Contact role", "contact_email": "Email",
                    "contact_phone": "Phone"}
@@ -194,26 +193,26 @@ def write_workbook(priority: pd.DataFrame, not_responded: pd.DataFrame, path, *,
     -------
     pathlib.Path
     """
-    path = Path(path)
-    write_xlsx({"Priority list": priority, "Not responded": not_responded, "Glossary": glossary(in_words)}, path)
-    wb = load_workbook(path)
-    for ws in wb.worksheets:
-        ws.freeze_panes = "A2"
-        if ws.max_row > 1 and ws.title != "Glossary":
-            ws.auto_filter.ref = ws.dimensions
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-            name = str(cell.value)
-            width = WIDTHS.get(name, max(12, len(name) + 2))
-            ws.column_dimensions[cell.column_letter].width = width
-            for col in ws.iter_cols(min_col=cell.column, max_col=cell.column, min_row=2):
-                for c in col:
-                    if name == "Risk score":
-                        c.number_format = "0.00"
-                    if width >= 40:
-                        c.alignment = Alignment(wrap_text=True, vertical="top")
-    wb.save(path)
-    return freeze_xlsx(path)
+    return write_xlsx({"Priority list": priority, "Not responded": not_responded, "Glossary": glossary(in_words)}, path,
+                      finish=_format_sheet)
+
+
+def _format_sheet(ws) -> None:
+    """Bold frozen headers, filters (not on the glossary), widths by column, two-decimal scores, wrapped long text."""
+    ws.freeze_panes = "A2"
+    if ws.max_row > 1 and ws.title != "Glossary":
+        ws.auto_filter.ref = ws.dimensions
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        name = str(cell.value)
+        width = WIDTHS.get(name, max(12, len(name) + 2))
+        ws.column_dimensions[cell.column_letter].width = width
+        for col in ws.iter_cols(min_col=cell.column, max_col=cell.column, min_row=2):
+            for c in col:
+                if name == "Risk score":
+                    c.number_format = "0.00"
+                if width >= 40:
+                    c.alignment = Alignment(wrap_text=True, vertical="top")
 
 
 def write_csv(priority: pd.DataFrame, path) -> Path:

@@ -254,7 +254,7 @@ def format_sheet(ws, df: pd.DataFrame, *, max_width: int = 60, unit_col: str = "
         ws.column_dimensions[get_column_letter(i)].width = round(min(width, max_width), 1)
 
 
-def write_xlsx(sheets: dict, path, **format_options) -> Path:
+def write_xlsx(sheets: dict, path, *, finish=None, **format_options) -> Path:
     """Write several DataFrames as sheets of one formula-safe, readable workbook with fixed document times.
 
     Parameters
@@ -264,6 +264,9 @@ def write_xlsx(sheets: dict, path, **format_options) -> Path:
         through :func:`neutralise_formulas`; no index is written.
     path : str or path-like
         The ``.xlsx`` file to write; missing parent folders are created.
+    finish : callable, optional
+        ``finish(worksheet)`` for every sheet after :func:`format_sheet`, before the one save (a caller's
+        own formatting, without reading the file back).
     **format_options
         Passed to :func:`format_sheet` for every sheet (``max_width``, ``unit_col``, ``unit_columns``).
 
@@ -279,6 +282,8 @@ def write_xlsx(sheets: dict, path, **format_options) -> Path:
             safe = neutralise_formulas(df)
             safe.to_excel(xw, sheet_name=name[:31], index=False)
             format_sheet(xw.sheets[name[:31]], safe, **format_options)
+            if finish is not None:
+                finish(xw.sheets[name[:31]])
     return freeze_xlsx(path)
 
 
