@@ -44,7 +44,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import MOJIBAKE, arrow_strings, fix_mojibake, loose
+from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -310,7 +310,7 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
     repaired = []
-    suspect = pc.fill_null(pc.match_substring_regex(arrow_strings(cells), MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
+    suspect = mojibake_suspects(arrow_strings(cells))
     garbled = {c["label"].encode("utf-8").decode("cp1252", errors="replace"): c["label"] for c in choices}
     garbled = {bad: good for bad, good in garbled.items() if bad != good}
     if suspect.any() and garbled:  # only the labels are repaired here; mojibake in typed 'other' text is cleaning's (logged there)
