@@ -187,7 +187,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     log = [dict(checks.entry(None, n["action"], n["reason"])) for n in source.notes]
     meta_col = {c.meta: seen[i] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
     data, line, more = _exclude_rows(data, line, source.skipped, [meta_col[m] for m in ("start", "end") if m in meta_col],
-                                     path=path, name_of=name_of)
+                                     path=path, name_of=name_of, filled=source.filled)
     log += more
     excluded = {"blank_row": sum(e["action"] == "blank_row" for e in log), "footer_row": sum(e["action"] == "footer_row" for e in log)}
     if data.empty:
@@ -256,10 +256,10 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def _exclude_rows(data, line, skipped, time_cols, *, path, name_of):
+def _exclude_rows(data, line, skipped, time_cols, *, path, name_of, filled=None):
     """Blank rows and footer rows out (logged); a summary row among the responses is an error."""
     dated = checks.dated_rows(data, time_cols)
-    data, line, log = checks.drop_blank_rows(data, line, skipped, time_cols=time_cols, path=path, dated=dated)
+    data, line, log = checks.drop_blank_rows(data, line, skipped, time_cols=time_cols, path=path, dated=dated, filled=filled)
     if dated is not None and len(data) < len(dated):
         dated = checks.dated_rows(data, time_cols)
     data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None,
