@@ -320,7 +320,8 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
     for i in range(width):
         col = table.column(0)
         table = table.remove_column(0)
-        col = pc.utf8_trim(col, characters="\r\n", memory_pool=pool)
+        if any(_has_line_break(chunk) for chunk in col.chunks):  # most columns hold none: no trimmed copy
+            col = pc.utf8_trim(col, characters="\r\n", memory_pool=pool)
         col = pc.if_else(pc.equal(col, "", memory_pool=pool), pa.scalar(None, pa.string()), col, memory_pool=pool)
         filled += pc.is_valid(col).to_numpy()
         cols[i] = col.to_pandas(deduplicate_objects=True, memory_pool=pool)
@@ -329,6 +330,15 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
     pool.release_unused()  # the reader's buffers go back to the system: nothing else allocates from this pool
     # the columns side by side as they are: DataFrame(dict) would copy every text column into one 2-D block
     return pd.concat(cols, axis=1, copy=False), skipped, filled
+
+
+def _has_line_break(chunk) -> bool:
+    """Whether a string array's data buffer holds a ``\\r`` or ``\\n`` byte (the bytes of other values included)."""
+    data = chunk.buffers()[2] if len(chunk) else None
+    if data is None:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    return bool(((raw == 10) | (raw == 13)).any())
 
 
 def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:
