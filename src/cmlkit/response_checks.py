@@ -108,10 +108,36 @@ def check_exact_duplicates(P, inst):
         Working state of :func:`cmlkit.clean.propose_changes`.
     inst : Instrument
     """
-    hashes = pd.util.hash_pandas_object(P.coded[inst.question_ids], index=False)
-    dup = hashes.duplicated(keep="first")
-    first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
-    P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
+    wide = inst.questions_of_type("text", "integer", "decimal")  # many distinct answers: rows part company soonest
+    group, rows = _equal_rows(P.coded, wide + [q for q in inst.question_ids if q not in set(wide)])
+    n = len(P.coded)
+    first = np.arange(n)
+    dup = np.zeros(n, dtype=bool)
+    if len(rows):
+        _, start, inverse = np.unique(group, return_index=True, return_inverse=True)  # rows ascend: start = first row of each group
+        first[rows] = rows[start[inverse.ravel()]]
+        dup[rows] = first[rows] != rows
+    ids = P.live["response_id"]
+    first_id = pd.Series(ids.to_numpy()[first], index=ids.index)
+    P.remove(pd.Series(dup, index=P.coded.index), "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
+
+
+def _equal_rows(frame: pd.DataFrame, columns: list) -> tuple[np.ndarray, np.ndarray]:
+    """Rows equal to at least one other row in every column (missing equals missing): (group of each, their positions).
+
+    Columns are compared one at a time, each only on the rows still equal to another row in the
+    columns before, so after the first few columns only the (few) duplicates are left to compare.
+    """
+    rows = np.arange(len(frame))
+    group = np.zeros(len(frame), dtype=np.int64)
+    for col in columns:
+        if not len(rows):
+            break
+        codes, uniq = pd.factorize(frame[col].to_numpy()[rows], use_na_sentinel=True)
+        group = pd.factorize(group * (len(uniq) + 1) + codes + 1)[0]
+        shared = np.bincount(group)[group] > 1
+        rows, group = rows[shared], group[shared]
+    return group, rows
 
 
 @register_check("duplicate_entries", phase="responses", order=60, options=("root",))
