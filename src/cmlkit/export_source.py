@@ -338,7 +338,11 @@ def _has_line_break(chunk) -> bool:
     if data is None:
         return False
     raw = np.frombuffer(data, dtype=np.uint8)
-    return bool(((raw == 10) | (raw == 13)).any())
+    for at in range(0, len(raw), 1 << 20):  # a MiB at a time: the comparison's scratch arrays stay small (peak memory)
+        part = raw[at:at + (1 << 20)]
+        if ((part == 10) | (part == 13)).any():
+            return True
+    return False
 
 
 def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:
