@@ -13,7 +13,6 @@ import re
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.compute as pac
 from rapidfuzz import fuzz, process
 
@@ -163,18 +162,18 @@ def check_duplicate_libraries(P, inst):
     c = P.coded
     name = _loose_arrow(c["library_name"])
     pc_col = "postcode" if "postcode" in c else "library_postcode"
-    pc = pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", ""))
+    pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
     if "contact_email" in c:
-        given = _arrow_strings(c["contact_email"])
-        email = pac.replace_substring_regex(pac.utf8_lower(pac.fill_null(given, "")), r"^[^@]*@?", "")
-        email = pac.if_else(pac.fill_null(pac.match_substring(given, "@"), False), email, "")
+        em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
+        email = pd.Series(pac.replace_substring_regex(em, r"^[^@]*@?", "").to_numpy(zero_copy_only=False), index=c.index)
+        email = email.where(c["contact_email"].fillna("").str.contains("@", regex=False).to_numpy(), "")
     else:
-        email = pa.array([""] * len(c), type=pa.string())
-    generic = pac.is_in(email, value_set=pa.array(sorted(GENERIC_EMAIL_DOMAINS), type=pa.string()))
-    domain = pac.if_else(pac.and_(pac.invert(generic), pac.not_equal(email, "")), email, "")
-    keys = [_key(name, pc), _key(pc, domain), _key(name, domain)]
-    codes = [_codes(k) for k in keys]  # -1 = no key
+        email = pd.Series("", index=c.index)
+    domain = email.where(~email.isin(GENERIC_EMAIL_DOMAINS) & (email != ""), "")
     group = pd.Series(np.arange(len(c)), index=c.index)
+    keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
+            (name + "|" + domain).where((name != "") & (domain != ""))]
+    codes = [pd.factorize(k, use_na_sentinel=True)[0] for k in keys]  # -1 = no key
     for _ in range(3):  # connected components over the three keys
         for code in codes:
             has = code >= 0
@@ -200,26 +199,15 @@ def check_duplicate_libraries(P, inst):
     P.remove(drop, "duplicate_library", reason)
 
 
-def _key(a, b):
-    """``a|b`` where both parts are non-empty, else null (pyarrow string arrays)."""
-    both = pac.and_(pac.not_equal(a, ""), pac.not_equal(b, ""))
-    return pac.if_else(both, pac.binary_join_element_wise(a, b, "|"), pa.scalar(None, pa.string()))
-
-
-def _codes(key) -> np.ndarray:
-    """A code per distinct key (first seen first), -1 where the key is null."""
-    key = key.combine_chunks() if isinstance(key, pa.ChunkedArray) else key
-    return pac.fill_null(pac.dictionary_encode(key).indices, -1).to_numpy(zero_copy_only=False)
-
-
-def _loose_arrow(values: pd.Series):
-    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> ''), as a pyarrow string array."""
+def _loose_arrow(values: pd.Series) -> pd.Series:
+    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> '')."""
     a = pac.fill_null(_arrow_strings(values), "")
     a = pac.utf8_normalize(a, "NFKD")
     a = pac.replace_substring_regex(a, r"[^\x00-\x7f]", "")
     a = pac.utf8_lower(a)
     a = pac.replace_substring_regex(a, r"\s+", " ")
-    return pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
+    a = pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
+    return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
 
 
 @register_check("mojibake", phase="values", order=110)
