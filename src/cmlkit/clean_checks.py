@@ -182,7 +182,11 @@ def check_duplicate_libraries(P, inst):
             g = group.copy()
             g[has] = pd.Series(group[has].to_numpy()).groupby(code[has], sort=False).transform("min").to_numpy()
             group = np.minimum(group, g)
-    complete = c[inst.question_ids].notna().sum(axis=1)
+    at = np.asarray(group, dtype=np.int64)
+    shared = np.flatnonzero(np.bincount(at, minlength=len(c))[at] > 1)  # only rows sharing a group are ranked
+    complete = np.zeros(len(c), dtype=np.int64)
+    if len(shared):
+        complete[shared] = c[inst.question_ids].iloc[shared].notna().sum(axis=1).to_numpy()
     order = pd.DataFrame({"g": group, "complete": complete, "end": c["_end"]}).sort_values(
         ["g", "complete", "end"], ascending=[True, False, False], kind="stable")
     superseded = order.duplicated("g", keep="first")

@@ -79,13 +79,16 @@ class Source:
     skipped : list of (int, str)
         Spreadsheet rows of the wrong width skipped while reading: ``(row, "blank")`` for a row of only
         blanks or delimiters, ``(row, text)`` for a footer after the last response.
+    filled : numpy.ndarray or None
+        After :meth:`body` of a CSV: the number of non-missing cells in each body row (counted on the
+        arrow columns while reading); None otherwise.
     """
 
     def __init__(self, path, head, container, *, head_rows=None, body_rows=None, offsets=None, encoding=None, delimiter=None, notes=()):
         self.path, self.head, self.container = path, head, container
         self.head_rows = head_rows or list(range(1, len(head) + 1))
         self._rows, self._offsets, self.encoding, self.delimiter = body_rows, offsets, encoding, delimiter
-        self.notes, self.skipped = list(notes), []
+        self.notes, self.skipped, self.filled = list(notes), [], None
 
     def body(self, n_header: int, width: int) -> tuple[pd.DataFrame, np.ndarray]:
         """Data rows after ``n_header`` header records as strings (None when blank), columns 0..width-1, and their rows."""
@@ -95,7 +98,7 @@ class Source:
             frame = pd.DataFrame([list(r[:width]) + [None] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
             frame = frame.where(frame.notna() & (frame != ""), None)
             return frame, np.arange(first, first + len(frame))
-        frame, skipped = _read_csv_body(self.path, self._offsets[n_header - 1], self.encoding, self.delimiter, width, first)
+        frame, skipped, self.filled = _read_csv_body(self.path, self._offsets[n_header - 1], self.encoding, self.delimiter, width, first)
         self.skipped = skipped
         rows = np.arange(first, first + len(frame) + len(skipped))
         rows = np.setdiff1d(rows, np.asarray([r for r, _ in skipped], dtype=rows.dtype)) if skipped else rows
@@ -288,8 +291,11 @@ def _arrow_read(path, offset, enc, delim, names, *, skip_rows: set | None = None
         return pcsv.read_csv(fh, read_options=read, parse_options=parse, convert_options=convert, memory_pool=_reader_pool())
 
 
-def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataFrame, list]:
-    """Read the data rows with pyarrow's multi-threaded CSV reader, every column as text; return (frame, skipped rows)."""
+def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataFrame, list, np.ndarray]:
+    """Read the data rows with pyarrow's multi-threaded CSV reader, every column as text.
+
+    Returns (frame, skipped rows, number of non-missing cells in each row).
+    """
     names = [f"c{i}" for i in range(width)]
     skipped: list = []
     try:
@@ -310,17 +316,33 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
     # objects never both exist in full (this sets the peak memory of the whole cleaning run)
     cols = {}
     pool = _reader_pool()
+    filled = np.zeros(table.num_rows, dtype=np.int64)
     for i in range(width):
         col = table.column(0)
         table = table.remove_column(0)
-        col = pc.utf8_trim(col, characters="\r\n", memory_pool=pool)
+        if any(_has_line_break(chunk) for chunk in col.chunks):  # most columns hold none: no trimmed copy
+            col = pc.utf8_trim(col, characters="\r\n", memory_pool=pool)
         col = pc.if_else(pc.equal(col, "", memory_pool=pool), pa.scalar(None, pa.string()), col, memory_pool=pool)
+        filled += pc.is_valid(col).to_numpy()
         cols[i] = col.to_pandas(deduplicate_objects=True, memory_pool=pool)
         del col
     del table
     pool.release_unused()  # the reader's buffers go back to the system: nothing else allocates from this pool
     # the columns side by side as they are: DataFrame(dict) would copy every text column into one 2-D block
-    return pd.concat(cols, axis=1, copy=False), skipped
+    return pd.concat(cols, axis=1, copy=False), skipped, filled
+
+
+def _has_line_break(chunk) -> bool:
+    """Whether a string array's data buffer holds a ``\\r`` or ``\\n`` byte (the bytes of other values included)."""
+    data = chunk.buffers()[2] if len(chunk) else None
+    if data is None:
+        return False
+    raw = np.frombuffer(data, dtype=np.uint8)
+    for at in range(0, len(raw), 1 << 20):  # a MiB at a time: the comparison's scratch arrays stay small (peak memory)
+        part = raw[at:at + (1 << 20)]
+        if ((part == 10) | (part == 13)).any():
+            return True
+    return False
 
 
 def _wrong_width_rows(path, offset, enc, delim, width, first_row) -> tuple[list, int]:

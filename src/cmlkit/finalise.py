@@ -48,6 +48,19 @@ def _ticks(v: pd.Series, name: str, choices: list) -> dict:
     return out
 
 
+def _whole_numbers(value: np.ndarray) -> np.ndarray:
+    """``pd.Series(value).round().astype("Int64").to_numpy()`` without pandas' per-value cast checks.
+
+    Rounded floats are whole, so the cast is exact wherever they fit in int64; anything larger takes
+    the pandas path (and its error).
+    """
+    whole = np.round(value)
+    nan = np.isnan(whole)
+    if np.abs(whole[~nan]).max(initial=0) >= 2.0 ** 63:
+        return pd.Series(value).round().astype("Int64").to_numpy()
+    return pd.arrays.IntegerArray(np.where(nan, 0, whole).astype(np.int64), nan).to_numpy()
+
+
 def _finalise(applied, inst):
     cols = {"response_id": applied["response_id"].astype("string"),
             "submitted_at": applied["_end"], "duration_s": pd.to_numeric(applied["_duration_s"], errors="coerce").astype("Float64")}
@@ -64,8 +77,7 @@ def _finalise(applied, inst):
             # plain numbers only: text the cleaning log did not turn into a number (a rejected proposal) stays
             # out of the typed data, and the audit says so; it is never re-parsed here behind the reviewer's back
             value = plain_numbers(v)
-            cols[name] = (pd.Series(value).round().astype("Int64").to_numpy() if q["type"] == "integer"
-                          else pd.array(value, dtype="Float64"))
+            cols[name] = _whole_numbers(value) if q["type"] == "integer" else pd.array(value, dtype="Float64")
         elif q["type"] == "date":
             cols[name] = pd.to_datetime(v, errors="coerce", format="ISO8601")
         else:

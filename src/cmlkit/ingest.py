@@ -44,7 +44,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import MOJIBAKE, arrow_strings, fix_mojibake, loose
+from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -187,7 +187,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     log = [dict(checks.entry(None, n["action"], n["reason"])) for n in source.notes]
     meta_col = {c.meta: seen[i] for i, c in enumerate(cols) if c.role == "meta" and i in seen}
     data, line, more = _exclude_rows(data, line, source.skipped, [meta_col[m] for m in ("start", "end") if m in meta_col],
-                                     path=path, name_of=name_of)
+                                     path=path, name_of=name_of, filled=source.filled)
     log += more
     excluded = {"blank_row": sum(e["action"] == "blank_row" for e in log), "footer_row": sum(e["action"] == "footer_row" for e in log)}
     if data.empty:
@@ -256,10 +256,10 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     return frame
 
 
-def _exclude_rows(data, line, skipped, time_cols, *, path, name_of):
+def _exclude_rows(data, line, skipped, time_cols, *, path, name_of, filled=None):
     """Blank rows and footer rows out (logged); a summary row among the responses is an error."""
     dated = checks.dated_rows(data, time_cols)
-    data, line, log = checks.drop_blank_rows(data, line, skipped, time_cols=time_cols, path=path, dated=dated)
+    data, line, log = checks.drop_blank_rows(data, line, skipped, time_cols=time_cols, path=path, dated=dated, filled=filled)
     if dated is not None and len(data) < len(dated):
         dated = checks.dated_rows(data, time_cols)
     data, line, more = checks.drop_footer_rows(data, line, time_cols, path=path, column=name_of[time_cols[0]] if time_cols else None,
@@ -310,7 +310,7 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
     repaired = []
-    suspect = pc.fill_null(pc.match_substring_regex(arrow_strings(cells), MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
+    suspect = mojibake_suspects(arrow_strings(cells))
     garbled = {c["label"].encode("utf-8").decode("cp1252", errors="replace"): c["label"] for c in choices}
     garbled = {bad: good for bad, good in garbled.items() if bad != good}
     if suspect.any() and garbled:  # only the labels are repaired here; mojibake in typed 'other' text is cleaning's (logged there)

@@ -92,7 +92,7 @@ def _dated(data: pd.DataFrame, time_cols: list) -> np.ndarray:
     return dated
 
 
-def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None, dated=None) -> tuple:
+def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_cols=(), path=None, dated=None, filled=None) -> tuple:
     """Exclude rows that hold only blanks, spaces or delimiters.
 
     Cells are checked for spaces only in rows that could be blank (no start or end time, or at most
@@ -113,6 +113,8 @@ def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_co
         The export (unused in messages here; kept for a uniform call).
     dated : numpy.ndarray, optional
         :func:`dated_rows` of ``data``, when the caller has it.
+    filled : numpy.ndarray, optional
+        The number of non-missing cells in each row of ``data``, when the reader counted them.
 
     Returns
     -------
@@ -120,7 +122,7 @@ def drop_blank_rows(data: pd.DataFrame, rows: np.ndarray, skipped=(), *, time_co
         ``(data, rows, log)``: the rows kept (index reset), their spreadsheet rows, and one
         ``blank_row`` or ``footer_row`` record per row excluded, in row order.
     """
-    count = data.notna().sum(axis=1).to_numpy()
+    count = data.notna().sum(axis=1).to_numpy() if filled is None else np.array(filled, dtype=np.int64)
     if dated is None and time_cols:
         dated = _dated(data, list(time_cols))
     maybe = (count <= 3) | (~dated if time_cols else False)

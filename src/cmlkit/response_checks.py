@@ -12,9 +12,11 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
 from cmlkit.check_registry import register_check
 from cmlkit.duplicate_entries import duplicate_entries, load_rule
+from cmlkit.text_repair import arrow_strings
 
 TEST_NAME = re.compile(r"(?i)^\s*(?:test\b|testing\b|preview\b|dummy\b|ignore\b)|\btest response\b|please ignore")
 
@@ -35,9 +37,26 @@ def check_test_rows(P, inst):
     """
     first_text = inst.questions_of_type("text")[0]
     status_test = P.coded["_status"] == "preview"
-    name_test = P.coded[first_text].fillna("").str.contains(TEST_NAME)
+    name_test = pd.Series(_test_names(P.coded[first_text]), index=P.coded.index)
     P.remove(status_test | name_test, "test_row",
              pd.Series(np.where(status_test, "platform marks it a preview/test response", "name marks it a test response"), index=P.coded.index))
+
+
+def _test_names(names: pd.Series) -> np.ndarray:
+    """Where a name matches :data:`TEST_NAME` (missing: False).
+
+    Python's regex runs only on the names that could match: those holding one of its words
+    (any case, found by a pyarrow kernel) or a character outside ASCII (whose case rules the
+    kernel might not share).
+    """
+    arr = arrow_strings(names)
+    maybe = pc.fill_null(pc.or_(pc.invert(pc.string_is_ascii(arr)),
+                                pc.match_substring_regex(arr, "test|preview|dummy|ignore", ignore_case=True)), False)
+    maybe = maybe.to_numpy(zero_copy_only=False)
+    out = np.zeros(len(names), dtype=bool)
+    if maybe.any():
+        out[maybe] = names[maybe].fillna("").str.contains(TEST_NAME).to_numpy(bool)
+    return out
 
 
 @register_check("spam", phase="responses", order=20, columns=("_status",))
@@ -89,10 +108,36 @@ def check_exact_duplicates(P, inst):
         Working state of :func:`cmlkit.clean.propose_changes`.
     inst : Instrument
     """
-    hashes = pd.util.hash_pandas_object(P.coded[inst.question_ids], index=False)
-    dup = hashes.duplicated(keep="first")
-    first_id = P.live["response_id"].groupby(hashes.to_numpy()).transform("first")
-    P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
+    wide = inst.questions_of_type("text", "integer", "decimal")  # many distinct answers: rows part company soonest
+    group, rows = _equal_rows(P.coded, wide + [q for q in inst.question_ids if q not in set(wide)])
+    n = len(P.coded)
+    first = np.arange(n)
+    dup = np.zeros(n, dtype=bool)
+    if len(rows):
+        _, start, inverse = np.unique(group, return_index=True, return_inverse=True)  # rows ascend: start = first row of each group
+        first[rows] = rows[start[inverse.ravel()]]
+        dup[rows] = first[rows] != rows
+    ids = P.live["response_id"]
+    first_id = pd.Series(ids.to_numpy()[first], index=ids.index)
+    P.remove(pd.Series(dup, index=P.coded.index), "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
+
+
+def _equal_rows(frame: pd.DataFrame, columns: list) -> tuple[np.ndarray, np.ndarray]:
+    """Rows equal to at least one other row in every column (missing equals missing): (group of each, their positions).
+
+    Columns are compared one at a time, each only on the rows still equal to another row in the
+    columns before, so after the first few columns only the (few) duplicates are left to compare.
+    """
+    rows = np.arange(len(frame))
+    group = np.zeros(len(frame), dtype=np.int64)
+    for col in columns:
+        if not len(rows):
+            break
+        codes, uniq = pd.factorize(frame[col].to_numpy()[rows], use_na_sentinel=True)
+        group = pd.factorize(group * (len(uniq) + 1) + codes + 1)[0]
+        shared = np.bincount(group)[group] > 1
+        rows, group = rows[shared], group[shared]
+    return group, rows
 
 
 @register_check("duplicate_entries", phase="responses", order=60, options=("root",))

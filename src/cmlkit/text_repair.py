@@ -111,6 +111,36 @@ def fix_mojibake(text):
     return fixed if fixed != text else None
 
 
+def mojibake_suspects(arr) -> np.ndarray:
+    """Where a pyarrow string array's value matches :data:`MOJIBAKE` (null: False).
+
+    Mojibake needs a character outside ASCII, so an array whose text bytes are all ASCII (most
+    survey columns) is settled by one pass over its data buffer, and the regex runs only on the
+    values that hold a non-ASCII character.
+
+    Parameters
+    ----------
+    arr : pyarrow.Array
+        A string array (:func:`arrow_strings`).
+
+    Returns
+    -------
+    numpy.ndarray
+        bool, one per value.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    data = arr.buffers()[2] if len(arr) else None
+    if data is None or np.frombuffer(data, dtype=np.uint8).max(initial=0) < 0x80:
+        return np.zeros(len(arr), dtype=bool)
+    wide = ~pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
+    suspect = np.zeros(len(arr), dtype=bool)
+    if wide.any():
+        hit = pc.match_substring_regex(pc.filter(arr, pa.array(wide)), MOJIBAKE.pattern)
+        suspect[wide] = pc.fill_null(hit, False).to_numpy(zero_copy_only=False)
+    return suspect
+
+
 def repair_mojibake(values: pd.Series) -> pd.Series:
     """The repaired text where a value is mojibake, else missing.
 
@@ -125,8 +155,7 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     pandas.Series
         Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
     """
-    arr = arrow_strings(values)
-    suspect = pc.fill_null(pc.match_substring_regex(arr, MOJIBAKE.pattern), False).to_numpy(zero_copy_only=False)
+    suspect = mojibake_suspects(arrow_strings(values))
     if not suspect.any():
         return pd.Series(None, index=values.index, dtype=object)
     return map_unique(values[suspect], fix_mojibake).reindex(values.index)
