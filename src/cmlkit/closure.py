@@ -178,7 +178,8 @@ def library_measures(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = No
     return out
 
 
-def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, codes=COMMUNITY) -> pd.DataFrame:
+def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, codes=COMMUNITY,
+                  measures: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per library and interval at risk, with start-of-interval features and the event.
 
     Parameters
@@ -189,6 +190,9 @@ def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None,
         The Taskforce 2016 dataset.
     codes : tuple of str
         Governance codes at risk (community run).
+    measures : pandas.DataFrame, optional
+        :func:`library_measures` of ``frame`` and ``taskforce`` when the caller already has them (linking
+        the Taskforce file is the slow part); computed here when None.
 
     Returns
     -------
@@ -203,7 +207,7 @@ def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None,
     filled = _carried(raw)
     cy = closure_years(frame)
     stat = _statutory(frame)
-    measures = library_measures(frame, taskforce=taskforce)
+    measures = library_measures(frame, taskforce=taskforce) if measures is None else measures
     auth = authority_closures(frame).set_index(["authority", "year"])
     parts = []
     for k in range(len(YEARS) - 1):
@@ -227,7 +231,8 @@ def library_years(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None,
     return pd.concat(parts, ignore_index=True)
 
 
-def current_rows(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None = None) -> pd.DataFrame:
+def current_rows(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None = None,
+                 measures: pd.DataFrame | None = None) -> pd.DataFrame:
     """Start-of-interval features for libraries as they stand in the last frame year (for ranking).
 
     Parameters
@@ -237,6 +242,8 @@ def current_rows(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | 
     library_ids : iterable
         The libraries to rank.
     taskforce : pandas.DataFrame, optional
+    measures : pandas.DataFrame, optional
+        :func:`library_measures` already computed for ``frame`` and ``taskforce`` (computed here when None).
 
     Returns
     -------
@@ -247,7 +254,7 @@ def current_rows(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | 
     filled = _carried(raw)
     j = len(YEARS) - 1
     stat = _statutory(frame)[:, j]
-    measures = library_measures(frame, taskforce=taskforce)
+    measures = library_measures(frame, taskforce=taskforce) if measures is None else measures
     auth = authority_closures(frame).set_index(["authority", "year"])
     a = auth.reindex(pd.MultiIndex.from_arrays([frame["authority"].to_numpy(), np.full(len(frame), YEARS[j])]))
     cur = pd.DataFrame({"library_id": frame["library_id"].to_numpy(), "authority": frame["authority"].to_numpy(),

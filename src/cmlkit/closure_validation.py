@@ -254,7 +254,7 @@ def weight_in_words(validation: dict, weight: float) -> str:
 
 
 def validate(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, split_year: int = 2019, folds: int = 5,
-             B: int = 1000, random_state: int = 0) -> tuple[dict, pd.DataFrame]:
+             B: int = 1000, random_state: int = 0, measures: pd.DataFrame | None = None) -> tuple[dict, pd.DataFrame]:
     """Fit the full-history hazard and both validations.
 
     Parameters
@@ -267,13 +267,15 @@ def validate(frame: pd.DataFrame, *, taskforce: pd.DataFrame | None = None, spli
     folds : int, default 5
     B : int, default 1000
     random_state : int, default 0
+    measures : pandas.DataFrame, optional
+        :func:`cmlkit.closure.library_measures` of ``frame`` and ``taskforce`` when already computed.
 
     Returns
     -------
     (validation, rows) : the JSON-ready validation (``status``, ``data``, ``coefficients``,
     ``grouped_cv``, ``temporal``) and the library-interval rows.
     """
-    rows = C.library_years(frame, taskforce=taskforce)
+    rows = C.library_years(frame, taskforce=taskforce, measures=measures)
     if len(rows) < 30 or rows["event"].sum() < 10:
         raise C.ClosureModelError(f"only {len(rows)} community library-intervals with {int(rows['event'].sum())} closures: "
                                   "too few to fit and validate a closure model")
@@ -321,9 +323,13 @@ def report(frame: pd.DataFrame, library_ids, *, taskforce: pd.DataFrame | None =
     """
     ids = list(library_ids)
     try:
-        val, rows = validate(frame, taskforce=taskforce, split_year=split_year, B=B, random_state=random_state)
+        # the Taskforce file linked once for both (library_years names missing columns itself)
+        measures = C.library_measures(frame, taskforce=taskforce) if {"library_id", "authority"} <= set(frame.columns) else None
+        val, rows = validate(frame, taskforce=taskforce, split_year=split_year, B=B, random_state=random_state,
+                             measures=measures)
         model = C.fit_hazard(rows)
-        risk = pd.Series(model.predict(C.current_rows(frame, ids, taskforce=taskforce), years=horizon), index=ids, name="base_risk")
+        risk = pd.Series(model.predict(C.current_rows(frame, ids, taskforce=taskforce, measures=measures), years=horizon),
+                         index=ids, name="base_risk")
     except C.ClosureModelError as exc:
         val, risk = {"status": f"not fitted: {exc}"}, pd.Series(np.nan, index=ids, name="base_risk")
     w = ranking_weight(val, configured_weight) if val["status"] == "ok" else 0.0
