@@ -13,16 +13,18 @@ import argparse
 import json
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from kmodes.kprototypes import KPrototypes
 
 from cmlkit import governance as g
 from cmlkit import kproto, synthetic, waves
-from cmlkit.latent_class import seed_of
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the reference models the tests use
+from reference_models import kmodes_start, kprototypes_with_kmodes  # noqa: E402
 
 
 def _features(n, seed):
@@ -33,8 +35,7 @@ def _features(n, seed):
 
 
 def _kmodes(M, cat, k, seed):
-    model = KPrototypes(n_clusters=k, init="Cao", n_init=1, random_state=seed, n_jobs=1)
-    labels = np.asarray(model.fit_predict(M, categorical=cat), dtype=int)
+    model, labels = kmodes_start(M, cat, k, seed)
     return labels, float(model.cost_), int(model.n_iter_)
 
 
@@ -43,33 +44,13 @@ def _ours(M, cat, k, seed):
     return np.asarray(out["labels"], dtype=int), out["cost"], out["n_iter"]
 
 
-def _kprototypes_kmodes(X, spec, k, *, n_init=10, random_state=0, replicate=0, rtol=1e-9):
-    """``cmlkit.kproto.kprototypes`` as it was, on kmodes (the starts rule unchanged)."""
-    M, cat = kproto.kproto_matrix(X, spec)
-    seeds = np.random.default_rng(seed_of(random_state)).integers(0, 2**31 - 1, max(int(n_init), 1))
-    runs = []
-    for seed in seeds:
-        try:
-            labels, cost, _ = _kmodes(M, cat, k, int(seed))
-        except ValueError as exc:
-            if "could not initialize" not in str(exc):
-                raise
-            continue
-        runs.append((cost, labels))
-        costs = np.array([c for c, _ in runs])
-        if replicate and len(runs) >= replicate and (costs <= costs.min() * (1 + rtol)).sum() >= replicate:
-            break
-    cost, labels = min(runs, key=lambda r: r[0])
-    return labels, {"cost": cost, "starts": len(runs)}
-
-
 def _calls(spec, data, ks, repeats):
     """Whole ``kprototypes`` calls: 10 starts (reported fit) and stop-at-2-replicates (bootstrap refits)."""
     rows = []
     for replicate in (0, 2):
         for k in ks:
             timed = {}
-            for name, fn in (("kmodes", _kprototypes_kmodes), ("cmlkit", kproto.kprototypes)):
+            for name, fn in (("kmodes", kprototypes_with_kmodes), ("cmlkit", kproto.kprototypes)):
                 best = None
                 for _ in range(repeats):
                     t = time.process_time()

@@ -14,39 +14,24 @@ dependency). Run with ``nice``: ``.venv/bin/python benchmarks/bench_lca_em.py [-
 """
 import argparse
 import json
+import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
-from stepmix.stepmix import StepMix
 from threadpoolctl import threadpool_limits
 
 from cmlkit import governance as g
 from cmlkit import lca_em, synthetic, waves
 from cmlkit.latent_class import lca_inputs
 
-
-class _WarmStepMix(StepMix):
-    init_resp = None
-
-    def _initialize_parameters(self, X, random_state):
-        if self.init_resp is None:
-            return super()._initialize_parameters(X, random_state)
-        resp = np.clip(np.asarray(self.init_resp, dtype=float), 1e-15, None)
-        resp /= resp.sum(axis=1, keepdims=True)
-        self.log_resp_ = np.log(np.clip(resp, 1e-15, 1 - 1e-15))
-        self.weights_ = resp.mean(axis=0)
-        self._initialize_parameters_measurement(X, random_state)
-        return None
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))   # the reference models the tests use
+from reference_models import stepmix_fit  # noqa: E402
 
 
 def _stepmix(data, Y, k, seed, init_resp=None):
-    model = _WarmStepMix(n_components=k, measurement="categorical_nan", structural="gaussian_full", n_steps=1,
-                         n_init=1, random_state=int(seed), verbose=0, progress_bar=0, max_iter=1000,
-                         abs_tol=1e-6, rel_tol=1e-8)
-    model.init_resp = init_resp
-    model.fit(data, Y)
+    model = stepmix_fit(data, Y, k, seed, init_resp)
     crit = (model.bic(data, Y), model.aic(data, Y), model.sabic(data, Y))
     return model.score(data, Y), model.predict_proba(data, Y), model.n_iter_, crit
 

@@ -7,21 +7,18 @@ states (which empties clusters and re-seeds them from the RNG), the few-distinct
 cannot-initialise paths, and ``kprototypes`` on governance features (with missing values and
 bootstrap-like resamples) against the kmodes-based version it replaced.
 """
-import warnings
 from collections import defaultdict
 
 import numpy as np
 import pandas as pd
 import pytest
 from kmodes import kprototypes as kmodes_kproto
-from kmodes.kprototypes import KPrototypes
 from kmodes.util.dissim import euclidean_dissim, matching_dissim
 
 from cmlkit import governance as g
 from cmlkit import kproto, synthetic, waves
-from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows
-from cmlkit.latent_class import seed_of
+from reference_models import kmodes_start, kprototypes_with_kmodes
 
 
 def _mixed(seed, n, p, a, levels, dup=0.0, decimals=None):
@@ -36,17 +33,9 @@ def _mixed(seed, n, p, a, levels, dup=0.0, decimals=None):
     return M, list(range(p, p + a))
 
 
-def _reference(M, cat, k, seed):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = KPrototypes(n_clusters=k, init="Cao", n_init=1, random_state=seed, n_jobs=1)
-        labels = np.asarray(model.fit_predict(M, categorical=cat), dtype=int)
-    return model, labels
-
-
 def _assert_same_start(M, cat, k, seed):
     try:
-        model, labels = _reference(M, cat, k, seed)
+        model, labels = kmodes_start(M, cat, k, seed)
     except ValueError as exc:
         with pytest.raises(ValueError, match="could not initialize"):
             kproto.kprototypes_start(M, cat, k, seed)
@@ -164,28 +153,6 @@ def test_refusals_match_kmodes():
         kproto.kprototypes_start(M, cat, 2, 0)
 
 
-def _kprototypes_with_kmodes(X, spec, k, *, n_init=10, random_state=0, replicate=0, rtol=1e-9):
-    """``cmlkit.kproto.kprototypes`` as it was with kmodes (the behaviour to keep)."""
-    M, cat = kproto.kproto_matrix(X, spec)
-    seeds = np.random.default_rng(seed_of(random_state)).integers(0, 2**31 - 1, max(int(n_init), 1))
-    runs = []
-    for seed in seeds:
-        try:
-            model, labels = _reference(M, cat, k, int(seed))
-        except ValueError as exc:
-            if "could not initialize" not in str(exc):
-                raise
-            continue
-        runs.append((float(model.cost_), labels))
-        costs = np.array([c for c, _ in runs])
-        if replicate and len(runs) >= replicate and (costs <= costs.min() * (1 + rtol)).sum() >= replicate:
-            break
-    if not runs:
-        raise ClusterFitError("no start")
-    cost, labels = min(runs, key=lambda r: r[0])
-    return labels, {"cost": cost, "starts": len(runs)}
-
-
 @pytest.fixture(scope="module")
 def governance_features():
     spec = waves.with_wave(g.load_spec(), waves.instruments_by_unit(waves.first_wave())["library"])
@@ -206,7 +173,7 @@ def test_kprototypes_matches_kmodes_on_governance_features(governance_features):
     cases = [(X, 2, 10, 0, 0), (X, 4, 10, 0, 1), (holed, 3, 6, 0, 2), (boot, 4, 10, 2, 5), (boot, 6, 10, 2, 6)]
     for data, k, n_init, replicate, seed in cases:
         labels, info = kproto.kprototypes(data, spec, k, n_init=n_init, random_state=seed, replicate=replicate)
-        ref_labels, ref_info = _kprototypes_with_kmodes(data, spec, k, n_init=n_init, random_state=seed,
+        ref_labels, ref_info = kprototypes_with_kmodes(data, spec, k, n_init=n_init, random_state=seed,
                                                         replicate=replicate)
         assert np.array_equal(labels, ref_labels) and labels.dtype == ref_labels.dtype
         assert info == ref_info

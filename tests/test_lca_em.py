@@ -4,46 +4,18 @@ Both fit ``StepMix(measurement="categorical_nan", structural="gaussian_full", n_
 max_iter=1000, abs_tol=1e-6, rel_tol=1e-8)`` from the same random or warm start; the fits must agree to
 the last bit: log-likelihood, posterior, iterations, parameters, BIC, AIC, SABIC, parameter count.
 """
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import logsumexp
-from stepmix.stepmix import StepMix
 
 from cmlkit import lca_em, synthetic, waves
 from cmlkit import governance as g
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows, distinct_rows
 from cmlkit.latent_class import fit_ragged, latent_class_many, lca_inputs
-
-
-class _WarmStepMix(StepMix):
-    """The former production wrapper: ``StepMix`` whose first E-step may start from given responsibilities."""
-
-    init_resp = None
-
-    def _initialize_parameters(self, X, random_state):
-        if self.init_resp is None:
-            return super()._initialize_parameters(X, random_state)
-        resp = np.clip(np.asarray(self.init_resp, dtype=float), 1e-15, None)
-        resp /= resp.sum(axis=1, keepdims=True)
-        self.log_resp_ = np.log(np.clip(resp, 1e-15, 1 - 1e-15))
-        self.weights_ = resp.mean(axis=0)
-        self._initialize_parameters_measurement(X, random_state)
-        return None
-
-
-def _stepmix(data, Y, k, seed, init_resp=None):
-    model = _WarmStepMix(n_components=k, measurement="categorical_nan", structural="gaussian_full", n_steps=1,
-                         n_init=1, random_state=int(seed), verbose=0, progress_bar=0, max_iter=1000,
-                         abs_tol=1e-6, rel_tol=1e-8)
-    model.init_resp = init_resp
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(data, Y)
-    return model
+from reference_models import stepmix_fit
 
 
 def _assert_same(ref, fit, data, Y):
@@ -83,12 +55,12 @@ def test_random_and_warm_starts_match_stepmix_bit_for_bit(k, seed, gauss):
     data, Y = _random_data(160, seed, gauss=gauss)
     d = lca_em.prepare(data, Y)
     for start in (seed, seed + 1000):
-        ref = _stepmix(data, Y, k, start)
+        ref = stepmix_fit(data, Y, k, start)
         fit = lca_em.fit(d, k, seed=start, max_iter=1000, abs_tol=1e-6, rel_tol=1e-8)
         _assert_same(ref, fit, data, Y)
     # a warm start from a perturbed posterior (as the bootstrap refits do)
     post = fit.posterior[::-1] if k > 1 else fit.posterior
-    ref = _stepmix(data, Y, k, 0, init_resp=post)
+    ref = stepmix_fit(data, Y, k, 0, init_resp=post)
     _assert_same(ref, lca_em.fit(d, k, seed=0, init_resp=post), data, Y)
 
 
@@ -123,7 +95,7 @@ def test_inputs_stepmix_refuses_are_refused():
     bad = np.full((30, 2), 0.5)
     bad[4] = np.nan                                 # a start without mass: covariance not finite, in both
     with pytest.raises(ValueError):
-        _stepmix(data, Y, 2, 0, init_resp=bad)
+        stepmix_fit(data, Y, 2, 0, init_resp=bad)
     with pytest.raises(ValueError):
         lca_em.fit(lca_em.prepare(data, Y), 2, init_resp=bad)
 
@@ -135,7 +107,7 @@ def _reference_latent_class(X, spec, k, *, n_init, random_state, init_resp=None)
     runs = []
     for i, seed in enumerate(seeds):
         try:
-            model = _stepmix(data, Y, k, seed, init_resp=init_resp if i == 0 else None)
+            model = stepmix_fit(data, Y, k, seed, init_resp=init_resp if i == 0 else None)
             runs.append((float(model.score(data, Y)), model))
         except (ValueError, np.linalg.LinAlgError):
             pass
@@ -153,7 +125,7 @@ def governance_features():
     return g.build_features(lib, spec), spec
 
 
-def test_governance_features_match_stepmix(governance_features):
+def test_governance_features_matchstepmix_fit(governance_features):
     X, spec = governance_features
     data, Y = lca_inputs(X, spec)
     assert Y is not None and np.isnan(data).any()       # both blocks, with missing values
