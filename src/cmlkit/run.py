@@ -213,7 +213,8 @@ class _Runner:
         self.jobs, self.kernel_name, self.force, self.force_steps = jobs, kernel_name, force, force_steps
         self.to_run, self.take, self.display = to_run, take, display
         self.entries = {e["name"]: e for e in record["steps"]}
-        self.rank = start_order([p["step"] for p in plans], self._previous_durations())
+        self.previous_s = self._previous_durations()   # step -> seconds in the last run that finished it
+        self.rank = start_order([p["step"] for p in plans], self.previous_s)
         self.index = {p["step"]["name"]: i for i, p in enumerate(plans, start=1)}
         self.products = {}
         for plan in plans:
@@ -349,7 +350,7 @@ class _Runner:
         entry.update(status="running", started_utc=utc_now().isoformat(), duration_s=None)
         self._write()
         log, prog = self.scratch / f"{name}.log", self.scratch / f"{name}.progress"
-        previous_s = self._previous_durations().get(name)
+        previous_s = self.previous_s.get(name)
         self.display.start(self.index[name], name, progress_file=prog, previous_s=previous_s)
         self.windows[name] = [time.time(), None]
         worker = threading.Thread(target=self._execute, args=(name, plan, out_nb, log, prog), daemon=True,
