@@ -13,6 +13,20 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_SEED = 20250301
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Fail at once when ``--dist loadgroup`` does not group: each worker would build its own shared runs.
+
+    pytest-xdist marks a grouped test by suffixing its node id with ``@group`` on the worker; with pytest
+    9.2 that suffix no longer takes (pytest-xdist#1386) and the groups are silently scattered.
+    """
+    if not getattr(config.option, "loadgroup", False):
+        return
+    lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    if lost:
+        raise pytest.UsageError(f"--dist loadgroup is not grouping (e.g. {lost[0]}); pytest-xdist#1386: use pytest < 9.2")
+
+
 @pytest.fixture(scope="session")
 def root():
     return ROOT
