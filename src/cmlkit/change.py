@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cmlkit import design as D
+from cmlkit import distributions
 from cmlkit import disclosure
 from cmlkit.errors import ChangeError  # errors live in cmlkit.errors; re-exported here
 
@@ -140,7 +140,7 @@ def change_estimates(stacked: pd.DataFrame, columns, *, waves: list, by=("type",
     design = design or stacked_design(stacked)
     independent = independent or stacked_design(stacked, overlap=False)
     df = D.degf(design)
-    q = stats.t.ppf(0.5 + level / 2, df) if df > 0 else np.nan
+    q = distributions.t_ppf(0.5 + level / 2, df) if df > 0 else np.nan
     nw = len(waves)
     rows = []
     for col in columns:

@@ -22,10 +22,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
-from openpyxl.worksheet.datavalidation import DataValidation
-
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import CleaningLogError
 from cmlkit.tables import freeze_xlsx, neutralise_formulas
@@ -322,6 +318,9 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     pathlib.Path
         The written file (saved with fixed metadata by :func:`cmlkit.tables.freeze_xlsx`).
     """
+    from openpyxl import Workbook
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.worksheet.datavalidation import DataValidation   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = Workbook()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
 
 PROFILE_SUFFIXES = ("(share)", "(median)")
 
@@ -79,6 +78,7 @@ def match_clusters(prev: pd.DataFrame, new: pd.DataFrame, *, max_distance: float
         One row per cluster of either wave: ``cluster_new, name_new, cluster_previous, name_previous, distance,
         status`` (``matched``, ``new model``, ``disappeared``), ``stable_name`` and ``statement``.
     """
+    from scipy.optimize import linear_sum_assignment   # imported here: a kernel that does not call this does not load it
     D = distances(prev, new)
     limit = float(np.median(D)) if max_distance is None else float(max_distance)
     # pairs beyond the limit cost more than any set of acceptable pairs: the assignment first maximises the

@@ -23,9 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from cmlkit import domains, intervals
+from cmlkit import distributions, domains, intervals
 from cmlkit.design import Design, DesignError, degf, variance
 
 CI_METHODS = intervals.CI_METHODS
@@ -48,7 +47,7 @@ def _domain(design, domain):
 
 
 def _result(est, se, df, level, kind, n, extra=None):
-    q = stats.t.ppf(0.5 + level / 2, df) if np.isfinite(df) and df > 0 else (stats.norm.ppf(0.5 + level / 2) if not np.isfinite(df) else np.nan)
+    q = distributions.t_ppf(0.5 + level / 2, df) if np.isfinite(df) and df > 0 else (distributions.norm_ppf(0.5 + level / 2) if not np.isfinite(df) else np.nan)
     out = {"estimate": est, "se": se, "ci_low": est - q * se, "ci_high": est + q * se, "df": df, "level": level,
            "ci_method": kind, "n": n}
     out.update(extra or {})

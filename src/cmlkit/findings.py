@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cmlkit import design as D
+from cmlkit import distributions
 from cmlkit import disclosure
 from cmlkit import domains
 from cmlkit import olr
@@ -106,7 +106,7 @@ def wald_test(design: D.Design, column, by, *, domain=None) -> dict:
     has = ~np.isnan(y) & pd.Series(np.asarray(groups)).notna().to_numpy()
     ddf = D.degf(design, domain=has) - q          # R's svyglm drops rows with a missing outcome before degf
     F = W / q
-    return {"F": F, "ndf": q, "ddf": ddf, "p": float(stats.f.sf(F, q, ddf)), "means": dict(zip(levels, theta))}
+    return {"F": F, "ndf": q, "ddf": ddf, "p": float(distributions.f_sf(F, q, ddf)), "means": dict(zip(levels, theta))}
 
 
 def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
@@ -165,7 +165,7 @@ def rao_scott(design: D.Design, row: str, col: str, *, domain=None) -> dict:
     d0 = tr ** 2 / float(np.trace(Delta @ Delta))
     nu = D.degf(design, domain=None if domain is None else dom)
     F = pearson / tr
-    return {"F": F, "ndf": d0, "ddf": d0 * nu, "p": float(stats.f.sf(F, d0, d0 * nu)), "pearson": pearson}
+    return {"F": F, "ndf": d0, "ddf": d0 * nu, "p": float(distributions.f_sf(F, d0, d0 * nu)), "pearson": pearson}
 
 
 def estimate_rows(design: D.Design, column: str, *, label: str, section: str, kind: str = "mean",

@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+
+from cmlkit import distributions
 
 CI_METHODS = ("logit", "wilson", "beta", "mean")
 
@@ -33,8 +34,8 @@ def t_quantile(df, level: float) -> np.ndarray:
     df = np.asarray(df, dtype=float)
     q = np.full(df.shape, np.nan)
     fin = np.isfinite(df) & (df > 0)
-    q[fin] = stats.t.ppf(0.5 + level / 2, df[fin])
-    q[np.isinf(df)] = stats.norm.ppf(0.5 + level / 2)
+    q[fin] = distributions.t_ppf(0.5 + level / 2, df[fin])
+    q[np.isinf(df)] = distributions.norm_ppf(0.5 + level / 2)
     return q
 
 
@@ -100,16 +101,16 @@ def proportion(p, se, df, n, *, method: str = "logit", level: float = 0.95, n_ro
             ne = p * (1 - p) / se ** 2
             ok = inner & (nr > 1) & (dd > 0)
             ratio = np.full(p.shape, np.nan)
-            ratio[ok] = (stats.t.ppf(alpha / 2, nr[ok] - 1) / stats.t.ppf(alpha / 2, dd[ok])) ** 2
+            ratio[ok] = (distributions.t_ppf(alpha / 2, nr[ok] - 1) / distributions.t_ppf(alpha / 2, dd[ok])) ** 2
             ne = ne * ratio
-            lo = np.where(ok, stats.beta.ppf(alpha / 2, ne * p, ne * (1 - p) + 1), lo)
-            hi = np.where(ok, stats.beta.ppf(1 - alpha / 2, ne * p + 1, ne * (1 - p)), hi)
+            lo = np.where(ok, distributions.beta_ppf(alpha / 2, ne * p, ne * (1 - p) + 1), lo)
+            hi = np.where(ok, distributions.beta_ppf(1 - alpha / 2, ne * p + 1, ne * (1 - p)), hi)
         else:
             raise ValueError(f"method must be one of {CI_METHODS}, not {method!r}")
     k = np.round(np.where(boundary, p * n, 0))
     nb = np.where(boundary, n, 1)
-    cp_lo = np.where(k == 0, 0.0, stats.beta.ppf(alpha / 2, np.maximum(k, 1e-300), nb - k + 1))
-    cp_hi = np.where(k == nb, 1.0, stats.beta.ppf(1 - alpha / 2, k + 1, np.maximum(nb - k, 1e-300)))
+    cp_lo = np.where(k == 0, 0.0, distributions.beta_ppf(alpha / 2, np.maximum(k, 1e-300), nb - k + 1))
+    cp_hi = np.where(k == nb, 1.0, distributions.beta_ppf(1 - alpha / 2, k + 1, np.maximum(nb - k, 1e-300)))
     lo, hi = np.where(boundary, cp_lo, lo), np.where(boundary, cp_hi, hi)
     label = np.where(boundary, np.char.add(f"{method}->clopper-pearson(n=", np.char.add(n.astype(int).astype(str), ")")), method)
     return {"ci_low": lo, "ci_high": hi, "boundary": boundary, "ci_method": label}

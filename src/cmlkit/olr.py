@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
+from cmlkit import distributions
 from cmlkit.design import Design, DesignError, degf, variance
 from cmlkit.weights import model_matrix
 
@@ -152,6 +152,8 @@ def svyolr(design: Design, outcome: str, *, levels=None, factors=(), numeric=(),
     wt = design.weights[ok]
     q = len(lev) - 1
     lik = _Likelihood(x, y, wt, q)
+    from scipy import optimize   # imported here: only ordinal models need it (a notebook that does not, does not load it)
+
     res = optimize.minimize(lik.value, _start(x, y, wt, q), jac=lik.gradient, method="BFGS",
                             options={"gtol": 1e-10 * max(1.0, wt.sum()), "maxiter": 10000})
     par = res.x
@@ -175,7 +177,7 @@ def svyolr(design: Design, outcome: str, *, levels=None, factors=(), numeric=(),
     df_res = degf(design, domain=ok) - pc
     t = est / se
     terms = names + [f"{a}|{b}" for a, b in zip(lev[:-1], lev[1:])]
-    coef = pd.DataFrame({"term": terms, "estimate": est, "se": se, "t": t, "p": 2 * stats.t.sf(np.abs(t), df_res),
+    coef = pd.DataFrame({"term": terms, "estimate": est, "se": se, "t": t, "p": 2 * distributions.t_sf(np.abs(t), df_res),
                          "odds_ratio": np.where(np.arange(len(est)) < pc, np.exp(est), np.nan)})
     return {"coefficients": coef, "vcov": V, "df_residual": int(df_res), "n": int(ok.sum()), "converged": bool(res.success),
             "limits": "design-based proportional odds (svyolr); proportional-odds assumption not tested; associations, not effects"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import silhouette_score
 
 from cmlkit.errors import ClusterFitError
 from cmlkit.gower import chunked_to, gower_matrix, gower_parts
@@ -117,6 +116,7 @@ def silhouette(D: np.ndarray, labels: np.ndarray) -> float:
     float
         NaN when there are fewer than two clusters or as many clusters as rows.
     """
+    from sklearn.metrics import silhouette_score   # imported here: a kernel that does not call this does not load it
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2 or len(np.unique(labels)) >= len(labels):
         return float("nan")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl.styles import Alignment, Font
 
 from cmlkit import closure as C
 from cmlkit.tables import neutralise_formulas, write_xlsx
@@ -199,6 +198,7 @@ def write_workbook(priority: pd.DataFrame, not_responded: pd.DataFrame, path, *,
 
 def _format_sheet(ws) -> None:
     """Bold frozen headers, filters (not on the glossary), widths by column, two-decimal scores, wrapped long text."""
+    from openpyxl.styles import Alignment, Font   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     ws.freeze_panes = "A2"
     if ws.max_row > 1 and ws.title != "Glossary":
         ws.auto_filter.ref = ws.dimensions

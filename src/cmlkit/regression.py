@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from cmlkit import distributions
 from cmlkit.design import Design, DesignError, degf, variance
 from cmlkit.weights import model_matrix
 
@@ -98,7 +98,7 @@ def svyglm(design: Design, outcome: str, *, factors=(), numeric=(), family: str 
     df_res = degf(design, domain=ok) + 1 - X.shape[1]
     se = np.sqrt(np.diag(V))
     t = beta / se
-    coef = pd.DataFrame({"term": names, "estimate": beta, "se": se, "t": t, "p": 2 * stats.t.sf(np.abs(t), df_res)})
+    coef = pd.DataFrame({"term": names, "estimate": beta, "se": se, "t": t, "p": 2 * distributions.t_sf(np.abs(t), df_res)})
     terms = {"(Intercept)": [0]}
     for f in factors:
         terms[f] = [i for i, nm in enumerate(names) if nm.startswith(f) and nm[len(f):] in levels[f][1:]]
@@ -137,5 +137,5 @@ def reg_term_test(fit: dict, terms, *, df=None) -> dict:
     chisq = float(b @ np.linalg.solve(V, b))
     ddf = fit["df_residual"] if df is None else df
     F = chisq / len(idx)
-    return {"F": F, "ndf": len(idx), "ddf": ddf, "p": float(stats.f.sf(F, len(idx), ddf)), "chisq": chisq,
+    return {"F": F, "ndf": len(idx), "ddf": ddf, "p": float(distributions.f_sf(F, len(idx), ddf)), "chisq": chisq,
             "test": "design-based Wald F (regTermTest)"}

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from cmlkit import distributions
 
 UNITS = ("share", "index", "score", "months", "number")
 """Units a findings row can carry: ``share`` (0-1, shown as %), ``index`` (0-1, shown to 2 decimals),
@@ -120,7 +121,7 @@ def logit_interval(estimate, se, df, *, level: float = 0.95) -> tuple[np.ndarray
     s = np.asarray(se, dtype=float)
     d = np.asarray(df, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        q = np.where(np.isinf(d), stats.norm.ppf(0.5 + level / 2), stats.t.ppf(0.5 + level / 2, np.where(d > 0, d, np.nan)))
+        q = np.where(np.isinf(d), distributions.norm_ppf(0.5 + level / 2), distributions.t_ppf(0.5 + level / 2, np.where(d > 0, d, np.nan)))
         inner = (p > 0) & (p < 1) & (s > 0)
         pp = np.where(inner, p, 0.5)
         eta = np.log(pp / (1 - pp))

@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -231,6 +229,8 @@ def format_sheet(ws, df: pd.DataFrame, *, max_width: int = 60, unit_col: str = "
     the larger of 0.9 x its header length, its longest text (capped at ``max_width``) + 2, and 8,
     capped at ``max_width``.
     """
+    from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     header_font, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
     for cell in ws[1]:
         cell.font, cell.fill = header_font, fill

@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from openpyxl import Workbook, load_workbook
-
 from cmlkit.errors import InstrumentError
 from cmlkit.instrument import Instrument
 
@@ -94,6 +92,7 @@ def write_xlsform(inst: Instrument, path) -> Path:
     pathlib.Path
         The written path.
     """
+    from openpyxl import Workbook   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     path = Path(path)
     wb = Workbook()
     survey = wb.active
@@ -181,6 +180,7 @@ def read_xlsform(path, *, instrument: str | None = None, version: str | None = N
     InstrumentError
         On a missing sheet, an unknown type or an unsupported constraint, naming the row.
     """
+    from openpyxl import load_workbook   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     path = Path(path)
     where = str(path)
     try:
