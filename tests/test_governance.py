@@ -277,3 +277,30 @@ def test_stability_thresholds_are_checked(tmp_path, root):
     with pytest.raises(g.GovernanceError, match="null_margn"):
         g.load_spec(bad)
     assert cluster_stability.stability_verdict(0.9, {"highly_stable": 0.95}) == "stable"
+
+
+def test_silhouette_and_adjusted_rand_are_sklearns_to_the_last_bit():
+    """pam.silhouette and adjusted_rand write out scikit-learn's arithmetic (to keep sklearn.metrics out of the step)."""
+    from sklearn.metrics import adjusted_rand_score, silhouette_score
+
+    from cmlkit.pam import silhouette
+    rng = np.random.default_rng(16)
+    for n, k in [(2, 2), (3, 2), (7, 3), (40, 2), (120, 5), (333, 6)]:
+        X = rng.normal(size=(n, 3))
+        D = np.sqrt(((X[:, None] - X[None]) ** 2).sum(-1)) * rng.choice([1.0, 1e-3, 1e3])
+        D[rng.random(D.shape) < 0.02] = np.nan
+        for labels in (rng.integers(0, k, n), np.r_[np.zeros(n - 1, int), 9], rng.choice(["b", "a", "c"], n)):
+            labels = np.asarray(labels)
+            if not 2 <= len(np.unique(labels)) < n:
+                assert np.isnan(silhouette(D, labels))
+                continue
+            want = np.nan_to_num(D, nan=1.0)
+            np.fill_diagonal(want, 0.0)
+            assert silhouette(D, labels) == float(silhouette_score(want, labels, metric="precomputed"))
+        a, b = rng.integers(0, k, n), rng.integers(0, k + 1, n)
+        for x, y in [(a, b), (a, a), (a, (a + 1) % k), (b, a), (np.zeros(n, int), a)]:
+            assert g.adjusted_rand(x, y) == float(adjusted_rand_score(x.astype(str), y.astype(str)))
+    with_missing = np.array([0, 1, np.nan, 1, 0, 2], dtype=object)
+    keep = [0, 1, 3, 4, 5]
+    other = np.array([1, 1, 0, 0, 1, 2])
+    assert g.adjusted_rand(with_missing, other) == float(adjusted_rand_score(with_missing[keep].astype(str), other[keep].astype(str)))

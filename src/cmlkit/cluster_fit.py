@@ -348,11 +348,29 @@ def adjusted_rand(a, b) -> float:
     Returns
     -------
     float
+        1.0 when the labelings pair the rows alike (no rows included).
+
+    Notes
+    -----
+    scikit-learn's formula on the pair counts, in exact integers (so the same float to the last bit;
+    tests/test_governance.py compares them): written out because importing ``sklearn.metrics`` took a
+    second of the governance step for a handful of integer sums.
     """
-    from sklearn.metrics import adjusted_rand_score   # imported here: a kernel that does not call this does not load it
     a, b = pd.Series(np.asarray(a)).astype(str), pd.Series(np.asarray(b)).astype(str)
-    ok = (a != "nan") & (b != "nan")
-    return float(adjusted_rand_score(a[ok], b[ok]))
+    ok = ((a != "nan") & (b != "nan")).to_numpy()
+    _, ca = np.unique(a.to_numpy()[ok], return_inverse=True)
+    _, cb = np.unique(b.to_numpy()[ok], return_inverse=True)
+    n = int(ok.sum())
+    table = np.zeros((ca.max(initial=-1) + 1, cb.max(initial=-1) + 1), dtype=np.int64)
+    np.add.at(table, (ca.ravel(), cb.ravel()), 1)
+    squares = int((table.astype(object) ** 2).sum())
+    rows, cols = table.sum(axis=1).astype(object), table.sum(axis=0).astype(object)
+    fp = int((table.astype(object) @ cols).sum()) - squares      # pairs together in b only (sklearn's C[0, 1])
+    fn = int((table.T.astype(object) @ rows).sum()) - squares    # together in a only (C[1, 0])
+    tp, tn = squares - n, n * n - fp - fn - squares
+    if fn == 0 and fp == 0:
+        return 1.0
+    return 2.0 * (tp * tn - fn * fp) / ((tp + fn) * (fn + tn) + (tp + fp) * (fp + tn))
 
 
 def crosstab(clusters, stated, *, names=None) -> pd.DataFrame:

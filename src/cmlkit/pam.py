@@ -102,7 +102,7 @@ def clara(X: pd.DataFrame, spec: dict, k: int, *, samples: int = 5, sample_size:
 
 
 def silhouette(D: np.ndarray, labels: np.ndarray) -> float:
-    """Average silhouette width on a precomputed dissimilarity matrix (``sklearn.metrics``).
+    """Average silhouette width on a precomputed dissimilarity matrix (``sklearn.metrics.silhouette_score``).
 
     Parameters
     ----------
@@ -115,11 +115,30 @@ def silhouette(D: np.ndarray, labels: np.ndarray) -> float:
     -------
     float
         NaN when there are fewer than two clusters or as many clusters as rows.
+
+    Notes
+    -----
+    scikit-learn's arithmetic, to the last bit (tests/test_governance.py compares them): each row's
+    distances to a cluster summed in row order (``np.bincount`` there, a running sum per cluster here),
+    the mean distance within the own cluster over ``size - 1``, the smallest mean to another cluster,
+    ``(b - a) / max(a, b)``, 0 for a row alone in its cluster. Written out because importing
+    ``sklearn.metrics`` took longer (about a second) than the whole governance step spends on silhouettes.
     """
-    from sklearn.metrics import silhouette_score   # imported here: a kernel that does not call this does not load it
     labels = np.asarray(labels)
-    if len(np.unique(labels)) < 2 or len(np.unique(labels)) >= len(labels):
+    classes, codes = np.unique(labels, return_inverse=True)
+    if len(classes) < 2 or len(classes) >= len(labels):
         return float("nan")
     D = np.nan_to_num(D, nan=1.0).copy()
     np.fill_diagonal(D, 0.0)
-    return float(silhouette_score(D, labels, metric="precomputed"))
+    codes = codes.ravel()
+    sizes = np.bincount(codes)
+    sums = np.column_stack([np.cumsum(D[:, codes == c], axis=1)[:, -1] for c in range(len(classes))])  # k columns
+    rows = np.arange(len(codes))
+    intra = sums[rows, codes]
+    sums[rows, codes] = np.inf
+    sums /= sizes
+    inter = sums.min(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        intra /= (sizes - 1)[codes]
+        width = (inter - intra) / np.maximum(intra, inter)
+    return float(np.mean(np.nan_to_num(width)))
