@@ -1,7 +1,19 @@
+import os
+
+from cmlkit.run_kernel import THREAD_VARIABLES
+
+# One thread per numerical library in the test processes, set before NumPy loads: `make test` runs two
+# xdist workers on two cores, and each letting OpenBLAS start a thread per core oversubscribed the machine
+# (small LAPACK calls then spin: the lca_em tests took 1.7x their CPU). Pipeline kernels get their own
+# share from the runner, as in a real run.
+for _name in THREAD_VARIABLES:
+    os.environ[_name] = "1"
+
 import hashlib
 from pathlib import Path
 
 import pytest
+from threadpoolctl import threadpool_limits
 
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
@@ -11,6 +23,7 @@ from cmlkit.synthetic.wave import make_wave
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 DEMO_SEED = 20250301
+threadpool_limits(limits=1)   # in case a plugin loaded NumPy before this file
 
 
 @pytest.hookimpl(trylast=True)

@@ -32,7 +32,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
+from statsmodels.genmod import families
+from statsmodels.genmod.generalized_linear_model import GLM
+from statsmodels.tools.tools import add_constant   # not statsmodels.api: it loads every model (half a second per kernel)
 
 from cmlkit.errors import ClosureModelError  # errors live in cmlkit.errors; re-exported here
 from cmlkit.link import link_responses
@@ -313,7 +315,7 @@ class HazardModel:
     def _x(self, rows):
         X, _ = features(rows, medians=self.medians, columns=[c for c in self.columns if c != "const"])
         X = X / self.sd
-        return sm.add_constant(X, has_constant="add")[self.columns].to_numpy(dtype=float)
+        return add_constant(X, has_constant="add")[self.columns].to_numpy(dtype=float)
 
     def rate(self, rows) -> np.ndarray:
         return self._x(rows) @ self.result.params.to_numpy()
@@ -351,9 +353,9 @@ def fit_hazard(rows: pd.DataFrame) -> HazardModel:
     sd = X.std(ddof=0)
     keep = sd.index[sd > 0]
     X = X[keep] / sd[keep]
-    Xc = sm.add_constant(X, has_constant="add")
+    Xc = add_constant(X, has_constant="add")
     groups = pd.factorize(rows["authority"])[0]
-    model = sm.GLM(y, Xc, family=sm.families.Binomial(link=sm.families.links.CLogLog()),
+    model = GLM(y, Xc, family=families.Binomial(link=families.links.CLogLog()),
                    offset=np.log(rows["years"].to_numpy(dtype=float)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")         # near-separation on rare flags: estimates are still usable for ranking
