@@ -1,3 +1,5 @@
+import fcntl
+import json
 import os
 
 from cmlkit.run_kernel import THREAD_VARIABLES
@@ -47,11 +49,22 @@ def root():
 
 @pytest.fixture(scope="session")
 def demo_wave(tmp_path_factory):
-    """The default demo wave (480 community libraries) with its users' survey, written once per session."""
-    out = tmp_path_factory.mktemp("demo_wave")
-    manifest = make_wave(out, seed=DEMO_SEED)
-    make_user_wave(out, seed=DEMO_SEED)
-    return out, manifest
+    """The default demo wave (480 community libraries) with its users' survey, written once per test run.
+
+    Under xdist the workers share one copy: the first to take the lock writes it (about 6 CPU-seconds),
+    the others wait for it and read the manifest it left.
+    """
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent                       # shared by the workers of this run
+    out = root / "demo_wave"
+    with open(root / "demo_wave.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (root / "demo_wave.done").exists():
+            make_wave(out, seed=DEMO_SEED)
+            make_user_wave(out, seed=DEMO_SEED)
+            (root / "demo_wave.done").touch()
+    return out, json.loads((out / "manifest.json").read_text(encoding="utf-8"))
 
 
 def demo_inputs(out):
