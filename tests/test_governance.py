@@ -38,6 +38,12 @@ def strong():
     return _libraries(1000, 1.0, 1)
 
 
+@pytest.fixture(scope="module")
+def strong_fit(strong, spec):
+    """The default model on the strong-signal wave (k chosen over 2-6, 10 starts), fitted once for the module."""
+    return g.cluster_libraries(strong, spec)
+
+
 def test_gower_matches_r_daisy(root):
     x = pd.read_csv(root / "tests/golden/gower_fixture.csv")
     golden = json.loads((root / "tests/golden/gower.json").read_text())
@@ -90,8 +96,9 @@ def test_spec_checks(tmp_path):
         g.build_features(x, FIXTURE_SPEC)
 
 
-def test_strong_signal_is_recovered_and_stable(strong, spec):
-    res = g.cluster_libraries(strong, spec)
+@pytest.mark.xdist_group("strong_signal")   # one worker fits the strong-signal wave once
+def test_strong_signal_is_recovered_and_stable(strong, strong_fit, spec):
+    res = strong_fit
     ari = g.adjusted_rand(res.labels, strong["true_model"])
     print(f"\n{res.method}: k={res.k}, ARI with the generating models {ari:.3f}")
     print(pd.crosstab(strong["true_model"], res.labels))
@@ -105,6 +112,7 @@ def test_strong_signal_is_recovered_and_stable(strong, spec):
     assert names.str.startswith("Independent").sum() == 1
 
 
+@pytest.mark.xdist_group("strong_signal")   # one worker fits the strong-signal wave once
 def test_other_methods_recover_less(strong, spec):
     """Recorded, not required: the alternatives at the true k (the reason latent_class is the default)."""
     for method in ("pam", "kprototypes"):
@@ -203,8 +211,9 @@ def test_permuted_features_wave_has_no_stable_cluster(wave, spec):
     assert (st.loc[looks, "reason"].str.len() > 0).all()
 
 
-def test_planted_structure_still_recovered_and_stable_above_noise(strong, spec):
-    res = g.cluster_libraries(strong, spec)
+@pytest.mark.xdist_group("strong_signal")   # one worker fits the strong-signal wave once
+def test_planted_structure_still_recovered_and_stable_above_noise(strong, strong_fit, spec):
+    res = strong_fit
     ari = g.adjusted_rand(res.labels, strong["true_model"])
     boot = g.clusterboot(strong, res, spec, B=10)
     print(f"\nplanted structure: {res.method} k={res.k} ARI {ari:.3f}")
