@@ -255,6 +255,7 @@ def test_too_few_distinct_libraries_is_a_cluster_fit_error(spec):
             cluster_fit.fit_once(X, spec, method, 3, D=g.gower_matrix(X, spec))
 
 
+@pytest.mark.xdist_group("strong_signal")
 def test_starts_rule(strong, spec):
     """The reported fit runs every start; a refit may stop once its best optimum is replicated."""
     X = g.build_features(strong, spec)
