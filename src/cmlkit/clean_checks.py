@@ -21,7 +21,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text, repair_mojibake
+from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_kinds, repair_mojibake
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -194,7 +194,7 @@ def check_duplicate_libraries(P, inst):
     kept_id = order["g"].map(keeper).map(P.live["response_id"])
     drop = superseded.reindex(c.index)
     reason = ("same library answered again (name, postcode or email domain); kept the more complete, later response "
-              + kept_id.astype(str)).reindex(c.index)
+              + kept_id[superseded].astype(str))  # the removed rows only
     del c, name, pc, email, domain, keys  # P.remove copies the rows in play: let go of this check's columns first
     P.remove(drop, "duplicate_library", reason)
 
@@ -345,8 +345,8 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
     """
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
-        parsed = parse_number_text(P.coded[qid])
-        kind = parsed["kind"].astype("category")  # compared five times: categorical codes, not strings
+        parsed = parse_number_kinds(P.coded[qid])
+        kind = parsed["kind"]  # compared five times: categorical codes, not strings
         m = kind == "text_number"
         P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
         P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
@@ -368,7 +368,7 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         mad = (x - med).abs().median() * 1.4826
         z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
         outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
-        sentinel = num.isin(SENTINELS) & (out | outlying)
+        sentinel = pd.Series(np.isin(num.to_numpy(), list(SENTINELS)), index=num.index) & (out | outlying)
         if sentinel.any():
             P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num[sentinel].map(_fmt) + "), not a value")
         out &= ~sentinel

@@ -54,8 +54,9 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
     if not present.any():
         return out
     v = s[present]
-    numeric = pd.to_numeric(v, errors="coerce")
-    if numeric.notna().all():
+    # Excel serials only when every value is a number: the first value settles most columns (dates are not numbers)
+    numeric = pd.to_numeric(v, errors="coerce") if pd.to_numeric(v.iloc[:1], errors="coerce").notna().all() else None
+    if numeric is not None and numeric.notna().all():
         out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         out.attrs["format"] = "excel-serial"
         return out.dt.round("s")

@@ -44,7 +44,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects
+from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, map_unique, mojibake_suspects
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -234,7 +234,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                 if other_q:
                     other_text = leftover
                     joined = joined + np.where(leftover.notna(), " other", "")
-            joined = joined.str.strip()
+            joined = map_unique(joined, str.strip)  # few distinct answers: each stripped once
             values[qid] = joined.where(joined != "", None)
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")

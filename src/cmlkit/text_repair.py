@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+|\?+|tbc|not sure)$", re.I)
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
+NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
 
 
@@ -155,10 +156,24 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     pandas.Series
         Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
     """
-    suspect = mojibake_suspects(arrow_strings(values))
+    suspect = np.zeros(len(values), dtype=bool) if _all_ascii(values) else mojibake_suspects(arrow_strings(values))
     if not suspect.any():
         return pd.Series(None, index=values.index, dtype=object)
     return map_unique(values[suspect], fix_mojibake).reindex(values.index)
+
+
+def _all_ascii(values: pd.Series) -> bool:
+    """Whether an object column holds only ASCII strings (and missing values): one join, no arrow copy.
+
+    CPython knows whether a string is ASCII, so the joined text answers at once; anything but
+    strings and None (NaN, numbers) answers False, and the caller checks the column in full.
+    """
+    if values.dtype != object:
+        return False
+    try:
+        return "".join(filter(None, values.to_numpy())).isascii()
+    except TypeError:
+        return False
 
 
 def _plain_numbers(arr) -> tuple[np.ndarray, np.ndarray]:
@@ -216,10 +231,29 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
         ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``na`` (``n/a``, ``don't know``),
         ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
     """
+    out = parse_number_kinds(values)
+    out["kind"] = out["kind"].astype(object)
+    return out
+
+
+def parse_number_kinds(values: pd.Series) -> pd.DataFrame:
+    """:func:`parse_number_text` with ``kind`` as a categorical (cheap to compare, built from the distinct values' kinds).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The answers as text (or missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`parse_number_text`, ``kind`` of dtype category (categories :data:`NUMBER_KINDS`).
+    """
     codes, uniq = _distinct(values)
     parsed = _parse_distinct(uniq)
     out = {c: np.append(parsed[c].to_numpy(), np.nan)[codes] for c in ("value", "lower", "upper")}
-    out["kind"] = np.append(parsed["kind"].to_numpy(dtype=object), "blank")[codes]
+    kind_code = pd.Categorical(parsed["kind"].to_numpy(dtype=object), categories=NUMBER_KINDS).codes
+    out["kind"] = pd.Categorical.from_codes(np.append(kind_code, NUMBER_KINDS.index("blank"))[codes], categories=NUMBER_KINDS)
     return pd.DataFrame(out, index=values.index)
 
 
