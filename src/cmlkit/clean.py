@@ -94,9 +94,10 @@ class _Proposals:
         if not self.coded.columns.is_unique or not self.coded.shape[1]:
             self.coded = self.coded.loc[keep]
             return
-        old = self.coded.copy(deep=False)
+        old = {c: self.coded[c] for c in self.coded.columns}   # the columns, not the frame: no column deletes
+        index, attrs = self.coded.index[keep], self.coded.attrs
         self.coded = None
-        self.coded = _take_columns(old, keep)
+        self.coded = _take_columns(old, keep, index, attrs)
 
 
 def _at(values, pos, index, idx) -> pd.Series:
@@ -106,15 +107,16 @@ def _at(values, pos, index, idx) -> pd.Series:
     return values.iloc[pos] if values.index is index else values.reindex(idx)
 
 
-def _take_columns(old: pd.DataFrame, keep) -> pd.DataFrame:
-    """The rows ``keep`` of ``old``, column by column; ``old`` is emptied on the way."""
-    attrs, old.attrs = old.attrs, {}  # carried over once, not copied with every column
-    index = old.index[keep]           # the new index once, not once per column
+def _take_columns(old: dict, keep, index, attrs) -> pd.DataFrame:
+    """The rows ``keep`` of the columns ``old`` (name -> Series) as a frame on ``index``; ``old`` is emptied on the way.
+
+    Each old column is let go once copied (popped from ``old``); ``attrs`` are carried over once.
+    """
     cols = {}
-    for c in list(old.columns):
-        col = old[c]
+    for c in list(old):
+        col = old.pop(c)
         cols[c] = pd.Series(col.to_numpy()[keep], index=index, name=c, copy=False) if isinstance(col.dtype, np.dtype) else col[keep]
-        del old[c], col
+        del col
     out = pd.concat(cols, axis=1, copy=False)
     out.attrs = attrs
     return out

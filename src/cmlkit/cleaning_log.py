@@ -129,7 +129,8 @@ def _apply_log(raw, log, inst):
     ct, qcol = log["change_type"], log["question"].astype(str)
     status = pd.Series("", index=log.index, dtype=object)
     message = pd.Series("", index=log.index, dtype=object)
-    known = rid.isin(data.index)
+    row_of = pd.Series(data.index.get_indexer(rid), index=log.index)  # each entry's response by position (-1: not there)
+    known = row_of >= 0
     note = (rid == "") & (ct == "no_action")  # a note on the file (a row excluded while reading it)
     status[~known] = "refused"
     message[~known] = "response " + rid[~known] + " is not in the export"
@@ -156,8 +157,8 @@ def _apply_log(raw, log, inst):
         for qid, idx in pd.Series(this, index=this).groupby(qcol[this], sort=False):
             idx = idx.index
             q = inst.question(qid)
-            ids = rid[idx].to_numpy()
-            cur = data.loc[ids, qid]
+            rows = row_of[idx].to_numpy()
+            cur = data[qid].iloc[rows] if data.columns.is_unique else data.loc[rid[idx].to_numpy(), qid]
             cur_s = pd.Series(np.where(cur.isna().to_numpy(), "", cur.astype(str).to_numpy()), index=idx)
             old = log.loc[idx, "old_value"].astype(str)
             hashed = old.str.startswith("sha256:")
@@ -190,7 +191,7 @@ def _apply_log(raw, log, inst):
             status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
             go = match & valid & (new != cur_s)
             if go.any():
-                data.loc[rid[idx[go]].to_numpy(), qid] = new[go].where(new[go] != "", None).to_numpy()
+                _set_cells(data, qid, rows[go.to_numpy()], rid[idx[go]].to_numpy(), new[go].where(new[go] != "", None).to_numpy())
                 status[idx[go]] = "applied"
     edited = (dec == "edit") & (status == "applied")
     message[edited] = "applied as edited by the reviewer"
@@ -198,6 +199,17 @@ def _apply_log(raw, log, inst):
     report["status"], report["message"] = status.to_numpy(), message.to_numpy()
     applied = data.loc[~data.index.isin(removed)].reset_index(drop=True)
     return applied, report
+
+
+def _set_cells(data: pd.DataFrame, qid: str, rows, ids, values) -> None:
+    """``data.loc[ids, qid] = values``, by position (``rows``) where the column is a plain object column."""
+    col = data[qid] if data.columns.is_unique else None
+    if col is None or col.dtype != object:
+        data.loc[ids, qid] = values
+        return
+    col = col.to_numpy(copy=True)
+    col[rows] = values
+    data[qid] = col
 
 
 def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:

@@ -156,24 +156,26 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     pandas.Series
         Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
     """
-    suspect = np.zeros(len(values), dtype=bool) if _all_ascii(values) else mojibake_suspects(arrow_strings(values))
+    suspect = mojibake_suspects(arrow_strings(values)) if _may_hold_mojibake(values) else np.zeros(len(values), dtype=bool)
     if not suspect.any():
         return pd.Series(None, index=values.index, dtype=object)
     return map_unique(values[suspect], fix_mojibake).reindex(values.index)
 
 
-def _all_ascii(values: pd.Series) -> bool:
-    """Whether an object column holds only ASCII strings (and missing values): one join, no arrow copy.
+def _may_hold_mojibake(values: pd.Series) -> bool:
+    """Whether a column may hold a :data:`MOJIBAKE` match: one join of its text, no arrow copy.
 
-    CPython knows whether a string is ASCII, so the joined text answers at once; anything but
-    strings and None (NaN, numbers) answers False, and the caller checks the column in full.
+    Every match holds ``Â``, ``Ã`` or ``â``; a column of strings (and missing values) whose joined
+    text holds none of them has none (an ASCII text is settled at once: CPython knows it is ASCII).
+    Anything else (NaN, numbers, another dtype) answers True, and the caller checks the column in full.
     """
     if values.dtype != object:
-        return False
+        return True
     try:
-        return "".join(filter(None, values.to_numpy())).isascii()
+        text = "".join(filter(None, values.to_numpy()))
     except TypeError:
-        return False
+        return True
+    return not text.isascii() and any(ch in text for ch in "\u00c2\u00c3\u00e2")
 
 
 def _plain_numbers(arr) -> tuple[np.ndarray, np.ndarray]:
