@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pac
 from rapidfuzz import fuzz, process
 
@@ -21,7 +22,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_kinds, repair_mojibake
+from cmlkit.text_repair import loose, map_unique as _map_unique, mojibake_repairs, parse_number_kinds
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -160,20 +161,19 @@ def check_duplicate_libraries(P, inst):
     inst : Instrument
     """
     c = P.coded
+    # the keys stay arrow arrays (pyarrow kernels) from the columns to their group codes: no Python string per row
     name = _loose_arrow(c["library_name"])
     pc_col = "postcode" if "postcode" in c else "library_postcode"
-    pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
+    pc = pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", ""))
     if "contact_email" in c:
-        em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
-        email = pd.Series(pac.replace_substring_regex(em, r"^[^@]*@?", "").to_numpy(zero_copy_only=False), index=c.index)
-        email = email.where(c["contact_email"].fillna("").str.contains("@", regex=False).to_numpy(), "")
+        em = pac.fill_null(_arrow_strings(c["contact_email"]), "")
+        email = pac.if_else(pac.match_substring(em, "@"), pac.replace_substring_regex(pac.utf8_lower(em), r"^[^@]*@?", ""), "")
     else:
-        email = pd.Series("", index=c.index)
-    domain = email.where(~email.isin(GENERIC_EMAIL_DOMAINS) & (email != ""), "")
+        email = pa.array([""] * len(c), type=pa.string())
+    generic = pac.is_in(email, value_set=pa.array(sorted(GENERIC_EMAIL_DOMAINS), type=pa.string()))
+    domain = pac.if_else(pac.or_(generic, pac.equal(email, "")), "", email)
     group = pd.Series(np.arange(len(c)), index=c.index)
-    keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
-            (name + "|" + domain).where((name != "") & (domain != ""))]
-    codes = [pd.factorize(k, use_na_sentinel=True)[0] for k in keys]  # -1 = no key
+    codes = [_key_codes(name, pc), _key_codes(pc, domain), _key_codes(name, domain)]  # -1 = no key
     for _ in range(3):  # connected components over the three keys
         for code in codes:
             has = code >= 0
@@ -195,19 +195,25 @@ def check_duplicate_libraries(P, inst):
     drop = superseded.reindex(c.index)
     reason = ("same library answered again (name, postcode or email domain); kept the more complete, later response "
               + kept_id[superseded].astype(str))  # the removed rows only
-    del c, name, pc, email, domain, keys  # P.remove copies the rows in play: let go of this check's columns first
+    del c, name, pc, email, domain  # P.remove copies the rows in play: let go of this check's columns first
     P.remove(drop, "duplicate_library", reason)
 
 
-def _loose_arrow(values: pd.Series) -> pd.Series:
-    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> '')."""
+def _loose_arrow(values: pd.Series):
+    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> ''), as a pyarrow string array."""
     a = pac.fill_null(_arrow_strings(values), "")
     a = pac.utf8_normalize(a, "NFKD")
     a = pac.replace_substring_regex(a, r"[^\x00-\x7f]", "")
     a = pac.utf8_lower(a)
     a = pac.replace_substring_regex(a, r"\s+", " ")
-    a = pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
-    return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    return pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
+
+
+def _key_codes(a, b) -> np.ndarray:
+    """Group codes of the key ``a|b`` (pyarrow string arrays) where both parts are non-blank, -1 elsewhere."""
+    both = pac.and_(pac.not_equal(a, ""), pac.not_equal(b, "")).to_numpy(zero_copy_only=False)
+    codes = pac.dictionary_encode(pac.binary_join_element_wise(a, b, "|")).indices.to_numpy(zero_copy_only=False)
+    return np.where(both, codes.astype(np.int64), -1)
 
 
 @register_check("mojibake", phase="values", order=110)
@@ -225,9 +231,10 @@ def check_mojibake(P, inst):
     """
     for q in inst.questions:
         if q["type"] != "select_multiple":
-            fixed = repair_mojibake(P.coded[q["id"]])
-            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
-                  "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
+            fixed = mojibake_repairs(P.coded[q["id"]])  # None: nothing to repair (most columns), no full-length mask
+            if fixed is not None:
+                P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
+                      "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
 
 
 @register_check("choice_label", phase="values", order=120)

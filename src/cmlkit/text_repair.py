@@ -156,10 +156,29 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     pandas.Series
         Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
     """
-    suspect = mojibake_suspects(arrow_strings(values)) if _may_hold_mojibake(values) else np.zeros(len(values), dtype=bool)
-    if not suspect.any():
-        return pd.Series(None, index=values.index, dtype=object)
-    return map_unique(values[suspect], fix_mojibake).reindex(values.index)
+    fixed = mojibake_repairs(values)
+    return pd.Series(None, index=values.index, dtype=object) if fixed is None else fixed.reindex(values.index)
+
+
+def mojibake_repairs(values: pd.Series) -> pd.Series | None:
+    """:func:`fix_mojibake` of the suspect values only (indexed like them), or None when the column has no suspect.
+
+    A column whose text holds none of the characters every mojibake match holds is settled by one
+    join (no arrow copy, no per-value work); otherwise a pyarrow regex pre-filter picks the suspects.
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    pandas.Series or None
+        For each suspect value (same index labels), the repaired text or None; None when there is no suspect.
+    """
+    if not _may_hold_mojibake(values):
+        return None
+    suspect = mojibake_suspects(arrow_strings(values))
+    return map_unique(values[suspect], fix_mojibake) if suspect.any() else None
 
 
 def _may_hold_mojibake(values: pd.Series) -> bool:
