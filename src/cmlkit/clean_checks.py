@@ -173,7 +173,7 @@ def check_duplicate_libraries(P, inst):
     generic = pac.is_in(email, value_set=pa.array(sorted(GENERIC_EMAIL_DOMAINS), type=pa.string()))
     domain = pac.if_else(pac.or_(generic, pac.equal(email, "")), "", email)
     group = pd.Series(np.arange(len(c)), index=c.index)
-    codes = [_key_codes(name, pc), _key_codes(pc, domain), _key_codes(name, domain)]  # -1 = no key
+    codes = _key_codes([(name, pc), (pc, domain), (name, domain)])  # -1 = no key
     for _ in range(3):  # connected components over the three keys
         for code in codes:
             has = code >= 0
@@ -209,11 +209,30 @@ def _loose_arrow(values: pd.Series):
     return pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
 
 
-def _key_codes(a, b) -> np.ndarray:
-    """Group codes of the key ``a|b`` (pyarrow string arrays) where both parts are non-blank, -1 elsewhere."""
-    both = pac.and_(pac.not_equal(a, ""), pac.not_equal(b, "")).to_numpy(zero_copy_only=False)
-    codes = pac.dictionary_encode(pac.binary_join_element_wise(a, b, "|")).indices.to_numpy(zero_copy_only=False)
-    return np.where(both, codes.astype(np.int64), -1)
+def _key_codes(pairs: list) -> list:
+    """Group codes of each key ``a|b`` (pairs of pyarrow string arrays, no nulls) where both parts are non-blank, -1 elsewhere.
+
+    Each part is factorized once and a key's code is the pair of its parts' codes; where a part holds
+    a ``|`` (so two different pairs could join to one key) the joined keys are factorized instead.
+    """
+    piped = any(pac.any(pac.match_substring(x, "|")).as_py() for pair in pairs for x in pair)
+    part_codes = {}
+
+    def code_of(x):
+        if id(x) not in part_codes:  # the arrays live in pairs: their ids stay theirs
+            part_codes[id(x)] = pd.factorize(x.to_numpy(zero_copy_only=False))[0].astype(np.int64)
+        return part_codes[id(x)]
+
+    out = []
+    for a, b in pairs:
+        both = pac.and_(pac.not_equal(a, ""), pac.not_equal(b, "")).to_numpy(zero_copy_only=False)
+        if piped:
+            codes = pd.factorize(pac.binary_join_element_wise(a, b, "|").to_numpy(zero_copy_only=False))[0].astype(np.int64)
+        else:
+            ca, cb = code_of(a), code_of(b)
+            codes = ca * (cb.max(initial=0) + 1) + cb
+        out.append(np.where(both, codes, -1))
+    return out
 
 
 @register_check("mojibake", phase="values", order=110)
