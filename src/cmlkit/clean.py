@@ -42,7 +42,7 @@ class _Proposals:
 
     def add(self, mask, qid, new, change, check, reason, *, old=None, private=False):
         index = self.coded.index
-        if mask.index is index and mask.dtype == bool:   # the usual case: a mask computed on P.coded, no reindexing
+        if mask.dtype == bool and _same_index(mask, index):   # the usual case: a mask computed on P.coded, no reindexing
             hit = mask.to_numpy()
         else:
             hit = mask.reindex(index, fill_value=False).astype(bool).to_numpy()
@@ -104,7 +104,12 @@ def _at(values, pos, index, idx) -> pd.Series:
     """``values.reindex(idx)`` (a scalar: repeated), taken by position where ``values`` is indexed like ``index``."""
     if not isinstance(values, pd.Series):
         return pd.Series(values, index=idx)
-    return values.iloc[pos] if values.index is index else values.reindex(idx)
+    return values.iloc[pos] if _same_index(values, index) else values.reindex(idx)
+
+
+def _same_index(values: pd.Series, index) -> bool:
+    """Whether ``values`` is indexed by ``index`` itself or an equal index (same labels, same order)."""
+    return values.index is index or (len(values.index) == len(index) and values.index.equals(index))
 
 
 def _take_columns(old: dict, keep, index, attrs) -> pd.DataFrame:
