@@ -235,9 +235,13 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
 def _in_file_order(logs: list, raw: pd.DataFrame, inst) -> pd.DataFrame:
     """The log entries as one log sorted by response (file order), then question (stable), all strings."""
     log = pd.concat([lg for lg in logs if len(lg)], ignore_index=True) if any(len(lg) for lg in logs) else pd.DataFrame(columns=LOG_COLUMNS)
-    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()
+    ids = pd.Index(raw["response_id"].to_numpy())
+    if ids.is_unique:  # each response's position in the file (-1: not a response), one hash lookup per entry
+        log["_r"] = ids.get_indexer(log["response_id"].to_numpy())
+    else:              # a repeated id: its first position
+        pos = pd.Series(np.arange(len(raw)), index=ids).groupby(level=0).min()
+        log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level notes (ingest, skipped checks) first
     qpos = {q: i for i, q in enumerate(inst.question_ids)}
-    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level notes (ingest, skipped checks) first
     log["_q"] = log["question"].map(qpos).fillna(-1)
     log = log.sort_values(["_r", "_q"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
     for col in LOG_COLUMNS:

@@ -52,7 +52,9 @@ def normalise_log(log: pd.DataFrame) -> pd.DataFrame:
         log.insert(LOG_COLUMNS.index("decision") if len(log.columns) >= LOG_COLUMNS.index("decision") else len(log.columns),
                    "decision", "")
     log["change_type"] = log["change_type"].astype(str).replace(LEGACY_CHANGE_TYPES)
-    log["decision"] = log["decision"].fillna("").astype(str).str.strip().str.casefold()
+    codes, uniq = pd.factorize(log["decision"], use_na_sentinel=True)  # a handful of distinct decisions: each trimmed once
+    tidy = np.array([str(u).strip().casefold() for u in uniq] + [""], dtype=object)  # the last: missing (code -1)
+    log["decision"] = pd.Series(tidy[codes], index=log.index, dtype=object)
     return log
 
 
@@ -141,7 +143,7 @@ def _apply_log(raw, log, inst):
     status[m], message[m] = "rejected", "rejected by the reviewer: the raw value is kept"
     m = known & ~rejected & (ct == "remove_survey")
     status[m], message[m] = "applied", "response removed"
-    removed = set(rid[m])
+    removed = row_of[m].to_numpy()  # the removed responses' positions
     cells = known & ~rejected & ct.isin(["change_response", "blank_response"])
     badq = cells & ~qcol.isin(inst.question_ids)
     status[badq] = "refused"
@@ -197,7 +199,9 @@ def _apply_log(raw, log, inst):
     message[edited] = "applied as edited by the reviewer"
     report = log.copy()
     report["status"], report["message"] = status.to_numpy(), message.to_numpy()
-    applied = data.loc[~data.index.isin(removed)].reset_index(drop=True)
+    kept = np.ones(len(data), dtype=bool)
+    kept[removed] = False
+    applied = data.loc[kept].reset_index(drop=True)
     return applied, report
 
 
