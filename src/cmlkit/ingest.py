@@ -44,7 +44,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, map_unique, mojibake_suspects
+from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -213,6 +213,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             choice_cols = [(c, s) for c, s, _ in parts if c.role == "choice"]
             dummy_cols = [(c, s, h) for c, s, h in parts if c.role == "dummy"]
             names_col = next((s for c, s, _ in parts if c.role == "names"), None)
+            other = None  # where " other" is appended to the names
             if names_col is not None:
                 joined = names_col.fillna("").astype(str)
             elif dummy_cols:
@@ -233,9 +234,8 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                                      response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
                 if other_q:
                     other_text = leftover
-                    joined = joined + np.where(leftover.notna(), " other", "")
-            joined = map_unique(joined, str.strip)  # few distinct answers: each stripped once
-            values[qid] = joined.where(joined != "", None)
+                    other = leftover.notna().to_numpy()
+            values[qid] = _tidy_joined(joined, other)
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")
             if q["type"] == "select_one":
@@ -293,6 +293,17 @@ def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
     out["_progress"] = checks.read_number(meta["progress"], line, lo=0, hi=100, percent=True, **where["progress"]) \
         if "progress" in meta else None
     return out, log
+
+
+def _tidy_joined(joined: pd.Series, other) -> pd.Series:
+    """``(joined + " other" where other).strip()``, blank -> None; worked out once per distinct answer and spread to the rows."""
+    codes, uniq = pd.factorize(joined.to_numpy(dtype=object), use_na_sentinel=False)
+    texts = [str(u) for u in uniq]
+    if other is not None:  # code 2k: the names alone, 2k + 1: the names and " other"
+        codes = codes * 2 + np.asarray(other, dtype=np.intp)
+        texts = [t + s for t in texts for s in ("", " other")]
+    tidy = np.array([t.strip() or None for t in texts], dtype=object)
+    return pd.Series(tidy[codes], index=joined.index, dtype=object)
 
 
 def _split_joined(cells: pd.Series, choices: list, sep: str):
