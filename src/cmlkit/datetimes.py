@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cmlkit.errors import IngestError
+from cmlkit.text_repair import strip_changes
 
 _ISO = r"^\d{4}-\d{2}-\d{2}"
 
@@ -48,7 +49,8 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
         A value no form reads, or a column mixing day-first and month-first forms (naming row and column).
     """
     rows = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
-    s = values.astype("string").str.strip()
+    s = values.astype("string")
+    s = s.str.strip() if strip_changes(s) else s
     present = s.notna() & (s != "")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if not present.any():

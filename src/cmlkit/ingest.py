@@ -44,7 +44,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects
+from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects, strip_changes
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -276,7 +276,8 @@ def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
     ids = meta["respondent_id"] if "respondent_id" in meta else pd.Series(np.arange(1, n + 1)).astype(str)
     if "respondent_id" in meta:
         checks.check_ids(ids, line, **where["respondent_id"])
-    out["response_id"] = ids.astype(str).str.strip()
+    ids = ids.astype(str)
+    out["response_id"] = ids.str.strip() if strip_changes(ids) else ids
     log = []
     for m in ("start", "end"):
         stamp = (parse_datetimes(meta[m], name=name_of[meta_col[m]], path=path, rows=line) if m in meta

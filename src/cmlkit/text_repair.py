@@ -18,6 +18,8 @@ import pyarrow.compute as pc
 _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+|\?+|tbc|not sure)$", re.I)
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
+_SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
+_EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
 NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
 
@@ -69,6 +71,29 @@ def arrow_strings(values: pd.Series):
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)
     return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)   # None/NaN -> null
+
+
+def strip_changes(values: pd.Series) -> bool:
+    """Whether ``values.str.strip()`` would change any value (a pyarrow regex over the text, no Python call per value).
+
+    The pattern's whitespace is a superset of what :meth:`str.strip` removes (ASCII whitespace,
+    ``\\x1c``-``\\x1f``, ``\\x85`` and Unicode separators), so False is exact; True may be a false alarm.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings (object or string dtype) and missing values.
+
+    Returns
+    -------
+    bool
+        False when no value starts or ends with whitespace; True otherwise, or when the values are not all text.
+    """
+    try:
+        arr = pa.array(values.array) if isinstance(values.dtype, pd.StringDtype) else arrow_strings(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return True
+    return bool(pc.any(pc.match_substring_regex(arr, _EDGE_SPACE)).as_py())
 
 
 def map_unique(values: pd.Series, fn) -> pd.Series:
