@@ -449,7 +449,8 @@ def check_personal_text(P, inst):
                          index=own.index)
     else:
         own = last = pd.Series("", index=P.coded.index, dtype=object)
-    surnames = _rows_by_value(last)
+    surname = last.to_numpy(dtype=object)
+    named = np.flatnonzero(surname != "")   # rows whose respondent gave a name
     for q in inst.questions:
         if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
             continue
@@ -459,9 +460,8 @@ def check_personal_text(P, inst):
         arr = _arrow_strings(vals)
         hint = pac.fill_null(pac.match_substring_regex(arr, _PII_HINT), False).to_numpy(zero_copy_only=False)
         has_last = np.zeros(len(vals), dtype=bool)
-        for n, rows in surnames:  # the surname in the text: one substring kernel per distinct surname
-            if n:
-                has_last[rows] = pac.fill_null(pac.match_substring(arr.take(rows), n), False).to_numpy(zero_copy_only=False)
+        rows = named[pac.is_valid(arr).to_numpy(zero_copy_only=False)[named]]  # a surname and a text: is the one in the other?
+        has_last[rows] = [n in t for t, n in zip(vals.to_numpy(dtype=object)[rows], surname[rows])]
         has = pd.Series(hint | has_last, index=vals.index)
         if not has.any():
             continue
@@ -475,14 +475,6 @@ def check_personal_text(P, inst):
         changed = red != vals[has]
         P.add(changed.reindex(vals.index, fill_value=False), q["id"], red, "change_response", "pii_text",
               "personal data (email, phone, postcode or name) in free text redacted", private=True)
-
-
-def _rows_by_value(values: pd.Series) -> list:
-    """``[(value, positions of the rows holding it)]`` for each distinct non-missing value, positions ascending."""
-    codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
-    return [(u, order[bounds[k]:bounds[k + 1]]) for k, u in enumerate(uniq)]
 
 
 def _redact_name(text, name):
