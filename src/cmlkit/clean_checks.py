@@ -22,7 +22,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import loose, map_unique as _map_unique, mojibake_repairs, parse_number_kinds
+from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, mojibake_repairs, parse_number_kinds
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -371,38 +371,54 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
     """
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
+        index = P.coded.index
         parsed = parse_number_kinds(P.coded[qid])
-        kind = parsed["kind"]  # compared five times: categorical codes, not strings
-        m = kind == "text_number"
-        P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
-        P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
-        m = kind == "range"
+        kind = parsed["kind"].cat.codes.to_numpy()  # masks as NumPy arrays; a Series only for a proposal that is made
+        value, lower, upper = (parsed[col].to_numpy() for col in ("value", "lower", "upper"))
+
+        def rows(mask):
+            return pd.Series(mask, index=index)
+
+        def at(values, mask):
+            return pd.Series(values[mask], index=index[mask])
+
+        m = kind == NUMBER_KINDS.index("text_number")
         if m.any():
-            lo, hi = parsed.loc[m, "lower"], parsed.loc[m, "upper"]
-            P.add(m, qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
+            P.add(rows(m), qid, at(value, m).map(_fmt), "change_response", "number_text", "number written as text")
+        m = kind == NUMBER_KINDS.index("na")
+        if m.any():
+            P.add(rows(m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
+        is_range = kind == NUMBER_KINDS.index("range")
+        if is_range.any():
+            lo, hi = at(lower, is_range), at(upper, is_range)
+            P.add(rows(is_range), qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
                   "a range, not a number: midpoint proposed, lower " + lo.map(_fmt) + ", upper " + hi.map(_fmt) + " (review)")
-        P.add(kind == "bad", qid, "", "blank_response", "number_text", "not a number (review)")
-        num = parsed["value"].where(kind != "range", (parsed["lower"] + parsed["upper"]) / 2)  # the values now in play
+        m = kind == NUMBER_KINDS.index("bad")
+        if m.any():
+            P.add(rows(m), qid, "", "blank_response", "number_text", "not a number (review)")
+        num = np.where(is_range, (lower + upper) / 2, value)  # the values now in play
         c = inst.question(qid)["constraint"] or {}
-        out = pd.Series(False, index=num.index)
+        out = np.zeros(len(num), dtype=bool)
         if "min" in c:
             out |= num < c["min"]
         if "max" in c:
             out |= num > c["max"]
-        x = np.log1p(num.clip(lower=0)) if money.search(qid) else num
+        x = pd.Series(num, index=index)
+        x = np.log1p(x.clip(lower=0)) if money.search(qid) else x
         med = x.median()
         mad = (x - med).abs().median() * 1.4826
         z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
-        outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
-        sentinel = pd.Series(np.isin(num.to_numpy(), list(SENTINELS)), index=num.index) & (out | outlying)
+        outlying = (z > outlier_z).to_numpy()  # high side only: low values of counts and money are rarely errors
+        sentinel = np.isin(num, list(SENTINELS)) & (out | outlying)
         if sentinel.any():
-            P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num[sentinel].map(_fmt) + "), not a value")
+            P.add(rows(sentinel), qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + at(num, sentinel).map(_fmt) + "), not a value")
         out &= ~sentinel
-        P.add(out, qid, "", "blank_response", "out_of_range",
-              f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
+        if out.any():
+            P.add(rows(out), qid, "", "blank_response", "out_of_range",
+                  f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
         flag = outlying & ~sentinel & ~out
         if flag.any():
-            P.add(flag, qid, "", "no_action", "outlier",
+            P.add(rows(flag), qid, "", "no_action", "outlier",
                   "robust outlier: " + z[flag].round(1).astype(str) + " MADs from the median"
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
 
