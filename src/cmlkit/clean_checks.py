@@ -376,26 +376,20 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         kind = parsed["kind"].cat.codes.to_numpy()  # masks as NumPy arrays; a Series only for a proposal that is made
         value, lower, upper = (parsed[col].to_numpy() for col in ("value", "lower", "upper"))
 
-        def rows(mask):
-            return pd.Series(mask, index=index)
-
-        def at(values, mask):
-            return pd.Series(values[mask], index=index[mask])
-
         m = kind == NUMBER_KINDS.index("text_number")
         if m.any():
-            P.add(rows(m), qid, at(value, m).map(_fmt), "change_response", "number_text", "number written as text")
+            P.add(_on(index, m), qid, _on(index, m, value).map(_fmt), "change_response", "number_text", "number written as text")
         m = kind == NUMBER_KINDS.index("na")
         if m.any():
-            P.add(rows(m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
+            P.add(_on(index, m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
         is_range = kind == NUMBER_KINDS.index("range")
         if is_range.any():
-            lo, hi = at(lower, is_range), at(upper, is_range)
-            P.add(rows(is_range), qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
+            lo, hi = _on(index, is_range, lower), _on(index, is_range, upper)
+            P.add(_on(index, is_range), qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
                   "a range, not a number: midpoint proposed, lower " + lo.map(_fmt) + ", upper " + hi.map(_fmt) + " (review)")
         m = kind == NUMBER_KINDS.index("bad")
         if m.any():
-            P.add(rows(m), qid, "", "blank_response", "number_text", "not a number (review)")
+            P.add(_on(index, m), qid, "", "blank_response", "number_text", "not a number (review)")
         num = np.where(is_range, (lower + upper) / 2, value)  # the values now in play
         c = inst.question(qid)["constraint"] or {}
         out = np.zeros(len(num), dtype=bool)
@@ -411,16 +405,22 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         outlying = (z > outlier_z).to_numpy()  # high side only: low values of counts and money are rarely errors
         sentinel = np.isin(num, list(SENTINELS)) & (out | outlying)
         if sentinel.any():
-            P.add(rows(sentinel), qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + at(num, sentinel).map(_fmt) + "), not a value")
+            P.add(_on(index, sentinel), qid, "", "blank_response", "sentinel",
+                  "a code for 'no answer' (" + _on(index, sentinel, num).map(_fmt) + "), not a value")
         out &= ~sentinel
         if out.any():
-            P.add(rows(out), qid, "", "blank_response", "out_of_range",
+            P.add(_on(index, out), qid, "", "blank_response", "out_of_range",
                   f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
         flag = outlying & ~sentinel & ~out
         if flag.any():
-            P.add(rows(flag), qid, "", "no_action", "outlier",
+            P.add(_on(index, flag), qid, "", "no_action", "outlier",
                   "robust outlier: " + z[flag].round(1).astype(str) + " MADs from the median"
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
+
+
+def _on(index, mask, values=None) -> pd.Series:
+    """``mask`` as a Series on ``index``; with ``values``: the values where ``mask`` holds, on those rows."""
+    return pd.Series(mask, index=index) if values is None else pd.Series(values[mask], index=index[mask])
 
 
 @register_check("skip_logic", phase="values", order=150)
