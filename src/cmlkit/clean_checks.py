@@ -175,6 +175,7 @@ def check_duplicate_libraries(P, inst):
     group = pd.Series(np.arange(len(c)), index=c.index)
     codes = _key_codes([(name, pc), (pc, domain), (name, domain)])  # -1 = no key
     for _ in range(3):  # connected components over the three keys
+        before = np.asarray(group)
         for code in codes:
             has = code >= 0
             if not has.any():
@@ -182,6 +183,8 @@ def check_duplicate_libraries(P, inst):
             g = group.copy()
             g[has] = pd.Series(group[has].to_numpy()).groupby(code[has], sort=False).transform("min").to_numpy()
             group = np.minimum(group, g)
+        if np.array_equal(np.asarray(group), before):  # settled: a further round changes nothing
+            break
     at = np.asarray(group, dtype=np.int64)
     shared = np.flatnonzero(np.bincount(at, minlength=len(c))[at] > 1)  # only rows sharing a group are ranked
     complete = np.zeros(len(c), dtype=np.int64)
@@ -215,7 +218,8 @@ def _key_codes(pairs: list) -> list:
     Each part is factorized once and a key's code is the pair of its parts' codes; where a part holds
     a ``|`` (so two different pairs could join to one key) the joined keys are factorized instead.
     """
-    piped = any(pac.any(pac.match_substring(x, "|")).as_py() for pair in pairs for x in pair)
+    parts = {id(x): x for pair in pairs for x in pair}
+    piped = any(pac.any(pac.match_substring(x, "|")).as_py() for x in parts.values())
     part_codes = {}
 
     def code_of(x):
