@@ -171,26 +171,27 @@ def _apply_log(raw, log, inst):
             valid = pd.Series(True, index=idx)
             why = pd.Series("", index=idx, dtype=object)
             filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
+            bad = None
             if q["type"] == "select_one":
-                bad = filled & ~new.isin(inst.choice_names(qid))
-                why[bad] = "'" + new[bad] + "' is not a choice of " + qid
-                valid &= ~bad
+                bad, what = filled & ~new.isin(inst.choice_names(qid)), "is not a choice of " + qid
             elif q["type"] in ("integer", "decimal"):
-                bad = filled & pd.to_numeric(new, errors="coerce").isna()
-                why[bad] = "'" + new[bad] + "' is not a number"
-                valid &= ~bad
+                bad, what = filled & pd.to_numeric(new, errors="coerce").isna(), "is not a number"
             elif q["type"] == "select_multiple":
-                allowed = set(inst.choice_names(qid))
-                bad = filled & multi_outside_choices(new.where(filled), allowed)
-                why[bad] = "'" + new[bad] + "' has values that are not choices of " + qid
+                bad = filled & multi_outside_choices(new.where(filled), set(inst.choice_names(qid)))
+                what = "has values that are not choices of " + qid
+            if bad is not None and bad.any():  # the messages only where there is one to write
+                why[bad] = "'" + new[bad] + "' " + what
                 valid &= ~bad
             stale = ~match
-            status[idx[stale]] = "stale"
-            message[idx[stale]] = "old_value does not match the current value of " + qid + " (export changed?); not applied"
+            if stale.any():
+                status[idx[stale]] = "stale"
+                message[idx[stale]] = "old_value does not match the current value of " + qid + " (export changed?); not applied"
             refused = match & ~valid
-            status[idx[refused]], message[idx[refused]] = "refused", why[refused]
+            if refused.any():
+                status[idx[refused]], message[idx[refused]] = "refused", why[refused]
             same = match & valid & (new == cur_s)
-            status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
+            if same.any():
+                status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
             go = match & valid & (new != cur_s)
             if go.any():
                 _set_cells(data, qid, rows[go.to_numpy()], rid[idx[go]].to_numpy(), new[go].where(new[go] != "", None).to_numpy())
