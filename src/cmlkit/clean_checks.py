@@ -208,7 +208,8 @@ def _loose_arrow(values: pd.Series):
     a = pac.utf8_normalize(a, "NFKD")
     a = pac.replace_substring_regex(a, r"[^\x00-\x7f]", "")
     a = pac.utf8_lower(a)
-    a = pac.replace_substring_regex(a, r"\s+", " ")
+    if pac.any(pac.match_substring_regex(a, r"\s\s|[\t\n\v\f\r]")).as_py():  # otherwise every run of spaces is one space already
+        a = pac.replace_substring_regex(a, r"\s+", " ")
     return pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
 
 
@@ -283,13 +284,13 @@ def check_choice_labels(P, inst):
         if not bad.any():
             continue
         loose_map = {loose(_strip_accents(c["label"])): c["name"] for c in choices}
-        key = vals[bad].map(lambda v: loose(_strip_accents(v)))
+        key = _map_unique(vals[bad], lambda v: loose(_strip_accents(v)))  # once per distinct answer
         exact = key.map(loose_map)
         P.add(exact.notna(), qid, exact, "change_response", "choice_label",
               "label differs from the choice only in case, spacing, accents or punctuation")
         rest = key[exact.isna()]
         labels = list(loose_map)
-        fuzzy = rest.map(lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
+        fuzzy = _map_unique(rest, lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
         fuzzy = fuzzy.map(loose_map)
         P.add(fuzzy.notna(), qid, fuzzy, "change_response", "choice_label",
               "wording close to one choice (review)")
