@@ -96,3 +96,24 @@ def test_cleaning_never_modifies_the_ingested_frame(raw, lib):
     clean.finalise(applied, lib)
     assert pd.util.hash_pandas_object(raw, index=True).sum() == before
     pd.testing.assert_frame_equal(raw, snapshot)
+
+
+def test_fast_paths_answer_like_the_plain_pandas_operations(tmp_path):
+    from cmlkit.clean_checks import _key_codes
+    from cmlkit.file_access import _utf8_valid
+    from cmlkit.text_repair import mojibake_repairs, strip_changes
+
+    import pyarrow as pa
+
+    spaces = [chr(i) for i in range(0x110000) if chr(i).isspace()]   # everything str.strip removes is caught
+    assert all(strip_changes(pd.Series(["a" + w, None])) and strip_changes(pd.Series([w + "a"], dtype="string")) for w in spaces)
+    assert not strip_changes(pd.Series(["a b", None, "", "x\u200b"]))
+    assert mojibake_repairs(pd.Series(["plain", None, "café"])) is None
+    assert mojibake_repairs(pd.Series(["cafÃ©", None, "ok"])).tolist() == ["café"]
+    # keys whose parts hold '|' join like the strings they are ('a|' + 'b' is 'a' + '|b')
+    a, b = pa.array(["a|", "a", "x", ""]), pa.array(["b", "|b", "y", "y"])
+    (codes,) = _key_codes([(a, b)])
+    assert codes[0] == codes[1] != codes[2] and codes[3] == -1
+    for body, ok in [(b"a,b\n" * 3 + "é\n".encode(), True), (b"a\n\xff\n", False), (b"", True)]:
+        (tmp_path / "f.csv").write_bytes(body)
+        assert _utf8_valid(tmp_path / "f.csv", 0) is ok

@@ -41,25 +41,40 @@ class _Proposals:
         self.logs = []
 
     def add(self, mask, qid, new, change, check, reason, *, old=None, private=False):
-        mask = mask.reindex(self.coded.index, fill_value=False).astype(bool)
-        if not mask.any():
+        index = self.coded.index
+        if mask.dtype == bool and _same_index(mask, index):   # the usual case: a mask computed on P.coded, no reindexing
+            hit = mask.to_numpy()
+        else:
+            hit = mask.reindex(index, fill_value=False).astype(bool).to_numpy()
+        if not hit.any():
             return
-        idx = mask[mask].index
+        pos = np.flatnonzero(hit)   # rows by position: P.coded and P.live hold the same rows in the same order
+        idx = index[pos]
         if old is None:
-            old = self.coded.loc[idx, qid] if qid in self.coded else pd.Series("", index=idx)
-        old = old.reindex(idx) if isinstance(old, pd.Series) else pd.Series(old, index=idx)
+            old = self.coded[qid].iloc[pos] if qid in self.coded else pd.Series("", index=idx)
+        old = _at(old, pos, index, idx)
         if private:
             old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
-        new = new.reindex(idx) if isinstance(new, pd.Series) else pd.Series(new, index=idx)
-        reason = reason.reindex(idx) if isinstance(reason, pd.Series) else pd.Series(reason, index=idx)
+        new = _at(new, pos, index, idx)
+        reason = _at(reason, pos, index, idx)
         self.logs.append(pd.DataFrame({
-            "wave": self.wave, "response_id": self.live.loc[idx, "response_id"].to_numpy(), "question": qid,
+            "wave": self.wave, "response_id": self.live["response_id"].to_numpy()[pos], "question": qid,
             "old_value": old.to_numpy(), "new_value": new.to_numpy(), "change_type": change, "check_id": check,
             "reason": reason.to_numpy(), "decision": "", "reviewer": "", "decided_at": ""}))
         if change == "change_response":
-            self.coded.loc[idx, qid] = new.to_numpy()
+            self._set(qid, pos, idx, new.to_numpy())
         elif change == "blank_response":
-            self.coded.loc[idx, qid] = None
+            self._set(qid, pos, idx, None)
+
+    def _set(self, qid, pos, idx, values):
+        """``coded.loc[idx, qid] = values`` by position: a fresh copy of the one column (the input's is shared)."""
+        col = self.coded[qid] if self.coded.columns.is_unique else None
+        if col is None or col.dtype != object:
+            self.coded.loc[idx, qid] = values
+            return
+        col = col.to_numpy(copy=True)
+        col[pos] = values
+        self.coded[qid] = col
 
     def remove(self, mask, check, reason):
         mask = mask.reindex(self.coded.index, fill_value=False).astype(bool)
@@ -79,18 +94,34 @@ class _Proposals:
         if not self.coded.columns.is_unique or not self.coded.shape[1]:
             self.coded = self.coded.loc[keep]
             return
-        old = self.coded.copy(deep=False)
+        old = {c: self.coded[c] for c in self.coded.columns}   # the columns, not the frame: no column deletes
+        index, attrs = self.coded.index[keep], self.coded.attrs
         self.coded = None
-        self.coded = _take_columns(old, keep)
+        self.coded = _take_columns(old, keep, index, attrs)
 
 
-def _take_columns(old: pd.DataFrame, keep) -> pd.DataFrame:
-    """The rows ``keep`` of ``old``, column by column; ``old`` is emptied on the way."""
-    attrs, old.attrs = old.attrs, {}  # carried over once, not copied with every column
+def _at(values, pos, index, idx) -> pd.Series:
+    """``values.reindex(idx)`` (a scalar: repeated), taken by position where ``values`` is indexed like ``index``."""
+    if not isinstance(values, pd.Series):
+        return pd.Series(values, index=idx)
+    return values.iloc[pos] if _same_index(values, index) else values.reindex(idx)
+
+
+def _same_index(values: pd.Series, index) -> bool:
+    """Whether ``values`` is indexed by ``index`` itself or an equal index (same labels, same order)."""
+    return values.index is index or (len(values.index) == len(index) and values.index.equals(index))
+
+
+def _take_columns(old: dict, keep, index, attrs) -> pd.DataFrame:
+    """The rows ``keep`` of the columns ``old`` (name -> Series) as a frame on ``index``; ``old`` is emptied on the way.
+
+    Each old column is let go once copied (popped from ``old``); ``attrs`` are carried over once.
+    """
     cols = {}
-    for c in list(old.columns):
-        cols[c] = old[c][keep]
-        del old[c]
+    for c in list(old):
+        col = old.pop(c)
+        cols[c] = pd.Series(col.to_numpy()[keep], index=index, name=c, copy=False) if isinstance(col.dtype, np.dtype) else col[keep]
+        del col
     out = pd.concat(cols, axis=1, copy=False)
     out.attrs = attrs
     return out
@@ -204,9 +235,13 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
 def _in_file_order(logs: list, raw: pd.DataFrame, inst) -> pd.DataFrame:
     """The log entries as one log sorted by response (file order), then question (stable), all strings."""
     log = pd.concat([lg for lg in logs if len(lg)], ignore_index=True) if any(len(lg) for lg in logs) else pd.DataFrame(columns=LOG_COLUMNS)
-    pos = pd.Series(np.arange(len(raw)), index=raw["response_id"].to_numpy()).groupby(level=0).min()
+    ids = pd.Index(raw["response_id"].to_numpy())
+    if ids.is_unique:  # each response's position in the file (-1: not a response), one hash lookup per entry
+        log["_r"] = ids.get_indexer(log["response_id"].to_numpy())
+    else:              # a repeated id: its first position
+        pos = pd.Series(np.arange(len(raw)), index=ids).groupby(level=0).min()
+        log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level notes (ingest, skipped checks) first
     qpos = {q: i for i, q in enumerate(inst.question_ids)}
-    log["_r"] = log["response_id"].map(pos).fillna(-1)  # file-level notes (ingest, skipped checks) first
     log["_q"] = log["question"].map(qpos).fillna(-1)
     log = log.sort_values(["_r", "_q"], kind="stable").drop(columns=["_r", "_q"]).reset_index(drop=True)
     for col in LOG_COLUMNS:

@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pac
 from rapidfuzz import fuzz, process
 
@@ -21,7 +22,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import loose, map_unique as _map_unique, parse_number_text, repair_mojibake
+from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, mojibake_repairs, parse_number_kinds
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -160,21 +161,21 @@ def check_duplicate_libraries(P, inst):
     inst : Instrument
     """
     c = P.coded
+    # the keys stay arrow arrays (pyarrow kernels) from the columns to their group codes: no Python string per row
     name = _loose_arrow(c["library_name"])
     pc_col = "postcode" if "postcode" in c else "library_postcode"
-    pc = pd.Series(pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", "")).to_numpy(zero_copy_only=False), index=c.index)
+    pc = pac.utf8_upper(pac.replace_substring_regex(pac.fill_null(_arrow_strings(c[pc_col]), ""), r"\s", ""))
     if "contact_email" in c:
-        em = pac.utf8_lower(pac.fill_null(_arrow_strings(c["contact_email"]), ""))
-        email = pd.Series(pac.replace_substring_regex(em, r"^[^@]*@?", "").to_numpy(zero_copy_only=False), index=c.index)
-        email = email.where(c["contact_email"].fillna("").str.contains("@", regex=False).to_numpy(), "")
+        em = pac.fill_null(_arrow_strings(c["contact_email"]), "")
+        email = pac.if_else(pac.match_substring(em, "@"), pac.replace_substring_regex(pac.utf8_lower(em), r"^[^@]*@?", ""), "")
     else:
-        email = pd.Series("", index=c.index)
-    domain = email.where(~email.isin(GENERIC_EMAIL_DOMAINS) & (email != ""), "")
+        email = pa.array([""] * len(c), type=pa.string())
+    generic = pac.is_in(email, value_set=pa.array(sorted(GENERIC_EMAIL_DOMAINS), type=pa.string()))
+    domain = pac.if_else(pac.or_(generic, pac.equal(email, "")), "", email)
     group = pd.Series(np.arange(len(c)), index=c.index)
-    keys = [(name + "|" + pc).where((name != "") & (pc != "")), (pc + "|" + domain).where((pc != "") & (domain != "")),
-            (name + "|" + domain).where((name != "") & (domain != ""))]
-    codes = [pd.factorize(k, use_na_sentinel=True)[0] for k in keys]  # -1 = no key
+    codes = _key_codes([(name, pc), (pc, domain), (name, domain)])  # -1 = no key
     for _ in range(3):  # connected components over the three keys
+        before = np.asarray(group)
         for code in codes:
             has = code >= 0
             if not has.any():
@@ -182,6 +183,8 @@ def check_duplicate_libraries(P, inst):
             g = group.copy()
             g[has] = pd.Series(group[has].to_numpy()).groupby(code[has], sort=False).transform("min").to_numpy()
             group = np.minimum(group, g)
+        if np.array_equal(np.asarray(group), before):  # settled: a further round changes nothing
+            break
     at = np.asarray(group, dtype=np.int64)
     shared = np.flatnonzero(np.bincount(at, minlength=len(c))[at] > 1)  # only rows sharing a group are ranked
     complete = np.zeros(len(c), dtype=np.int64)
@@ -194,20 +197,47 @@ def check_duplicate_libraries(P, inst):
     kept_id = order["g"].map(keeper).map(P.live["response_id"])
     drop = superseded.reindex(c.index)
     reason = ("same library answered again (name, postcode or email domain); kept the more complete, later response "
-              + kept_id.astype(str)).reindex(c.index)
-    del c, name, pc, email, domain, keys  # P.remove copies the rows in play: let go of this check's columns first
+              + kept_id[superseded].astype(str))  # the removed rows only
+    del c, name, pc, email, domain  # P.remove copies the rows in play: let go of this check's columns first
     P.remove(drop, "duplicate_library", reason)
 
 
-def _loose_arrow(values: pd.Series) -> pd.Series:
-    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> '')."""
+def _loose_arrow(values: pd.Series):
+    """:func:`loose` with accents stripped, computed with pyarrow kernels (blank -> ''), as a pyarrow string array."""
     a = pac.fill_null(_arrow_strings(values), "")
     a = pac.utf8_normalize(a, "NFKD")
     a = pac.replace_substring_regex(a, r"[^\x00-\x7f]", "")
     a = pac.utf8_lower(a)
-    a = pac.replace_substring_regex(a, r"\s+", " ")
-    a = pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
-    return pd.Series(a.to_numpy(zero_copy_only=False), index=values.index, dtype=object)
+    if pac.any(pac.match_substring_regex(a, r"\s\s|[\t\n\v\f\r]")).as_py():  # otherwise every run of spaces is one space already
+        a = pac.replace_substring_regex(a, r"\s+", " ")
+    return pac.replace_substring_regex(a, r"^[\W_]+|[\W_]+$", "")
+
+
+def _key_codes(pairs: list) -> list:
+    """Group codes of each key ``a|b`` (pairs of pyarrow string arrays, no nulls) where both parts are non-blank, -1 elsewhere.
+
+    Each part is factorized once and a key's code is the pair of its parts' codes; where a part holds
+    a ``|`` (so two different pairs could join to one key) the joined keys are factorized instead.
+    """
+    parts = {id(x): x for pair in pairs for x in pair}
+    piped = any(pac.any(pac.match_substring(x, "|")).as_py() for x in parts.values())
+    part_codes = {}
+
+    def code_of(x):
+        if id(x) not in part_codes:  # the arrays live in pairs: their ids stay theirs
+            part_codes[id(x)] = pd.factorize(x.to_numpy(zero_copy_only=False))[0].astype(np.int64)
+        return part_codes[id(x)]
+
+    out = []
+    for a, b in pairs:
+        both = pac.and_(pac.not_equal(a, ""), pac.not_equal(b, "")).to_numpy(zero_copy_only=False)
+        if piped:
+            codes = pd.factorize(pac.binary_join_element_wise(a, b, "|").to_numpy(zero_copy_only=False))[0].astype(np.int64)
+        else:
+            ca, cb = code_of(a), code_of(b)
+            codes = ca * (cb.max(initial=0) + 1) + cb
+        out.append(np.where(both, codes, -1))
+    return out
 
 
 @register_check("mojibake", phase="values", order=110)
@@ -225,9 +255,10 @@ def check_mojibake(P, inst):
     """
     for q in inst.questions:
         if q["type"] != "select_multiple":
-            fixed = repair_mojibake(P.coded[q["id"]])
-            P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
-                  "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
+            fixed = mojibake_repairs(P.coded[q["id"]])  # None: nothing to repair (most columns), no full-length mask
+            if fixed is not None:
+                P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
+                      "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
 
 
 @register_check("choice_label", phase="values", order=120)
@@ -253,13 +284,13 @@ def check_choice_labels(P, inst):
         if not bad.any():
             continue
         loose_map = {loose(_strip_accents(c["label"])): c["name"] for c in choices}
-        key = vals[bad].map(lambda v: loose(_strip_accents(v)))
+        key = _map_unique(vals[bad], lambda v: loose(_strip_accents(v)))  # once per distinct answer
         exact = key.map(loose_map)
         P.add(exact.notna(), qid, exact, "change_response", "choice_label",
               "label differs from the choice only in case, spacing, accents or punctuation")
         rest = key[exact.isna()]
         labels = list(loose_map)
-        fuzzy = rest.map(lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
+        fuzzy = _map_unique(rest, lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
         fuzzy = fuzzy.map(loose_map)
         P.add(fuzzy.notna(), qid, fuzzy, "change_response", "choice_label",
               "wording close to one choice (review)")
@@ -345,40 +376,56 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
     """
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
     for qid in inst.questions_of_type("integer", "decimal"):
-        parsed = parse_number_text(P.coded[qid])
-        kind = parsed["kind"].astype("category")  # compared five times: categorical codes, not strings
-        m = kind == "text_number"
-        P.add(m, qid, parsed.loc[m, "value"].map(_fmt), "change_response", "number_text", "number written as text")
-        P.add(kind == "na", qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
-        m = kind == "range"
+        index = P.coded.index
+        parsed = parse_number_kinds(P.coded[qid])
+        kind = parsed["kind"].cat.codes.to_numpy()  # masks as NumPy arrays; a Series only for a proposal that is made
+        value, lower, upper = (parsed[col].to_numpy() for col in ("value", "lower", "upper"))
+
+        m = kind == NUMBER_KINDS.index("text_number")
         if m.any():
-            lo, hi = parsed.loc[m, "lower"], parsed.loc[m, "upper"]
-            P.add(m, qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
+            P.add(_on(index, m), qid, _on(index, m, value).map(_fmt), "change_response", "number_text", "number written as text")
+        m = kind == NUMBER_KINDS.index("na")
+        if m.any():
+            P.add(_on(index, m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")
+        is_range = kind == NUMBER_KINDS.index("range")
+        if is_range.any():
+            lo, hi = _on(index, is_range, lower), _on(index, is_range, upper)
+            P.add(_on(index, is_range), qid, ((lo + hi) / 2).map(_fmt), "change_response", "number_text",
                   "a range, not a number: midpoint proposed, lower " + lo.map(_fmt) + ", upper " + hi.map(_fmt) + " (review)")
-        P.add(kind == "bad", qid, "", "blank_response", "number_text", "not a number (review)")
-        num = parsed["value"].where(kind != "range", (parsed["lower"] + parsed["upper"]) / 2)  # the values now in play
+        m = kind == NUMBER_KINDS.index("bad")
+        if m.any():
+            P.add(_on(index, m), qid, "", "blank_response", "number_text", "not a number (review)")
+        num = np.where(is_range, (lower + upper) / 2, value)  # the values now in play
         c = inst.question(qid)["constraint"] or {}
-        out = pd.Series(False, index=num.index)
+        out = np.zeros(len(num), dtype=bool)
         if "min" in c:
             out |= num < c["min"]
         if "max" in c:
             out |= num > c["max"]
-        x = np.log1p(num.clip(lower=0)) if money.search(qid) else num
+        x = pd.Series(num, index=index)
+        x = np.log1p(x.clip(lower=0)) if money.search(qid) else x
         med = x.median()
         mad = (x - med).abs().median() * 1.4826
         z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
-        outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
-        sentinel = num.isin(SENTINELS) & (out | outlying)
+        outlying = (z > outlier_z).to_numpy()  # high side only: low values of counts and money are rarely errors
+        sentinel = np.isin(num, list(SENTINELS)) & (out | outlying)
         if sentinel.any():
-            P.add(sentinel, qid, "", "blank_response", "sentinel", "a code for 'no answer' (" + num[sentinel].map(_fmt) + "), not a value")
+            P.add(_on(index, sentinel), qid, "", "blank_response", "sentinel",
+                  "a code for 'no answer' (" + _on(index, sentinel, num).map(_fmt) + "), not a value")
         out &= ~sentinel
-        P.add(out, qid, "", "blank_response", "out_of_range",
-              f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
+        if out.any():
+            P.add(_on(index, out), qid, "", "blank_response", "out_of_range",
+                  f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
         flag = outlying & ~sentinel & ~out
         if flag.any():
-            P.add(flag, qid, "", "no_action", "outlier",
+            P.add(_on(index, flag), qid, "", "no_action", "outlier",
                   "robust outlier: " + z[flag].round(1).astype(str) + " MADs from the median"
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
+
+
+def _on(index, mask, values=None) -> pd.Series:
+    """``mask`` as a Series on ``index``; with ``values``: the values where ``mask`` holds, on those rows."""
+    return pd.Series(mask, index=index) if values is None else pd.Series(values[mask], index=index[mask])
 
 
 @register_check("skip_logic", phase="values", order=150)
@@ -423,7 +470,8 @@ def check_personal_text(P, inst):
                          index=own.index)
     else:
         own = last = pd.Series("", index=P.coded.index, dtype=object)
-    surnames = _rows_by_value(last)
+    surname = last.to_numpy(dtype=object)
+    named = np.flatnonzero(surname != "")   # rows whose respondent gave a name
     for q in inst.questions:
         if q["type"] != "text" or q["personal"] or q["section"] in ("identity", "library"):
             continue
@@ -433,9 +481,8 @@ def check_personal_text(P, inst):
         arr = _arrow_strings(vals)
         hint = pac.fill_null(pac.match_substring_regex(arr, _PII_HINT), False).to_numpy(zero_copy_only=False)
         has_last = np.zeros(len(vals), dtype=bool)
-        for n, rows in surnames:  # the surname in the text: one substring kernel per distinct surname
-            if n:
-                has_last[rows] = pac.fill_null(pac.match_substring(arr.take(rows), n), False).to_numpy(zero_copy_only=False)
+        rows = named[pac.is_valid(arr).to_numpy(zero_copy_only=False)[named]]  # a surname and a text: is the one in the other?
+        has_last[rows] = [n in t for t, n in zip(vals.to_numpy(dtype=object)[rows], surname[rows])]
         has = pd.Series(hint | has_last, index=vals.index)
         if not has.any():
             continue
@@ -449,14 +496,6 @@ def check_personal_text(P, inst):
         changed = red != vals[has]
         P.add(changed.reindex(vals.index, fill_value=False), q["id"], red, "change_response", "pii_text",
               "personal data (email, phone, postcode or name) in free text redacted", private=True)
-
-
-def _rows_by_value(values: pd.Series) -> list:
-    """``[(value, positions of the rows holding it)]`` for each distinct non-missing value, positions ascending."""
-    codes, uniq = pd.factorize(values, use_na_sentinel=True)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.searchsorted(codes[order], np.arange(len(uniq) + 1))
-    return [(u, order[bounds[k]:bounds[k + 1]]) for k, u in enumerate(uniq)]
 
 
 def _redact_name(text, name):

@@ -52,7 +52,9 @@ def normalise_log(log: pd.DataFrame) -> pd.DataFrame:
         log.insert(LOG_COLUMNS.index("decision") if len(log.columns) >= LOG_COLUMNS.index("decision") else len(log.columns),
                    "decision", "")
     log["change_type"] = log["change_type"].astype(str).replace(LEGACY_CHANGE_TYPES)
-    log["decision"] = log["decision"].fillna("").astype(str).str.strip().str.casefold()
+    codes, uniq = pd.factorize(log["decision"], use_na_sentinel=True)  # a handful of distinct decisions: each trimmed once
+    tidy = np.array([str(u).strip().casefold() for u in uniq] + [""], dtype=object)  # the last: missing (code -1)
+    log["decision"] = pd.Series(tidy[codes], index=log.index, dtype=object)
     return log
 
 
@@ -129,7 +131,8 @@ def _apply_log(raw, log, inst):
     ct, qcol = log["change_type"], log["question"].astype(str)
     status = pd.Series("", index=log.index, dtype=object)
     message = pd.Series("", index=log.index, dtype=object)
-    known = rid.isin(data.index)
+    row_of = pd.Series(data.index.get_indexer(rid), index=log.index)  # each entry's response by position (-1: not there)
+    known = row_of >= 0
     note = (rid == "") & (ct == "no_action")  # a note on the file (a row excluded while reading it)
     status[~known] = "refused"
     message[~known] = "response " + rid[~known] + " is not in the export"
@@ -140,7 +143,7 @@ def _apply_log(raw, log, inst):
     status[m], message[m] = "rejected", "rejected by the reviewer: the raw value is kept"
     m = known & ~rejected & (ct == "remove_survey")
     status[m], message[m] = "applied", "response removed"
-    removed = set(rid[m])
+    removed = row_of[m].to_numpy()  # the removed responses' positions
     cells = known & ~rejected & ct.isin(["change_response", "blank_response"])
     badq = cells & ~qcol.isin(inst.question_ids)
     status[badq] = "refused"
@@ -156,8 +159,8 @@ def _apply_log(raw, log, inst):
         for qid, idx in pd.Series(this, index=this).groupby(qcol[this], sort=False):
             idx = idx.index
             q = inst.question(qid)
-            ids = rid[idx].to_numpy()
-            cur = data.loc[ids, qid]
+            rows = row_of[idx].to_numpy()
+            cur = data[qid].iloc[rows] if data.columns.is_unique else data.loc[rid[idx].to_numpy(), qid]
             cur_s = pd.Series(np.where(cur.isna().to_numpy(), "", cur.astype(str).to_numpy()), index=idx)
             old = log.loc[idx, "old_value"].astype(str)
             hashed = old.str.startswith("sha256:")
@@ -168,36 +171,50 @@ def _apply_log(raw, log, inst):
             valid = pd.Series(True, index=idx)
             why = pd.Series("", index=idx, dtype=object)
             filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
+            bad = None
             if q["type"] == "select_one":
-                bad = filled & ~new.isin(inst.choice_names(qid))
-                why[bad] = "'" + new[bad] + "' is not a choice of " + qid
-                valid &= ~bad
+                bad, what = filled & ~new.isin(inst.choice_names(qid)), "is not a choice of " + qid
             elif q["type"] in ("integer", "decimal"):
-                bad = filled & pd.to_numeric(new, errors="coerce").isna()
-                why[bad] = "'" + new[bad] + "' is not a number"
-                valid &= ~bad
+                bad, what = filled & pd.to_numeric(new, errors="coerce").isna(), "is not a number"
             elif q["type"] == "select_multiple":
-                allowed = set(inst.choice_names(qid))
-                bad = filled & multi_outside_choices(new.where(filled), allowed)
-                why[bad] = "'" + new[bad] + "' has values that are not choices of " + qid
+                bad = filled & multi_outside_choices(new.where(filled), set(inst.choice_names(qid)))
+                what = "has values that are not choices of " + qid
+            if bad is not None and bad.any():  # the messages only where there is one to write
+                why[bad] = "'" + new[bad] + "' " + what
                 valid &= ~bad
             stale = ~match
-            status[idx[stale]] = "stale"
-            message[idx[stale]] = "old_value does not match the current value of " + qid + " (export changed?); not applied"
+            if stale.any():
+                status[idx[stale]] = "stale"
+                message[idx[stale]] = "old_value does not match the current value of " + qid + " (export changed?); not applied"
             refused = match & ~valid
-            status[idx[refused]], message[idx[refused]] = "refused", why[refused]
+            if refused.any():
+                status[idx[refused]], message[idx[refused]] = "refused", why[refused]
             same = match & valid & (new == cur_s)
-            status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
+            if same.any():
+                status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
             go = match & valid & (new != cur_s)
             if go.any():
-                data.loc[rid[idx[go]].to_numpy(), qid] = new[go].where(new[go] != "", None).to_numpy()
+                _set_cells(data, qid, rows[go.to_numpy()], rid[idx[go]].to_numpy(), new[go].where(new[go] != "", None).to_numpy())
                 status[idx[go]] = "applied"
     edited = (dec == "edit") & (status == "applied")
     message[edited] = "applied as edited by the reviewer"
     report = log.copy()
     report["status"], report["message"] = status.to_numpy(), message.to_numpy()
-    applied = data.loc[~data.index.isin(removed)].reset_index(drop=True)
+    kept = np.ones(len(data), dtype=bool)
+    kept[removed] = False
+    applied = data.loc[kept].reset_index(drop=True)
     return applied, report
+
+
+def _set_cells(data: pd.DataFrame, qid: str, rows, ids, values) -> None:
+    """``data.loc[ids, qid] = values``, by position (``rows``) where the column is a plain object column."""
+    col = data[qid] if data.columns.is_unique else None
+    if col is None or col.dtype != object:
+        data.loc[ids, qid] = values
+        return
+    col = col.to_numpy(copy=True)
+    col[rows] = values
+    data[qid] = col
 
 
 def accounting(raw: pd.DataFrame, report: pd.DataFrame, clean: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 
@@ -34,8 +35,17 @@ def code_choices(raw: pd.DataFrame, inst) -> pd.DataFrame:
     out = raw.copy(deep=False) if pd.get_option("mode.copy_on_write") else raw.copy()
     for qid in inst.questions_of_type("select_one"):
         labels = {c["label"]: c["name"] for c in inst.choices(qid)}
-        mapped = out[qid].map(labels)
-        out[qid] = out[qid].where(mapped.isna(), mapped)
+        col = out[qid]
+        if col.dtype != object or not out.columns.is_unique:
+            mapped = col.map(labels)
+            out[qid] = col.where(mapped.isna(), mapped)
+            continue
+        values = col.to_numpy()
+        at = pd.Index(list(labels), dtype=object).get_indexer(values)  # one hash lookup per cell, no mapped copy
+        hit = at >= 0
+        if hit.any():
+            names = np.array(list(labels.values()), dtype=object)
+            out[qid] = pd.Series(np.where(hit, names[at], values), index=col.index, name=qid)
     return out
 
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from cmlkit.errors import IngestError
+from cmlkit.text_repair import strip_changes
 
 _ISO = r"^\d{4}-\d{2}-\d{2}"
 
@@ -48,14 +49,16 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
         A value no form reads, or a column mixing day-first and month-first forms (naming row and column).
     """
     rows = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
-    s = values.astype("string").str.strip()
+    s = values.astype("string")
+    s = s.str.strip() if strip_changes(s) else s
     present = s.notna() & (s != "")
     out = pd.Series(pd.NaT, index=values.index, dtype="datetime64[ns]")
     if not present.any():
         return out
     v = s[present]
-    numeric = pd.to_numeric(v, errors="coerce")
-    if numeric.notna().all():
+    # Excel serials only when every value is a number: the first value settles most columns (dates are not numbers)
+    numeric = pd.to_numeric(v, errors="coerce") if pd.to_numeric(v.iloc[:1], errors="coerce").notna().all() else None
+    if numeric is not None and numeric.notna().all():
         out[present] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         out.attrs["format"] = "excel-serial"
         return out.dt.round("s")

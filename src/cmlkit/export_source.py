@@ -322,14 +322,32 @@ def _read_csv_body(path, offset, enc, delim, width, first_row) -> tuple[pd.DataF
         table = table.remove_column(0)
         if any(_has_line_break(chunk) for chunk in col.chunks):  # most columns hold none: no trimmed copy
             col = pc.utf8_trim(col, characters="\r\n", memory_pool=pool)
-        col = pc.if_else(pc.equal(col, "", memory_pool=pool), pa.scalar(None, pa.string()), col, memory_pool=pool)
-        filled += pc.is_valid(col).to_numpy()
-        cols[i] = col.to_pandas(deduplicate_objects=True, memory_pool=pool)
+        blank = pc.equal(col, "", memory_pool=pool).to_numpy()  # no nulls: the reader makes none
+        filled += ~blank
+        values = col.to_pandas(deduplicate_objects=_repeats(col), memory_pool=pool).to_numpy(dtype=object)
         del col
+        if blank.any():  # blank -> None in the converted column (no arrow copy of the column with nulls)
+            if not values.flags.writeable:
+                values = values.copy()
+            values[blank] = None
+        cols[i] = pd.Series(values, copy=False)
     del table
     pool.release_unused()  # the reader's buffers go back to the system: nothing else allocates from this pool
     # the columns side by side as they are: DataFrame(dict) would copy every text column into one 2-D block
     return pd.concat(cols, axis=1, copy=False), skipped, filled
+
+
+def _repeats(col, sample: int = 1000) -> bool:
+    """Whether a column repeats its values (most survey answers do): then equal strings become one Python object.
+
+    Judged on its first and last ``sample`` values; a column of (nearly) distinct values (ids, times,
+    names) is converted without the deduplicating hash table, which would only cost time there.
+    """
+    n = len(col)
+    for part in (col.slice(0, sample), col.slice(max(n - sample, 0))):
+        if len(part) and pc.count_distinct(part).as_py() < 0.9 * len(part):
+            return True
+    return n == 0
 
 
 def _has_line_break(chunk) -> bool:

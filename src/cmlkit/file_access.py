@@ -21,6 +21,9 @@ import re
 import stat
 from pathlib import Path
 
+import numpy as np
+import pyarrow as pa
+
 from cmlkit.errors import IngestError
 
 HEAD_BYTES = 1 << 20
@@ -207,8 +210,38 @@ def settle_encoding(head: bytes, *, path, complete: bool) -> tuple[str, int, lis
     return "utf-8", skip, []
 
 
+def _utf8_valid(path, skip: int) -> bool:
+    """Whether the file after ``skip`` bytes is UTF-8, by arrow's UTF-8 validation (C++) of chunks cut at line breaks.
+
+    A line break is never inside a multi-byte character, so each chunk is checked whole; no text is decoded.
+    """
+    def valid(part) -> bool:
+        offsets = pa.py_buffer(np.array([0, len(part)], dtype=np.int64))
+        try:
+            pa.Array.from_buffers(pa.large_string(), 1, [None, offsets, pa.py_buffer(part)]).validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        return True
+
+    carry = b""
+    with open(path, "rb") as fh:
+        fh.seek(skip)
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            chunk = carry + chunk if carry else chunk
+            cut = chunk.rfind(b"\n") + 1
+            if cut and not valid(memoryview(chunk)[:cut]):
+                return False
+            carry = chunk[cut:]
+    return valid(carry)
+
+
 def _settle_rest(path, skip: int) -> tuple[str, int, list]:
-    """A large file whose head is UTF-8: confirm the rest is too, reading it in chunks."""
+    """A large file whose head is UTF-8: confirm the rest is too, reading it in chunks.
+
+    Arrow's validation settles a UTF-8 file; only one that is not is decoded again (to find its first bad byte).
+    """
+    if _utf8_valid(path, skip):
+        return "utf-8", skip, []
     dec = codecs.getincrementaldecoder("utf-8")()
     done = 0
     with open(path, "rb") as fh:

@@ -77,7 +77,7 @@ def _finalise(applied, inst):
             # plain numbers only: text the cleaning log did not turn into a number (a rejected proposal) stays
             # out of the typed data, and the audit says so; it is never re-parsed here behind the reviewer's back
             value = plain_numbers(v)
-            cols[name] = _whole_numbers(value) if q["type"] == "integer" else pd.array(value, dtype="Float64")
+            cols[name] = _whole_numbers(value) if q["type"] == "integer" else pd.arrays.FloatingArray(value, np.isnan(value))
         elif q["type"] == "date":
             cols[name] = pd.to_datetime(v, errors="coerce", format="ISO8601")
         else:

@@ -44,7 +44,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects
+from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects, strip_changes
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -213,6 +213,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             choice_cols = [(c, s) for c, s, _ in parts if c.role == "choice"]
             dummy_cols = [(c, s, h) for c, s, h in parts if c.role == "dummy"]
             names_col = next((s for c, s, _ in parts if c.role == "names"), None)
+            other = None  # where " other" is appended to the names
             if names_col is not None:
                 joined = names_col.fillna("").astype(str)
             elif dummy_cols:
@@ -233,9 +234,8 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                                      response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
                 if other_q:
                     other_text = leftover
-                    joined = joined + np.where(leftover.notna(), " other", "")
-            joined = joined.str.strip()
-            values[qid] = joined.where(joined != "", None)
+                    other = leftover.notna().to_numpy()
+            values[qid] = _tidy_joined(joined, other)
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")
             if q["type"] == "select_one":
@@ -276,7 +276,8 @@ def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
     ids = meta["respondent_id"] if "respondent_id" in meta else pd.Series(np.arange(1, n + 1)).astype(str)
     if "respondent_id" in meta:
         checks.check_ids(ids, line, **where["respondent_id"])
-    out["response_id"] = ids.astype(str).str.strip()
+    ids = ids.astype(str)
+    out["response_id"] = ids.str.strip() if strip_changes(ids) else ids
     log = []
     for m in ("start", "end"):
         stamp = (parse_datetimes(meta[m], name=name_of[meta_col[m]], path=path, rows=line) if m in meta
@@ -295,9 +296,21 @@ def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
     return out, log
 
 
+def _tidy_joined(joined: pd.Series, other) -> pd.Series:
+    """``(joined + " other" where other).strip()``, blank -> None; worked out once per distinct answer and spread to the rows."""
+    codes, uniq = pd.factorize(joined.to_numpy(dtype=object), use_na_sentinel=False)
+    texts = [str(u) for u in uniq]
+    if other is not None:  # code 2k: the names alone, 2k + 1: the names and " other"
+        codes = codes * 2 + np.asarray(other, dtype=np.intp)
+        texts = [t + s for t in texts for s in ("", " other")]
+    tidy = np.array([t.strip() or None for t in texts], dtype=object)
+    return pd.Series(tidy[codes], index=joined.index, dtype=object)
+
+
 def _split_joined(cells: pd.Series, choices: list, sep: str):
     """Split joined multi-select cells using the choice labels (labels may contain the separator).
 
+    Each distinct cell is split once (a multi-select column holds few), then spread to the rows.
     Labels that contain the separator are first replaced by a placeholder, then cells are split
     (pyarrow list kernels), fragments matched to labels exactly, and what is left joined back as
     the 'other' text. Choice labels double-encoded in a cell (``CafÃ©``) are repaired first, so no
@@ -306,21 +319,30 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     ``[(position, double-encoded label, label)]`` for every label found double-encoded; the cell
     itself, which may hold typed 'other' text, is never returned).
     """
+    codes, uniq = pd.factorize(cells, use_na_sentinel=True)
+    uniq = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
+    repaired = []
+    garbled = {c["label"].encode("utf-8").decode("cp1252", errors="replace"): c["label"] for c in choices}
+    garbled = {bad: good for bad, good in garbled.items() if bad != good}
+    suspect = mojibake_suspects(arrow_strings(uniq)) if garbled else np.zeros(len(uniq), dtype=bool)
+    if suspect.any():  # only the labels are repaired here; mojibake in typed 'other' text is cleaning's (logged there)
+        sub = uniq[suspect].astype(str)
+        for bad, good in garbled.items():
+            hit = sub.str.contains(bad, regex=False).to_numpy(bool)
+            if hit.any():  # the rows holding a distinct cell hit, in row order
+                repaired += [(int(k), bad, good) for k in np.flatnonzero(np.isin(codes, np.flatnonzero(suspect)[hit]))]
+            sub = sub.str.replace(bad, good, regex=False)
+        uniq[suspect] = sub.to_numpy()
+    names, left = _split_cells(uniq, choices, sep)
+    names, left = np.append(names, "")[codes], np.append(left, None)[codes]   # code -1: a blank cell
+    return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object), repaired
+
+
+def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_split_joined` of (distinct) repaired cells: (names, leftover text or None), object arrays."""
     n = len(cells)
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
-    repaired = []
-    suspect = mojibake_suspects(arrow_strings(cells))
-    garbled = {c["label"].encode("utf-8").decode("cp1252", errors="replace"): c["label"] for c in choices}
-    garbled = {bad: good for bad, good in garbled.items() if bad != good}
-    if suspect.any() and garbled:  # only the labels are repaired here; mojibake in typed 'other' text is cleaning's (logged there)
-        sub = cells[suspect].astype(str)
-        for bad, good in garbled.items():
-            hit = sub.str.contains(bad, regex=False)
-            repaired += [(int(k), bad, good) for k in np.flatnonzero(suspect)[hit.to_numpy(bool)]]
-            sub = sub.str.replace(bad, good, regex=False)
-        cells = cells.copy()
-        cells[suspect] = sub.to_numpy()
     text = arrow_strings(cells)
     text = pc.utf8_rtrim(pc.utf8_trim_whitespace(text), characters=sep.strip() or sep)
     fragment_of = {}
@@ -345,7 +367,9 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     matched = keep & ~np.isnan(pos.astype(float))
     if matched.any():
         bits = np.zeros(n, dtype=np.int64)
-        np.bitwise_or.at(bits, parent[matched], np.left_shift(1, code_of_key[pos[matched].astype(np.int64)]))
+        owner = parent[matched]  # non-decreasing: each cell's fragments are contiguous
+        start = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+        bits[owner[start]] = np.bitwise_or.reduceat(np.left_shift(1, code_of_key[pos[matched].astype(np.int64)]), start)
         uniq, inverse = np.unique(bits, return_inverse=True)
         text_of = np.array([" ".join(order[j] for j in range(len(order)) if b >> j & 1) for b in uniq], dtype=object)
         names = text_of[inverse]
@@ -356,7 +380,7 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
         cell, start = np.unique(owner, return_index=True)
         grouped = pa.ListArray.from_arrays(pa.array(np.append(start, len(owner)).astype(np.int32)), pc.filter(frags, pa.array(rest)))
         left[cell] = pc.binary_join(grouped, joiner).to_numpy(zero_copy_only=False)
-    return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object), repaired
+    return names, left
 
 
 def _route_other(value: pd.Series, other_text, choices: list):

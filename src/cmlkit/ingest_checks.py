@@ -394,7 +394,7 @@ def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple
     IngestError
         A code the instrument does not declare (:func:`cmlkit.coding.declared_codes`).
     """
-    uniq = [u for u in pd.unique(values.dropna()) if str(u).strip()]   # a handful of distinct answers: decide on those
+    uniq = [u for u in pd.unique(values.to_numpy()) if not pd.isna(u) and str(u).strip()]   # a handful of distinct answers: decide on those
     if not uniq:
         return values, []
     choices = inst.choices(qid)

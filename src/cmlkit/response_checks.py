@@ -38,8 +38,8 @@ def check_test_rows(P, inst):
     first_text = inst.questions_of_type("text")[0]
     status_test = P.coded["_status"] == "preview"
     name_test = pd.Series(_test_names(P.coded[first_text]), index=P.coded.index)
-    P.remove(status_test | name_test, "test_row",
-             pd.Series(np.where(status_test, "platform marks it a preview/test response", "name marks it a test response"), index=P.coded.index))
+    reasons = np.array(["name marks it a test response", "platform marks it a preview/test response"], dtype=object)
+    P.remove(status_test | name_test, "test_row", pd.Series(reasons[status_test.to_numpy(bool).astype(np.intp)], index=P.coded.index))
 
 
 def _test_names(names: pd.Series) -> np.ndarray:
@@ -119,7 +119,8 @@ def check_exact_duplicates(P, inst):
         dup[rows] = first[rows] != rows
     ids = P.live["response_id"]
     first_id = pd.Series(ids.to_numpy()[first], index=ids.index)
-    P.remove(pd.Series(dup, index=P.coded.index), "exact_duplicate", "exact duplicate of response " + first_id.astype(str))
+    dup = pd.Series(dup, index=P.coded.index)
+    P.remove(dup, "exact_duplicate", "exact duplicate of response " + first_id[dup].astype(str))  # reasons for the removed rows only
 
 
 def _equal_rows(frame: pd.DataFrame, columns: list) -> tuple[np.ndarray, np.ndarray]:
@@ -191,8 +192,9 @@ def check_speeders(P, inst, speeder_seconds: float | None = None, speeder_fracti
     if not dur.notna().any():
         return
     limit = speeder_seconds if speeder_seconds is not None else speeder_fraction * float(dur.median())
-    P.add(dur < limit, "", "", "no_action", "speeder",
-          "completed in " + dur.round().astype("Int64").astype(str) + f"s, under the {limit:.0f}s speeder threshold (review)", old="")
+    fast = dur < limit
+    P.add(fast, "", "", "no_action", "speeder",
+          "completed in " + dur[fast].round().astype("Int64").astype(str) + f"s, under the {limit:.0f}s speeder threshold (review)", old="")
 
 
 @register_check("straight_lining", phase="quality", order=220)

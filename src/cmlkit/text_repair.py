@@ -18,6 +18,9 @@ import pyarrow.compute as pc
 _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+|\?+|tbc|not sure)$", re.I)
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
+_SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
+_EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
+NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
 
 
@@ -68,6 +71,29 @@ def arrow_strings(values: pd.Series):
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         return pa.array(values.array)
     return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)   # None/NaN -> null
+
+
+def strip_changes(values: pd.Series) -> bool:
+    """Whether ``values.str.strip()`` would change any value (a pyarrow regex over the text, no Python call per value).
+
+    The pattern's whitespace is a superset of what :meth:`str.strip` removes (ASCII whitespace,
+    ``\\x1c``-``\\x1f``, ``\\x85`` and Unicode separators), so False is exact; True may be a false alarm.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings (object or string dtype) and missing values.
+
+    Returns
+    -------
+    bool
+        False when no value starts or ends with whitespace; True otherwise, or when the values are not all text.
+    """
+    try:
+        arr = pa.array(values.array) if isinstance(values.dtype, pd.StringDtype) else arrow_strings(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return True
+    return bool(pc.any(pc.match_substring_regex(arr, _EDGE_SPACE)).as_py())
 
 
 def map_unique(values: pd.Series, fn) -> pd.Series:
@@ -155,10 +181,45 @@ def repair_mojibake(values: pd.Series) -> pd.Series:
     pandas.Series
         Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
     """
+    fixed = mojibake_repairs(values)
+    return pd.Series(None, index=values.index, dtype=object) if fixed is None else fixed.reindex(values.index)
+
+
+def mojibake_repairs(values: pd.Series) -> pd.Series | None:
+    """:func:`fix_mojibake` of the suspect values only (indexed like them), or None when the column has no suspect.
+
+    A column whose text holds none of the characters every mojibake match holds is settled by one
+    join (no arrow copy, no per-value work); otherwise a pyarrow regex pre-filter picks the suspects.
+
+    Parameters
+    ----------
+    values : pandas.Series
+
+    Returns
+    -------
+    pandas.Series or None
+        For each suspect value (same index labels), the repaired text or None; None when there is no suspect.
+    """
+    if not _may_hold_mojibake(values):
+        return None
     suspect = mojibake_suspects(arrow_strings(values))
-    if not suspect.any():
-        return pd.Series(None, index=values.index, dtype=object)
-    return map_unique(values[suspect], fix_mojibake).reindex(values.index)
+    return map_unique(values[suspect], fix_mojibake) if suspect.any() else None
+
+
+def _may_hold_mojibake(values: pd.Series) -> bool:
+    """Whether a column may hold a :data:`MOJIBAKE` match: one join of its text, no arrow copy.
+
+    Every match holds ``Â``, ``Ã`` or ``â``; a column of strings (and missing values) whose joined
+    text holds none of them has none (an ASCII text is settled at once: CPython knows it is ASCII).
+    Anything else (NaN, numbers, another dtype) answers True, and the caller checks the column in full.
+    """
+    if values.dtype != object:
+        return True
+    try:
+        text = "".join(filter(None, values.to_numpy()))
+    except TypeError:
+        return True
+    return not text.isascii() and any(ch in text for ch in "\u00c2\u00c3\u00e2")
 
 
 def _plain_numbers(arr) -> tuple[np.ndarray, np.ndarray]:
@@ -216,10 +277,29 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
         ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``na`` (``n/a``, ``don't know``),
         ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
     """
+    out = parse_number_kinds(values)
+    out["kind"] = out["kind"].astype(object)
+    return out
+
+
+def parse_number_kinds(values: pd.Series) -> pd.DataFrame:
+    """:func:`parse_number_text` with ``kind`` as a categorical (cheap to compare, built from the distinct values' kinds).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The answers as text (or missing).
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`parse_number_text`, ``kind`` of dtype category (categories :data:`NUMBER_KINDS`).
+    """
     codes, uniq = _distinct(values)
     parsed = _parse_distinct(uniq)
     out = {c: np.append(parsed[c].to_numpy(), np.nan)[codes] for c in ("value", "lower", "upper")}
-    out["kind"] = np.append(parsed["kind"].to_numpy(dtype=object), "blank")[codes]
+    kind_code = pd.Categorical(parsed["kind"].to_numpy(dtype=object), categories=NUMBER_KINDS).codes
+    out["kind"] = pd.Categorical.from_codes(np.append(kind_code, NUMBER_KINDS.index("blank"))[codes], categories=NUMBER_KINDS)
     return pd.DataFrame(out, index=values.index)
 
 
