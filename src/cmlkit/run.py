@@ -407,11 +407,14 @@ class _Runner:
         mine = set(log["writes"]) | {entry["executed_notebook"]}
         mine |= {str(p.relative_to(self.run_dir)) for pn, p in self.products.items()
                  if self._producer(pn) == name and p.is_file()}
+        # the folder first, the running steps' logs after: a write through Python's open is logged before the
+        # file exists, so a file a running step makes between the two is in its log, not taken for a loose one
+        files = {str(p.relative_to(self.run_dir)) for p in self.run_dir.rglob("*") if p.is_file()}
         others = set()
         for other in self.running:
             others |= set(C.classify_log(read_log(self.scratch / f"{other}.log"), root=self.root, run_dir=self.run_dir)["writes"])
         self.windows[name][1] = time.time()
-        loose = {str(p.relative_to(self.run_dir)) for p in self.run_dir.rglob("*") if p.is_file()} - self.claimed - mine - others
+        loose = files - self.claimed - mine - others
         for rel in sorted(loose):
             # written outside Python's open (a C library): the step(s) running when it was last modified
             mtime = (self.run_dir / rel).stat().st_mtime
