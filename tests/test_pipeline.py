@@ -168,7 +168,8 @@ def test_failing_step_keeps_partial_notebook(demo_wave, root, tmp_path):
               "frame": out / "frame.csv"}
     with pytest.raises(StepFailedError, match="clean_library"):
         run_pipeline(root / "pipelines" / "wave.yml", instrument="cml_library", wave="2025w1", inputs=inputs,
-                     overrides={"clean_library.cleaning_log": str(bad)}, outputs_root=tmp_path / "o", root=root, echo=lambda *_: None)
+                     overrides={"clean_library.cleaning_log": str(bad)}, outputs_root=tmp_path / "o", root=root, echo=lambda *_: None,
+                     jobs=1)   # one kernel: the failing step heads the longest chain, so it starts first
     run = next((tmp_path / "o").rglob("run.json")).parent
     record = json.loads((run / "run.json").read_text())
     assert record["status"] == "failed" and record["steps"][0]["status"] == "failed"
