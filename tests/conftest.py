@@ -28,16 +28,28 @@ DEMO_SEED = 20250301
 threadpool_limits(limits=1)   # in case a plugin loaded NumPy before this file
 
 
-@pytest.hookimpl(trylast=True)
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
+    """Keep each test module on one xdist worker (unless its tests name a group of their own).
+
+    A module's module-scoped fixtures (a synthetic wave, an executed notebook) are then built once, not once per
+    worker that happens to run one of its tests: ``--dist loadscope``'s unit, with the explicit groups of
+    ``--dist loadgroup`` (the shared pipeline runs) still crossing modules.
+    """
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+
+
+def pytest_collection_finish(session):
     """Fail at once when ``--dist loadgroup`` does not group: each worker would build its own shared runs.
 
     pytest-xdist marks a grouped test by suffixing its node id with ``@group`` on the worker; with pytest
     9.2 that suffix no longer takes (pytest-xdist#1386) and the groups are silently scattered.
     """
-    if not getattr(config.option, "loadgroup", False):
+    if not getattr(session.config.option, "loadgroup", False):
         return
-    lost = [item.nodeid for item in items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
+    lost = [item.nodeid for item in session.items if item.get_closest_marker("xdist_group") and "@" not in item.nodeid]
     if lost:
         raise pytest.UsageError(f"--dist loadgroup is not grouping (e.g. {lost[0]}); pytest-xdist#1386: use pytest < 9.2")
 

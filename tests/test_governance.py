@@ -96,7 +96,6 @@ def test_spec_checks(tmp_path):
         g.build_features(x, FIXTURE_SPEC)
 
 
-@pytest.mark.xdist_group("strong_signal")   # one worker fits the strong-signal wave once
 def test_strong_signal_is_recovered_and_stable(strong, strong_fit, spec):
     res = strong_fit
     ari = g.adjusted_rand(res.labels, strong["true_model"])
@@ -112,7 +111,6 @@ def test_strong_signal_is_recovered_and_stable(strong, strong_fit, spec):
     assert names.str.startswith("Independent").sum() == 1
 
 
-@pytest.mark.xdist_group("strong_signal")   # one worker fits the strong-signal wave once
 def test_other_methods_recover_less(strong, spec):
     """Recorded, not required: the alternatives at the true k (the reason latent_class is the default)."""
     for method in ("pam", "kprototypes"):
@@ -211,7 +209,6 @@ def test_permuted_features_wave_has_no_stable_cluster(wave, spec):
     assert (st.loc[looks, "reason"].str.len() > 0).all()
 
 
-@pytest.mark.xdist_group("strong_signal")   # one worker fits the strong-signal wave once
 def test_planted_structure_still_recovered_and_stable_above_noise(strong, strong_fit, spec):
     res = strong_fit
     ari = g.adjusted_rand(res.labels, strong["true_model"])
@@ -255,7 +252,6 @@ def test_too_few_distinct_libraries_is_a_cluster_fit_error(spec):
             cluster_fit.fit_once(X, spec, method, 3, D=g.gower_matrix(X, spec))
 
 
-@pytest.mark.xdist_group("strong_signal")
 def test_starts_rule(strong, spec):
     """The reported fit runs every start; a refit may stop once its best optimum is replicated."""
     X = g.build_features(strong, spec)

@@ -205,7 +205,6 @@ def at_risk_run(tmp_path_factory, root):
     return out, resp
 
 
-@pytest.mark.xdist_group("at_risk_run")   # one worker executes notebook 60 for both
 def test_priority_list_opens_with_contacts_plain_headers_and_glossary(at_risk_run):
     from openpyxl import load_workbook
 
@@ -245,7 +244,6 @@ def test_priority_list_opens_with_contacts_plain_headers_and_glossary(at_risk_ru
     assert not {"Risk score", "Email", "Contact name"} & set(nr.columns)
 
 
-@pytest.mark.xdist_group("at_risk_run")   # one worker executes notebook 60 for both
 def test_no_contact_field_in_any_public_output(at_risk_run):
     out, resp = at_risk_run
     values = [v for c in CONTACT_FIELDS for v in resp[c].dropna().astype(str) if len(v) > 6]

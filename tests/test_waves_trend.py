@@ -21,8 +21,6 @@ from cmlkit.errors import PipelineError
 from cmlkit.run import run_pipeline, sha256_file
 from cmlkit.run_record import preflight_inputs
 
-pytestmark = pytest.mark.xdist_group("trend_runs")   # one worker draws the panel and writes the two wave runs (`runs`)
-
 LIB = "cml_library"
 
 
