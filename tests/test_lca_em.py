@@ -189,13 +189,27 @@ def test_lca_inputs_of_resamples_are_the_pandas_numbers(governance_features):
         assert distinct_rows(rows.take(idx)) == len(sub.drop_duplicates())
 
 
+FIT_FIELDS = ("weights", "pis", "means", "covariances", "precisions_cholesky", "score", "posterior", "n_parameters",
+              "n_iter", "converged")
+
+
+def _assert_fit_run_alone(got, d, k, seed, init):
+    """``got`` (from a stacked run) is ``lca_em.fit`` of the same start run alone, to the last bit (or both fail)."""
+    try:
+        want = lca_em.fit(d, k, seed=seed, init_resp=init)
+    except ValueError:
+        assert isinstance(got, ValueError)
+        return
+    for f in FIT_FIELDS:
+        a, b = getattr(got, f), getattr(want, f)
+        assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes() and type(a) is type(b)), f
+
+
 def test_fit_many_is_fit_run_by_run(governance_features):
     """Runs in lockstep give each run's fit to the last bit, failed starts (a start without mass) included."""
     X, spec = governance_features
     data, Y = lca_inputs(X, spec)
     r = np.random.default_rng(6)
-    fields = ("weights", "pis", "means", "covariances", "precisions_cholesky", "score", "posterior", "n_parameters",
-              "n_iter", "converged")
     for block in (Y, np.column_stack([Y, r.normal(size=len(Y))]), None):
         d = lca_em.prepare(data, block)
         for k in (1, 3):
@@ -204,15 +218,7 @@ def test_fit_many_is_fit_run_by_run(governance_features):
             starts = [(0, r.dirichlet(np.ones(k), len(data))), (0, hollow),
                       *((int(s), None) for s in r.integers(0, 2**31 - 1, 2))]
             for (seed, init), got in zip(starts, lca_em.fit_many(d, k, starts)):
-                try:
-                    want = lca_em.fit(d, k, seed=seed, init_resp=init)
-                except ValueError:
-                    assert isinstance(got, ValueError)
-                    continue
-                for f in fields:
-                    a, b = getattr(got, f), getattr(want, f)
-                    assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes()
-                                                         and type(a) is type(b)), f
+                _assert_fit_run_alone(got, d, k, seed, init)
 
 
 def test_fit_ragged_is_fit_run_by_run(governance_features):
@@ -232,16 +238,7 @@ def test_fit_ragged_is_fit_run_by_run(governance_features):
                            *([(0, hollow)] if len(ds) == 2 else [])])
         for d, st, got in zip(ds, starts, fit_ragged(ds, 3, starts)):
             for (seed, init), fit in zip(st, got):
-                try:
-                    want = lca_em.fit(d, 3, seed=seed, init_resp=init)
-                except ValueError:
-                    assert isinstance(fit, ValueError)
-                    continue
-                for f in ("weights", "pis", "means", "covariances", "precisions_cholesky", "score", "posterior",
-                          "n_parameters", "n_iter", "converged"):
-                    a, b = getattr(fit, f), getattr(want, f)
-                    assert (a is None and b is None) or (np.asarray(a).tobytes() == np.asarray(b).tobytes()
-                                                         and type(a) is type(b)), f
+                _assert_fit_run_alone(fit, d, 3, seed, init)
 
 
 def test_latent_class_many_is_latent_class(governance_features):

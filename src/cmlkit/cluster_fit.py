@@ -363,10 +363,11 @@ def adjusted_rand(a, b) -> float:
     n = int(ok.sum())
     table = np.zeros((ca.max(initial=-1) + 1, cb.max(initial=-1) + 1), dtype=np.int64)
     np.add.at(table, (ca.ravel(), cb.ravel()), 1)
-    squares = int((table.astype(object) ** 2).sum())
-    rows, cols = table.sum(axis=1).astype(object), table.sum(axis=0).astype(object)
-    fp = int((table.astype(object) @ cols).sum()) - squares      # pairs together in b only (sklearn's C[0, 1])
-    fn = int((table.T.astype(object) @ rows).sum()) - squares    # together in a only (C[1, 0])
+    table = table.astype(object)                 # Python integers: no overflow in the pair counts
+    squares = int((table ** 2).sum())
+    rows, cols = table.sum(axis=1), table.sum(axis=0)
+    fp = int((table @ cols).sum()) - squares      # pairs together in b only (sklearn's C[0, 1])
+    fn = int((table.T @ rows).sum()) - squares    # together in a only (C[1, 0])
     tp, tn = squares - n, n * n - fp - fn - squares
     if fn == 0 and fp == 0:
         return 1.0

@@ -50,7 +50,7 @@ def _ppf(core, q, params, lower: float, upper: float):
 def _sf(core, x, params, lower: float, upper: float):
     """``rv_continuous.sf`` with loc 0 and scale 1: ``core(x, *params)`` inside the open support."""
     x = np.asarray(x)
-    x = np.asarray((x - 0) / 1, dtype=np.promote_types(x.dtype, np.float64))
+    x = np.asarray((x - 0) / 1, dtype=np.promote_types(x.dtype, np.float64))   # scipy's (x - loc) / scale
     params = tuple(np.asarray(p) for p in params)
     valid = np.logical_and.reduce([p > 0 for p in params]) if params else np.True_
     with np.errstate(invalid="ignore"):
