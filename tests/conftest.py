@@ -92,7 +92,7 @@ def demo_inputs(out):
 
 # The shared runs check behaviour (files, privacy, reruns, byte identity), not the stability figures: 20 bootstrap
 # resamples and 100 inclusion-probability draws instead of 100 and 500 (the statistics are tested on their own).
-DEMO_OVERRIDES = {"governance_models.bootstrap": 20, "case_study_frame.inclusion_draws": 100}
+DEMO_OVERRIDES = {"governance_stability.bootstrap": 20, "case_study_frame.inclusion_draws": 100}
 
 
 @pytest.fixture(scope="session")

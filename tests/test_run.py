@@ -63,7 +63,7 @@ def test_steps_command_lists_parameters_inputs_and_products():
         assert f"{step['name']}  [{step['notebook']}]" in res.stdout
         for pname, prod in step["products"].items():
             assert f"product  {pname} -> {prod['path']}" in res.stdout
-    assert "--set governance_models.bootstrap = 100 (pipeline)" in res.stdout
+    assert "--set governance_stability.bootstrap = 100 (pipeline)" in res.stdout
     assert "library_export (required)" in res.stdout
     res = subprocess.run([sys.executable, "-m", "cmlkit", "steps", "pipelines/nope.yml"], cwd=ROOT, capture_output=True, text=True)
     assert res.returncode == 2 and res.stderr.count("\n") == 1 and "pipelines/nope.yml" in res.stderr

@@ -39,7 +39,7 @@ __all__ = ["cluster_names", "describe_map", "describe_profiles", "describe_vs_st
            "adjusted_rand", "agreement", "build_features", "canonical_labels", "clara", "cluster_libraries", "cluster_map",
            "clusterboot", "compare_methods", "crosstab", "default_spec_path", "distinguishing", "fit_once", "gower_matrix",
            "gower_parts", "kprototypes", "latent_class", "load_spec", "membership", "pam", "pcoa", "permuted_features",
-           "profile", "propose_names", "refit", "silhouette", "stability", "stability_verdict"]
+           "profile", "propose_names", "refit", "replay_fit", "silhouette", "stability", "stability_verdict", "fit_settings"]
 
 
 def compare_methods(data: pd.DataFrame, clustering: Clustering, spec: dict, *, methods=None, random_state=None,
@@ -126,6 +126,71 @@ def stability(data: pd.DataFrame, clusterings: dict, spec: dict, *, B: int | Non
     out = pd.concat(list(tables.values()), ignore_index=True)
     out.attrs["overall"] = {m: t.attrs["overall"] for m, t in tables.items()}
     return out
+
+
+def fit_settings(*, spec_path=None, method: str | None = None, k: int | None = None, random_state=None) -> dict:
+    """What the governance step fitted with, for the stability step to fit the same clustering again.
+
+    Parameters
+    ----------
+    spec_path : str or path-like, optional
+        The governance specification file (None: the default, ``research/governance.yml``).
+    method : str, optional
+        The method asked for (None: the specification's).
+    k : int, optional
+        The number of clusters asked for (None: chosen by the information criterion).
+    random_state : int, optional
+        The seed of the fit, the comparison methods and the bootstrap.
+
+    Returns
+    -------
+    dict
+        ``spec_path, method, k, random_state`` as JSON values (written as ``data/governance/fit.json``).
+    """
+    return {"spec_path": None if spec_path is None else str(spec_path), "method": method,
+            "k": None if k is None else int(k), "random_state": random_state}
+
+
+def replay_fit(data: pd.DataFrame, spec: dict, settings: dict, members: pd.DataFrame, *,
+               id_column: str = "library_id") -> Clustering:
+    """Fit again the clustering the governance step published, and check it is the same one.
+
+    The stability step runs in its own kernel, beside the steps that use the clusters: it fits the
+    chosen method again with the recorded settings (:func:`fit_settings`; the fit is deterministic
+    given its seed) rather than reading a pickled model, and refuses to go on if the labels differ.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The rows the governance step clustered (the weighted library responses).
+    spec : dict
+        The governance specification, built as the governance step built it.
+    settings : dict
+        :func:`fit_settings` as the governance step wrote it.
+    members : pandas.DataFrame
+        The published membership (``clusters.parquet``: ``library_id, cluster, method``).
+    id_column : str, default "library_id"
+        Library id column.
+
+    Returns
+    -------
+    Clustering
+
+    Raises
+    ------
+    GovernanceError
+        When the fit gives another method, or other clusters for any library, than ``members``.
+    """
+    result = cluster_libraries(data, spec, method=settings["method"], k=settings["k"],
+                               random_state=settings["random_state"], id_column=id_column)
+    mine = pd.Series(result.labels.to_numpy(), index=data[id_column].to_numpy())
+    theirs = members.set_index(id_column)["cluster"]
+    published = members["method"].iloc[0] if len(members) else None
+    if published != result.method or len(theirs) != len(mine) or not np.array_equal(
+            mine.reindex(theirs.index).to_numpy(), theirs.to_numpy()):
+        raise GovernanceError(f"fitting {settings} again gives another clustering ({result.method}, k = {result.k}) "
+                              f"than the published clusters ({published}): the step's inputs changed under it")
+    return result
 
 
 def stable_share(table: pd.DataFrame) -> float:

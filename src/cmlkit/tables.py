@@ -403,3 +403,19 @@ def write_json(obj, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
     return path
+
+
+def read_json(path):
+    """Read a JSON document written by :func:`write_json` (or any UTF-8 JSON file).
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+
+    Returns
+    -------
+    object
+        The parsed document.
+    """
+    return json.loads(Path(path).read_text(encoding="utf-8"))
