@@ -310,3 +310,17 @@ def test_silhouette_and_adjusted_rand_are_sklearns_to_the_last_bit():
     keep = [0, 1, 3, 4, 5]
     other = np.array([1, 1, 0, 0, 1, 2])
     assert g.adjusted_rand(with_missing, other) == float(adjusted_rand_score(with_missing[keep].astype(str), other[keep].astype(str)))
+
+
+def test_replay_fit_gives_the_published_clustering_or_refuses(strong, strong_fit, spec):
+    """The stability step fits again from the recorded settings; other clusters than the published ones stop it."""
+    settings = json.loads(json.dumps(g.fit_settings(random_state=None)))     # as written to fit.json and read back
+    members = g.membership(strong, strong_fit, {c: f"c{c}" for c in range(strong_fit.k)})
+    again = g.replay_fit(strong, spec, settings, members.sample(frac=1.0, random_state=3))   # row order does not matter
+    assert again.method == strong_fit.method and again.labels.equals(strong_fit.labels)
+    moved = members.copy()
+    moved.loc[0, "cluster"] = (moved.loc[0, "cluster"] + 1) % strong_fit.k
+    with pytest.raises(g.GovernanceError, match="another clustering"):
+        g.replay_fit(strong, spec, settings, moved)
+    with pytest.raises(g.GovernanceError, match="another clustering"):
+        g.replay_fit(strong, spec, settings, members.assign(method="pam"))
