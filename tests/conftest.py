@@ -90,9 +90,9 @@ def demo_inputs(out):
     return inputs
 
 
-# The shared runs check behaviour (files, privacy, reruns, byte identity), not the stability figures: 20 bootstrap
-# resamples and 100 inclusion-probability draws instead of 100 and 500 (the statistics are tested on their own).
-DEMO_OVERRIDES = {"governance_stability.bootstrap": 20, "case_study_frame.inclusion_draws": 100}
+# The shared runs check behaviour (files, privacy, reruns, byte identity), not the stability figures: 10 bootstrap
+# resamples and 50 inclusion-probability draws instead of 100 and 500 (the statistics are tested on their own).
+DEMO_OVERRIDES = {"governance_stability.bootstrap": 10, "case_study_frame.inclusion_draws": 50}
 
 
 @pytest.fixture(scope="session")

@@ -2,38 +2,43 @@
 
 Shared by the bit-for-bit tests (tests/test_lca_em.py, tests/test_kproto.py) and the benchmarks that time
 cmlkit against them (benchmarks/bench_lca_em.py, bench_kproto.py). stepmix and kmodes are test-only
-dependencies (the ``test`` extra).
+dependencies (the ``test`` extra), imported when first used: every test worker imports this module
+when it collects the tests, and only the one running these tests needs them (scikit-learn comes with them).
 """
+import functools
 import warnings
 
 import numpy as np
-from kmodes.kprototypes import KPrototypes
-from stepmix.stepmix import StepMix
 
 from cmlkit import kproto
 from cmlkit.errors import ClusterFitError
 from cmlkit.latent_class import seed_of
 
 
-class WarmStepMix(StepMix):
+@functools.cache
+def warm_stepmix():
     """The former production wrapper: ``StepMix`` whose first E-step may start from given responsibilities."""
+    from stepmix.stepmix import StepMix
 
-    init_resp = None
+    class WarmStepMix(StepMix):
+        init_resp = None
 
-    def _initialize_parameters(self, X, random_state):
-        if self.init_resp is None:
-            return super()._initialize_parameters(X, random_state)
-        resp = np.clip(np.asarray(self.init_resp, dtype=float), 1e-15, None)
-        resp /= resp.sum(axis=1, keepdims=True)
-        self.log_resp_ = np.log(np.clip(resp, 1e-15, 1 - 1e-15))
-        self.weights_ = resp.mean(axis=0)
-        self._initialize_parameters_measurement(X, random_state)
-        return None
+        def _initialize_parameters(self, X, random_state):
+            if self.init_resp is None:
+                return super()._initialize_parameters(X, random_state)
+            resp = np.clip(np.asarray(self.init_resp, dtype=float), 1e-15, None)
+            resp /= resp.sum(axis=1, keepdims=True)
+            self.log_resp_ = np.log(np.clip(resp, 1e-15, 1 - 1e-15))
+            self.weights_ = resp.mean(axis=0)
+            self._initialize_parameters_measurement(X, random_state)
+            return None
+
+    return WarmStepMix
 
 
 def stepmix_fit(data, Y, k, seed, init_resp=None):
     """One stepmix EM run as cmlkit ran it (categorical with missing values + full Gaussian block); the fitted model."""
-    model = WarmStepMix(n_components=k, measurement="categorical_nan", structural="gaussian_full", n_steps=1,
+    model = warm_stepmix()(n_components=k, measurement="categorical_nan", structural="gaussian_full", n_steps=1,
                         n_init=1, random_state=int(seed), verbose=0, progress_bar=0, max_iter=1000,
                         abs_tol=1e-6, rel_tol=1e-8)
     model.init_resp = init_resp
@@ -45,6 +50,8 @@ def stepmix_fit(data, Y, k, seed, init_resp=None):
 
 def kmodes_start(M, cat, k, seed):
     """One kmodes k-prototypes start (``init="Cao"``): the fitted model and its labels."""
+    from kmodes.kprototypes import KPrototypes
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = KPrototypes(n_clusters=k, init="Cao", n_init=1, random_state=seed, n_jobs=1)

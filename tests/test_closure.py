@@ -2,7 +2,6 @@
 rule on fixtures where the model is and is not better than a baseline, the authority view, the real frame."""
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from cmlkit import authority_context as A
 from cmlkit import closure as C
@@ -45,6 +44,8 @@ def test_library_years_by_hand():
 
 
 def test_weighted_auc_matches_sklearn():
+    from sklearn.metrics import roc_auc_score
+
     rng = np.random.default_rng(1)
     s = np.round(rng.normal(size=300), 1)                # ties included
     y = rng.random(300) < 0.2

@@ -312,15 +312,17 @@ def test_silhouette_and_adjusted_rand_are_sklearns_to_the_last_bit():
     assert g.adjusted_rand(with_missing, other) == float(adjusted_rand_score(with_missing[keep].astype(str), other[keep].astype(str)))
 
 
-def test_replay_fit_gives_the_published_clustering_or_refuses(strong, strong_fit, spec):
+def test_replay_fit_gives_the_published_clustering_or_refuses(spec):
     """The stability step fits again from the recorded settings; other clusters than the published ones stop it."""
-    settings = json.loads(json.dumps(g.fit_settings(random_state=None)))     # as written to fit.json and read back
-    members = g.membership(strong, strong_fit, {c: f"c{c}" for c in range(strong_fit.k)})
-    again = g.replay_fit(strong, spec, settings, members.sample(frac=1.0, random_state=3))   # row order does not matter
-    assert again.method == strong_fit.method and again.labels.equals(strong_fit.labels)
+    lib = _libraries(150, 1.0, 4)
+    settings = json.loads(json.dumps(g.fit_settings(method="pam", k=3, random_state=7)))   # as fit.json holds them
+    fit = g.cluster_libraries(lib, spec, method="pam", k=3, random_state=7)
+    members = g.membership(lib, fit, {c: f"c{c}" for c in range(3)})
+    again = g.replay_fit(lib, spec, settings, members.sample(frac=1.0, random_state=3))   # row order does not matter
+    assert again.method == "pam" and again.labels.equals(fit.labels)
     moved = members.copy()
-    moved.loc[0, "cluster"] = (moved.loc[0, "cluster"] + 1) % strong_fit.k
+    moved.loc[0, "cluster"] = (moved.loc[0, "cluster"] + 1) % 3
     with pytest.raises(g.GovernanceError, match="another clustering"):
-        g.replay_fit(strong, spec, settings, moved)
+        g.replay_fit(lib, spec, settings, moved)
     with pytest.raises(g.GovernanceError, match="another clustering"):
-        g.replay_fit(strong, spec, settings, members.assign(method="pam"))
+        g.replay_fit(lib, spec, settings, members.assign(method="kprototypes"))

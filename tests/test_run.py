@@ -264,6 +264,6 @@ def test_step_order_from_products_and_after(tmp_path):
 def test_parallel_steps_leave_the_working_directory_alone(project):
     """Kernels start in the project root without changing this process's directory (threads would race)."""
     before = os.getcwd()
-    for _ in range(3):
+    for _ in range(2):
         _run(project, jobs=2, force=True)
         assert os.getcwd() == before
