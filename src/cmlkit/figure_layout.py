@@ -159,8 +159,9 @@ def _relabel(fig, labels):
             t.set_text(readable(t.get_text(), labels))
 
 
-def _fit_titles(fig, renderer, *, margin_px: float = 12):
-    """Wrap any title wider than the figure onto more lines (never cut)."""
+def _fit_titles(fig, renderer, *, margin_px: float = 12) -> bool:
+    """Wrap any title wider than the figure onto more lines (never cut); whether any title was wrapped."""
+    wrapped = False
     for ax in fig.axes:
         for t in (ax.title, ax._left_title, ax._right_title):
             text = t.get_text()
@@ -175,6 +176,8 @@ def _fit_titles(fig, renderer, *, margin_px: float = 12):
                 chars = max(12, int(len(longest) * width / t.get_window_extent(renderer).width) - 1)
                 text = "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
                 t.set_text(text)
+                wrapped = True
+    return wrapped
 
 
 def text_outside(fig, *, bbox=None, tolerance_px: float = 1.0) -> list:
@@ -304,11 +307,12 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     stem.parent.mkdir(parents=True, exist_ok=True)
     fig = ax.figure
     _relabel(fig, labels)
+    fig.set_dpi(dpi)      # laid out at the PNG's resolution: the PNG is drawn with the renderer that measured the text
     renderer = fig.canvas.get_renderer()
     _tight_layout(fig)
-    _fit_titles(fig, renderer)
-    _tight_layout(fig)
-    _fit_titles(fig, renderer)
+    if _fit_titles(fig, renderer):   # a wrapped title is taller: lay out again (and check the new width)
+        _tight_layout(fig)
+        _fit_titles(fig, renderer)
     titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
     titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
                       or t.get_window_extent(renderer).x0 < fig.bbox.x0 - 1]
