@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cmlkit import cluster_fit, cluster_stability, synthetic, waves
+from cmlkit import cluster_fit, cluster_stability, synthetic, tables, waves
 from cmlkit import governance as g
 from cmlkit.errors import ClusterFitError
 
@@ -312,12 +312,13 @@ def test_silhouette_and_adjusted_rand_are_sklearns_to_the_last_bit():
     assert g.adjusted_rand(with_missing, other) == float(adjusted_rand_score(with_missing[keep].astype(str), other[keep].astype(str)))
 
 
-def test_replay_fit_gives_the_published_clustering_or_refuses(spec):
+def test_replay_fit_gives_the_published_clustering_or_refuses(spec, tmp_path):
     """The stability step fits again from the recorded settings; other clusters than the published ones stop it."""
     lib = _libraries(150, 1.0, 4)
     settings = json.loads(json.dumps(g.fit_settings(method="pam", k=3, random_state=7)))   # as fit.json holds them
     fit = g.cluster_libraries(lib, spec, method="pam", k=3, random_state=7)
-    members = g.membership(lib, fit, {c: f"c{c}" for c in range(3)})
+    tables.write_parquet(g.membership(lib, fit, {c: f"c{c}" for c in range(3)}), tmp_path / "clusters.parquet")
+    members = tables.read_table(tmp_path / "clusters.parquet")                            # as step 41 reads them
     again = g.replay_fit(lib, spec, settings, members.sample(frac=1.0, random_state=3))   # row order does not matter
     assert again.method == "pam" and again.labels.equals(fit.labels)
     moved = members.copy()

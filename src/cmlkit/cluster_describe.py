@@ -1,6 +1,6 @@
 """Words and figure tables for the governance step: names, heatmap tables, alt text, the summary record.
 
-What notebook 40 shows, built here so that the notebook only narrates: each function takes the
+What notebooks 40 and 41 show, built here so that the notebook only narrates: each function takes the
 step's results (profiles, cross-tab, agreement, stability) and returns a table, a sentence or a
 JSON-ready record.
 """

@@ -159,9 +159,12 @@ def _relabel(fig, labels):
             t.set_text(readable(t.get_text(), labels))
 
 
-def _fit_titles(fig, renderer, *, margin_px: float = 12) -> bool:
-    """Wrap any title wider than the figure onto more lines (never cut); whether any title was wrapped."""
-    wrapped = False
+def _fit_titles(fig, renderer, *, margin_in: float = 0.12) -> bool:
+    """Wrap any title wider than the figure less ``margin_in`` inches each side onto more lines (never cut).
+
+    Returns whether any title was wrapped.
+    """
+    margin_px, wrapped = margin_in * fig.dpi, False
     for ax in fig.axes:
         for t in (ax.title, ax._left_title, ax._right_title):
             text = t.get_text()
@@ -314,8 +317,9 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
         _tight_layout(fig)
         _fit_titles(fig, renderer)
     titles = [t for a in fig.axes for t in (a.title, a._left_title, a._right_title) if t.get_text()]
-    titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + 1
-                      or t.get_window_extent(renderer).x0 < fig.bbox.x0 - 1]
+    slack = fig.dpi / 100     # one pixel at 100 dpi
+    titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + slack
+                      or t.get_window_extent(renderer).x0 < fig.bbox.x0 - slack]
     if source:
         tight = fig.get_tightbbox(renderer)
         fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,

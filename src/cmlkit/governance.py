@@ -39,7 +39,8 @@ __all__ = ["cluster_names", "describe_map", "describe_profiles", "describe_vs_st
            "adjusted_rand", "agreement", "build_features", "canonical_labels", "clara", "cluster_libraries", "cluster_map",
            "clusterboot", "compare_methods", "crosstab", "default_spec_path", "distinguishing", "fit_once", "gower_matrix",
            "gower_parts", "kprototypes", "latent_class", "load_spec", "membership", "pam", "pcoa", "permuted_features",
-           "profile", "propose_names", "refit", "replay_fit", "silhouette", "stability", "stability_verdict", "fit_settings"]
+           "profile", "propose_names", "refit", "replay_fit", "silhouette", "stability", "stability_verdict", "fit_settings",
+           "cluster_tables"]
 
 
 def compare_methods(data: pd.DataFrame, clustering: Clustering, spec: dict, *, methods=None, random_state=None,
@@ -148,7 +149,7 @@ def fit_settings(*, spec_path=None, method: str | None = None, k: int | None = N
         ``spec_path, method, k, random_state`` as JSON values (written as ``data/governance/fit.json``).
     """
     return {"spec_path": None if spec_path is None else str(spec_path), "method": method,
-            "k": None if k is None else int(k), "random_state": random_state}
+            "k": None if k is None else int(k), "random_state": None if random_state is None else int(random_state)}
 
 
 def replay_fit(data: pd.DataFrame, spec: dict, settings: dict, members: pd.DataFrame, *,
@@ -191,6 +192,34 @@ def replay_fit(data: pd.DataFrame, spec: dict, settings: dict, members: pd.DataF
         raise GovernanceError(f"fitting {settings} again gives another clustering ({result.method}, k = {result.k}) "
                               f"than the published clusters ({published}): the step's inputs changed under it")
     return result
+
+
+def cluster_tables(data: pd.DataFrame, clusterings: dict, spec: dict) -> tuple:
+    """What both governance steps publish about the chosen clusters: agreement, profiles, names and cross-tab.
+
+    One function, so that step 40 (the CSV files and figures) and step 41 (the workbook and ``summary.json``)
+    cannot describe the same clusters differently.
+
+    Parameters
+    ----------
+    data : pandas.DataFrame
+        The rows clustered, with ``type`` (stated governance type), ``weight`` and ``region``.
+    clusterings : dict
+        Method -> :class:`Clustering` (:func:`compare_methods`), the chosen one first.
+    spec : dict
+        The governance specification.
+
+    Returns
+    -------
+    tuple
+        ``(agreement, profiles, names, crosstab)``: :func:`agreement`, :func:`profile`,
+        :func:`cluster_names` and :func:`crosstab` of the chosen clustering.
+    """
+    result = next(iter(clusterings.values()))
+    agreed = agreement(clusterings, data["type"])
+    profiles = profile(result, spec, weights=data["weight"], regions=data["region"])
+    names = cluster_names(profiles)
+    return agreed, profiles, names, crosstab(result.labels, data["type"], names=names)
 
 
 def stable_share(table: pd.DataFrame) -> float:
