@@ -267,3 +267,21 @@ def test_parallel_steps_leave_the_working_directory_alone(project):
     for _ in range(2):
         _run(project, jobs=2, force=True)
         assert os.getcwd() == before
+
+
+def test_a_parameter_set_on_the_wrong_step_names_the_step_that_has_it(tmp_path):
+    """``--set governance_models.bootstrap`` (the bootstrap moved to governance_stability) says where it went."""
+    from cmlkit.errors import UnknownParameterError
+    from cmlkit.run_graph import drop_unused_steps, plan_run
+
+    spec, _ = drop_unused_steps(load_pipeline(ROOT / "pipelines" / "wave.yml"), {"library_export", "volunteer_export", "frame"})
+    inputs = {}
+    for name in ("library_export", "volunteer_export", "frame"):
+        inputs[name] = tmp_path / f"{name}.csv"
+        inputs[name].write_text("x\n")
+    with pytest.raises(UnknownParameterError, match=r"parameter 'bootstrap' is not declared .*it is a parameter of governance_stability$"):
+        plan_run(spec, root=ROOT, instrument="cml_library", wave="2025w1", inputs=inputs,
+                 overrides={"governance_models.bootstrap": 5})
+    plans = plan_run(spec, root=ROOT, instrument="cml_library", wave="2025w1", inputs=inputs,
+                     overrides={"governance_stability.bootstrap": 5})
+    assert next(p for p in plans if p["step"]["name"] == "governance_stability")["params"]["bootstrap"] == 5

@@ -286,8 +286,10 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
             params[param] = ("input", source)
         for pname in params:
             if pname not in declared:
+                elsewhere = [s["name"] for s in spec["steps"] if pname in s.get("params", {}) and s is not step]
+                hint = f"; it is a parameter of {', '.join(elsewhere)}" if elsewhere else ""
                 raise UnknownParameterError(f"step {step['name']!r}: parameter {pname!r} is not declared in the parameters cell "
-                                            f"(declared: {', '.join(sorted(declared)) or 'none'})", file=step["notebook"])
+                                            f"(declared: {', '.join(sorted(declared)) or 'none'}){hint}", file=step["notebook"])
         plans.append({"step": step, "notebook": nb, "params": params})
     unused = set(overrides) - used_overrides
     if unused:
