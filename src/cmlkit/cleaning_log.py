@@ -428,19 +428,23 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, rep
     if len(gone):
         rows.append(pd.DataFrame({"response_id": gone, "question": "", "old_value": "", "new_value": "", "change_type": "remove_survey"}))
     common = after.index
+    pos = before.index.get_indexer(common)      # the kept responses' rows in raw, found once for every question
     for q in inst.questions:
         qid = q["id"]
-        b = before.loc[common, qid].astype(object)
-        a = after[qid].astype(object)
-        bn, an = b.isna(), a.isna()
-        diff = (bn != an) | (~bn & ~an & (b.astype(str) != a.astype(str)))
+        b = before[qid].to_numpy(dtype=object)[pos]
+        a = after[qid].to_numpy(dtype=object)
+        bn, an = pd.isna(b), pd.isna(a)
+        diff = bn != an
+        both = ~bn & ~an
+        if both.any():      # values compared as text: 1 and 1.0 differ, as the log writes them
+            diff[both] = _text(b[both]) != _text(a[both])
         if not diff.any():
             continue
-        old = b[diff]
+        old = pd.Series(b[diff], dtype=object)
         if q["personal"] or q["type"] == "text":
             old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
-        rows.append(pd.DataFrame({"response_id": common[diff.to_numpy()], "question": qid, "old_value": old.to_numpy(),
-                                  "new_value": a[diff].to_numpy(), "change_type": np.where(an[diff], "blank_response", "change_response")}))
+        rows.append(pd.DataFrame({"response_id": common[diff], "question": qid, "old_value": old.to_numpy(),
+                                  "new_value": a[diff], "change_type": np.where(an[diff], "blank_response", "change_response")}))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["response_id", "question", "old_value", "new_value", "change_type"])
     out.insert(0, "wave", wave)
     out["check_id"], out["reason"], out["decision"], out["reviewer"], out["decided_at"] = "audit", "found by diffing raw and clean data", "", "", ""
@@ -449,6 +453,11 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, rep
     for col in LOG_COLUMNS:
         out[col] = out[col].astype(object).where(out[col].notna(), "").astype(str)
     return out[LOG_COLUMNS]
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Object values as pandas writes them as text (``astype(str)``), still an object array (no fixed width)."""
+    return pd.Series(values, dtype=object, copy=False).astype(str).to_numpy()
 
 
 def _rejections(report: pd.DataFrame, inst) -> pd.DataFrame:
