@@ -39,6 +39,8 @@ def test_every_notebook_sits_in_a_pipeline_and_every_parameter_is_declared(root)
             declared = declared_parameters(root / step["notebook"])
             named = set(step["params"]) | set(step["inputs"]) | {p["param"] for p in step["products"].values()}
             assert named <= set(declared), (step["name"], named - set(declared))
+            # `cmlkit steps` shows each parameter's help: the comment on its line in the parameters cell
+            assert all(meta["help"] for meta in declared.values()), (step["name"], [n for n, m in declared.items() if not m["help"]])
     assert {f"notebooks/{p.name}" for p in _notebooks(root)} <= used
 
 
