@@ -285,3 +285,17 @@ def test_a_parameter_set_on_the_wrong_step_names_the_step_that_has_it(tmp_path):
     plans = plan_run(spec, root=ROOT, instrument="cml_library", wave="2025w1", inputs=inputs,
                      overrides={"governance_stability.bootstrap": 5})
     assert next(p for p in plans if p["step"]["name"] == "governance_stability")["params"]["bootstrap"] == 5
+
+
+def test_only_refuses_a_run_that_lacks_a_product_the_pipeline_now_declares(first, project):
+    """A step that gained a product since the latest run (as governance_models gained fit.json) is not taken from it."""
+    import yaml
+
+    spec = yaml.safe_load((project / "pipelines" / "tiny.yml").read_text())
+    spec["steps"][0]["products"]["a_more"] = {"param": "taskforce_path", "path": "data/a_more.csv"}
+    (project / "pipelines" / "tiny_more.yml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    with pytest.raises(PipelineError, match=r"step 'a': its latest finished run \(.*\) has no data/a_more.csv, which the "
+                                            r"pipeline now declares, so --from/--only cannot take its products; use --from a"):
+        run_pipeline(project / "pipelines" / "tiny_more.yml", instrument="cml_library", wave="2025w1", root=project,
+                     inputs={"export": project / "data" / "export.csv"}, overrides={"a.cleaning_log": "data/log.csv"},
+                     echo=lambda *_: None, only="b")

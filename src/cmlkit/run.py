@@ -276,10 +276,15 @@ class _Runner:
         params, key_params, input_hashes = self._resolve(plan)
         entry.update(executed_notebook=f"notebooks/{self.index[name]:02d}_{name}.ipynb", parameters=params)
         if name in self.take:
-            hit = self._latest_finished(name)
+            products = [prod["path"] for prod in plan["step"]["products"].values()]
+            hit = self._latest_finished(name, products)
             if hit is None:
+                older = self._latest_finished(name, [])
+                missing = [] if older is None else [p for p in products if p not in older["entry"]["outputs"]]
                 raise PipelineError(f"step {name!r}: no earlier run finished it, so --from/--only cannot take its products; "
-                                    "run the whole pipeline first")
+                                    "run the whole pipeline first" if not missing else
+                                    f"step {name!r}: its latest finished run ({older['run_id']}) has no {missing[0]}, which "
+                                    f"the pipeline now declares, so --from/--only cannot take its products; use --from {name}")
             self._adopt(name, hit, note=f"taken from {hit['run_id']} (--from/--only; not re-checked)")
             return True
         upstream = {need: C.sha256_json({rel: sha for rel, sha in (self.entries[need].get("outputs") or {}).items()
@@ -295,11 +300,12 @@ class _Runner:
         plan["resolved"] = params
         return False
 
-    def _latest_finished(self, name):
+    def _latest_finished(self, name, products=()):
+        """The newest run that finished step ``name`` with its files intact and every path in ``products``."""
         for run in self.previous:
             for entry in run["record"].get("steps", []):
                 if entry.get("name") == name and entry.get("status") in ("ok", "reused") and entry.get("outputs") and all(
-                        (run["dir"] / rel).is_file() for rel in entry["outputs"]):
+                        (run["dir"] / rel).is_file() for rel in entry["outputs"]) and all(p in entry["outputs"] for p in products):
                     return {"run_id": entry.get("reused_from") or run["run_id"], "dir": run["dir"], "entry": entry}
         return None
 
