@@ -44,6 +44,12 @@ def strong_fit(strong, spec):
     return g.cluster_libraries(strong, spec)
 
 
+@pytest.fixture(scope="module")
+def strong_boot(strong, strong_fit, spec):
+    """Its bootstrap stability beside the permuted-features null (10 resamples), run once for the module."""
+    return g.clusterboot(strong, strong_fit, spec, B=10)
+
+
 def test_gower_matches_r_daisy(root):
     x = pd.read_csv(root / "tests/golden/gower_fixture.csv")
     golden = json.loads((root / "tests/golden/gower.json").read_text())
@@ -96,7 +102,7 @@ def test_spec_checks(tmp_path):
         g.build_features(x, FIXTURE_SPEC)
 
 
-def test_strong_signal_is_recovered_and_stable(strong, strong_fit, spec):
+def test_strong_signal_is_recovered_and_stable(strong, strong_fit, strong_boot, spec):
     res = strong_fit
     ari = g.adjusted_rand(res.labels, strong["true_model"])
     print(f"\n{res.method}: k={res.k}, ARI with the generating models {ari:.3f}")
@@ -104,7 +110,7 @@ def test_strong_signal_is_recovered_and_stable(strong, strong_fit, spec):
     assert res.method == "latent_class" and res.k == 4
     assert ari >= 0.8
     assert not res.info["one_class_preferred"]
-    boot = g.clusterboot(strong, res, spec, B=8)
+    boot = strong_boot
     print(boot)
     assert boot.attrs["overall"]["mean_jaccard"] >= 0.75
     names = g.profile(res, spec, weights=np.ones(len(strong)))["name"]
@@ -209,10 +215,10 @@ def test_permuted_features_wave_has_no_stable_cluster(wave, spec):
     assert (st.loc[looks, "reason"].str.len() > 0).all()
 
 
-def test_planted_structure_still_recovered_and_stable_above_noise(strong, strong_fit, spec):
+def test_planted_structure_still_recovered_and_stable_above_noise(strong, strong_fit, strong_boot):
     res = strong_fit
     ari = g.adjusted_rand(res.labels, strong["true_model"])
-    boot = g.clusterboot(strong, res, spec, B=10)
+    boot = strong_boot
     print(f"\nplanted structure: {res.method} k={res.k} ARI {ari:.3f}")
     print(boot[["cluster", "n", "mean_jaccard", "null_max_jaccard", "verdict"]].to_string(), boot.attrs["overall"])
     assert ari >= 0.8
