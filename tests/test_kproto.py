@@ -17,6 +17,7 @@ from kmodes.util.dissim import euclidean_dissim, matching_dissim
 
 from cmlkit import governance as g
 from cmlkit import kproto, synthetic, waves
+from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows
 from reference_models import kmodes_start, kprototypes_with_kmodes
 
@@ -221,3 +222,74 @@ def test_resamples_as_feature_rows_prepare_what_the_matrix_gives(governance_feat
                     kproto._prepare_rows(rows.take(idx), spec, k)
                 continue
             assert _same(kproto._prepare_rows(rows.take(idx), spec, k), want)
+
+
+@pytest.mark.parametrize("lockstep_min", [1, 10**6])
+def test_many_resamples_in_lockstep_equal_one_at_a_time(governance_features, lockstep_min, monkeypatch):
+    """kprototypes_many (the stability bootstrap's refits) gives each resample exactly what kprototypes gives:
+    labels, cost and starts, refusals included, with every start in lockstep to the end or finishing alone."""
+    from cmlkit import kproto_many
+
+    monkeypatch.setattr(kproto_many, "LOCKSTEP_MIN", lockstep_min)
+    spec, X, holed = governance_features
+    r = np.random.default_rng(21)
+    few = X.iloc[r.integers(0, 12, 60)].reset_index(drop=True)           # heavy ties: 12 distinct rows
+    few.iloc[:3, 0] = [40.0, -35.0, 60.0]                                  # outliers: clusters emptied and re-seeded
+    compared = refused = 0
+    for data in (X, holed, few):
+        rows = FeatureRows(data)
+        for k, replicate in ((2, 2), (4, 0), (6, 2)):
+            subsets = [rows.take(np.unique(r.integers(0, len(data), int(r.integers(8, len(data) + 1)))))
+                       for _ in range(12)]
+            states = [int(s) for s in r.integers(0, 2**31 - 1, len(subsets))]
+            many = kproto_many.kprototypes_many(subsets, spec, k, n_init=5, random_states=states, replicate=replicate)
+            for sub, state, got in zip(subsets, states, many):
+                try:
+                    want = kproto.kprototypes(sub, spec, k, n_init=5, random_state=state, replicate=replicate)
+                except ClusterFitError as exc:
+                    assert isinstance(got, ClusterFitError) and str(got) == str(exc)
+                    refused += 1
+                    continue
+                assert _same(list(got), list(want))
+                compared += 1
+    assert compared > 80 and refused >= 0
+
+
+def test_a_lockstep_pass_is_each_start_s_own_pass_including_re_seeded_empty_clusters():
+    """From arbitrary memberships and prototypes (clusters empty and are re-seeded from each start's RNG), one
+    pass of many starts together leaves each exactly as kproto._iterate leaves it alone, to the last bit."""
+    from cmlkit import kproto_many
+
+    reseeded = 0
+    for k in (2, 3, 5):
+        runs, alone = [], []
+        for case in range(30):
+            r = np.random.default_rng(100 * k + case)
+            n = int(r.integers(max(6, k), 40))
+            Xnum = np.ascontiguousarray(np.round(r.random((n, 3)), int(r.integers(0, 3))))
+            C = r.integers(0, 3, (n, 2))
+            lab = r.integers(0, k, n)
+            lab[:k] = r.permutation(k)
+            freq = np.zeros((k, 2, 3), dtype=np.int64)
+            np.add.at(freq, (lab[:, None], np.arange(2)[None, :], C), 1)
+            sums = np.zeros((k, 3))
+            np.add.at(sums, lab, Xnum)
+            state = {"prep": {"Xnum": Xnum, "C": C, "gamma": 0.5 * np.mean(Xnum.std(axis=0))}, "lab": lab,
+                     "sums": sums, "size": np.bincount(lab, minlength=k).astype(np.float64), "freq": freq,
+                     "num": r.random((k, 3)) * 2 - 0.5, "cat": r.integers(0, 3, (k, 2)), "rs": np.random.RandomState(case)}
+            mine = {key: (v.copy() if isinstance(v, np.ndarray) else v) for key, v in state.items() if key != "rs"}
+            mine["rs"] = np.random.RandomState(case)
+            mine["moves"] = kproto._iterate(Xnum, C, mine["prep"]["gamma"], mine["lab"], mine["sums"], mine["size"],
+                                           mine["freq"], mine["num"], mine["cat"], mine["rs"])
+            runs.append({**state, "case": case})
+            alone.append(mine)
+        moves = kproto_many._pass(runs)
+        for run, mine, m in zip(runs, alone, moves):
+            assert m == mine["moves"]
+            for key in ("lab", "sums", "size", "freq", "num", "cat"):
+                assert np.asarray(run[key]).tobytes() == np.asarray(mine[key]).tobytes(), key
+            a, b = run["rs"].get_state(), mine["rs"].get_state()
+            assert np.array_equal(a[1], b[1]) and a[2] == b[2]
+            fresh = np.random.RandomState(run["case"]).get_state()
+            reseeded += not (np.array_equal(a[1], fresh[1]) and a[2] == fresh[2])     # the start drew from its RNG
+    assert reseeded >= 5

@@ -30,6 +30,7 @@ from cmlkit.cluster_fit import Clustering, canonical_order, fit_once
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows, distinct_rows, load_spec
 from cmlkit.gower import gower_matrix
+from cmlkit.kproto_many import kprototypes_many
 from cmlkit.latent_class import latent_class_many, seed_of
 from cmlkit.progress import track
 
@@ -119,8 +120,9 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     """
     n = len(X)
     rows = FeatureRows(X)      # each resample's rows, with the columns read once for all of them
-    if method == "latent_class":
-        return _latent_jaccards(rows, orig, spec, k, B=B, rng=rng, warm=warm, n_init=n_init, stop=stop, desc=desc)
+    if method in BATCHED:
+        return _batched_jaccards(rows, orig, k, B=B, rng=rng, stop=stop, desc=desc,
+                                 refits=lambda batch: BATCHED[method](rows, spec, k, batch, warm, n_init))
     jac = np.full((B, k), np.nan)
     for b in track(range(B), desc=desc):
         idx = np.unique(rng.integers(0, n, n))
@@ -138,10 +140,10 @@ def resample_jaccards(X: pd.DataFrame, orig: np.ndarray, spec: dict, method: str
     return jac
 
 
-def _latent_jaccards(rows, orig, spec, k, *, B, rng, warm, n_init, stop, desc):
-    """:func:`resample_jaccards` of the latent class model: the refits of a batch of resamples (all of them,
-    or ten at a time when ``stop`` may end the bootstrap) run stacked (``latent_class_many``). The
-    resamples and seeds are drawn in the same order, and each refit is the one ``fit_once`` makes."""
+def _batched_jaccards(rows, orig, k, *, B, rng, stop, desc, refits):
+    """:func:`resample_jaccards` of a method whose refits run together: those of a batch of resamples (all of
+    them, or ten at a time when ``stop`` may end the bootstrap) go to ``refits`` at once. The resamples and
+    seeds are drawn in the same order, and each refit is the one ``fit_once`` makes."""
     n = len(rows)
     jac = np.full((B, k), np.nan)
     batch, first = [], 0
@@ -151,7 +153,7 @@ def _latent_jaccards(rows, orig, spec, k, *, B, rng, warm, n_init, stop, desc):
             for _ in range(min(10 if stop is not None else B, B - b)):
                 idx = np.unique(rng.integers(0, n, n))
                 batch.append((idx, int(rng.integers(0, 2**31 - 1))))
-            fits = _latent_refits(rows, spec, k, batch, warm, n_init)
+            fits = refits(batch)
         idx, fit = batch[b - first][0], fits[b - first]
         # a resample that cannot hold k clusters: every cluster dissolves
         jac[b] = 0.0 if isinstance(fit, ClusterFitError) else _jaccard_best(orig[idx], np.asarray(fit[0]), k)
@@ -169,6 +171,17 @@ def _latent_refits(rows, spec, k, batch, warm, n_init):
                                   init_resps=[None if warm is None else warm[idx] for (idx, _), f in zip(batch, few) if not f],
                                   replicate=2))
     return [ClusterFitError(f"cannot form {k} clusters") if f else next(fits) for f in few]
+
+
+def _kproto_refits(rows, spec, k, batch, warm, n_init):
+    """``fit_once(..., "kprototypes", k, replicate=2)`` of each resample: labels and criteria, or the ClusterFitError."""
+    return kprototypes_many([rows.take(idx) for idx, _ in batch], spec, k, n_init=n_init,
+                            random_states=[seed for _, seed in batch], replicate=2)
+
+
+#: methods whose bootstrap refits run together: ``refits(rows, spec, k, batch, warm, n_init)`` -> one fit
+#: (labels, criteria) or ClusterFitError per (row positions, seed) of the batch
+BATCHED = {"latent_class": _latent_refits, "kprototypes": _kproto_refits}
 
 
 def refit_starts(clustering: Clustering) -> int:

@@ -262,8 +262,13 @@ def _shared(Xnum: np.ndarray, C: np.ndarray, levels: list, k: int, cao: bool = T
     return prep
 
 
-def _start(prep: dict, seed: int) -> dict:
-    """One kmodes start (``KPrototypes(init="Cao", n_init=1, random_state=seed)``) on prepared data."""
+def _init(prep: dict, seed: int) -> dict:
+    """A start's state before its first pass: kmodes' initialisation for ``seed`` and the closing distances.
+
+    Returns ``lab, sums, size, freq, num, cat, rs`` (the running membership and prototypes, and the
+    start's RandomState, which also re-seeds emptied clusters) and ``labels, cost, dist`` (of
+    :func:`_labels_cost` on the initial prototypes); raises ValueError when no initialisation works.
+    """
     Xnum, C, k, gamma = prep["Xnum"], prep["C"], prep["k"], prep["gamma"]
     n, p = Xnum.shape
     rs = np.random.RandomState(np.random.RandomState(seed).randint(np.iinfo(np.int32).max, size=1)[0])
@@ -294,6 +299,16 @@ def _start(prep: dict, seed: int) -> dict:
     num = sums / size[:, None]
     cat = np.argmax(freq, axis=2)
     labels, cost, dist = _labels_cost(Xnum, C, num, cat, gamma)
+    return {"lab": lab, "sums": sums, "size": size, "freq": freq, "num": num, "cat": cat, "rs": rs,
+            "labels": labels, "cost": cost, "dist": dist}
+
+
+def _start(prep: dict, seed: int) -> dict:
+    """One kmodes start (``KPrototypes(init="Cao", n_init=1, random_state=seed)``) on prepared data."""
+    Xnum, C, gamma = prep["Xnum"], prep["C"], prep["gamma"]
+    s = _init(prep, seed)
+    lab, sums, size, freq, num, cat, rs = (s[key] for key in ("lab", "sums", "size", "freq", "num", "cat", "rs"))
+    labels, cost, dist = s["labels"], s["cost"], s["dist"]
     itr, converged = 0, False
     while itr < prep["max_iter"] and not converged:
         itr += 1
