@@ -405,19 +405,52 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
     """
     seeds = np.random.default_rng(seed_of(random_state)).integers(0, 2**31 - 1, max(int(n_init), 1))
     prep = _prepare_rows(X if isinstance(X, FeatureRows) else FeatureRows(X), spec, k)
+    out = best_start((_start_or_none(prep, int(seed)) for seed in seeds), k, replicate=replicate, rtol=rtol)
+    if isinstance(out, ClusterFitError):
+        raise out
+    return out
+
+
+def _start_or_none(prep: dict, seed: int) -> dict | None:
+    """:func:`_start`, or None when the start cannot initialise (kmodes' "could not initialize")."""
+    try:
+        return _start(prep, seed)
+    except ValueError as exc:
+        if "could not initialize" not in str(exc):
+            raise
+        return None
+
+
+def best_start(fits, k: int, *, replicate: int = 0, rtol: float = 1e-9):
+    """The winner of a data set's starts under the stopping rule of :func:`kprototypes`.
+
+    Parameters
+    ----------
+    fits : iterable
+        Each start's result in seed order (a dict with ``labels`` and ``cost``), None for a start that could
+        not initialise; not advanced past the start at which the rule stops.
+    k : int
+        Number of clusters (for the message).
+    replicate : int, default 0
+        Stop once this many starts reach the lowest cost (0: all of them).
+    rtol : float, default 1e-9
+        Relative difference under which two costs are the same optimum.
+
+    Returns
+    -------
+    tuple or ClusterFitError
+        ``(labels, {"cost", "starts"})`` of the lowest cost (the first of equal costs), or the error to
+        raise when no start initialised.
+    """
     runs = []
-    for seed in seeds:
-        try:
-            fit = _start(prep, int(seed))
-        except ValueError as exc:
-            if "could not initialize" not in str(exc):
-                raise
+    for fit in fits:
+        if fit is None:
             continue
         runs.append((fit["cost"], np.asarray(fit["labels"], dtype=int)))
         costs = np.array([c for c, _ in runs])
         if replicate and len(runs) >= replicate and (costs <= costs.min() * (1 + rtol)).sum() >= replicate:
             break
     if not runs:
-        raise ClusterFitError(f"k-prototypes with {k} clusters: no start could initialise")
+        return ClusterFitError(f"k-prototypes with {k} clusters: no start could initialise")
     cost, labels = min(runs, key=lambda r: r[0])
     return labels, {"cost": cost, "starts": len(runs)}

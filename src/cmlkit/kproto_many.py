@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmlkit.errors import ClusterFitError
-from cmlkit.kproto import _init, _iterate, _labels_cost, _move, _prepare_rows
+from cmlkit.kproto import _init, _iterate, _labels_cost, _move, _prepare_rows, best_start
 from cmlkit.latent_class import seed_of
 
 LOCKSTEP_MIN = 12    # starts still iterating below which each finishes alone (measured on demo and real-frame waves)
@@ -50,7 +49,7 @@ def kprototypes_many(subsets: list, spec: dict, k: int, *, n_init: int, random_s
     Returns
     -------
     list
-        Per data set ``(labels, {"cost", "starts"})``, or the :class:`ClusterFitError` ``kprototypes``
+        Per data set ``(labels, {"cost", "starts"})``, or the ``ClusterFitError`` ``kprototypes``
         raises when no start initialises. Other errors propagate, as from ``kprototypes``.
     """
     starts = []
@@ -87,23 +86,7 @@ def kprototypes_many(subsets: list, spec: dict, k: int, *, n_init: int, random_s
             if not converged and run["itr"] < prep["max_iter"]:
                 going.append(run)
         live = going
-    return [_winner(mine, k, replicate, rtol) for mine in starts]
-
-
-def _winner(mine: list, k: int, replicate: int, rtol: float):
-    """The starts ``kprototypes`` would have run, in seed order, and the best of them (first of equal costs)."""
-    runs = []
-    for run in mine:
-        if run is None:
-            continue
-        runs.append((run["cost"], np.asarray(run["labels"], dtype=int)))
-        costs = np.array([c for c, _ in runs])
-        if replicate and len(runs) >= replicate and (costs <= costs.min() * (1 + rtol)).sum() >= replicate:
-            break
-    if not runs:
-        return ClusterFitError(f"k-prototypes with {k} clusters: no start could initialise")
-    cost, labels = min(runs, key=lambda r: r[0])
-    return labels, {"cost": cost, "starts": len(runs)}
+    return [best_start(mine, k, replicate=replicate, rtol=rtol) for mine in starts]
 
 
 def _pass(runs: list) -> np.ndarray:
