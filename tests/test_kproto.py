@@ -12,8 +12,6 @@ from collections import defaultdict
 import numpy as np
 import pandas as pd
 import pytest
-from kmodes import kprototypes as kmodes_kproto
-from kmodes.util.dissim import euclidean_dissim, matching_dissim
 
 from cmlkit import governance as g
 from cmlkit import kproto, synthetic, waves
@@ -109,6 +107,9 @@ def _kmodes_state(lab, Xnum, C, k):
 def test_one_pass_matches_kmodes_including_re_seeded_empty_clusters(block, monkeypatch):
     """From arbitrary memberships and prototypes, so clusters empty and are re-seeded from the RNG;
     with the default block of rows and with blocks of 5 (moves across block boundaries)."""
+    from kmodes import kprototypes as kmodes_kproto      # imported here: kmodes loads scikit-learn (about 1 s)
+    from kmodes.util.dissim import euclidean_dissim, matching_dissim
+
     monkeypatch.setattr(kproto, "BLOCK", block)
     reseeded = 0
     for case in range(120):
