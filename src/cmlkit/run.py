@@ -276,14 +276,13 @@ class _Runner:
         params, key_params, input_hashes = self._resolve(plan)
         entry.update(executed_notebook=f"notebooks/{self.index[name]:02d}_{name}.ipynb", parameters=params)
         if name in self.take:
-            products = [prod["path"] for prod in plan["step"]["products"].values()]
-            hit = self._latest_finished(name, products)
+            hit = self._latest_finished(name)
             if hit is None:
-                older = self._latest_finished(name, [])
-                missing = [] if older is None else [p for p in products if p not in older["entry"]["outputs"]]
                 raise PipelineError(f"step {name!r}: no earlier run finished it, so --from/--only cannot take its products; "
-                                    "run the whole pipeline first" if not missing else
-                                    f"step {name!r}: its latest finished run ({older['run_id']}) has no {missing[0]}, which "
+                                    "run the whole pipeline first")
+            missing = [prod["path"] for prod in plan["step"]["products"].values() if prod["path"] not in hit["entry"]["outputs"]]
+            if missing:
+                raise PipelineError(f"step {name!r}: its latest finished run ({hit['run_id']}) has no {missing[0]}, which "
                                     f"the pipeline now declares, so --from/--only cannot take its products; use --from {name}")
             self._adopt(name, hit, note=f"taken from {hit['run_id']} (--from/--only; not re-checked)")
             return True
@@ -300,12 +299,12 @@ class _Runner:
         plan["resolved"] = params
         return False
 
-    def _latest_finished(self, name, products=()):
-        """The newest run that finished step ``name`` with its files intact and every path in ``products``."""
+    def _latest_finished(self, name):
+        """The newest run that finished step ``name`` with its files intact."""
         for run in self.previous:
             for entry in run["record"].get("steps", []):
                 if entry.get("name") == name and entry.get("status") in ("ok", "reused") and entry.get("outputs") and all(
-                        (run["dir"] / rel).is_file() for rel in entry["outputs"]) and all(p in entry["outputs"] for p in products):
+                        (run["dir"] / rel).is_file() for rel in entry["outputs"]):
                     return {"run_id": entry.get("reused_from") or run["run_id"], "dir": run["dir"], "entry": entry}
         return None
 
