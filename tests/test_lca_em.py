@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from scipy.special import logsumexp
 
-from cmlkit import lca_em, synthetic, waves
+from cmlkit import lca_em, row_reductions, synthetic, waves
 from cmlkit import governance as g
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows, distinct_rows
@@ -81,7 +81,7 @@ def test_logsumexp_rows_is_scipys():
     a[6, :2] = np.inf
     with np.errstate(invalid="ignore"):
         want = logsumexp(a, axis=1)
-    assert np.array_equal(lca_em.logsumexp_rows(a), want, equal_nan=True)
+    assert np.array_equal(row_reductions.logsumexp_rows(a), want, equal_nan=True)
 
 
 def test_inputs_stepmix_refuses_are_refused():
@@ -152,7 +152,7 @@ def test_no_usable_indicator_is_a_cluster_fit_error(governance_features):
 def test_row_sum_is_numpys(k):
     rng = np.random.default_rng(k)
     a = rng.normal(size=(300, k)) * 10.0 ** rng.integers(-8, 8, size=(300, k))
-    assert np.array_equal(lca_em.row_sum(a), np.sum(a, axis=1))
+    assert np.array_equal(row_reductions.row_sum(a), np.sum(a, axis=1))
 
 
 def _pandas_lca_inputs(X, spec, bins=4):

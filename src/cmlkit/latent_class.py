@@ -27,7 +27,8 @@ import pandas as pd
 
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows
-from cmlkit.lca_em import CLIP, EPS10, LOG_2PI, REG_COVAR, LCAData, LCAFit, fit, fit_many, logsumexp_rows, n_parameters, prepare
+from cmlkit.lca_em import CLIP, EPS10, LOG_2PI, REG_COVAR, LCAData, LCAFit, fit, fit_many, n_parameters, prepare
+from cmlkit.row_reductions import logsumexp_rows
 from cmlkit.lca_em import _start
 
 

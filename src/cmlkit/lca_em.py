@@ -17,7 +17,7 @@ the same order, so that fits agree with stepmix to the last bit (``tests/test_lc
 them). Where the code differs it computes the same numbers faster: scikit-learn's loops over classes
 are stacked ``matmul`` calls (NumPy makes the same BLAS call on each class's slice, laid out as
 before), sums over rows of fewer than 8 values are added column by column in the left-to-right order
-NumPy uses (:func:`row_sum`), and SciPy's and scikit-learn's per-call checks are done once. The model:
+NumPy uses (:func:`cmlkit.row_reductions.row_sum`), and SciPy's and scikit-learn's per-call checks are done once. The model:
 
 * start: responsibilities drawn by ``numpy.random.RandomState(seed).uniform(size=(n, k))`` and
   normalised by row, clipped to [1e-15, 1 - 1e-15] and logged; class weights 1/k; both blocks are
@@ -43,6 +43,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg.lapack import dpotrf, dtrtrs
+
+from cmlkit.row_reductions import logsumexp_rows, row_sum
 
 CLIP = 1e-15
 REG_COVAR = 1e-6
@@ -159,71 +161,6 @@ def prepare(data, Y=None) -> LCAData:
     masks = np.column_stack([patterns, np.ones(n, dtype=bool)]).astype(np.float64)
     return LCAData(onehot=onehot, masks=masks, pattern=np.asarray(pattern).reshape(-1),
                    max_n_outcomes=width, total_outcomes=total, Y=Y)
-
-
-def row_sum(a: np.ndarray) -> np.ndarray:
-    """``numpy.sum(a, axis=-1)`` of a float array, bit for bit, without NumPy's slow short-row reduction.
-
-    NumPy adds a row of fewer than 8 values from left to right; such rows are summed here as
-    whole columns in that order. Wider rows go to ``numpy.sum`` itself.
-
-    Parameters
-    ----------
-    a : numpy.ndarray (... x k)
-        Real values.
-
-    Returns
-    -------
-    numpy.ndarray (...)
-        The sums over the last axis.
-    """
-    if a.shape[-1] >= 8 or a.shape[-1] == 0:
-        return np.sum(a, axis=-1)
-    out = a[..., 0].copy()
-    for j in range(1, a.shape[-1]):
-        out += a[..., j]
-    return out
-
-
-def _row_max(a):
-    out = a[..., 0].copy()
-    for j in range(1, a.shape[-1]):
-        np.maximum(out, a[..., j], out=out)
-    return out
-
-
-def logsumexp_rows(a: np.ndarray) -> np.ndarray:
-    """Log of the sum of exponentials of each row, computed as ``scipy.special.logsumexp(a, axis=1)``.
-
-    SciPy 1.17 takes the largest term ``m`` (all ties) out of the sum:
-    ``log1p(sum(exp(a - m)) / ties) + log(ties) + m``; rows where that is not finite get
-    ``log(sum(exp(a)))``.
-
-    Parameters
-    ----------
-    a : numpy.ndarray (... x n x k)
-        Real values.
-
-    Returns
-    -------
-    numpy.ndarray (... x n)
-    """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        a_max = _row_max(a)[..., None]
-        top = a == a_max
-        s = row_sum(np.exp(np.where(top, -np.inf, a) - a_max))
-        # every row holds its maximum, except a row of NaN, which holds none: as many tops as rows
-        # and no NaN row mean one top per row, so dividing by 1 and adding log(1) = 0 change nothing
-        if np.count_nonzero(top) == a_max.size and not np.isnan(a_max).any():
-            out = np.log1p(s) + a_max[..., 0]
-        else:
-            m = row_sum(top.astype(a.dtype))
-            s = np.where(s == 0, s, s / m)
-            out = np.log1p(s) + np.log(m) + a_max[..., 0]
-        finite = np.isfinite(out)
-        if not finite.all():
-            out = np.where(finite, out, np.log(row_sum(np.exp(a))))
-    return out
 
 
 def column_sums(d: LCAData, resp: np.ndarray, spread=None) -> np.ndarray:
