@@ -167,24 +167,6 @@ def mojibake_suspects(arr) -> np.ndarray:
     return suspect
 
 
-def repair_mojibake(values: pd.Series) -> pd.Series:
-    """The repaired text where a value is mojibake, else missing.
-
-    A pyarrow regex pre-filter picks the suspects; :func:`fix_mojibake` runs once per distinct suspect value.
-
-    Parameters
-    ----------
-    values : pandas.Series
-
-    Returns
-    -------
-    pandas.Series
-        Same index, object dtype: the repaired text where :func:`fix_mojibake` repairs the value, else None.
-    """
-    fixed = mojibake_repairs(values)
-    return pd.Series(None, index=values.index, dtype=object) if fixed is None else fixed.reindex(values.index)
-
-
 def mojibake_repairs(values: pd.Series) -> pd.Series | None:
     """:func:`fix_mojibake` of the suspect values only (indexed like them), or None when the column has no suspect.
 
