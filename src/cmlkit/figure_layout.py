@@ -17,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -243,6 +244,21 @@ def _crop_box(fig, dpi, renderer=None):
         fig.set_dpi(screen)
 
 
+def _with_text(tight, text, renderer):
+    """``fig.get_tightbbox(renderer)`` once ``text`` is added to a figure whose tight box was ``tight``.
+
+    The figure's tight box is the union of its artists' boxes in pixels, scaled to inches; the union of
+    ``tight`` with the new text's box scaled the same way is the same box (a minimum or maximum and a
+    positive scale commute exactly), found without measuring every other text again.
+    """
+    extent = text.get_tightbbox(renderer)
+    if extent is None or not (np.isfinite(extent.width) and np.isfinite(extent.height)) \
+            or (extent.width == 0 and extent.height == 0):
+        return tight
+    fig = text.get_figure(root=True)
+    return matplotlib.transforms.Bbox.union([tight, matplotlib.transforms.TransformedBbox(extent, fig.dpi_scale_trans.inverted())])
+
+
 def _svg_renderer(fig):
     """The renderer ``savefig`` measures an SVG's text with (figure at 72 dpi, text as unhinted outlines)."""
     w, h = fig.get_size_inches() * 72
@@ -320,14 +336,17 @@ def save_figure(ax, path_stem, *, alt_text: str, source: str | None = None, labe
     slack = fig.dpi / 100     # one pixel at 100 dpi
     titles_outside = [t.get_text() for t in titles if t.get_window_extent(renderer).x1 > fig.bbox.x1 + slack
                       or t.get_window_extent(renderer).x0 < fig.bbox.x0 - slack]
+    png_box = None
     if source:
         tight = fig.get_tightbbox(renderer)
-        fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
-                 fontsize=7, color="0.35", ha="left", va="top")
+        line = fig.text(tight.x0 / fig.get_figwidth(), tight.y0 / fig.get_figheight() - 0.01, source,
+                        fontsize=7, color="0.35", ha="left", va="top")
+        png_box = _with_text(tight, line, renderer)
     paths = {"png": stem.with_suffix(".png"), "svg": stem.with_suffix(".svg"), "alt": stem.with_suffix(".txt"),
              "meta": stem.with_suffix(".json")}
     probe = fig.add_artist(_OutsideProbe())
-    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None}, bbox_inches=_crop_box(fig, dpi))
+    fig.savefig(paths["png"], dpi=dpi, metadata={"Software": None},
+                bbox_inches=_crop_box(fig, dpi) if png_box is None else png_box.padded(CROP_PAD_INCHES))
     probe.remove()
     fig.savefig(paths["svg"], metadata={"Date": None, "Creator": None}, bbox_inches=_crop_box(fig, 72, _svg_renderer))
     meta = {"kind": getattr(fig, "cmlkit_kind", "other"), "title": " ".join(t.get_text() for a in fig.axes
