@@ -28,8 +28,8 @@ import pandas as pd
 from cmlkit.errors import ClusterFitError
 from cmlkit.governance_spec import FeatureRows
 from cmlkit.lca_em import CLIP, EPS10, LOG_2PI, REG_COVAR, LCAData, LCAFit, fit, fit_many, n_parameters, prepare
-from cmlkit.row_reductions import logsumexp_rows
 from cmlkit.lca_em import _start
+from cmlkit.row_reductions import logsumexp_rows
 
 
 def lca_inputs(X, spec: dict, *, bins: int = 4) -> tuple[np.ndarray, np.ndarray | None]:

@@ -1,9 +1,9 @@
 """Reductions over the last axis in NumPy's and SciPy's own order, faster for short rows.
 
 The latent class EM (:mod:`cmlkit.lca_em`, :mod:`cmlkit.latent_class`) sums and log-sum-exps rows of
-a few classes millions of times. NumPy reduces a row of fewer than 8 values from left to right, one
-call per row; :func:`row_sum` adds such rows as whole columns in that same order, so the results are
-bit for bit NumPy's, and :func:`logsumexp_rows` is SciPy 1.17's ``logsumexp(a, axis=-1)`` built on it.
+a few classes millions of times. NumPy adds a row of fewer than 8 values from left to right, slowly
+for many short rows; :func:`row_sum` adds such rows as whole columns in that same order, so the results
+are bit for bit NumPy's, and :func:`logsumexp_rows` is SciPy 1.17's ``logsumexp(a, axis=-1)`` built on it.
 """
 
 from __future__ import annotations
