@@ -303,10 +303,24 @@ def _init(prep: dict, seed: int) -> dict:
             "labels": labels, "cost": cost, "dist": dist}
 
 
+def _init_or_none(prep: dict, seed: int) -> dict | None:
+    """:func:`_init`, or None when the start cannot initialise (kmodes' "could not initialize")."""
+    try:
+        return _init(prep, seed)
+    except ValueError as exc:
+        if "could not initialize" not in str(exc):
+            raise
+        return None
+
+
 def _start(prep: dict, seed: int) -> dict:
     """One kmodes start (``KPrototypes(init="Cao", n_init=1, random_state=seed)``) on prepared data."""
+    return _finish(prep, _init(prep, seed))
+
+
+def _finish(prep: dict, s: dict) -> dict:
+    """A start's passes from its initial state ``s`` (:func:`_init`) until it converges or reaches ``max_iter``."""
     Xnum, C, gamma = prep["Xnum"], prep["C"], prep["gamma"]
-    s = _init(prep, seed)
     lab, sums, size, freq, num, cat, rs = (s[key] for key in ("lab", "sums", "size", "freq", "num", "cat", "rs"))
     labels, cost, dist = s["labels"], s["cost"], s["dist"]
     itr, converged = 0, False
@@ -413,12 +427,8 @@ def kprototypes(X: pd.DataFrame, spec: dict, k: int, *, n_init: int = 10, random
 
 def _start_or_none(prep: dict, seed: int) -> dict | None:
     """:func:`_start`, or None when the start cannot initialise (kmodes' "could not initialize")."""
-    try:
-        return _start(prep, seed)
-    except ValueError as exc:
-        if "could not initialize" not in str(exc):
-            raise
-        return None
+    s = _init_or_none(prep, seed)
+    return None if s is None else _finish(prep, s)
 
 
 def best_start(fits, k: int, *, replicate: int = 0, rtol: float = 1e-9):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from cmlkit.kproto import _init, _iterate, _labels_cost, _move, _prepare_rows, best_start
+from cmlkit.kproto import _init_or_none, _iterate, _labels_cost, _move, _prepare_rows, best_start
 from cmlkit.latent_class import seed_of
 
 LOCKSTEP_MIN = 12    # starts still iterating below which each finishes alone (measured on demo and real-frame waves)
@@ -57,14 +57,9 @@ def kprototypes_many(subsets: list, spec: dict, k: int, *, n_init: int, random_s
         prep = _prepare_rows(X, spec, k)
         mine = []
         for seed in np.random.default_rng(seed_of(state)).integers(0, 2**31 - 1, max(int(n_init), 1)):
-            try:
-                run = _init(prep, int(seed))
-            except ValueError as exc:
-                if "could not initialize" not in str(exc):
-                    raise
-                mine.append(None)
-                continue
-            run.update(prep=prep, itr=0)
+            run = _init_or_none(prep, int(seed))
+            if run is not None:
+                run.update(prep=prep, itr=0)
             mine.append(run)
         starts.append(mine)
     live = [run for mine in starts for run in mine if run is not None and run["prep"]["max_iter"] > 0]
