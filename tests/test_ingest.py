@@ -1,5 +1,6 @@
 import os
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -187,3 +188,34 @@ def test_mojibake_labels_are_repaired_before_the_split_and_other_text_is_left_to
     assert names[0].split() == ["book_lending", "cafe"] and names[2] == "room_hire"
     assert left[0] == "Repair cafÃ© with Jo"            # typed text: repaired (and logged, as a digest) by cleaning
     assert repaired == [(0, "CafÃ©", "Café")]            # the log names the label, never the respondent's text
+
+
+def test_sav_and_xlsx_cells_as_text(tmp_path):
+    """SPSS values as pyreadstat's applied labels give them (an unlabelled value of a labelled variable
+    keeps its float text), whole numbers without ``.0`` at any size, datetimes ISO; workbook cells as ``str``."""
+    import datetime as dt
+
+    import pyreadstat
+
+    from cmlkit.export_source import read_sav_cells, read_xlsx_cells
+
+    df = pd.DataFrame({"n": [1.0, 2.5, np.nan, -0.0, 1e20, 2.0 ** 70], "lab": [1.0, 2.0, 3.0, np.nan, 9.0, 1.0],
+                       "s": ["a", "", None, "x y", "ü", "a"], "slab": ["A", "B", "C", "", "A", "Q"],
+                       "t": pd.to_datetime(["2025-01-01 10:00:00", "2025-01-02 11:30:15.5", None, "2025-03-03", "2025-01-01", "2025-06-01 23:59:59"],
+                                           format="mixed")})
+    path = tmp_path / "x.sav"
+    pyreadstat.write_sav(df, str(path), variable_value_labels={"lab": {1: "one", 2: "two", 3: ""}, "slab": {"A": "Alpha", "B": "Beta"}})
+    got = read_sav_cells(path)
+    assert list(got.columns) == list(df.columns)
+    assert got["n"].tolist() == ["1", "2.5", None, "0", "100000000000000000000", "1180591620717411303424"]
+    assert got["lab"].tolist() == ["one", "two", None, None, "9.0", "one"]
+    assert got["s"].tolist() == ["a", None, None, "x y", "ü", "a"]
+    assert got["slab"].tolist() == ["Alpha", "Beta", "C", None, "Alpha", "Q"]
+    assert got["t"].tolist() == ["2025-01-01 10:00:00", "2025-01-02 11:30:15.500000", None, "2025-03-03 00:00:00",
+                                 "2025-01-01 00:00:00", "2025-06-01 23:59:59"]
+    book = tmp_path / "x.xlsx"
+    pd.DataFrame([["a", 3, 2.5, dt.datetime(2025, 1, 2, 3, 4, 5), None, ""], [None, None, None, None, None, None],
+                  ["", 3.0, True, dt.datetime(2025, 1, 2), "x", " "]]).to_excel(book, header=False, index=False)
+    cells = read_xlsx_cells(book)
+    assert cells.values.tolist() == [["a", "3", "2.5", "2025-01-02 03:04:05", None, None], [None] * 6,
+                                     [None, "3", "True", "2025-01-02 00:00:00", "x", " "]]

@@ -84,19 +84,22 @@ class Source:
         arrow columns while reading); None otherwise.
     """
 
-    def __init__(self, path, head, container, *, head_rows=None, body_rows=None, offsets=None, encoding=None, delimiter=None, notes=()):
+    def __init__(self, path, head, container, *, head_rows=None, cells=None, cells_from=0, offsets=None, encoding=None,
+                 delimiter=None, notes=()):
         self.path, self.head, self.container = path, head, container
         self.head_rows = head_rows or list(range(1, len(head) + 1))
-        self._rows, self._offsets, self.encoding, self.delimiter = body_rows, offsets, encoding, delimiter
+        self._cells, self._cells_from, self._offsets, self.encoding, self.delimiter = cells, cells_from, offsets, encoding, delimiter
         self.notes, self.skipped, self.filled = list(notes), [], None
 
     def body(self, n_header: int, width: int) -> tuple[pd.DataFrame, np.ndarray]:
         """Data rows after ``n_header`` header records as strings (None when blank), columns 0..width-1, and their rows."""
         first = self.head_rows[n_header - 1] + 1
-        if self._rows is not None:
-            rows = self._rows[n_header:]
-            frame = pd.DataFrame([list(r[:width]) + [None] * (width - len(r)) for r in rows], columns=range(width), dtype=object)
-            frame = frame.where(frame.notna() & (frame != ""), None)
+        if self._cells is not None:
+            frame = self._cells.iloc[max(n_header - self._cells_from, 0):]
+            if n_header < self._cells_from:     # header records the cells do not hold (a workbook's or SPSS file's)
+                frame = pd.concat([pd.DataFrame(self.head[n_header:self._cells_from], dtype=object), frame])
+            frame = frame.iloc[:, :width].reset_index(drop=True).reindex(columns=range(width))
+            frame = frame.astype(object).where(frame.notna(), None)
             return frame, np.arange(first, first + len(frame))
         frame, skipped, self.filled = _read_csv_body(self.path, self._offsets[n_header - 1], self.encoding, self.delimiter, width, first)
         self.skipped = skipped
@@ -135,11 +138,12 @@ def open_export(path) -> Source:
     if suffix in UNSUPPORTED:
         raise IngestError(UNSUPPORTED[suffix], file=path)
     if suffix == ".sav":
-        rows = read_sav_cells(path)
-        return Source(path, rows[:4], "sav", body_rows=rows)
+        cells = read_sav_cells(path)
+        return Source(path, [list(cells.columns)] + _records(cells.iloc[:3]), "sav", cells=cells.set_axis(range(cells.shape[1]), axis=1),
+                      cells_from=1)
     if suffix in (".xlsx", ".xlsm"):
-        rows = read_xlsx_cells(path)
-        return Source(path, rows[:4], "xlsx", body_rows=rows)
+        cells = read_xlsx_cells(path)
+        return Source(path, _records(cells.iloc[:4]), "xlsx", cells=cells)
     head = read_head(path)
     complete = len(head) < HEAD_BYTES
     if head[:4] == b"PK\x03\x04":
@@ -192,8 +196,8 @@ def _check_ending(path, delim: str, last_row: int) -> None:
         raise IngestError("file ends inside a quoted value (truncated?)", file=path, row=last_row)
 
 
-def read_xlsx_cells(path: Path) -> list:
-    """The first sheet of a workbook as rows of strings (datetimes ISO), header first; blank rows kept.
+def read_xlsx_cells(path: Path) -> pd.DataFrame:
+    """The first sheet of a workbook as text, header rows included; blank rows kept.
 
     Parameters
     ----------
@@ -202,8 +206,9 @@ def read_xlsx_cells(path: Path) -> list:
 
     Returns
     -------
-    list of list
-        One list per sheet row; cells as text (datetimes ``YYYY-MM-DD hh:mm:ss``), None when empty.
+    pandas.DataFrame
+        One row per sheet row, columns 0..n-1 (object): each cell as :func:`cell_text` writes it
+        (datetimes ``YYYY-MM-DD hh:mm:ss``), None when empty.
 
     Raises
     ------
@@ -216,12 +221,11 @@ def read_xlsx_cells(path: Path) -> list:
         raise IngestError(f"not a readable Excel workbook ({type(exc).__name__})", file=path) from None
     if frame.empty:
         raise IngestError("workbook's first sheet is empty", file=path)
-    return [[None if (v is None or v == "" or (isinstance(v, float) and np.isnan(v))) else
-             (v.isoformat(sep=" ") if hasattr(v, "isoformat") else str(v)) for v in r] for r in frame.itertuples(index=False)]
+    return pd.DataFrame({j: cell_text(frame[c]) for j, c in enumerate(frame.columns)}, index=range(len(frame)))
 
 
-def read_sav_cells(path: Path) -> list:
-    """Read an SPSS .sav (value labels applied) into rows of strings, header first.
+def read_sav_cells(path: Path) -> pd.DataFrame:
+    """Read an SPSS .sav (value labels applied) as text.
 
     Parameters
     ----------
@@ -230,34 +234,91 @@ def read_sav_cells(path: Path) -> list:
 
     Returns
     -------
-    list of list
-        The variable names, then one list per case: value labels where a value has one, datetimes
-        as ``YYYY-MM-DD hh:mm:ss``, whole numbers without ``.0``, None for missing or empty values.
+    pandas.DataFrame
+        The variables as columns (by name), one row per case (object): the value label where a value
+        has one, else the value (:func:`number_text` for a number in an unlabelled variable,
+        :func:`cell_text` otherwise, datetimes as ``YYYY-MM-DD hh:mm:ss``), None for missing or empty values.
 
     Raises
     ------
     IngestError
         The file cannot be read as SPSS, or it holds no cases.
+
+    Notes
+    -----
+    The labels are applied as ``pyreadstat.read_sav(apply_value_formats=True)`` applies them (a value
+    without a label stays the value, so a number reads as ``str`` of the float, ``3.0``), column by column
+    with a dictionary lookup instead of its per-value replacement.
     """
     import pyreadstat
 
     try:
-        frame, _ = pyreadstat.read_sav(str(path), apply_value_formats=True)
+        frame, meta = pyreadstat.read_sav(str(path))
     except Exception as exc:  # pyreadstat raises its own error types for unreadable files
         raise IngestError(f"not a readable SPSS file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})", file=path) from None
     if frame.empty:
         raise IngestError("export has a header but no responses", file=path, row=2)
+    labels = meta.variable_value_labels
     cols = {}
     for name in frame.columns:
         col = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            cols[name] = col.map(lambda v: None if pd.isna(v) else v.isoformat(sep=" "))
+        if labels.get(name):
+            labelled = col.map(labels[name])
+            cols[name] = cell_text(labelled.where(labelled.notna(), col.astype(object)))
         elif pd.api.types.is_numeric_dtype(col):
-            cols[name] = col.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else repr(float(v))))
+            cols[name] = number_text(col)
         else:
-            cols[name] = col.map(lambda v: None if v is None or (isinstance(v, float) and np.isnan(v)) or v == "" else str(v))
-    body = pd.DataFrame(cols)
-    return [list(frame.columns)] + body.to_numpy(dtype=object).tolist()
+            cols[name] = cell_text(col.astype(object))
+    return pd.DataFrame(cols, index=range(len(frame)))
+
+
+def cell_text(values: pd.Series) -> pd.Series:
+    """Cells as text: None where missing (None, NaN, NaT) or empty, else ``str`` of the value.
+
+    ``str`` of a datetime is its ``isoformat(sep=" ")``. The conversion is pandas' own loop
+    (``astype(str)``), not a Python function per cell.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Cells of any type (object dtype).
+
+    Returns
+    -------
+    pandas.Series
+        object dtype, same index.
+    """
+    text = values.astype(str)
+    return text.where(values.notna().to_numpy() & (text != "").to_numpy(), None)
+
+
+def number_text(values: pd.Series) -> pd.Series:
+    """Numbers as text: whole numbers without ``.0`` (``str(int(v))``), others as ``repr(float(v))``, None when missing.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        A numeric column.
+
+    Returns
+    -------
+    pandas.Series
+        object dtype, same index.
+    """
+    v = values.to_numpy(dtype=float)
+    text = np.full(len(v), None, dtype=object)
+    small = np.isfinite(v) & (np.floor(v) == v) & (np.abs(v) < 2.0 ** 62)
+    text[small] = v[small].astype(np.int64).astype(str).astype(object)
+    rest = ~np.isnan(v) & ~small         # fractions, infinities and whole numbers too large for int64: each distinct value once
+    if rest.any():
+        distinct, at = np.unique(v[rest], return_inverse=True)
+        text[rest] = np.array([str(int(x)) if x.is_integer() else repr(x) for x in distinct.tolist()], dtype=object)[at]
+    return pd.Series(text, index=values.index, dtype=object)
+
+
+def _records(frame: pd.DataFrame) -> list:
+    """The rows of a (small) frame of cells as lists."""
+    return [list(r) for r in frame.itertuples(index=False, name=None)]
 
 
 def _reader_pool():
