@@ -38,6 +38,8 @@ class _Proposals:
         self.inst, self.wave = inst, wave
         self.live = raw[["response_id"]]          # only the ids are read from the live rows
         self.coded = code_choices(raw, inst)
+        # no checks read the ingest's attrs; pandas would deep-copy them into every frame and Series derived here
+        self.live.attrs, self.coded.attrs = {}, {}
         self.logs = []
 
     def add(self, mask, qid, new, change, check, reason, *, old=None, private=False):

@@ -22,7 +22,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, mojibake_repairs, parse_number_kinds
+from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, mojibake_repairs, parse_number_columns
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -375,11 +375,11 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         Robust z above which a value is an outlier (high side only).
     """
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
-    for qid in inst.questions_of_type("integer", "decimal"):
-        index = P.coded.index
-        parsed = parse_number_kinds(P.coded[qid])
-        kind = parsed["kind"].cat.codes.to_numpy()  # masks as NumPy arrays; a Series only for a proposal that is made
-        value, lower, upper = (parsed[col].to_numpy() for col in ("value", "lower", "upper"))
+    qids = inst.questions_of_type("integer", "decimal")
+    parsed = parse_number_columns(P.coded, qids)    # each column's own proposals touch only that column
+    index = P.coded.index
+    for qid in qids:
+        kind, value, lower, upper = parsed[qid]     # masks as NumPy arrays; a Series only for a proposal that is made
 
         m = kind == NUMBER_KINDS.index("text_number")
         if m.any():
@@ -402,12 +402,11 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
             out |= num < c["min"]
         if "max" in c:
             out |= num > c["max"]
-        x = pd.Series(num, index=index)
-        x = np.log1p(x.clip(lower=0)) if money.search(qid) else x
-        med = x.median()
-        mad = (x - med).abs().median() * 1.4826
-        z = (x - med) / mad if mad and mad > 0 else pd.Series(0.0, index=x.index)
-        outlying = (z > outlier_z).to_numpy()  # high side only: low values of counts and money are rarely errors
+        x = np.log1p(np.where(num < 0, 0.0, num)) if money.search(qid) else num    # Series.clip(lower=0): NaN and -0.0 kept
+        med = _median(x)
+        mad = _median(np.abs(x - med)) * 1.4826
+        z = (x - med) / mad if mad and mad > 0 else np.zeros(len(x))
+        outlying = z > outlier_z  # high side only: low values of counts and money are rarely errors
         sentinel = np.isin(num, list(SENTINELS)) & (out | outlying)
         if sentinel.any():
             P.add(_on(index, sentinel), qid, "", "blank_response", "sentinel",
@@ -419,8 +418,14 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         flag = outlying & ~sentinel & ~out
         if flag.any():
             P.add(_on(index, flag), qid, "", "no_action", "outlier",
-                  "robust outlier: " + z[flag].round(1).astype(str) + " MADs from the median"
+                  "robust outlier: " + _on(index, flag, np.round(z, 1)).astype(str) + " MADs from the median"
                   + (" on a log scale" if money.search(qid) else "") + " (review)")
+
+
+def _median(values: np.ndarray) -> float:
+    """The median of the non-missing values, NaN when there are none (``Series.median``)."""
+    present = values[~np.isnan(values)]
+    return float(np.median(present)) if present.size else np.nan
 
 
 def _on(index, mask, values=None) -> pd.Series:

@@ -18,9 +18,9 @@ reason (marked for review, since two people can give the same closed answers on 
 from __future__ import annotations
 
 import pandas as pd
-import yaml
 
 from cmlkit.instrument import find_root
+from cmlkit.yaml_text import load_yaml
 
 CLOSED = ("select_one", "select_multiple", "integer", "decimal")
 
@@ -44,7 +44,7 @@ def load_rule(inst, *, root=None) -> dict | None:
     path = find_root(root) / "survey_instruments" / inst.instrument / "rules.yaml"
     if not path.is_file():
         return None
-    return (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("duplicate_entries")
+    return (load_yaml(path.read_text(encoding="utf-8")) or {}).get("duplicate_entries")
 
 
 def _loose(values: pd.Series) -> pd.Series:

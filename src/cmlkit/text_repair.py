@@ -277,12 +277,38 @@ def parse_number_kinds(values: pd.Series) -> pd.DataFrame:
     pandas.DataFrame
         As :func:`parse_number_text`, ``kind`` of dtype category (categories :data:`NUMBER_KINDS`).
     """
-    codes, uniq = _distinct(values)
-    parsed = _parse_distinct(uniq)
-    out = {c: np.append(parsed[c].to_numpy(), np.nan)[codes] for c in ("value", "lower", "upper")}
-    kind_code = pd.Categorical(parsed["kind"].to_numpy(dtype=object), categories=NUMBER_KINDS).codes
-    out["kind"] = pd.Categorical.from_codes(np.append(kind_code, NUMBER_KINDS.index("blank"))[codes], categories=NUMBER_KINDS)
-    return pd.DataFrame(out, index=values.index)
+    kind, value, lower, upper = parse_number_columns(values.to_frame(name="values"), ["values"])["values"]
+    return pd.DataFrame({"value": value, "lower": lower, "upper": upper,
+                         "kind": pd.Categorical.from_codes(kind, categories=NUMBER_KINDS)}, index=values.index)
+
+
+def parse_number_columns(frame: pd.DataFrame, columns: list) -> dict:
+    """:func:`parse_number_kinds` of several columns, the distinct values of all of them parsed in one pass.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The answers as text (or missing).
+    columns : list
+        The columns of ``frame`` to parse.
+
+    Returns
+    -------
+    dict
+        Column -> ``(kind, value, lower, upper)``, NumPy arrays in row order: ``kind`` the codes of
+        :data:`NUMBER_KINDS` (int8), the others float as in :func:`parse_number_text`.
+    """
+    parts = [_distinct(frame[c]) for c in columns]
+    distinct = pd.concat([u for _, u in parts], ignore_index=True) if parts else pd.Series([], dtype=object)
+    parsed = _parse_distinct(distinct)
+    kind = pd.Categorical(parsed["kind"].to_numpy(dtype=object), categories=NUMBER_KINDS).codes
+    value, lower, upper = (parsed[c].to_numpy() for c in ("value", "lower", "upper"))
+    out, start, blank = {}, 0, np.int8(NUMBER_KINDS.index("blank"))
+    for c, (codes, uniq) in zip(columns, parts):    # missing values (code -1) take the appended blank / NaN
+        part = slice(start, start + len(uniq))
+        start += len(uniq)
+        out[c] = (np.append(kind[part], blank)[codes], *(np.append(a[part], np.nan)[codes] for a in (value, lower, upper)))
+    return out
 
 
 def _parse_distinct(values: pd.Series) -> pd.DataFrame:
