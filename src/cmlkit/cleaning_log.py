@@ -394,6 +394,10 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     return freeze_xlsx(path)
 
 
+AUDIT_BLOCK_CELLS = 1 << 21
+"""Cells :func:`audit_diff` compares in one block (questions x kept responses)."""
+
+
 def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, report: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rebuild the log actually applied by diffing raw (choice labels coded) against the applied data.
 
@@ -429,22 +433,25 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, rep
         rows.append(pd.DataFrame({"response_id": gone, "question": "", "old_value": "", "new_value": "", "change_type": "remove_survey"}))
     common = after.index
     pos = before.index.get_indexer(common)      # the kept responses' rows in raw, found once for every question
-    for q in inst.questions:
-        qid = q["id"]
-        b = before[qid].to_numpy(dtype=object)[pos]
-        a = after[qid].to_numpy(dtype=object)
-        bn, an = pd.isna(b), pd.isna(a)
-        diff = bn != an
+    # questions compared a block at a time (values as text, one conversion per block): all of them for a
+    # small export, a few at a time for a large one, so the blocks' text copies stay within about 2M cells
+    per_block = max(1, AUDIT_BLOCK_CELLS // max(len(common), 1))
+    for first in range(0, len(inst.questions), per_block):
+        block = inst.questions[first:first + per_block]
+        B = np.column_stack([before[q["id"]].to_numpy(dtype=object)[pos] for q in block])
+        A = np.column_stack([after[q["id"]].to_numpy(dtype=object) for q in block])
+        bn, an = pd.isna(B), pd.isna(A)
+        changed = bn != an
         both = ~bn & ~an
         if both.any():      # values compared as text: 1 and 1.0 differ, as the log writes them
-            diff[both] = _text(b[both]) != _text(a[both])
-        if not diff.any():
-            continue
-        old = pd.Series(b[diff], dtype=object)
-        if q["personal"] or q["type"] == "text":
-            old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
-        rows.append(pd.DataFrame({"response_id": common[diff], "question": qid, "old_value": old.to_numpy(),
-                                  "new_value": a[diff], "change_type": np.where(an[diff], "blank_response", "change_response")}))
+            changed[both] = _text(B[both]) != _text(A[both])
+        for j in np.flatnonzero(changed.any(axis=0)):
+            q, diff = block[j], changed[:, j]
+            old = pd.Series(B[diff, j], dtype=object)
+            if q["personal"] or q["type"] == "text":
+                old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
+            rows.append(pd.DataFrame({"response_id": common[diff], "question": q["id"], "old_value": old.to_numpy(),
+                                      "new_value": A[diff, j], "change_type": np.where(an[diff, j], "blank_response", "change_response")}))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["response_id", "question", "old_value", "new_value", "change_type"])
     out.insert(0, "wave", wave)
     out["check_id"], out["reason"], out["decision"], out["reviewer"], out["decided_at"] = "audit", "found by diffing raw and clean data", "", "", ""
