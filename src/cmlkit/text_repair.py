@@ -229,8 +229,32 @@ def plain_numbers(values: pd.Series) -> np.ndarray:
     numpy.ndarray
         float64, same length: the number where the whole text matches ``-?[0-9]+(\\.[0-9]+)?``, else NaN.
     """
-    codes, uniq = _distinct(values)
-    return np.append(_plain_numbers(arrow_strings(uniq))[1], np.nan)[codes]
+    return plain_number_columns(values.to_frame(name="values"), ["values"])["values"]
+
+
+def plain_number_columns(frame: pd.DataFrame, columns: list) -> dict:
+    """:func:`plain_numbers` of several columns, the distinct values of all of them converted in one pass.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        The answers as text (or missing).
+    columns : list
+        The columns of ``frame`` to convert.
+
+    Returns
+    -------
+    dict
+        Column -> float64 array in row order (NaN where not a plain number).
+    """
+    parts = [_distinct(frame[c]) for c in columns]
+    distinct = pd.concat([u for _, u in parts], ignore_index=True) if parts else pd.Series([], dtype=object)
+    value = _plain_numbers(arrow_strings(distinct))[1]
+    out, start = {}, 0
+    for c, (codes, uniq) in zip(columns, parts):
+        out[c] = np.append(value[start:start + len(uniq)], np.nan)[codes]
+        start += len(uniq)
+    return out
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
