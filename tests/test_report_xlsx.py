@@ -1,4 +1,5 @@
 """Workbooks a person can read: number formats, widths, frozen header, autofilter; formula-safe and byte-stable."""
+import numpy as np
 import pandas as pd
 from openpyxl import load_workbook
 
@@ -43,3 +44,18 @@ def test_generic_workbook_formats_shares_money_and_counts(tmp_path):
     assert fmt["n"] == "#,##0" and fmt["council_grant (share)"] == "0%" and fmt["inc_council"] == '"£"#,##0'
     assert fmt["score"] == "0.00" and fmt["rate"] == "0.00"  # a 'rate' above 1 is not shown as a share
     assert fmt["name"] == "General"
+
+
+def test_formula_starts_neutralised_in_every_kind_of_text_column():
+    """Text cells starting like a formula get a leading apostrophe, numbers (``-3``, ``+1.5``) and non-text cells do not."""
+    df = pd.DataFrame({"obj": ["=1+1", "-3", "+1.5", "@x", "ok", None, np.nan, 5, "\tx"],
+                       "str": pd.Series(["x", "-y", None, "a", "b", "c", "d", "e", "=SUM(A1)"], dtype="string"),
+                       "arrow": pd.Series(["x", "=y", None, "a", "b", "c", "d", "e", "f"], dtype="string[pyarrow]"),
+                       "numbers": pd.Series(range(9), dtype=object), "empty": [None] * 9, "number": np.arange(9.0)})
+    out = tables.neutralise_formulas(df)
+    assert out["obj"].tolist()[:6] == ["'=1+1", "-3", "+1.5", "'@x", "ok", None] and out["obj"].iloc[7] == 5
+    assert out["obj"].iloc[8] == "'\tx" and pd.isna(out["obj"].iloc[6])
+    assert out["str"].iloc[1] == "'-y" and out["str"].iloc[8] == "'=SUM(A1)" and out["arrow"].iloc[1] == "'=y"
+    for col in ("numbers", "empty", "number"):
+        pd.testing.assert_series_equal(out[col], df[col])
+    assert df["obj"].iloc[0] == "=1+1"       # the input is not changed

@@ -52,6 +52,11 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     for col in out.columns:
         if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
             s = out[col]
+            try:   # first, whether any text cell starts like a formula (pandas' loop; NaN for cells that are not text)
+                if not s.str.startswith(_FORMULA_START).astype("boolean").fillna(False).any():
+                    continue
+            except AttributeError:    # an object column holding no text at all
+                continue
             text = s.map(lambda v: isinstance(v, str))
             risky = text & s.astype("string").str.startswith(_FORMULA_START).fillna(False)
             numeric = pd.to_numeric(s.where(risky), errors="coerce").notna()
