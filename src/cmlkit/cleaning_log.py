@@ -155,47 +155,7 @@ def _apply_log(raw, log, inst):
         rounds = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount()
         last = log.loc[work].groupby([rid[work], qcol[work]], sort=False).cumcount(ascending=False) == 0
     for r in sorted(rounds.unique()) if len(work) else []:
-        this = rounds.index[rounds == r]
-        for qid, idx in pd.Series(this, index=this).groupby(qcol[this], sort=False):
-            idx = idx.index
-            q = inst.question(qid)
-            rows = row_of[idx].to_numpy()
-            cur = data[qid].iloc[rows] if data.columns.is_unique else data.loc[rid[idx].to_numpy(), qid]
-            cur_s = pd.Series(np.where(cur.isna().to_numpy(), "", cur.astype(str).to_numpy()), index=idx)
-            old = log.loc[idx, "old_value"].astype(str)
-            hashed = old.str.startswith("sha256:")
-            match = (old == cur_s)
-            if hashed.any():
-                match[hashed] = [bool(c) and digest(c) == o for c, o in zip(cur_s[hashed], old[hashed])]
-            new = pd.Series(np.where(ct[idx] == "blank_response", "", log.loc[idx, "new_value"].astype(str)), index=idx)
-            valid = pd.Series(True, index=idx)
-            why = pd.Series("", index=idx, dtype=object)
-            filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
-            bad = None
-            if q["type"] == "select_one":
-                bad, what = filled & ~new.isin(inst.choice_names(qid)), "is not a choice of " + qid
-            elif q["type"] in ("integer", "decimal"):
-                bad, what = filled & pd.to_numeric(new, errors="coerce").isna(), "is not a number"
-            elif q["type"] == "select_multiple":
-                bad = filled & multi_outside_choices(new.where(filled), set(inst.choice_names(qid)))
-                what = "has values that are not choices of " + qid
-            if bad is not None and bad.any():  # the messages only where there is one to write
-                why[bad] = "'" + new[bad] + "' " + what
-                valid &= ~bad
-            stale = ~match
-            if stale.any():
-                status[idx[stale]] = "stale"
-                message[idx[stale]] = "old_value does not match the current value of " + qid + " (export changed?); not applied"
-            refused = match & ~valid
-            if refused.any():
-                status[idx[refused]], message[idx[refused]] = "refused", why[refused]
-            same = match & valid & (new == cur_s)
-            if same.any():
-                status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
-            go = match & valid & (new != cur_s)
-            if go.any():
-                _set_cells(data, qid, rows[go.to_numpy()], rid[idx[go]].to_numpy(), new[go].where(new[go] != "", None).to_numpy())
-                status[idx[go]] = "applied"
+        _apply_round(rounds.index[rounds == r], data, inst, log, rid, qcol, ct, row_of, last, status, message)
     edited = (dec == "edit") & (status == "applied")
     message[edited] = "applied as edited by the reviewer"
     report = log.copy()
@@ -204,6 +164,64 @@ def _apply_log(raw, log, inst):
     kept[removed] = False
     applied = data.loc[kept].reset_index(drop=True)
     return applied, report
+
+
+def _apply_round(idx, data, inst, log, rid, qcol, ct, row_of, last, status, message) -> None:
+    """Apply the log entries ``idx`` (at most one per cell: one round of a cell's successive entries), all
+    questions at once; ``status``, ``message`` and ``data`` are updated in place.
+
+    An entry is ``stale`` when its old value is not the cell's current one, ``refused`` when the cell's
+    final value would not be valid for its question, ``no_change`` when it equals the current value,
+    else ``applied``. Loops run over the round's questions (to read and set their columns), not its entries.
+    """
+    qs, rows = qcol[idx].to_numpy(dtype=object), row_of[idx].to_numpy()
+    by_question = pd.Series(np.arange(len(idx))).groupby(qs, sort=False).indices      # question -> entry positions
+    cur = np.empty(len(idx), dtype=object)
+    for qid, at in by_question.items():        # the cells' current values (a round touches each cell once)
+        col = data[qid].iloc[rows[at]] if data.columns.is_unique else data.loc[rid[idx[at]].to_numpy(), qid]
+        cur[at] = col.to_numpy(dtype=object)
+    cur_s = pd.Series(cur, index=idx, dtype=object)
+    cur_s = pd.Series(np.where(cur_s.isna().to_numpy(), "", cur_s.astype(str).to_numpy()), index=idx)
+    old = log.loc[idx, "old_value"].astype(str)
+    hashed = old.str.startswith("sha256:")
+    match = old == cur_s
+    if hashed.any():
+        match[hashed] = [bool(c) and digest(c) == o for c, o in zip(cur_s[hashed], old[hashed])]
+    new = pd.Series(np.where(ct[idx] == "blank_response", "", log.loc[idx, "new_value"].astype(str)), index=idx)
+    filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
+    kind = np.array([inst.question(q)["type"] for q in qs], dtype=object) if len(qs) else np.array([], dtype=object)
+    bad = pd.Series(False, index=idx)
+    what = pd.Series("", index=idx, dtype=object)
+    one = filled.to_numpy() & (kind == "select_one")
+    if one.any():
+        pairs = pd.MultiIndex.from_arrays([qs[one], new.to_numpy()[one]])
+        allowed = pd.MultiIndex.from_tuples([(q, c) for q in pd.unique(qs[one]) for c in inst.choice_names(q)])
+        bad[one] = ~pairs.isin(allowed)
+        what[one] = "is not a choice of " + qcol[idx][one]
+    number = filled.to_numpy() & np.isin(kind, ["integer", "decimal"])
+    if number.any():
+        bad[number] = pd.to_numeric(new[number], errors="coerce").isna().to_numpy()
+        what[number] = "is not a number"
+    for qid in pd.unique(qs[filled.to_numpy() & (kind == "select_multiple")]):
+        at = idx[(qs == qid) & filled.to_numpy()]
+        bad[at] = multi_outside_choices(new[at], set(inst.choice_names(qid))).to_numpy()
+        what[at] = "has values that are not choices of " + qid
+    stale = ~match
+    if stale.any():
+        status[idx[stale]] = "stale"
+        message[idx[stale]] = "old_value does not match the current value of " + qcol[idx][stale] + " (export changed?); not applied"
+    refused = match & bad
+    if refused.any():       # the messages only where there is one to write
+        status[idx[refused]], message[idx[refused]] = "refused", "'" + new[refused] + "' " + what[refused]
+    same = match & ~bad & (new == cur_s)
+    if same.any():
+        status[idx[same]], message[idx[same]] = "no_change", "new value equals the current value"
+    go = (match & ~bad & (new != cur_s)).to_numpy()
+    for qid, at in by_question.items():
+        at = at[go[at]]
+        if len(at):
+            _set_cells(data, qid, rows[at], rid[idx[at]].to_numpy(), new.iloc[at].where(new.iloc[at] != "", None).to_numpy())
+            status[idx[at]] = "applied"
 
 
 def _set_cells(data: pd.DataFrame, qid: str, rows, ids, values) -> None:
