@@ -98,11 +98,13 @@ def load_rules(inst, *, root=None) -> list:
     return out
 
 
-def _findings(frame, mask, qid, values, check, severity, message, wave):
+def _findings(frame, mask, qid, values, check, severity, message, wave, *, private=False):
     mask = mask.fillna(False).astype(bool)
     if not mask.any():
         return None
     vals = values[mask]
+    if private:     # personal and free-text answers are shown as digests (only the flagged ones are hashed)
+        vals = vals.map(lambda x: digest(x) if isinstance(x, str) and x else x)
     msg = message[mask] if isinstance(message, pd.Series) else message
     return pd.DataFrame({"wave": wave, "response_id": frame.loc[mask, "response_id"].to_numpy(), "question": qid,
                          "value": vals.astype(object).where(vals.notna(), "").astype(str).to_numpy(), "check": check,
@@ -128,19 +130,20 @@ def validate(frame: pd.DataFrame, inst, *, wave: str, rules: list | None = None,
     """
     rules = load_rules(inst, root=root) if rules is None else rules
     coded = code_choices(frame, inst)
+    coded.attrs = {}      # the ingest's attrs: pandas would deep-copy them into every Series derived below
     out = []
     nums = {}
     for q in inst.questions:
         qid = q["id"]
         v = coded[qid]
-        shown = v.map(lambda x: digest(x) if isinstance(x, str) and x else x) if (q["personal"] or q["type"] == "text") else v
+        private = q["personal"] or q["type"] == "text"
         present = v.notna() & (v.astype(str).str.strip() != "")
         if q["type"] in ("integer", "decimal"):
             num = pd.to_numeric(v, errors="coerce")
             nums[qid] = num
-            out.append(_findings(coded, present & num.isna(), qid, shown, "type", "error", "not a number", wave))
+            out.append(_findings(coded, present & num.isna(), qid, v, "type", "error", "not a number", wave, private=private))
             if q["type"] == "integer":
-                out.append(_findings(coded, num.notna() & (num % 1 != 0), qid, shown, "type", "warning", "not a whole number", wave))
+                out.append(_findings(coded, num.notna() & (num % 1 != 0), qid, v, "type", "warning", "not a whole number", wave, private=private))
             c = q["constraint"] or {}
             if c:
                 bad = pd.Series(False, index=v.index)
@@ -148,18 +151,18 @@ def validate(frame: pd.DataFrame, inst, *, wave: str, rules: list | None = None,
                     bad |= num < c["min"]
                 if "max" in c:
                     bad |= num > c["max"]
-                out.append(_findings(coded, bad, qid, shown, "range", "error", f"outside {c.get('min', '-inf')} to {c.get('max', 'inf')}", wave))
+                out.append(_findings(coded, bad, qid, v, "range", "error", f"outside {c.get('min', '-inf')} to {c.get('max', 'inf')}", wave, private=private))
         elif q["type"] == "select_one":
-            out.append(_findings(coded, present & ~v.isin(inst.choice_names(qid)), qid, shown, "choice", "error", "not one of the choices", wave))
+            out.append(_findings(coded, present & ~v.isin(inst.choice_names(qid)), qid, v, "choice", "error", "not one of the choices", wave, private=private))
         elif q["type"] == "select_multiple":
             allowed = set(inst.choice_names(qid))
             bad = present & multi_outside_choices(v, allowed)
-            out.append(_findings(coded, bad, qid, shown, "choice", "error", "holds a value that is not a choice", wave))
+            out.append(_findings(coded, bad, qid, v, "choice", "error", "holds a value that is not a choice", wave, private=private))
         asked = evaluate(q["relevant"], coded) if q["relevant"] else pd.Series(True, index=v.index)
         if q["required"]:
-            out.append(_findings(coded, asked & ~present, qid, shown, "required", "warning", "required but not answered", wave))
+            out.append(_findings(coded, asked & ~present, qid, v, "required", "warning", "required but not answered", wave, private=private))
         if q["relevant"]:
-            out.append(_findings(coded, ~asked & present, qid, shown, "relevant", "error", f"answered although not asked ({q['relevant']})", wave))
+            out.append(_findings(coded, ~asked & present, qid, v, "relevant", "error", f"answered although not asked ({q['relevant']})", wave, private=private))
     for rule in rules:
         sev, msg = rule.get("severity", "warning"), rule.get("message", rule["id"])
         check = f"rule:{rule['id']}"
