@@ -52,8 +52,17 @@ def test_bad_edits_are_refused(raw, lib):
     log = clean.propose_changes(raw, lib, wave="2025w1")
     i = log.index[(log["check_id"] == "choice_label") & (log["change_type"] == "change_response")][0]
     log.loc[i, "new_value"] = "not_a_choice"
+    j = log.index[log["check_id"] == "number_text"][0]
+    log.loc[j, "new_value"] = "lots"
+    multi = next(q["id"] for q in lib.questions if q["type"] == "select_multiple")
+    rid = raw.loc[raw[multi].notna(), "response_id"].iloc[0]
+    extra = log.iloc[[0]].assign(response_id=rid, question=multi, old_value=raw.set_index("response_id").at[rid, multi],
+                                 new_value="bogus " + lib.choice_names(multi)[0], change_type="change_response", check_id="edit")
+    log = pd.concat([log, extra], ignore_index=True)
     _, report = cleaning_log.apply_log(raw, log, lib)
-    assert report.loc[i, "status"] == "refused"
+    assert report.loc[i, "status"] == "refused" and report.loc[i, "message"] == f"'not_a_choice' is not a choice of {log.loc[i, 'question']}"
+    assert report.loc[j, "status"] == "refused" and report.loc[j, "message"] == "'lots' is not a number"
+    assert report["status"].iloc[-1] == "refused" and report["message"].iloc[-1].endswith(f"has values that are not choices of {multi}")
     log.loc[i, "change_type"] = "delete_everything"
     with pytest.raises(CleaningLogError, match="unknown change_type"):
         cleaning_log.apply_log(raw, log, lib)
