@@ -126,3 +126,27 @@ def test_fast_paths_answer_like_the_plain_pandas_operations(tmp_path):
     for body, ok in [(b"a,b\n" * 3 + "é\n".encode(), True), (b"a\n\xff\n", False), (b"", True)]:
         (tmp_path / "f.csv").write_bytes(body)
         assert _utf8_valid(tmp_path / "f.csv", 0) is ok
+
+
+@pytest.mark.parametrize("distinct, cells", [(1 << 16, 1 << 21), (3, 1 << 21), (1 << 16, 10)])
+def test_number_columns_parsed_in_batches_as_one_at_a_time(monkeypatch, distinct, cells):
+    """Several columns' distinct values parsed in one pass (or a few at a time) give each column's own parse."""
+    import numpy as np
+
+    from cmlkit import text_repair
+
+    monkeypatch.setattr(text_repair, "BATCH_DISTINCT", distinct)
+    monkeypatch.setattr(text_repair, "BATCH_CELLS", cells)
+    values = ["12", None, "£1,200", "n/a", "2k to 3k", "abc", "", " 5 ", "1.5k", "-3", "approx 20", "7.25"]
+    frame = pd.DataFrame({"a": values, "b": values[::-1], "c": [None] * 12, "d": ["1", "2"] * 6})
+    parsed = dict(text_repair.parse_number_columns(frame, list(frame.columns)))
+    plain = dict(text_repair.plain_number_columns(frame, list(frame.columns)))
+    assert list(parsed) == list(plain) == ["a", "b", "c", "d"]
+    for c in frame.columns:
+        one = clean.parse_number_text(frame[c])
+        kind, value, lower, upper = parsed[c]
+        assert (np.asarray(text_repair.NUMBER_KINDS)[kind] == one["kind"].to_numpy()).all()
+        for got, want in ((value, one["value"]), (lower, one["lower"]), (upper, one["upper"])):
+            assert np.array_equal(got, want.to_numpy(), equal_nan=True)
+        assert np.array_equal(plain[c], np.where(one["kind"] == "number", one["value"], np.nan), equal_nan=True)
+    assert parsed["a"][1][2] == 1200 and parsed["b"][2][7] == 2000 and (parsed["c"][0] == text_repair.NUMBER_KINDS.index("blank")).all()

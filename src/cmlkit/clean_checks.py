@@ -375,11 +375,9 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         Robust z above which a value is an outlier (high side only).
     """
     money = re.compile(r"^(inc_|exp_)|income|expenditure|reserves|amount|grant")
-    qids = inst.questions_of_type("integer", "decimal")
-    parsed = parse_number_columns(P.coded, qids)    # each column's own proposals touch only that column
     index = P.coded.index
-    for qid in qids:
-        kind, value, lower, upper = parsed[qid]     # masks as NumPy arrays; a Series only for a proposal that is made
+    # each column's own proposals change only that column; masks as NumPy arrays, a Series only for a proposal made
+    for qid, (kind, value, lower, upper) in parse_number_columns(P.coded, inst.questions_of_type("integer", "decimal")):
 
         m = kind == NUMBER_KINDS.index("text_number")
         if m.any():

@@ -189,7 +189,7 @@ def _apply_round(idx, data, inst, log, rid, qcol, ct, row_of, last, status, mess
         match[hashed] = [bool(c) and digest(c) == o for c, o in zip(cur_s[hashed], old[hashed])]
     new = pd.Series(np.where(ct[idx] == "blank_response", "", log.loc[idx, "new_value"].astype(str)), index=idx)
     filled = (new != "") & last[idx]  # only a cell's final value must be valid ('Â£240' -> '£240' -> '240')
-    kind = np.array([inst.question(q)["type"] for q in qs], dtype=object) if len(qs) else np.array([], dtype=object)
+    kind = pd.Series(qs, dtype=object).map({q: inst.question(q)["type"] for q in by_question}).to_numpy()
     bad = pd.Series(False, index=idx)
     what = pd.Series("", index=idx, dtype=object)
     one = filled.to_numpy() & (kind == "select_one")

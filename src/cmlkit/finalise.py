@@ -62,6 +62,7 @@ def _whole_numbers(value: np.ndarray) -> np.ndarray:
 
 
 def _finalise(applied, inst):
+    # the number questions' plain numbers, in question order: each number question below takes the next
     numbers = plain_number_columns(applied, [q["id"] for q in inst.questions if q["type"] in ("integer", "decimal") and not q["personal"]])
     cols = {"response_id": applied["response_id"].astype("string"),
             "submitted_at": applied["_end"], "duration_s": pd.to_numeric(applied["_duration_s"], errors="coerce").astype("Float64")}
@@ -77,7 +78,7 @@ def _finalise(applied, inst):
         elif q["type"] in ("integer", "decimal"):
             # plain numbers only: text the cleaning log did not turn into a number (a rejected proposal) stays
             # out of the typed data, and the audit says so; it is never re-parsed here behind the reviewer's back
-            value = numbers[q["id"]]
+            _, value = next(numbers)
             cols[name] = _whole_numbers(value) if q["type"] == "integer" else pd.arrays.FloatingArray(value, np.isnan(value))
         elif q["type"] == "date":
             cols[name] = pd.to_datetime(v, errors="coerce", format="ISO8601")

@@ -229,11 +229,40 @@ def plain_numbers(values: pd.Series) -> np.ndarray:
     numpy.ndarray
         float64, same length: the number where the whole text matches ``-?[0-9]+(\\.[0-9]+)?``, else NaN.
     """
-    return plain_number_columns(values.to_frame(name="values"), ["values"])["values"]
+    return next(plain_number_columns(values.to_frame(name="values"), ["values"]))[1]
 
 
-def plain_number_columns(frame: pd.DataFrame, columns: list) -> dict:
-    """:func:`plain_numbers` of several columns, the distinct values of all of them converted in one pass.
+BATCH_DISTINCT, BATCH_CELLS = 1 << 16, 1 << 21
+"""Distinct values and cells the number readers take in one pass: several columns of a small export at once,
+one column at a time of a large one (whose codes, one per cell, are then held for one column only)."""
+
+
+def _batches(frame: pd.DataFrame, columns: list):
+    """``[(column, codes, distinct values), ...]`` batches, in column order, each within :data:`BATCH_DISTINCT`
+    values and :data:`BATCH_CELLS` cells (a column over either alone): one pass of the text rules per batch."""
+    batch, size = [], 0
+    for c in columns:
+        codes, uniq = _distinct(frame[c])
+        if batch and (size + len(uniq) > BATCH_DISTINCT or (len(batch) + 1) * len(frame) > BATCH_CELLS):
+            yield batch
+            batch, size = [], 0
+        batch.append((c, codes, uniq))
+        size += len(uniq)
+    if batch:
+        yield batch
+
+
+def _spread(batch, arrays, missing):
+    """Each column of a batch: ``arrays`` (one value per distinct value of the batch) taken to its rows."""
+    start = 0
+    for c, codes, uniq in batch:
+        part = slice(start, start + len(uniq))
+        start += len(uniq)
+        yield c, tuple(np.append(a[part], m)[codes] for a, m in zip(arrays, missing))
+
+
+def plain_number_columns(frame: pd.DataFrame, columns: list):
+    """:func:`plain_numbers` of several columns, the distinct values of a batch of columns converted in one pass.
 
     Parameters
     ----------
@@ -242,19 +271,16 @@ def plain_number_columns(frame: pd.DataFrame, columns: list) -> dict:
     columns : list
         The columns of ``frame`` to convert.
 
-    Returns
-    -------
-    dict
-        Column -> float64 array in row order (NaN where not a plain number).
+    Yields
+    ------
+    tuple
+        ``(column, values)`` in the order of ``columns``: a float64 array in row order, NaN where not a plain
+        number. A batch's columns are read when its first column is asked for.
     """
-    parts = [_distinct(frame[c]) for c in columns]
-    distinct = pd.concat([u for _, u in parts], ignore_index=True) if parts else pd.Series([], dtype=object)
-    value = _plain_numbers(arrow_strings(distinct))[1]
-    out, start = {}, 0
-    for c, (codes, uniq) in zip(columns, parts):
-        out[c] = np.append(value[start:start + len(uniq)], np.nan)[codes]
-        start += len(uniq)
-    return out
+    for batch in _batches(frame, columns):
+        value = _plain_numbers(arrow_strings(pd.concat([u for _, _, u in batch], ignore_index=True)))[1]
+        for c, (v,) in _spread(batch, [value], [np.nan]):
+            yield c, v
 
 
 def _distinct(values: pd.Series) -> tuple[np.ndarray, pd.Series]:
@@ -301,13 +327,13 @@ def parse_number_kinds(values: pd.Series) -> pd.DataFrame:
     pandas.DataFrame
         As :func:`parse_number_text`, ``kind`` of dtype category (categories :data:`NUMBER_KINDS`).
     """
-    kind, value, lower, upper = parse_number_columns(values.to_frame(name="values"), ["values"])["values"]
+    kind, value, lower, upper = next(parse_number_columns(values.to_frame(name="values"), ["values"]))[1]
     return pd.DataFrame({"value": value, "lower": lower, "upper": upper,
                          "kind": pd.Categorical.from_codes(kind, categories=NUMBER_KINDS)}, index=values.index)
 
 
-def parse_number_columns(frame: pd.DataFrame, columns: list) -> dict:
-    """:func:`parse_number_kinds` of several columns, the distinct values of all of them parsed in one pass.
+def parse_number_columns(frame: pd.DataFrame, columns: list):
+    """:func:`parse_number_kinds` of several columns, the distinct values of a batch of columns parsed in one pass.
 
     Parameters
     ----------
@@ -316,23 +342,19 @@ def parse_number_columns(frame: pd.DataFrame, columns: list) -> dict:
     columns : list
         The columns of ``frame`` to parse.
 
-    Returns
-    -------
-    dict
-        Column -> ``(kind, value, lower, upper)``, NumPy arrays in row order: ``kind`` the codes of
-        :data:`NUMBER_KINDS` (int8), the others float as in :func:`parse_number_text`.
+    Yields
+    ------
+    tuple
+        ``(column, (kind, value, lower, upper))`` in the order of ``columns``, NumPy arrays in row order:
+        ``kind`` the codes of :data:`NUMBER_KINDS` (int8), the others float as in :func:`parse_number_text`.
+        A batch's columns are read when its first column is asked for (a caller may change the columns
+        it has been given).
     """
-    parts = [_distinct(frame[c]) for c in columns]
-    distinct = pd.concat([u for _, u in parts], ignore_index=True) if parts else pd.Series([], dtype=object)
-    parsed = _parse_distinct(distinct)
-    kind = pd.Categorical(parsed["kind"].to_numpy(dtype=object), categories=NUMBER_KINDS).codes
-    value, lower, upper = (parsed[c].to_numpy() for c in ("value", "lower", "upper"))
-    out, start, blank = {}, 0, np.int8(NUMBER_KINDS.index("blank"))
-    for c, (codes, uniq) in zip(columns, parts):    # missing values (code -1) take the appended blank / NaN
-        part = slice(start, start + len(uniq))
-        start += len(uniq)
-        out[c] = (np.append(kind[part], blank)[codes], *(np.append(a[part], np.nan)[codes] for a in (value, lower, upper)))
-    return out
+    blank = np.int8(NUMBER_KINDS.index("blank"))
+    for batch in _batches(frame, columns):
+        parsed = _parse_distinct(pd.concat([u for _, _, u in batch], ignore_index=True))
+        kind = pd.Categorical(parsed["kind"].to_numpy(dtype=object), categories=NUMBER_KINDS).codes
+        yield from _spread(batch, [kind, *(parsed[c].to_numpy() for c in ("value", "lower", "upper"))], [blank, np.nan, np.nan, np.nan])
 
 
 def _parse_distinct(values: pd.Series) -> pd.DataFrame:
