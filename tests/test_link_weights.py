@@ -75,3 +75,17 @@ def test_unknown_target_category_is_a_clear_error(wave):
     des, _ = NR.weight_responses(resp, scope, method="poststratify")
     with pytest.raises(W.CalibrationError, match="no responses"):
         W.calibrate(des, margins={"type": {"CR": 400, "ICL": 70, "LA": 10}})
+
+
+def test_top_two_is_a_stable_sort_and_threads_follow_the_kernel_share(monkeypatch):
+    """The best and runner-up columns are those of a stable descending sort (ties: the first column first);
+    rapidfuzz gets the kernel's thread share (``CMLKIT_THREADS``) inside a pipeline, every CPU outside one."""
+    rng = np.random.default_rng(5)
+    total = rng.integers(0, 6, size=(400, 7)).astype(float)        # many ties
+    assert np.array_equal(link._top_two(total), np.argsort(-total, axis=1, kind="stable")[:, :2])
+    monkeypatch.setenv("CMLKIT_THREADS", "1")
+    assert link.threads() == 1
+    monkeypatch.setenv("CMLKIT_THREADS", "two")
+    assert link.threads() == -1
+    monkeypatch.delenv("CMLKIT_THREADS")
+    assert link.threads() == -1

@@ -18,6 +18,7 @@ Two responses linked to the same library are flagged (``duplicate_link``).
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -117,6 +118,30 @@ def load_overrides(instrument: str, *, root=None) -> pd.DataFrame:
     return table
 
 
+def threads() -> int:
+    """Threads for rapidfuzz's ``cdist``: this kernel's share of the CPUs when a pipeline runs it, else all of them.
+
+    Returns
+    -------
+    int
+        ``CMLKIT_THREADS`` (set by :func:`cmlkit.run_kernel.kernel_environment` for each kernel) when it holds a
+        positive integer; otherwise -1, rapidfuzz's "every CPU".
+    """
+    try:
+        return max(1, int(os.environ["CMLKIT_THREADS"]))
+    except (KeyError, ValueError):
+        return -1
+
+
+def _top_two(total: np.ndarray) -> np.ndarray:
+    """Columns of each row's highest and second-highest score, the first of equals first (as a stable sort of
+    ``-total`` orders them), without sorting the row: two ``argmax`` passes. One column gives its index twice."""
+    first = total.argmax(axis=1)
+    rest = total.copy()
+    rest[np.arange(len(total)), first] = -np.inf
+    return np.column_stack([first, rest.argmax(axis=1)])
+
+
 def link_responses(responses: pd.DataFrame, frame: pd.DataFrame, *, overrides: pd.DataFrame | None = None,
                    exact_name: float = 90, min_score: float = 75, margin: float = 8, chunk: int = 2000) -> pd.DataFrame:
     """Match each response to one frame library.
@@ -150,6 +175,7 @@ def link_responses(responses: pd.DataFrame, frame: pd.DataFrame, *, overrides: p
     f_pc = normalise_postcode(frame["postcode"]).to_numpy(dtype=str)
     f_au = normalise_authority(frame["authority"]).to_numpy(dtype=str)
     ids = frame["library_id"].to_numpy(dtype=object)
+    workers = threads()
     n = len(responses)
     best = np.full(n, -1)
     second = np.full(n, -1)
@@ -159,14 +185,14 @@ def link_responses(responses: pd.DataFrame, frame: pd.DataFrame, *, overrides: p
     pc_s = np.zeros(n)
     for start in range(0, n, chunk):
         sl = slice(start, min(n, start + chunk))
-        ns = process.cdist(list(r_name[sl]), list(f_name), scorer=fuzz.token_sort_ratio, workers=-1).astype(float)
+        ns = process.cdist(list(r_name[sl]), list(f_name), scorer=fuzz.token_sort_ratio, workers=workers).astype(float)
         ps = _postcode_score(r_pc[sl], f_pc)
-        au = process.cdist(list(r_au[sl]), list(f_au), scorer=fuzz.token_set_ratio, workers=-1).astype(float)
+        au = process.cdist(list(r_au[sl]), list(f_au), scorer=fuzz.token_set_ratio, workers=workers).astype(float)
         has_pc = (r_pc[sl] != "")[:, None]
         has_au = (r_au[sl] != "")[:, None]
         # weights over the parts the respondent gave (a blank postcode is no evidence either way)
         total = (0.6 * ns + 0.3 * ps * has_pc + 0.1 * au * has_au) / (0.6 + 0.3 * has_pc + 0.1 * has_au)
-        top2 = np.argsort(-total, axis=1, kind="stable")[:, :2]
+        top2 = _top_two(total)
         rows = np.arange(total.shape[0])
         best[sl], second[sl] = top2[:, 0], top2[:, 1] if total.shape[1] > 1 else -1
         score[sl], score2[sl] = total[rows, top2[:, 0]], total[rows, top2[:, 1]] if total.shape[1] > 1 else 0
