@@ -392,16 +392,19 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
             lists.cell(k, j, name)
     lists.sheet_state = "hidden"
     ranges = {qid: (lists.cell(1, j).column_letter, len(inst.choice_names(qid)) + 1) for j, qid in enumerate(select_qs, start=1)}
-    by_question: dict = {}
-    for r, qid in enumerate(table["question"], start=2):
-        if qid in ranges:
-            by_question.setdefault(qid, []).append(r)
-    for qid, rows in by_question.items():
+    questions = table["question"].to_numpy(dtype=object)
+    for qid in pd.unique(questions):
+        if qid not in ranges:
+            continue
         col, last = ranges[qid]
-        v = DataValidation(type="list", formula1=f"=choices!${col}$2:${col}${last}", allow_blank=True)
-        for r in rows:
-            v.add(f"{letter['new_value']}{r}")
-        ws.add_data_validation(v)
+        # the question's rows as runs of consecutive rows, one reference string: openpyxl's add() of a cell at a
+        # time checks it against every reference already there (quadratic in the log's length)
+        rows = np.flatnonzero(questions == qid) + 2
+        breaks = np.flatnonzero(np.diff(rows) > 1)
+        starts, ends = rows[np.r_[0, breaks + 1]], rows[np.r_[breaks, len(rows) - 1]]
+        cells = letter["new_value"]
+        sqref = " ".join(f"{cells}{a}" if a == b else f"{cells}{a}:{cells}{b}" for a, b in zip(starts.tolist(), ends.tolist()))
+        ws.add_data_validation(DataValidation(type="list", formula1=f"=choices!${col}$2:${col}${last}", allow_blank=True, sqref=sqref))
     readme = wb.create_sheet("readme")
     readme.append(["change_type / topic", "meaning"])
     for row in README_ROWS:
