@@ -59,6 +59,13 @@ def test_review_workbook_has_dropdowns_and_round_trips(raw, lib, tmp_path):
     assert any("change_response" in f for f in formulas)
     assert any(f.startswith("=choices!") for f in formulas)
     assert wb["choices"].sheet_state == "hidden" and "readme" in wb.sheetnames
+    # every row on a select_one question, and no other, gets that question's choices as its new_value drop-down
+    lists = {wb["choices"].cell(1, j).value: wb["choices"].cell(1, j).column_letter for j in range(1, wb["choices"].max_column + 1)}
+    covered = {row: dv.formula1 for dv in ws.data_validations.dataValidation if dv.formula1.startswith("=choices!")
+               for r in dv.sqref.ranges for row in range(r.min_row, r.max_row + 1)}
+    select_one = {q["id"] for q in lib.questions if q["type"] == "select_one"}
+    want = {i + 2: f"=choices!${lists[q]}$2" for i, q in enumerate(log["question"]) if q in select_one}
+    assert want and {r: f.rsplit(":", 1)[0] for r, f in covered.items()} == want
     # a reviewer rejects one proposal and edits another; the workbook is read back and applied
     i = log.index[log["check_id"] == "number_text"][0]
     j = log.index[(log["check_id"] == "choice_label") & (log["change_type"] == "change_response")][0]
