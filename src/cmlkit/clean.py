@@ -21,7 +21,7 @@ import pandas as pd
 from cmlkit import clean_checks, response_checks  # noqa: F401  (importing them registers their checks)
 from cmlkit.check_registry import run_checks
 from cmlkit.clean_checks import EMAIL, PHONE, POSTCODE, load_other_recodes, match_other_text
-from cmlkit.cleaning_log import LOG_COLUMNS, digest
+from cmlkit.cleaning_log import LOG_COLUMNS, digest_text
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.finalise import finalise
 from cmlkit.response_checks import TEST_NAME
@@ -56,7 +56,7 @@ class _Proposals:
             old = self.coded[qid].iloc[pos] if qid in self.coded else pd.Series("", index=idx)
         old = _at(old, pos, index, idx)
         if private:
-            old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
+            old = digest_text(old)
         new = _at(new, pos, index, idx)
         reason = _at(reason, pos, index, idx)
         self.logs.append(pd.DataFrame({

@@ -74,6 +74,22 @@ def digest(value) -> str:
     return "sha256:" + hashlib.sha256(str(value).encode("utf-8")).hexdigest()[:16]
 
 
+def digest_text(values: pd.Series) -> pd.Series:
+    """Non-empty text values as their :func:`digest`, anything else (missing, empty, numbers) unchanged.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Values of personal or free-text questions about to be written to a log or report.
+
+    Returns
+    -------
+    pandas.Series
+        Same index.
+    """
+    return values.map(lambda v: digest(v) if isinstance(v, str) and v else v)
+
+
 def apply_log(raw: pd.DataFrame, log: pd.DataFrame, inst) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply a (possibly hand-edited) cleaning log to raw responses, with guards.
 
@@ -180,8 +196,7 @@ def _apply_round(idx, data, inst, log, rid, qcol, ct, row_of, last, status, mess
     for qid, at in by_question.items():        # the cells' current values (a round touches each cell once)
         col = data[qid].iloc[rows[at]] if data.columns.is_unique else data.loc[rid[idx[at]].to_numpy(), qid]
         cur[at] = col.to_numpy(dtype=object)
-    cur_s = pd.Series(cur, index=idx, dtype=object)
-    cur_s = pd.Series(np.where(cur_s.isna().to_numpy(), "", cur_s.astype(str).to_numpy()), index=idx)
+    cur_s = pd.Series(np.where(pd.isna(cur), "", _text(cur)), index=idx)
     old = log.loc[idx, "old_value"].astype(str)
     hashed = old.str.startswith("sha256:")
     match = old == cur_s
@@ -470,7 +485,7 @@ def audit_diff(raw: pd.DataFrame, applied: pd.DataFrame, inst, *, wave: str, rep
             q, diff = block[j], changed[:, j]
             old = pd.Series(B[diff, j], dtype=object)
             if q["personal"] or q["type"] == "text":
-                old = old.map(lambda v: digest(v) if isinstance(v, str) and v else v)
+                old = digest_text(old)
             rows.append(pd.DataFrame({"response_id": common[diff], "question": q["id"], "old_value": old.to_numpy(),
                                       "new_value": A[diff, j], "change_type": np.where(an[diff, j], "blank_response", "change_response")}))
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["response_id", "question", "old_value", "new_value", "change_type"])

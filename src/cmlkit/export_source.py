@@ -139,11 +139,11 @@ def open_export(path) -> Source:
         raise IngestError(UNSUPPORTED[suffix], file=path)
     if suffix == ".sav":
         cells = read_sav_cells(path)
-        return Source(path, [list(cells.columns)] + _records(cells.iloc[:3]), "sav", cells=cells.set_axis(range(cells.shape[1]), axis=1),
-                      cells_from=1)
+        return Source(path, [list(cells.columns)] + cells.iloc[:3].to_numpy(dtype=object).tolist(), "sav",
+                      cells=cells.set_axis(range(cells.shape[1]), axis=1), cells_from=1)
     if suffix in (".xlsx", ".xlsm"):
         cells = read_xlsx_cells(path)
-        return Source(path, _records(cells.iloc[:4]), "xlsx", cells=cells)
+        return Source(path, cells.iloc[:4].to_numpy(dtype=object).tolist(), "xlsx", cells=cells)
     head = read_head(path)
     complete = len(head) < HEAD_BYTES
     if head[:4] == b"PK\x03\x04":
@@ -314,11 +314,6 @@ def number_text(values: pd.Series) -> pd.Series:
         distinct, at = np.unique(v[rest], return_inverse=True)
         text[rest] = np.array([str(int(x)) if x.is_integer() else repr(x) for x in distinct.tolist()], dtype=object)[at]
     return pd.Series(text, index=values.index, dtype=object)
-
-
-def _records(frame: pd.DataFrame) -> list:
-    """The rows of a (small) frame of cells as lists."""
-    return [list(r) for r in frame.itertuples(index=False, name=None)]
 
 
 def _reader_pool():

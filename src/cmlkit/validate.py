@@ -15,7 +15,7 @@ import operator
 import numpy as np
 import pandas as pd
 
-from cmlkit.cleaning_log import digest
+from cmlkit.cleaning_log import digest_text
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import InstrumentError
 from cmlkit.instrument import find_root, load_instrument
@@ -104,7 +104,7 @@ def _findings(frame, mask, qid, values, check, severity, message, wave, *, priva
         return None
     vals = values[mask]
     if private:     # personal and free-text answers are shown as digests (only the flagged ones are hashed)
-        vals = vals.map(lambda x: digest(x) if isinstance(x, str) and x else x)
+        vals = digest_text(vals)
     msg = message[mask] if isinstance(message, pd.Series) else message
     return pd.DataFrame({"wave": wave, "response_id": frame.loc[mask, "response_id"].to_numpy(), "question": qid,
                          "value": vals.astype(object).where(vals.notna(), "").astype(str).to_numpy(), "check": check,
