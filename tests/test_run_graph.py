@@ -18,3 +18,21 @@ def test_start_order_puts_the_head_of_the_critical_path_first():
     rank = G.start_order(steps, {"describe": 1.0, "sample": 9.0})
     assert rank["cluster"] < rank["describe"]
     assert sorted(rank.values()) == list(range(len(steps)))
+
+
+def test_start_order_is_refined_on_a_simulated_run_when_every_duration_is_known():
+    # two cores; two 3 s steps and three 2 s steps, then a 1 s step after all of them
+    steps = [{"name": n, "needs": []} for n in "abcde"] + [{"name": "f", "needs": list("abcde")}]
+    durations = {"a": 3, "b": 3, "c": 2, "d": 2, "e": 2, "f": 1}
+    longest_first = ["a", "b", "c", "d", "e", "f"]
+    # by hand: a and b until 3, c and d until 5, e until 7, f until 8
+    assert G.simulated_end(steps, durations, longest_first, 2) == 8
+    # by hand: one core a then b (6), the other c, d, e (6), f until 7
+    rank = G.start_order(steps, durations, jobs=2)
+    order = sorted(rank, key=rank.get)
+    assert G.simulated_end(steps, durations, order, 2) == 7
+    assert sorted(rank.values()) == list(range(len(steps)))
+    # one core, or a step never run: the bottom level alone
+    assert G.start_order(steps, durations, jobs=1) == {n: i for i, n in enumerate(longest_first)}
+    assert G.start_order(steps, {k: v for k, v in durations.items() if k != "e"}, jobs=2) == \
+        G.start_order(steps, {k: v for k, v in durations.items() if k != "e"}, jobs=1)

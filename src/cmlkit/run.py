@@ -214,7 +214,7 @@ class _Runner:
         self.to_run, self.take, self.display = to_run, take, display
         self.entries = {e["name"]: e for e in record["steps"]}
         self.previous_s = self._previous_durations()   # step -> seconds in the last run that finished it
-        self.rank = start_order([p["step"] for p in plans], self.previous_s)
+        self.rank = start_order([p["step"] for p in plans], self.previous_s, jobs=jobs)
         self.index = {p["step"]["name"]: i for i, p in enumerate(plans, start=1)}
         self.products = {}
         for plan in plans:
