@@ -345,6 +345,10 @@ README_ROWS = [
 ]
 
 
+REVIEW_BLOCK_ROWS = 65536
+"""Log rows :func:`write_review_workbook` turns into text at once (the rows stream to the file)."""
+
+
 def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     """Write the cleaning log as an XLSX review workbook.
 
@@ -369,45 +373,46 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
         The written file (saved with fixed metadata by :func:`cmlkit.tables.freeze_xlsx`).
     """
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "cleaning_log"
-    table = neutralise_formulas(log.astype(object).where(log.notna(), ""))
-    ws.append(list(table.columns))
-    for row in table.itertuples(index=False):
-        ws.append([str(v) for v in row])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.fill = PatternFill("solid", fgColor="DDEBF7")
-    ws.freeze_panes = "A2"
-    ws.auto_filter.ref = ws.dimensions
+    # write-only: rows stream to the file as they are appended, so memory does not grow with the log
+    # (openpyxl's ordinary workbook keeps every cell as an object: gigabytes for a 1M-response wave's log)
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("cleaning_log")
+    n = len(log) + 1
+    letter = {c: get_column_letter(i) for i, c in enumerate(log.columns, start=1)}
     widths = {"wave": 9, "response_id": 14, "question": 22, "old_value": 24, "new_value": 24, "change_type": 17,
               "check_id": 16, "reason": 60, "decision": 10, "reviewer": 10, "decided_at": 12}
-    for i, col in enumerate(table.columns, start=1):
-        ws.column_dimensions[ws.cell(1, i).column_letter].width = widths.get(col, 14)
-    n = len(table) + 1
-    cols = {c: i + 1 for i, c in enumerate(table.columns)}
-    letter = {c: ws.cell(1, i).column_letter for c, i in cols.items()}
+    for col, cell in letter.items():       # column widths and the frozen header go before the first row
+        ws.column_dimensions[cell].width = widths.get(col, 14)
+    ws.freeze_panes = "A2"
+    header = []
+    for col in log.columns:
+        cell = WriteOnlyCell(ws, value=col)
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="DDEBF7")
+        header.append(cell)
+    ws.append(header)
+    for start in range(0, len(log), REVIEW_BLOCK_ROWS):    # the log as text a block of rows at a time
+        block = log.iloc[start:start + REVIEW_BLOCK_ROWS]
+        for row in neutralise_formulas(block.astype(object).where(block.notna(), "")).astype(str).itertuples(index=False, name=None):
+            ws.append(row)
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(log.columns))}{n}"
     dv = DataValidation(type="list", formula1='"' + ",".join(CHANGE_TYPES) + '"', allow_blank=False)
     dv.add(f"{letter['change_type']}2:{letter['change_type']}{max(n, 2)}")
-    ws.add_data_validation(dv)
+    ws.data_validations.append(dv)      # a write-only sheet has no add_data_validation; the same list
     dd = DataValidation(type="list", formula1='"' + ",".join(DECISIONS) + '"', allow_blank=True, showErrorMessage=True,
                         errorTitle="decision", error="accept, reject or edit (blank = accept)")
     dd.add(f"{letter['decision']}2:{letter['decision']}{max(n, 2)}")
-    ws.add_data_validation(dd)
-    lists = wb.create_sheet("choices")
+    ws.data_validations.append(dd)
     select_qs = [q["id"] for q in inst.questions if q["type"] == "select_one"]
-    for j, qid in enumerate(select_qs, start=1):
-        lists.cell(1, j, qid)
-        for k, name in enumerate(inst.choice_names(qid), start=2):
-            lists.cell(k, j, name)
-    lists.sheet_state = "hidden"
-    ranges = {qid: (lists.cell(1, j).column_letter, len(inst.choice_names(qid)) + 1) for j, qid in enumerate(select_qs, start=1)}
-    questions = table["question"].to_numpy(dtype=object)
+    names = {qid: inst.choice_names(qid) for qid in select_qs}
+    ranges = {qid: (get_column_letter(j), len(names[qid]) + 1) for j, qid in enumerate(select_qs, start=1)}
+    questions = log["question"].to_numpy(dtype=object)
     for qid in pd.unique(questions):
         if qid not in ranges:
             continue
@@ -419,13 +424,18 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
         starts, ends = rows[np.r_[0, breaks + 1]], rows[np.r_[breaks, len(rows) - 1]]
         cells = letter["new_value"]
         sqref = " ".join(f"{cells}{a}" if a == b else f"{cells}{a}:{cells}{b}" for a, b in zip(starts.tolist(), ends.tolist()))
-        ws.add_data_validation(DataValidation(type="list", formula1=f"=choices!${col}$2:${col}${last}", allow_blank=True, sqref=sqref))
+        ws.data_validations.append(DataValidation(type="list", formula1=f"=choices!${col}$2:${col}${last}", allow_blank=True,
+                                                  sqref=sqref))
+    lists = wb.create_sheet("choices")      # one column per select_one question: its id, then its choice names
+    lists.sheet_state = "hidden"
+    for k in range(max((len(v) for v in names.values()), default=0) + 1):
+        lists.append([(qid if k == 0 else names[qid][k - 1] if k <= len(names[qid]) else None) for qid in select_qs])
     readme = wb.create_sheet("readme")
+    readme.column_dimensions["A"].width = 18
+    readme.column_dimensions["B"].width = 110
     readme.append(["change_type / topic", "meaning"])
     for row in README_ROWS:
         readme.append(list(row))
-    readme.column_dimensions["A"].width = 18
-    readme.column_dimensions["B"].width = 110
     wb.save(path)
     return freeze_xlsx(path)
 
