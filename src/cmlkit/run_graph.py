@@ -363,7 +363,10 @@ def start_order(steps: list, durations: dict | None = None, *, jobs: int = 1) ->
     order = sorted(range(len(steps)), key=lambda i: (-level[steps[i]["name"]], -len(below[steps[i]["name"]]), i))
     names = [steps[i]["name"] for i in order]
     if jobs > 1 and all(s["name"] in durations for s in steps):
-        names = _refined(steps, durations, names, jobs)
+        try:
+            names = _refined(steps, durations, names, jobs)
+        except PipelineError:     # a step needing one outside ``steps``: the runner reports it, not the planner
+            pass
     return {name: rank for rank, name in enumerate(names)}
 
 
