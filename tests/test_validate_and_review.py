@@ -156,3 +156,15 @@ def test_old_logs_with_remove_response_and_no_decision_still_apply(raw, lib, tmp
     b, report_new = logs.apply_log(raw, log, lib)
     pd.testing.assert_frame_equal(a, b)
     assert report_old["status"].tolist() == report_new["status"].tolist()
+
+
+def test_review_workbook_streams_in_blocks_with_the_same_rows(raw, lib, tmp_path, monkeypatch):
+    """Rows written a block at a time read back as the log (text), in order; an empty log is a header with its filter."""
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    monkeypatch.setattr(logs, "REVIEW_BLOCK_ROWS", 7)
+    ws = load_workbook(logs.write_review_workbook(log, lib, tmp_path / "review.xlsx"))["cleaning_log"]
+    rows = [[("" if v is None else v) for v in r] for r in ws.iter_rows(min_row=2, values_only=True)]
+    assert rows == tables.neutralise_formulas(log.astype(object).where(log.notna(), "")).astype(str).to_numpy().tolist()
+    assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{ws.cell(1, log.shape[1]).column_letter}{len(log) + 1}"
+    empty = load_workbook(logs.write_review_workbook(log.iloc[:0], lib, tmp_path / "empty.xlsx"))["cleaning_log"]
+    assert [c.value for c in empty[1]] == list(log.columns) and empty.max_row == 1
