@@ -59,3 +59,27 @@ def test_formula_starts_neutralised_in_every_kind_of_text_column():
     for col in ("numbers", "empty", "number"):
         pd.testing.assert_series_equal(out[col], df[col])
     assert df["obj"].iloc[0] == "=1+1"       # the input is not changed
+
+
+def test_control_characters_are_escaped_for_workbooks_and_read_back():
+    """Every C0 control character a worksheet cannot hold becomes _xHHHH_; a literal _xHHHH_ keeps its text."""
+    controls = "".join(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
+    values = pd.Series([f"a{controls}b", "_x0041_ stays", "_x005F_ too", "tab\tline\nreturn\r", None, 3], dtype=object)
+    df = pd.DataFrame({"text": values, "string": values.astype("string"), "n": range(6)})
+    out = tables.escape_xlsx_text(df)
+    assert out["text"].iloc[0] == "a" + "".join(f"_x{ord(c):04X}_" for c in controls) + "b"
+    assert out["text"].iloc[1] == "_x005F_x0041_ stays" and out["text"].iloc[3] == "tab\tline\nreturn\r"
+    assert out["text"].iloc[5] == 3 and out["n"].tolist() == list(range(6))
+    for col in ("text", "string"):
+        back = tables.unescape_xlsx_text(out[col].iloc[:4].astype(str))
+        assert back.tolist() == values.iloc[:4].tolist()
+    clean = pd.DataFrame({"text": ["plain", "_x"], "n": [1, 2]})
+    assert tables.escape_xlsx_text(clean) is clean          # nothing to escape: the same frame, no copy
+
+
+def test_workbook_with_control_characters_is_written(tmp_path):
+    df = pd.DataFrame({"library": ["Oak\x03 Library", "Elm Library"], "n": [1, 2]})
+    path = tables.write_xlsx({"s": df}, tmp_path / "t.xlsx")
+    cells = [c.value for c in load_workbook(path)["s"]["A"]]
+    assert cells == ["library", "Oak_x0003_ Library", "Elm Library"]
+    assert tables.unescape_xlsx_text(pd.Series(cells[1:])).tolist() == df["library"].tolist()

@@ -168,3 +168,18 @@ def test_review_workbook_streams_in_blocks_with_the_same_rows(raw, lib, tmp_path
     assert ws.freeze_panes == "A2" and ws.auto_filter.ref == f"A1:{ws.cell(1, log.shape[1]).column_letter}{len(log) + 1}"
     empty = load_workbook(logs.write_review_workbook(log.iloc[:0], lib, tmp_path / "empty.xlsx"))["cleaning_log"]
     assert [c.value for c in empty[1]] == list(log.columns) and empty.max_row == 1
+
+
+def test_review_workbook_holds_control_characters_and_the_guard_still_matches(raw, lib, tmp_path):
+    """An answer with a control character (which a worksheet cannot hold) reaches the workbook escaped and comes back exact."""
+    bad = raw.copy()
+    q = next(q["id"] for q in lib.questions if q["type"] == "select_one" and q["id"] in bad.columns
+             and bad[q["id"]].notna().any())
+    row = bad.index[bad[q].notna()][0]
+    bad.loc[row, q] = f"{bad.loc[row, q]}\x01"
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    assert log["old_value"].astype(str).str.contains("\x01").any()
+    reviewed = logs.read_log(logs.write_review_workbook(log, lib, tmp_path / "review.xlsx"))
+    pd.testing.assert_frame_equal(reviewed, logs.read_log(tables.write_csv(log, tmp_path / "log.csv")))
+    _, report = logs.apply_log(bad, reviewed, lib)
+    assert not report["status"].astype(str).str.contains("stale").any()

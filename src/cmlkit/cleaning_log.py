@@ -24,7 +24,7 @@ import pandas as pd
 
 from cmlkit.coding import code_choices, multi_outside_choices
 from cmlkit.errors import CleaningLogError
-from cmlkit.tables import freeze_xlsx, neutralise_formulas
+from cmlkit.tables import escape_xlsx_text, freeze_xlsx, neutralise_formulas, unescape_xlsx_text
 
 LOG_COLUMNS = ["wave", "response_id", "question", "old_value", "new_value", "change_type", "check_id",
                "reason", "decision", "reviewer", "decided_at"]
@@ -304,7 +304,8 @@ def read_log(path) -> "pd.DataFrame":
     pandas.DataFrame
         The log with :data:`LOG_COLUMNS` as text (``decision`` added when missing, legacy change
         types renamed), with the spreadsheet formula guard (a leading ``'``) removed from
-        ``old_value`` and ``new_value``.
+        ``old_value`` and ``new_value`` and, from a workbook, ``_xHHHH_`` escapes turned back into
+        the characters they stand for.
 
     Raises
     ------
@@ -314,8 +315,8 @@ def read_log(path) -> "pd.DataFrame":
     path = Path(path)
     if not path.is_file():
         raise CleaningLogError("cleaning log not found", file=path)
-    if path.suffix.lower() == ".xlsx":
-        log = pd.read_excel(path, sheet_name="cleaning_log", dtype=str, keep_default_na=False)
+    if path.suffix.lower() == ".xlsx":      # control characters were written as _xHHHH_ escapes (escape_xlsx_text)
+        log = pd.read_excel(path, sheet_name="cleaning_log", dtype=str, keep_default_na=False).apply(unescape_xlsx_text)
     else:
         log = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     missing = [c for c in LOG_COLUMNS if c not in log.columns and c != "decision"]   # logs before the decision column still read
@@ -355,8 +356,10 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     Sheet ``cleaning_log`` holds the log with drop-downs on ``change_type`` and ``decision`` (accept,
     reject, edit) and, for questions with
     choices, a drop-down of the allowed choice names on ``new_value``; ``readme`` explains the change
-    types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered, and
-    cells that a spreadsheet would read as formulas are neutralised.
+    types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered,
+    cells that a spreadsheet would read as formulas are neutralised, and control characters (which a
+    worksheet cannot hold) are written as ``_xHHHH_`` escapes (:func:`cmlkit.tables.escape_xlsx_text`),
+    which :func:`read_log` turns back into the characters.
 
     Parameters
     ----------
@@ -399,7 +402,8 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     ws.append(header)
     for start in range(0, len(log), REVIEW_BLOCK_ROWS):    # the log as text a block of rows at a time
         block = log.iloc[start:start + REVIEW_BLOCK_ROWS]
-        for row in neutralise_formulas(block.astype(object).where(block.notna(), "")).astype(str).itertuples(index=False, name=None):
+        text = escape_xlsx_text(neutralise_formulas(block.astype(object).where(block.notna(), "")))
+        for row in text.astype(str).itertuples(index=False, name=None):
             ws.append(row)
     ws.auto_filter.ref = f"A1:{get_column_letter(len(log.columns))}{n}"
     dv = DataValidation(type="list", formula1='"' + ",".join(CHANGE_TYPES) + '"', allow_blank=False)

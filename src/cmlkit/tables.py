@@ -66,6 +66,63 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: what a worksheet cannot hold as text (control characters other than tab, line feed and carriage
+#: return), and the underscore of a literal ``_xHHHH_``, which would otherwise read as an escape
+_XLSX_ESCAPE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]|_(?=x[0-9A-Fa-f]{4}_)")
+_XLSX_ESCAPED = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def escape_xlsx_text(df: pd.DataFrame) -> pd.DataFrame:
+    """Text cells a workbook can hold: control characters written as OOXML's ``_xHHHH_`` escapes.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        Any table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``df`` itself when no text cell needs it; otherwise a copy in which each control character
+        other than tab, line feed and carriage return (which a worksheet cannot hold: openpyxl refuses
+        the cell) is written ``_x0001_`` and so on, and the underscore of a literal ``_xHHHH_`` is
+        written ``_x005F_``, as Excel itself saves such text (ECMA-376 Part 1, 22.9.2.19
+        ``ST_Xstring``). A spreadsheet shows the original characters; :func:`unescape_xlsx_text` gives
+        the original text back to a program that read the cells as stored.
+    """
+    out = df
+    for col in df.columns:
+        s = df[col]
+        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+            continue
+        try:
+            hit = s.str.contains(_XLSX_ESCAPE).astype("boolean").fillna(False).to_numpy(dtype=bool)
+        except AttributeError:    # an object column holding no text at all
+            continue
+        if hit.any():
+            out = df.copy() if out is df else out
+            out[col] = s.astype(object).where(~hit, s[hit].str.replace(_XLSX_ESCAPE, lambda m: f"_x{ord(m.group(0)):04X}_",
+                                                                      regex=True))
+    return out
+
+
+def unescape_xlsx_text(values: pd.Series) -> pd.Series:
+    """The text :func:`escape_xlsx_text` escaped, from cells read as stored (``_x0001_`` -> the character).
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text cells (pandas and openpyxl read ``_xHHHH_`` literally).
+
+    Returns
+    -------
+    pandas.Series
+    """
+    if not values.str.contains("_x", regex=False).fillna(False).any():
+        return values
+    return values.str.replace(_XLSX_ESCAPED, lambda m: chr(int(m.group(1), 16)), regex=True)
+
+
 def write_csv(df: pd.DataFrame, path, *, index: bool = False) -> Path:
     """Write a deterministic, formula-safe UTF-8 CSV.
 
@@ -266,7 +323,7 @@ def write_xlsx(sheets: dict, path, *, finish=None, **format_options) -> Path:
     ----------
     sheets : dict
         Sheet name -> DataFrame, in sheet order; names are cut to Excel's 31 characters. Cells pass
-        through :func:`neutralise_formulas`; no index is written.
+        through :func:`neutralise_formulas` and :func:`escape_xlsx_text`; no index is written.
     path : str or path-like
         The ``.xlsx`` file to write; missing parent folders are created.
     finish : callable, optional
@@ -284,7 +341,7 @@ def write_xlsx(sheets: dict, path, *, finish=None, **format_options) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with pd.ExcelWriter(path, engine="openpyxl") as xw:
         for name, df in sheets.items():
-            safe = neutralise_formulas(df)
+            safe = escape_xlsx_text(neutralise_formulas(df))
             safe.to_excel(xw, sheet_name=name[:31], index=False)
             format_sheet(xw.sheets[name[:31]], safe, **format_options)
             if finish is not None:
