@@ -357,9 +357,8 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     reject, edit) and, for questions with
     choices, a drop-down of the allowed choice names on ``new_value``; ``readme`` explains the change
     types; a hidden ``choices`` sheet feeds the drop-downs. The header is frozen and filtered,
-    cells that a spreadsheet would read as formulas are neutralised, and control characters (which a
-    worksheet cannot hold) are written as ``_xHHHH_`` escapes (:func:`cmlkit.tables.escape_xlsx_text`),
-    which :func:`read_log` turns back into the characters.
+    cells that a spreadsheet would read as formulas are neutralised, and control characters are written
+    as ``_xHHHH_`` escapes (:func:`cmlkit.tables.escape_xlsx_text`), which :func:`read_log` reads back.
 
     Parameters
     ----------
@@ -382,9 +381,7 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
     from openpyxl.worksheet.datavalidation import DataValidation   # imported here, not at the top: only the steps that read or write a workbook load openpyxl
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    # write-only: rows stream to the file as they are appended, so memory does not grow with the log
-    # (openpyxl's ordinary workbook keeps every cell as an object: gigabytes for a 1M-response wave's log)
-    wb = Workbook(write_only=True)
+    wb = Workbook(write_only=True)   # rows stream to the file (an ordinary workbook holds every cell as an object)
     ws = wb.create_sheet("cleaning_log")
     n = len(log) + 1
     letter = {c: get_column_letter(i) for i, c in enumerate(log.columns, start=1)}
