@@ -15,6 +15,26 @@ def test_parse_number_text_hand_checked():
     assert p.loc[6, "value"] == 14 and p.loc[7, "value"] == 17.5
 
 
+def test_control_characters_pasted_into_an_answer_are_read_past(raw, lib):
+    """A number with a control character in it is proposed as the number, and a label with one still matches its choice."""
+    p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 "]))
+    assert p["kind"].tolist() == ["text_number", "text_number", "blank", "text_number"]
+    assert p["value"].tolist()[:2] == [2018, 1000] and p.loc[3, "value"] == 12
+    def cleaned(frame):
+        applied, _ = cleaning_log.apply_log(frame, clean.propose_changes(frame, lib, wave="2025w1"), lib)
+        return clean.finalise(applied, lib)[0].set_index("response_id")
+
+    num = next(q["id"] for q in lib.questions if q["type"] == "integer" and raw[q["id"]].notna().any())
+    one = next(q["id"] for q in lib.questions if q["type"] == "select_one" and raw[q["id"]].notna().any())
+    row = raw.index[raw[num].notna() & raw[one].notna()][0]
+    bad = raw.copy()
+    bad.loc[row, num], bad.loc[row, one] = f"{raw.loc[row, num]}\x01", f"{raw.loc[row, one]}\x01"
+    rid, cols = raw.loc[row, "response_id"], [lib.question(q)["canonical"] for q in (num, one)]
+    ok = cleaned(raw)
+    assert ok.loc[rid, cols].notna().all()
+    assert cleaned(bad).loc[rid, cols].tolist() == ok.loc[rid, cols].tolist()
+
+
 def test_proposals_apply_and_rows_add_up(raw, lib, demo_wave):
     out, m = demo_wave
     log = clean.propose_changes(raw, lib, wave="2025w1")

@@ -19,6 +19,7 @@ _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
 _SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
+_CONTROL = r"[\x00-\x08\x0e-\x1b\x7f]"   # control characters that are not whitespace (pasted into a form): dropped from numbers
 _EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
 NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
@@ -293,8 +294,9 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     """Parse numbers written as text.
 
     Each distinct value is parsed once. Plain numbers (the vast majority) are recognised and converted
-    with pyarrow kernels; only the rest goes through the text rules. Mojibake (``Â£240``) must be
-    repaired before this is called.
+    with pyarrow kernels; only the rest goes through the text rules, which first drop control
+    characters that are not whitespace (``2018\x01`` reads as ``text_number`` 2018). Mojibake
+    (``Â£240``) must be repaired before this is called.
 
     Parameters
     ----------
@@ -369,7 +371,7 @@ def _parse_distinct(values: pd.Series) -> pd.DataFrame:
     rest = ~null & ~plain
     if rest.any():
         idx = np.flatnonzero(rest)
-        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.strip()
+        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.replace(_CONTROL, "", regex=True).str.strip()
         blank = (s == "").to_numpy()
         kind[idx[blank]] = "blank"
         na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
