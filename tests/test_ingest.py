@@ -37,6 +37,26 @@ def test_multiselect_split_uses_choice_labels(demo_wave, lib):
     assert tokens <= set(lib.choice_names("services"))
 
 
+def test_multiselect_fragment_that_is_no_choice_is_logged_where_there_is_no_other_text(demo_wave, lib, tmp_path):
+    """A label the question does not have (a typo, another separator, a pasted control character) is left out, in the log."""
+    out, _ = demo_wave
+    df = pd.read_csv(out / "exports" / "cml_library_singleheader.csv", dtype=str, keep_default_na=False)
+    assert lib.other_text_for("council_support") is None
+    col = next(c for c in df.columns if c.startswith(lib.question("council_support")["text"]))
+    cells = {3: "Wifi, Training\x01", 5: "Book stock; Wifi", 7: "Wifi, Training"}
+    for row, cell in cells.items():
+        df.loc[row, col] = cell
+    df.to_csv(tmp_path / "export.csv", index=False)
+    raw = read_export(tmp_path / "export.csv", lib)
+    assert raw.loc[[3, 5, 7], "council_support"].tolist() == ["wifi", None, "wifi training"]
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    noted = log.loc[log["check_id"] == "ingest_unknown_choice"].set_index("response_id")
+    assert sorted(noted.index) == sorted(raw.loc[[3, 5], "response_id"])
+    assert noted.loc[raw.loc[3, "response_id"], ["old_value", "new_value", "change_type"]].tolist() == [cells[3], "wifi", "no_action"]
+    assert "'Training\\x01' is not a choice label" in noted.loc[raw.loc[3, "response_id"], "reason"]
+    assert (noted["question"] == "council_support").all() and noted["reason"].str.endswith("(review) (at ingest)").all()
+
+
 def test_cp1252_and_semicolon_exports_are_read(demo_wave, lib, tmp_path):
     out, _ = demo_wave
     src = out / "exports" / "cml_library_singleheader.csv"

@@ -229,12 +229,19 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                 if other_q and other_text is not None:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:
-                joined, leftover, repaired = _split_joined(next(s for c, s, _ in parts if c.role == "joined"), inst.choices(qid), spec.join)
+                cells = next(s for c, s, _ in parts if c.role == "joined")
+                joined, leftover, repaired = _split_joined(cells, inst.choices(qid), spec.join)
                 log += [checks.entry(line[k], "mojibake_label", "choice label read as cp1252 (mojibake) repaired before the split",
                                      response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
                 if other_q:
                     other_text = leftover
                     other = leftover.notna().to_numpy()
+                else:   # no 'other' text to hold what matches no choice label: left out of the answer, never in silence
+                    log += [checks.entry(line[k], "unknown_choice", f"{leftover.iloc[k]!r} is not a choice label of this question, "
+                                         "which has no 'other' text: left out of the answer (review)",
+                                         response_id=frame["response_id"].iloc[k], question=qid, old=str(cells.iloc[k]),
+                                         new=" ".join(str(joined.iloc[k]).split()))
+                            for k in np.flatnonzero(leftover.notna().to_numpy())]
             values[qid] = _tidy_joined(joined, other)
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")
