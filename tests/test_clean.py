@@ -170,3 +170,22 @@ def test_number_columns_parsed_in_batches_as_one_at_a_time(monkeypatch, distinct
             assert np.array_equal(got, want.to_numpy(), equal_nan=True)
         assert np.array_equal(plain[c], np.where(one["kind"] == "number", one["value"], np.nan), equal_nan=True)
     assert parsed["a"][1][2] == 1200 and parsed["b"][2][7] == 2000 and (parsed["c"][0] == text_repair.NUMBER_KINDS.index("blank")).all()
+
+
+def test_multi_select_word_that_is_no_choice_is_proposed_out_for_review(raw, lib):
+    """A names export (KoboToolbox) can hold any word in a multi-select answer: it is left out in the log, not in silence."""
+    q = next(q["id"] for q in lib.questions if q["type"] == "select_multiple" and raw[q["id"]].notna().any())
+    rows = raw.index[raw[q].notna() & (raw[q] != "")][:2]
+    bad = raw.copy()
+    first = bad.loc[rows[0], q]
+    bad.loc[rows[0], q] = f"bogus {first}"
+    bad.loc[rows[1], q] = "bogus"
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    hit = log.loc[log["check_id"] == "multi_choice"].set_index("response_id")
+    assert sorted(hit.index) == sorted(bad.loc[rows, "response_id"])
+    one, two = hit.loc[bad.loc[rows[0], "response_id"]], hit.loc[bad.loc[rows[1], "response_id"]]
+    assert (one["change_type"], one["new_value"]) == ("change_response", " ".join(first.split()))
+    assert (two["change_type"], two["new_value"]) == ("blank_response", "")
+    assert one["reason"] == "'bogus' is not a choice of this question: left out (review)"
+    applied, report = cleaning_log.apply_log(bad, log, lib)
+    assert cleaning_log.compare_audit(report, cleaning_log.audit_diff(bad, applied, lib, wave="2025w1")).empty

@@ -18,6 +18,7 @@ import pyarrow.compute as pac
 from rapidfuzz import fuzz, process
 
 from cmlkit.check_registry import register_check
+from cmlkit.coding import multi_outside_choices
 from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
@@ -306,6 +307,34 @@ def check_choice_labels(P, inst):
                   "answer is not a choice: recorded as 'other' (review)")
             left = left[~free.to_numpy()]
         P.add(pd.Series(True, index=left), qid, "", "blank_response", "choice_label", "answer is not one of the choices (review)")
+
+
+@register_check("multi_choice", phase="values", order=125)
+def check_multi_choices(P, inst):
+    """select_multiple answers holding a name that is no choice: kept without it, for review (``multi_choice``).
+
+    Exports of joined labels keep only choice names when read (a fragment that is no label goes to the
+    'other' text, or into the log); an export of choice names (KoboToolbox, an XLSForm tool) can hold
+    any word, which the typed 0/1 columns would otherwise leave out without a word. The answer keeps
+    its choices in list order; with none left it is blanked.
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
+    for qid in inst.questions_of_type("select_multiple"):
+        order = {n: i for i, n in enumerate(inst.choice_names(qid))}
+        vals = P.coded[qid]
+        bad = multi_outside_choices(vals, order)
+        if not bad.any():
+            continue
+        kept = _map_unique(vals[bad], lambda v: " ".join(sorted({t for t in str(v).split() if t in order}, key=order.get)))
+        why = _map_unique(vals[bad], lambda v: f"{' '.join(t for t in str(v).split() if t not in order)!r} is not a choice "
+                                               "of this question: left out (review)")
+        P.add(kept != "", qid, kept, "change_response", "multi_choice", why)
+        P.add(kept == "", qid, "", "blank_response", "multi_choice", why)
 
 
 @register_check("other_recode", phase="values", order=130, options=("other_recodes", "root"))
