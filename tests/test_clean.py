@@ -17,9 +17,9 @@ def test_parse_number_text_hand_checked():
 
 def test_control_characters_pasted_into_an_answer_are_read_past(raw, lib):
     """A number with a control character in it is proposed as the number, and a label with one still matches its choice."""
-    p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 "]))
-    assert p["kind"].tolist() == ["text_number", "text_number", "blank", "text_number"]
-    assert p["value"].tolist()[:2] == [2018, 1000] and p.loc[3, "value"] == 12
+    p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 ", "1\u200b500", "\ufeff40"]))
+    assert p["kind"].tolist() == ["text_number", "text_number", "blank", "text_number", "text_number", "text_number"]
+    assert p["value"].tolist()[:2] == [2018, 1000] and p["value"].tolist()[3:] == [12, 1500, 40]
     def cleaned(frame):
         applied, _ = cleaning_log.apply_log(frame, clean.propose_changes(frame, lib, wave="2025w1"), lib)
         return clean.finalise(applied, lib)[0].set_index("response_id")

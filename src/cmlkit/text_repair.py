@@ -19,7 +19,8 @@ _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
 _SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
-_CONTROL = r"[\x00-\x08\x0e-\x1b\x7f]"   # control characters that are not whitespace (pasted into a form): dropped from numbers
+#: invisible characters that are not whitespace (control and zero-width characters pasted into a form): dropped from numbers
+_CONTROL = r"[\x00-\x08\x0e-\x1b\x7f\u200b-\u200d\u2060\ufeff]"
 _EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
 NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
@@ -295,7 +296,7 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
 
     Each distinct value is parsed once. Plain numbers (the vast majority) are recognised and converted
     with pyarrow kernels; only the rest goes through the text rules, which first drop control
-    characters that are not whitespace (``2018\x01`` reads as ``text_number`` 2018). Mojibake
+    and zero-width characters (``2018\\x01`` reads as ``text_number`` 2018). Mojibake
     (``Â£240``) must be repaired before this is called.
 
     Parameters
