@@ -189,3 +189,21 @@ def test_multi_select_word_that_is_no_choice_is_proposed_out_for_review(raw, lib
     assert one["reason"] == "'bogus' is not a choice of this question: left out (review)"
     applied, report = cleaning_log.apply_log(bad, log, lib)
     assert cleaning_log.compare_audit(report, cleaning_log.audit_diff(bad, applied, lib, wave="2025w1")).empty
+
+
+def test_non_whole_number_in_an_integer_question_is_rounded_in_the_log(raw, lib):
+    """The typed data hold whole numbers: a decimal (or a range's midpoint) in an integer question is rounded in the log."""
+    qid = next(q["id"] for q in lib.questions if q["type"] == "integer" and (q["constraint"] or {}).get("min", 0) <= 7
+               and (q["constraint"] or {}).get("max", 13) >= 13 and raw[q["id"]].notna().sum() > 3)
+    rows = raw.index[raw[qid].notna()][:3]
+    bad = raw.copy()
+    bad.loc[rows, qid] = ["12.5", "10-13", "7.2"]
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    mine = log.loc[(log["question"] == qid) & log["response_id"].isin(bad.loc[rows, "response_id"])]
+    rounded = mine.loc[mine["check_id"] == "not_whole"]
+    assert rounded[["old_value", "new_value"]].values.tolist() == [["12.5", "12"], ["11.5", "12"], ["7.2", "7"]]
+    assert rounded["reason"].str.endswith("rounded to the nearest (review)").all()
+    applied, report = cleaning_log.apply_log(bad, log, lib)
+    data = clean.finalise(applied, lib)[0].set_index("response_id")
+    assert data.loc[bad.loc[rows, "response_id"], lib.question(qid)["canonical"]].tolist() == [12, 12, 7]
+    assert cleaning_log.compare_audit(report, cleaning_log.audit_diff(bad, applied, lib, wave="2025w1")).empty

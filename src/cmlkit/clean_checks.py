@@ -392,8 +392,9 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
     ``number_text``: numbers written as text are rewritten, ``n/a`` blanked, ranges get their
     midpoint (review), the rest is blanked (review); ``sentinel``: -1, -9, 99, 999 … that are out of
     range or outlying are blanked; ``out_of_range``: outside the question's ``constraint`` min/max,
-    blanked (review); ``outlier``: robust z, ``(x - median) / (1.4826 x MAD)`` (``x`` on
-    ``log1p`` for money questions), above ``outlier_z``, flagged only (``no_action``, review).
+    blanked (review); ``not_whole``: a non-whole number (or range midpoint) in an integer question,
+    rounded to the nearest, even on a tie (review); ``outlier``: robust z, ``(x - median) / (1.4826 x MAD)``
+    (``x`` on ``log1p`` for money questions), above ``outlier_z``, flagged only (``no_action``, review).
 
     Parameters
     ----------
@@ -442,6 +443,11 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         if out.any():
             P.add(_on(index, out), qid, "", "blank_response", "out_of_range",
                   f"outside the allowed range {c.get('min', '-inf')} to {c.get('max', 'inf')} (review)")
+        if inst.question(qid)["type"] == "integer":   # the typed data hold whole numbers: the rounding is proposed, not done unseen
+            part = ~np.isnan(num) & (np.round(num) != num) & ~sentinel & ~out
+            if part.any():
+                P.add(_on(index, part), qid, _on(index, part, np.round(num)).map(_fmt), "change_response", "not_whole",
+                      "a whole number is asked for: " + _on(index, part, num).map(_fmt) + " rounded to the nearest (review)")
         flag = outlying & ~sentinel & ~out
         if flag.any():
             P.add(_on(index, flag), qid, "", "no_action", "outlier",
