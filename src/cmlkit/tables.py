@@ -25,6 +25,16 @@ import pandas as pd
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
+def _text_hits(s: pd.Series, test):
+    """``test(s.str)`` as a bool array (False where a cell is not text) for an object or string column; None otherwise."""
+    if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
+        return None
+    try:    # pandas' loop; NaN for cells that are not text
+        return test(s.str).astype("boolean").fillna(False).to_numpy(dtype=bool)
+    except AttributeError:    # an object column holding no text at all
+        return None
+
+
 def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """Return a copy whose text cells cannot be run as spreadsheet formulas.
 
@@ -50,13 +60,9 @@ def neutralise_formulas(df: pd.DataFrame) -> pd.DataFrame:
     """
     out = df.copy()
     for col in out.columns:
-        if out[col].dtype == object or pd.api.types.is_string_dtype(out[col]):
-            s = out[col]
-            try:   # first, whether any text cell starts like a formula (pandas' loop; NaN for cells that are not text)
-                if not s.str.startswith(_FORMULA_START).astype("boolean").fillna(False).any():
-                    continue
-            except AttributeError:    # an object column holding no text at all
-                continue
+        s = out[col]
+        starts = _text_hits(s, lambda t: t.startswith(_FORMULA_START))   # first, whether any text cell starts like a formula
+        if starts is not None and starts.any():
             text = s.map(lambda v: isinstance(v, str))
             risky = text & s.astype("string").str.startswith(_FORMULA_START).fillna(False)
             numeric = pd.to_numeric(s.where(risky), errors="coerce").notna()
@@ -93,13 +99,8 @@ def escape_xlsx_text(df: pd.DataFrame) -> pd.DataFrame:
     out = df
     for col in df.columns:
         s = df[col]
-        if not (s.dtype == object or pd.api.types.is_string_dtype(s)):
-            continue
-        try:
-            hit = s.str.contains(_XLSX_ESCAPE).astype("boolean").fillna(False).to_numpy(dtype=bool)
-        except AttributeError:    # an object column holding no text at all
-            continue
-        if hit.any():
+        hit = _text_hits(s, lambda t: t.contains(_XLSX_ESCAPE))
+        if hit is not None and hit.any():
             out = df.copy() if out is df else out
             out[col] = s.astype(object).where(~hit, s[hit].str.replace(_XLSX_ESCAPE, lambda m: f"_x{ord(m.group(0)):04X}_",
                                                                       regex=True))
