@@ -1,4 +1,5 @@
 """End-to-end runs of pipelines/wave.yml on the synthetic demo wave (slow: executes notebooks)."""
+import hashlib
 import json
 
 import pandas as pd
@@ -61,14 +62,17 @@ def test_no_contact_details_outside_private(two_runs, demo_wave):
         r"([\w.+-]+@[\w.-]+\.\w+|07700 900\d{3}|01632 960\d{3})")[0]
     needles |= set(pii)
     assert len(needles) > 100
+    found_in = {}                       # file bytes -> needles found: the second run's identical files are scanned once
     for run in two_runs:
         scanned = 0
         for path in run.rglob("*"):
             if path.is_file() and "private" not in path.relative_to(run).parts and path.suffix != ".png":
-                text = _text_of(path)
+                key = hashlib.sha256(path.read_bytes()).digest()
+                if key not in found_in:
+                    text = _text_of(path)
+                    found_in[key] = [n for n in needles if n in text]
                 scanned += 1
-                found = [n for n in needles if n in text]
-                assert not found, (path, found[:3])
+                assert not found_in[key], (path, found_in[key][:3])
         assert scanned >= 15
         record = json.loads((run / "run.json").read_text())
         acc = record["row_accounting"]["cml_library"]
