@@ -57,6 +57,26 @@ def test_multiselect_fragment_that_is_no_choice_is_logged_where_there_is_no_othe
     assert (noted["question"] == "council_support").all() and noted["reason"].str.endswith("(review) (at ingest)").all()
 
 
+def test_text_in_a_choice_column_other_than_its_label_ticks_it_and_is_logged(demo_wave, lib, tmp_path):
+    """Qualtrics: one column per choice holding its label when ticked; anything else there still ticks it, in the log."""
+    out, _ = demo_wave
+    df = pd.read_csv(out / "exports" / "cml_library_qualtrics.csv", dtype=str, keep_default_na=False, header=None)
+    label = lib.choices("council_support")[0]["label"]
+    col = next(j for j in range(df.shape[1]) if str(df.iloc[1, j]).startswith(lib.question("council_support")["text"])
+               and str(df.iloc[1, j]).endswith(label))
+    rows = [i for i in range(3, len(df)) if df.iloc[i, col] == label][:2]
+    df.iloc[rows[0], col] = f"{label}, Mystery support"
+    df.iloc[rows[1], col] = f" {label.upper()} "          # the label in other case and spacing: nothing to say
+    df.to_csv(tmp_path / "export.csv", index=False, header=False)
+    raw = read_export(tmp_path / "export.csv", lib)
+    first = lib.choices("council_support")[0]["name"]
+    assert all(first in str(v).split() for v in raw.loc[[r - 3 for r in rows], "council_support"])
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    noted = log.loc[log["check_id"] == "ingest_choice_column_text"]
+    assert noted[["response_id", "old_value", "new_value"]].values.tolist() == [[raw.loc[rows[0] - 3, "response_id"],
+                                                                                 f"{label}, Mystery support", first]]
+
+
 def test_cp1252_and_semicolon_exports_are_read(demo_wave, lib, tmp_path):
     out, _ = demo_wave
     src = out / "exports" / "cml_library_singleheader.csv"

@@ -223,9 +223,18 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                     joined = joined + np.where(checks.ticks(s, labels[c.choice], line, path=path, column=h), c.choice + " ", "")
             elif choice_cols:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
+                label_of = {ch["name"]: ch["label"] for ch in inst.choices(qid)}
                 for c, s in choice_cols:  # the label, or a numeric value; 0 and -99 (seen, not answered) are not ticks
-                    ticked = s.notna() & ~s.astype("string").str.strip().str.casefold().isin(checks.FALSE_TEXT).fillna(False)
+                    text = s.astype("string").str.strip()
+                    ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False)
                     joined = joined + np.where(ticked.to_numpy(bool), c.choice + " ", "")
+                    # anything else in a choice's column (another label, typed text) still ticks it: said in the log
+                    odd = (ticked & (text.str.casefold() != label_of.get(c.choice, "").casefold())
+                           & pd.to_numeric(text, errors="coerce").isna()).fillna(False).to_numpy(bool)
+                    log += [checks.entry(line[k], "choice_column_text", f"{text.iloc[k]!r} in the column of the choice "
+                                         f"{label_of.get(c.choice)!r}: read as that choice ticked (review)",
+                                         response_id=frame["response_id"].iloc[k], question=qid, old=str(s.iloc[k]), new=c.choice)
+                            for k in np.flatnonzero(odd)]
                 if other_q and other_text is not None:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:
