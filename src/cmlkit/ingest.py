@@ -229,12 +229,15 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                     ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False)
                     joined = joined + np.where(ticked.to_numpy(bool), c.choice + " ", "")
                     # anything else in a choice's column (another label, typed text) still ticks it: said in the log
-                    odd = (ticked & (text.str.casefold() != label_of.get(c.choice, "").casefold())
-                           & pd.to_numeric(text, errors="coerce").isna()).fillna(False).to_numpy(bool)
-                    log += [checks.entry(line[k], "choice_column_text", f"{text.iloc[k]!r} in the column of the choice "
-                                         f"{label_of.get(c.choice)!r}: read as that choice ticked (review)",
-                                         response_id=frame["response_id"].iloc[k], question=qid, old=str(s.iloc[k]), new=c.choice)
-                            for k in np.flatnonzero(odd)]
+                    label = label_of.get(c.choice, "")
+                    rest = np.flatnonzero((ticked & ~text.isin([label, "1"]).fillna(False)).to_numpy(bool))   # the usual ticks first
+                    if len(rest):
+                        sub = text.iloc[rest]
+                        odd = rest[((sub.str.casefold() != label.casefold()) & pd.to_numeric(sub, errors="coerce").isna()).to_numpy(bool)]
+                        log += [checks.entry(line[k], "choice_column_text", f"{text.iloc[k]!r} in the column of the choice "
+                                             f"{label!r}: read as that choice ticked (review)",
+                                             response_id=frame["response_id"].iloc[k], question=qid, old=str(s.iloc[k]), new=c.choice)
+                                for k in odd]
                 if other_q and other_text is not None:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:
