@@ -330,9 +330,10 @@ def check_multi_choices(P, inst):
         bad = multi_outside_choices(vals, order)
         if not bad.any():
             continue
-        kept = _map_unique(vals[bad], lambda v: " ".join(sorted({t for t in str(v).split() if t in order}, key=order.get)))
-        why = _map_unique(vals[bad], lambda v: f"{' '.join(t for t in str(v).split() if t not in order)!r} is not a choice "
-                                               "of this question: left out (review)")
+        split = _map_unique(vals[bad], lambda v: (" ".join(sorted({t for t in str(v).split() if t in order}, key=order.get)),
+                                                  " ".join(t for t in str(v).split() if t not in order)))
+        kept = split.str[0]
+        why = split.str[1].map(repr) + " is not a choice of this question: left out (review)"
         P.add(kept != "", qid, kept, "change_response", "multi_choice", why)
         P.add(kept == "", qid, "", "blank_response", "multi_choice", why)
 

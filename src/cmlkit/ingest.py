@@ -214,22 +214,21 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             dummy_cols = [(c, s, h) for c, s, h in parts if c.role == "dummy"]
             names_col = next((s for c, s, _ in parts if c.role == "names"), None)
             other = None  # where " other" is appended to the names
+            labels = {c["name"]: c["label"] for c in inst.choices(qid)}
             if names_col is not None:
                 joined = names_col.fillna("").astype(str)
             elif dummy_cols:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
-                labels = {c["name"]: c["label"] for c in inst.choices(qid)}
                 for c, s, h in dummy_cols:
                     joined = joined + np.where(checks.ticks(s, labels[c.choice], line, path=path, column=h), c.choice + " ", "")
             elif choice_cols:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
-                label_of = {ch["name"]: ch["label"] for ch in inst.choices(qid)}
                 for c, s in choice_cols:  # the label, or a numeric value; 0 and -99 (seen, not answered) are not ticks
                     text = s.astype("string").str.strip()
                     ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False)
                     joined = joined + np.where(ticked.to_numpy(bool), c.choice + " ", "")
                     # anything else in a choice's column (another label, typed text) still ticks it: said in the log
-                    label = label_of.get(c.choice, "")
+                    label = labels.get(c.choice, "")
                     rest = np.flatnonzero((ticked & ~text.isin([label, "1"]).fillna(False)).to_numpy(bool))   # the usual ticks first
                     if len(rest):
                         sub = text.iloc[rest]
