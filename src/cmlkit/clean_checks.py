@@ -327,9 +327,11 @@ def check_multi_choices(P, inst):
     for qid in inst.questions_of_type("select_multiple"):
         order = {n: i for i, n in enumerate(inst.choice_names(qid))}
         vals = P.coded[qid]
-        bad = multi_outside_choices(vals, order)
-        if not bad.any():
+        distinct = pd.Series(pd.unique(vals.dropna()), dtype=object)    # a multi-select column holds few distinct answers
+        outside = distinct[multi_outside_choices(distinct, order).to_numpy()]
+        if not len(outside):
             continue
+        bad = vals.isin(outside)
         split = _map_unique(vals[bad], lambda v: (" ".join(sorted({t for t in str(v).split() if t in order}, key=order.get)),
                                                   " ".join(t for t in str(v).split() if t not in order)))
         kept = split.str[0]
