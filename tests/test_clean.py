@@ -1,7 +1,7 @@
 import pandas as pd
 import pytest
 
-from cmlkit import clean, cleaning_log
+from cmlkit import clean, cleaning_audit, cleaning_log
 from cmlkit.errors import CleaningLogError
 
 
@@ -188,7 +188,75 @@ def test_multi_select_word_that_is_no_choice_is_proposed_out_for_review(raw, lib
     assert (two["change_type"], two["new_value"]) == ("blank_response", "")
     assert one["reason"] == "'bogus' is not a choice of this question: left out (review)"
     applied, report = cleaning_log.apply_log(bad, log, lib)
-    assert cleaning_log.compare_audit(report, cleaning_log.audit_diff(bad, applied, lib, wave="2025w1")).empty
+    assert cleaning_audit.compare_audit(report, cleaning_audit.audit_diff(bad, applied, lib, wave="2025w1")).empty
+
+
+def test_invisible_characters_in_text_are_removed_in_the_log(raw, lib):
+    """Control and zero-width characters pasted into text answers are removed (logged); an answer of nothing else is blanked."""
+    rows = raw.index[raw["library_name"].notna() & raw["biggest_challenge"].notna()][:3]
+    bad = raw.copy()
+    bad.loc[rows[0], "library_name"] = raw.loc[rows[0], "library_name"] + "\x01"
+    bad.loc[rows[1], "biggest_challenge"] = "\u200b" + raw.loc[rows[1], "biggest_challenge"] + "\x7f"
+    bad.loc[rows[2], "support_needed"] = "\x07\ufeff "
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    hit = log.loc[log["check_id"] == "control_characters"]
+    assert hit[["question", "change_type"]].values.tolist() == [["library_name", "change_response"],
+                                                                ["biggest_challenge", "change_response"],
+                                                                ["support_needed", "blank_response"]]
+    assert hit["new_value"].iloc[0] == raw.loc[rows[0], "library_name"]      # the library's name is not private
+    assert hit["new_value"].iloc[1] == raw.loc[rows[1], "biggest_challenge"]    # free text as the clean data show it
+    applied, report = cleaning_log.apply_log(bad, log, lib)
+    assert (report.loc[hit.index, "status"] == "applied").all()
+    assert cleaning_audit.compare_audit(report, cleaning_audit.audit_diff(bad, applied, lib, wave="2025w1")).empty
+    got = clean.finalise(applied, lib)[0].set_index("response_id")
+    want = clean.finalise(cleaning_log.apply_log(raw, clean.propose_changes(raw, lib, wave="2025w1"), lib)[0], lib)[0]
+    want = want.set_index("response_id")
+    for col in ("library_name", "biggest_challenge"):
+        assert got[col].equals(want[col])
+    assert pd.isna(got.loc[raw.loc[rows[2], "response_id"], "support_needed"])
+
+
+def test_repaired_contact_details_never_reach_the_log_or_the_audit_in_clear(raw, lib):
+    """A contact name or email repaired (mojibake, a pasted control character) is logged as a digest; applying the
+    log makes the repair again, and a digest no repair of the cell gives is refused."""
+    row = raw.index[raw["contact_name"].notna() & raw["contact_email"].notna()][0]
+    bad = raw.copy()
+    bad.loc[row, "contact_name"], bad.loc[row, "contact_email"] = "Zo\u00c3\u00ab Pryce\x01", "zo\u00c3\u00ab.pryce@example.org"
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    mine = log.loc[log["question"].isin(["contact_name", "contact_email"])]
+    assert sorted(zip(mine["question"], mine["check_id"])) == [("contact_email", "mojibake"), ("contact_name", "control_characters"),
+                                                               ("contact_name", "mojibake")]
+    applied, report = cleaning_log.apply_log(bad, log, lib)
+    audit = cleaning_audit.audit_diff(bad, applied, lib, wave="2025w1", report=report)
+    for table in (log, report, audit):
+        text = table.to_csv(index=False)
+        assert "Pryce" not in text and "pryce" not in text
+    assert (report.loc[mine.index, "status"] == "applied").all()
+    _, private = clean.finalise(applied, lib)
+    who = private.set_index("response_id").loc[raw.loc[row, "response_id"]]
+    assert (who["contact_name"], who["contact_email"]) == ("Zoë Pryce", "zoë.pryce@example.org")
+    forged = log.copy()
+    first = mine.index[mine["check_id"] == "mojibake"][0]
+    forged.loc[first, "new_value"] = cleaning_log.digest("Someone Else")
+    report = cleaning_log.apply_log(bad, forged, lib)[1]
+    assert report.loc[first, "status"] == "refused"
+    assert "is not the digest of a repair of the current value by mojibake" in report.loc[first, "message"]
+
+
+def test_a_repair_revealing_personal_data_in_free_text_is_logged_as_a_digest(raw, lib):
+    """Mojibake repaired in free text that then holds an email: the log shows the repair as a digest, the redaction after it."""
+    row = raw.index[raw["biggest_challenge"].notna()][0]
+    bad = raw.copy()
+    bad.loc[row, "biggest_challenge"] = "Ask Zo\u00c3\u00ab at zoe.pryce@example.org about the caf\u00c3\u00a9"
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    mine = log.loc[(log["question"] == "biggest_challenge") & (log["response_id"] == raw.loc[row, "response_id"])]
+    assert mine["check_id"].tolist() == ["mojibake", "pii_text"]
+    assert mine["new_value"].iloc[0].startswith("sha256:") and "pryce" not in log.to_csv(index=False)
+    assert mine["new_value"].iloc[1] == "Ask Zoë at [email removed] about the café"
+    applied, report = cleaning_log.apply_log(bad, log, lib)
+    assert (report.loc[mine.index, "status"] == "applied").all()
+    data = clean.finalise(applied, lib)[0].set_index("response_id")
+    assert data.loc[raw.loc[row, "response_id"], "biggest_challenge"] == "Ask Zoë at [email removed] about the café"
 
 
 def test_non_whole_number_in_an_integer_question_is_rounded_in_the_log(raw, lib):
@@ -206,4 +274,4 @@ def test_non_whole_number_in_an_integer_question_is_rounded_in_the_log(raw, lib)
     applied, report = cleaning_log.apply_log(bad, log, lib)
     data = clean.finalise(applied, lib)[0].set_index("response_id")
     assert data.loc[bad.loc[rows, "response_id"], lib.question(qid)["canonical"]].tolist() == [12, 12, 7]
-    assert cleaning_log.compare_audit(report, cleaning_log.audit_diff(bad, applied, lib, wave="2025w1")).empty
+    assert cleaning_audit.compare_audit(report, cleaning_audit.audit_diff(bad, applied, lib, wave="2025w1")).empty

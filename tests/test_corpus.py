@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from cmlkit import clean, cli, ingest
+from cmlkit import clean, cleaning_audit, cli, ingest
 from cmlkit import cleaning_log as logs
 from cmlkit.ingest import read_export
 from cmlkit.instrument import load_instrument
@@ -76,7 +76,7 @@ def ingest_and_clean(path, inst, raw=None):
     applied, report = logs.apply_log(raw, log, inst)
     data, _ = clean.finalise(applied, inst)
     accounting = logs.accounting(raw, report, data).set_index("stage")["n"]
-    unexplained = logs.compare_audit(report, logs.audit_diff(raw, applied, inst, wave="2025w1"))
+    unexplained = cleaning_audit.compare_audit(report, cleaning_audit.audit_diff(raw, applied, inst, wave="2025w1"))
     return raw, log, data, accounting, unexplained
 
 

@@ -2,7 +2,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from cmlkit import clean, tables, validate
+from cmlkit import clean, cleaning_audit, tables, validate
 from cmlkit import cleaning_log as logs
 from cmlkit.errors import InstrumentError
 
@@ -84,11 +84,11 @@ def test_review_workbook_has_dropdowns_and_round_trips(raw, lib, tmp_path):
 def test_audit_diff_explains_every_change(raw, lib, monkeypatch):
     log = clean.propose_changes(raw, lib, wave="2025w1")
     applied, report = logs.apply_log(raw, log, lib)
-    audit = logs.audit_diff(raw, applied, lib, wave="2025w1")
-    assert logs.compare_audit(report, audit).empty
+    audit = cleaning_audit.audit_diff(raw, applied, lib, wave="2025w1")
+    assert cleaning_audit.compare_audit(report, audit).empty
     assert (audit["change_type"] == "remove_survey").sum() == (report["change_type"] == "remove_survey").sum()
-    monkeypatch.setattr(logs, "AUDIT_BLOCK_CELLS", 3 * len(applied))     # questions compared three at a time, as at scale
-    pd.testing.assert_frame_equal(logs.audit_diff(raw, applied, lib, wave="2025w1"), audit)
+    monkeypatch.setattr(cleaning_audit, "AUDIT_BLOCK_CELLS", 3 * len(applied))     # questions compared three at a time, as at scale
+    pd.testing.assert_frame_equal(cleaning_audit.audit_diff(raw, applied, lib, wave="2025w1"), audit)
 
 
 def test_reapplying_the_log_is_byte_identical(raw, lib, tmp_path):
@@ -136,10 +136,10 @@ def test_review_decisions_reject_and_edit(raw, lib, tmp_path):
     assert data.set_index("response_id").at[rid, canon] == log.loc[label, "old_value"]       # ... in the typed data too
     nid, nq = log.loc[number, ["response_id", "question"]]
     assert float(data.set_index("response_id").at[nid, lib.question(nq)["canonical"]]) == 12345
-    audit = logs.audit_diff(raw, applied, lib, wave="2025w1", report=report)
+    audit = cleaning_audit.audit_diff(raw, applied, lib, wave="2025w1", report=report)
     shown = audit.loc[audit["check_id"] == "audit_rejected"]
     assert list(zip(shown["response_id"], shown["question"])) == [(rid, q)] and "raw value kept" in shown["reason"].iloc[0]
-    assert logs.compare_audit(report, audit).empty
+    assert cleaning_audit.compare_audit(report, audit).empty
     ws.cell(label + 2, col["decision"], "maybe")
     wb.save(path)
     with pytest.raises(logs.CleaningLogError, match="unknown decision 'maybe'") as exc:

@@ -18,7 +18,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from cmlkit import clean_checks, response_checks  # noqa: F401  (importing them registers their checks)
+from cmlkit import clean_checks, response_checks, text_checks  # noqa: F401  (importing them registers their checks)
 from cmlkit.check_registry import run_checks
 from cmlkit.clean_checks import EMAIL, PHONE, POSTCODE, load_other_recodes, match_other_text
 from cmlkit.cleaning_log import LOG_COLUMNS, digest_text
@@ -42,7 +42,7 @@ class _Proposals:
         self.live.attrs, self.coded.attrs = {}, {}
         self.logs = []
 
-    def add(self, mask, qid, new, change, check, reason, *, old=None, private=False):
+    def add(self, mask, qid, new, change, check, reason, *, old=None, private=False, hide_new=False):
         index = self.coded.index
         if mask.dtype == bool and _same_index(mask, index):   # the usual case: a mask computed on P.coded, no reindexing
             hit = mask.to_numpy()
@@ -59,14 +59,30 @@ class _Proposals:
             old = digest_text(old)
         new = _at(new, pos, index, idx)
         reason = _at(reason, pos, index, idx)
-        self.logs.append(pd.DataFrame({
+        entries = pd.DataFrame({
             "wave": self.wave, "response_id": self.live["response_id"].to_numpy()[pos], "question": qid,
-            "old_value": old.to_numpy(), "new_value": new.to_numpy(), "change_type": change, "check_id": check,
-            "reason": reason.to_numpy(), "decision": "", "reviewer": "", "decided_at": ""}))
+            "old_value": old.to_numpy(), "new_value": (digest_text(new) if hide_new else new).to_numpy(), "change_type": change, "check_id": check,
+            "reason": reason.to_numpy(), "decision": "", "reviewer": "", "decided_at": ""})
+        if hide_new:            # shown again by settle_hidden where the clean data show the same text
+            entries["_clear"], entries["_pos"] = new.to_numpy(), pos
+        self.logs.append(entries)
         if change == "change_response":
             self._set(qid, pos, idx, new.to_numpy())
         elif change == "blank_response":
             self._set(qid, pos, idx, None)
+
+    def settle_hidden(self):
+        """Show the new value of a hidden repair (``add(..., hide_new=True)``) of a question that is not personal
+        where it is the cell's final value: the clean data hold that text anyway. Where a later check changed the
+        cell (``pii_text`` redacting what the repair revealed), or the question is personal, the digest stays."""
+        for entries in self.logs:
+            if "_clear" not in entries:
+                continue
+            qid = entries["question"].iloc[0]
+            if not self.inst.question(qid)["personal"]:
+                shown = self.coded[qid].to_numpy(dtype=object)[entries["_pos"].to_numpy()] == entries["_clear"].to_numpy()
+                entries.loc[shown, "new_value"] = entries.loc[shown, "_clear"]
+            entries.drop(columns=["_clear", "_pos"], inplace=True)
 
     def _set(self, qid, pos, idx, values):
         """``coded.loc[idx, qid] = values`` by position: a fresh copy of the one column (the input's is shared)."""
@@ -231,6 +247,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
     P = _Proposals(raw, inst, wave)
     run_checks(P, inst, min_progress=min_progress, speeder_seconds=speeder_seconds, speeder_fraction=speeder_fraction,
                outlier_z=outlier_z, other_recodes=other_recodes, root=root)
+    P.settle_hidden()
     return _in_file_order([ingest_entries(raw, wave)] + P.logs, raw, inst)
 
 

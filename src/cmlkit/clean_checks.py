@@ -1,5 +1,5 @@
-"""The cleaning checks that look at values: duplicates of a library, mojibake, choice labels, 'other'
-recodes, numbers as text and outliers, skip logic, personal data in free text.
+"""The cleaning checks that look at values: duplicates of a library, choice labels, 'other' recodes, numbers
+as text and outliers, skip logic, personal data in free text (the text repairs are in :mod:`cmlkit.text_checks`).
 
 Each ``check_*`` function is registered in :mod:`cmlkit.check_registry` with its declared inputs and
 takes the working state of :func:`cmlkit.clean.propose_changes` (``P``: ``P.coded`` the values in
@@ -23,7 +23,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, mojibake_repairs, parse_number_columns
+from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, parse_number_columns
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -239,27 +239,6 @@ def _key_codes(pairs: list) -> list:
             codes = ca * (cb.max(initial=0) + 1) + cb
         out.append(np.where(both, codes, -1))
     return out
-
-
-@register_check("mojibake", phase="values", order=110)
-def check_mojibake(P, inst):
-    """Repair UTF-8 text read as cp1252 in every question but select_multiple (``mojibake``).
-
-    Runs first among the value checks: every later check parses the text (labels, 'other' recodes,
-    numbers such as 'Â£240').
-
-    Parameters
-    ----------
-    P : cmlkit.clean._Proposals
-        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
-    inst : Instrument
-    """
-    for q in inst.questions:
-        if q["type"] != "select_multiple":
-            fixed = mojibake_repairs(P.coded[q["id"]])  # None: nothing to repair (most columns), no full-length mask
-            if fixed is not None:
-                P.add(fixed.notna(), q["id"], fixed, "change_response", "mojibake",
-                      "UTF-8 text read as cp1252 (mojibake) repaired", private=is_private_text(q))
 
 
 @register_check("choice_label", phase="values", order=120)

@@ -19,8 +19,10 @@ _NA_TEXT = re.compile(r"^(n/?a|na|none given|not known|unknown|don'?t know|dk|-+
 _RANGE = re.compile(r"^£?\s*([\d.,]+)\s*(k?)\s*(?:-|–|to)\s*£?\s*([\d.,]+)\s*(k?)$", re.I)
 _NOISE = re.compile(r"(?i)\b(?:approximately|approx|about|around|roughly|circa|or so|hours?|hrs?|per week|a week|pw|pounds?|gbp)\b\.?|\bc\.|£|~")
 _SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
-#: invisible characters that are not whitespace (control and zero-width characters pasted into a form): dropped from numbers
+#: invisible characters that are not whitespace (control and zero-width characters pasted into a form): dropped
+#: from numbers here, and from free text by the ``control_characters`` check (:func:`control_repairs`)
 _CONTROL = r"[\x00-\x08\x0e-\x1b\x7f\u200b-\u200d\u2060\ufeff]"
+CONTROL = re.compile(_CONTROL)
 _EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
 NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
@@ -190,6 +192,49 @@ def mojibake_repairs(values: pd.Series) -> pd.Series | None:
     return map_unique(values[suspect], fix_mojibake) if suspect.any() else None
 
 
+def control_repairs(values: pd.Series) -> pd.Series | None:
+    """The values holding a :data:`CONTROL` character, without those characters (indexed like them), or None.
+
+    Control characters other than whitespace (``\\x01``, ``\\x1b``, DEL) and zero-width
+    characters (``\\u200b``, a byte order mark) come with text pasted into a web form; a reader never
+    sees them. A column of strings is settled by one join of its text: printable text holds none, and
+    otherwise one regex search decides. Only a column that holds one is searched value by value.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Strings and missing values (object or string dtype); anything else is left alone.
+
+    Returns
+    -------
+    pandas.Series or None
+        For each value holding such a character, the value without them; None when no value holds one.
+    """
+    try:
+        text = "".join(filter(None, values.to_numpy(dtype=object)))
+    except TypeError:        # numbers or NaN among the values: only the strings can hold one
+        text = None
+    if text is not None and (text.isprintable() or CONTROL.search(text) is None):
+        return None
+    strings = values[values.map(type).eq(str)] if text is None else values.dropna()
+    hit = strings.str.contains(CONTROL)
+    return map_unique(strings[hit], drop_control) if hit.any() else None
+
+
+def drop_control(text: str) -> str:
+    """``text`` without its :data:`CONTROL` characters.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
+    return CONTROL.sub("", text)
+
+
 def _may_hold_mojibake(values: pd.Series) -> bool:
     """Whether a column may hold a :data:`MOJIBAKE` match: one join of its text, no arrow copy.
 
@@ -204,6 +249,11 @@ def _may_hold_mojibake(values: pd.Series) -> bool:
     except TypeError:
         return True
     return not text.isascii() and any(ch in text for ch in "\u00c2\u00c3\u00e2")
+
+
+#: check id -> the repair of a text that check proposes: a log may give such a repair of personal text as the
+#: digest of its result, and applying the log computes it again from the cell (:func:`cmlkit.cleaning_log.apply_log`)
+REPAIRS = {"mojibake": fix_mojibake, "control_characters": drop_control}
 
 
 def _plain_numbers(arr) -> tuple[np.ndarray, np.ndarray]:
@@ -372,7 +422,7 @@ def _parse_distinct(values: pd.Series) -> pd.DataFrame:
     rest = ~null & ~plain
     if rest.any():
         idx = np.flatnonzero(rest)
-        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.replace(_CONTROL, "", regex=True).str.strip()
+        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.replace(CONTROL, "", regex=True).str.strip()
         blank = (s == "").to_numpy()
         kind[idx[blank]] = "blank"
         na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
