@@ -227,7 +227,7 @@ def test_mojibake_labels_are_repaired_before_the_split_and_other_text_is_left_to
     names, left, repaired = _split_joined(cells, lib.choices("services"), get_platform("singleheader").join)
     assert names[0].split() == ["book_lending", "cafe"] and names[2] == "room_hire"
     assert left[0] == "Repair cafÃ© with Jo"            # typed text: repaired (and logged, as a digest) by cleaning
-    assert repaired == [(0, "CafÃ©", "Café")]            # the log names the label, never the respondent's text
+    assert repaired == [(0, "CafÃ©", "Café", "mojibake_label")]     # the log names the label, never the respondent's text
 
 
 def test_sav_and_xlsx_cells_as_text(tmp_path):
@@ -259,3 +259,95 @@ def test_sav_and_xlsx_cells_as_text(tmp_path):
     cells = read_xlsx_cells(book)
     assert cells.values.tolist() == [["a", "3", "2.5", "2025-01-02 03:04:05", None, None], [None] * 6,
                                      [None, "3", "True", "2025-01-02 00:00:00", "x", " "]]
+
+
+def test_dates_the_data_cannot_order_are_read_as_the_platform_writes_them_and_noted(demo_wave, lib, tmp_path):
+    """Day and month both 12 or less everywhere: the platform's order (SurveyMonkey: month-first), with a note;
+    two-digit years and offsets without a colon are read, never wrapped round or crashed on."""
+    assert parse_datetimes(pd.Series(["03/04/2025 07:42:48 AM"]), month_first=True).tolist() == [pd.Timestamp("2025-03-04 07:42:48")]
+    uk = parse_datetimes(pd.Series(["03/04/2025 07:42:48"]))
+    assert uk.tolist() == [pd.Timestamp("2025-04-03 07:42:48")] and uk.attrs["order_assumed"]
+    assert not parse_datetimes(pd.Series(["13/04/2025 07:42:48"]), month_first=True).attrs["order_assumed"]
+    assert parse_datetimes(pd.Series(["03/03/25 11:34:58", "31/03/25 09:00"])).tolist() == \
+        [pd.Timestamp("2025-03-03 11:34:58"), pd.Timestamp("2025-03-31 09:00")]
+    with pytest.raises(IngestError, match="unreadable date '03/03/0025"):
+        parse_datetimes(pd.Series(["03/03/0025 11:34:58"]))
+    assert parse_datetimes(pd.Series(["2025-03-03T11:34:58.000+0000", "2025-04-28T07:47:53+0100", "2025-04-28T07:47:53+01"])).tolist() == \
+        [pd.Timestamp("2025-03-03 11:34:58"), pd.Timestamp("2025-04-28 06:47:53"), pd.Timestamp("2025-04-28 06:47:53")]
+    out, _ = demo_wave
+    df = pd.read_csv(out / "exports" / "cml_library_surveymonkey.csv", dtype=str, keep_default_na=False, header=None)
+    start = int(np.flatnonzero(df.iloc[0].str.contains("Start", case=False))[0])
+    early = [0, 1] + [i for i in range(2, len(df)) if int(df.iloc[i, start][3:5]) <= 12 and int(df.iloc[i, start + 1][3:5]) <= 12]
+    df.iloc[early].to_csv(tmp_path / "interim.csv", index=False, header=False)
+    raw = read_export(tmp_path / "interim.csv", lib)
+    first = df.iloc[early[2], start]
+    assert raw["_start"].iloc[0] == pd.Timestamp(pd.to_datetime(first, format="%m/%d/%Y %I:%M:%S %p"))
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    notes = log.loc[log["check_id"] == "ingest_date_order", "reason"]
+    assert len(notes) == 2 and notes.str.contains("read month-first, as SurveyMonkey exports write dates").all()
+
+
+def test_multi_select_label_with_curly_quotes_or_decomposed_accent_is_that_label(demo_wave, lib, tmp_path):
+    """``Children’s activities`` (or a decomposed Café) in a joined cell ticks the choice, with a log entry; it never
+    goes to the 'other' text in silence."""
+    out, _ = demo_wave
+    path = out / "exports" / "cml_library_singleheader.csv"
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    col = lib.question("services")["text"]
+    assert df[col].str.contains("Children's activities").any() and df[col].str.contains("Café").any()
+    df[col] = df[col].str.replace("Children's activities", "Children\u2019s activities").str.replace("Café", "Cafe\u0301")
+    df.to_csv(tmp_path / "x.csv", index=False)
+    base, raw = read_export(path, lib), read_export(tmp_path / "x.csv", lib)
+    pd.testing.assert_series_equal(raw["services"], base["services"])
+    pd.testing.assert_series_equal(raw["services_other"], base["services_other"])
+    notes = clean.propose_changes(raw, lib, wave="2025w1").query("check_id == 'ingest_label_variant'")
+    ticks = sum(base["services"].str.contains(rf"\b{name}\b").sum() for name in ("childrens_activities", "cafe"))
+    assert len(notes) == ticks > 0                  # one entry per label variant read
+    assert set(notes["new_value"]) == {"Children's activities", "Café"}
+
+
+def test_missing_markers_and_near_labels_in_a_single_choice_with_other_are_not_typed_answers(demo_wave, lib, tmp_path):
+    """'-' or 'N/A' in a single-choice cell of a single-header export is blanked in the log, a near-label recoded for
+    review; neither becomes 'other' with that text in silence."""
+    out, _ = demo_wave
+    df = pd.read_csv(out / "exports" / "cml_library_singleheader.csv", dtype=str, keep_default_na=False)
+    qid = next(q for q in lib.questions_of_type("select_one") if lib.other_text_for(q))
+    col = lib.question(qid)["text"]
+    label = next(c["label"] for c in lib.choices(qid) if c["name"] != "other")
+    near = label[:-1] + label[-1].swapcase() + "."
+    df.loc[0, col], df.loc[1, col], df.loc[2, col] = "-", "N/A", near
+    df.to_csv(tmp_path / "x.csv", index=False)
+    raw = read_export(tmp_path / "x.csv", lib)
+    other = lib.other_text_for(qid)
+    assert raw.loc[[0, 1], other].isna().all() and raw.loc[[0, 1, 2], qid].tolist() == ["-", "N/A", near]
+    log = clean.propose_changes(raw, lib, wave="2025w1").set_index("response_id")
+    mine = log.loc[raw.loc[[0, 1, 2], "response_id"]].query("question == @qid")
+    assert mine["change_type"].tolist() == ["blank_response", "blank_response", "change_response"]
+    assert mine["reason"].iloc[0] == "a missing-value marker, not an answer"
+
+
+def test_spss_user_missing_values_and_xlsx_error_cells_and_hidden_sheets_are_read_not_dropped(tmp_path):
+    """An analyst's user-missing declaration ("Don't know" = 3) does not blank answers; an Excel error cell reads as its
+    text (so cleaning logs it); a hidden first sheet is passed over for the first visible one, with a note."""
+    import openpyxl
+    import pyreadstat
+
+    from cmlkit.export_source import open_export, read_sav_cells, read_xlsx_cells
+
+    path = tmp_path / "m.sav"
+    pyreadstat.write_sav(pd.DataFrame({"q": [1.0, 3.0, np.nan], "n": [5.0, -99.0, 2.0]}), str(path),
+                         variable_value_labels={"q": {1: "Yes", 3: "Don't know"}}, missing_ranges={"q": [3], "n": [-99]})
+    got = read_sav_cells(path)
+    assert got["q"].tolist() == ["Yes", "Don't know", None] and got["n"].tolist() == ["5", "-99", "2"]
+    assert [n["action"] for n in open_export(path).notes] == ["user_missing", "user_missing"]
+    book = openpyxl.Workbook()
+    old = book.active
+    old.title, old.sheet_state = "old copy", "hidden"
+    old.append(["stale"])
+    new = book.create_sheet("Responses")
+    new.append(["a", "b"])
+    new.append([1, "#N/A"])
+    new["B2"].data_type = "e"
+    book.save(tmp_path / "h.xlsx")
+    assert read_xlsx_cells(tmp_path / "h.xlsx").values.tolist() == [["a", "b"], ["1", "#N/A"]]
+    assert "first sheet 'old copy' is hidden: read 'Responses'" in open_export(tmp_path / "h.xlsx").notes[0]["reason"]

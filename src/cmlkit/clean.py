@@ -74,7 +74,8 @@ class _Proposals:
     def settle_hidden(self):
         """Show the new value of a hidden repair (``add(..., hide_new=True)``) of a question that is not personal
         where it is the cell's final value: the clean data hold that text anyway. Where a later check changed the
-        cell (``pii_text`` redacting what the repair revealed), or the question is personal, the digest stays."""
+        cell (``pii_text`` redacting what the repair revealed), or the question is personal, the digest stays.
+        Returns the log entries so far."""
         for entries in self.logs:
             if "_clear" not in entries:
                 continue
@@ -83,6 +84,7 @@ class _Proposals:
                 shown = self.coded[qid].to_numpy(dtype=object)[entries["_pos"].to_numpy()] == entries["_clear"].to_numpy()
                 entries.loc[shown, "new_value"] = entries.loc[shown, "_clear"]
             entries.drop(columns=["_clear", "_pos"], inplace=True)
+        return self.logs
 
     def _set(self, qid, pos, idx, values):
         """``coded.loc[idx, qid] = values`` by position: a fresh copy of the one column (the input's is shared)."""
@@ -247,8 +249,7 @@ def propose_changes(raw: pd.DataFrame, inst, *, wave: str, min_progress: float =
     P = _Proposals(raw, inst, wave)
     run_checks(P, inst, min_progress=min_progress, speeder_seconds=speeder_seconds, speeder_fraction=speeder_fraction,
                outlier_z=outlier_z, other_recodes=other_recodes, root=root)
-    P.settle_hidden()
-    return _in_file_order([ingest_entries(raw, wave)] + P.logs, raw, inst)
+    return _in_file_order([ingest_entries(raw, wave)] + P.settle_hidden(), raw, inst)
 
 
 def _in_file_order(logs: list, raw: pd.DataFrame, inst) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, parse_number_columns
+from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, missing_markers, parse_number_columns
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -268,7 +268,9 @@ def check_choice_labels(P, inst):
         exact = key.map(loose_map)
         P.add(exact.notna(), qid, exact, "change_response", "choice_label",
               "label differs from the choice only in case, spacing, accents or punctuation")
-        rest = key[exact.isna()]
+        marker = missing_markers(vals[bad]) & exact.isna()
+        P.add(marker, qid, "", "blank_response", "choice_label", "a missing-value marker, not an answer")
+        rest = key[exact.isna() & ~marker]
         labels = list(loose_map)
         fuzzy = _map_unique(rest, lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
         fuzzy = fuzzy.map(loose_map)

@@ -457,5 +457,16 @@ def write_review_workbook(log: pd.DataFrame, inst, path) -> Path:
 
 
 def as_text(values: np.ndarray) -> np.ndarray:
-    """Object values as pandas writes them as text (``astype(str)``), still an object array (no fixed width)."""
+    """Object values as pandas writes them as text (``astype(str)``), still an object array (no fixed width).
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        Object values.
+
+    Returns
+    -------
+    numpy.ndarray
+        object dtype, same shape.
+    """
     return pd.Series(values, dtype=object, copy=False).astype(str).to_numpy()

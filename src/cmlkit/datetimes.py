@@ -15,15 +15,17 @@ from cmlkit.text_repair import strip_changes
 _ISO = r"^\d{4}-\d{2}-\d{2}"
 
 
-def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", rows=None) -> pd.Series:
+def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", rows=None, month_first: bool = False) -> pd.Series:
     """Parse a column of date-times using the whole column to settle its format.
 
     Tries ISO, ``DD/MM/YYYY``, ``MM/DD/YYYY`` (with or without AM/PM) and Excel serial numbers.
     ISO values are unambiguous and parsed as ISO wherever they are, so a column mixing ISO and
     ``DD/MM`` forms (a re-saved export) is read, and ``attrs["format"]`` says so. Day-first versus
     month-first is decided by the column: a first field above 12 means day-first, a second field
-    above 12 means month-first; a column that never decides is read day-first (the UK convention)
-    only if every value parses, and the choice is reported in ``attrs``.
+    above 12 means month-first; a column that never decides is read as ``month_first`` says (the
+    platform's own order; day-first, the UK convention, by default) only if every value parses, and
+    ``attrs["order_assumed"]`` is then True. Two-digit years are read as ``strptime``'s ``%y`` does
+    (00-68: 20xx); a year before 1900 is no date.
 
     Parameters
     ----------
@@ -35,13 +37,16 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
         The file, for error messages.
     rows : array-like, optional
         Spreadsheet row of each value (header = row 1), for error messages; default position + 2.
+    month_first : bool, default False
+        The order to read dates in when no value settles it (day and month both 12 or less).
 
     Returns
     -------
     pandas.Series
         ``datetime64[ns]`` (time-zone-aware ISO values converted to UTC and made naive), NaT where
         blank; ``attrs["format"]`` names the form(s) read (``excel-serial``, ``iso``, a
-        ``strptime`` format, or ``iso + <format>``), absent when every value is blank.
+        ``strptime`` format, or ``iso + <format>``), absent when every value is blank;
+        ``attrs["order_assumed"]`` is True when the day/month order came from ``month_first``.
 
     Raises
     ------
@@ -68,15 +73,15 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
     parsed = pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns]")
     if is_iso.any():
         iv = v[is_iso]
-        iso = pd.to_datetime(iv, format="ISO8601", errors="coerce", utc=iv.str.contains(r"[+-]\d\d:\d\d$|Z$", regex=True).any())
-        if getattr(iso.dt, "tz", None) is not None:
-            iso = iso.dt.tz_convert("UTC").dt.tz_localize(None)
+        # read as UTC whatever the offsets' form (+01:00, +0100, +01, Z) or their mix; values without one are taken as UTC
+        iso = pd.to_datetime(iv, format="ISO8601", errors="coerce", utc=True).dt.tz_localize(None)
         parsed[is_iso] = iso.astype("datetime64[ns]")
         formats.append("iso")
     if (~is_iso).any():
         rest = v[~is_iso]
-        parsed[~is_iso], fmt = _day_month(rest, name=name, path=path, rows=rows)
+        parsed[~is_iso], fmt, assumed = _day_month(rest, name=name, path=path, rows=rows, hint=month_first)
         formats.append(fmt)
+        out.attrs["order_assumed"] = assumed
     bad = parsed.isna()
     if bad.any():
         first_bad = v[bad].index[0]
@@ -86,22 +91,28 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
     return out
 
 
-def _day_month(v: pd.Series, *, name, path, rows):
-    """Parse ``DD/MM/YYYY`` or ``MM/DD/YYYY`` values (with optional time, AM/PM) -> (parsed, format)."""
+def _day_month(v: pd.Series, *, name, path, rows, hint=False):
+    """Parse ``DD/MM/YYYY`` or ``MM/DD/YYYY`` values (with optional time, AM/PM; ``YY`` years) -> (parsed, format,
+    whether the order came from ``hint``)."""
     arr = pa.array(v.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    parts = pc.extract_regex(arr, r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d{4})")
+    parts = pc.extract_regex(arr, r"^(?P<a>\d{1,2})/(?P<b>\d{1,2})/(?P<y>\d+)")
     a = pc.cast(pc.struct_field(parts, "a"), pa.int32()).to_numpy(zero_copy_only=False)
     b = pc.cast(pc.struct_field(parts, "b"), pa.int32()).to_numpy(zero_copy_only=False)
+    short = pc.fill_null(pc.equal(pc.utf8_length(pc.struct_field(parts, "y")), 2), False).to_numpy(zero_copy_only=False)
     day_first = bool(np.nanmax(a, initial=0) > 12)
     month_first = bool(np.nanmax(b, initial=0) > 12)
+    assumed = not (day_first or month_first)
+    month_first = month_first or (assumed and bool(hint))
     if day_first and month_first:
         second = v.index[int(np.flatnonzero(np.nan_to_num(b.astype(float)) > 12)[0])]  # a month-first value in a day-first column
         raise IngestError(f"dates mix day-first and month-first forms ({v[second]!r})", file=path, column=name, row=int(rows[second]))
     ampm = bool(pc.any(pc.match_substring_regex(arr, r"[AaPp][Mm]\s*$")).as_py())
     time_part = " %I:%M:%S %p" if ampm else " %H:%M:%S"
-    date_part = "%m/%d/%Y" if month_first else "%d/%m/%Y"
+    date_part = ("%m/%d/" if month_first else "%d/%m/") + ("%y" if short.all() else "%Y")
     # pyarrow's strptime (vectorised C++) for the common form; pandas for whatever it leaves
     fast = pc.strptime(arr, format=date_part + time_part, unit="s", error_is_null=True)
+    # %Y reads '25' as the year 25, which no survey has and nanoseconds cannot hold (it would wrap round silently)
+    fast = pc.if_else(pc.fill_null(pc.greater_equal(pc.year(fast), 1900), False), fast, pa.scalar(None, fast.type))
     parsed = pd.Series(fast.to_numpy(zero_copy_only=False).astype("datetime64[ns]"), index=v.index)
     if parsed.isna().any():
         todo = parsed.isna()
@@ -111,7 +122,8 @@ def _day_month(v: pd.Series, *, name, path, rows):
             break
         todo = parsed.isna()
         parsed[todo] = pd.to_datetime(v[todo], format=date_part + fallback, errors="coerce")
-    return parsed, date_part + time_part
+    parsed[parsed.dt.year < 1900] = pd.NaT
+    return parsed, date_part + time_part, assumed
 
 
 DATE_LIKE = re.compile(r"^\s*(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{5}(?:\.\d+)?\s*$)")

@@ -139,11 +139,17 @@ def open_export(path) -> Source:
         raise IngestError(UNSUPPORTED[suffix], file=path)
     if suffix == ".sav":
         cells = read_sav_cells(path)
+        declared = cells.attrs.pop("user_missing", {})
+        notes = [{"action": "user_missing", "reason": f"{name}: values declared missing in the SPSS file ({', '.join(ranges)}) "
+                                                     "read as the answers they are (a label, else the code)"}
+                 for name, ranges in declared.items()]
         return Source(path, [list(cells.columns)] + cells.iloc[:3].to_numpy(dtype=object).tolist(), "sav",
-                      cells=cells.set_axis(range(cells.shape[1]), axis=1), cells_from=1)
+                      cells=cells.set_axis(range(cells.shape[1]), axis=1), cells_from=1, notes=notes)
     if suffix in (".xlsx", ".xlsm"):
         cells = read_xlsx_cells(path)
-        return Source(path, cells.iloc[:4].to_numpy(dtype=object).tolist(), "xlsx", cells=cells)
+        note = cells.attrs.pop("note", None)
+        return Source(path, cells.iloc[:4].to_numpy(dtype=object).tolist(), "xlsx", cells=cells,
+                      notes=[{"action": "hidden_sheet", "reason": note}] if note else [])
     head = read_head(path)
     complete = len(head) < HEAD_BYTES
     if head[:4] == b"PK\x03\x04":
@@ -197,7 +203,7 @@ def _check_ending(path, delim: str, last_row: int) -> None:
 
 
 def read_xlsx_cells(path: Path) -> pd.DataFrame:
-    """The first sheet of a workbook as text, header rows included; blank rows kept.
+    """The first visible sheet of a workbook as text, header rows included; blank rows kept.
 
     Parameters
     ----------
@@ -208,20 +214,56 @@ def read_xlsx_cells(path: Path) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per sheet row, columns 0..n-1 (object): each cell as :func:`cell_text` writes it
-        (datetimes ``YYYY-MM-DD hh:mm:ss``), None when empty.
+        (datetimes ``YYYY-MM-DD hh:mm:ss``; an error cell as its text, ``#N/A``, so the cleaning sees
+        and logs it), None when empty. Read as pandas' openpyxl reader reads it (whole numbers as
+        ``int``, trailing empty cells and rows dropped). ``attrs["note"]`` says so when the first
+        sheet is hidden and a later one was read.
+
+    Notes
+    -----
+    ``pandas.read_excel`` reads the first sheet even when it is hidden, and error cells as missing.
 
     Raises
     ------
     IngestError
         The workbook cannot be read, or its first sheet is empty.
     """
+    from openpyxl import load_workbook
+
     try:
-        frame = pd.read_excel(path, header=None, dtype=object, engine="openpyxl", keep_default_na=False, na_values=[])
+        book = load_workbook(path, read_only=True, data_only=True, keep_links=False)
+        try:
+            sheet = next((ws for ws in book.worksheets if ws.sheet_state == "visible"), book.worksheets[0])
+            first = book.worksheets[0].title
+            sheet.reset_dimensions()
+            data = [[_xlsx_value(cell) for cell in row] for row in sheet.rows]
+        finally:
+            book.close()
     except Exception as exc:  # openpyxl raises many unrelated types for a broken workbook
         raise IngestError(f"not a readable Excel workbook ({type(exc).__name__})", file=path) from None
-    if frame.empty:
+    for row in data:        # as pandas' openpyxl reader: trailing empty cells, then trailing empty rows, dropped
+        while row and row[-1] == "":
+            row.pop()
+    while data and not data[-1]:
+        data.pop()
+    if not data:
         raise IngestError("workbook's first sheet is empty", file=path)
-    return pd.DataFrame({j: cell_text(frame[c]) for j, c in enumerate(frame.columns)}, index=range(len(frame)))
+    width = max(map(len, data))
+    frame = pd.DataFrame([row + [""] * (width - len(row)) for row in data], dtype=object)
+    out = pd.DataFrame({j: cell_text(frame[c]) for j, c in enumerate(frame.columns)}, index=range(len(frame)))
+    if sheet.title != first:
+        out.attrs["note"] = f"the workbook's first sheet {first!r} is hidden: read {sheet.title!r}, the first visible sheet"
+    return out
+
+
+def _xlsx_value(cell):
+    """A cell's value as pandas' openpyxl reader converts it, but an error cell keeps its text (``#N/A``)."""
+    if cell.value is None:
+        return ""
+    if cell.data_type == "n":
+        whole = int(cell.value)
+        return whole if whole == cell.value else float(cell.value)
+    return cell.value
 
 
 def read_sav_cells(path: Path) -> pd.DataFrame:
@@ -238,6 +280,8 @@ def read_sav_cells(path: Path) -> pd.DataFrame:
         The variables as columns (by name), one row per case (object): the value label where a value
         has one, else the value (:func:`number_text` for a number in an unlabelled variable,
         :func:`cell_text` otherwise, datetimes as ``YYYY-MM-DD hh:mm:ss``), None for missing or empty values.
+        Values declared *user-missing* in the file (an analyst's "Don't know" = 9) are read as values, so
+        the cleaning sees and logs them; ``attrs["user_missing"]`` names the variables with such declarations.
 
     Raises
     ------
@@ -253,7 +297,7 @@ def read_sav_cells(path: Path) -> pd.DataFrame:
     import pyreadstat
 
     try:
-        frame, meta = pyreadstat.read_sav(str(path))
+        frame, meta = pyreadstat.read_sav(str(path), user_missing=True)   # an analyst's "Don't know" = missing is still an answer
     except Exception as exc:  # pyreadstat raises its own error types for unreadable files
         raise IngestError(f"not a readable SPSS file ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})", file=path) from None
     if frame.empty:
@@ -269,7 +313,10 @@ def read_sav_cells(path: Path) -> pd.DataFrame:
             cols[name] = number_text(col)
         else:
             cols[name] = cell_text(col.astype(object))
-    return pd.DataFrame(cols, index=range(len(frame)))
+    out = pd.DataFrame(cols, index=range(len(frame)))
+    out.attrs["user_missing"] = {name: [f"{r['lo']:g}" if r["lo"] == r["hi"] else f"{r['lo']:g} to {r['hi']:g}" for r in ranges]
+                                 for name, ranges in (meta.missing_ranges or {}).items() if ranges}
+    return out
 
 
 def cell_text(values: pd.Series) -> pd.Series:

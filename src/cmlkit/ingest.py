@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from rapidfuzz import fuzz, process
 
 from cmlkit import ingest_checks as checks
 from cmlkit.datetimes import parse_datetimes
@@ -44,7 +45,7 @@ from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
 from cmlkit.platforms import layout
-from cmlkit.text_repair import arrow_strings, fix_mojibake, loose, mojibake_suspects, strip_changes
+from cmlkit.text_repair import arrow_strings, fix_mojibake, fold, loose, missing_markers, mojibake_suspects, strip_changes, typographic
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
            "ingest_log"]
@@ -193,7 +194,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     if data.empty:
         raise IngestError("export has a header but no responses", file=path, row=source.head_rows[n_header - 1] + 1)
     n = len(data)
-    out, more = _metadata(data, line, meta_col, name_of, path=path)
+    out, more = _metadata(data, line, meta_col, name_of, path=path, spec=spec)
     log += more
     frame = pd.DataFrame(out, index=data.index)
 
@@ -242,8 +243,8 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             else:
                 cells = next(s for c, s, _ in parts if c.role == "joined")
                 joined, leftover, repaired = _split_joined(cells, inst.choices(qid), spec.join)
-                log += [checks.entry(line[k], "mojibake_label", "choice label read as cp1252 (mojibake) repaired before the split",
-                                     response_id=frame["response_id"].iloc[k], question=qid, old=old, new=new) for k, old, new in repaired]
+                log += [checks.entry(line[k], action, _SPLIT_REPAIRS[action], response_id=frame["response_id"].iloc[k],
+                                     question=qid, old=old, new=new) for k, old, new, action in repaired]
                 if other_q:
                     other_text = leftover
                     other = leftover.notna().to_numpy()
@@ -285,8 +286,11 @@ def _exclude_rows(data, line, skipped, time_cols, *, path, name_of, filled=None)
     return data, line, log + more
 
 
-def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
-    """The metadata columns of the output (ids, times, duration, status, finished, progress) and their log."""
+def _metadata(data, line, meta_col, name_of, *, path, spec) -> tuple[dict, list]:
+    """The metadata columns of the output (ids, times, duration, status, finished, progress) and their log.
+
+    Dates whose day and month are all 12 or less are read in the order the platform writes (``spec.date_format``),
+    with a note in the log saying so."""
     n = len(data)
     meta = {m: data[j] for m, j in meta_col.items()}
     where = {m: dict(path=path, column=name_of[j]) for m, j in meta_col.items()}
@@ -298,8 +302,13 @@ def _metadata(data, line, meta_col, name_of, *, path) -> tuple[dict, list]:
     out["response_id"] = ids.str.strip() if strip_changes(ids) else ids
     log = []
     for m in ("start", "end"):
-        stamp = (parse_datetimes(meta[m], name=name_of[meta_col[m]], path=path, rows=line) if m in meta
+        month_first = str(spec.date_format).startswith("%m")
+        stamp = (parse_datetimes(meta[m], name=name_of[meta_col[m]], path=path, rows=line, month_first=month_first) if m in meta
                  else pd.Series(pd.NaT, index=data.index))
+        if stamp.attrs.get("order_assumed"):
+            log.append(checks.entry(None, "date_order", f"{name_of[meta_col[m]]}: no date has a day or month above 12, so the "
+                                                        f"dates do not settle their order; read {'month' if month_first else 'day'}-first, "
+                                                        f"as {spec.title} exports write dates (review)"))
         if "+" in stamp.attrs.get("format", ""):
             log.append(checks.entry(None, "date_forms", f"{name_of[meta_col[m]]}: dates in more than one form ({stamp.attrs['format']}); "
                                                         "ISO dates read as ISO, the others by the column's day/month order"))
@@ -325,6 +334,10 @@ def _tidy_joined(joined: pd.Series, other) -> pd.Series:
     return pd.Series(tidy[codes], index=joined.index, dtype=object)
 
 
+_SPLIT_REPAIRS = {"mojibake_label": "choice label read as cp1252 (mojibake) repaired before the split",
+                  "label_variant": "read as the choice label it differs from only in quote marks, accent encoding or spacing"}
+
+
 def _split_joined(cells: pd.Series, choices: list, sep: str):
     """Split joined multi-select cells using the choice labels (labels may contain the separator).
 
@@ -333,9 +346,11 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
     (pyarrow list kernels), fragments matched to labels exactly, and what is left joined back as
     the 'other' text. Choice labels double-encoded in a cell (``CafÃ©``) are repaired first, so no
     choice is lost to the 'other' text (mojibake in typed 'other' text is left to cleaning, which
-    logs it). Returns (space-joined names in choice order, leftover text or None,
-    ``[(position, double-encoded label, label)]`` for every label found double-encoded; the cell
-    itself, which may hold typed 'other' text, is never returned).
+    logs it), and a fragment equal to a label up to quote marks, accent encoding or spacing (``Children’s``)
+    is that label. Returns (space-joined names in choice order, leftover text or None,
+    ``[(position, fragment, label, action)]`` for every label found double-encoded (``mojibake_label``)
+    or as a variant (``label_variant``), in row order; the cell itself, which may hold typed 'other'
+    text, is never returned).
     """
     codes, uniq = pd.factorize(cells, use_na_sentinel=True)
     uniq = pd.Series(np.asarray(uniq, dtype=object), dtype=object)
@@ -348,16 +363,20 @@ def _split_joined(cells: pd.Series, choices: list, sep: str):
         for bad, good in garbled.items():
             hit = sub.str.contains(bad, regex=False).to_numpy(bool)
             if hit.any():  # the rows holding a distinct cell hit, in row order
-                repaired += [(int(k), bad, good) for k in np.flatnonzero(np.isin(codes, np.flatnonzero(suspect)[hit]))]
+                repaired += [(int(k), bad, good, "mojibake_label") for k in np.flatnonzero(np.isin(codes, np.flatnonzero(suspect)[hit]))]
             sub = sub.str.replace(bad, good, regex=False)
         uniq[suspect] = sub.to_numpy()
-    names, left = _split_cells(uniq, choices, sep)
+    names, left, variants = _split_cells(uniq, choices, sep)
+    for cell, fragment, label in variants:     # the rows holding a distinct cell with a label variant, in row order
+        repaired += [(int(k), fragment, label, "label_variant") for k in np.flatnonzero(codes == cell)]
+    repaired.sort(key=lambda r: r[0])
     names, left = np.append(names, "")[codes], np.append(left, None)[codes]   # code -1: a blank cell
     return pd.Series(names, index=cells.index, dtype=object), pd.Series(left, index=cells.index, dtype=object), repaired
 
 
-def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_split_joined` of (distinct) repaired cells: (names, leftover text or None), object arrays."""
+def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray, np.ndarray, list]:
+    """:func:`_split_joined` of (distinct) repaired cells: (names, leftover text or None), object arrays, and
+    ``[(cell, fragment, label)]`` for each fragment read as the label it equals up to :func:`fold`."""
     n = len(cells)
     names = np.full(n, "", dtype=object)
     left = np.full(n, None, dtype=object)
@@ -381,8 +400,9 @@ def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray,
     order = [c["name"] for c in choices if c["name"] in set(fragment_of.values())]
     keys = list(fragment_of)
     code_of_key = np.array([order.index(fragment_of[k]) for k in keys], dtype=np.int64)
-    pos = pc.index_in(frags, value_set=pa.array(keys, type=pa.string())).to_numpy(zero_copy_only=False)
-    matched = keep & ~np.isnan(pos.astype(float))
+    pos = pc.index_in(frags, value_set=pa.array(keys, type=pa.string())).to_numpy(zero_copy_only=False).astype(float)
+    variants = _label_variants(frags, keep & np.isnan(pos), keys, pos, parent)
+    matched = keep & ~np.isnan(pos)
     if matched.any():
         bits = np.zeros(n, dtype=np.int64)
         owner = parent[matched]  # non-decreasing: each cell's fragments are contiguous
@@ -398,7 +418,25 @@ def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray,
         cell, start = np.unique(owner, return_index=True)
         grouped = pa.ListArray.from_arrays(pa.array(np.append(start, len(owner)).astype(np.int32)), pc.filter(frags, pa.array(rest)))
         left[cell] = pc.binary_join(grouped, joiner).to_numpy(zero_copy_only=False)
-    return names, left
+    return names, left, variants
+
+
+def _label_variants(frags, unmatched, keys, pos, parent) -> list:
+    """Match the ``unmatched`` fragments that equal a label up to :func:`~cmlkit.text_repair.typographic` (curly
+    quotes, accents composed or not, spacing; a fragment differing in case or spelling is typed 'other' text, which
+    cleaning matches and logs): their key's position is set in ``pos``; returns ``[(cell, fragment, label)]``."""
+    at = np.flatnonzero(unmatched)
+    if not len(at):
+        return []
+    plain = {typographic(k): i for i, k in enumerate(keys) if not k.startswith("\x01")}   # labels holding the separator: exact only
+    texts = pc.take(frags, pa.array(at)).to_numpy(zero_copy_only=False)
+    found = {t: plain.get(typographic(t)) for t in set(texts)}
+    out = []
+    for j, t in zip(at, texts):
+        if found[t] is not None:
+            pos[j] = found[t]
+            out.append((int(parent[j]), t, keys[found[t]]))
+    return out
 
 
 def _route_other(value: pd.Series, other_text, choices: list):
@@ -414,9 +452,14 @@ def _route_other(value: pd.Series, other_text, choices: list):
         fill = value.isna() & other_text.notna()
         return value.where(~fill, other_label), other_text
     known = {loose(c["label"]) for c in choices} | {loose(c["name"]) for c in choices}
-    uniq = pd.unique(value.dropna())
-    # a label double-encoded (mojibake) is still that label: cleaning repairs it and logs the repair
-    is_known = {v: (loose(v) in known or loose(fix_mojibake(v) or "") in known if isinstance(v, str) else True) for v in uniq}
+    folded = [fold(c["label"]) for c in choices]
+    uniq = pd.Series(pd.unique(value.dropna()), dtype=object)
+    # a label double-encoded (mojibake) is still that label: cleaning repairs it and logs the repair; a missing-value
+    # marker ('-', 'N/A') or a label's near-variant is no typed 'other' answer: the choice_label check logs what it does
+    marker = dict(zip(uniq, missing_markers(uniq).to_numpy()))
+    is_known = {v: (loose(v) in known or loose(fix_mojibake(v) or "") in known or marker[v]
+                    or process.extractOne(fold(v), folded, scorer=fuzz.ratio, score_cutoff=88) is not None)
+                if isinstance(v, str) else True for v in uniq}
     unknown = value.notna() & ~value.map(is_known).fillna(True).astype(bool)
     text = value.where(unknown, None)
     return value.where(~unknown, other_label), text

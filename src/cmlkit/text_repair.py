@@ -44,6 +44,67 @@ def loose(text) -> str:
     return re.sub(r"^[\W_]+|[\W_]+$", "", " ".join(str(text).split()).casefold())
 
 
+_TYPOGRAPHY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201b": "'", "\u2032": "'", "\u201c": '"', "\u201d": '"',
+                             "\u201e": '"', "\u2013": "-", "\u2014": "-"})
+
+
+def typographic(text) -> str:
+    """``text`` with typographic quotes and dashes made plain, accents composed (NFC) and spacing collapsed.
+
+    Two labels with the same form differ only as exports and editors change text: curly against
+    straight quotes (``Children’s``), an accent as one character or two (``Café``, ``Cafe\u0301``),
+    no-break or repeated spaces; not in case or spelling, which a respondent types.
+
+    Parameters
+    ----------
+    text : object
+        Converted with ``str``.
+
+    Returns
+    -------
+    str
+    """
+    return " ".join(unicodedata.normalize("NFC", str(text).translate(_TYPOGRAPHY)).split())
+
+
+def fold(text) -> str:
+    """:func:`loose` of ``text`` with accents stripped and typographic quotes and dashes made plain.
+
+    Two labels with the same fold differ only in case, spacing, end punctuation, accents (precomposed or
+    not: ``Café``, ``Cafe\u0301``) or curly against straight quotes (``Children’s``).
+
+    Parameters
+    ----------
+    text : object
+        Converted with ``str``.
+
+    Returns
+    -------
+    str
+    """
+    return loose(strip_accents(str(text).translate(_TYPOGRAPHY)))
+
+
+def missing_markers(values: pd.Series) -> pd.Series:
+    """Whether each text is a missing-value marker rather than an answer (``N/A``, ``-``, ``.``, ``?``, ``tbc``, ``dk`` ...).
+
+    A text with no letter or digit at all (``-``, ``.``, ``--``) is one, as are the words :func:`parse_number_text`
+    reads as "not applicable or not known".
+
+    Parameters
+    ----------
+    values : pandas.Series
+        Text (missing values answer False).
+
+    Returns
+    -------
+    pandas.Series
+        bool, same index.
+    """
+    text = values.astype("string").str.strip()
+    return (text.str.fullmatch(_NA_TEXT) | ~text.str.contains(r"\w", regex=True)).fillna(False).astype(bool)
+
+
 def strip_accents(text: str) -> str:
     """``text`` with accents removed (NFKD, non-ASCII dropped).
 
