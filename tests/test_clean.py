@@ -15,6 +15,19 @@ def test_parse_number_text_hand_checked():
     assert p.loc[6, "value"] == 14 and p.loc[7, "value"] == 17.5
 
 
+def test_decimal_commas_are_read_as_decimal_points_for_review(raw, lib):
+    """A comma that cannot group thousands (``17,5``), or one after dot-grouped thousands, is a decimal comma."""
+    p = clean.parse_number_text(pd.Series(["17,5", "1.200,50", "£2,25", "12,5 hours", "1,200", "1,200.50", "12,345,678", "1,2345"]))
+    assert p["kind"].tolist() == ["decimal_comma"] * 4 + ["text_number"] * 3 + ["decimal_comma"]
+    assert p["value"].tolist() == [17.5, 1200.5, 2.25, 12.5, 1200, 1200.5, 12345678, 1.2345]
+    qid = next(q["id"] for q in lib.questions if q["type"] == "decimal" and raw[q["id"]].notna().any())
+    bad = raw.copy()
+    bad.loc[raw.index[0], qid] = "17,5"
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    hit = log.loc[(log["question"] == qid) & (log["response_id"] == raw.loc[raw.index[0], "response_id"])]
+    assert hit[["old_value", "new_value", "reason"]].values.tolist()[0] == ["17,5", "17.5", "decimal comma read as a decimal point (review)"]
+
+
 def test_control_characters_pasted_into_an_answer_are_read_past(raw, lib):
     """A number with a control character in it is proposed as the number, and a label with one still matches its choice."""
     p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 ", "1\u200b500", "\ufeff40"]))

@@ -396,6 +396,10 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         m = kind == NUMBER_KINDS.index("text_number")
         if m.any():
             P.add(_on(index, m), qid, _on(index, m, value).map(_fmt), "change_response", "number_text", "number written as text")
+        m = kind == NUMBER_KINDS.index("decimal_comma")
+        if m.any():
+            P.add(_on(index, m), qid, _on(index, m, value).map(_fmt), "change_response", "number_text",
+                  "decimal comma read as a decimal point (review)")
         m = kind == NUMBER_KINDS.index("na")
         if m.any():
             P.add(_on(index, m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")

@@ -24,7 +24,10 @@ _SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
 _CONTROL = r"[\x00-\x08\x0e-\x1b\x7f\u200b-\u200d\u2060\ufeff]"
 CONTROL = re.compile(_CONTROL)
 _EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
-NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number"]
+NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number", "decimal_comma"]
+#: a comma that cannot be a thousands separator (not followed by exactly three digits: ``17,5``), or one after
+#: thousands grouped with dots (``1.200,50``): a decimal comma, as continental spreadsheets write numbers
+_DECIMAL_COMMA = r"-?(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,(?:\d{1,2}|\d{4,}))"
 MOJIBAKE = re.compile("[\u00c2\u00c3][\u0080-\u00bf\u2018-\u203a\u20ac\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2122]|\u00e2\u20ac")
 
 
@@ -418,10 +421,11 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        Same index, columns ``value`` (float; NaN unless ``number`` or ``text_number``), ``lower`` and
-        ``upper`` (float, ranges only) and ``kind``: ``blank``, ``number`` (already a plain number),
-        ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``na`` (``n/a``, ``don't know``),
-        ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
+        Same index, columns ``value`` (float; NaN unless ``number``, ``text_number`` or ``decimal_comma``),
+        ``lower`` and ``upper`` (float, ranges only) and ``kind``: ``blank``, ``number`` (already a plain
+        number), ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``decimal_comma`` (``17,5``,
+        ``£1.200,50``: a comma not followed by exactly three digits, or after dot-grouped thousands),
+        ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
     """
     out = parse_number_kinds(values)
     out["kind"] = out["kind"].astype(object)
@@ -498,13 +502,18 @@ def _parse_distinct(values: pd.Series) -> pd.DataFrame:
             lower[idx[is_rng]], upper[idx[is_rng]] = lo[is_rng], hi[is_rng]
             kind[idx[is_rng]] = "range"
         txt = ~blank & ~na & ~is_rng
-        cleaned = s[txt].str.replace(_NOISE, "", regex=True).str.replace(",", "", regex=False).str.strip()
+        stripped = s[txt].str.replace(_NOISE, "", regex=True).str.strip()
+        comma = stripped.str.fullmatch(_DECIMAL_COMMA).fillna(False).to_numpy(bool)
+        cleaned = stripped.str.replace(",", "", regex=False).str.strip()
+        if comma.any():
+            cleaned[comma] = stripped[comma].str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
         kk = cleaned.str.fullmatch(r"-?\d+(?:\.\d+)?\s*[kK]").fillna(False).to_numpy(bool)
         num = pd.to_numeric(cleaned.str.replace(r"\s*[kK]$", "", regex=True), errors="coerce").to_numpy() * np.where(kk, 1000, 1)
         ok = ~np.isnan(num)
         tidx = idx[txt][ok]
         value[tidx] = num[ok]
         kind[tidx] = "text_number"
+        kind[idx[txt][ok & comma]] = "decimal_comma"
     return pd.DataFrame({"value": value, "lower": lower, "upper": upper, "kind": kind}, index=values.index)
 
 
