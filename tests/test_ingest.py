@@ -351,3 +351,27 @@ def test_spss_user_missing_values_and_xlsx_error_cells_and_hidden_sheets_are_rea
     book.save(tmp_path / "h.xlsx")
     assert read_xlsx_cells(tmp_path / "h.xlsx").values.tolist() == [["a", "b"], ["1", "#N/A"]]
     assert "first sheet 'old copy' is hidden: read 'Responses'" in open_export(tmp_path / "h.xlsx").notes[0]["reason"]
+
+
+def test_excel_sep_line_is_the_delimiter_not_a_row(demo_wave, lib, tmp_path):
+    """A CSV Excel wrote with its ``sep=;`` first line reads as the same answers, rows numbered as Excel shows them."""
+    import csv
+    import io
+
+    out, _ = demo_wave
+    path = out / "exports" / "cml_library_singleheader.csv"
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
+    text = io.StringIO()
+    csv.writer(text, delimiter=";", lineterminator="\r\n").writerows(rows)
+    (tmp_path / "sep.csv").write_text("sep=;\r\n" + text.getvalue(), encoding="utf-8", newline="")
+    base, got = read_export(path, lib), read_export(tmp_path / "sep.csv", lib)
+    cols = lib.question_ids + ["response_id", "_start", "_end"]
+    pd.testing.assert_frame_equal(got[cols], base[cols])
+    notes = clean.propose_changes(got, lib, wave="2025w1").query("check_id == 'ingest_sep_line'")
+    assert len(notes) == 1 and "read as the delimiter, not as a row" in notes["reason"].iloc[0]
+    rows[4] = rows[4] + ["extra"]
+    text = io.StringIO()
+    csv.writer(text, delimiter=";", lineterminator="\r\n").writerows(rows)
+    (tmp_path / "long.csv").write_text("sep=;\r\n" + text.getvalue(), encoding="utf-8", newline="")
+    with pytest.raises(IngestError, match=r"row 5 \(header = row 1\)"):
+        read_export(tmp_path / "long.csv", lib)

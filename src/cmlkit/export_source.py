@@ -156,8 +156,14 @@ def open_export(path) -> Source:
         raise IngestError("file is a zip/Excel workbook with a .csv name; save it as .xlsx", file=path)
     enc, skip, notes = settle_encoding(head, path=path, complete=complete)
     text = head[skip:].decode(enc, errors="replace")
+    hint = re.match(r"sep=(.)(?:\r\n|\n|\r)", text)     # Excel's delimiter line, which Excel itself does not show
+    if hint:
+        skip += len(hint.group(0).encode(enc))
+        text = text[hint.end():]
+        notes = [*notes, {"action": "sep_line", "reason": f"first line 'sep={hint.group(1)}' (Excel's delimiter hint) read as "
+                                                          "the delimiter, not as a row; rows are numbered as Excel shows the file"}]
     first_line = text.replace("\r\n", "\n").replace("\r", "\n").split("\n", 1)[0]
-    delim = sniff_delimiter(first_line)
+    delim = hint.group(1) if hint else sniff_delimiter(first_line)
     records, rows, ends = [], [], []
     consumed = [0]
 
