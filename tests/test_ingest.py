@@ -64,13 +64,16 @@ def test_text_in_a_choice_column_other_than_its_label_ticks_it_and_is_logged(dem
     label = lib.choices("council_support")[0]["label"]
     col = next(j for j in range(df.shape[1]) if str(df.iloc[1, j]).startswith(lib.question("council_support")["text"])
                and str(df.iloc[1, j]).endswith(label))
-    rows = [i for i in range(3, len(df)) if df.iloc[i, col] == label][:2]
+    rows = [i for i in range(3, len(df)) if df.iloc[i, col] == label][:4]
     df.iloc[rows[0], col] = f"{label}, Mystery support"
     df.iloc[rows[1], col] = f" {label.upper()} "          # the label in other case and spacing: nothing to say
+    df.iloc[rows[2], col] = "TRUE"                          # a tick written as TRUE: nothing to say
+    df.iloc[rows[3], col] = "N/A"                           # a missing-value marker is no tick
     df.to_csv(tmp_path / "export.csv", index=False, header=False)
     raw = read_export(tmp_path / "export.csv", lib)
     first = lib.choices("council_support")[0]["name"]
-    assert all(first in str(v).split() for v in raw.loc[[r - 3 for r in rows], "council_support"])
+    assert all(first in str(v).split() for v in raw.loc[[r - 3 for r in rows[:3]], "council_support"])
+    assert first not in str(raw.loc[rows[3] - 3, "council_support"]).split()
     log = clean.propose_changes(raw, lib, wave="2025w1")
     noted = log.loc[log["check_id"] == "ingest_choice_column_text"]
     assert noted[["response_id", "old_value", "new_value"]].values.tolist() == [[raw.loc[rows[0] - 3, "response_id"],

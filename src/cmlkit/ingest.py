@@ -226,14 +226,16 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
                 for c, s in choice_cols:  # the label, or a numeric value; 0 and -99 (seen, not answered) are not ticks
                     text = s.astype("string").str.strip()
-                    ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False)
+                    # a missing-value marker ('N/A', '-', '.') or a blank is no tick, like 0 or FALSE
+                    ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False) & ~missing_markers(text)
                     joined = joined + np.where(ticked.to_numpy(bool), c.choice + " ", "")
                     # anything else in a choice's column (another label, typed text) still ticks it: said in the log
                     label = labels.get(c.choice, "")
                     rest = np.flatnonzero((ticked & ~text.isin([label, "1"]).fillna(False)).to_numpy(bool))   # the usual ticks first
                     if len(rest):
                         sub = text.iloc[rest]
-                        odd = rest[((sub.str.casefold() != label.casefold()) & pd.to_numeric(sub, errors="coerce").isna()).to_numpy(bool)]
+                        odd = rest[((sub.str.casefold() != label.casefold()) & pd.to_numeric(sub, errors="coerce").isna()
+                                    & ~sub.str.casefold().isin(checks.TRUE_TEXT)).to_numpy(bool)]
                         log += [checks.entry(line[k], "choice_column_text", f"{text.iloc[k]!r} in the column of the choice "
                                              f"{label!r}: read as that choice ticked (review)",
                                              response_id=frame["response_id"].iloc[k], question=qid, old=str(s.iloc[k]), new=c.choice)
