@@ -115,3 +115,45 @@ def test_frame_command_counts_and_errors(root, shared_data, tmp_path):
     cols = tmp_path / "no_cols.csv"
     cols.write_text("name,postcode\nA,B\n", encoding="utf-8")
     _assert_one_line_error(cmlkit("frame", str(cols), cwd=root), "no_cols.csv", "lacks required column")
+
+
+def _main_error(capsys, *args):
+    """``cmlkit.cli.main(args)`` in this process: its exit status and its one error line."""
+    from cmlkit.cli import main
+
+    try:
+        status = main(list(map(str, args)))
+    except SystemExit as exc:       # argparse: a usage error
+        status = exc.code
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and status == 2, err
+    return [line for line in err.splitlines() if "error:" in line][-1]
+
+
+def test_out_of_range_arguments_unwritable_outputs_and_files_that_are_no_frame_or_form(exports, tmp_path, capsys):
+    """Found by a probe of the command line: each was a traceback, or was accepted in silence."""
+    assert "--seed: -1 is out of range" in _main_error(capsys, "synth", "--seed", "-1", "--out", tmp_path / "s")
+    assert "--response-rate: 2 is out of range" in _main_error(capsys, "synth", "--response-rate", "2", "--out", tmp_path / "s")
+    assert "--jobs: 0 is out of range" in _main_error(capsys, "run", "pipelines/wave.yml", "--instrument", "x", "--wave", "y", "--jobs", "0")
+    assert "'2025-13-45' is not a date" in _main_error(capsys, "sample", "replace", tmp_path, "--library", "L", "--reason", "r",
+                                                       "--date", "2025-13-45")
+    line = _main_error(capsys, "ingest", exports / "cml_library_kobo.csv", "--instrument", "cml_library", "--wave", "2025w1",
+                       "--out", tmp_path)
+    assert str(tmp_path) in line and "Is a directory" in line
+    (tmp_path / "empty.csv").write_text("")
+    assert "not a frame table" in _main_error(capsys, "frame", tmp_path / "empty.csv")
+    assert "not a frame table" in _main_error(capsys, "synth", "--out", tmp_path / "s", "--frame", tmp_path / "empty.csv")
+    frame = (exports.parent / "frame.csv").read_text(encoding="utf-8").splitlines()
+    (tmp_path / "header.csv").write_text(frame[0] + "\n")
+    assert "header but no libraries" in _main_error(capsys, "frame", tmp_path / "header.csv")
+    (tmp_path / "twice.csv").write_text("\n".join(frame + [frame[1]]) + "\n")
+    assert f"is on rows 2 and {len(frame) + 1}" in _main_error(capsys, "frame", tmp_path / "twice.csv")
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.title = "survey"
+    book.active.append(["kind", "name", "label"])
+    book.active.append(["text", "q1", "Q1"])
+    book.create_sheet("choices").append(["list_name", "name", "label"])
+    book.save(tmp_path / "form.xlsx")
+    assert "no 'type' column" in _main_error(capsys, "xlsform", "import", tmp_path / "form.xlsx", "--out", tmp_path / "f.yml")

@@ -299,3 +299,50 @@ def test_only_refuses_a_run_that_lacks_a_product_the_pipeline_now_declares(first
         run_pipeline(project / "pipelines" / "tiny_more.yml", instrument="cml_library", wave="2025w1", root=project,
                      inputs={"export": project / "data" / "export.csv"}, overrides={"a.cleaning_log": "data/log.csv"},
                      echo=lambda *_: None, only="b")
+
+
+def test_set_refuses_what_the_run_would_not_honour_and_values_of_the_wrong_type(demo_wave, tmp_path):
+    """``--set output_dir`` put every file, private ones too, outside the run; ``--set`` of an input's parameter was
+    ignored; ``bootstrap=abc`` failed after eight steps; ``steps`` listed a pipeline ``run`` refuses."""
+    from cmlkit.errors import UnknownParameterError
+    from cmlkit.run_graph import describe_steps, plan_run
+    from conftest import demo_inputs
+
+    spec = load_pipeline(ROOT / "pipelines" / "wave.yml")
+    inputs = {k: v for k, v in demo_inputs(demo_wave[0]).items() if k in spec["inputs"]}
+
+    def plan(**overrides):
+        return plan_run(spec, root=ROOT, instrument="cml_library", wave="2025w1", inputs=inputs, overrides=overrides)
+
+    assert plan(**{"governance_stability.bootstrap": 10, "weight_library.trim_upper": 4.5})
+    for key, value, says in [("output_dir", "/tmp/x", "set by the runner (use --outputs)"),
+                             ("clean_library.wave", "2026w1", "set by the runner (use --wave)"),
+                             ("clean_library.export_path", "x.csv", "comes from input 'library_export' (pass --input library_export=PATH)"),
+                             ("governance_stability.bootstrap", "abc", "takes a int (default 100)"),
+                             ("governance_stability.bootstrap", 2.5, "takes a int"),
+                             ("weight_library.min_cell", True, "takes a int")]:
+        with pytest.raises(UnknownParameterError, match=says.replace("(", r"\(").replace(")", r"\)")):
+            plan(**{key: value})
+    broken = load_pipeline(ROOT / "pipelines" / "wave.yml")
+    broken["steps"][0]["params"]["min_cel"] = 5
+    with pytest.raises(UnknownParameterError, match="'min_cel' is not declared"):
+        describe_steps(broken, root=ROOT)
+    broken["steps"][0]["notebook"] = "notebooks/nope.ipynb"
+    with pytest.raises(PipelineError, match="notebook not found"):
+        describe_steps(broken, root=ROOT)
+
+
+def test_statistical_parameters_out_of_range_are_refused_not_replaced():
+    """``k=0`` fell back to the criterion's choice and ``bootstrap=0`` to 100, each in silence; ``min_cell=-1`` was taken."""
+    import pandas as pd
+
+    from cmlkit import cluster_fit, cluster_stability, nonresponse
+    from cmlkit.errors import CalibrationError, ClusterFitError
+
+    with pytest.raises(ClusterFitError, match="k = 0"):
+        cluster_fit._k_values(0, None, {}, 100)
+    assert cluster_fit._k_values(3, None, {}, 100) == [3]
+    with pytest.raises(ClusterFitError, match="bootstrap = 0"):
+        cluster_stability.clusterboot(pd.DataFrame({"library_id": ["a"]}), None, {"clustering": {}}, B=0)
+    with pytest.raises(CalibrationError, match="min_cell = -1"):
+        nonresponse.weight_responses(pd.DataFrame(), pd.DataFrame(), min_cell=-1)

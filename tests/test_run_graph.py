@@ -1,6 +1,6 @@
 """The order in which a run starts the steps that are ready."""
 
-from cmlkit import run_graph as G
+from cmlkit import run_schedule as G
 
 
 def test_start_order_puts_the_head_of_the_critical_path_first():

@@ -14,6 +14,29 @@ from cmlkit.errors import CmlkitError
 from cmlkit.platforms import platform_names
 
 
+def _bounded(kind, *, low=None, high=None, low_open=False, what="value"):
+    """An argparse type: ``kind`` of the text, within [low, high] (``low_open``: above low), else a usage error."""
+    def read(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high):
+            bounds = f"{'above' if low_open else 'at least'} {low}" + (f" and at most {high}" if high is not None else "")
+            raise argparse.ArgumentTypeError(f"{text} is out of range: a {what} {bounds}")
+        return value
+    return read
+
+
+def _date(text):
+    """An argparse type: a calendar date written YYYY-MM-DD (kept as that text)."""
+    import datetime as dt
+    try:
+        return dt.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date written YYYY-MM-DD") from None
+
+
 def _pairs(items, flag):
     out = {}
     for item in items or []:
@@ -41,13 +64,12 @@ def _cmd_synth(args):
 
     frame = None
     if args.frame:
-        import pandas as pd
-
         from cmlkit.frame import load_ace
         from cmlkit.synthetic import prepare_frame
 
-        head = pd.read_csv(args.frame, nrows=0, encoding="utf-8-sig").columns
-        frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if "reporting" in head else pd.read_csv(args.frame)
+        from cmlkit.frame import is_ace_file, load_frame
+
+        frame = prepare_frame(load_ace(args.frame), random_state=args.seed) if is_ace_file(args.frame) else load_frame(args.frame)
     m = make_wave(args.out, seed=args.seed, n_community=args.n_community, frame=frame, response_rate=args.response_rate,
                   governance_signal=args.governance_signal, wave=args.wave, inject=not args.no_errors)
     from cmlkit.synthetic.users import make_user_wave
@@ -183,11 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cmlkit", description="Community managed library survey toolkit")
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("synth", help="write a synthetic wave with ground truth")
-    s.add_argument("--seed", type=int, default=20250301)
+    s.add_argument("--seed", type=_bounded(int, low=0, what="whole number"), default=20250301)
     s.add_argument("--out", required=True)
-    s.add_argument("--n-community", type=int, default=480)
+    s.add_argument("--n-community", type=_bounded(int, low=1, what="whole number"), default=480)
     s.add_argument("--frame", help="real Arts Council basic dataset (or a synthetic frame CSV) to draw libraries from")
-    s.add_argument("--response-rate", type=float, default=0.5)
+    s.add_argument("--response-rate", type=_bounded(float, low=0, high=1, low_open=True, what="share"), default=0.5)
     s.add_argument("--governance-signal", type=float, default=1.0)
     s.add_argument("--wave", help="wave id YYYYwN whose instruments are used (default: the first wave on disk)")
     s.add_argument("--no-errors", action="store_true", help="write exports without injected errors")
@@ -204,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--force-step", action="append", metavar="STEP", help="execute this step even if it could be reused")
     r.add_argument("--from", dest="from_step", metavar="STEP", help="run STEP and the steps after it; earlier ones from the latest run")
     r.add_argument("--only", metavar="STEP", help="run STEP alone; earlier steps from the latest run, later ones skipped")
-    r.add_argument("--jobs", type=int, metavar="N", help="steps run at once (default: the CPUs available)")
+    r.add_argument("--jobs", type=_bounded(int, low=1, what="whole number"), metavar="N", help="steps run at once (default: the CPUs available)")
     r.set_defaults(func=_cmd_run)
     st = sub.add_parser("steps", help="list a pipeline's steps, parameters (defaults, help), inputs and products")
     st.add_argument("pipeline")
@@ -239,7 +261,7 @@ def build_parser() -> argparse.ArgumentParser:
     sr.add_argument("run_dir", help="the pipeline run folder holding data/case_studies/draw.parquet")
     sr.add_argument("--library", required=True, help="library id of the library that declined")
     sr.add_argument("--reason", required=True, help="why: refusal, closed, ineligible ...")
-    sr.add_argument("--date", help="date of the decline (YYYY-MM-DD; default today)")
+    sr.add_argument("--date", type=_date, help="date of the decline (YYYY-MM-DD; default today)")
     sr.add_argument("--spec", help="case-study specification (default research/case_studies.yml)")
     sr.set_defaults(func=_cmd_sample_replace)
     wv = sub.add_parser("waves", help="compare instrument versions across waves")
@@ -270,8 +292,9 @@ def main(argv=None) -> int:
     Returns
     -------
     int
-        The exit status: 0 on success; 2 after an expected failure (a :class:`~cmlkit.errors.CmlkitError`),
-        printed to stderr as one line ``cmlkit: error: ...``; 130 after a ``KeyboardInterrupt`` (Ctrl-C,
+        The exit status: 0 on success; 2 after an expected failure (a :class:`~cmlkit.errors.CmlkitError`,
+        or an ``OSError`` the file system raised: a path that is a file, no permission), printed to stderr
+        as one line ``cmlkit: error: ...``; 130 after a ``KeyboardInterrupt`` (Ctrl-C,
         or SIGTERM during ``run``), printed as ``cmlkit: interrupted`` followed by its message, if any
         (for ``run``, the steps stopped and the run folder).
 
@@ -289,6 +312,10 @@ def main(argv=None) -> int:
         args.func(args)
     except CmlkitError as exc:
         print(f"cmlkit: error: {exc.one_line()}", file=sys.stderr)
+        return 2
+    except OSError as exc:      # the file system refused (an output folder that is a file, no permission, disk full)
+        where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+        print(f"cmlkit: error: {where + ': ' if where else ''}{exc.strerror or exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         print(f"cmlkit: interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)

@@ -249,14 +249,16 @@ def refit(data: pd.DataFrame, clustering: Clustering, spec: dict, method: str, *
     X = clustering.features.iloc[order].reset_index(drop=True)
     D = None if clustering.distances is None else clustering.distances[np.ix_(order, order)]
     with threadpool_limits(limits=threads):
-        return _cluster(X, D, sorted_ids, order, data.index, spec, method=method, k=k or clustering.k, k_range=None,
+        return _cluster(X, D, sorted_ids, order, data.index, spec, method=method, k=clustering.k if k is None else k, k_range=None,
                         n_init=int(n_init or cfg.get("n_init", 10)),
                         random_state=clustering.info.get("random_state", 0) if random_state is None else random_state,
                         criterion=str(cfg.get("lca_criterion", "bic")).lower())
 
 
 def _k_values(k, k_range, cfg, n):
-    if k:
+    if k is not None:
+        if int(k) != k or k < 2:
+            raise ClusterFitError(f"k = {k!r}: a number of clusters is a whole number of at least 2")
         return [int(k)]
     lo, hi = k_range or cfg.get("k_range", [2, 6])
     return [kk for kk in range(int(lo), int(hi) + 1) if kk < n]

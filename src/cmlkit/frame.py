@@ -180,7 +180,7 @@ def load_ace(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FrameError("frame file not found", file=path)
-    df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    df = _read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in ACE_REQUIRED if c not in df.columns]
     if missing:
         raise FrameError(f"frame lacks required column {missing[0]!r} (is this the Arts Council basic dataset?)", file=path, row=1)
@@ -200,8 +200,50 @@ def load_ace(path) -> pd.DataFrame:
     out["co_located"] = _yes_no(df.get("co_located", pd.Series("", index=df.index)))
     out["hours"] = pd.to_numeric(df["hours"], errors="coerce")
     out["staffed_hours"] = pd.to_numeric(df.get("staffed_hours", pd.Series("", index=df.index)), errors="coerce")
+    _one_row_each(out, path, column="name")
     out.attrs["source"] = str(path)
     return out
+
+
+def is_ace_file(path) -> bool:
+    """Whether a frame file is the Arts Council basic dataset (its header has ``reporting``), not a synthetic frame.
+
+    Parameters
+    ----------
+    path : str or path-like
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    FrameError
+        When the file is missing or is no CSV table.
+    """
+    if not Path(path).is_file():
+        raise FrameError("frame file not found", file=path)
+    return "reporting" in _read_csv(path, nrows=0).columns
+
+
+def _read_csv(path, **kwargs) -> pd.DataFrame:
+    """``pd.read_csv`` of a frame file (UTF-8, BOM or not), with a file that is no CSV table a one-line FrameError."""
+    try:
+        return pd.read_csv(path, encoding="utf-8-sig", **kwargs)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:   # EmptyDataError is a ValueError
+        raise FrameError(f"not a frame table: a CSV file of libraries, one per row ({type(exc).__name__}: "
+                         f"{' '.join(str(exc).split())[:100]})", file=path) from None
+
+
+def _one_row_each(frame: pd.DataFrame, path, *, column: str) -> None:
+    """A frame holds libraries, each once: none is an error, and so is a library id on two rows (named)."""
+    if frame.empty:
+        raise FrameError("frame has a header but no libraries", file=path, row=2)
+    twice = frame["library_id"].duplicated(keep=False).to_numpy()
+    if twice.any():
+        rows = np.flatnonzero(twice)[:2] + 2
+        raise FrameError(f"library {frame['library_id'].iloc[rows[0] - 2]!r} is on rows {rows[0]} and {rows[1]}", file=path,
+                         row=int(rows[1]), column=column)
 
 
 def load_taskforce_2016(path, authorities_path=None) -> pd.DataFrame:
@@ -339,14 +381,15 @@ def load_frame(path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FrameError("frame file not found", file=path)
-    head = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
-    if "reporting" in head:
+    if is_ace_file(path):
         return load_ace(path)
+    head = _read_csv(path, nrows=0).columns
     needed = {"library_id", "name", "authority", "postcode", "region", "operation_23"}
     missing = sorted(needed - set(head))
     if missing:
         raise FrameError(f"frame lacks required column {missing[0]!r}", file=path, row=1)
-    frame = pd.read_csv(path, encoding="utf-8-sig")
+    frame = _read_csv(path)
+    _one_row_each(frame, path, column="library_id")
     for y in ACE_YEARS:
         col = f"operation_{y % 100}"
         if col in frame:

@@ -87,6 +87,8 @@ def weight_responses(responses: pd.DataFrame, scope: pd.DataFrame, *, year: int 
     """
     if method not in METHODS:
         raise W.CalibrationError(f"method must be one of {METHODS}, not {method!r}")
+    if int(min_cell) != min_cell or min_cell < 1:
+        raise W.CalibrationError(f"min_cell = {min_cell!r}: the smallest cell is a whole number of respondents, at least 1")
     col = operation_column(year)
     aux = list(auxiliaries)
     if aux and method == "poststratify":

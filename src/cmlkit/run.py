@@ -39,7 +39,8 @@ from cmlkit import progress as P
 from cmlkit import run_cache as C
 from cmlkit.errors import PipelineError, StepFailedError
 from cmlkit.instrument import find_root, load_instrument
-from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps, start_order
+from cmlkit.run_graph import drop_unused_steps, load_pipeline, plan_run, select_steps
+from cmlkit.run_schedule import start_order
 from cmlkit.run_kernel import available_cpus, execute_step, stop_all_kernels, threads_per_kernel
 from cmlkit.run_record import as_file, finish_run, new_run_dir, preflight_inputs, utc_now, write_json_atomic
 from cmlkit.runlog import read_log
@@ -141,7 +142,9 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
         if name not in names:
             raise PipelineError(f"--force-step {name!r}: no such step; steps are {', '.join(names)}")
     forced = set(force_steps) | (to_run if (from_step or only) else set())   # the steps asked for by --from/--only execute
-    jobs = max(1, int(jobs or available_cpus()))
+    if jobs is not None and int(jobs) < 1:
+        raise PipelineError(f"--jobs {jobs}: steps at once must be at least 1")
+    jobs = int(jobs or available_cpus())
     base = Path(outputs_root or root / "outputs") / instrument / wave / spec["name"]
     previous = C.scan_runs(base)
     preflight = preflight_inputs(spec, inputs, wave, root, previous, instrument=instrument)

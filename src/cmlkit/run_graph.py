@@ -1,4 +1,5 @@
-"""Pipeline definitions: load and check a pipeline YAML, read notebook parameters, order the steps.
+"""Pipeline definitions: load and check a pipeline YAML, read notebook parameters, plan and select the steps
+(the order they start in: :mod:`cmlkit.run_schedule`).
 
 A pipeline YAML names its notebooks in order, the named inputs a user passes on the command line,
 the products each step writes (a notebook parameter that receives a concrete path under the run
@@ -159,6 +160,29 @@ def drop_unused_steps(spec: dict, inputs) -> tuple[dict, list]:
     return {**spec, "steps": steps}, skipped
 
 
+_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,), "dict": (dict,)}
+
+
+def _check_override(key, pname, value, declared, wired, step) -> None:
+    """Refuse a ``--set`` the run would not honour, or a value of the wrong type for the parameter's default.
+
+    The runner's own parameters (wave, instrument, output folder) and those wired to an input or a product are
+    set by the run, not by ``--set`` (an output folder set by hand would put private files outside the run). A
+    value must have the type of the default's literal (an int default takes whole numbers only, a float one any
+    number); a parameter whose default is None or not a literal takes any value.
+    """
+    if pname in RUNNER_PARAMS:
+        how = {"wave": "--wave", "instrument": "--instrument", "output_dir": "--outputs"}[pname]
+        raise UnknownParameterError(f"--set {key!r}: {pname} is set by the runner (use {how})", file=step["notebook"])
+    if wired:
+        hint = f"pass --input {wired.split()[1][1:-1]}=PATH" if wired.startswith("input") else "a product's path is the pipeline's"
+        raise UnknownParameterError(f"--set {key!r}: {pname} of step {step['name']!r} comes from {wired} ({hint})", file=step["notebook"])
+    want = _TYPES.get((declared or {}).get("inferred_type_name", ""))
+    if want and value is not None and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
+        raise UnknownParameterError(f"--set {key}={value!r}: {pname} of step {step['name']!r} takes a "
+                                    f"{declared['inferred_type_name']} (default {declared['default']})", file=step["notebook"])
+
+
 def notebook_parameters(notebook) -> dict:
     """Return the parameters a notebook declares in its cell tagged ``parameters``.
 
@@ -274,11 +298,14 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
         for key in RUNNER_PARAMS:
             if key in declared and key not in params:
                 params[key] = {"wave": wave, "instrument": instrument, "output_dir": None}[key]
+        wired = {prod["param"]: f"product {pname!r}" for pname, prod in step["products"].items()} | \
+                {param: f"input {source!r}" for param, source in step["inputs"].items()}
         for key, value in overrides.items():
             target, _, pname = key.rpartition(".")
             if target and target != step["name"]:
                 continue
             if pname in declared or target:
+                _check_override(key, pname, value, declared.get(pname), wired.get(pname), step)
                 params[pname] = value
                 used_overrides.add(key)
         for pname, prod in step["products"].items():
@@ -319,108 +346,6 @@ def downstream(spec: dict, names) -> set:
         if out & set(step["needs"]):
             out.add(step["name"])
     return out
-
-
-def start_order(steps: list, durations: dict | None = None, *, jobs: int = 1) -> dict:
-    """Rank of each step among those ready to start: the longest chain of work it heads goes first.
-
-    A step's priority is its bottom level: its expected seconds plus the longest chain of expected
-    seconds through the steps that depend on it, directly or not (the critical path to the end of the
-    run); ties go to the step with more steps downstream, then to pipeline order. Expected seconds are
-    the durations of the latest finished run; a step never run counts as the mean of those known (1 s
-    when none is known, which ranks by the number of steps on the longest chain). Starting the head of
-    the critical path first keeps a short step from delaying a long chain when cores are few; the order
-    never changes what a step computes.
-
-    The bottom level is a rule of thumb: near the end of a run, two long steps started first can leave
-    a core idle while a short step waits. So when every step's seconds are known and ``jobs`` > 1,
-    the order is then refined on a simulation of the run (:func:`simulated_end`: each core starts the
-    highest-ranked ready step as soon as it is free): a step is moved to another place in the order
-    whenever that makes the simulated run end sooner, until no move does.
-
-    Parameters
-    ----------
-    steps : list of dict
-        The steps (``name`` and ``needs``), in pipeline order; steps depend only on earlier ones.
-    durations : dict, optional
-        Step name -> seconds of its latest execution.
-    jobs : int, default 1
-        Steps run at once.
-
-    Returns
-    -------
-    dict
-        Step name -> rank (0 starts first).
-    """
-    durations = {k: float(v) for k, v in (durations or {}).items() if v is not None}
-    default = sum(durations.values()) / len(durations) if durations else 1.0
-    level, below = {}, {}
-    for step in reversed(steps):
-        name = step["name"]
-        children = [s["name"] for s in steps if name in s["needs"]]
-        level[name] = durations.get(name, default) + max((level[c] for c in children), default=0.0)
-        below[name] = set(children).union(*(below[c] for c in children))
-    order = sorted(range(len(steps)), key=lambda i: (-level[steps[i]["name"]], -len(below[steps[i]["name"]]), i))
-    names = [steps[i]["name"] for i in order]
-    if jobs > 1 and all(s["name"] in durations for s in steps):
-        try:
-            names = _refined(steps, durations, names, jobs)
-        except PipelineError:     # a step needing one outside ``steps``: the runner reports it, not the planner
-            pass
-    return {name: rank for rank, name in enumerate(names)}
-
-
-def simulated_end(steps: list, durations: dict, order: list, jobs: int) -> float:
-    """When a run would end if each of ``jobs`` cores started the first ready step of ``order`` as soon as it is free.
-
-    Parameters
-    ----------
-    steps : list of dict
-        The steps (``name`` and ``needs``).
-    durations : dict
-        Step name -> seconds.
-    order : list of str
-        Every step's name, highest priority first.
-    jobs : int
-        Steps run at once.
-
-    Returns
-    -------
-    float
-        Seconds from the start of the run to the end of its last step.
-    """
-    needs = {s["name"]: set(s["needs"]) for s in steps}
-    waiting, done, running, now = list(order), set(), [], 0.0
-    while waiting or running:
-        for name in [n for n in waiting if needs[n] <= done][:jobs - len(running)]:
-            waiting.remove(name)
-            heapq.heappush(running, (now + durations[name], name))
-        if not running:
-            raise PipelineError("no step can start: the pipeline's dependencies form a cycle")
-        now, name = heapq.heappop(running)
-        done.add(name)
-    return now
-
-
-def _refined(steps, durations, names, jobs, *, budget: int = 5000):
-    """``names`` with steps moved while a move makes :func:`simulated_end` sooner (first improving move, in order).
-
-    At most ``budget`` simulations (a 16-step pipeline needs a few hundred), so a long pipeline's order
-    costs a bounded time to plan.
-    """
-    best = simulated_end(steps, durations, names, jobs)
-    moves = [(i, j) for i in range(len(names)) for j in range(len(names)) if i != j]
-    moved = True
-    while moved and budget > 0:
-        moved = False
-        for i, j in moves[:budget]:
-            trial = names[:i] + names[i + 1:]
-            trial.insert(j, names[i])
-            end = simulated_end(steps, durations, trial, jobs)
-            if end < best - 1e-9:
-                best, names, moved = end, trial, True
-        budget -= len(moves)
-    return names
 
 
 def select_steps(spec: dict, *, from_step=None, only=None) -> tuple[set, set]:
@@ -479,18 +404,26 @@ def describe_steps(spec: dict, *, root) -> list[dict]:
         ``"parameters"`` lists the notebook's declared parameters that are not wired to an input or
         product, each ``{"name", "default", "help", "fixed", "set_by"}``, where ``fixed`` is the value
         the pipeline gives (else None) and ``set_by`` is ``"pipeline"``, ``"runner"`` (``wave``,
-        ``output_dir``, ``instrument``) or ``"notebook"``. A missing notebook gives no parameters.
+        ``output_dir``, ``instrument``) or ``"notebook"``.
 
     Raises
     ------
     PipelineError
-        When a step's notebook exists but cannot be read, or its parameters cell is not valid Python.
+        As :func:`plan_run` would: a step's notebook missing or unreadable, its parameters cell not valid
+        Python, or a parameter the pipeline gives that the notebook does not declare
+        (:class:`~cmlkit.errors.UnknownParameterError`).
     """
     root = Path(root)
     out = []
     for step in spec["steps"]:
         nb = root / step["notebook"]
-        declared = notebook_parameters(nb) if nb.is_file() else {}
+        if not nb.is_file():
+            raise PipelineError(f"step {step['name']!r}: notebook not found", file=nb)
+        declared = notebook_parameters(nb)
+        undeclared = sorted(set(step["params"]) - set(declared))
+        if undeclared:
+            raise UnknownParameterError(f"step {step['name']!r}: parameter {undeclared[0]!r} is not declared in the parameters "
+                                        f"cell (declared: {', '.join(sorted(declared)) or 'none'})", file=step["notebook"])
         wired = {p["param"] for p in step["products"].values()} | set(step["inputs"])
         params = [{"name": name, "default": meta["default"], "help": meta["help"],
                    "fixed": step["params"].get(name, None) if name in step["params"] else None,

@@ -191,6 +191,10 @@ def read_xlsform(path, *, instrument: str | None = None, version: str | None = N
     choice_rows = _sheet_records(wb, "choices", where)
     settings_rows = _sheet_records(wb, "settings", where)
     settings = settings_rows[0] if settings_rows else {}
+    for sheet, rows, needed in (("survey", survey, ("type", "name")), ("choices", choice_rows, ("list_name", "name"))):
+        absent = [c for c in needed if not any(c in r for r in rows)] if rows or sheet == "survey" else []
+        if absent:
+            raise InstrumentError(f"the {sheet} sheet has no {absent[0]!r} column (is this an XLSForm?)", file=where, row=1)
 
     choice_lists: dict = {}
     for rec in choice_rows:
