@@ -179,7 +179,7 @@ def load_ace(path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise FrameError("frame file not found", file=path)
+        raise FrameError("a folder, not a frame file" if Path(path).is_dir() else "frame file not found", file=path)
     df = _read_csv(path, dtype=str, keep_default_na=False)
     missing = [c for c in ACE_REQUIRED if c not in df.columns]
     if missing:
@@ -222,7 +222,7 @@ def is_ace_file(path) -> bool:
         When the file is missing or is no CSV table.
     """
     if not Path(path).is_file():
-        raise FrameError("frame file not found", file=path)
+        raise FrameError("a folder, not a frame file" if Path(path).is_dir() else "frame file not found", file=path)
     return "reporting" in _read_csv(path, nrows=0).columns
 
 
@@ -266,7 +266,7 @@ def load_taskforce_2016(path, authorities_path=None) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise FrameError("frame file not found", file=path)
+        raise FrameError("a folder, not a frame file" if Path(path).is_dir() else "frame file not found", file=path)
     df = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     for col in ("name", "authority_id", "postcode", "type", "closed", "hours"):
         if col not in df.columns:
@@ -380,7 +380,7 @@ def load_frame(path) -> pd.DataFrame:
     """
     path = Path(path)
     if not path.is_file():
-        raise FrameError("frame file not found", file=path)
+        raise FrameError("a folder, not a frame file" if Path(path).is_dir() else "frame file not found", file=path)
     if is_ace_file(path):
         return load_ace(path)
     head = _read_csv(path, nrows=0).columns

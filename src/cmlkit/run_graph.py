@@ -287,7 +287,7 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
             raise PipelineError(f"missing input {name!r}: pass --input {name}=PATH")
     for name, p in inputs.items():
         if not Path(p).is_file():
-            raise PipelineError(f"input {name!r}: file not found", file=p)
+            raise PipelineError(f"input {name!r}: {'a folder, not a file' if Path(p).is_dir() else 'file not found'}", file=p)
     plans, used_overrides = [], set()
     for step in spec["steps"]:
         nb = root / step["notebook"]
