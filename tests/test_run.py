@@ -346,3 +346,11 @@ def test_statistical_parameters_out_of_range_are_refused_not_replaced():
         cluster_stability.clusterboot(pd.DataFrame({"library_id": ["a"]}), None, {"clustering": {}}, B=0)
     with pytest.raises(CalibrationError, match="min_cell = -1"):
         nonresponse.weight_responses(pd.DataFrame(), pd.DataFrame(), min_cell=-1)
+
+
+def test_a_pipeline_refuses_a_run_filed_under_another_instrument(tmp_path):
+    """``--instrument cml_volunteer`` on the wave pipeline filed a library run under cml_volunteer; it is refused at once."""
+    with pytest.raises(PipelineError, match="runs on instrument 'cml_library' .* not 'cml_volunteer'"):
+        run_pipeline(ROOT / "pipelines" / "wave.yml", instrument="cml_volunteer", wave="2025w1", inputs={},
+                     outputs_root=tmp_path, root=ROOT, echo=lambda *_: None)
+    assert not any(tmp_path.iterdir())

@@ -132,6 +132,9 @@ def run_pipeline(pipeline, *, instrument: str, wave: str, inputs: dict | None = 
     root = find_root(root)
     spec = load_pipeline(pipeline)
     load_instrument(instrument, wave, root=root)  # fail early on an unknown instrument/wave
+    if spec.get("instrument") not in (None, instrument):   # the pipeline's own instrument: its runs are filed under it
+        raise PipelineError(f"pipeline {spec['name']!r} runs on instrument {spec['instrument']!r} (its 'instrument:'), "
+                            f"not {instrument!r}: pass --instrument {spec['instrument']}", file=pipeline)
     inputs = {k: str(Path(v).resolve()) for k, v in (inputs or {}).items()}
     overrides = overrides or {}
     spec, skipped = drop_unused_steps(spec, inputs)

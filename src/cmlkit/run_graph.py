@@ -6,6 +6,7 @@ the products each step writes (a notebook parameter that receives a concrete pat
 folder) and fixed parameters::
 
     name: wave
+    instrument: cml_library                              # optional: a run's --instrument must be this one
     inputs:
       library_export: {instrument: cml_library, required: true, help: raw export of the library survey}
     steps:
