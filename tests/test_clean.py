@@ -229,6 +229,31 @@ def test_invisible_characters_in_text_are_removed_in_the_log(raw, lib):
     assert pd.isna(got.loc[raw.loc[rows[2], "response_id"], "support_needed"])
 
 
+def test_control_repairs_take_any_column_of_text():
+    """Arrow-backed strings, numbers and missing values among them: only the strings are searched."""
+    import numpy as np
+
+    from cmlkit.text_repair import control_repairs
+
+    assert control_repairs(pd.Series(["a\x01", None, "b"], dtype="string[pyarrow]")).tolist() == ["a"]
+    assert control_repairs(pd.Series([np.nan, np.nan])) is None
+    assert control_repairs(pd.Series(["x\u200by", 3, np.nan], dtype=object)).tolist() == ["xy"]
+
+
+def test_a_marker_near_a_choice_is_that_choice_for_review(raw, lib):
+    """'Dont know' where the choices have "Don't know" is recoded for review, not blanked as a marker; '-' is blanked, for review."""
+    qid = next(q for q in lib.questions_of_type("select_one") if any(c["label"] == "Don't know" for c in lib.choices(q))
+               and raw[q].notna().any())
+    name = next(c["name"] for c in lib.choices(qid) if c["label"] == "Don't know")
+    rows = raw.index[raw[qid].notna()][:2]
+    bad = raw.copy()
+    bad.loc[rows, qid] = ["Dont know", "-"]
+    log = clean.propose_changes(bad, lib, wave="2025w1")
+    mine = log.loc[(log["question"] == qid) & log["response_id"].isin(raw.loc[rows, "response_id"])]
+    assert mine[["new_value", "reason"]].values.tolist() == [[name, "wording close to one choice (review)"],
+                                                             ["", "a missing-value marker, not an answer (review)"]]
+
+
 def test_repaired_contact_details_never_reach_the_log_or_the_audit_in_clear(raw, lib):
     """A contact name or email repaired (mojibake, a pasted control character) is logged as a digest; applying the
     log makes the repair again, and a digest no repair of the cell gives is refused."""

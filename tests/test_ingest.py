@@ -68,7 +68,7 @@ def test_text_in_a_choice_column_other_than_its_label_ticks_it_and_is_logged(dem
     df.iloc[rows[0], col] = f"{label}, Mystery support"
     df.iloc[rows[1], col] = f" {label.upper()} "          # the label in other case and spacing: nothing to say
     df.iloc[rows[2], col] = "TRUE"                          # a tick written as TRUE: nothing to say
-    df.iloc[rows[3], col] = "N/A"                           # a missing-value marker is no tick
+    df.iloc[rows[3], col] = "N/A"                           # a missing-value marker is no tick (unless it is the label)
     df.to_csv(tmp_path / "export.csv", index=False, header=False)
     raw = read_export(tmp_path / "export.csv", lib)
     first = lib.choices("council_support")[0]["name"]
@@ -326,7 +326,7 @@ def test_missing_markers_and_near_labels_in_a_single_choice_with_other_are_not_t
     log = clean.propose_changes(raw, lib, wave="2025w1").set_index("response_id")
     mine = log.loc[raw.loc[[0, 1, 2], "response_id"]].query("question == @qid")
     assert mine["change_type"].tolist() == ["blank_response", "blank_response", "change_response"]
-    assert mine["reason"].iloc[0] == "a missing-value marker, not an answer"
+    assert mine["reason"].iloc[0] == "a missing-value marker, not an answer (review)"
 
 
 def test_spss_user_missing_values_and_xlsx_error_cells_and_hidden_sheets_are_read_not_dropped(tmp_path):
@@ -338,11 +338,12 @@ def test_spss_user_missing_values_and_xlsx_error_cells_and_hidden_sheets_are_rea
     from cmlkit.export_source import open_export, read_sav_cells, read_xlsx_cells
 
     path = tmp_path / "m.sav"
-    pyreadstat.write_sav(pd.DataFrame({"q": [1.0, 3.0, np.nan], "n": [5.0, -99.0, 2.0]}), str(path),
-                         variable_value_labels={"q": {1: "Yes", 3: "Don't know"}}, missing_ranges={"q": [3], "n": [-99]})
+    pyreadstat.write_sav(pd.DataFrame({"q": [1.0, 3.0, np.nan], "n": [5.0, -99.0, 2.0], "s": ["a", "n/a", "b"]}), str(path),
+                         variable_value_labels={"q": {1: "Yes", 3: "Don't know"}}, missing_ranges={"q": [3], "n": [-99], "s": ["n/a"]})
     got = read_sav_cells(path)
     assert got["q"].tolist() == ["Yes", "Don't know", None] and got["n"].tolist() == ["5", "-99", "2"]
-    assert [n["action"] for n in open_export(path).notes] == ["user_missing", "user_missing"]
+    assert got["s"].tolist() == ["a", "n/a", "b"]
+    assert [n["reason"].split(":")[0] for n in open_export(path).notes] == ["q", "n", "s"]
     book = openpyxl.Workbook()
     old = book.active
     old.title, old.sheet_state = "old copy", "hidden"
@@ -378,3 +379,22 @@ def test_excel_sep_line_is_the_delimiter_not_a_row(demo_wave, lib, tmp_path):
     (tmp_path / "long.csv").write_text("sep=;\r\n" + text.getvalue(), encoding="utf-8", newline="")
     with pytest.raises(IngestError, match=r"row 5 \(header = row 1\)"):
         read_export(tmp_path / "long.csv", lib)
+
+
+def test_a_choice_labelled_like_a_missing_marker_still_ticks_in_its_own_column(demo_wave, lib, tmp_path):
+    """A choice labelled "Not sure" (a word missing_markers knows) is ticked where its column holds its label."""
+    import copy
+
+    out, _ = demo_wave
+    inst = copy.deepcopy(lib)
+    first = inst.choices("council_support")[0]
+    old, first["label"] = first["label"], "Not sure"
+    df = pd.read_csv(out / "exports" / "cml_library_qualtrics.csv", dtype=str, keep_default_na=False, header=None)
+    col = next(j for j in range(df.shape[1]) if str(df.iloc[1, j]).startswith(lib.question("council_support")["text"])
+               and str(df.iloc[1, j]).endswith(old))
+    df.iloc[1, col] = df.iloc[1, col][: -len(old)] + "Not sure"
+    ticked = df.index[3:][df.iloc[3:, col] == old]
+    df.iloc[ticked, col] = "Not sure"
+    df.to_csv(tmp_path / "x.csv", index=False, header=False)
+    raw = read_export(tmp_path / "x.csv", inst)
+    assert len(ticked) and all(first["name"] in str(v).split() for v in raw.loc[ticked - 3, "council_support"])

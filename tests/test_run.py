@@ -317,10 +317,12 @@ def test_set_refuses_what_the_run_would_not_honour_and_values_of_the_wrong_type(
     assert plan(**{"governance_stability.bootstrap": 10, "weight_library.trim_upper": 4.5})
     for key, value, says in [("output_dir", "/tmp/x", "set by the runner (use --outputs)"),
                              ("clean_library.wave", "2026w1", "set by the runner (use --wave)"),
+                             ("clean_volunteers.instrument", "cml_user", "is fixed by the pipeline"),
+                             ("weight_library.clean_path", "x.parquet", "comes from product 'library_clean' of step 'clean_library'"),
                              ("clean_library.export_path", "x.csv", "comes from input 'library_export' (pass --input library_export=PATH)"),
-                             ("governance_stability.bootstrap", "abc", "takes a int (default 100)"),
-                             ("governance_stability.bootstrap", 2.5, "takes a int"),
-                             ("weight_library.min_cell", True, "takes a int")]:
+                             ("governance_stability.bootstrap", "abc", "takes an int (default 100)"),
+                             ("governance_stability.bootstrap", 2.5, "takes an int"),
+                             ("weight_library.min_cell", True, "takes an int")]:
         with pytest.raises(UnknownParameterError, match=says.replace("(", r"\(").replace(")", r"\)")):
             plan(**{key: value})
     broken = load_pipeline(ROOT / "pipelines" / "wave.yml")

@@ -268,14 +268,15 @@ def check_choice_labels(P, inst):
         exact = key.map(loose_map)
         P.add(exact.notna(), qid, exact, "change_response", "choice_label",
               "label differs from the choice only in case, spacing, accents or punctuation")
-        marker = missing_markers(vals[bad]) & exact.isna()
-        P.add(marker, qid, "", "blank_response", "choice_label", "a missing-value marker, not an answer")
-        rest = key[exact.isna() & ~marker]
+        rest = key[exact.isna()]
         labels = list(loose_map)
         fuzzy = _map_unique(rest, lambda k: (process.extractOne(k, labels, scorer=fuzz.ratio, score_cutoff=88) or [None])[0])
         fuzzy = fuzzy.map(loose_map)
         P.add(fuzzy.notna(), qid, fuzzy, "change_response", "choice_label",
               "wording close to one choice (review)")
+        marker = missing_markers(vals[fuzzy.index]) & fuzzy.isna()     # 'Dont know' near a choice was recoded above
+        P.add(marker, qid, "", "blank_response", "choice_label", "a missing-value marker, not an answer (review)")
+        fuzzy = fuzzy[~marker]
         other_q = inst.other_text_for(qid)
         left = fuzzy.isna()
         left = left[left].index

@@ -21,6 +21,8 @@ def _bounded(kind, *, low=None, high=None, low_open=False, what="value"):
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a {what}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite {what}")
         if (low is not None and (value <= low if low_open else value < low)) or (high is not None and value > high):
             bounds = f"{'above' if low_open else 'at least'} {low}" + (f" and at most {high}" if high is not None else "")
             raise argparse.ArgumentTypeError(f"{text} is out of range: a {what} {bounds}")

@@ -320,7 +320,10 @@ def read_sav_cells(path: Path) -> pd.DataFrame:
         else:
             cols[name] = cell_text(col.astype(object))
     out = pd.DataFrame(cols, index=range(len(frame)))
-    out.attrs["user_missing"] = {name: [f"{r['lo']:g}" if r["lo"] == r["hi"] else f"{r['lo']:g} to {r['hi']:g}" for r in ranges]
+    def shown(v):
+        return f"{v:g}" if isinstance(v, (int, float)) else str(v)
+
+    out.attrs["user_missing"] = {name: [shown(r["lo"]) if r["lo"] == r["hi"] else f"{shown(r['lo'])} to {shown(r['hi'])}" for r in ranges]
                                  for name, ranges in (meta.missing_ranges or {}).items() if ranges}
     return out
 

@@ -239,11 +239,11 @@ def _one_row_each(frame: pd.DataFrame, path, *, column: str) -> None:
     """A frame holds libraries, each once: none is an error, and so is a library id on two rows (named)."""
     if frame.empty:
         raise FrameError("frame has a header but no libraries", file=path, row=2)
-    twice = frame["library_id"].duplicated(keep=False).to_numpy()
-    if twice.any():
-        rows = np.flatnonzero(twice)[:2] + 2
-        raise FrameError(f"library {frame['library_id'].iloc[rows[0] - 2]!r} is on rows {rows[0]} and {rows[1]}", file=path,
-                         row=int(rows[1]), column=column)
+    again = frame["library_id"].duplicated().to_numpy()
+    if again.any():
+        first = frame["library_id"].iloc[int(np.argmax(again))]
+        rows = np.flatnonzero((frame["library_id"] == first).to_numpy())[:2] + 2
+        raise FrameError(f"library {first!r} is on rows {rows[0]} and {rows[1]}", file=path, row=int(rows[1]), column=column)
 
 
 def load_taskforce_2016(path, authorities_path=None) -> pd.DataFrame:

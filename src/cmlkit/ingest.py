@@ -226,11 +226,12 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
                 for c, s in choice_cols:  # the label, or a numeric value; 0 and -99 (seen, not answered) are not ticks
                     text = s.astype("string").str.strip()
-                    # a missing-value marker ('N/A', '-', '.') or a blank is no tick, like 0 or FALSE
-                    ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False) & ~missing_markers(text)
+                    # a missing-value marker ('N/A', '-', '.') or a blank is no tick, like 0 or FALSE (unless it is the choice's label)
+                    label = labels.get(c.choice, "")
+                    marker = missing_markers(text) & (text.str.casefold() != label.casefold()).fillna(True)
+                    ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False) & ~marker
                     joined = joined + np.where(ticked.to_numpy(bool), c.choice + " ", "")
                     # anything else in a choice's column (another label, typed text) still ticks it: said in the log
-                    label = labels.get(c.choice, "")
                     rest = np.flatnonzero((ticked & ~text.isin([label, "1"]).fillna(False)).to_numpy(bool))   # the usual ticks first
                     if len(rest):
                         sub = text.iloc[rest]

@@ -173,15 +173,16 @@ def _check_override(key, pname, value, declared, wired, step) -> None:
     number); a parameter whose default is None or not a literal takes any value.
     """
     if pname in RUNNER_PARAMS:
-        how = {"wave": "--wave", "instrument": "--instrument", "output_dir": "--outputs"}[pname]
-        raise UnknownParameterError(f"--set {key!r}: {pname} is set by the runner (use {how})", file=step["notebook"])
+        how = "fixed by the pipeline" if pname in step["params"] else \
+            "set by the runner (use " + {"wave": "--wave", "instrument": "--instrument", "output_dir": "--outputs"}[pname] + ")"
+        raise UnknownParameterError(f"--set {key!r}: {pname} of step {step['name']!r} is {how}", file=step["notebook"])
     if wired:
-        hint = f"pass --input {wired.split()[1][1:-1]}=PATH" if wired.startswith("input") else "a product's path is the pipeline's"
-        raise UnknownParameterError(f"--set {key!r}: {pname} of step {step['name']!r} comes from {wired} ({hint})", file=step["notebook"])
+        raise UnknownParameterError(f"--set {key!r}: {pname} of step {step['name']!r} comes from {wired}", file=step["notebook"])
     want = _TYPES.get((declared or {}).get("inferred_type_name", ""))
     if want and value is not None and (not isinstance(value, want) or (isinstance(value, bool) and bool not in want)):
-        raise UnknownParameterError(f"--set {key}={value!r}: {pname} of step {step['name']!r} takes a "
-                                    f"{declared['inferred_type_name']} (default {declared['default']})", file=step["notebook"])
+        kind = declared["inferred_type_name"]
+        raise UnknownParameterError(f"--set {key}={value!r}: {pname} of step {step['name']!r} takes a{'n' if kind[0] in 'aeiou' else ''} "
+                                    f"{kind} (default {declared['default']})", file=step["notebook"])
 
 
 def notebook_parameters(notebook) -> dict:
@@ -299,8 +300,10 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
         for key in RUNNER_PARAMS:
             if key in declared and key not in params:
                 params[key] = {"wave": wave, "instrument": instrument, "output_dir": None}[key]
-        wired = {prod["param"]: f"product {pname!r}" for pname, prod in step["products"].items()} | \
-                {param: f"input {source!r}" for param, source in step["inputs"].items()}
+        made_by = {p: s["name"] for s in spec["steps"] for p in s["products"]}
+        wired = {prod["param"]: f"its product {pname!r} (the pipeline's path)" for pname, prod in step["products"].items()} | \
+                {param: (f"input {source!r} (pass --input {source}=PATH)" if source in spec["inputs"]
+                         else f"product {source!r} of step {made_by.get(source)!r}") for param, source in step["inputs"].items()}
         for key, value in overrides.items():
             target, _, pname = key.rpartition(".")
             if target and target != step["name"]:

@@ -280,8 +280,8 @@ def control_repairs(values: pd.Series) -> pd.Series | None:
         text = None
     if text is not None and (text.isprintable() or CONTROL.search(text) is None):
         return None
-    strings = values[values.map(type).eq(str)] if text is None else values.dropna()
-    hit = strings.str.contains(CONTROL)
+    strings = values[values.map(lambda v: isinstance(v, str))].astype(object)
+    hit = strings.map(lambda v: CONTROL.search(v) is not None).astype(bool) if len(strings) else strings.astype(bool)
     return map_unique(strings[hit], drop_control) if hit.any() else None
 
 
