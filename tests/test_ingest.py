@@ -398,3 +398,14 @@ def test_a_choice_labelled_like_a_missing_marker_still_ticks_in_its_own_column(d
     df.to_csv(tmp_path / "x.csv", index=False, header=False)
     raw = read_export(tmp_path / "x.csv", inst)
     assert len(ticked) and all(first["name"] in str(v).split() for v in raw.loc[ticked - 3, "council_support"])
+
+
+def test_times_no_reader_knows_are_named_not_reported_as_no_responses(demo_wave, lib, tmp_path):
+    """Unix epoch seconds in the start and end columns: one line naming the first such cell, not 'no responses'."""
+    out, _ = demo_wave
+    df = pd.read_csv(out / "exports" / "cml_library_singleheader.csv", dtype=str, keep_default_na=False)
+    for col in df.columns[1:3]:
+        df[col] = pd.to_datetime(df[col], format="%d/%m/%Y %H:%M:%S").astype("int64").floordiv(10 ** 9).astype(str)
+    df.to_csv(tmp_path / "epoch.csv", index=False)
+    with pytest.raises(IngestError, match=r"row 2 \(header = row 1\), column '.*': '\d{10}' is not a date and time this reader knows"):
+        read_export(tmp_path / "epoch.csv", lib)

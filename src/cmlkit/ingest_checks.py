@@ -192,6 +192,12 @@ def drop_footer_rows(data: pd.DataFrame, rows: np.ndarray, time_cols: list, *, p
     dated = _dated(data, time_cols) if dated is None else dated
     if dated.all():
         return data, rows, []
+    if not dated.any():     # no row has a time shaped like a date: unreadable times, not a file of footers
+        filled = [(i, c) for c in time_cols for i in np.flatnonzero(data[c].notna().to_numpy() & (data[c].astype(str).str.strip() != "").to_numpy())[:1]]
+        if filled:
+            i, c = min(filled)
+            raise IngestError(f"{data[c].iloc[i]!r} is not a date and time this reader knows (ISO, DD/MM/YYYY, MM/DD/YYYY "
+                              "or an Excel serial), and no row has one", file=path, row=int(rows[i]), column=column)
     last = int(np.flatnonzero(dated)[-1]) if dated.any() else -1
     inside = np.flatnonzero(~dated[: last + 1])
     if len(inside):
