@@ -245,13 +245,14 @@ def test_a_marker_near_a_choice_is_that_choice_for_review(raw, lib):
     qid = next(q for q in lib.questions_of_type("select_one") if any(c["label"] == "Don't know" for c in lib.choices(q))
                and raw[q].notna().any())
     name = next(c["name"] for c in lib.choices(qid) if c["label"] == "Don't know")
-    rows = raw.index[raw[qid].notna()][:2]
     bad = raw.copy()
-    bad.loc[rows, qid] = ["Dont know", "-"]
+    rows = raw.index[raw[qid].notna()][:3]
+    bad.loc[rows, qid] = ["Dont know", "-", "DON\u2019T KNOW"]
     log = clean.propose_changes(bad, lib, wave="2025w1")
     mine = log.loc[(log["question"] == qid) & log["response_id"].isin(raw.loc[rows, "response_id"])]
-    assert mine[["new_value", "reason"]].values.tolist() == [[name, "wording close to one choice (review)"],
-                                                             ["", "a missing-value marker, not an answer (review)"]]
+    assert mine[["new_value", "reason"]].values.tolist() == [
+        [name, "wording close to one choice (review)"], ["", "a missing-value marker, not an answer (review)"],
+        [name, "label differs from the choice only in case, spacing, accents or punctuation"]]     # a curly quote: the label
 
 
 def test_repaired_contact_details_never_reach_the_log_or_the_audit_in_clear(raw, lib):

@@ -23,7 +23,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import NUMBER_KINDS, loose, map_unique as _map_unique, missing_markers, parse_number_columns
+from cmlkit.text_repair import NUMBER_KINDS, fold, loose, map_unique as _map_unique, missing_markers, parse_number_columns
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -245,7 +245,7 @@ def _key_codes(pairs: list) -> list:
 def check_choice_labels(P, inst):
     """select_one answers that are not a choice name: recode, move to 'other' or blank (``choice_label``).
 
-    A label equal to a choice's label up to case, spacing, accents and end punctuation is recoded; one
+    A label equal to a choice's label up to case, spacing, accents, quote style and end punctuation is recoded; one
     within rapidfuzz ``ratio`` 88 of a label is recoded for review; otherwise, when the question has an
     empty 'other (please specify)' text, the answer moves there and the question becomes ``other``
     (review); else it is blanked (review).
@@ -263,8 +263,8 @@ def check_choice_labels(P, inst):
         bad = vals.notna() & ~vals.isin(names)
         if not bad.any():
             continue
-        loose_map = {loose(_strip_accents(c["label"])): c["name"] for c in choices}
-        key = _map_unique(vals[bad], lambda v: loose(_strip_accents(v)))  # once per distinct answer
+        loose_map = {fold(c["label"]): c["name"] for c in choices}
+        key = _map_unique(vals[bad], fold)  # once per distinct answer; curly quotes count as straight ones
         exact = key.map(loose_map)
         P.add(exact.notna(), qid, exact, "change_response", "choice_label",
               "label differs from the choice only in case, spacing, accents or punctuation")
