@@ -23,7 +23,7 @@ from cmlkit.instrument import find_root
 from cmlkit.relevance import evaluate
 from cmlkit.text_repair import arrow_strings as _arrow_strings
 from cmlkit.text_repair import fmt_number as _fmt
-from cmlkit.text_repair import NUMBER_KINDS, fold, loose, map_unique as _map_unique, missing_markers, parse_number_columns
+from cmlkit.text_repair import NUMBER_KINDS, fold, map_unique as _map_unique, missing_markers, parse_number_columns
 from cmlkit.text_repair import strip_accents as _strip_accents
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
@@ -126,7 +126,7 @@ def match_other_text(texts: pd.Series, choices: list, *, recodes: dict | None = 
     def one(text):
         if not isinstance(text, str) or not text.strip():
             return None
-        hit = recodes.get(loose(_strip_accents(text)))
+        hit = recodes.get(fold(text))
         if hit:
             return hit
         words = [w for w in _tokens(text) if w not in OTHER_STOPWORDS]
@@ -348,7 +348,7 @@ def check_other_recodes(P, inst, other_recodes: pd.DataFrame | None = None, root
         if other_q is None:
             continue
         rec = recodes.loc[recodes["question"] == q["id"]] if len(recodes) else recodes
-        rec_map = {loose(_strip_accents(t)): ch for t, ch in zip(rec.get("other_text", []), rec.get("choice", []))}
+        rec_map = {fold(t): ch for t, ch in zip(rec.get("other_text", []), rec.get("choice", []))}
         texts = P.coded[other_q]
         has = texts.notna()
         if not has.any():
@@ -357,7 +357,7 @@ def check_other_recodes(P, inst, other_recodes: pd.DataFrame | None = None, root
         hit = match.notna()
         if not hit.any():
             continue
-        via = np.where(texts[hit].map(lambda t: loose(_strip_accents(t)) in rec_map), "the other->choice dictionary", "word match")
+        via = np.where(texts[hit].map(lambda t: fold(t) in rec_map), "the other->choice dictionary", "word match")
         if q["type"] == "select_multiple":
             cur = P.coded.loc[hit, q["id"]].fillna("")
             order = {n: i for i, n in enumerate(inst.choice_names(q["id"]))}

@@ -226,21 +226,24 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
                 for c, s in choice_cols:  # the label, or a numeric value; 0 and -99 (seen, not answered) are not ticks
                     text = s.astype("string").str.strip()
-                    # a missing-value marker ('N/A', '-', '.') or a blank is no tick, like 0 or FALSE (unless it is the choice's label)
                     label = labels.get(c.choice, "")
-                    marker = missing_markers(text) & (text.str.casefold() != label.casefold()).fillna(True)
-                    ticked = s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False) & ~marker
-                    joined = joined + np.where(ticked.to_numpy(bool), c.choice + " ", "")
-                    # anything else in a choice's column (another label, typed text) still ticks it: said in the log
-                    rest = np.flatnonzero((ticked & ~text.isin([label, "1"]).fillna(False)).to_numpy(bool))   # the usual ticks first
+                    ticked = (s.notna() & ~text.str.casefold().isin(checks.FALSE_TEXT).fillna(False)).to_numpy(bool)
+                    # the usual ticks (the label, 1) first; what else is there is looked at one cell at a time
+                    rest = np.flatnonzero(ticked & ~text.isin([label, "1"]).fillna(False).to_numpy(bool))
                     if len(rest):
                         sub = text.iloc[rest]
-                        odd = rest[((sub.str.casefold() != label.casefold()) & pd.to_numeric(sub, errors="coerce").isna()
-                                    & ~sub.str.casefold().isin(checks.TRUE_TEXT)).to_numpy(bool)]
+                        not_label = (sub.str.casefold() != label.casefold()).to_numpy(bool)
+                        # a missing-value marker ('N/A', '-', '.') or a blank is no tick, like 0 or FALSE (unless it is the label)
+                        marker = not_label & missing_markers(sub).to_numpy()
+                        ticked[rest[marker]] = False
+                        # anything else in a choice's column (another label, typed text) still ticks it: said in the log
+                        odd = rest[not_label & ~marker & (pd.to_numeric(sub, errors="coerce").isna()
+                                                      & ~sub.str.casefold().isin(checks.TRUE_TEXT)).to_numpy(bool)]
                         log += [checks.entry(line[k], "choice_column_text", f"{text.iloc[k]!r} in the column of the choice "
                                              f"{label!r}: read as that choice ticked (review)",
                                              response_id=frame["response_id"].iloc[k], question=qid, old=str(s.iloc[k]), new=c.choice)
                                 for k in odd]
+                    joined = joined + np.where(ticked, c.choice + " ", "")
                 if other_q and other_text is not None:
                     joined = joined + np.where(other_text.notna() & ~joined.str.contains(r"\bother\b"), "other ", "")
             else:

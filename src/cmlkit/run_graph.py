@@ -34,7 +34,6 @@ help), without starting a kernel.
 from __future__ import annotations
 
 import ast
-import heapq
 import io
 import json
 import tokenize
@@ -291,6 +290,7 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
         if not Path(p).is_file():
             raise PipelineError(f"input {name!r}: {'a folder, not a file' if Path(p).is_dir() else 'file not found'}", file=p)
     plans, used_overrides = [], set()
+    made_by = {product: s["name"] for s in spec["steps"] for product in s["products"]}
     for step in spec["steps"]:
         nb = root / step["notebook"]
         if not nb.is_file():
@@ -300,7 +300,6 @@ def plan_run(spec: dict, *, root, instrument: str, wave: str, inputs: dict, over
         for key in RUNNER_PARAMS:
             if key in declared and key not in params:
                 params[key] = {"wave": wave, "instrument": instrument, "output_dir": None}[key]
-        made_by = {p: s["name"] for s in spec["steps"] for p in s["products"]}
         wired = {prod["param"]: f"its product {pname!r} (the pipeline's path)" for pname, prod in step["products"].items()} | \
                 {param: (f"input {source!r} (pass --input {source}=PATH)" if source in spec["inputs"]
                          else f"product {source!r} of step {made_by.get(source)!r}") for param, source in step["inputs"].items()}

@@ -262,7 +262,8 @@ def control_repairs(values: pd.Series) -> pd.Series | None:
     Control characters other than whitespace (``\\x01``, ``\\x1b``, DEL) and zero-width
     characters (``\\u200b``, a byte order mark) come with text pasted into a web form; a reader never
     sees them. A column of strings is settled by one join of its text: printable text holds none, and
-    otherwise one regex search decides. Only a column that holds one is searched value by value.
+    otherwise one regex search decides. Only a column that holds one (or holds numbers or NaN, which
+    the join refuses) is searched, once per distinct value.
 
     Parameters
     ----------
@@ -280,9 +281,11 @@ def control_repairs(values: pd.Series) -> pd.Series | None:
         text = None
     if text is not None and (text.isprintable() or CONTROL.search(text) is None):
         return None
-    strings = values[values.map(lambda v: isinstance(v, str))].astype(object)
-    hit = strings.map(lambda v: CONTROL.search(v) is not None).astype(bool) if len(strings) else strings.astype(bool)
-    return map_unique(strings[hit], drop_control) if hit.any() else None
+    fixed = {v: drop_control(v) for v in pd.unique(values.dropna().astype(object)) if isinstance(v, str) and CONTROL.search(v)}
+    if not fixed:
+        return None
+    hit = values.astype(object).isin(list(fixed))
+    return values[hit].astype(object).map(fixed)
 
 
 def drop_control(text: str) -> str:
