@@ -28,6 +28,37 @@ def test_decimal_commas_are_read_as_decimal_points_for_review(raw, lib):
     assert hit[["old_value", "new_value", "reason"]].values.tolist()[0] == ["17,5", "17.5", "decimal comma read as a decimal point (review)"]
 
 
+def test_an_answer_of_only_spaces_is_blanked_with_a_log_entry(demo_wave, lib, tmp_path):
+    """A number holding only spaces, as a KoboToolbox export can, is blanked with its log entry (it used to be
+    blanked without one); a list of choice names holding only spaces is missing, not 'answered, none ticked'."""
+    import csv
+
+    from cmlkit import ingest
+    out, _ = demo_wave
+    rows = list(csv.reader(open(out / "exports" / "cml_library_kobo.csv", encoding="utf-8-sig", newline=""), delimiter=";"))
+    num = rows[0].index("governance/year_community_run")
+    row = next(i for i, r in enumerate(rows[1:], start=1) if r[num])
+    rows[row][num] = "   "
+    path = tmp_path / "cml_library_kobo.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        csv.writer(f, delimiter=";").writerows(rows)
+    raw = ingest.read_export(path, lib, platform="kobo")
+    rid = raw["response_id"].iloc[row - 1]
+    multi = raw.index[raw["council_support"].notna()][0]
+    raw.loc[multi, "council_support"] = " \t "       # a platform that exports the names list as it is
+    log = clean.propose_changes(raw, lib, wave="2025w1")
+    got = log.set_index(["response_id", "question"])[["change_type", "check_id", "reason"]]
+    assert got.loc[(rid, "year_community_run")].tolist() == ["blank_response", "number_text", "only spaces in a number field"]
+    assert got.loc[(raw.loc[multi, "response_id"], "council_support")].tolist() == [
+        "blank_response", "multi_choice", "only spaces in a choice field"]
+    applied, _ = cleaning_log.apply_log(raw, log, lib)
+    clean_data = clean.finalise(applied, lib)[0].set_index("response_id")
+    assert pd.isna(clean_data.loc[rid, "year_community_run"])
+    ticks = [c for c in clean_data if c.startswith("council_support__")]
+    assert clean_data.loc[raw.loc[multi, "response_id"], ticks].isna().all()
+    assert clean.parse_number_text(pd.Series(["  ", "\t", "\x07", None]))["kind"].tolist() == ["spaces", "spaces", "blank", "blank"]
+
+
 def test_control_characters_pasted_into_an_answer_are_read_past(raw, lib):
     """A number with a control character in it is proposed as the number, and a label with one still matches its choice."""
     p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 ", "1\u200b500", "\ufeff40"]))

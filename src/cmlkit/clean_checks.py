@@ -298,7 +298,8 @@ def check_multi_choices(P, inst):
     Exports of joined labels keep only choice names when read (a fragment that is no label goes to the
     'other' text, or into the log); an export of choice names (KoboToolbox, an XLSForm tool) can hold
     any word, which the typed 0/1 columns would otherwise leave out without a word. The answer keeps
-    its choices in list order; with none left it is blanked.
+    its choices in list order; with none left it is blanked. An answer of only spaces names no choice:
+    it is blanked (missing), not read as 'none ticked'.
 
     Parameters
     ----------
@@ -310,6 +311,9 @@ def check_multi_choices(P, inst):
         order = {n: i for i, n in enumerate(inst.choice_names(qid))}
         vals = P.coded[qid]
         distinct = pd.Series(pd.unique(vals.dropna()), dtype=object)    # a multi-select column holds few distinct answers
+        empty = distinct[distinct.astype(str).str.isspace().to_numpy(bool)]
+        if len(empty):      # no choice named: missing, as a blank cell is (not 'answered, none ticked')
+            P.add(vals.isin(empty), qid, "", "blank_response", "multi_choice", "only spaces in a choice field")
         outside = distinct[multi_outside_choices(distinct, order).to_numpy()]
         if not len(outside):
             continue
@@ -374,7 +378,7 @@ def check_other_recodes(P, inst, other_recodes: pd.DataFrame | None = None, root
 def check_numbers(P, inst, outlier_z: float = 3.5):
     """Numbers as text, sentinel codes, out-of-range values and outliers in integer and decimal questions.
 
-    ``number_text``: numbers written as text are rewritten, ``n/a`` blanked, ranges get their
+    ``number_text``: numbers written as text are rewritten, ``n/a`` and cells of only spaces blanked, ranges get their
     midpoint (review), the rest is blanked (review); ``sentinel``: -1, -9, 99, 999 … that are out of
     range or outlying are blanked; ``out_of_range``: outside the question's ``constraint`` min/max,
     blanked (review); ``not_whole``: a non-whole number (or range midpoint) in an integer question,
@@ -401,6 +405,9 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
         if m.any():
             P.add(_on(index, m), qid, _on(index, m, value).map(_fmt), "change_response", "number_text",
                   "decimal comma read as a decimal point (review)")
+        m = kind == NUMBER_KINDS.index("spaces")
+        if m.any():
+            P.add(_on(index, m), qid, "", "blank_response", "number_text", "only spaces in a number field")
         m = kind == NUMBER_KINDS.index("na")
         if m.any():
             P.add(_on(index, m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")

@@ -82,14 +82,18 @@ class Source:
     filled : numpy.ndarray or None
         After :meth:`body` of a CSV: the number of non-missing cells in each body row (counted on the
         arrow columns while reading); None otherwise.
+    value_labels : dict
+        Of an SPSS file: variable name -> {number: label} for the numeric variables with value labels
+        (the body holds the labels); empty otherwise.
     """
 
     def __init__(self, path, head, container, *, head_rows=None, cells=None, cells_from=0, offsets=None, encoding=None,
-                 delimiter=None, notes=()):
+                 delimiter=None, notes=(), value_labels=None):
         self.path, self.head, self.container = path, head, container
         self.head_rows = head_rows or list(range(1, len(head) + 1))
         self._cells, self._cells_from, self._offsets, self.encoding, self.delimiter = cells, cells_from, offsets, encoding, delimiter
         self.notes, self.skipped, self.filled = list(notes), [], None
+        self.value_labels = dict(value_labels or {})
 
     def body(self, n_header: int, width: int) -> tuple[pd.DataFrame, np.ndarray]:
         """Data rows after ``n_header`` header records as strings (None when blank), columns 0..width-1, and their rows."""
@@ -139,12 +143,12 @@ def open_export(path) -> Source:
         raise IngestError(UNSUPPORTED[suffix], file=path)
     if suffix == ".sav":
         cells = read_sav_cells(path)
-        declared = cells.attrs.pop("user_missing", {})
+        declared, value_labels = cells.attrs.pop("user_missing", {}), cells.attrs.pop("value_labels", {})
         notes = [{"action": "user_missing", "reason": f"{name}: values declared missing in the SPSS file ({', '.join(ranges)}) "
                                                      "read as the answers they are (a label, else the code)"}
                  for name, ranges in declared.items()]
         return Source(path, [list(cells.columns)] + cells.iloc[:3].to_numpy(dtype=object).tolist(), "sav",
-                      cells=cells.set_axis(range(cells.shape[1]), axis=1), cells_from=1, notes=notes)
+                      cells=cells.set_axis(range(cells.shape[1]), axis=1), cells_from=1, notes=notes, value_labels=value_labels)
     if suffix in (".xlsx", ".xlsm"):
         cells = read_xlsx_cells(path)
         note = cells.attrs.pop("note", None)
@@ -287,7 +291,9 @@ def read_sav_cells(path: Path) -> pd.DataFrame:
         has one, else the value (:func:`number_text` for a number in an unlabelled variable,
         :func:`cell_text` otherwise, datetimes as ``YYYY-MM-DD hh:mm:ss``), None for missing or empty values.
         Values declared *user-missing* in the file (an analyst's "Don't know" = 9) are read as values, so
-        the cleaning sees and logs them; ``attrs["user_missing"]`` names the variables with such declarations.
+        the cleaning sees and logs them; ``attrs["user_missing"]`` names the variables with such declarations,
+        ``attrs["value_labels"]`` holds the value labels of the numeric variables ({number: label}), so a
+        number question can be read as the number behind a label (``0 = "None"``).
 
     Raises
     ------
@@ -325,6 +331,8 @@ def read_sav_cells(path: Path) -> pd.DataFrame:
 
     out.attrs["user_missing"] = {name: [shown(r["lo"]) if r["lo"] == r["hi"] else f"{shown(r['lo'])} to {shown(r['hi'])}" for r in ranges]
                                  for name, ranges in (meta.missing_ranges or {}).items() if ranges}
+    out.attrs["value_labels"] = {name: dict(vl) for name, vl in labels.items()
+                                 if vl and pd.api.types.is_numeric_dtype(frame[name])}
     return out
 
 

@@ -47,8 +47,7 @@ from cmlkit.platform_registry import detect, get_platform, platform_names, platf
 from cmlkit.platforms import layout
 from cmlkit.text_repair import arrow_strings, fix_mojibake, fold, loose, missing_markers, mojibake_suspects, strip_changes, typographic
 
-__all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding",
-           "ingest_log"]
+__all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding"]
 
 META_COLUMNS = ["response_id", "_source_row", "_row", "_start", "_end", "_duration_s", "_status", "_finished", "_progress"]
 
@@ -263,6 +262,9 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             values[qid] = _tidy_joined(joined, other)
         else:
             values[qid], header = next((s, h) for c, s, h in parts if c.role == "value")
+            if q["type"] in ("integer", "decimal") and source.value_labels.get(header):
+                values[qid], note = checks.numbers_behind_labels(values[qid], source.value_labels[header], column=header)
+                log += note
             if q["type"] == "select_one":
                 values[qid], coded = checks.map_codes(values[qid], inst, qid, line, path=path, column=header)
                 log += coded

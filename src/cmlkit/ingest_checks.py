@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from cmlkit.coding import declared_codes
 from cmlkit.datetimes import DATE_LIKE
 from cmlkit.errors import IngestError
-from cmlkit.text_repair import arrow_strings, loose, map_unique
+from cmlkit.text_repair import arrow_strings, loose, map_unique, missing_markers
 
 SEEN_UNANSWERED = "-99"   # Qualtrics' "recode seen but unanswered questions as -99"
 LOG_FIELDS = ["row", "response_id", "question", "old_value", "new_value", "action", "reason"]
@@ -428,6 +428,44 @@ def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple
         log.append(entry(None, "declared_code", f"{column}: {SEEN_UNANSWERED} (seen but not answered) read as missing "
                                                 f"({int(unanswered.sum())} responses)", question=qid, old=SEEN_UNANSWERED, new=""))
     return mapped, log
+
+
+#: value labels that say an answer is missing, beyond :func:`cmlkit.text_repair.missing_markers` (kept as the label)
+NON_ANSWER = r"(?i)\b(?:not applicable|refused|prefer not|no answer|missing|not asked|skipped|not known|unknown|know)\b"
+
+
+def numbers_behind_labels(values: pd.Series, labels: dict, *, column) -> tuple[pd.Series, list]:
+    """An SPSS number question's labelled values read as their numbers (``0 = "None"`` is 0), with a note.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The cells as read (the label where a value has one).
+    labels : dict
+        The variable's value labels, number -> label.
+    column : str
+        The variable's name, for the note.
+
+    Returns
+    -------
+    tuple
+        ``(values, notes)``: a label that is an answer (``None``, ``Zero``) becomes the number it labels, once
+        per distinct cell; a label that says the answer is missing (``Don't know``, ``Refused``, ``N/A``) or that
+        labels two numbers stays, for the cleaning to blank and log. ``notes`` holds one ingest-log entry
+        naming the labels read as numbers (none when no cell had one).
+    """
+    text = pd.Series({v: str(lab).strip() for v, lab in labels.items()}, dtype=object)
+    answer = ~missing_markers(text) & ~text.str.contains(NON_ANSWER, regex=True)
+    once = ~text.duplicated(keep=False)
+    back = {lab: (str(int(v)) if float(v).is_integer() else repr(float(v)))
+            for v, lab in text[answer & once].items()}
+    hit = values.isin(list(back)).to_numpy()
+    if not hit.any():
+        return values, []
+    used = sorted(set(values[hit]), key=list(back).index)
+    out = values.where(~hit, values.map(back))
+    return out, [entry(None, "spss_number_label", f"{column}: SPSS value labels of numbers read as the numbers they label "
+                       f"({', '.join(f'{lab!r} = {back[lab]}' for lab in used)})")]
 
 
 def ticks(values: pd.Series, label: str, rows, *, path, column) -> np.ndarray:

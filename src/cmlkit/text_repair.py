@@ -24,7 +24,7 @@ _SPACE = r"[\s\x0b\x1c-\x1f\x85\p{Z}]"
 _CONTROL = r"[\x00-\x08\x0e-\x1b\x7f\u200b-\u200d\u2060\ufeff]"
 CONTROL = re.compile(_CONTROL)
 _EDGE_SPACE = f"^{_SPACE}|{_SPACE}$"
-NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number", "decimal_comma"]
+NUMBER_KINDS = ["bad", "blank", "na", "number", "range", "text_number", "decimal_comma", "spaces"]
 #: a comma that cannot be a thousands separator (not followed by exactly three digits: ``17,5``), or one after
 #: thousands grouped with dots (``1.200,50``): a decimal comma, as continental spreadsheets write numbers
 _DECIMAL_COMMA = r"-?(?:\d{1,3}(?:\.\d{3})+,\d+|\d+,(?:\d{1,2}|\d{4,}))"
@@ -425,7 +425,8 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Same index, columns ``value`` (float; NaN unless ``number``, ``text_number`` or ``decimal_comma``),
-        ``lower`` and ``upper`` (float, ranges only) and ``kind``: ``blank``, ``number`` (already a plain
+        ``lower`` and ``upper`` (float, ranges only) and ``kind``: ``blank`` (missing, or nothing but
+        control characters), ``spaces`` (only whitespace), ``number`` (already a plain
         number), ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``decimal_comma`` (``17,5``,
         ``£1.200,50``: a comma not followed by exactly three digits, or after dot-grouped thousands),
         ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
@@ -493,6 +494,8 @@ def _parse_distinct(values: pd.Series) -> pd.DataFrame:
         s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.replace(CONTROL, "", regex=True).str.strip()
         blank = (s == "").to_numpy()
         kind[idx[blank]] = "blank"
+        spaces = blank & pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.isspace().to_numpy(bool)
+        kind[idx[spaces]] = "spaces"      # a cell of only spaces: blanked, and the blanking logged
         na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
         kind[idx[na]] = "na"
         rng = s.str.extract(_RANGE)
