@@ -186,6 +186,8 @@ def r_design(recipe: dict | None) -> list:
         args.append("fpc = ~" + " + ".join(a["fpc"]))
     if a.get("weights"):
         args.append(f"weights = ~{a['weights']}")
+    if a.get("nest"):
+        args.append("nest = TRUE")
     prepare, steps = [], []
     for step in recipe.get("steps", []):
         if step["kind"] not in R_STEPS:

@@ -122,8 +122,8 @@ def _pop_size(f: np.ndarray, n_units: np.ndarray, what: str) -> np.ndarray:
 
 
 def svydesign(data: pd.DataFrame, *, weights: str | None = None, strata: str | None = None, ids=None,
-              fpc=None, lonely_psu: str = "fail") -> Design:
-    """Build a design, as ``survey::svydesign(ids, strata, weights, fpc, data)``.
+              fpc=None, lonely_psu: str = "fail", nest: bool = False) -> Design:
+    """Build a design, as ``survey::svydesign(ids, strata, weights, fpc, data, nest)``.
 
     Parameters
     ----------
@@ -143,10 +143,20 @@ def svydesign(data: pd.DataFrame, *, weights: str | None = None, strata: str | N
         R's ``survey.lonely.psu``: "fail" raises on a stratum with one PSU; "remove" and
         "certainty" let it contribute nothing; "adjust" uses its deviation from zero (R's
         centring); "average" replaces it by the average of the other strata's contributions.
+    nest : bool, default False
+        R's ``nest``: PSU ids are numbered within each stratum (PSU 1 of stratum A is not PSU 1 of
+        stratum B). Without it, a PSU id found in two strata is an error, as in R: read as one cluster,
+        it would silently give wrong standard errors.
 
     Returns
     -------
     Design
+
+    Raises
+    ------
+    DesignError
+        An unknown ``lonely_psu``, more than two stages, a column not in the data or missing in a row,
+        PSU ids shared by strata without ``nest``, or weights that are not finite and non-negative.
     """
     if lonely_psu not in LONELY_PSU:
         raise DesignError(f"lonely_psu must be one of {LONELY_PSU}, not {lonely_psu!r}")
@@ -165,8 +175,13 @@ def svydesign(data: pd.DataFrame, *, weights: str | None = None, strata: str | N
             raise DesignError(f"design column {col!r} is missing in row {row}")
     st = _codes(data[strata]) if strata else np.zeros(len(data), dtype=np.int64)
     cl = _codes(data[id_cols[0]]) if id_cols else np.arange(len(data))
+    if strata and id_cols:
+        if nest:        # PSU ids count within each stratum: (stratum, id) is the cluster
+            cl = _codes(pd.Series(st).astype(str) + "\x1f" + pd.Series(cl).astype(str))
+        else:
+            _check_nested(data, strata, id_cols[0], st, cl)
     n_h = pd.Series(cl).groupby(st).transform("nunique").to_numpy()
-    ssu = _codes(data[id_cols[0]].astype(str) + "\x1f" + data[id_cols[1]].astype(str)) if len(id_cols) == 2 else None
+    ssu = _codes(pd.Series(cl).astype(str) + "\x1f" + data[id_cols[1]].astype(str)) if len(id_cols) == 2 else None
     pop = pop2 = None
     if fpc_cols:
         pop = _pop_size(data[fpc_cols[0]].to_numpy(dtype=float), n_h, fpc_cols[0])
@@ -184,9 +199,21 @@ def svydesign(data: pd.DataFrame, *, weights: str | None = None, strata: str | N
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
         raise DesignError(f"weights must be finite and non-negative (column {weights!r}, row {bad})")
-    spec = {"weights": weights, "strata": strata, "ids": id_cols, "fpc": fpc_cols, "lonely_psu": lonely_psu}
+    spec = {"weights": weights, "strata": strata, "ids": id_cols, "fpc": fpc_cols, "lonely_psu": lonely_psu, "nest": bool(nest)}
     return Design(data=data, weights=w, strata=st if strata else None, psu=cl if id_cols else None, pop_psu=pop,
                   lonely_psu=lonely_psu, ssu=ssu, pop_ssu=pop2, spec=spec)
+
+
+def _check_nested(data: pd.DataFrame, strata: str, psu: str, st: np.ndarray, cl: np.ndarray) -> None:
+    """Raise where a PSU id is in more than one stratum (R: "Clusters not nested in strata at top level")."""
+    per_psu = pd.Series(st).groupby(cl).nunique()
+    if (per_psu > 1).any():
+        code = int(per_psu.index[np.argmax(per_psu.to_numpy() > 1)])
+        rows = np.flatnonzero(cl == code)
+        other = rows[np.argmax(st[rows] != st[rows[0]])]
+        raise DesignError(f"PSU {str(data[psu].iloc[rows[0]])!r} (column {psu!r}) is in stratum {str(data[strata].iloc[rows[0]])!r} "
+                          f"(row {rows[0]}) and {str(data[strata].iloc[other])!r} (row {other}): clusters must be nested in "
+                          "strata; pass nest=True if PSU ids are numbered within each stratum")
 
 
 # ---- calibration steps: each is linear in z, z -> z - B (L' z) ------------------------------------
@@ -197,9 +224,11 @@ def _poststrat_matrices(step):
     P = np.zeros((len(cells), ncell))
     P[np.arange(len(cells)), cells] = 1.0
     den = np.bincount(cells, weights=w_old, minlength=ncell)
-    safe_ps = np.where((w_ps == 0) & (w_old == 0), 1.0, w_ps)       # R sets psw = 1 where both are zero
+    # R sets psw = 1 where both weights are zero, in the cell means and in the residual z - psw * mean: a row of
+    # zero weight gets the residual -mean of its cell (svyrecvar's postStrata branch)
+    safe_ps = np.where((w_ps == 0) & (w_old == 0), 1.0, w_ps)
     L = P * (w_old / np.where(safe_ps != 0, safe_ps, np.inf))[:, None] / np.where(den != 0, den, np.inf)[None, :]
-    return P * w_ps[:, None], L
+    return P * safe_ps[:, None], L
 
 
 def _greg_matrices(step):

@@ -151,3 +151,20 @@ def f_sf(x, dfn, dfd):
     numpy.float64 or numpy.ndarray
     """
     return _sf(lambda v, m, n: special.fdtrc(m, n, v), x, (dfn, dfd), 0.0, np.inf)
+
+
+def chi2_sf(x, df):
+    """Upper-tail probability of the chi-square distribution (``scipy.stats.chi2.sf``).
+
+    Parameters
+    ----------
+    x : float or array-like
+        Values.
+    df : float or array-like
+        Degrees of freedom; NaN where not positive.
+
+    Returns
+    -------
+    numpy.float64 or numpy.ndarray
+    """
+    return _sf(lambda v, k: special.chdtrc(k, v), x, (df,), 0.0, np.inf)

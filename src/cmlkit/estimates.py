@@ -134,12 +134,13 @@ def mean(design: Design, column, *, domain=None, level: float = 0.95, df=None, d
 
 
 def _vsrs(design, y, w, ok, *, kind):
-    """Variance under simple random sampling without replacement (R's deff denominator)."""
+    """Variance under simple random sampling without replacement (R's deff denominator).
+
+    As R's ``svyvar``, the n/(n - 1) factor counts the rows of non-zero weight (``w`` is zero off ``ok``)."""
     nobs = int(np.sum(w != 0))
     psum = w.sum()
     ybar = np.sum(w * y) / psum
-    n = int(ok.sum())
-    s2 = np.sum(w * (y - ybar) ** 2) / psum * n / (n - 1)
+    s2 = np.sum(w * (y - ybar) ** 2) / psum * nobs / (nobs - 1)
     v = s2 / nobs * (psum - nobs) / psum
     return v * psum ** 2 if kind == "total" else v
 

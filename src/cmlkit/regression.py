@@ -123,8 +123,8 @@ def reg_term_test(fit: dict, terms, *, df=None) -> dict:
     Returns
     -------
     dict
-        ``F`` (chi-square / number of coefficients), ``ndf``, ``ddf``, ``p`` from the F distribution, and
-        ``chisq``.
+        ``F`` (chi-square / number of coefficients), ``ndf``, ``ddf``, ``p`` from the F distribution (from
+        the chi-square distribution of ``chisq`` when ``df`` is infinite, as R's ``df = Inf``), and ``chisq``.
     """
     terms = [terms] if isinstance(terms, str) else list(terms)
     idx = []
@@ -137,5 +137,8 @@ def reg_term_test(fit: dict, terms, *, df=None) -> dict:
     chisq = float(b @ np.linalg.solve(V, b))
     ddf = fit["df_residual"] if df is None else df
     F = chisq / len(idx)
+    if np.isinf(ddf):       # R: df = Inf is the chi-square test
+        return {"F": F, "ndf": len(idx), "ddf": ddf, "p": float(distributions.chi2_sf(chisq, len(idx))), "chisq": chisq,
+                "test": "design-based Wald chi-square (regTermTest, df = Inf)"}
     return {"F": F, "ndf": len(idx), "ddf": ddf, "p": float(distributions.f_sf(F, len(idx), ddf)), "chisq": chisq,
             "test": "design-based Wald F (regTermTest)"}

@@ -112,7 +112,7 @@ def rebuild(data: pd.DataFrame, spec: dict | str | None = None, *, check: bool =
         raise DesignError(f"design recipe version {spec.get('version')!r} is not supported (expected {VERSION})")
     args = spec["svydesign"]
     des = svydesign(data, weights=args["weights"], strata=args["strata"], ids=args["ids"] or None, fpc=args["fpc"] or None,
-                    lonely_psu=args["lonely_psu"])
+                    lonely_psu=args["lonely_psu"], nest=bool(args.get("nest", False)))
     for step in spec["steps"]:
         fn = REPLAY.get(step["kind"])
         if fn is None:

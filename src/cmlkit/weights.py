@@ -311,7 +311,12 @@ def calibrate(design: Design, *, margins: dict | None = None, totals: dict | Non
 
 
 def rake(design: Design, margins: dict, *, maxit: int = 50, epsilon: float = 1e-7, bounds=(-np.inf, np.inf)) -> Design:
-    """Rake to several one-way margins (= ``calibrate(calfun="raking")``, whose variance R's ``rake`` reproduces).
+    """Rake to several one-way margins: ``calibrate(calfun="raking")``.
+
+    The weights equal R's ``rake()``'s. The variance is that of R's ``calibrate(calfun = "raking")`` (the
+    calibration linearisation), which equals R's ``rake()`` variance (iterated post-stratification residuals)
+    only when the weights before raking are equal within cells; with unequal weights the two standard errors
+    differ (by 3 to 9% in an independent check with three margins).
 
     Parameters
     ----------
@@ -373,14 +378,27 @@ def trim(design: Design, *, lower: float = -np.inf, upper: float = np.inf, stric
     -------
     Design
         With the trimmed weights (the variance treats them as fixed).
+
+    Raises
+    ------
+    CalibrationError
+        An unknown ``rule``; with ``strict``, bounds no set of weights with the same total can meet (the
+        mean weight outside them), or weights still outside them after ``maxit`` passes.
     """
     if rule not in TRIM_RULES:
         raise CalibrationError(f"trim rule must be one of {tuple(TRIM_RULES)}, not {rule!r}")
     w = design.weights.copy()
+    if strict and not (len(w) * lower <= w.sum() <= len(w) * upper):
+        raise CalibrationError(f"strict trimming to [{lower:g}, {upper:g}] is impossible: the mean weight {w.mean():.6g} is "
+                               "outside the bounds, and trimming keeps the total")
     for _ in range(maxit if strict else 1):
         w, changed = TRIM_RULES[rule](w, lower, upper)
         if not changed:
             break
+    else:
+        if strict and ((w < lower) | (w > upper)).any():
+            raise CalibrationError(f"strict trimming to [{lower:g}, {upper:g}] left weights outside the bounds after "
+                                   f"{maxit} passes")
     step = {"kind": "trim", "lower": _finite_or_none(lower), "upper": _finite_or_none(upper), "strict": strict, "rule": rule}
     return design.with_weights(w, trimmed={"lower": lower, "upper": upper, "strict": strict, "rule": rule},
                                recipe=_recipe(design, step))
