@@ -2,7 +2,7 @@
 
 An independent check against R found cmlkit silently wrong on each of these before stop 30: PSU ids numbered
 within strata were read as shared clusters, the design effect counted rows of weight zero, post-stratification
-gave such rows no residual, and ``regTermTest(df = Inf)`` gave a NaN p-value. Estimates to 1e-10, standard errors
+gave such rows no residual, a lonely second-stage unit outside a domain made its "average" SE NaN, and ``regTermTest(df = Inf)`` gave a NaN p-value. Estimates to 1e-10, standard errors
 and tests to 1e-8; the golden file is regenerated and compared when ``Rscript`` with ``survey`` is present.
 """
 import json
@@ -68,6 +68,18 @@ def test_rows_of_weight_zero_in_design_effects_and_post_stratification(d, golden
     _check(E.mean(ps, "y"), golden["zero_weight_poststrat_mean"])
 
 
+def test_a_lonely_second_stage_unit_outside_a_domain_leaves_average_a_number(d, golden):
+    lone = d[~((d["psu"] == "S1P1") & (d["ssu"] > 1))].reset_index(drop=True)
+    des = D.svydesign(lone, ids=["psu", "ssu"], strata="stratum", fpc=["N_h", "M_i"], lonely_psu="average")
+    dom = ((lone["psu"] != "S1P1") & (lone["age"] == "35-64")).to_numpy()
+    _check(E.mean(des, "y", domain=dom), golden["average_lonely_ssu_domain_mean"])
+    by = E.by_domain(des, "y", "age")          # the sparse path: NaN only for the age group holding the lonely unit
+    case = golden["average_lonely_ssu_by_age"]
+    assert np.allclose(by["estimate"], case["estimate"], rtol=1e-10, atol=0)
+    assert np.allclose(by["se"], np.array(case["se"], dtype=float), rtol=1e-8, atol=0, equal_nan=True)
+    assert np.isnan(by["se"]).sum() == 1
+
+
 def test_reg_term_test_with_infinite_df_is_the_chi_square_test(d, golden):
     two = D.svydesign(d, ids=["psu", "ssu"], strata="stratum", fpc=["N_h", "M_i"])
     t = R.reg_term_test(R.svyglm(two, "y", factors=["age"], numeric=["x"]), "age", df=np.inf)
@@ -94,4 +106,5 @@ def test_edge_designs_golden_file_regenerates(root, tmp_path):
     assert set(new) == set(old)
     for name, case in old.items():
         for key, vals in case.items():
-            assert np.allclose(new[name][key], vals, rtol=1e-12, atol=0), (name, key)
+            assert np.allclose(np.array(new[name][key], dtype=float), np.array(vals, dtype=float), rtol=1e-12, atol=0,
+                               equal_nan=True), (name, key)

@@ -385,7 +385,8 @@ def variance(design: Design, z: np.ndarray, *, present=None) -> np.ndarray:
     V = _stage_cov(design, cl, st, z, design.pop_psu, stage=1, present=keep)
     if design.ssu is not None and design.pop_ssu is not None and design.pop_psu is not None:
         n_h = pd.Series(cl).groupby(st).transform("nunique").to_numpy()
-        V = V + _stage_cov(design, design.ssu, cl, z, design.pop_ssu, stage=2, mult=n_h / design.pop_psu)
+        # R counts only the PSUs still in the subset: a lonely SSU outside it leaves "average" a number
+        V = V + _stage_cov(design, design.ssu, cl, z, design.pop_ssu, stage=2, present=keep, mult=n_h / design.pop_psu)
     return V
 
 

@@ -118,12 +118,17 @@ def diag_variance(design: Design, z: sparse.spmatrix, *, present: sparse.spmatri
     z = sparse.csr_matrix(z)
     B, C = calibration_terms(design, z)
     st, cl = design.stratum_codes(), design.psu_codes()
-    kept = None
+    kept = kept2 = None
+    two_stage = design.ssu is not None and design.pop_ssu is not None and design.pop_psu is not None
     if present is not None and design.lonely_psu == "average" and not design.calibrated:
+        present = sparse.csr_matrix(present)
         su, si = np.unique(st, return_inverse=True)
-        kept = np.asarray((_indicator(si, len(su)).T @ sparse.csr_matrix(present)).todense()) > 0
+        kept = np.asarray((_indicator(si, len(su)).T @ present).todense()) > 0
+        if two_stage:       # the PSUs still in each subset (R counts only those at stage 2)
+            cu, ci = np.unique(cl, return_inverse=True)
+            kept2 = np.asarray((_indicator(ci, len(cu)).T @ present).todense()) > 0
     v = _stage_diag(design, design.psu, st, z, B, C, design.pop_psu, stage=1, kept=kept)
-    if design.ssu is not None and design.pop_ssu is not None and design.pop_psu is not None:
+    if two_stage:
         n_h = pd.Series(cl).groupby(st).transform("nunique").to_numpy()
-        v = v + _stage_diag(design, design.ssu, cl, z, B, C, design.pop_ssu, stage=2, mult=n_h / design.pop_psu)
+        v = v + _stage_diag(design, design.ssu, cl, z, B, C, design.pop_ssu, stage=2, mult=n_h / design.pop_psu, kept=kept2)
     return v

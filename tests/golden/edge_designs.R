@@ -1,4 +1,4 @@
-# Golden values from R survey for designs at the edges (nested PSU ids, zero weights, df = Inf): an independent
+# Golden values from R survey for designs at the edges (nested PSU ids, zero weights, a lonely SSU, df = Inf): an independent
 # check against R found cmlkit silently wrong on each before stop 30. Run from the repository root:
 #   Rscript tests/golden/edge_designs.R tests/golden/edge_designs.json
 # Reads edge_designs.csv (written by make_edge_fixture.py).
@@ -27,6 +27,14 @@ t <- svytotal(~y, zero, deff = TRUE); add("zero_weight_total_deff", estimate = c
 ps <- postStratify(zero, ~age, data.frame(age = c("16-34", "35-64", "65+"), Freq = c(1500, 2100, 1400)))
 stat("zero_weight_poststrat_total", svytotal(~y, ps))
 stat("zero_weight_poststrat_mean", svymean(~y, ps))
+# lonely_psu = "average" with a lonely second-stage unit (PSU S1P1 keeps one SSU): R counts only the PSUs still in
+# a subset, so a domain without that unit has a number (NaN only where the unit is in the domain)
+options(survey.lonely.psu = "average")
+lone <- svydesign(ids = ~psu + ssu, strata = ~stratum, fpc = ~N_h + M_i, data = d[!(d$psu == "S1P1" & d$ssu > 1), ])
+stat("average_lonely_ssu_domain_mean", svymean(~y, subset(lone, psu != "S1P1" & age == "35-64")))
+b <- svyby(~y, ~age, lone, svymean)
+add("average_lonely_ssu_by_age", estimate = coef(b), se = SE(b))
+options(survey.lonely.psu = "fail")
 # regTermTest with df = Inf: the chi-square test
 two <- svydesign(ids = ~psu + ssu, strata = ~stratum, fpc = ~N_h + M_i, data = d)
 fit <- svyglm(y ~ age + x, two)
