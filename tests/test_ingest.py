@@ -381,6 +381,27 @@ def test_spss_number_question_reads_the_number_behind_an_answer_label(demo_wave,
     assert sorted(mine["old_value"]) == ["Don't know", "Refused"] and set(mine["change_type"]) == {"blank_response"}
 
 
+def test_ids_equal_but_for_spaces_and_blank_header_cells_are_one_line_errors(demo_wave, lib, tmp_path):
+    """'R_X' and 'R_X ' are one id (the log addresses stripped ids): refused at ingest naming both rows, not later by
+    the cleaning log without a file or row; a blank (or merged) header cell is named by its position and letter."""
+    import csv
+
+    out, _ = demo_wave
+    rows = list(csv.reader(open(out / "exports" / "cml_library_qualtrics.csv", encoding="utf-8-sig", newline="")))
+    j = rows[0].index("ResponseId")
+    rows[8][j] = rows[3][j] + " "
+    path = tmp_path / "ids.csv"
+    csv.writer(open(path, "w", encoding="utf-8", newline="")).writerows(rows)
+    with pytest.raises(IngestError, match=rf"row 9 .*column 'ResponseId': response id '{rows[3][j]}' repeats the id of row 4"):
+        read_export(path, lib)
+    rows = list(csv.reader(open(out / "exports" / "cml_library_singleheader.csv", encoding="utf-8-sig", newline="")))
+    rows[0][15] = " "
+    path = tmp_path / "blank.csv"
+    csv.writer(open(path, "w", encoding="utf-8", newline="")).writerows(rows)
+    with pytest.raises(IngestError, match=r"row 1 .*column 16 \(P\) has a blank header cell"):
+        read_export(path, lib)
+
+
 def test_excel_sep_line_is_the_delimiter_not_a_row(demo_wave, lib, tmp_path):
     """A CSV Excel wrote with its ``sep=;`` first line reads as the same answers, rows numbered as Excel shows them."""
     import csv

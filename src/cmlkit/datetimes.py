@@ -126,4 +126,74 @@ def _day_month(v: pd.Series, *, name, path, rows, hint=False):
     return parsed, date_part + time_part, assumed
 
 
+_MONTH_NAME = r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b"
+
+
+def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str = "date", path="<data>",
+                      rows=None) -> tuple[pd.Series, str | None]:
+    """Answers to a date question in ISO form (``YYYY-MM-DD``), read in the forms platforms and people write.
+
+    ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (settled by the column as :func:`parse_datetimes` settles it, else the
+    platform's order ``month_first``), Excel serial numbers (a whole column of numbers), and dates with a
+    month name and a four-digit year (``3 March 2025``, ``March 3, 2025``). ISO answers are kept as they
+    are; an answer no form reads stays as written, for the cleaning's ``dates`` check to blank and log.
+
+    Parameters
+    ----------
+    values : pandas.Series
+        The answers as text.
+    month_first : bool, default False
+        The platform's day/month order, used when no answer settles it.
+    name, path, rows
+        For error messages, as :func:`parse_datetimes`.
+
+    Returns
+    -------
+    (pandas.Series, str or None)
+        The answers (object, ISO text where read, a time kept after the date when it is not midnight) and a
+        note naming the forms read (None when every answer was already ISO or blank).
+
+    Raises
+    ------
+    IngestError
+        A column mixing day-first and month-first answers (naming row and column).
+    """
+    s = values.astype("string").str.strip()
+    out = values.astype(object).copy()
+    todo = (s.notna() & (s != "") & ~s.str.match(_ISO).fillna(False)).to_numpy(bool)
+    if not todo.any():
+        return out, None
+    v = s[todo]
+    read = pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns]")
+    forms = []
+    numeric = pd.to_numeric(v, errors="coerce")
+    if numeric.notna().all() and numeric.between(1, 2958465).all():
+        read[:] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
+        forms.append("Excel serial numbers")
+    else:
+        slash = v.str.match(r"^\d{1,2}/\d{1,2}/\d{2,4}\b").fillna(False).to_numpy(bool)
+        if slash.any():
+            rows_s = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
+            parsed, fmt, assumed = _day_month(v[slash], name=name, path=path, rows=rows_s, hint=month_first)
+            read[slash] = parsed
+            forms.append(fmt.split(" ")[0] + (" (day/month order not settled by the answers: the platform's, review)"
+                                              if assumed else ""))
+        named = ~slash & v.str.contains(_MONTH_NAME, regex=True).fillna(False).to_numpy(bool) \
+            & v.str.contains(r"\b\d{4}\b", regex=True).fillna(False).to_numpy(bool)
+        if named.any():
+            distinct = pd.unique(v[named])
+            got = pd.to_datetime(pd.Series(distinct, dtype=object).str.replace(r"(?<=\d)(?:st|nd|rd|th)\b", "", regex=True),
+                                 format="mixed", dayfirst=not month_first, errors="coerce")
+            read[named] = v[named].map(dict(zip(distinct, got)))
+            forms.append("dates with a month name")
+    read[read.dt.year < 1900] = pd.NaT
+    ok = read.notna()
+    if not ok.any():
+        return out, None
+    midnight = read[ok] == read[ok].dt.normalize()
+    iso = read[ok].dt.strftime("%Y-%m-%d").where(midnight, read[ok].dt.strftime("%Y-%m-%d %H:%M:%S"))
+    out.loc[iso.index] = iso.to_numpy(dtype=object)
+    return out, f"{name}: answers read as {' and '.join(forms)}, written as YYYY-MM-DD"
+
+
 DATE_LIKE = re.compile(r"^\s*(?:\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}|\d{5}(?:\.\d+)?\s*$)")

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 from rapidfuzz import fuzz, process
 
 from cmlkit import ingest_checks as checks
-from cmlkit.datetimes import parse_datetimes
+from cmlkit.datetimes import parse_datetimes, read_date_answers
 from cmlkit.errors import IngestError
 from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
@@ -164,6 +164,9 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     seen = {}
     for j, (k, i) in enumerate(zip(keys, idx)):
         label = rows[0][j] if not spec.sparse_top_row or rows[0][j] else f"{keys[j][0]} / {rows[1][j]}"
+        if i is None and (label is None or not str(label).strip()):
+            raise IngestError(f"column {j + 1} ({_letters(j)}) has a blank header cell (emptied, or merged with the one "
+                              "before it?)", file=path, row=header_row)
         if i is None:
             raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
                               file=path, row=header_row, column=str(label)[:80])
@@ -265,6 +268,10 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             if q["type"] in ("integer", "decimal") and source.value_labels.get(header):
                 values[qid], note = checks.numbers_behind_labels(values[qid], source.value_labels[header], column=header)
                 log += note
+            if q["type"] == "date":      # a date answer in the platform's or a person's form, as ISO text
+                values[qid], note = read_date_answers(values[qid], month_first=str(spec.date_format).startswith("%m"),
+                                                      name=header, path=path, rows=line)
+                log += [checks.entry(None, "date_answers", note)] if note else []
             if q["type"] == "select_one":
                 values[qid], coded = checks.map_codes(values[qid], inst, qid, line, path=path, column=header)
                 log += coded
@@ -281,6 +288,16 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n,
                         "ingest_log": checks.IngestLog(log), "excluded": excluded})
     return frame
+
+
+def _letters(j: int) -> str:
+    """The spreadsheet letters of the 0-based column ``j`` (0 -> A, 26 -> AA)."""
+    out = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
 
 
 def _exclude_rows(data, line, skipped, time_cols, *, path, name_of, filled=None):
@@ -304,8 +321,8 @@ def _metadata(data, line, meta_col, name_of, *, path, spec) -> tuple[dict, list]
     where = {m: dict(path=path, column=name_of[j]) for m, j in meta_col.items()}
     out = {"response_id": pd.Series([None] * n, dtype=object), "_source_row": np.arange(1, n + 1), "_row": line}
     ids = meta["respondent_id"] if "respondent_id" in meta else pd.Series(np.arange(1, n + 1)).astype(str)
-    if "respondent_id" in meta:
-        checks.check_ids(ids, line, **where["respondent_id"])
+    if "respondent_id" in meta:        # the ids as the log will address them (stripped): 'R_X' and 'R_X ' are one id
+        checks.check_ids(ids.astype("string").str.strip() if strip_changes(ids) else ids, line, **where["respondent_id"])
     ids = ids.astype(str)
     out["response_id"] = ids.str.strip() if strip_changes(ids) else ids
     log = []

@@ -1,4 +1,5 @@
-"""The cleaning checks that repair text as it was exported or pasted: mojibake and invisible characters.
+"""The cleaning checks that repair text as it was exported or pasted (mojibake, invisible characters), and
+the check that a date answer is a date.
 
 Both run first among the value checks, so every later check (choice labels, 'other' recodes, numbers,
 personal data) reads the repaired text; each repair is a ``change_response`` entry in the cleaning log.
@@ -10,6 +11,8 @@ The checks are registered in :mod:`cmlkit.check_registry` like those of :mod:`cm
 """
 
 from __future__ import annotations
+
+import pandas as pd
 
 from cmlkit.check_registry import register_check
 from cmlkit.clean_checks import is_private_text
@@ -65,3 +68,26 @@ def check_control_characters(P, inst):
               "invisible control or zero-width characters removed", private=private, hide_new=private)
         P.add(~kept, q["id"], "", "blank_response", "control_characters",
               "the answer held only invisible control or zero-width characters", private=private)
+
+
+@register_check("dates", phase="values", order=145)
+def check_dates(P, inst):
+    """Answers to a date question that are no date: blanked, for review (``dates``).
+
+    Ingest writes the dates it reads as ISO text (:func:`cmlkit.datetimes.read_date_answers`); what is left
+    is text no form reads (``soon``) or an impossible date (``2025-02-30``), which the typed data could
+    only hold as missing: the blanking is logged instead of happening unseen.
+
+    Parameters
+    ----------
+    P : cmlkit.clean._Proposals
+        Working state of :func:`cmlkit.clean.propose_changes` (``P.coded`` the values in play).
+    inst : Instrument
+    """
+    for qid in inst.questions_of_type("date"):
+        text = P.coded[qid].astype("string").str.strip()
+        given = text.notna() & (text != "")
+        if not given.any():
+            continue
+        when = pd.to_datetime(text.where(given), errors="coerce", format="ISO8601")
+        P.add(given & (when.isna() | (when.dt.year < 1900)), qid, "", "blank_response", "dates", "not a date (review)")
