@@ -231,6 +231,10 @@ def test_mojibake_labels_are_repaired_before_the_split_and_other_text_is_left_to
     assert names[0].split() == ["book_lending", "cafe"] and names[2] == "room_hire"
     assert left[0] == "Repair cafÃ© with Jo"            # typed text: repaired (and logged, as a digest) by cleaning
     assert repaired == [(0, "CafÃ©", "Café", "mojibake_label")]     # the log names the label, never the respondent's text
+    # the text that is no label keeps the separators and spaces it was typed with (MS Forms joins with ';')
+    cells = pd.Series(["Book lending;Knit and natter; coffee mornings;", "Room hire;a;b", "Book lending; Room hire ;x"])
+    names, left, _ = _split_joined(cells, lib.choices("services"), get_platform("msforms").join)
+    assert left.tolist() == ["Knit and natter; coffee mornings", "a;b", "x"]
 
 
 def test_sav_and_xlsx_cells_as_text(tmp_path):

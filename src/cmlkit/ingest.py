@@ -419,7 +419,8 @@ def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray,
             fragment_of[c["label"]] = c["name"]
     lists = pc.split_pattern(text, pattern=sep.strip() or sep)
     parent = pc.list_parent_indices(lists).to_numpy()
-    frags = pc.utf8_trim_whitespace(pc.list_flatten(lists))
+    untrimmed = pc.list_flatten(lists)
+    frags = pc.utf8_trim_whitespace(untrimmed)
     other_label = next((c["label"] for c in choices if c["name"] == "other"), None)
     keep = pc.and_(pc.not_equal(frags, ""), pc.not_equal(frags, other_label or "\x02")).to_numpy(zero_copy_only=False)
     order = [c["name"] for c in choices if c["name"] in set(fragment_of.values())]
@@ -438,11 +439,13 @@ def _split_cells(cells: pd.Series, choices: list, sep: str) -> tuple[np.ndarray,
         names = text_of[inverse]
     rest = keep & ~matched
     if rest.any():
-        joiner = sep if sep.strip() != sep else sep.strip()
+        # the text that is no label, as typed: its fragments untrimmed, joined by the separator they were split at
+        # ('Knit and natter; coffee mornings' keeps its space), then trimmed at the ends
         owner = parent[rest]  # non-decreasing: a cell's fragments are contiguous and in their order in the cell
         cell, start = np.unique(owner, return_index=True)
-        grouped = pa.ListArray.from_arrays(pa.array(np.append(start, len(owner)).astype(np.int32)), pc.filter(frags, pa.array(rest)))
-        left[cell] = pc.binary_join(grouped, joiner).to_numpy(zero_copy_only=False)
+        grouped = pa.ListArray.from_arrays(pa.array(np.append(start, len(owner)).astype(np.int32)),
+                                           pc.filter(untrimmed, pa.array(rest)))
+        left[cell] = pc.utf8_trim_whitespace(pc.binary_join(grouped, sep.strip() or sep)).to_numpy(zero_copy_only=False)
     return names, left, variants
 
 
