@@ -406,6 +406,25 @@ def test_ids_equal_but_for_spaces_and_blank_header_cells_are_one_line_errors(dem
         read_export(path, lib)
 
 
+def test_kobo_blank_choice_list_is_read_from_its_0_1_columns(demo_wave, lib, tmp_path):
+    """A KoboToolbox list of choices left blank while its 0/1 columns tick some is read from them, for review
+    (it was read as unanswered, unlogged)."""
+    import csv
+
+    out, _ = demo_wave
+    rows = list(csv.reader(open(out / "exports" / "cml_library_kobo.csv", encoding="utf-8-sig", newline=""), delimiter=";"))
+    k = rows[0].index("governance/council_support")
+    row = next(i for i, r in enumerate(rows[1:], start=1) if r[k].strip())
+    names = rows[row][k]
+    rows[row][k] = ""
+    path = tmp_path / "kobo.csv"
+    csv.writer(open(path, "w", encoding="utf-8", newline=""), delimiter=";").writerows(rows)
+    raw = read_export(path, lib, platform="kobo")
+    assert raw["council_support"].iloc[row - 1] == names
+    notes = [e for e in raw.attrs["ingest_log"] if e["action"] == "choice_columns_read"]
+    assert [(e["row"], e["new_value"]) for e in notes] == [(row + 1, names)]
+
+
 def test_excel_sep_line_is_the_delimiter_not_a_row(demo_wave, lib, tmp_path):
     """A CSV Excel wrote with its ``sep=;`` first line reads as the same answers, rows numbered as Excel shows them."""
     import csv

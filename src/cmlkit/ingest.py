@@ -220,6 +220,20 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
             labels = {c["name"]: c["label"] for c in inst.choices(qid)}
             if names_col is not None:
                 joined = names_col.fillna("").astype(str)
+                subs = [(c, s) for c, s, _ in parts if c.role == "ignored" and c.choice]
+                if subs:     # KoboToolbox's 0/1 columns beside the list: they answer where the list was left blank
+                    ticks = {c.choice: s.astype("string").str.strip().str.casefold().isin(checks.TRUE_TEXT).to_numpy(bool)
+                             for c, s in subs}
+                    blank = (joined.str.strip() == "").to_numpy() & np.logical_or.reduce(list(ticks.values()))
+                    if blank.any():
+                        from_subs = pd.Series([""] * n, index=data.index, dtype=object)
+                        for choice, hit in ticks.items():
+                            from_subs = from_subs + np.where(hit, choice + " ", "")
+                        joined = joined.where(~blank, from_subs)
+                        log += [checks.entry(line[k], "choice_columns_read", "the list of choices is blank but its 0/1 "
+                                             "columns tick some: read from them (review)", response_id=frame["response_id"].iloc[k],
+                                             question=qid, old="", new=joined.iloc[k].strip())
+                                for k in np.flatnonzero(blank)]
             elif dummy_cols:
                 joined = pd.Series([""] * n, index=data.index, dtype=object)
                 for c, s, h in dummy_cols:
