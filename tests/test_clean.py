@@ -59,6 +59,15 @@ def test_an_answer_of_only_spaces_is_blanked_with_a_log_entry(demo_wave, lib, tm
     assert clean.parse_number_text(pd.Series(["  ", "\t", "\x07", None]))["kind"].tolist() == ["spaces", "spaces", "blank", "blank"]
 
 
+def test_speeder_check_without_durations_says_it_did_not_run(raw, lib):
+    """An export with no start and end times (KoboToolbox without them) leaves the speeder check nothing to read:
+    the log says so (``check_skipped``) instead of the check passing unseen."""
+    log = clean.propose_changes(raw.assign(_duration_s=float("nan")), lib, wave="2025w1")
+    assert log.loc[log["check_id"] == "check_skipped", "reason"].tolist() == [
+        "check speeder not run: missing response durations (the export has no start and end times or durations)"]
+    assert "check_skipped" not in set(clean.propose_changes(raw, lib, wave="2025w1")["check_id"])
+
+
 def test_control_characters_pasted_into_an_answer_are_read_past(raw, lib):
     """A number with a control character in it is proposed as the number, and a label with one still matches its choice."""
     p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 ", "1\u200b500", "\ufeff40"]))
