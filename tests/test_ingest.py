@@ -429,6 +429,30 @@ def test_kobo_blank_choice_list_is_read_from_its_0_1_columns(demo_wave, lib, tmp
     assert [(e["row"], e["new_value"]) for e in notes] == [(row + 1, names)]
 
 
+def test_platform_metadata_columns_of_real_exports_are_read_past(demo_wave, lib, tmp_path):
+    """KoboToolbox's ``__version__``, ``_tags``, ``meta/instanceID`` … and Microsoft Forms' ``Last modified time`` are
+    the platforms' own columns: read past (the export was refused as holding columns no question has)."""
+    import csv
+
+    from openpyxl import load_workbook
+
+    out, _ = demo_wave
+    rows = list(csv.reader(open(out / "exports" / "cml_library_kobo.csv", encoding="utf-8-sig", newline=""), delimiter=";"))
+    extra = ["__version__", "_tags", "meta/instanceID", "_notes", "_submitted_by"]
+    path = tmp_path / "kobo.csv"
+    csv.writer(open(path, "w", encoding="utf-8", newline=""), delimiter=";").writerows(
+        [r + (extra if i == 0 else ["vGx7", "", f"uuid:{i}", "", ""]) for i, r in enumerate(rows)])
+    base = read_export(out / "exports" / "cml_library_kobo.csv", lib)
+    pd.testing.assert_frame_equal(read_export(path, lib).drop(columns="_source_row"), base.drop(columns="_source_row"))
+    book = load_workbook(out / "exports" / "cml_library_msforms.xlsx")
+    ws = book.worksheets[0]
+    ws.insert_cols(6)
+    ws.cell(row=1, column=6, value="Last modified time")
+    book.save(tmp_path / "forms.xlsx")
+    got = read_export(tmp_path / "forms.xlsx", lib)
+    assert got["response_id"].tolist() == read_export(out / "exports" / "cml_library_msforms.xlsx", lib)["response_id"].tolist()
+
+
 def test_excel_sep_line_is_the_delimiter_not_a_row(demo_wave, lib, tmp_path):
     """A CSV Excel wrote with its ``sep=;`` first line reads as the same answers, rows numbered as Excel shows them."""
     import csv

@@ -288,6 +288,10 @@ class Platform:
         Text encoding of a written CSV (``utf-8-sig`` writes a BOM).
     delimiter : str, default ","
         Delimiter of a written CSV.
+    tolerated : tuple of str, default ()
+        Header cells of metadata columns the platform adds in some exports or versions (KoboToolbox's
+        ``__version__``, Microsoft Forms' ``Last modified time``): read and ignored wherever they are,
+        never written (:meth:`read_layout`).
 
     Raises
     ------
@@ -317,6 +321,7 @@ class Platform:
     container: str = "csv"
     encoding: str = "utf-8"
     delimiter: str = ","
+    tolerated: tuple = ()
 
     def __post_init__(self):
         if self.header_rows < 1:
@@ -345,6 +350,20 @@ class Platform:
             ``meta``, then the question columns, then ``meta_after``.
         """
         return list(self.meta) + list(self.columns(inst)) + list(self.meta_after)
+
+    def read_layout(self, inst) -> list:
+        """The columns a reader accepts: :meth:`layout`, then the ``tolerated`` metadata (ignored).
+
+        Parameters
+        ----------
+        inst : Instrument
+            The instrument.
+
+        Returns
+        -------
+        list of Column
+        """
+        return self.layout(inst) + [Column((h,), None, "meta", meta=f"ignored:{h}") for h in self.tolerated]
 
 
 _REGISTRY: dict = {}

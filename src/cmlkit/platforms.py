@@ -238,7 +238,7 @@ register_platform(Platform(
     name="msforms", title="Microsoft Forms",
     detect=lambda rows, container: container == "xlsx" and _first(rows)[:3] == FORMS_HEAD, columns=single_header_columns,
     meta=meta_columns(MSFORMS_META), priority=10, join=";", join_end=";", select_one_other="text", ids=_numbered,
-    cells={"ignored:Email": lambda raw: ["anonymous"] * len(raw)}, container="xlsx"))
+    cells={"ignored:Email": lambda raw: ["anonymous"] * len(raw)}, container="xlsx", tolerated=("Last modified time",)))
 
 
 # KoboToolbox / ODK ----------------------------------------------------------------------------------
@@ -271,7 +271,8 @@ register_platform(Platform(
            "ignored:_submission_time": lambda raw: list(raw["_end"].dt.strftime("%Y-%m-%dT%H:%M:%S")),
            "ignored:_index": lambda raw: [str(i) for i in range(1, len(raw) + 1)],
            "ignored:_status": lambda raw: list(raw["_status"].map({"normal": "submitted_via_web", "preview": "submitted_via_web"}))},
-    delimiter=";"))
+    delimiter=";", tolerated=("__version__", "_tags", "_notes", "_submitted_by", "_attachments", "_geolocation",
+                              "_xform_id_string", "meta/instanceID", "meta/rootUuid", "meta/deprecatedID", "formhub/uuid")))
 
 
 # SPSS .sav ---------------------------------------------------------------------------------------
@@ -312,3 +313,20 @@ def layout(inst, platform: str) -> list:
         ``platform`` is not registered.
     """
     return get_platform(platform).layout(inst)
+
+
+def read_layout(inst, platform: str) -> list:
+    """:func:`layout` and the platform's tolerated metadata columns: what a reader accepts.
+
+    Parameters
+    ----------
+    inst : Instrument
+        The instrument.
+    platform : str
+        A registered platform name.
+
+    Returns
+    -------
+    list of Column
+    """
+    return get_platform(platform).read_layout(inst)
