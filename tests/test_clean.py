@@ -48,7 +48,7 @@ def test_an_answer_of_only_spaces_is_blanked_with_a_log_entry(demo_wave, lib, tm
     raw.loc[multi, "council_support"] = " \t "       # a platform that exports the names list as it is
     log = clean.propose_changes(raw, lib, wave="2025w1")
     got = log.set_index(["response_id", "question"])[["change_type", "check_id", "reason"]]
-    assert got.loc[(rid, "year_community_run")].tolist() == ["blank_response", "number_text", "only spaces in a number field"]
+    assert got.loc[(rid, "year_community_run")].tolist() == ["blank_response", "number_text", "only spaces or invisible characters in a number field"]
     assert got.loc[(raw.loc[multi, "response_id"], "council_support")].tolist() == [
         "blank_response", "multi_choice", "only spaces in a choice field"]
     applied, _ = cleaning_log.apply_log(raw, log, lib)
@@ -56,7 +56,7 @@ def test_an_answer_of_only_spaces_is_blanked_with_a_log_entry(demo_wave, lib, tm
     assert pd.isna(clean_data.loc[rid, "year_community_run"])
     ticks = [c for c in clean_data if c.startswith("council_support__")]
     assert clean_data.loc[raw.loc[multi, "response_id"], ticks].isna().all()
-    assert clean.parse_number_text(pd.Series(["  ", "\t", "\x07", None]))["kind"].tolist() == ["spaces", "spaces", "blank", "blank"]
+    assert clean.parse_number_text(pd.Series(["  ", "\t", "\x07", "\u200b ", None]))["kind"].tolist() == ["spaces"] * 4 + ["blank"]
 
 
 def test_speeder_check_without_durations_says_it_did_not_run(raw, lib):
@@ -71,7 +71,7 @@ def test_speeder_check_without_durations_says_it_did_not_run(raw, lib):
 def test_control_characters_pasted_into_an_answer_are_read_past(raw, lib):
     """A number with a control character in it is proposed as the number, and a label with one still matches its choice."""
     p = clean.parse_number_text(pd.Series(["2018\x01", "1\x02,000", "\x07", "\x7f12 ", "1\u200b500", "\ufeff40"]))
-    assert p["kind"].tolist() == ["text_number", "text_number", "blank", "text_number", "text_number", "text_number"]
+    assert p["kind"].tolist() == ["text_number", "text_number", "spaces", "text_number", "text_number", "text_number"]
     assert p["value"].tolist()[:2] == [2018, 1000] and p["value"].tolist()[3:] == [12, 1500, 40]
     def cleaned(frame):
         applied, _ = cleaning_log.apply_log(frame, clean.propose_changes(frame, lib, wave="2025w1"), lib)

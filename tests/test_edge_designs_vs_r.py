@@ -55,7 +55,8 @@ def test_psu_ids_numbered_within_strata_need_nest_and_then_match_r(d, golden):
     # the recipe a weighted table carries keeps nest: replayed, and written into the R code of design.R
     from cmlkit import codebook, weighted
     table = weighted.attach_design(one)
-    assert weighted.rebuild(table).spec["nest"] is True
+    assert weighted.rebuild(table).spec["nest"] is True and weighted.recipe(one)["version"] == 2   # refused by readers of 1
+    assert "nest" not in unique.spec and weighted.recipe(unique)["version"] == 1
     assert any("nest = TRUE" in line for line in codebook.r_design(weighted.recipe(one)))
 
 

@@ -367,26 +367,27 @@ def test_spss_user_missing_values_and_xlsx_error_cells_and_hidden_sheets_are_rea
 
 def test_spss_number_question_reads_the_number_behind_an_answer_label(demo_wave, lib, tmp_path):
     """A count whose value label for 0 is "None" reads as 0 (it was read as the text "None" and blanked for review);
-    labels saying the answer is missing stay labels, which the cleaning blanks and logs; the reading is noted."""
+    every other label (missing-value codes such as "No response" = 97) stays a label, which the cleaning blanks and
+    logs; the reading is noted."""
     import pyreadstat
 
     out, _ = demo_wave
     frame, meta = pyreadstat.read_sav(str(out / "exports" / "cml_library_spss.sav"))
     qid = "volunteers_active"
-    rows = frame.index[frame[qid].notna()][:3]
-    frame.loc[rows, qid] = [0.0, 999.0, 998.0]
-    labels = {**meta.variable_value_labels, qid: {0.0: "None", 999.0: "Don't know", 998.0: "Refused"}}
+    rows = frame.index[frame[qid].notna()][:4]
+    frame.loc[rows, qid] = [0.0, 999.0, 998.0, 97.0]
+    labels = {**meta.variable_value_labels, qid: {0.0: "None", 999.0: "Don't know", 998.0: "Refused", 97.0: "No response"}}
     path = tmp_path / "cml_library_spss.sav"
     pyreadstat.write_sav(frame, str(path), variable_value_labels=labels, column_labels=meta.column_names_to_labels,
                          variable_format={k: v for k, v in meta.original_variable_types.items() if k in frame.columns})
     raw = read_export(path, lib)
     got = raw.set_index("response_id").loc[frame.loc[rows, "ResponseId"].astype(str), qid].tolist()
-    assert got == ["0", "Don't know", "Refused"]
+    assert got == ["0", "Don't know", "Refused", "No response"]      # only a label that is the number is read as it
     notes = pd.DataFrame(list(raw.attrs["ingest_log"]))
     assert notes["reason"].str.contains(f"{qid}: SPSS value labels of numbers read as the numbers they label \\('None' = 0\\)").any()
     log = clean.propose_changes(raw, lib, wave="2025w1")
     mine = log.loc[log["question"].eq(qid) & log["response_id"].isin(frame.loc[rows, "ResponseId"].astype(str))]
-    assert sorted(mine["old_value"]) == ["Don't know", "Refused"] and set(mine["change_type"]) == {"blank_response"}
+    assert sorted(mine["old_value"]) == ["Don't know", "No response", "Refused"] and set(mine["change_type"]) == {"blank_response"}
 
 
 def test_ids_equal_but_for_spaces_and_blank_header_cells_are_one_line_errors(demo_wave, lib, tmp_path):

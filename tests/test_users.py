@@ -92,10 +92,29 @@ def test_both_user_exports_clean_to_the_genuine_responses(wave, uinst, cleaned):
         assert len(raw) == manifest["n_cml_user_rows"] == len(data) + len(removed)        # rows in = kept + removed
         assert len(data) == manifest["n_cml_user_genuine"] == int((roles["role"] == "genuine").sum())
         assert "contact_email" not in data and "contact_email" in private
-        # the date answer, written DD/MM/YYYY (single header) or MM/DD/YYYY (SurveyMonkey), is every genuine user's
-        # date (it was read as missing, unlogged, before stop 30)
-        truth = pd.read_csv(out / "truth" / "cml_user_clean.csv")["completed_on"]
-        assert sorted(data["completed_on"].dt.strftime("%Y-%m-%d")) == sorted(truth)
+
+
+def test_date_answers_written_as_people_and_platforms_write_them_are_the_users_dates(wave, uinst, tmp_path):
+    """The date question written DD/MM/YYYY (a paper-entry sheet) or MM/DD/YYYY (SurveyMonkey's order) is every genuine
+    user's date (both were read as missing, unlogged, before stop 30); the reading is noted once."""
+    import csv
+
+    out, _ = wave
+    truth = pd.read_csv(out / "truth" / "cml_user_clean.csv")["completed_on"]
+    for name, form in (("cml_user_singleheader.csv", "%d/%m/%Y"), ("cml_user_surveymonkey.csv", "%m/%d/%Y")):
+        rows = list(csv.reader(open(out / "exports" / name, encoding="utf-8-sig", newline="")))
+        j = rows[0].index("Date the form was filled in")
+        first = 2 if name.endswith("surveymonkey.csv") else 1
+        for r in rows[first:]:
+            if r[j]:
+                r[j] = pd.Timestamp(r[j]).strftime(form)
+        path = tmp_path / name
+        csv.writer(open(path, "w", encoding="utf-8", newline="")).writerows(rows)
+        raw, _, data, _ = _clean(path, uinst)
+        assert sorted(data["completed_on"].dt.strftime("%Y-%m-%d")) == sorted(truth), name
+        notes = [e["reason"] for e in raw.attrs["ingest_log"] if e["action"] == "date_answers"]
+        assert notes == [f"Date the form was filled in: answers read as {'DD/MM/YYYY' if form.startswith('%d') else 'MM/DD/YYYY'}"
+                         ", written as YYYY-MM-DD"], notes
 
 
 def test_date_answers_are_read_in_their_forms_and_impossible_ones_logged(uinst):
@@ -104,14 +123,16 @@ def test_date_answers_are_read_in_their_forms_and_impossible_ones_logged(uinst):
     got, note = read_date_answers(pd.Series(["03/03/2025", "13/02/2025", "3 March 2025", "March 3rd, 2025", "soon", None,
                                              "2025-02-30"]), name="completed_on")
     assert got.tolist() == ["2025-03-03", "2025-02-13", "2025-03-03", "2025-03-03", "soon", None, "2025-02-30"]
-    assert note == "completed_on: answers read as %d/%m/%Y and dates with a month name, written as YYYY-MM-DD"
+    assert note == "completed_on: answers read as DD/MM/YYYY and dates with a month name, written as YYYY-MM-DD"
+    assert read_date_answers(pd.Series(["2025-03-03", "2025", "March 2025", "31/13/2025"]))[0].tolist() == [
+        "2025-03-03", "2025", "March 2025", "31/13/2025"]        # no serial, no invented day, no impossible date
     us, note = read_date_answers(pd.Series(["03/04/2025", "02/01/2025"]), month_first=True)   # SurveyMonkey's order
     assert us.tolist() == ["2025-03-04", "2025-02-01"] and "the platform's, review" in note
     assert read_date_answers(pd.Series(["45719", "45720"]))[0].tolist() == ["2025-03-03", "2025-03-04"]   # Excel serials
     raw = pd.DataFrame({"response_id": ["a", "b", "c"]})
     for q in uinst.questions:
         raw[q["id"]] = None
-    raw["completed_on"] = ["2025-03-03", "2025-02-30", "soon"]
+    raw["completed_on"] = ["2025-03-03T10:00:00+01:00", "2025-02-30", "2025-03"]
     log = clean.propose_changes(raw, uinst, wave="2025w1")
     dates = log.loc[log["check_id"] == "dates"]
     assert dates["response_id"].tolist() == ["b", "c"] and set(dates["reason"]) == {"not a date (review)"}

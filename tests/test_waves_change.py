@@ -63,6 +63,23 @@ def test_no_overlap_means_no_gain():
     assert t["se"].iloc[0] == pytest.approx(t["se_independent"].iloc[0], rel=0.25)
 
 
+def test_a_library_changing_region_between_waves_stays_one_cluster():
+    """A library in another region in the second wave (a boundary change) is still one cluster, in its first row's
+    region: the same change as when its region is written the same in both waves (it used to be accepted silently
+    as a cluster in two strata; nested strata are now required)."""
+    d = pd.read_csv(FIXTURE)
+    first, second = sorted(d["wave"].unique())
+    lib = sorted(set(d.loc[d["wave"] == first, "library_id"]) & set(d.loc[d["wave"] == second, "library_id"]))[0]
+    moved = d.copy()
+    other = next(r for r in d["region"].unique() if r != d.loc[d["library_id"] == lib, "region"].iloc[0])
+    moved.loc[(moved["wave"] == second) & (moved["library_id"] == lib), "region"] = other
+    same = d.copy()
+    same.loc[same["library_id"] == lib, "region"] = d.loc[(d["wave"] == first) & (d["library_id"] == lib), "region"].iloc[0]
+    a = change.change_estimates(moved, ["y_cont"], waves=[first, second], by=())
+    b = change.change_estimates(same, ["y_cont"], waves=[first, second], by=())
+    assert a["se"].iloc[0] == pytest.approx(b["se"].iloc[0], rel=1e-12) and np.isfinite(a["se"].iloc[0])
+
+
 @pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed: compared against the committed golden file only")
 def test_golden_file_regenerates(tmp_path, ours):
     probe = subprocess.run(["Rscript", "-e", "library(survey)"], capture_output=True)

@@ -407,7 +407,7 @@ def check_numbers(P, inst, outlier_z: float = 3.5):
                   "decimal comma read as a decimal point (review)")
         m = kind == NUMBER_KINDS.index("spaces")
         if m.any():
-            P.add(_on(index, m), qid, "", "blank_response", "number_text", "only spaces in a number field")
+            P.add(_on(index, m), qid, "", "blank_response", "number_text", "only spaces or invisible characters in a number field")
         m = kind == NUMBER_KINDS.index("na")
         if m.any():
             P.add(_on(index, m), qid, "", "blank_response", "number_text", "'not applicable / not known' written in a number field")

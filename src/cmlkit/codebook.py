@@ -159,7 +159,7 @@ def r_design(recipe: dict | None) -> list:
     ----------
     recipe : dict or None
         A design recipe (:mod:`cmlkit.weighted`): ``svydesign`` (``ids``, ``strata``, ``fpc``,
-        ``weights``, ``lonely_psu``) and ``steps``, each with a ``kind`` of :data:`R_STEPS`. Without
+        ``weights``, ``lonely_psu``, ``nest`` when set) and ``steps``, each with a ``kind`` of :data:`R_STEPS`. Without
         one (None or empty), a fixed-weight design: weights ``weight``, strata ``region``, fpc
         ``N_region``, ``survey.lonely.psu = "adjust"``.
 

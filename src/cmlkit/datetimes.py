@@ -135,8 +135,10 @@ def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str
 
     ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (settled by the column as :func:`parse_datetimes` settles it, else the
     platform's order ``month_first``), Excel serial numbers (a whole column of numbers), and dates with a
-    month name and a four-digit year (``3 March 2025``, ``March 3, 2025``). ISO answers are kept as they
-    are; an answer no form reads stays as written, for the cleaning's ``dates`` check to blank and log.
+    month name, a day and a four-digit year (``3 March 2025``, ``March 3, 2025``; times with a zone read as
+    UTC). ISO answers are kept as they are; an answer no form reads (``soon``, ``March 2025``, ``31/13/2025``,
+    a lone number among dates) stays as written, for the cleaning's ``dates`` check to blank and log. Answers in
+    both day/month orders are each read in the platform's order where they fit it (the rest are left).
 
     Parameters
     ----------
@@ -153,37 +155,47 @@ def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str
         The answers (object, ISO text where read, a time kept after the date when it is not midnight) and a
         note naming the forms read (None when every answer was already ISO or blank).
 
-    Raises
-    ------
-    IngestError
-        A column mixing day-first and month-first answers (naming row and column).
     """
     s = values.astype("string").str.strip()
     out = values.astype(object).copy()
-    todo = (s.notna() & (s != "") & ~s.str.match(_ISO).fillna(False)).to_numpy(bool)
+    given = (s.notna() & (s != "")).to_numpy(bool)
+    todo = given & ~s.str.match(_ISO).fillna(False).to_numpy(bool)
     if not todo.any():
         return out, None
     v = s[todo]
     read = pd.Series(pd.NaT, index=v.index, dtype="datetime64[ns]")
     forms = []
     numeric = pd.to_numeric(v, errors="coerce")
-    if numeric.notna().all() and numeric.between(1, 2958465).all():
+    # Excel serials only for a whole column of numbers (a stray '2025' among dates is no serial: left for review)
+    if todo.sum() == given.sum() and numeric.notna().all() and numeric.between(1, 2958465).all():
         read[:] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         forms.append("Excel serial numbers")
     else:
-        slash = v.str.match(r"^\d{1,2}/\d{1,2}/\d{2,4}\b").fillna(False).to_numpy(bool)
+        parts = v.str.extract(r"^(\d{1,2})/(\d{1,2})/\d{2,4}\b").astype(float)
+        slash = parts[0].notna().to_numpy()
+        first_big, second_big = (parts[0] > 12).to_numpy(), (parts[1] > 12).to_numpy()
+        slash &= ~(first_big & second_big)            # 31/13/2025 is no date either way: left for review
+        if first_big[slash].any() and second_big[slash].any():
+            # answers in both orders (people typing): each read in the platform's order where it fits it
+            slash &= ~(first_big if month_first else second_big)
+            mixed = " (answers in both day/month orders: read in the platform's, where they fit it; review)"
+        else:
+            mixed = ""
         if slash.any():
             rows_s = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
             parsed, fmt, assumed = _day_month(v[slash], name=name, path=path, rows=rows_s, hint=month_first)
             read[slash] = parsed
-            forms.append(fmt.split(" ")[0] + (" (day/month order not settled by the answers: the platform's, review)"
-                                              if assumed else ""))
+            order = "MM/DD/YYYY" if fmt.startswith("%m") else "DD/MM/YYYY"
+            forms.append(order + (mixed or (" (day/month order not settled by the answers: the platform's, review)"
+                                            if assumed else "")))
+        # a month name with a day and a four-digit year ('3 March 2025'; 'March 2025' has no day: left for review)
         named = ~slash & v.str.contains(_MONTH_NAME, regex=True).fillna(False).to_numpy(bool) \
-            & v.str.contains(r"\b\d{4}\b", regex=True).fillna(False).to_numpy(bool)
+            & v.str.contains(r"\b\d{4}\b", regex=True).fillna(False).to_numpy(bool) \
+            & v.str.contains(r"(?<![\d:])(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b(?!:)", regex=True).fillna(False).to_numpy(bool)
         if named.any():
             distinct = pd.unique(v[named])
             got = pd.to_datetime(pd.Series(distinct, dtype=object).str.replace(r"(?<=\d)(?:st|nd|rd|th)\b", "", regex=True),
-                                 format="mixed", dayfirst=not month_first, errors="coerce")
+                                 format="mixed", dayfirst=not month_first, errors="coerce", utc=True).dt.tz_localize(None)
             read[named] = v[named].map(dict(zip(distinct, got)))
             forms.append("dates with a month name")
     read[read.dt.year < 1900] = pd.NaT

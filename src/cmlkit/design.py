@@ -199,7 +199,9 @@ def svydesign(data: pd.DataFrame, *, weights: str | None = None, strata: str | N
     if np.any(~np.isfinite(w)) or np.any(w < 0):
         bad = int(np.flatnonzero(~np.isfinite(w) | (w < 0))[0])
         raise DesignError(f"weights must be finite and non-negative (column {weights!r}, row {bad})")
-    spec = {"weights": weights, "strata": strata, "ids": id_cols, "fpc": fpc_cols, "lonely_psu": lonely_psu, "nest": bool(nest)}
+    spec = {"weights": weights, "strata": strata, "ids": id_cols, "fpc": fpc_cols, "lonely_psu": lonely_psu}
+    if nest:        # named only when set: a recipe without it is the unnested design older readers know
+        spec["nest"] = True
     return Design(data=data, weights=w, strata=st if strata else None, psu=cl if id_cols else None, pop_psu=pop,
                   lonely_psu=lonely_psu, ssu=ssu, pop_ssu=pop2, spec=spec)
 

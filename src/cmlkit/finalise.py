@@ -82,7 +82,8 @@ def _finalise(applied, inst):
             cols[name] = _whole_numbers(value) if q["type"] == "integer" else pd.arrays.FloatingArray(value, np.isnan(value))
         elif q["type"] == "date":
             # ISO text (ingest reads other forms; the ``dates`` check blanks what is no date, in the log)
-            cols[name] = pd.to_datetime(v.astype("string").str.strip(), errors="coerce", format="ISO8601")
+            cols[name] = pd.to_datetime(v.astype("string").str.strip(), errors="coerce", format="ISO8601",
+                                        utc=True).dt.tz_localize(None)
         else:
             cols[name] = v.astype("string")
     clean = pd.DataFrame(cols)

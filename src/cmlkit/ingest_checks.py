@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from cmlkit.coding import declared_codes
 from cmlkit.datetimes import DATE_LIKE
 from cmlkit.errors import IngestError
-from cmlkit.text_repair import arrow_strings, loose, map_unique, missing_markers
+from cmlkit.text_repair import arrow_strings, loose, map_unique
 
 SEEN_UNANSWERED = "-99"   # Qualtrics' "recode seen but unanswered questions as -99"
 LOG_FIELDS = ["row", "response_id", "question", "old_value", "new_value", "action", "reason"]
@@ -430,12 +430,12 @@ def map_codes(values: pd.Series, inst, qid: str, rows, *, path, column) -> tuple
     return mapped, log
 
 
-#: value labels that say an answer is missing, beyond :func:`cmlkit.text_repair.missing_markers` (kept as the label)
-NON_ANSWER = r"(?i)\b(?:not applicable|refused|prefer not|no answer|missing|not asked|skipped|not known|unknown|know)\b"
+#: value labels of 0 that are the number itself ("None" volunteers); any other label of a number is read as a label
+ZERO_WORDS = {"none", "zero", "nil", "nobody", "no one", "not any"}
 
 
 def numbers_behind_labels(values: pd.Series, labels: dict, *, column) -> tuple[pd.Series, list]:
-    """An SPSS number question's labelled values read as their numbers (``0 = "None"`` is 0), with a note.
+    """An SPSS number question's labelled values read as their numbers where the label is the number, with a note.
 
     Parameters
     ----------
@@ -449,16 +449,19 @@ def numbers_behind_labels(values: pd.Series, labels: dict, *, column) -> tuple[p
     Returns
     -------
     tuple
-        ``(values, notes)``: a label that is an answer (``None``, ``Zero``) becomes the number it labels, once
-        per distinct cell; a label that says the answer is missing (``Don't know``, ``Refused``, ``N/A``) or that
-        labels two numbers stays, for the cleaning to blank and log. ``notes`` holds one ingest-log entry
-        naming the labels read as numbers (none when no cell had one).
+        ``(values, notes)``: a label that says the number it labels — a word for zero on 0 (``None``, ``Nil``) or
+        the number written out (``5`` on 5) — becomes that number, once per distinct cell; any other label
+        (``Don't know``, ``Refused``, ``No response`` on 97) stays, for the number check to blank and log as
+        no number. A label on two numbers stays too. ``notes`` holds one ingest-log entry naming the labels
+        read as numbers (none when no cell had one).
     """
     text = pd.Series({v: str(lab).strip() for v, lab in labels.items()}, dtype=object)
-    answer = ~missing_markers(text) & ~text.str.contains(NON_ANSWER, regex=True)
-    once = ~text.duplicated(keep=False)
-    back = {lab: (str(int(v)) if float(v).is_integer() else repr(float(v)))
-            for v, lab in text[answer & once].items()}
+    value = pd.Series(text.index.to_numpy(dtype=float), index=text.index)
+    same_number = pd.to_numeric(text, errors="coerce").to_numpy() == value.to_numpy()
+    zero_word = (value == 0).to_numpy() & text.str.casefold().isin(ZERO_WORDS).to_numpy()
+    answer = (same_number | zero_word) & ~text.duplicated(keep=False).to_numpy()
+    back = {lab: (str(int(v)) if float(v).is_integer() else repr(float(v))) for v, lab in text[answer].items()}
+    back = {lab: num for lab, num in back.items() if lab != num}     # '5' on 5 reads as 5 already
     hit = values.isin(list(back)).to_numpy()
     if not hit.any():
         return values, []

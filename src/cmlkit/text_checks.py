@@ -75,8 +75,9 @@ def check_dates(P, inst):
     """Answers to a date question that are no date: blanked, for review (``dates``).
 
     Ingest writes the dates it reads as ISO text (:func:`cmlkit.datetimes.read_date_answers`); what is left
-    is text no form reads (``soon``) or an impossible date (``2025-02-30``), which the typed data could
-    only hold as missing: the blanking is logged instead of happening unseen.
+    is text no form reads (``soon``), a date without its day (``2025-03``, ``March 2025``) or an impossible one
+    (``2025-02-30``), which the typed data could only hold as missing or with an invented day: the blanking is
+    logged instead of happening unseen.
 
     Parameters
     ----------
@@ -89,5 +90,7 @@ def check_dates(P, inst):
         given = text.notna() & (text != "")
         if not given.any():
             continue
-        when = pd.to_datetime(text.where(given), errors="coerce", format="ISO8601")
-        P.add(given & (when.isna() | (when.dt.year < 1900)), qid, "", "blank_response", "dates", "not a date (review)")
+        # a whole date (ISO's reduced forms '2025' and '2025-03' would be given an invented day); offsets read as UTC
+        whole = text.str.match(r"^\d{4}-\d{2}-\d{2}(?:[T ]|$)").fillna(False)
+        when = pd.to_datetime(text.where(given & whole), errors="coerce", format="ISO8601", utc=True)
+        P.add(given & (when.isna() | (when.dt.year < 1900)).to_numpy(), qid, "", "blank_response", "dates", "not a date (review)")

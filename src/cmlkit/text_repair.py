@@ -425,8 +425,8 @@ def parse_number_text(values: pd.Series) -> pd.DataFrame:
     -------
     pandas.DataFrame
         Same index, columns ``value`` (float; NaN unless ``number``, ``text_number`` or ``decimal_comma``),
-        ``lower`` and ``upper`` (float, ranges only) and ``kind``: ``blank`` (missing, or nothing but
-        control characters), ``spaces`` (only whitespace), ``number`` (already a plain
+        ``lower`` and ``upper`` (float, ranges only) and ``kind``: ``blank`` (missing or empty),
+        ``spaces`` (only spaces or invisible characters), ``number`` (already a plain
         number), ``text_number`` (``£1,200``, ``approx 20``, ``1.5k``), ``decimal_comma`` (``17,5``,
         ``£1.200,50``: a comma not followed by exactly three digits, or after dot-grouped thousands),
         ``na`` (``n/a``, ``don't know``), ``range`` (``£500-£1,000``, ``2k to 3k``) or ``bad``.
@@ -494,8 +494,8 @@ def _parse_distinct(values: pd.Series) -> pd.DataFrame:
         s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.replace(CONTROL, "", regex=True).str.strip()
         blank = (s == "").to_numpy()
         kind[idx[blank]] = "blank"
-        spaces = blank & pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.isspace().to_numpy(bool)
-        kind[idx[spaces]] = "spaces"      # a cell of only spaces: blanked, and the blanking logged
+        spaces = blank & (pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.len() > 0).to_numpy(bool)
+        kind[idx[spaces]] = "spaces"      # a cell of only spaces or invisible characters: blanked, and the blanking logged
         na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
         kind[idx[na]] = "na"
         rng = s.str.extract(_RANGE)

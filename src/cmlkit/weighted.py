@@ -23,6 +23,9 @@ from cmlkit.design import Design, DesignError, svydesign
 
 ATTR = "cmlkit_design"
 VERSION = 1
+#: recipe versions this module reads: 2 is a design with ``nest`` (PSU ids numbered within strata), which a reader
+#: of version 1 would take for shared clusters, so it is written as 2 to be refused there
+VERSIONS = (1, 2)
 
 
 def recipe(design: Design, *, weight_column: str = "weight") -> dict:
@@ -40,7 +43,7 @@ def recipe(design: Design, *, weight_column: str = "weight") -> dict:
     """
     if not design.spec:
         raise DesignError("this design was not built by svydesign, so it cannot be saved with its recipe")
-    return {"version": VERSION, "svydesign": dict(design.spec), "steps": list(design.info.get("recipe", [])),
+    return {"version": 2 if design.spec.get("nest") else VERSION, "svydesign": dict(design.spec), "steps": list(design.info.get("recipe", [])),
             "weight_column": weight_column}
 
 
@@ -108,8 +111,8 @@ def rebuild(data: pd.DataFrame, spec: dict | str | None = None, *, check: bool =
     if spec is None:
         raise DesignError("the weighted table carries no design recipe (it was not written by cmlkit.weighted)")
     spec = json.loads(spec) if isinstance(spec, str) else spec
-    if spec.get("version") != VERSION:
-        raise DesignError(f"design recipe version {spec.get('version')!r} is not supported (expected {VERSION})")
+    if spec.get("version") not in VERSIONS:
+        raise DesignError(f"design recipe version {spec.get('version')!r} is not supported (expected one of {VERSIONS})")
     args = spec["svydesign"]
     des = svydesign(data, weights=args["weights"], strata=args["strata"], ids=args["ids"] or None, fpc=args["fpc"] or None,
                     lonely_psu=args["lonely_psu"], nest=bool(args.get("nest", False)))
