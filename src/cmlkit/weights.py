@@ -382,12 +382,16 @@ def trim(design: Design, *, lower: float = -np.inf, upper: float = np.inf, stric
     Raises
     ------
     CalibrationError
-        An unknown ``rule``; with ``strict``, bounds no set of weights with the same total can meet (the
-        mean weight outside them), or weights still outside them after ``maxit`` passes.
+        An unknown ``rule``; every weight outside the bounds (nothing to share the trimmed amount among); with
+        ``strict``, bounds no set of weights with the same total can meet (the mean weight outside them), or
+        weights still outside them after ``maxit`` passes.
     """
     if rule not in TRIM_RULES:
         raise CalibrationError(f"trim rule must be one of {tuple(TRIM_RULES)}, not {rule!r}")
     w = design.weights.copy()
+    if ((w < lower) | (w > upper)).all():
+        raise CalibrationError(f"every weight is outside [{lower:g}, {upper:g}]: no weight is left to take the trimmed "
+                               "amount, so the total would be lost")
     if strict and not (len(w) * lower <= w.sum() <= len(w) * upper):
         raise CalibrationError(f"strict trimming to [{lower:g}, {upper:g}] is impossible: the mean weight {w.mean():.6g} is "
                                "outside the bounds, and trimming keeps the total")
