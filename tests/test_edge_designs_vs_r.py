@@ -95,6 +95,8 @@ def test_strict_trimming_to_bounds_no_weights_can_meet_is_an_error(d):
         W.trim(des, lower=1.0, upper=0.5 * mean_w, strict=True)
     with pytest.raises(CalibrationError, match="every weight is outside"):
         W.trim(des, lower=des.weights.max() + 1, upper=des.weights.max() + 2)
+    with pytest.raises(CalibrationError, match="in proportion: the total would be lost"):   # a zero weight takes no share
+        W.trim(D.svydesign(pd.DataFrame({"w": [0.0, 10.0]}), weights="w"), upper=5, rule="proportional")
     ok = W.trim(des, lower=0.5 * mean_w, upper=1.5 * mean_w, strict=True)
     assert ok.weights.sum() == pytest.approx(des.weights.sum()) and ok.weights.max() <= 1.5 * mean_w * (1 + 1e-12)
 

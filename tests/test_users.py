@@ -126,6 +126,13 @@ def test_date_answers_are_read_in_their_forms_and_impossible_ones_logged(uinst):
     assert note == "completed_on: answers read as DD/MM/YYYY and dates with a month name, written as YYYY-MM-DD"
     assert read_date_answers(pd.Series(["2025-03-03", "2025", "March 2025", "31/13/2025"]))[0].tolist() == [
         "2025-03-03", "2025", "March 2025", "31/13/2025"]        # no serial, no invented day, no impossible date
+    assert read_date_answers(pd.Series(["2024", "2025"]))[0].tolist() == ["2024", "2025"]     # years, not Excel serials
+    # read at the time written: an offset is dropped, never applied (00:30 at +01:00 would be the day before in UTC)
+    assert read_date_answers(pd.Series(["3 March 2025 00:30 +01:00", "03 March 2025"]))[0].tolist() == [
+        "2025-03-03 00:30:00", "2025-03-03"]
+    from cmlkit.datetimes import drop_offset
+    assert drop_offset(pd.Series(["2025-03-04T00:00:00.000+02:00", "2025-03-04T23:30Z", "2025-03-04", None])).tolist() == [
+        "2025-03-04T00:00:00.000", "2025-03-04T23:30", "2025-03-04", pd.NA]
     us, note = read_date_answers(pd.Series(["03/04/2025", "02/01/2025"]), month_first=True)   # SurveyMonkey's order
     assert us.tolist() == ["2025-03-04", "2025-02-01"] and "the platform's, review" in note
     assert read_date_answers(pd.Series(["45719", "45720"]))[0].tolist() == ["2025-03-03", "2025-03-04"]   # Excel serials

@@ -127,6 +127,26 @@ def _day_month(v: pd.Series, *, name, path, rows, hint=False):
 
 
 _MONTH_NAME = r"(?i)\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\b"
+_ZONE = r"\s*(?:Z|(?:GMT|UTC)?[+-]\d{2}(?::?\d{2})?|GMT|UTC|BST)$"
+
+
+def drop_offset(text: pd.Series) -> pd.Series:
+    """Date-time text without its time-zone offset or name: a date answer is read at the time written.
+
+    Parameters
+    ----------
+    text : pandas.Series
+        Text (string dtype or object).
+
+    Returns
+    -------
+    pandas.Series
+        The same text without a ``Z``, ``+01:00``, ``-0500``, ``GMT`` or ``UTC`` after a time (which converted to
+        UTC could move the answer to another day).
+    """
+    text = text.astype("string")
+    timed = text.str.contains(r"\d:\d{2}", regex=True).fillna(False)     # a zone follows a time ('2025-03-04' ends in -04)
+    return text.where(~timed, text.str.replace(_ZONE, "", regex=True, case=False))
 
 
 def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str = "date", path="<data>",
@@ -134,9 +154,10 @@ def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str
     """Answers to a date question in ISO form (``YYYY-MM-DD``), read in the forms platforms and people write.
 
     ``DD/MM/YYYY`` or ``MM/DD/YYYY`` (settled by the column as :func:`parse_datetimes` settles it, else the
-    platform's order ``month_first``), Excel serial numbers (a whole column of numbers), and dates with a
-    month name, a day and a four-digit year (``3 March 2025``, ``March 3, 2025``; times with a zone read as
-    UTC). ISO answers are kept as they are; an answer no form reads (``soon``, ``March 2025``, ``31/13/2025``,
+    platform's order ``month_first``), Excel serial numbers (a whole column of numbers from 20000 to 80000, the
+    years 1954 to 2119: a column of years is no serial), and dates with a
+    month name, a day and a four-digit year (``3 March 2025``, ``March 3, 2025``; a time zone after the time is
+    dropped: the answer is read at the time written, not moved to UTC). ISO answers are kept as they are; an answer no form reads (``soon``, ``March 2025``, ``31/13/2025``,
     a lone number among dates) stays as written, for the cleaning's ``dates`` check to blank and log. Answers in
     both day/month orders are each read in the platform's order where they fit it (the rest are left).
 
@@ -167,7 +188,7 @@ def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str
     forms = []
     numeric = pd.to_numeric(v, errors="coerce")
     # Excel serials only for a whole column of numbers (a stray '2025' among dates is no serial: left for review)
-    if todo.sum() == given.sum() and numeric.notna().all() and numeric.between(1, 2958465).all():
+    if todo.sum() == given.sum() and numeric.notna().all() and numeric.between(20000, 80000).all():   # 1954 to 2119
         read[:] = pd.Timestamp("1899-12-30") + pd.to_timedelta(numeric, unit="D")
         forms.append("Excel serial numbers")
     else:
@@ -191,11 +212,11 @@ def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str
         # a month name with a day and a four-digit year ('3 March 2025'; 'March 2025' has no day: left for review)
         named = ~slash & v.str.contains(_MONTH_NAME, regex=True).fillna(False).to_numpy(bool) \
             & v.str.contains(r"\b\d{4}\b", regex=True).fillna(False).to_numpy(bool) \
-            & v.str.contains(r"(?<![\d:])(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b(?!:)", regex=True).fillna(False).to_numpy(bool)
+            & v.str.contains(r"(?<![\d:])(?:0?[1-9]|[12]\d|3[01])(?:st|nd|rd|th)?\b(?!:)", regex=True).fillna(False).to_numpy(bool)
         if named.any():
             distinct = pd.unique(v[named])
-            got = pd.to_datetime(pd.Series(distinct, dtype=object).str.replace(r"(?<=\d)(?:st|nd|rd|th)\b", "", regex=True),
-                                 format="mixed", dayfirst=not month_first, errors="coerce", utc=True).dt.tz_localize(None)
+            plain = drop_offset(pd.Series(distinct, dtype=object)).str.replace(r"(?<=\d)(?:st|nd|rd|th)\b", "", regex=True)
+            got = pd.to_datetime(plain.astype(object), format="mixed", dayfirst=not month_first, errors="coerce")
             read[named] = v[named].map(dict(zip(distinct, got)))
             forms.append("dates with a month name")
     read[read.dt.year < 1900] = pd.NaT

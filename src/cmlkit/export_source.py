@@ -251,7 +251,6 @@ def read_xlsx_cells(path: Path) -> pd.DataFrame:
             book.close()
     except Exception as exc:  # openpyxl raises many unrelated types for a broken workbook
         raise IngestError(f"not a readable Excel workbook ({type(exc).__name__})", file=path) from None
-    _refuse_formulas_without_values(path, sheet.title, data)
     for row in data:        # as pandas' openpyxl reader: trailing empty cells, then trailing empty rows, dropped
         while row and row[-1] == "":
             row.pop()
@@ -265,31 +264,6 @@ def read_xlsx_cells(path: Path) -> pd.DataFrame:
     if sheet.title != first:
         out.attrs["note"] = f"the workbook's first sheet {first!r} is hidden: read {sheet.title!r}, the first visible sheet"
     return out
-
-
-def _refuse_formulas_without_values(path: Path, title: str, data: list) -> None:
-    """Raise on a formula cell the workbook holds no value for (a workbook written by a script, never opened
-    in Excel): read for its value, it would be blank. Looked for only when a sheet of the file has a formula."""
-    import zipfile
-
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
-
-    with zipfile.ZipFile(path) as z:
-        sheets = (z.read(n) for n in z.namelist() if n.startswith("xl/worksheets/"))
-        if not any(b"<f>" in x or b"<f " in x for x in sheets):
-            return
-    book = load_workbook(path, read_only=True, data_only=False, keep_links=False)
-    try:
-        for r, row in enumerate(book[title].rows):
-            for c, cell in enumerate(row):
-                if isinstance(cell.value, str) and cell.value.startswith("=") and (
-                        r >= len(data) or c >= len(data[r]) or data[r][c] == ""):
-                    raise IngestError(f"cell {get_column_letter(c + 1)}{r + 1} holds a formula ({cell.value[:40]}) with no "
-                                      "saved value: open and save the workbook in Excel, or export it again", file=path,
-                                      row=r + 1)
-    finally:
-        book.close()
 
 
 def _xlsx_value(cell):

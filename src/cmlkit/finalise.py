@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from cmlkit.datetimes import drop_offset
 from cmlkit.text_repair import plain_number_columns
 
 
@@ -81,9 +82,9 @@ def _finalise(applied, inst):
             _, value = next(numbers)
             cols[name] = _whole_numbers(value) if q["type"] == "integer" else pd.arrays.FloatingArray(value, np.isnan(value))
         elif q["type"] == "date":
-            # ISO text (ingest reads other forms; the ``dates`` check blanks what is no date, in the log)
-            cols[name] = pd.to_datetime(v.astype("string").str.strip(), errors="coerce", format="ISO8601",
-                                        utc=True).dt.tz_localize(None)
+            # ISO text (ingest reads other forms; the ``dates`` check blanks what is no date, in the log), at the
+            # time written: an offset is dropped, not applied (a date written 2025-03-04T00:00+02:00 stays the 4th)
+            cols[name] = pd.to_datetime(drop_offset(v.astype("string").str.strip()), errors="coerce", format="ISO8601")
         else:
             cols[name] = v.astype("string")
     clean = pd.DataFrame(cols)

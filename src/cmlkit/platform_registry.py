@@ -363,7 +363,9 @@ class Platform:
         -------
         list of Column
         """
-        return self.layout(inst) + [Column((h,), None, "meta", meta=f"ignored:{h}") for h in self.tolerated]
+        cols = self.layout(inst)
+        taken = {c.headers[0] for c in cols}      # a question headed like one of them stays the question
+        return cols + [Column((h,), None, "meta", meta=f"ignored:{h}") for h in self.tolerated if h not in taken]
 
 
 _REGISTRY: dict = {}

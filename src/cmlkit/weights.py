@@ -349,6 +349,9 @@ def _trim_proportional(w, lower, upper):
     out = (w < lower) | (w > upper)
     new = np.clip(w, lower, upper)
     free = ~out & (new > 0)
+    if out.any() and not free.any():
+        raise CalibrationError(f"no weight inside [{lower:g}, {upper:g}] is above zero to take the trimmed amount "
+                               "in proportion: the total would be lost")
     if free.any():
         new[free] += np.sum(w - new) * new[free] / new[free].sum()
     return new, out.any()
