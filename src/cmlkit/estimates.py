@@ -88,7 +88,7 @@ def total(design: Design, column, *, domain=None, level: float = 0.95, df=None, 
     d = degf(design, domain=dom) if df is None else df
     extra = {}
     if deff:
-        extra["deff"] = v / _vsrs(design, yv, w, ok, kind="total")
+        extra["deff"] = v / _vsrs(design, yv, w, kind="total")
     return _result(est, np.sqrt(v), d, level, "wald-t" if np.isfinite(d) else "wald-normal", int(ok.sum()), extra)
 
 
@@ -129,14 +129,15 @@ def mean(design: Design, column, *, domain=None, level: float = 0.95, df=None, d
     v = float(variance(design, z, present=ok)[0, 0])
     extra = {}
     if deff:
-        extra["deff"] = v / _vsrs(design, yv, w, ok, kind="mean")
+        extra["deff"] = v / _vsrs(design, yv, w, kind="mean")
     return _result(est, np.sqrt(v), d, level, "wald-t" if np.isfinite(d) else "wald-normal", int(ok.sum()), extra)
 
 
-def _vsrs(design, y, w, ok, *, kind):
+def _vsrs(design, y, w, *, kind):
     """Variance under simple random sampling without replacement (R's deff denominator).
 
-    As R's ``svyvar``, the n/(n - 1) factor counts the rows of non-zero weight (``w`` is zero off ``ok``)."""
+    As R's ``svyvar``, the n/(n - 1) factor counts the rows of non-zero weight (``w`` is zero outside the rows
+    estimated on)."""
     nobs = int(np.sum(w != 0))
     psum = w.sum()
     ybar = np.sum(w * y) / psum

@@ -165,7 +165,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     for j, (k, i) in enumerate(zip(keys, idx)):
         label = rows[0][j] if not spec.sparse_top_row or rows[0][j] else f"{keys[j][0]} / {rows[1][j]}"
         if i is None and (label is None or not str(label).strip()):
-            raise IngestError(f"column {j + 1} ({_letters(j)}) has a blank header cell (emptied, or merged with the one "
+            raise IngestError(f"column {j + 1} ({checks.column_letters(j)}) has a blank header cell (emptied, or merged with the one "
                               "before it?)", file=path, row=header_row)
         if i is None:
             raise IngestError(f"column is not a question of {inst.instrument} {inst.version} (mismatched instrument?)",
@@ -302,16 +302,6 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     frame.attrs.update({"platform": platform, "container": container, "source": str(path), "n_rows": n,
                         "ingest_log": checks.IngestLog(log), "excluded": excluded})
     return frame
-
-
-def _letters(j: int) -> str:
-    """The spreadsheet letters of the 0-based column ``j`` (0 -> A, 26 -> AA)."""
-    out = ""
-    j += 1
-    while j:
-        j, r = divmod(j - 1, 26)
-        out = chr(65 + r) + out
-    return out
 
 
 def _exclude_rows(data, line, skipped, time_cols, *, path, name_of, filled=None):

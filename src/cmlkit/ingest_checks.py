@@ -55,6 +55,16 @@ class IngestLog(tuple):
         return self
 
 
+def column_letters(j: int) -> str:
+    """The spreadsheet letters of the 0-based column ``j`` (0 -> A, 25 -> Z, 26 -> AA), for messages."""
+    out = ""
+    j += 1
+    while j:
+        j, r = divmod(j - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
 def entry(row, action, reason, *, response_id="", question="", old="", new="") -> dict:
     """One ingest-log record.
 
