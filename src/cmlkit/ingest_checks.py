@@ -56,7 +56,18 @@ class IngestLog(tuple):
 
 
 def column_letters(j: int) -> str:
-    """The spreadsheet letters of the 0-based column ``j`` (0 -> A, 25 -> Z, 26 -> AA), for messages."""
+    """The spreadsheet letters of a column, for messages.
+
+    Parameters
+    ----------
+    j : int
+        The 0-based column.
+
+    Returns
+    -------
+    str
+        ``A`` for 0, ``Z`` for 25, ``AA`` for 26.
+    """
     out = ""
     j += 1
     while j:
