@@ -53,7 +53,7 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
     IngestError
         A value no form reads, or a column mixing day-first and month-first forms (naming row and column).
     """
-    rows = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
+    rows = _row_numbers(values, rows)
     s = values.astype("string")
     s = s.str.strip() if strip_changes(s) else s
     present = s.notna() & (s != "")
@@ -89,6 +89,27 @@ def parse_datetimes(values: pd.Series, *, name: str = "date", path="<data>", row
     out[present] = parsed
     out.attrs["format"] = " + ".join(formats)
     return out
+
+
+def answer_dates(text: pd.Series) -> pd.Series:
+    """Date answers in ISO text as datetimes at the time written (:func:`drop_offset`), NaT where not ISO.
+
+    Parameters
+    ----------
+    text : pandas.Series
+        Date answers as ingest writes them (:func:`read_date_answers`).
+
+    Returns
+    -------
+    pandas.Series
+        ``datetime64`` (naive), NaT for a missing answer or one no ISO form reads.
+    """
+    return pd.to_datetime(drop_offset(text.astype("string").str.strip()), errors="coerce", format="ISO8601")
+
+
+def _row_numbers(values: pd.Series, rows) -> pd.Series:
+    """The spreadsheet row of each value, for messages: ``rows`` as given, else position + 2 (header = row 1)."""
+    return pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
 
 
 def _day_month(v: pd.Series, *, name, path, rows, hint=False):
@@ -203,8 +224,7 @@ def read_date_answers(values: pd.Series, *, month_first: bool = False, name: str
         else:
             mixed = ""
         if slash.any():
-            rows_s = pd.Series(np.asarray(rows) if rows is not None else np.arange(len(values)) + 2, index=values.index)
-            parsed, fmt, assumed = _day_month(v[slash], name=name, path=path, rows=rows_s, hint=month_first)
+            parsed, fmt, assumed = _day_month(v[slash], name=name, path=path, rows=_row_numbers(values, rows), hint=month_first)
             read[slash] = parsed
             order = "MM/DD/YYYY" if fmt.startswith("%m") else "DD/MM/YYYY"
             forms.append(order + (mixed or (" (day/month order not settled by the answers: the platform's, review)"

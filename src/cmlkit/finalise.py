@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cmlkit.datetimes import drop_offset
+from cmlkit.datetimes import answer_dates
 from cmlkit.text_repair import plain_number_columns
 
 
@@ -84,7 +84,7 @@ def _finalise(applied, inst):
         elif q["type"] == "date":
             # ISO text (ingest reads other forms; the ``dates`` check blanks what is no date, in the log), at the
             # time written: an offset is dropped, not applied (a date written 2025-03-04T00:00+02:00 stays the 4th)
-            cols[name] = pd.to_datetime(drop_offset(v.astype("string").str.strip()), errors="coerce", format="ISO8601")
+            cols[name] = answer_dates(v)
         else:
             cols[name] = v.astype("string")
     clean = pd.DataFrame(cols)

@@ -44,7 +44,7 @@ from cmlkit.errors import IngestError
 from cmlkit.export_source import open_export, sniff_delimiter
 from cmlkit.file_access import settle_encoding
 from cmlkit.platform_registry import detect, get_platform, platform_names, platform_titles
-from cmlkit.platforms import read_layout
+from cmlkit import platforms  # noqa: F401  (importing it registers the built-in platforms)
 from cmlkit.text_repair import arrow_strings, fix_mojibake, fold, loose, missing_markers, mojibake_suspects, strip_changes, typographic
 
 __all__ = ["read_export", "check_header", "detect_platform", "parse_datetimes", "open_export", "sniff_delimiter", "sniff_encoding"]
@@ -146,7 +146,7 @@ def read_export(path, inst, *, platform: str | None = None) -> pd.DataFrame:
     if platform not in platform_names():
         raise IngestError(f"unknown platform {platform!r}; expected one of {platform_names()}", file=path)
     spec = get_platform(platform)
-    cols = read_layout(inst, platform)
+    cols = spec.read_layout(inst)
     width = len(rows[0])
     n_cols = width
     while n_cols and (rows[0][n_cols - 1] in (None, "")) and not spec.sparse_top_row:
@@ -530,7 +530,7 @@ def check_header(path, inst, *, platform: str | None = None) -> str:
     rows = source.head
     platform = platform or detect_platform(rows, path=path, container=source.container)
     spec = get_platform(platform)
-    cols = read_layout(inst, platform)
+    cols = spec.read_layout(inst)
     n_cols = len(rows[0])
     keys = spec.header_keys(rows[:spec.header_rows] + [[]], n_cols)
     idx = spec.match(keys, spec.expected_keys(cols))

@@ -313,20 +313,3 @@ def layout(inst, platform: str) -> list:
         ``platform`` is not registered.
     """
     return get_platform(platform).layout(inst)
-
-
-def read_layout(inst, platform: str) -> list:
-    """:func:`layout` and the platform's tolerated metadata columns: what a reader accepts.
-
-    Parameters
-    ----------
-    inst : Instrument
-        The instrument.
-    platform : str
-        A registered platform name.
-
-    Returns
-    -------
-    list of Column
-    """
-    return get_platform(platform).read_layout(inst)

@@ -12,10 +12,8 @@ The checks are registered in :mod:`cmlkit.check_registry` like those of :mod:`cm
 
 from __future__ import annotations
 
-import pandas as pd
-
 from cmlkit.check_registry import register_check
-from cmlkit.datetimes import drop_offset
+from cmlkit.datetimes import answer_dates
 from cmlkit.clean_checks import is_private_text
 from cmlkit.text_repair import control_repairs, mojibake_repairs
 
@@ -93,5 +91,5 @@ def check_dates(P, inst):
             continue
         # a whole date (ISO's reduced forms '2025' and '2025-03' would be given an invented day), at its written time
         whole = text.str.match(r"^\d{4}-\d{2}-\d{2}(?:[T ]|$)").fillna(False)
-        when = pd.to_datetime(drop_offset(text.where(given & whole)), errors="coerce", format="ISO8601")
+        when = answer_dates(text.where(given & whole))
         P.add(given & (when.isna() | (when.dt.year < 1900)).to_numpy(), qid, "", "blank_response", "dates", "not a date (review)")

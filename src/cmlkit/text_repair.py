@@ -491,10 +491,11 @@ def _parse_distinct(values: pd.Series) -> pd.DataFrame:
     rest = ~null & ~plain
     if rest.any():
         idx = np.flatnonzero(rest)
-        s = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.replace(CONTROL, "", regex=True).str.strip()
+        typed = pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str)
+        s = typed.str.replace(CONTROL, "", regex=True).str.strip()
         blank = (s == "").to_numpy()
         kind[idx[blank]] = "blank"
-        spaces = blank & (pd.Series(values.to_numpy(dtype=object)[idx], index=idx).astype(str).str.len() > 0).to_numpy(bool)
+        spaces = blank & (typed != "").to_numpy()
         kind[idx[spaces]] = "spaces"      # a cell of only spaces or invisible characters: blanked, and the blanking logged
         na = ~blank & s.str.fullmatch(_NA_TEXT).fillna(False).to_numpy(bool)
         kind[idx[na]] = "na"
